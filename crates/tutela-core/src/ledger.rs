@@ -1,0 +1,87 @@
+//! Ledger events: what happened to a person, in the form the decision state is derived from.
+//! Personal free text (evidence, reasons, e-mail) is not part of an event kind; stores keep it
+//! apart so that erasure can remove it while the ledger itself stays append-only.
+
+use crate::basis::{ContractKind, CountryCode, Relationship};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ObjectionScope {
+    /// Art. 21(2): every direct-marketing purpose and channel; needs no reason.
+    DirectMarketing,
+    /// Art. 21(1): every processing on legitimate interest or further processing; needs a reason.
+    LegitimateInterest,
+    /// One purpose.
+    Purpose(String),
+}
+
+impl ObjectionScope {
+    pub fn parse(s: &str) -> ObjectionScope {
+        match s {
+            "direct_marketing" => ObjectionScope::DirectMarketing,
+            "legitimate_interest" => ObjectionScope::LegitimateInterest,
+            other => ObjectionScope::Purpose(other.to_owned()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            ObjectionScope::DirectMarketing => "direct_marketing",
+            ObjectionScope::LegitimateInterest => "legitimate_interest",
+            ObjectionScope::Purpose(p) => p,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    Relationship {
+        relationship: Relationship,
+        contract_kind: ContractKind,
+    },
+    Consent {
+        purpose: String,
+        channel: Option<String>,
+        granted: bool,
+        /// Where the consent was given or withdrawn (`web`, `call_center`, `privacy_center`…).
+        source: String,
+        /// The notice version the person saw.
+        notice_version: String,
+    },
+    Objection {
+        scope: ObjectionScope,
+    },
+    Restriction {
+        active: bool,
+    },
+    TransferConsent {
+        country: CountryCode,
+        granted: bool,
+    },
+    /// The person's personal attributes were removed; this tombstone proves the erasure.
+    Erasure,
+}
+
+impl EventKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::Relationship { .. } => "relationship_set",
+            EventKind::Consent { granted: true, .. } => "consent_given",
+            EventKind::Consent { granted: false, .. } => "consent_withdrawn",
+            EventKind::Objection { .. } => "objection_raised",
+            EventKind::Restriction { active: true } => "restriction_set",
+            EventKind::Restriction { active: false } => "restriction_lifted",
+            EventKind::TransferConsent { granted: true, .. } => "transfer_consent_given",
+            EventKind::TransferConsent { granted: false, .. } => "transfer_consent_withdrawn",
+            EventKind::Erasure => "erased",
+        }
+    }
+}
+
+/// An event as recorded: its place in the ledger and its time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LedgerEvent {
+    pub seq: i64,
+    pub subject: String,
+    pub at: jiff::Timestamp,
+    pub kind: EventKind,
+}

@@ -1,0 +1,23 @@
+//! The pure core of tutela.
+//!
+//! It turns a policy file into a validated [`policy::Policy`], compiles that into a
+//! [`compiled::CompiledPolicy`] built for speed, folds ledger events into a compact
+//! [`state::SubjectState`], and answers "may purpose P process categories C of subject S now?"
+//! with [`compiled::CompiledPolicy::decide`].
+//!
+//! Architecture invariant: nothing in this crate does IO or reads a clock. Time comes in as an
+//! argument; included policy files come in through a [`policy::SourceLoader`] the caller provides.
+
+pub mod basis;
+pub mod compiled;
+pub mod coverage;
+pub mod decide;
+pub mod duration;
+pub mod ledger;
+pub mod policy;
+pub mod reason;
+pub mod render;
+pub mod scenario;
+pub mod state;
+
+pub use jiff::Timestamp;

@@ -1,0 +1,252 @@
+//! The validated policy. Every reference between elements is an index that was checked, every
+//! text exists in German and English, every period is positive. A `Policy` cannot be invalid.
+
+use crate::basis::{ContractKind, CountryCode, LegalBasis, Relationship};
+use crate::duration::Period;
+use crate::render::Lang;
+
+/// German and English text.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Text {
+    pub de: String,
+    pub en: String,
+}
+
+impl Text {
+    pub fn get(&self, lang: Lang) -> &str {
+        match lang {
+            Lang::De => &self.de,
+            Lang::En => &self.en,
+        }
+    }
+}
+
+/// A clause id of the notice, such as `N18`.
+pub type ClauseId = String;
+
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub id: String,
+    /// The notice version the policy encodes, e.g. `2026-01` (N33).
+    pub version: String,
+    /// SHA-256 over every source file, in load order: the policy version decisions name.
+    pub hash: String,
+    pub title: Text,
+    pub notice_refs: Vec<ClauseId>,
+    /// The files the policy was loaded from, root first.
+    pub sources: Vec<String>,
+    pub controller: Controller,
+    pub sections: Vec<Section>,
+    pub authorities: Vec<Authority>,
+    pub rights: Vec<Right>,
+    pub channels: Vec<Channel>,
+    pub categories: Vec<Category>,
+    pub purposes: Vec<Purpose>,
+    pub recipients: Vec<Recipient>,
+    pub transfers: Transfers,
+    pub retention: Vec<RetentionRule>,
+    pub rule_refs: RuleRefs,
+}
+
+#[derive(Debug, Clone)]
+pub struct Controller {
+    pub name: String,
+    pub address: String,
+    pub contact_url: String,
+    pub rights_email: String,
+    pub dpo_address: String,
+    pub dpo_email: String,
+    pub notice_refs: Vec<ClauseId>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Section {
+    pub id: String,
+    pub heading: Text,
+    pub text: Option<Text>,
+    pub after: Option<Text>,
+    pub notice_refs: Vec<ClauseId>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Authority {
+    pub id: String,
+    pub name: Text,
+    pub address: String,
+    pub email: String,
+    pub web: String,
+    pub competent_for: ContractKind,
+    pub notice_refs: Vec<ClauseId>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Right {
+    pub id: String,
+    pub article: Text,
+    pub text: Text,
+    pub notice_refs: Vec<ClauseId>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Channel {
+    pub id: String,
+    pub label: Text,
+    pub notice_refs: Vec<ClauseId>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Category {
+    pub id: String,
+    pub label: Text,
+    /// Where the data comes from when not from the person (Art. 14, 15(1)(g)).
+    pub source: Option<Text>,
+    pub notice_refs: Vec<ClauseId>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Basis {
+    pub legal_basis: LegalBasis,
+    pub explicit: bool,
+    /// Bit set of [`Relationship::bit`]; 0 means any relationship, or none.
+    pub requires_relationship: u8,
+    pub note: Option<Text>,
+    pub notice_refs: Vec<ClauseId>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Purpose {
+    pub id: String,
+    pub section: usize,
+    pub label: Text,
+    pub description: Text,
+    pub categories: Vec<usize>,
+    /// Tried in order; the first that holds is the legal basis of the decision.
+    pub bases: Vec<Basis>,
+    pub channels: Vec<usize>,
+    pub consent_per_channel: bool,
+    pub direct_marketing: bool,
+    pub survives_objection: bool,
+    pub permitted_under_restriction: bool,
+    pub permitted_after_erasure: bool,
+    pub retention: Option<usize>,
+    pub notice_refs: Vec<ClauseId>,
+}
+
+impl Purpose {
+    pub fn consent_basis(&self) -> Option<&Basis> {
+        self.bases
+            .iter()
+            .find(|b| b.legal_basis == LegalBasis::Consent)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecipientKind {
+    Processor,
+    Partner,
+    Controller,
+    Authority,
+}
+
+impl RecipientKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecipientKind::Processor => "processor",
+            RecipientKind::Partner => "partner",
+            RecipientKind::Controller => "controller",
+            RecipientKind::Authority => "authority",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Recipient {
+    pub id: String,
+    pub kind: RecipientKind,
+    pub area: Option<String>,
+    pub label: Text,
+    pub purposes: Vec<usize>,
+    pub categories: Vec<usize>,
+    pub countries: Vec<CountryCode>,
+    pub dpf_certified: bool,
+    pub safeguards: Vec<Safeguard>,
+    pub contract_ref: Option<String>,
+    pub notice_refs: Vec<ClauseId>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Safeguard {
+    pub mechanism: String,
+    pub countries: Vec<CountryCode>,
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Transfers {
+    pub eea: Vec<CountryCode>,
+    pub adequacy: Vec<Adequacy>,
+    pub notice_refs: Vec<ClauseId>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Adequacy {
+    pub country: CountryCode,
+    pub decided: jiff::civil::Date,
+    pub until: Option<jiff::civil::Date>,
+    pub requires_dpf: bool,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetentionStart {
+    Collection,
+    ContractEnd,
+    EndOfCalendarYear,
+    Event,
+}
+
+#[derive(Debug, Clone)]
+pub struct RetentionRule {
+    pub id: String,
+    pub period: Period,
+    pub from: RetentionStart,
+    pub label: Text,
+    pub categories: Vec<usize>,
+    pub notice_refs: Vec<ClauseId>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RuleRefs {
+    pub consent: Vec<ClauseId>,
+    pub withdrawal: Vec<ClauseId>,
+    pub objection: Vec<ClauseId>,
+    pub direct_marketing_objection: Vec<ClauseId>,
+    pub restriction: Vec<ClauseId>,
+    pub erasure: Vec<ClauseId>,
+    pub category: Vec<ClauseId>,
+    pub transfer: Vec<ClauseId>,
+    pub relationship: Vec<ClauseId>,
+}
+
+impl Policy {
+    pub fn purpose(&self, id: &str) -> Option<usize> {
+        self.purposes.iter().position(|p| p.id == id)
+    }
+    pub fn category(&self, id: &str) -> Option<usize> {
+        self.categories.iter().position(|c| c.id == id)
+    }
+    pub fn channel(&self, id: &str) -> Option<usize> {
+        self.channels.iter().position(|c| c.id == id)
+    }
+    pub fn recipient(&self, id: &str) -> Option<usize> {
+        self.recipients.iter().position(|r| r.id == id)
+    }
+    /// The supervisory authority competent for a person with this kind of contract (N9h).
+    pub fn competent_authority(&self, kind: ContractKind) -> Option<&Authority> {
+        self.authorities.iter().find(|a| a.competent_for == kind)
+    }
+    /// Whether the relationship set allows `r`.
+    pub fn relationship_allowed(mask: u8, r: Relationship) -> bool {
+        mask == 0 || mask & r.bit() != 0
+    }
+}

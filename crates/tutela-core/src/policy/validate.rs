@@ -1,0 +1,813 @@
+//! Validation: raw structures in, a [`Policy`] out, or every error found with its location.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use sha2::{Digest, Sha256};
+use toml::Spanned;
+
+use super::error::{PolicyError, PolicyErrors};
+use super::load::ParsedFile;
+use super::model::*;
+use super::raw::{self, Id, RawText};
+use crate::basis::{ContractKind, CountryCode, LegalBasis, Relationship};
+use crate::duration::Period;
+
+/// The limits of the compact subject state (see `state.rs`): one bit per purpose, category and
+/// consent slot in a `u64`.
+pub const MAX_PURPOSES: usize = 64;
+pub const MAX_CATEGORIES: usize = 64;
+pub const MAX_CHANNELS: usize = 16;
+
+const AREAS: [&str; 9] = [
+    "it",
+    "sales",
+    "marketing",
+    "finance",
+    "consulting",
+    "customer_service",
+    "hr",
+    "logistics",
+    "print",
+];
+
+const MECHANISMS: [&str; 9] = [
+    "eu-gdpr:A46-2-a",
+    "eu-gdpr:A46-2-b",
+    "eu-gdpr:A46-2-c",
+    "eu-gdpr:A46-2-d",
+    "eu-gdpr:A46-2-e",
+    "eu-gdpr:A46-2-f",
+    "eu-gdpr:A46-3-a",
+    "eu-gdpr:A46-3-b",
+    "eu-gdpr:A47",
+];
+
+struct Ctx<'a> {
+    files: &'a [ParsedFile],
+    errors: Vec<PolicyError>,
+}
+
+impl Ctx<'_> {
+    fn err(&mut self, file: usize, span: Range<usize>, message: String, help: &str) {
+        if let Some(f) = self.files.get(file) {
+            let e = f.error(span, message, help);
+            self.errors.push(e);
+        }
+    }
+
+    fn text(&mut self, file: usize, span: Range<usize>, t: &RawText, what: &str) -> Text {
+        if t.de.trim().is_empty() || t.en.trim().is_empty() {
+            self.err(
+                file,
+                span,
+                format!("{what} needs both a German and an English text"),
+                "write `{ de = \"…\", en = \"…\" }` with neither empty",
+            );
+        }
+        Text {
+            de: t.de.clone(),
+            en: t.en.clone(),
+        }
+    }
+
+    fn clauses(&mut self, file: usize, refs: &[Id]) -> Vec<ClauseId> {
+        let mut out = Vec::with_capacity(refs.len());
+        for r in refs {
+            if is_clause_id(r.get_ref()) {
+                out.push(r.get_ref().clone());
+            } else {
+                self.err(
+                    file,
+                    r.span(),
+                    format!("`{}` is not a clause id", r.get_ref()),
+                    "clause ids look like `N5` or `N5a` (see the notice's clauses.md)",
+                );
+            }
+        }
+        out
+    }
+
+    fn country(&mut self, file: usize, id: &Id) -> Option<CountryCode> {
+        let c = CountryCode::parse(id.get_ref());
+        if c.is_none() {
+            self.err(
+                file,
+                id.span(),
+                format!("`{}` is not a country code", id.get_ref()),
+                "use an ISO 3166-1 alpha-2 code such as `DE` or `US`",
+            );
+        }
+        c
+    }
+
+    fn date(&mut self, file: usize, s: &Spanned<String>) -> Option<jiff::civil::Date> {
+        match s.get_ref().parse::<jiff::civil::Date>() {
+            Ok(d) => Some(d),
+            Err(_) => {
+                self.err(
+                    file,
+                    s.span(),
+                    format!("`{}` is not a date", s.get_ref()),
+                    "write dates as YYYY-MM-DD",
+                );
+                None
+            }
+        }
+    }
+}
+
+fn is_clause_id(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix('N') else {
+        return false;
+    };
+    let digits = rest.trim_end_matches(|c: char| c.is_ascii_lowercase());
+    let letters = rest.len() - digits.len();
+    !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) && letters <= 1
+}
+
+/// Ids of one kind of element, with where each was first defined.
+struct IdTable {
+    kind: &'static str,
+    ids: HashMap<String, usize>,
+}
+
+impl IdTable {
+    fn build<'r, T: 'r>(
+        ctx: &mut Ctx<'_>,
+        kind: &'static str,
+        items: impl Iterator<Item = (usize, &'r T)>,
+        id: impl Fn(&T) -> &Id,
+    ) -> IdTable {
+        let mut ids = HashMap::new();
+        let mut first: HashMap<String, (usize, Range<usize>)> = HashMap::new();
+        for (file, item) in items {
+            let id = id(item);
+            let name = id.get_ref();
+            if !is_identifier(name) {
+                ctx.err(
+                    file,
+                    id.span(),
+                    format!("`{name}` is not a valid {kind} id"),
+                    "ids are lower case letters, digits and `_`, starting with a letter",
+                );
+            }
+            if let Some((f, span)) = first.get(name) {
+                let (line, col) = ctx.files.get(*f).map_or((0, 0), |pf| {
+                    super::error::line_column(&pf.source.text, span.start)
+                });
+                let at = ctx.files.get(*f).map_or("?", |pf| pf.source.name.as_str());
+                ctx.err(
+                    file,
+                    id.span(),
+                    format!("duplicate {kind} id `{name}`; first defined at {at}:{line}:{col}"),
+                    "give each element its own id; a module extends the base policy, it cannot redefine it",
+                );
+            } else {
+                first.insert(name.clone(), (file, id.span()));
+                let n = ids.len();
+                ids.insert(name.clone(), n);
+            }
+        }
+        IdTable { kind, ids }
+    }
+
+    fn get(&self, ctx: &mut Ctx<'_>, file: usize, id: &Id) -> Option<usize> {
+        let found = self.ids.get(id.get_ref()).copied();
+        if found.is_none() {
+            let mut known: Vec<&str> = self.ids.keys().map(String::as_str).collect();
+            known.sort_unstable();
+            ctx.err(
+                file,
+                id.span(),
+                format!("unknown {} `{}`", self.kind, id.get_ref()),
+                &format!(
+                    "declare it as a [[{}]] or use one of: {}",
+                    self.kind,
+                    known.join(", ")
+                ),
+            );
+        }
+        found
+    }
+
+    fn all(&self, ctx: &mut Ctx<'_>, file: usize, ids: &[Id]) -> Vec<usize> {
+        let mut out: Vec<usize> = ids.iter().filter_map(|i| self.get(ctx, file, i)).collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+fn items<'a, T: 'a>(
+    files: &'a [ParsedFile],
+    pick: fn(&raw::RawPolicy) -> &Vec<T>,
+) -> impl Iterator<Item = (usize, &'a T)> + Clone {
+    files
+        .iter()
+        .enumerate()
+        .flat_map(move |(i, f)| pick(&f.raw).iter().map(move |x| (i, x)))
+}
+
+/// The one element of a kind that only the root file (or exactly one file) may declare.
+fn single<'a, T>(
+    ctx: &mut Ctx<'_>,
+    what: &str,
+    pick: impl Fn(&'a raw::RawPolicy) -> Option<&'a T>,
+    files: &'a [ParsedFile],
+) -> Option<(usize, &'a T)> {
+    let found: Vec<(usize, &T)> = files
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| pick(&f.raw).map(|x| (i, x)))
+        .collect();
+    if found.len() > 1 {
+        if let Some((i, _)) = found.get(1) {
+            ctx.err(
+                *i,
+                0..0,
+                format!("{what} is declared in more than one file"),
+                "declare it once, in the base policy",
+            );
+        }
+    }
+    if found.is_empty() {
+        ctx.err(
+            0,
+            0..0,
+            format!("the policy declares no {what}"),
+            &format!("add a {what} table to the base policy"),
+        );
+    }
+    found.into_iter().next()
+}
+
+pub(crate) fn validate(files: Vec<ParsedFile>) -> Result<Policy, PolicyErrors> {
+    let mut ctx = Ctx {
+        files: &files,
+        errors: Vec::new(),
+    };
+    let fs = &files;
+
+    let sections = IdTable::build(&mut ctx, "section", items(fs, |r| &r.section), |x| &x.id);
+    let authorities_t = IdTable::build(&mut ctx, "authority", items(fs, |r| &r.authority), |x| {
+        &x.id
+    });
+    let rights_t = IdTable::build(&mut ctx, "right", items(fs, |r| &r.right), |x| &x.id);
+    let channels = IdTable::build(&mut ctx, "channel", items(fs, |r| &r.channel), |x| &x.id);
+    let categories = IdTable::build(&mut ctx, "category", items(fs, |r| &r.category), |x| &x.id);
+    let purposes_t = IdTable::build(&mut ctx, "purpose", items(fs, |r| &r.purpose), |x| &x.id);
+    let recipients_t = IdTable::build(&mut ctx, "recipient", items(fs, |r| &r.recipient), |x| {
+        &x.id
+    });
+    let retention_t = IdTable::build(&mut ctx, "retention", items(fs, |r| &r.retention), |x| {
+        &x.id
+    });
+    let _ = (&authorities_t, &rights_t, &recipients_t);
+
+    for (table, max) in [
+        (&purposes_t, MAX_PURPOSES),
+        (&categories, MAX_CATEGORIES),
+        (&channels, MAX_CHANNELS),
+    ] {
+        if table.ids.len() > max {
+            ctx.err(
+                0,
+                0..0,
+                format!(
+                    "the policy declares {} {}s; at most {max} are supported",
+                    table.ids.len(),
+                    table.kind
+                ),
+                "split the policy or merge elements",
+            );
+        }
+    }
+
+    // The root file's header names the policy; included modules carry headers of their own.
+    let header = fs
+        .first()
+        .and_then(|f| f.raw.policy.as_ref())
+        .map(|h| (0, h));
+    if header.is_none() {
+        ctx.err(
+            0,
+            0..0,
+            "the policy declares no [policy]".into(),
+            "add a [policy] table with id, version and title",
+        );
+    }
+    let controller = single(&mut ctx, "[controller]", |r| r.controller.as_ref(), fs);
+    let transfers_raw = single(&mut ctx, "[transfers]", |r| r.transfers.as_ref(), fs);
+    let rule_refs_raw = single(&mut ctx, "[rule_refs]", |r| r.rule_refs.as_ref(), fs);
+
+    let (id, version, title, notice_refs) = match header {
+        Some((f, h)) => {
+            let title = ctx.text(f, h.id.span(), &h.title, "the policy title");
+            let refs = ctx.clauses(f, &h.notice_ref);
+            (
+                h.id.get_ref().clone(),
+                h.version.get_ref().clone(),
+                title,
+                refs,
+            )
+        }
+        None => Default::default(),
+    };
+
+    let controller = controller.map(|(f, c)| Controller {
+        name: c.name.clone(),
+        address: c.address.clone(),
+        contact_url: c.contact_url.clone(),
+        rights_email: c.rights_email.clone(),
+        dpo_address: c.dpo_address.clone(),
+        dpo_email: c.dpo_email.clone(),
+        notice_refs: ctx.clauses(f, &c.notice_ref),
+    });
+
+    let sections_v: Vec<Section> = items(fs, |r| &r.section)
+        .map(|(f, s)| Section {
+            id: s.id.get_ref().clone(),
+            heading: ctx.text(f, s.id.span(), &s.heading, "a section heading"),
+            text: s
+                .text
+                .as_ref()
+                .map(|t| ctx.text(f, s.id.span(), t, "a section text")),
+            after: s
+                .after
+                .as_ref()
+                .map(|t| ctx.text(f, s.id.span(), t, "a section text")),
+            notice_refs: ctx.clauses(f, &s.notice_ref),
+        })
+        .collect();
+
+    let authorities: Vec<Authority> = items(fs, |r| &r.authority)
+        .map(|(f, a)| {
+            let competent_for = match a.competent_for.get_ref().parse::<ContractKind>() {
+                Ok(k) => k,
+                Err(()) => {
+                    ctx.err(
+                        f,
+                        a.competent_for.span(),
+                        format!("unknown contract kind `{}`", a.competent_for.get_ref()),
+                        "use `telecommunications` or `other`",
+                    );
+                    ContractKind::Other
+                }
+            };
+            Authority {
+                id: a.id.get_ref().clone(),
+                name: ctx.text(f, a.id.span(), &a.name, "an authority name"),
+                address: a.address.clone(),
+                email: a.email.clone(),
+                web: a.web.clone(),
+                competent_for,
+                notice_refs: ctx.clauses(f, &a.notice_ref),
+            }
+        })
+        .collect();
+
+    let rights: Vec<Right> = items(fs, |r| &r.right)
+        .map(|(f, r)| Right {
+            id: r.id.get_ref().clone(),
+            article: ctx.text(f, r.id.span(), &r.article, "a right's article"),
+            text: ctx.text(f, r.id.span(), &r.text, "a right's text"),
+            notice_refs: ctx.clauses(f, &r.notice_ref),
+        })
+        .collect();
+
+    let channels_v: Vec<Channel> = items(fs, |r| &r.channel)
+        .map(|(f, c)| Channel {
+            id: c.id.get_ref().clone(),
+            label: ctx.text(f, c.id.span(), &c.label, "a channel label"),
+            notice_refs: ctx.clauses(f, &c.notice_ref),
+        })
+        .collect();
+
+    let categories_v: Vec<Category> = items(fs, |r| &r.category)
+        .map(|(f, c)| Category {
+            id: c.id.get_ref().clone(),
+            label: ctx.text(f, c.id.span(), &c.label, "a category label"),
+            source: c
+                .source
+                .as_ref()
+                .map(|t| ctx.text(f, c.id.span(), t, "a category source")),
+            notice_refs: ctx.clauses(f, &c.notice_ref),
+        })
+        .collect();
+
+    let retention: Vec<RetentionRule> = items(fs, |r| &r.retention)
+        .map(|(f, r)| {
+            let period = match Period::parse(r.period.get_ref()) {
+                Ok(p) => p,
+                Err(e) => {
+                    ctx.err(f, r.period.span(), e.to_string(), "");
+                    Period::default()
+                }
+            };
+            let from = match r.from.get_ref().as_str() {
+                "collection" => RetentionStart::Collection,
+                "contract_end" => RetentionStart::ContractEnd,
+                "end_of_calendar_year" => RetentionStart::EndOfCalendarYear,
+                "event" => RetentionStart::Event,
+                other => {
+                    ctx.err(
+                        f,
+                        r.from.span(),
+                        format!("unknown retention start `{other}`"),
+                        "use `collection`, `contract_end`, `end_of_calendar_year` or `event`",
+                    );
+                    RetentionStart::Collection
+                }
+            };
+            RetentionRule {
+                id: r.id.get_ref().clone(),
+                period,
+                from,
+                label: ctx.text(f, r.id.span(), &r.label, "a retention label"),
+                categories: categories.all(&mut ctx, f, &r.categories),
+                notice_refs: ctx.clauses(f, &r.notice_ref),
+            }
+        })
+        .collect();
+
+    let purposes: Vec<Purpose> = items(fs, |r| &r.purpose)
+        .map(|(f, p)| {
+            purpose(
+                &mut ctx,
+                f,
+                p,
+                &sections,
+                &categories,
+                &channels,
+                &retention_t,
+            )
+        })
+        .collect();
+
+    let recipients: Vec<Recipient> = items(fs, |r| &r.recipient)
+        .map(|(f, r)| recipient(&mut ctx, f, r, &purposes_t, &categories))
+        .collect();
+
+    let transfers = transfers_raw.map(|(f, t)| {
+        let eea: Vec<CountryCode> = t.eea.iter().filter_map(|c| ctx.country(f, c)).collect();
+        let adequacy = t
+            .adequacy
+            .iter()
+            .filter_map(|a| {
+                let country = ctx.country(f, &a.country)?;
+                if eea.contains(&country) {
+                    ctx.err(
+                        f,
+                        a.country.span(),
+                        format!("`{country}` is in the EU/EEA list and needs no adequacy decision"),
+                        "remove the adequacy entry or the EEA entry",
+                    );
+                }
+                let decided = ctx.date(f, &a.decided)?;
+                let until = a.until.as_ref().and_then(|u| ctx.date(f, u));
+                Some(Adequacy {
+                    country,
+                    decided,
+                    until,
+                    requires_dpf: a.requires_dpf,
+                    note: a.note.clone(),
+                })
+            })
+            .collect();
+        Transfers {
+            eea,
+            adequacy,
+            notice_refs: ctx.clauses(f, &t.notice_ref),
+        }
+    });
+
+    let rule_refs = rule_refs_raw.map(|(f, r)| {
+        let r = r.get_ref();
+        RuleRefs {
+            consent: ctx.clauses(f, &r.consent),
+            withdrawal: ctx.clauses(f, &r.withdrawal),
+            objection: ctx.clauses(f, &r.objection),
+            direct_marketing_objection: ctx.clauses(f, &r.direct_marketing_objection),
+            restriction: ctx.clauses(f, &r.restriction),
+            erasure: ctx.clauses(f, &r.erasure),
+            category: ctx.clauses(f, &r.category),
+            transfer: ctx.clauses(f, &r.transfer),
+            relationship: ctx.clauses(f, &r.relationship),
+        }
+    });
+
+    for kind in [ContractKind::Telecommunications, ContractKind::Other] {
+        let n = authorities
+            .iter()
+            .filter(|a| a.competent_for == kind)
+            .count();
+        if n != 1 {
+            ctx.err(
+                0,
+                0..0,
+                format!(
+                    "{n} supervisory authorities are competent for `{}` contracts; exactly one must be",
+                    kind.as_str()
+                ),
+                "set `competent_for` on the [[authority]] tables (N9h)",
+            );
+        }
+    }
+
+    let consent_slots: usize = purposes
+        .iter()
+        .filter(|p| p.consent_basis().is_some())
+        .map(|p| {
+            if p.consent_per_channel {
+                p.channels.len()
+            } else {
+                1
+            }
+        })
+        .sum();
+    if consent_slots > 64 {
+        ctx.err(
+            0,
+            0..0,
+            format!("the policy has {consent_slots} consent slots (purpose and channel pairs); at most 64 are supported"),
+            "fewer consent purposes or channels",
+        );
+    }
+
+    let errors = std::mem::take(&mut ctx.errors);
+    if !errors.is_empty() {
+        return Err(PolicyErrors(errors));
+    }
+    let (Some(controller), Some(transfers), Some(rule_refs)) = (controller, transfers, rule_refs)
+    else {
+        return Err(PolicyErrors(vec![]));
+    };
+
+    let mut hasher = Sha256::new();
+    for f in &files {
+        hasher.update((f.source.text.len() as u64).to_le_bytes());
+        hasher.update(f.source.text.as_bytes());
+    }
+    let hash = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>();
+
+    Ok(Policy {
+        id,
+        version,
+        hash,
+        title,
+        notice_refs,
+        sources: files.iter().map(|f| f.source.name.clone()).collect(),
+        controller,
+        sections: sections_v,
+        authorities,
+        rights,
+        channels: channels_v,
+        categories: categories_v,
+        purposes,
+        recipients,
+        transfers,
+        retention,
+        rule_refs,
+    })
+}
+
+fn purpose(
+    ctx: &mut Ctx<'_>,
+    f: usize,
+    p: &raw::RawPurpose,
+    sections: &IdTable,
+    categories: &IdTable,
+    channels: &IdTable,
+    retention: &IdTable,
+) -> Purpose {
+    let name = p.id.get_ref();
+    let mut bases: Vec<Basis> = Vec::new();
+    for b in &p.basis {
+        let legal_basis = match b.legal_basis.get_ref().parse::<LegalBasis>() {
+            Ok(lb) => lb,
+            Err(e) => {
+                ctx.err(
+                    f,
+                    b.legal_basis.span(),
+                    e.to_string(),
+                    "use a W3C DPV GDPR id: `eu-gdpr:A6-1-a` … `eu-gdpr:A6-1-f` or `eu-gdpr:A6-4`",
+                );
+                continue;
+            }
+        };
+        if bases.iter().any(|x| x.legal_basis == legal_basis) {
+            ctx.err(
+                f,
+                b.legal_basis.span(),
+                format!("purpose `{name}` lists the legal basis `{legal_basis}` twice"),
+                "list each legal basis once",
+            );
+        }
+        if b.explicit && legal_basis != LegalBasis::Consent {
+            ctx.err(
+                f,
+                b.legal_basis.span(),
+                "`explicit` applies only to consent (`eu-gdpr:A6-1-a`)".into(),
+                "remove `explicit` or change the legal basis",
+            );
+        }
+        let mut mask = 0u8;
+        for r in &b.requires_relationship {
+            match r.get_ref().parse::<Relationship>() {
+                Ok(rel) => mask |= rel.bit(),
+                Err(()) => ctx.err(
+                    f,
+                    r.span(),
+                    format!("unknown relationship `{}`", r.get_ref()),
+                    "use `prospect`, `customer` or `former_customer`",
+                ),
+            }
+        }
+        bases.push(Basis {
+            legal_basis,
+            explicit: b.explicit,
+            requires_relationship: mask,
+            note: b
+                .note
+                .as_ref()
+                .map(|t| ctx.text(f, b.legal_basis.span(), t, "a basis note")),
+            notice_refs: ctx.clauses(f, &b.notice_ref),
+        });
+    }
+    if p.basis.is_empty() {
+        ctx.err(
+            f,
+            p.id.span(),
+            format!("purpose `{name}` has no legal basis"),
+            "add a [[purpose.basis]] with `legal_basis = \"eu-gdpr:A6-1-…\"` (N2: no processing without one)",
+        );
+    }
+    let has_consent = bases.iter().any(|b| b.legal_basis == LegalBasis::Consent);
+    if has_consent {
+        if let Some(always) = bases.iter().find(|b| {
+            b.requires_relationship == 0
+                && matches!(
+                    b.legal_basis,
+                    LegalBasis::Contract | LegalBasis::LegalObligation | LegalBasis::VitalInterest
+                )
+        }) {
+            ctx.err(
+                f,
+                p.id.span(),
+                format!(
+                    "consent purpose `{name}` has nothing to withdraw: it also rests on `{}`, which always holds, so a withdrawal would change nothing",
+                    always.legal_basis
+                ),
+                "drop the consent basis, or limit the other basis with `requires_relationship`",
+            );
+        }
+    }
+    let channel_ids = channels.all(ctx, f, &p.channels);
+    if p.consent_per_channel && !has_consent {
+        ctx.err(
+            f,
+            p.id.span(),
+            format!("purpose `{name}` records consent per channel but has no consent basis"),
+            "add `legal_basis = \"eu-gdpr:A6-1-a\"` or remove `consent_per_channel`",
+        );
+    }
+    if p.consent_per_channel && channel_ids.is_empty() {
+        ctx.err(
+            f,
+            p.id.span(),
+            format!("consent purpose `{name}` has nothing to withdraw: consent is per channel, but no channels are listed"),
+            "list the channels in `channels`",
+        );
+    }
+    if p.direct_marketing
+        && !bases
+            .iter()
+            .any(|b| b.legal_basis == LegalBasis::Consent || b.legal_basis.objectable())
+    {
+        ctx.err(
+            f,
+            p.id.span(),
+            format!("direct-marketing purpose `{name}` rests on no basis an objection or withdrawal can stop"),
+            "direct marketing must rest on consent or legitimate interest (Art. 21(2))",
+        );
+    }
+    let cats = categories.all(ctx, f, &p.categories);
+    if p.categories.is_empty() {
+        ctx.err(
+            f,
+            p.id.span(),
+            format!("purpose `{name}` lists no categories"),
+            "list the data categories the purpose may process",
+        );
+    }
+    Purpose {
+        id: name.clone(),
+        section: sections.get(ctx, f, &p.section).unwrap_or(0),
+        label: ctx.text(f, p.id.span(), &p.label, "a purpose label"),
+        description: ctx.text(f, p.id.span(), &p.description, "a purpose description"),
+        categories: cats,
+        bases,
+        channels: channel_ids,
+        consent_per_channel: p.consent_per_channel,
+        direct_marketing: p.direct_marketing,
+        survives_objection: p.survives_objection,
+        permitted_under_restriction: p.permitted_under_restriction,
+        permitted_after_erasure: p.permitted_after_erasure,
+        retention: p.retention.as_ref().and_then(|r| retention.get(ctx, f, r)),
+        notice_refs: ctx.clauses(f, &p.notice_ref),
+    }
+}
+
+fn recipient(
+    ctx: &mut Ctx<'_>,
+    f: usize,
+    r: &raw::RawRecipient,
+    purposes: &IdTable,
+    categories: &IdTable,
+) -> Recipient {
+    let kind = match r.kind.get_ref().as_str() {
+        "processor" => RecipientKind::Processor,
+        "partner" => RecipientKind::Partner,
+        "controller" => RecipientKind::Controller,
+        "authority" => RecipientKind::Authority,
+        other => {
+            ctx.err(
+                f,
+                r.kind.span(),
+                format!("unknown recipient kind `{other}`"),
+                "use `processor`, `partner`, `controller` or `authority`",
+            );
+            RecipientKind::Processor
+        }
+    };
+    let area = r.area.as_ref().map(|a| {
+        if !AREAS.contains(&a.get_ref().as_str()) {
+            ctx.err(
+                f,
+                a.span(),
+                format!("unknown processor area `{}`", a.get_ref()),
+                &format!("use one of: {}", AREAS.join(", ")),
+            );
+        }
+        a.get_ref().clone()
+    });
+    if kind == RecipientKind::Processor && area.is_none() {
+        ctx.err(
+            f,
+            r.id.span(),
+            format!("processor `{}` names no area", r.id.get_ref()),
+            &format!("set `area` to one of: {}", AREAS.join(", ")),
+        );
+    }
+    let safeguards = r
+        .safeguards
+        .iter()
+        .map(|s| {
+            if !MECHANISMS.contains(&s.mechanism.get_ref().as_str()) {
+                ctx.err(
+                    f,
+                    s.mechanism.span(),
+                    format!("unknown transfer mechanism `{}`", s.mechanism.get_ref()),
+                    &format!("use one of: {}", MECHANISMS.join(", ")),
+                );
+            }
+            Safeguard {
+                mechanism: s.mechanism.get_ref().clone(),
+                countries: s
+                    .countries
+                    .iter()
+                    .filter_map(|c| ctx.country(f, c))
+                    .collect(),
+                reference: s.reference.clone(),
+            }
+        })
+        .collect();
+    Recipient {
+        id: r.id.get_ref().clone(),
+        kind,
+        area,
+        label: ctx.text(f, r.id.span(), &r.label, "a recipient label"),
+        purposes: purposes.all(ctx, f, &r.purposes),
+        categories: categories.all(ctx, f, &r.categories),
+        countries: r
+            .countries
+            .iter()
+            .filter_map(|c| ctx.country(f, c))
+            .collect(),
+        dpf_certified: r.dpf_certified,
+        safeguards,
+        contract_ref: r.contract_ref.clone(),
+        notice_refs: ctx.clauses(f, &r.notice_ref),
+    }
+}
