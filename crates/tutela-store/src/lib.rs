@@ -1,1 +1,99 @@
-//! placeholder
+//! Persistence for tutela's ledger behind one [`Store`] trait, with two implementations that
+//! share their SQL: embedded SQLite (the default) and PostgreSQL.
+//!
+//! Stores persist; they never decide. What a write may contain is checked by the core before
+//! it reaches a store. The ledger table is append-only (a trigger refuses updates and
+//! deletes); personal free text lives in `ledger_personal` and `subjects`, which erasure clears.
+
+mod codec;
+mod error;
+mod migrations;
+mod sql;
+
+use std::future::Future;
+
+pub use error::StoreError;
+pub use sql::{AnyStore, PgStore, SqliteStore};
+use tutela_core::ledger::{EventKind, LedgerEvent};
+
+/// An event to append, with the personal attributes kept apart from the ledger row.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub subject: String,
+    pub at: jiff::Timestamp,
+    pub kind: EventKind,
+    /// Evidence of a consent (free text; personal).
+    pub evidence: Option<String>,
+    /// The reasons of an objection or a restriction (free text; personal).
+    pub reason: Option<String>,
+    /// The person's e-mail address, set on the subject record.
+    pub email: Option<String>,
+    /// A client-chosen key: the same key with the same content appends once.
+    pub idempotency_key: Option<String>,
+    /// The policy version (hash) in force when the write was accepted.
+    pub policy_version: String,
+}
+
+/// What an append did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    pub seq: i64,
+    pub at: jiff::Timestamp,
+    /// The idempotency key was seen before with the same content; nothing new was written.
+    pub duplicate: bool,
+}
+
+/// An event as stored, with its personal attributes unless erased.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub event: LedgerEvent,
+    pub evidence: Option<String>,
+    pub reason: Option<String>,
+    pub policy_version: String,
+}
+
+/// The subject record: what tutela keeps about a person besides the ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubjectRecord {
+    pub id: String,
+    pub email: Option<String>,
+    pub erased_at: Option<jiff::Timestamp>,
+}
+
+/// One storage interface; the conformance suite in `tests/` runs against every implementation.
+pub trait Store: Send + Sync {
+    /// Creates or upgrades the schema.
+    fn migrate(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Appends events in one transaction and returns once it is durably committed. Each event
+    /// gets its own result: an idempotency conflict fails that event only.
+    fn append(
+        &self,
+        events: &[NewEvent],
+    ) -> impl Future<Output = Result<Vec<Result<Appended, StoreError>>, StoreError>> + Send;
+
+    /// A person's full history, oldest first.
+    fn history(
+        &self,
+        subject: &str,
+    ) -> impl Future<Output = Result<Vec<StoredEvent>, StoreError>> + Send;
+
+    /// Every event of every person, in ledger order, without personal attributes.
+    fn all_events(&self) -> impl Future<Output = Result<Vec<LedgerEvent>, StoreError>> + Send;
+
+    fn subject(
+        &self,
+        subject: &str,
+    ) -> impl Future<Output = Result<Option<SubjectRecord>, StoreError>> + Send;
+
+    /// Removes the person's personal attributes and appends the erasure tombstone, atomically.
+    fn erase(
+        &self,
+        subject: &str,
+        at: jiff::Timestamp,
+        policy_version: &str,
+    ) -> impl Future<Output = Result<Appended, StoreError>> + Send;
+
+    /// Whether the database answers.
+    fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+}

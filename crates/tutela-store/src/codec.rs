@@ -1,0 +1,80 @@
+//! Event kinds to and from the ledger row's `kind` and `body` columns. The body is JSON with
+//! no personal free text in it.
+
+use serde_json::{Value, json};
+use tutela_core::basis::{ContractKind, CountryCode, Relationship};
+use tutela_core::ledger::{EventKind, ObjectionScope};
+
+pub fn encode(kind: &EventKind) -> (&'static str, String) {
+    let body = match kind {
+        EventKind::Relationship {
+            relationship,
+            contract_kind,
+        } => json!({"relationship": relationship.as_str(), "contract_kind": contract_kind.as_str()}),
+        EventKind::Consent {
+            purpose,
+            channel,
+            source,
+            notice_version,
+            ..
+        } => json!({"purpose": purpose, "channel": channel, "source": source, "notice_version": notice_version}),
+        EventKind::Objection { scope } => json!({"scope": scope.as_str()}),
+        EventKind::TransferConsent { country, .. } => json!({"country": country.as_str()}),
+        EventKind::Restriction { .. } | EventKind::Erasure => json!({}),
+    };
+    (kind.name(), body.to_string())
+}
+
+pub fn decode(name: &str, body: &str) -> Result<EventKind, String> {
+    let v: Value = serde_json::from_str(body).map_err(|e| e.to_string())?;
+    let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+    let need = |k: &str| s(k).ok_or_else(|| format!("`{name}` without `{k}`"));
+    Ok(match name {
+        "relationship_set" => EventKind::Relationship {
+            relationship: need("relationship")?
+                .parse::<Relationship>()
+                .map_err(|()| "bad relationship".to_owned())?,
+            contract_kind: need("contract_kind")?
+                .parse::<ContractKind>()
+                .map_err(|()| "bad contract kind".to_owned())?,
+        },
+        "consent_given" | "consent_withdrawn" => EventKind::Consent {
+            purpose: need("purpose")?,
+            channel: s("channel"),
+            granted: name == "consent_given",
+            source: need("source")?,
+            notice_version: s("notice_version").unwrap_or_default(),
+        },
+        "objection_raised" => EventKind::Objection {
+            scope: ObjectionScope::parse(&need("scope")?),
+        },
+        "restriction_set" => EventKind::Restriction { active: true },
+        "restriction_lifted" => EventKind::Restriction { active: false },
+        "transfer_consent_given" | "transfer_consent_withdrawn" => EventKind::TransferConsent {
+            country: CountryCode::parse(&need("country")?).ok_or("bad country")?,
+            granted: name == "transfer_consent_given",
+        },
+        "erased" => EventKind::Erasure,
+        other => return Err(format!("unknown event kind `{other}`")),
+    })
+}
+
+/// A fingerprint of a write's content, to tell a retried write from a reused key.
+pub fn request_hash(e: &crate::NewEvent) -> String {
+    let (name, body) = encode(&e.kind);
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in [
+        e.subject.as_str(),
+        name,
+        body.as_str(),
+        e.evidence.as_deref().unwrap_or(""),
+        e.reason.as_deref().unwrap_or(""),
+        e.email.as_deref().unwrap_or(""),
+    ] {
+        for b in part.bytes().chain(std::iter::once(0xff)) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
+}

@@ -1,0 +1,15 @@
+//! Backend-neutral store errors.
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The idempotency key was used before for different content.
+    #[error("the idempotency key was already used for a different write")]
+    IdempotencyConflict,
+    /// A stored row could not be read back (a bug or a foreign write).
+    #[error("corrupt ledger row {seq}: {what}")]
+    Corrupt { seq: i64, what: String },
+    #[error("unsupported database url; use sqlite://PATH or postgres://…")]
+    UnsupportedUrl,
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}

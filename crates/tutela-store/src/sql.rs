@@ -1,0 +1,356 @@
+//! The two SQL stores. Their SQL is the same text; one macro writes both implementations so
+//! that the backends cannot drift apart.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::Row;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use tutela_core::ledger::{EventKind, LedgerEvent};
+
+use crate::codec::{decode, encode, request_hash};
+use crate::migrations;
+use crate::{Appended, NewEvent, Store, StoreError, StoredEvent, SubjectRecord};
+
+fn micros(t: jiff::Timestamp) -> i64 {
+    i64::try_from(t.as_microsecond()).unwrap_or(i64::MAX)
+}
+
+fn from_micros(us: i64) -> jiff::Timestamp {
+    jiff::Timestamp::from_microsecond(us).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+}
+
+fn event(seq: i64, subject: String, at_us: i64, kind: &str, body: &str) -> Result<LedgerEvent, StoreError> {
+    let kind = decode(kind, body).map_err(|what| StoreError::Corrupt { seq, what })?;
+    Ok(LedgerEvent {
+        seq,
+        subject,
+        at: from_micros(at_us),
+        kind,
+    })
+}
+
+/// Embedded SQLite in WAL mode with `synchronous=FULL`: a commit is on disk before it returns.
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn open(path: &str) -> Result<SqliteStore, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        Ok(SqliteStore { pool })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+/// PostgreSQL, optionally confined to one schema (tests use a fresh schema each).
+#[derive(Clone, Debug)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    pub async fn connect(url: &str) -> Result<PgStore, StoreError> {
+        Self::connect_in_schema(url, None).await
+    }
+
+    pub async fn connect_in_schema(url: &str, schema: Option<&str>) -> Result<PgStore, StoreError> {
+        let mut options = PgConnectOptions::from_str(url)?;
+        if let Some(schema) = schema {
+            options = options.options([("search_path", schema)]);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        Ok(PgStore { pool })
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+macro_rules! sql_store {
+    ($store:ty, $begin:literal, $migrations:expr) => {
+        impl Store for $store {
+            async fn migrate(&self) -> Result<(), StoreError> {
+                sqlx::query(
+                    "CREATE TABLE IF NOT EXISTS tutela_migrations (version BIGINT PRIMARY KEY, applied_at_us BIGINT NOT NULL)",
+                )
+                .execute(&self.pool)
+                .await?;
+                for (version, sql) in $migrations {
+                    let mut tx = self.pool.begin_with($begin).await?;
+                    let done: Option<i64> =
+                        sqlx::query_scalar("SELECT version FROM tutela_migrations WHERE version = $1")
+                            .bind(*version)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    if done.is_none() {
+                        sqlx::raw_sql(*sql).execute(&mut *tx).await?;
+                        sqlx::query("INSERT INTO tutela_migrations (version, applied_at_us) VALUES ($1, $2)")
+                            .bind(*version)
+                            .bind(0i64)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    tx.commit().await?;
+                }
+                Ok(())
+            }
+
+            async fn append(
+                &self,
+                events: &[NewEvent],
+            ) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
+                let mut tx = self.pool.begin_with($begin).await?;
+                let mut out = Vec::with_capacity(events.len());
+                for e in events {
+                    let hash = request_hash(e);
+                    if let Some(key) = &e.idempotency_key {
+                        let seen = sqlx::query(
+                            "SELECT seq, at_us, request_hash FROM ledger WHERE idempotency_key = $1",
+                        )
+                        .bind(key)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        if let Some(row) = seen {
+                            let same = row.try_get::<Option<String>, _>("request_hash")?.as_deref()
+                                == Some(hash.as_str());
+                            out.push(if same {
+                                Ok(Appended {
+                                    seq: row.try_get("seq")?,
+                                    at: from_micros(row.try_get("at_us")?),
+                                    duplicate: true,
+                                })
+                            } else {
+                                Err(StoreError::IdempotencyConflict)
+                            });
+                            continue;
+                        }
+                    }
+                    let (kind, body) = encode(&e.kind);
+                    let at_us = micros(e.at);
+                    sqlx::query(
+                        "INSERT INTO subjects (id, email, created_at_us) VALUES ($1, $2, $3) \
+                         ON CONFLICT (id) DO UPDATE SET email = COALESCE(excluded.email, subjects.email)",
+                    )
+                    .bind(&e.subject)
+                    .bind(&e.email)
+                    .bind(at_us)
+                    .execute(&mut *tx)
+                    .await?;
+                    let seq: i64 = sqlx::query_scalar(
+                        "INSERT INTO ledger (subject, at_us, kind, body, policy_version, idempotency_key, request_hash) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq",
+                    )
+                    .bind(&e.subject)
+                    .bind(at_us)
+                    .bind(kind)
+                    .bind(body)
+                    .bind(&e.policy_version)
+                    .bind(&e.idempotency_key)
+                    .bind(&hash)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    if e.evidence.is_some() || e.reason.is_some() {
+                        sqlx::query("INSERT INTO ledger_personal (seq, evidence, reason) VALUES ($1, $2, $3)")
+                            .bind(seq)
+                            .bind(&e.evidence)
+                            .bind(&e.reason)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    out.push(Ok(Appended {
+                        seq,
+                        at: e.at,
+                        duplicate: false,
+                    }));
+                }
+                tx.commit().await?;
+                Ok(out)
+            }
+
+            async fn history(&self, subject: &str) -> Result<Vec<StoredEvent>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT l.seq, l.subject, l.at_us, l.kind, l.body, l.policy_version, p.evidence, p.reason \
+                     FROM ledger l LEFT JOIN ledger_personal p ON p.seq = l.seq \
+                     WHERE l.subject = $1 ORDER BY l.seq",
+                )
+                .bind(subject)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        let kind: String = r.try_get("kind")?;
+                        let body: String = r.try_get("body")?;
+                        Ok(StoredEvent {
+                            event: event(r.try_get("seq")?, r.try_get("subject")?, r.try_get("at_us")?, &kind, &body)?,
+                            evidence: r.try_get("evidence")?,
+                            reason: r.try_get("reason")?,
+                            policy_version: r.try_get("policy_version")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn all_events(&self) -> Result<Vec<LedgerEvent>, StoreError> {
+                let rows = sqlx::query("SELECT seq, subject, at_us, kind, body FROM ledger ORDER BY seq")
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|r| {
+                        let kind: String = r.try_get("kind")?;
+                        let body: String = r.try_get("body")?;
+                        event(r.try_get("seq")?, r.try_get("subject")?, r.try_get("at_us")?, &kind, &body)
+                    })
+                    .collect()
+            }
+
+            async fn subject(&self, subject: &str) -> Result<Option<SubjectRecord>, StoreError> {
+                let row = sqlx::query("SELECT id, email, erased_at_us FROM subjects WHERE id = $1")
+                    .bind(subject)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(|r| {
+                    Ok(SubjectRecord {
+                        id: r.try_get("id")?,
+                        email: r.try_get("email")?,
+                        erased_at: r.try_get::<Option<i64>, _>("erased_at_us")?.map(from_micros),
+                    })
+                })
+                .transpose()
+            }
+
+            async fn erase(
+                &self,
+                subject: &str,
+                at: jiff::Timestamp,
+                policy_version: &str,
+            ) -> Result<Appended, StoreError> {
+                let at_us = micros(at);
+                let mut tx = self.pool.begin_with($begin).await?;
+                sqlx::query("DELETE FROM ledger_personal WHERE seq IN (SELECT seq FROM ledger WHERE subject = $1)")
+                    .bind(subject)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO subjects (id, email, created_at_us, erased_at_us) VALUES ($1, NULL, $2, $2) \
+                     ON CONFLICT (id) DO UPDATE SET email = NULL, erased_at_us = excluded.erased_at_us",
+                )
+                .bind(subject)
+                .bind(at_us)
+                .execute(&mut *tx)
+                .await?;
+                let (kind, body) = encode(&EventKind::Erasure);
+                let seq: i64 = sqlx::query_scalar(
+                    "INSERT INTO ledger (subject, at_us, kind, body, policy_version) VALUES ($1, $2, $3, $4, $5) RETURNING seq",
+                )
+                .bind(subject)
+                .bind(at_us)
+                .bind(kind)
+                .bind(body)
+                .bind(policy_version)
+                .fetch_one(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(Appended {
+                    seq,
+                    at,
+                    duplicate: false,
+                })
+            }
+
+            async fn ping(&self) -> Result<(), StoreError> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+        }
+    };
+}
+
+// BEGIN IMMEDIATE takes SQLite's write lock up front, so two writers queue instead of failing
+// when a read transaction tries to upgrade.
+sql_store!(SqliteStore, "BEGIN IMMEDIATE", migrations::SQLITE);
+sql_store!(PgStore, "BEGIN", migrations::POSTGRES);
+
+/// The store a URL names: `sqlite://PATH` (or `sqlite:PATH`) or `postgres://…`.
+#[derive(Clone, Debug)]
+pub enum AnyStore {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+impl AnyStore {
+    pub async fn open(url: &str) -> Result<AnyStore, StoreError> {
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            Ok(AnyStore::Sqlite(SqliteStore::open(path).await?))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(AnyStore::Postgres(PgStore::connect(url).await?))
+        } else {
+            Err(StoreError::UnsupportedUrl)
+        }
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            AnyStore::Sqlite(_) => "sqlite",
+            AnyStore::Postgres(_) => "postgres",
+        }
+    }
+}
+
+macro_rules! dispatch {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self {
+            AnyStore::Sqlite($s) => $e,
+            AnyStore::Postgres($s) => $e,
+        }
+    };
+}
+
+impl Store for AnyStore {
+    async fn migrate(&self) -> Result<(), StoreError> {
+        dispatch!(self, s => s.migrate().await)
+    }
+    async fn append(&self, events: &[NewEvent]) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
+        dispatch!(self, s => s.append(events).await)
+    }
+    async fn history(&self, subject: &str) -> Result<Vec<StoredEvent>, StoreError> {
+        dispatch!(self, s => s.history(subject).await)
+    }
+    async fn all_events(&self) -> Result<Vec<LedgerEvent>, StoreError> {
+        dispatch!(self, s => s.all_events().await)
+    }
+    async fn subject(&self, subject: &str) -> Result<Option<SubjectRecord>, StoreError> {
+        dispatch!(self, s => s.subject(subject).await)
+    }
+    async fn erase(&self, subject: &str, at: jiff::Timestamp, policy_version: &str) -> Result<Appended, StoreError> {
+        dispatch!(self, s => s.erase(subject, at, policy_version).await)
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        dispatch!(self, s => s.ping().await)
+    }
+}

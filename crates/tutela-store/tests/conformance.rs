@@ -1,0 +1,146 @@
+//! The checks every store must pass.
+
+use tutela_core::basis::{ContractKind, Relationship};
+use tutela_core::ledger::{EventKind, ObjectionScope};
+use tutela_store::{NewEvent, Store, StoreError};
+
+fn at(s: &str) -> jiff::Timestamp {
+    s.parse().expect("timestamp")
+}
+
+fn consent(subject: &str, purpose: &str, granted: bool, key: Option<&str>) -> NewEvent {
+    NewEvent {
+        subject: subject.into(),
+        at: at("2026-02-01T10:00:00Z"),
+        kind: EventKind::Consent {
+            purpose: purpose.into(),
+            channel: Some("email".into()),
+            granted,
+            source: "web".into(),
+            notice_version: "2026-01".into(),
+        },
+        evidence: Some("checkbox on /signup".into()),
+        reason: None,
+        email: None,
+        idempotency_key: key.map(str::to_owned),
+        policy_version: "v1".into(),
+    }
+}
+
+pub async fn run_all<S: Store>(store: &S) {
+    store.migrate().await.expect("migrate");
+    store.migrate().await.expect("migrate again");
+    appends_and_reads_history_in_order(store).await;
+    idempotency_keys_append_once(store).await;
+    erasure_removes_personal_attributes_and_keeps_a_tombstone(store).await;
+    concurrent_appends_lose_nothing(store).await;
+    store.ping().await.expect("ping");
+}
+
+async fn appends_and_reads_history_in_order<S: Store>(store: &S) {
+    let mut rel = consent("alice", "email_marketing", true, None);
+    rel.kind = EventKind::Relationship {
+        relationship: Relationship::Customer,
+        contract_kind: ContractKind::Telecommunications,
+    };
+    rel.evidence = None;
+    rel.email = Some("alice@example.org".into());
+    let mut objection = consent("alice", "x", true, None);
+    objection.kind = EventKind::Objection {
+        scope: ObjectionScope::LegitimateInterest,
+    };
+    objection.evidence = None;
+    objection.reason = Some("particular situation".into());
+    let batch = [
+        rel,
+        consent("alice", "email_marketing", true, None),
+        consent("alice", "email_marketing", false, None),
+        objection,
+    ];
+    let results = store.append(&batch).await.expect("append");
+    assert_eq!(results.len(), 4);
+    let seqs: Vec<i64> = results.iter().map(|r| r.as_ref().expect("ok").seq).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+
+    let history = store.history("alice").await.expect("history");
+    assert_eq!(history.len(), 4);
+    assert_eq!(history[0].event.kind, batch[0].kind);
+    assert_eq!(history[1].event.kind, batch[1].kind);
+    assert_eq!(history[2].event.kind, batch[2].kind);
+    assert_eq!(history[3].event.kind, batch[3].kind);
+    assert_eq!(history[1].evidence.as_deref(), Some("checkbox on /signup"));
+    assert_eq!(history[3].reason.as_deref(), Some("particular situation"));
+    assert_eq!(history[1].event.at, at("2026-02-01T10:00:00Z"));
+    assert_eq!(history[1].policy_version, "v1");
+    let subject = store.subject("alice").await.expect("subject").expect("exists");
+    assert_eq!(subject.email.as_deref(), Some("alice@example.org"));
+    assert!(store.history("nobody").await.expect("history").is_empty());
+    assert!(store.subject("nobody").await.expect("subject").is_none());
+}
+
+async fn idempotency_keys_append_once<S: Store>(store: &S) {
+    let first = store
+        .append(&[consent("bob", "email_marketing", true, Some("k-1"))])
+        .await
+        .expect("append");
+    let again = store
+        .append(&[consent("bob", "email_marketing", true, Some("k-1"))])
+        .await
+        .expect("append");
+    let (first, again) = (first[0].as_ref().expect("ok"), again[0].as_ref().expect("ok"));
+    assert!(!first.duplicate);
+    assert!(again.duplicate);
+    assert_eq!(first.seq, again.seq);
+    let other = store
+        .append(&[consent("bob", "email_marketing", false, Some("k-1"))])
+        .await
+        .expect("append");
+    assert!(matches!(other[0], Err(StoreError::IdempotencyConflict)));
+    assert_eq!(store.history("bob").await.expect("history").len(), 1);
+}
+
+async fn erasure_removes_personal_attributes_and_keeps_a_tombstone<S: Store>(store: &S) {
+    let mut with_email = consent("carol", "email_marketing", true, None);
+    with_email.email = Some("carol@example.org".into());
+    store.append(&[with_email]).await.expect("append");
+    let erased = store
+        .erase("carol", at("2026-03-01T00:00:00Z"), "v1")
+        .await
+        .expect("erase");
+    let history = store.history("carol").await.expect("history");
+    assert_eq!(history.len(), 2, "the ledger keeps its rows");
+    assert!(history.iter().all(|e| e.evidence.is_none() && e.reason.is_none()));
+    assert_eq!(history[1].event.kind, EventKind::Erasure);
+    assert_eq!(history[1].event.seq, erased.seq);
+    let subject = store.subject("carol").await.expect("subject").expect("exists");
+    assert_eq!(subject.email, None);
+    assert_eq!(subject.erased_at, Some(at("2026-03-01T00:00:00Z")));
+}
+
+async fn concurrent_appends_lose_nothing<S: Store>(store: &S) {
+    let before = store.all_events().await.expect("all").len();
+    let tasks = (0..16).map(|t| async move {
+        for i in 0..10 {
+            let e = consent(&format!("load-{t}"), "email_marketing", i % 2 == 0, None);
+            store.append(&[e]).await.expect("append");
+        }
+    });
+    futures_join_all(tasks).await;
+    let all = store.all_events().await.expect("all");
+    assert_eq!(all.len(), before + 160);
+    assert!(all.windows(2).all(|w| w[0].seq < w[1].seq), "ledger order");
+}
+
+/// Runs futures concurrently on this task (no extra dependency for a join).
+async fn futures_join_all<F: std::future::Future<Output = ()>>(futs: impl Iterator<Item = F>) {
+    let mut futs: Vec<std::pin::Pin<Box<F>>> = futs.map(Box::pin).collect();
+    std::future::poll_fn(move |cx| {
+        futs.retain_mut(|f| f.as_mut().poll(cx).is_pending());
+        if futs.is_empty() {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+}

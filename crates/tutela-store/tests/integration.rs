@@ -1,0 +1,47 @@
+//! The store conformance suite: the same checks against SQLite and PostgreSQL.
+//!
+//! PostgreSQL tests need the server at 127.0.0.1:5432 (or `TUTELA_TEST_PG_URL`). Under
+//! `CI=true` they fail when it is unreachable; elsewhere they say so and skip.
+
+mod conformance;
+mod support;
+
+use tutela_store::{PgStore, SqliteStore, Store};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_on_sqlite() {
+    let dir = support::temp_dir("conformance");
+    let store = SqliteStore::open(&format!("{dir}/tutela.db")).await.expect("open sqlite");
+    conformance::run_all(&store).await;
+    let update = sqlx::query("UPDATE ledger SET kind = 'x'").execute(store.pool()).await;
+    assert!(update.is_err(), "the ledger must refuse updates");
+    let delete = sqlx::query("DELETE FROM ledger").execute(store.pool()).await;
+    assert!(delete.is_err(), "the ledger must refuse deletes");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_on_postgres() {
+    let Some(pg) = support::PgSchema::create().await else {
+        return;
+    };
+    let store = PgStore::connect_in_schema(&pg.url, Some(&pg.schema))
+        .await
+        .expect("connect postgres");
+    conformance::run_all(&store).await;
+    let update = sqlx::query("UPDATE ledger SET kind = 'x'").execute(store.pool()).await;
+    assert!(update.is_err(), "the ledger must refuse updates");
+    let delete = sqlx::query("DELETE FROM ledger").execute(store.pool()).await;
+    assert!(delete.is_err(), "the ledger must refuse deletes");
+    drop(store);
+    pg.drop_schema().await;
+}
+
+#[tokio::test]
+async fn migrations_run_twice_without_harm() {
+    let dir = support::temp_dir("migrate");
+    let store = SqliteStore::open(&format!("{dir}/tutela.db")).await.expect("open sqlite");
+    store.migrate().await.expect("first");
+    store.migrate().await.expect("second");
+    let _ = std::fs::remove_dir_all(dir);
+}
