@@ -1,1 +1,251 @@
-fn main() {}
+//! The `tutela` command.
+
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a CLI's output is its interface"
+)]
+
+mod config;
+mod policy_cmd;
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tutela_core::compiled::CompiledPolicy;
+use tutela_server::{AppState, Engine};
+use tutela_store::{AnyStore, Store};
+
+#[derive(Parser)]
+#[command(
+    name = "tutela",
+    version,
+    about = "tutela: the privacy notice as code — decisions, consents, objections, erasure"
+)]
+struct Cli {
+    /// A TOML file with `listen`, `database`, `policy` and `api_token`; flags and environment
+    /// variables take precedence over it.
+    #[arg(long, global = true, env = "TUTELA_CONFIG")]
+    config: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct Sources {
+    /// Database URL: `sqlite://PATH` (default `sqlite://tutela.db`) or `postgres://…`.
+    #[arg(long, env = "TUTELA_DATABASE_URL")]
+    database: Option<String>,
+    /// Policy file; the built-in reference policy when not given.
+    #[arg(long, env = "TUTELA_POLICY")]
+    policy: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP API.
+    Serve {
+        /// Address to listen on (default 127.0.0.1:8080).
+        #[arg(long, env = "TUTELA_LISTEN")]
+        listen: Option<String>,
+        #[command(flatten)]
+        sources: Sources,
+    },
+    /// Create or upgrade the database schema.
+    Migrate {
+        #[command(flatten)]
+        sources: Sources,
+    },
+    /// Check, cover, render or test a policy.
+    Policy {
+        #[command(subcommand)]
+        command: policy_cmd::PolicyCommand,
+    },
+    /// Decide one query against a database, as the API would.
+    Decide {
+        #[arg(long)]
+        subject: String,
+        #[arg(long)]
+        purpose: String,
+        /// A data category; repeat for several.
+        #[arg(long = "category", required = true)]
+        categories: Vec<String>,
+        #[arg(long)]
+        channel: Option<String>,
+        #[arg(long)]
+        recipient: Option<String>,
+        #[arg(long)]
+        country: Option<String>,
+        #[command(flatten)]
+        sources: Sources,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TUTELA_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = config::Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Policy { command } => policy_cmd::run(command),
+        Command::Serve { listen, sources } => {
+            let listen = listen
+                .or(config.listen.clone())
+                .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+            runtime()?.block_on(serve(listen, sources, config))
+        }
+        Command::Migrate { sources } => runtime()?.block_on(async {
+            let url = config.database(&sources.database);
+            let store = AnyStore::open(&url)
+                .await
+                .with_context(|| format!("opening {}", redact(&url)))?;
+            store.migrate().await?;
+            println!("migrated {} database", store.backend());
+            Ok(ExitCode::SUCCESS)
+        }),
+        Command::Decide {
+            subject,
+            purpose,
+            categories,
+            channel,
+            recipient,
+            country,
+            sources,
+        } => runtime()?.block_on(async {
+            let policy = load_policy(&config.policy(&sources.policy))?;
+            let url = config.database(&sources.database);
+            let store = AnyStore::open(&url)
+                .await
+                .with_context(|| format!("opening {}", redact(&url)))?;
+            store.migrate().await?;
+            let events = store.history(&subject).await?;
+            let now = jiff::Timestamp::now();
+            let state = tutela_core::state::SubjectState::fold(
+                &policy,
+                events.iter().map(|e| &e.event),
+                now,
+            );
+            let q = policy.resolve(
+                &purpose,
+                categories.iter().map(String::as_str),
+                channel.as_deref(),
+                recipient.as_deref(),
+                country.as_deref(),
+            );
+            let out = match q {
+                Err(gap) => serde_json::json!({
+                    "allowed": false, "outcome": "not_configured", "reason": gap.reason.code(),
+                    "field": gap.field, "policy_version": policy.version(),
+                }),
+                Ok(q) => {
+                    let e = policy.explain(&state, &q, now);
+                    serde_json::json!({
+                        "allowed": e.decision.allowed(),
+                        "outcome": e.decision.outcome.as_str(),
+                        "legal_basis": e.decision.legal_basis.map(|b| b.dpv_id()),
+                        "reason": e.decision.reason.code(),
+                        "rule": e.decision.reason.rule(),
+                        "reasons": e.reasons.iter().map(|r| r.code()).collect::<Vec<_>>(),
+                        "notice_refs": e.notice_refs,
+                        "policy_version": policy.version(),
+                    })
+                }
+            };
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            Ok(if out["allowed"] == true {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }),
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}://{user}:***@{}", &url[..s], &url[at + 1..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+pub(crate) fn load_policy(path: &Option<String>) -> anyhow::Result<CompiledPolicy> {
+    let policy = policy_cmd::load(path.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(CompiledPolicy::new(policy))
+}
+
+async fn serve(
+    listen: String,
+    sources: Sources,
+    config: config::Config,
+) -> anyhow::Result<ExitCode> {
+    let addr: SocketAddr = listen
+        .parse()
+        .with_context(|| format!("`{listen}` is not an address such as 127.0.0.1:8080"))?;
+    let policy = load_policy(&config.policy(&sources.policy))?;
+    let url = config.database(&sources.database);
+    let store = AnyStore::open(&url)
+        .await
+        .with_context(|| format!("opening {}", redact(&url)))?;
+    let token = match std::env::var("TUTELA_API_TOKEN")
+        .ok()
+        .or(config.api_token.clone())
+    {
+        Some(t) if t.len() >= 16 => t,
+        Some(_) => anyhow::bail!("the API token must have at least 16 characters"),
+        None => config::write_token_file(&url)?,
+    };
+    let started = std::time::Instant::now();
+    let engine = Engine::start(store, policy)
+        .await
+        .context("starting the engine")?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    tracing::info!(
+        %addr,
+        backend = engine.store.backend(),
+        subjects = engine.states().len(),
+        load_ms = started.elapsed().as_millis() as u64,
+        policy_version = engine.policy.version(),
+        "tutela is serving"
+    );
+    tutela_server::serve(
+        listener,
+        AppState {
+            engine,
+            token: token.into(),
+        },
+    )
+    .await?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -56,10 +56,11 @@ impl Decision {
 
 /// A decision with every reason noted on the way and the clauses it rests on.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Explanation {
+pub struct Explanation<'p> {
     pub decision: Decision,
     pub reasons: Vec<Reason>,
-    pub notice_refs: Vec<String>,
+    /// Borrowed from the policy: explaining copies no clause text.
+    pub notice_refs: Vec<&'p str>,
 }
 
 /// Where the rules note reasons. `()` notes nothing, so the fast path does no work for it.
@@ -88,38 +89,43 @@ impl CompiledPolicy {
     }
 
     /// Decides and explains: every reason noted and the notice clauses behind them.
-    pub fn explain(&self, state: &SubjectState, q: &Query, now: jiff::Timestamp) -> Explanation {
+    pub fn explain(
+        &self,
+        state: &SubjectState,
+        q: &Query,
+        now: jiff::Timestamp,
+    ) -> Explanation<'_> {
         let mut reasons = Vec::new();
         let decision = self.evaluate(state, q, now, &mut reasons);
         if reasons.first() != Some(&decision.reason) {
             reasons.retain(|r| *r != decision.reason);
             reasons.insert(0, decision.reason);
         }
-        let mut refs: Vec<String> = Vec::new();
-        let mut add = |list: &[String]| {
+        let mut refs: Vec<&str> = Vec::new();
+        fn add<'p>(refs: &mut Vec<&'p str>, list: &'p [String]) {
             for r in list {
-                if !refs.contains(r) {
-                    refs.push(r.clone());
+                if !refs.contains(&r.as_str()) {
+                    refs.push(r.as_str());
                 }
             }
-        };
+        }
         if let Some(p) = self.policy.purposes.get(usize::from(q.purpose)) {
-            add(&p.notice_refs);
+            add(&mut refs, &p.notice_refs);
             if let Some(b) = decision
                 .legal_basis
                 .and_then(|lb| p.bases.iter().find(|b| b.legal_basis == lb))
             {
-                add(&b.notice_refs);
+                add(&mut refs, &b.notice_refs);
             }
         }
         for r in &reasons {
-            add(r.clause_refs(&self.policy.rule_refs));
+            add(&mut refs, r.clause_refs(&self.policy.rule_refs));
         }
         if let Some(r) = q
             .recipient
             .and_then(|r| self.policy.recipients.get(usize::from(r)))
         {
-            add(&r.notice_refs);
+            add(&mut refs, &r.notice_refs);
         }
         Explanation {
             decision,

@@ -1,1 +1,115 @@
-//! placeholder
+//! tutela's HTTP API. This is the only crate that knows HTTP and the JSON wire format.
+//!
+//! [`app`] builds the router from an [`Engine`]; [`serve`] binds it. Decisions read the
+//! in-memory state of the engine and never touch the database; writes go through the engine's
+//! single writer, which checks them against the policy, commits them durably, updates the
+//! in-memory state and only then acknowledges.
+
+mod auth;
+mod dto;
+pub mod engine;
+mod extract;
+mod metrics;
+mod openapi;
+pub mod problem;
+mod routes;
+mod writer;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use axum::routing::{get, post};
+
+pub use engine::{Engine, EngineError};
+pub use problem::Problem;
+
+/// The largest request body accepted: a full batch of 10,000 decision queries fits.
+pub const BODY_LIMIT: usize = 8 * 1024 * 1024;
+/// The most queries one batch may hold.
+pub const MAX_BATCH: usize = 10_000;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Arc<Engine>,
+    pub token: Arc<str>,
+}
+
+/// The whole HTTP API.
+pub fn app(state: AppState) -> Router {
+    let protected = Router::new()
+        .route(
+            "/v1/subjects/{id}",
+            get(routes::subjects::get).put(routes::subjects::put),
+        )
+        .route(
+            "/v1/subjects/{id}/consents",
+            get(routes::consents::history).post(routes::consents::record_consent),
+        )
+        .route(
+            "/v1/subjects/{id}/objections",
+            post(routes::subjects::object),
+        )
+        .route(
+            "/v1/subjects/{id}/restriction",
+            post(routes::subjects::restrict).delete(routes::subjects::lift_restriction),
+        )
+        .route("/v1/subjects/{id}/erasure", post(routes::subjects::erase))
+        .route(
+            "/v1/subjects/{id}/transfer-consents",
+            post(routes::consents::transfer),
+        )
+        .route("/v1/decisions", post(routes::decisions::single))
+        .route("/v1/decisions/batch", post(routes::decisions::batch))
+        .route("/v1/policy", get(routes::meta::policy))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ));
+    Router::new()
+        .merge(protected)
+        .route("/v1/notice", get(routes::meta::notice))
+        .route("/healthz", get(routes::meta::healthz))
+        .route("/readyz", get(routes::meta::readyz))
+        .route("/metrics", get(routes::meta::metrics))
+        .route("/openapi.json", get(routes::meta::openapi))
+        .fallback(routes::meta::not_found)
+        .method_not_allowed_fallback(routes::meta::method_not_allowed)
+        .layer(middleware::from_fn(metrics::count_requests))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}
+
+/// Serves `app` on `listener` until ctrl-c or SIGTERM.
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown())
+        .await
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+/// A new random API token (32 bytes, hex).
+pub fn generate_token() -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}

@@ -10,14 +10,18 @@ pub fn encode(kind: &EventKind) -> (&'static str, String) {
         EventKind::Relationship {
             relationship,
             contract_kind,
-        } => json!({"relationship": relationship.as_str(), "contract_kind": contract_kind.as_str()}),
+        } => {
+            json!({"relationship": relationship.as_str(), "contract_kind": contract_kind.as_str()})
+        }
         EventKind::Consent {
             purpose,
             channel,
             source,
             notice_version,
             ..
-        } => json!({"purpose": purpose, "channel": channel, "source": source, "notice_version": notice_version}),
+        } => {
+            json!({"purpose": purpose, "channel": channel, "source": source, "notice_version": notice_version})
+        }
         EventKind::Objection { scope } => json!({"scope": scope.as_str()}),
         EventKind::TransferConsent { country, .. } => json!({"country": country.as_str()}),
         EventKind::Restriction { .. } | EventKind::Erasure => json!({}),

@@ -23,7 +23,13 @@ fn from_micros(us: i64) -> jiff::Timestamp {
     jiff::Timestamp::from_microsecond(us).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
 }
 
-fn event(seq: i64, subject: String, at_us: i64, kind: &str, body: &str) -> Result<LedgerEvent, StoreError> {
+fn event(
+    seq: i64,
+    subject: String,
+    at_us: i64,
+    kind: &str,
+    body: &str,
+) -> Result<LedgerEvent, StoreError> {
     let kind = decode(kind, body).map_err(|what| StoreError::Corrupt { seq, what })?;
     Ok(LedgerEvent {
         seq,
@@ -335,7 +341,10 @@ impl Store for AnyStore {
     async fn migrate(&self) -> Result<(), StoreError> {
         dispatch!(self, s => s.migrate().await)
     }
-    async fn append(&self, events: &[NewEvent]) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
+    async fn append(
+        &self,
+        events: &[NewEvent],
+    ) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
         dispatch!(self, s => s.append(events).await)
     }
     async fn history(&self, subject: &str) -> Result<Vec<StoredEvent>, StoreError> {
@@ -347,7 +356,12 @@ impl Store for AnyStore {
     async fn subject(&self, subject: &str) -> Result<Option<SubjectRecord>, StoreError> {
         dispatch!(self, s => s.subject(subject).await)
     }
-    async fn erase(&self, subject: &str, at: jiff::Timestamp, policy_version: &str) -> Result<Appended, StoreError> {
+    async fn erase(
+        &self,
+        subject: &str,
+        at: jiff::Timestamp,
+        policy_version: &str,
+    ) -> Result<Appended, StoreError> {
         dispatch!(self, s => s.erase(subject, at, policy_version).await)
     }
     async fn ping(&self) -> Result<(), StoreError> {

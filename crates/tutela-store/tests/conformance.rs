@@ -59,7 +59,10 @@ async fn appends_and_reads_history_in_order<S: Store>(store: &S) {
     ];
     let results = store.append(&batch).await.expect("append");
     assert_eq!(results.len(), 4);
-    let seqs: Vec<i64> = results.iter().map(|r| r.as_ref().expect("ok").seq).collect();
+    let seqs: Vec<i64> = results
+        .iter()
+        .map(|r| r.as_ref().expect("ok").seq)
+        .collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
 
     let history = store.history("alice").await.expect("history");
@@ -72,7 +75,11 @@ async fn appends_and_reads_history_in_order<S: Store>(store: &S) {
     assert_eq!(history[3].reason.as_deref(), Some("particular situation"));
     assert_eq!(history[1].event.at, at("2026-02-01T10:00:00Z"));
     assert_eq!(history[1].policy_version, "v1");
-    let subject = store.subject("alice").await.expect("subject").expect("exists");
+    let subject = store
+        .subject("alice")
+        .await
+        .expect("subject")
+        .expect("exists");
     assert_eq!(subject.email.as_deref(), Some("alice@example.org"));
     assert!(store.history("nobody").await.expect("history").is_empty());
     assert!(store.subject("nobody").await.expect("subject").is_none());
@@ -87,7 +94,10 @@ async fn idempotency_keys_append_once<S: Store>(store: &S) {
         .append(&[consent("bob", "email_marketing", true, Some("k-1"))])
         .await
         .expect("append");
-    let (first, again) = (first[0].as_ref().expect("ok"), again[0].as_ref().expect("ok"));
+    let (first, again) = (
+        first[0].as_ref().expect("ok"),
+        again[0].as_ref().expect("ok"),
+    );
     assert!(!first.duplicate);
     assert!(again.duplicate);
     assert_eq!(first.seq, again.seq);
@@ -109,10 +119,18 @@ async fn erasure_removes_personal_attributes_and_keeps_a_tombstone<S: Store>(sto
         .expect("erase");
     let history = store.history("carol").await.expect("history");
     assert_eq!(history.len(), 2, "the ledger keeps its rows");
-    assert!(history.iter().all(|e| e.evidence.is_none() && e.reason.is_none()));
+    assert!(
+        history
+            .iter()
+            .all(|e| e.evidence.is_none() && e.reason.is_none())
+    );
     assert_eq!(history[1].event.kind, EventKind::Erasure);
     assert_eq!(history[1].event.seq, erased.seq);
-    let subject = store.subject("carol").await.expect("subject").expect("exists");
+    let subject = store
+        .subject("carol")
+        .await
+        .expect("subject")
+        .expect("exists");
     assert_eq!(subject.email, None);
     assert_eq!(subject.erased_at, Some(at("2026-03-01T00:00:00Z")));
 }

@@ -11,11 +11,17 @@ use tutela_store::{PgStore, SqliteStore, Store};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance_on_sqlite() {
     let dir = support::temp_dir("conformance");
-    let store = SqliteStore::open(&format!("{dir}/tutela.db")).await.expect("open sqlite");
+    let store = SqliteStore::open(&format!("{dir}/tutela.db"))
+        .await
+        .expect("open sqlite");
     conformance::run_all(&store).await;
-    let update = sqlx::query("UPDATE ledger SET kind = 'x'").execute(store.pool()).await;
+    let update = sqlx::query("UPDATE ledger SET kind = 'x'")
+        .execute(store.pool())
+        .await;
     assert!(update.is_err(), "the ledger must refuse updates");
-    let delete = sqlx::query("DELETE FROM ledger").execute(store.pool()).await;
+    let delete = sqlx::query("DELETE FROM ledger")
+        .execute(store.pool())
+        .await;
     assert!(delete.is_err(), "the ledger must refuse deletes");
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -29,9 +35,13 @@ async fn conformance_on_postgres() {
         .await
         .expect("connect postgres");
     conformance::run_all(&store).await;
-    let update = sqlx::query("UPDATE ledger SET kind = 'x'").execute(store.pool()).await;
+    let update = sqlx::query("UPDATE ledger SET kind = 'x'")
+        .execute(store.pool())
+        .await;
     assert!(update.is_err(), "the ledger must refuse updates");
-    let delete = sqlx::query("DELETE FROM ledger").execute(store.pool()).await;
+    let delete = sqlx::query("DELETE FROM ledger")
+        .execute(store.pool())
+        .await;
     assert!(delete.is_err(), "the ledger must refuse deletes");
     drop(store);
     pg.drop_schema().await;
@@ -40,7 +50,9 @@ async fn conformance_on_postgres() {
 #[tokio::test]
 async fn migrations_run_twice_without_harm() {
     let dir = support::temp_dir("migrate");
-    let store = SqliteStore::open(&format!("{dir}/tutela.db")).await.expect("open sqlite");
+    let store = SqliteStore::open(&format!("{dir}/tutela.db"))
+        .await
+        .expect("open sqlite");
     store.migrate().await.expect("first");
     store.migrate().await.expect("second");
     let _ = std::fs::remove_dir_all(dir);

@@ -47,7 +47,9 @@ impl PgSchema {
         {
             Ok(p) => p,
             Err(e) if std::env::var("CI").as_deref() != Ok("true") => {
-                eprintln!("skipping: PostgreSQL at {url} unreachable ({e}); CI=true makes this a failure");
+                eprintln!(
+                    "skipping: PostgreSQL at {url} unreachable ({e}); CI=true makes this a failure"
+                );
                 return None;
             }
             Err(e) => panic!("PostgreSQL at {url} is required under CI=true: {e}"),
@@ -61,8 +63,11 @@ impl PgSchema {
     }
 
     pub async fn drop_schema(self) {
-        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {} CASCADE", self.schema)))
-            .execute(&self.admin)
-            .await;
+        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA {} CASCADE",
+            self.schema
+        )))
+        .execute(&self.admin)
+        .await;
     }
 }

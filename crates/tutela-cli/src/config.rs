@@ -1,0 +1,71 @@
+//! Configuration: flags, then environment variables, then an optional TOML file, then defaults.
+
+use std::io::Write;
+
+use anyhow::Context;
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub listen: Option<String>,
+    pub database: Option<String>,
+    pub policy: Option<String>,
+    pub api_token: Option<String>,
+}
+
+impl Config {
+    pub fn load(path: Option<&str>) -> anyhow::Result<Config> {
+        let Some(path) = path else {
+            return Ok(Config::default());
+        };
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+        toml::from_str(&text).with_context(|| format!("in {path}"))
+    }
+
+    pub fn database(&self, flag: &Option<String>) -> String {
+        flag.clone()
+            .or_else(|| self.database.clone())
+            .unwrap_or_else(|| "sqlite://tutela.db".to_owned())
+    }
+
+    pub fn policy(&self, flag: &Option<String>) -> Option<String> {
+        flag.clone().or_else(|| self.policy.clone())
+    }
+}
+
+/// Generates a token and writes it to `tutela.token` beside the SQLite database (or in the
+/// working directory), readable by the owner only. Prints where it is, never the token.
+pub fn write_token_file(database_url: &str) -> anyhow::Result<String> {
+    let dir = database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))
+        .and_then(|p| std::path::Path::new(p).parent().map(|d| d.to_path_buf()))
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or_else(|| std::path::PathBuf::from("."));
+    let path = dir.join("tutela.token");
+    let token = match std::fs::read_to_string(&path) {
+        Ok(existing) if existing.trim().len() >= 16 => existing.trim().to_owned(),
+        _ => {
+            let token = tutela_server::generate_token()
+                .map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                options.mode(0o600);
+            }
+            let mut f = options
+                .open(&path)
+                .with_context(|| format!("writing {}", path.display()))?;
+            writeln!(f, "{token}")?;
+            token
+        }
+    };
+    eprintln!(
+        "API token: {} (send it as `Authorization: Bearer <token>`)",
+        path.display()
+    );
+    Ok(token)
+}

@@ -1,0 +1,210 @@
+//! `tutela policy check|coverage|render|test`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use tutela_core::compiled::CompiledPolicy;
+use tutela_core::coverage::{coverage, notice_clauses, test_citations};
+use tutela_core::policy::{Policy, PolicyErrors, Source, SourceLoader, load_policy};
+use tutela_core::render::{Format, Lang, render_notice};
+use tutela_core::scenario::{self, ScenarioFile};
+
+/// The reference policy, built in so that `tutela serve` needs no file.
+pub const REFERENCE: &str = include_str!("../../../policies/reference.toml");
+
+#[derive(Subcommand)]
+pub enum PolicyCommand {
+    /// Validate a policy; errors name file, line and column.
+    Check { file: String },
+    /// List each clause of the notice with the policy elements and tests citing it.
+    Coverage {
+        file: String,
+        /// Files or folders with tests and scenario files to scan for `covers`.
+        #[arg(long = "tests")]
+        tests: Vec<String>,
+        /// Exit non-zero when a clause lacks an element or a test.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Write the privacy notice from the policy.
+    Render {
+        file: String,
+        #[arg(long, default_value = "de")]
+        lang: String,
+        #[arg(long, default_value = "md")]
+        format: String,
+    },
+    /// Run decision scenarios against the policy.
+    Test {
+        file: String,
+        #[arg(long)]
+        scenarios: String,
+    },
+}
+
+/// Reads policy files from disk; includes resolve relative to the including file.
+struct FileLoader;
+
+impl SourceLoader for FileLoader {
+    fn load(&self, from: Option<&str>, path: &str) -> Result<Source, String> {
+        let full = match from.and_then(|f| Path::new(f).parent()) {
+            Some(dir) => dir.join(path),
+            None => PathBuf::from(path),
+        };
+        let name = full.to_string_lossy().into_owned();
+        let canonical =
+            std::fs::canonicalize(&full).map_or(name.clone(), |p| p.to_string_lossy().into_owned());
+        std::fs::read_to_string(&full)
+            .map(|text| Source {
+                name: if from.is_some() {
+                    canonical.clone()
+                } else {
+                    name.clone()
+                },
+                text,
+            })
+            .map_err(|e| format!("cannot read `{name}`: {e}"))
+    }
+}
+
+/// Loads the policy at `path`, or the built-in reference policy.
+pub fn load(path: Option<&str>) -> Result<Policy, PolicyErrors> {
+    match path {
+        Some(p) => load_policy(&FileLoader, p),
+        None => {
+            let loader = tutela_core::policy::MemoryLoader::new().with("reference.toml", REFERENCE);
+            load_policy(&loader, "reference.toml")
+        }
+    }
+}
+
+fn load_or_report(file: &str) -> Option<Policy> {
+    match load(Some(file)) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            eprintln!("{e}");
+            eprintln!("{} error(s) in the policy", e.0.len());
+            None
+        }
+    }
+}
+
+fn collect_sources(paths: &[String], out: &mut Vec<(String, String)>) {
+    for p in paths {
+        let path = Path::new(p);
+        if path.is_dir() {
+            if let Ok(entries) = std::fs::read_dir(path) {
+                let mut children: Vec<String> = entries
+                    .filter_map(Result::ok)
+                    .map(|e| e.path().to_string_lossy().into_owned())
+                    .filter(|c| !c.contains("/target"))
+                    .collect();
+                children.sort();
+                collect_sources(&children, out);
+            }
+        } else if p.ends_with(".rs") || p.ends_with(".toml") {
+            if let Ok(text) = std::fs::read_to_string(path) {
+                out.push((p.clone(), text));
+            }
+        }
+    }
+}
+
+pub fn run(cmd: PolicyCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        PolicyCommand::Check { file } => Ok(match load_or_report(&file) {
+            Some(p) => {
+                println!(
+                    "{file}: ok — {} purposes, {} categories, {} recipients; policy version {}",
+                    p.purposes.len(),
+                    p.categories.len(),
+                    p.recipients.len(),
+                    p.hash
+                );
+                ExitCode::SUCCESS
+            }
+            None => ExitCode::from(1),
+        }),
+        PolicyCommand::Coverage {
+            file,
+            tests,
+            strict,
+        } => {
+            let Some(policy) = load_or_report(&file) else {
+                return Ok(ExitCode::from(1));
+            };
+            let mut sources = Vec::new();
+            collect_sources(&tests, &mut sources);
+            let cites = test_citations(sources.iter().map(|(n, t)| (n.as_str(), t.as_str())));
+            let report = coverage(&policy, &notice_clauses(), &cites);
+            let mut gaps = 0;
+            for (clause, c) in &report {
+                let gap = c.elements.is_empty() || c.tests.is_empty();
+                gaps += usize::from(gap);
+                println!(
+                    "{clause:5} {} elements: {}\n      tests: {}",
+                    if gap { "GAP" } else { "ok " },
+                    if c.elements.is_empty() {
+                        "—".to_owned()
+                    } else {
+                        c.elements.join(", ")
+                    },
+                    if c.tests.is_empty() {
+                        "—".to_owned()
+                    } else {
+                        c.tests.join(", ")
+                    }
+                );
+            }
+            println!("{} clauses, {gaps} without element or test", report.len());
+            Ok(if strict && gaps > 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        PolicyCommand::Render { file, lang, format } => {
+            let lang =
+                Lang::parse(&lang).ok_or_else(|| anyhow::anyhow!("--lang must be `de` or `en`"))?;
+            let format = Format::parse(&format)
+                .ok_or_else(|| anyhow::anyhow!("--format must be `md` or `html`"))?;
+            let Some(policy) = load_or_report(&file) else {
+                return Ok(ExitCode::from(1));
+            };
+            print!("{}", render_notice(&policy, lang, format));
+            Ok(ExitCode::SUCCESS)
+        }
+        PolicyCommand::Test { file, scenarios } => {
+            let Some(policy) = load_or_report(&file) else {
+                return Ok(ExitCode::from(1));
+            };
+            let compiled = CompiledPolicy::new(policy);
+            let text = std::fs::read_to_string(&scenarios)?;
+            let parsed: ScenarioFile =
+                toml::from_str(&text).map_err(|e| anyhow::anyhow!("{scenarios}: {e}"))?;
+            let (mut passed, mut failed) = (0, 0);
+            for case in &parsed.cases {
+                match scenario::run(&compiled, case) {
+                    Ok(actual) => match case.expect.check(&actual) {
+                        None => passed += 1,
+                        Some(diff) => {
+                            failed += 1;
+                            println!("FAIL {}: {diff}", case.name);
+                        }
+                    },
+                    Err(e) => {
+                        failed += 1;
+                        println!("FAIL {e}");
+                    }
+                }
+            }
+            println!("scenarios: {passed} passed, {failed} failed");
+            Ok(if failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+    }
+}

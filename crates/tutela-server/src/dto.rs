@@ -1,0 +1,184 @@
+//! Request and response bodies of the API. Their shape is the public contract; the core's types
+//! stay free of serde wire formats and are converted here.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubjectPut {
+    /// `prospect`, `customer` or `former_customer`.
+    pub relationship: String,
+    /// `telecommunications` or `other` (default); decides the competent authority (N9h).
+    pub contract_kind: Option<String>,
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentRef {
+    pub purpose: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Objections {
+    pub direct_marketing: bool,
+    pub legitimate_interest: bool,
+    pub purposes: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Authority {
+    pub id: String,
+    pub name: String,
+    pub address: String,
+    pub email: String,
+    pub web: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubjectView {
+    pub id: String,
+    /// Whether tutela has any ledger event for the person.
+    pub known: bool,
+    pub relationship: String,
+    pub contract_kind: String,
+    pub consents: Vec<ConsentRef>,
+    pub objections: Objections,
+    pub restricted: bool,
+    pub erased: bool,
+    pub transfer_consents: Vec<String>,
+    /// The supervisory authority competent for complaints (N9h).
+    pub competent_authority: Option<Authority>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentPost {
+    pub purpose: String,
+    pub channel: Option<String>,
+    /// `true` gives consent, `false` withdraws it.
+    pub granted: bool,
+    /// Where the consent was given or withdrawn: `web`, `app`, `call_center`, `letter`…
+    pub source: String,
+    /// Proof of the consent (Art. 7(1)); required for explicit consent.
+    pub evidence: Option<String>,
+    /// The notice version the person saw; defaults to the policy's.
+    pub notice_version: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferConsentPost {
+    /// ISO 3166-1 alpha-2 code of the third country.
+    pub country: String,
+    pub granted: bool,
+    pub evidence: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectionPost {
+    /// `direct_marketing`, `legitimate_interest` or a purpose id.
+    pub scope: String,
+    /// Reasons from the person's particular situation; not needed for direct marketing.
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestrictionPost {
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Recorded {
+    /// The event's position in the ledger.
+    pub seq: i64,
+    pub at: String,
+    pub event: &'static str,
+    /// The idempotency key was used before for the same write; nothing new was recorded.
+    pub duplicate: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentEntry {
+    pub seq: i64,
+    pub at: String,
+    pub purpose: String,
+    pub channel: Option<String>,
+    pub granted: bool,
+    pub source: String,
+    pub evidence: Option<String>,
+    pub notice_version: String,
+    pub policy_version: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentHistory {
+    pub subject: String,
+    pub consents: Vec<ConsentEntry>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionRequest<'a> {
+    #[serde(borrow)]
+    #[schema(value_type = String)]
+    pub subject: Cow<'a, str>,
+    #[serde(borrow)]
+    #[schema(value_type = String)]
+    pub purpose: Cow<'a, str>,
+    #[serde(borrow)]
+    #[schema(value_type = Vec<String>)]
+    pub categories: Vec<Cow<'a, str>>,
+    #[serde(borrow)]
+    #[schema(value_type = Option<String>)]
+    pub channel: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    #[schema(value_type = Option<String>)]
+    pub recipient: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    #[schema(value_type = Option<String>)]
+    pub country: Option<Cow<'a, str>>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest<'a> {
+    #[serde(borrow)]
+    pub queries: Vec<DecisionRequest<'a>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DecisionResponse<'p> {
+    pub allowed: bool,
+    /// `allow`, `deny`, or `not_configured` (a gap in the policy, never an allow).
+    pub outcome: &'static str,
+    pub legal_basis: Option<&'static str>,
+    /// The primary reason code.
+    pub reason: &'static str,
+    /// The numbered rule of the engine the primary reason comes from.
+    pub rule: &'static str,
+    /// Every reason noted while deciding, the primary first.
+    pub reasons: Vec<&'static str>,
+    /// The clauses of the notice the decision rests on.
+    #[schema(value_type = Vec<String>)]
+    pub notice_refs: Vec<&'p str>,
+    /// How a third-country transfer is grounded, when one was asked about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transfer: Option<&'static str>,
+    /// The request field naming what the policy does not know (gaps only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<&'static str>,
+    #[schema(value_type = String)]
+    pub policy_version: &'p str,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchResponse<'p> {
+    pub results: Vec<DecisionResponse<'p>>,
+}

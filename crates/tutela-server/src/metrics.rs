@@ -1,0 +1,88 @@
+//! Prometheus metrics, kept in atomics. Labels never carry personal data: only outcomes,
+//! reason codes and status classes.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
+use tutela_core::reason::{Outcome, Reason};
+
+static HTTP: [AtomicU64; 6] = [const { AtomicU64::new(0) }; 6];
+static DECISIONS: [AtomicU64; 3] = [const { AtomicU64::new(0) }; 3];
+static REASONS: [AtomicU64; 64] = [const { AtomicU64::new(0) }; 64];
+static LEDGER_WRITES: AtomicU64 = AtomicU64::new(0);
+
+fn outcome_index(o: Outcome) -> usize {
+    match o {
+        Outcome::Allow => 0,
+        Outcome::Deny => 1,
+        Outcome::Gap => 2,
+    }
+}
+
+fn reason_index(r: Reason) -> usize {
+    Reason::ALL
+        .iter()
+        .position(|x| *x == r)
+        .unwrap_or(63)
+        .min(63)
+}
+
+pub fn decision(outcome: Outcome, reason: Reason) {
+    DECISIONS[outcome_index(outcome)].fetch_add(1, Ordering::Relaxed);
+    REASONS[reason_index(reason)].fetch_add(1, Ordering::Relaxed);
+}
+
+pub fn ledger_writes(n: usize) {
+    LEDGER_WRITES.fetch_add(n as u64, Ordering::Relaxed);
+}
+
+pub async fn count_requests(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    let class = usize::from(res.status().as_u16() / 100).min(5);
+    HTTP[class].fetch_add(1, Ordering::Relaxed);
+    res
+}
+
+pub fn render(subjects: usize, ready: bool) -> String {
+    let mut out = String::new();
+    out.push_str("# HELP tutela_http_responses_total HTTP responses by status class.\n# TYPE tutela_http_responses_total counter\n");
+    for (i, c) in HTTP.iter().enumerate().skip(1) {
+        let _ = writeln!(
+            out,
+            "tutela_http_responses_total{{class=\"{i}xx\"}} {}",
+            c.load(Ordering::Relaxed)
+        );
+    }
+    out.push_str("# HELP tutela_decisions_total Decisions by outcome.\n# TYPE tutela_decisions_total counter\n");
+    for o in [Outcome::Allow, Outcome::Deny, Outcome::Gap] {
+        let _ = writeln!(
+            out,
+            "tutela_decisions_total{{outcome=\"{}\"}} {}",
+            o.as_str(),
+            DECISIONS[outcome_index(o)].load(Ordering::Relaxed)
+        );
+    }
+    out.push_str("# HELP tutela_decision_reasons_total Decisions by primary reason code.\n# TYPE tutela_decision_reasons_total counter\n");
+    for r in Reason::ALL {
+        let n = REASONS[reason_index(*r)].load(Ordering::Relaxed);
+        if n > 0 {
+            let _ = writeln!(
+                out,
+                "tutela_decision_reasons_total{{reason=\"{}\"}} {n}",
+                r.code()
+            );
+        }
+    }
+    let _ = write!(
+        out,
+        "# HELP tutela_ledger_writes_total Ledger events committed.\n# TYPE tutela_ledger_writes_total counter\ntutela_ledger_writes_total {}\n\
+         # HELP tutela_subjects Persons with decision state in memory.\n# TYPE tutela_subjects gauge\ntutela_subjects {subjects}\n\
+         # HELP tutela_ready Whether the state is loaded.\n# TYPE tutela_ready gauge\ntutela_ready {}\n",
+        LEDGER_WRITES.load(Ordering::Relaxed),
+        u8::from(ready)
+    );
+    out
+}

@@ -1,0 +1,38 @@
+//! The OpenAPI 3.1 document, generated from the handlers' and bodies' annotations.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::routes::{consents, decisions, meta, subjects};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "tutela", description = "A privacy engine: the privacy notice as code. Decisions, consents, objections, restriction and erasure."),
+    paths(
+        subjects::put, subjects::get, subjects::object, subjects::restrict, subjects::lift_restriction, subjects::erase,
+        consents::record_consent, consents::history, consents::transfer,
+        decisions::single, decisions::batch,
+        meta::policy, meta::notice,
+    ),
+    components(schemas(crate::problem::Problem)),
+    modifiers(&Bearer),
+)]
+struct ApiDoc;
+
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+pub fn document() -> String {
+    ApiDoc::openapi()
+        .to_json()
+        .unwrap_or_else(|_| "{}".to_owned())
+}

@@ -1,0 +1,98 @@
+//! The one HTTP error type: RFC 9457 problem+json, with a catalog of codes. Every error names
+//! the field it is about and how to fix it; internals never reach the client.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+macro_rules! catalog {
+    ($($variant:ident => $code:literal, $status:expr, $title:literal;)*) => {
+        /// The problem codes of the API. `code` and the `type` URI are part of the contract.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Code { $($variant),* }
+
+        impl Code {
+            pub fn as_str(self) -> &'static str { match self { $(Code::$variant => $code),* } }
+            pub fn status(self) -> StatusCode { match self { $(Code::$variant => $status),* } }
+            pub fn title(self) -> &'static str { match self { $(Code::$variant => $title),* } }
+        }
+
+        /// Every code, for the documentation.
+        pub const CATALOG: &[Code] = &[$(Code::$variant),*];
+    };
+}
+
+catalog! {
+    InvalidJson => "invalid_json", StatusCode::BAD_REQUEST, "The request body is not valid JSON";
+    InvalidField => "invalid_field", StatusCode::UNPROCESSABLE_ENTITY, "A field has a wrong value";
+    UnknownId => "unknown_id", StatusCode::UNPROCESSABLE_ENTITY, "A field names something the policy does not know";
+    PolicyViolation => "policy_violation", StatusCode::UNPROCESSABLE_ENTITY, "The policy does not allow this write";
+    BatchTooLarge => "batch_too_large", StatusCode::UNPROCESSABLE_ENTITY, "The batch holds too many queries";
+    PayloadTooLarge => "payload_too_large", StatusCode::PAYLOAD_TOO_LARGE, "The request body is too large";
+    UnsupportedMediaType => "unsupported_media_type", StatusCode::UNSUPPORTED_MEDIA_TYPE, "The request body must be JSON";
+    Unauthorized => "unauthorized", StatusCode::UNAUTHORIZED, "A valid bearer token is required";
+    NotFound => "not_found", StatusCode::NOT_FOUND, "No such resource";
+    MethodNotAllowed => "method_not_allowed", StatusCode::METHOD_NOT_ALLOWED, "The method is not allowed here";
+    SubjectErased => "subject_erased", StatusCode::CONFLICT, "The person was erased";
+    IdempotencyConflict => "idempotency_conflict", StatusCode::CONFLICT, "The idempotency key was used for a different write";
+    StorageUnavailable => "storage_unavailable", StatusCode::SERVICE_UNAVAILABLE, "The database did not accept the write; nothing was recorded";
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// A URI naming the problem type.
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    pub title: &'static str,
+    pub status: u16,
+    pub detail: String,
+    /// The problem code from the catalog.
+    pub code: &'static str,
+    /// The request field the problem is about, as a JSON path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// How to fix the request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+impl Problem {
+    pub fn new(code: Code, detail: impl Into<String>) -> Problem {
+        Problem {
+            type_uri: format!("https://tutela.dev/problems/{}", code.as_str()),
+            title: code.title(),
+            status: code.status().as_u16(),
+            detail: detail.into(),
+            code: code.as_str(),
+            field: None,
+            fix: None,
+        }
+    }
+
+    pub fn field(mut self, field: impl Into<String>) -> Problem {
+        self.field = Some(field.into());
+        self
+    }
+
+    pub fn fix(mut self, fix: impl Into<String>) -> Problem {
+        self.fix = Some(fix.into());
+        self
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut res = (status, body).into_response();
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if status == StatusCode::UNAUTHORIZED {
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        res
+    }
+}

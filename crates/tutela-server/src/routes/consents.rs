@@ -1,0 +1,203 @@
+//! Consents: record, withdraw, and the full history (Art. 7(1): prove the consent).
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use tutela_core::basis::CountryCode;
+use tutela_core::ledger::EventKind;
+use tutela_store::Store;
+
+use super::{record, subject_id};
+use crate::AppState;
+use crate::dto::{ConsentEntry, ConsentHistory, ConsentPost, Recorded, TransferConsentPost};
+use crate::extract::Json as Body;
+use crate::problem::{Code, Problem};
+
+fn text_field(v: &Option<String>, field: &str, max: usize) -> Result<(), Problem> {
+    if v.as_ref().is_some_and(|s| s.chars().count() > max) {
+        return Err(Problem::new(
+            Code::InvalidField,
+            format!("`{field}` is longer than {max} characters"),
+        )
+        .field(field.to_owned())
+        .fix("shorten it, or store the document elsewhere and reference it"));
+    }
+    Ok(())
+}
+
+#[utoipa::path(post, path = "/v1/subjects/{id}/consents", request_body = ConsentPost,
+    params(("id" = String, Path, description = "The operator's id of the person")),
+    responses((status = 201, body = Recorded), (status = 200, description = "idempotent repeat", body = Recorded), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn record_consent(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Body(body): Body<ConsentPost>,
+) -> Result<(StatusCode, Json<Recorded>), Problem> {
+    if body.source.trim().is_empty() || body.source.len() > 64 {
+        return Err(Problem::new(
+            Code::InvalidField,
+            "`source` must name where the consent was given, in 1 to 64 characters",
+        )
+        .field("source")
+        .fix("e.g. `web`, `app`, `call_center`, `letter`, `privacy_center`"));
+    }
+    text_field(&body.evidence, "evidence", 4000)?;
+    let kind = EventKind::Consent {
+        purpose: body.purpose,
+        channel: body.channel,
+        granted: body.granted,
+        source: body.source,
+        notice_version: body
+            .notice_version
+            .unwrap_or_else(|| state.engine.policy.policy.version.clone()),
+    };
+    record(&state, &id, kind, &headers, (body.evidence, None, None)).await
+}
+
+#[utoipa::path(post, path = "/v1/subjects/{id}/transfer-consents", request_body = TransferConsentPost,
+    params(("id" = String, Path, description = "The operator's id of the person")),
+    responses((status = 201, body = Recorded), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn transfer(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Body(body): Body<TransferConsentPost>,
+) -> Result<(StatusCode, Json<Recorded>), Problem> {
+    let country = CountryCode::parse(&body.country).ok_or_else(|| {
+        Problem::new(
+            Code::InvalidField,
+            format!("`{}` is not a country code", body.country),
+        )
+        .field("country")
+        .fix("use an ISO 3166-1 alpha-2 code such as `IN`")
+    })?;
+    if body.granted && body.evidence.as_deref().is_none_or(|e| e.trim().is_empty()) {
+        return Err(Problem::new(
+            Code::InvalidField,
+            "a transfer consent must be explicit (Art. 49(1)(a)); record its evidence",
+        )
+        .field("evidence")
+        .fix("say how and when the person consented after being told the risks"));
+    }
+    text_field(&body.evidence, "evidence", 4000)?;
+    let kind = EventKind::TransferConsent {
+        country,
+        granted: body.granted,
+    };
+    record(&state, &id, kind, &headers, (body.evidence, None, None)).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct HistoryQuery {
+    format: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/subjects/{id}/consents",
+    params(("id" = String, Path, description = "The operator's id of the person"),
+           ("format" = Option<String>, Query, description = "`tutela` (default) or `iso27560` for ISO/IEC TS 27560 consent records")),
+    responses((status = 200, body = ConsentHistory)),
+    security(("bearer" = [])))]
+pub async fn history(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<HistoryQuery>,
+) -> Result<Response, Problem> {
+    subject_id(&id)?;
+    let events = state.engine.store.history(&id).await.map_err(|_| {
+        Problem::new(Code::StorageUnavailable, "the history could not be read").fix("retry")
+    })?;
+    let consents: Vec<ConsentEntry> = events
+        .into_iter()
+        .filter_map(|e| match e.event.kind {
+            EventKind::Consent {
+                purpose,
+                channel,
+                granted,
+                source,
+                notice_version,
+            } => Some(ConsentEntry {
+                seq: e.event.seq,
+                at: e.event.at.to_string(),
+                purpose,
+                channel,
+                granted,
+                source,
+                evidence: e.evidence,
+                notice_version,
+                policy_version: e.policy_version,
+            }),
+            _ => None,
+        })
+        .collect();
+    match q.format.as_deref() {
+        None | Some("tutela") => Ok(Json(ConsentHistory {
+            subject: id,
+            consents,
+        })
+        .into_response()),
+        Some("iso27560") => Ok(Json(iso27560(&state, &id, &consents)).into_response()),
+        Some(other) => Err(
+            Problem::new(Code::InvalidField, format!("unknown format `{other}`"))
+                .field("format")
+                .fix("use `tutela` or `iso27560`"),
+        ),
+    }
+}
+
+/// Consent records with the fields of ISO/IEC TS 27560 (as the W3C DPVCG guide maps them).
+fn iso27560(state: &AppState, subject: &str, consents: &[ConsentEntry]) -> serde_json::Value {
+    let policy = &state.engine.policy.policy;
+    let records: Vec<serde_json::Value> = consents
+        .iter()
+        .map(|c| {
+            let purpose = policy.purpose(&c.purpose).and_then(|i| policy.purposes.get(i));
+            let categories: Vec<&str> = purpose
+                .map(|p| p.categories.iter().filter_map(|i| policy.categories.get(*i)).map(|c| c.id.as_str()).collect())
+                .unwrap_or_default();
+            let recipients: Vec<&str> = policy
+                .recipients
+                .iter()
+                .filter(|r| purpose.is_some_and(|_| policy.purpose(&c.purpose).is_some_and(|i| r.purposes.contains(&i))))
+                .map(|r| r.id.as_str())
+                .collect();
+            let retention = purpose
+                .and_then(|p| p.retention)
+                .and_then(|r| policy.retention.get(r))
+                .map(|r| r.period.to_string());
+            json!({
+                "schema_version": "ISO/IEC TS 27560:2023",
+                "record_id": format!("{}-{}", policy.id, c.seq),
+                "pii_principal_id": subject,
+                "processing": {
+                    "privacy_notice": { "id": policy.id, "version": c.notice_version, "policy_version": c.policy_version },
+                    "language": ["de", "en"],
+                    "purpose": c.purpose,
+                    "purpose_label": purpose.map(|p| p.label.en.clone()),
+                    "lawful_basis": "eu-gdpr:A6-1-a",
+                    "pii_types": categories,
+                    "pii_controllers": [{ "name": policy.controller.name, "address": policy.controller.address, "contact": policy.controller.contact_url }],
+                    "storage_locations": ["EU/EEA"],
+                    "retention_period": retention,
+                    "jurisdiction": "DE",
+                    "recipient_third_parties": recipients,
+                    "withdrawal_method": format!("POST /v1/subjects/{{id}}/consents with granted=false, or e-mail to {}", policy.controller.rights_email),
+                    "channel": c.channel,
+                    "collection_method": c.source,
+                },
+                "event": {
+                    "event_time": c.at,
+                    "event_type": if c.granted { "ConsentGiven" } else { "ConsentWithdrawn" },
+                    "event_state": if c.granted { "dpv:ConsentGiven" } else { "dpv:ConsentWithdrawn" },
+                    "evidence": c.evidence,
+                }
+            })
+        })
+        .collect();
+    json!({ "subject": subject, "records": records })
+}

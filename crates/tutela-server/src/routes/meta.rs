@@ -1,0 +1,145 @@
+//! The policy, the notice, health, readiness, metrics, the OpenAPI document, fallbacks.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use tutela_core::render::{Format, Lang, render_notice};
+use tutela_store::Store;
+
+use crate::AppState;
+use crate::problem::{Code, Problem};
+
+#[utoipa::path(get, path = "/v1/policy",
+    responses((status = 200, description = "The policy in force: ids, version, purposes with their legal bases, categories, channels, recipients")),
+    security(("bearer" = [])))]
+pub async fn policy(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let c = &state.engine.policy;
+    let p = &c.policy;
+    let cat = |i: &usize| {
+        p.categories
+            .get(*i)
+            .map(|c| c.id.as_str())
+            .unwrap_or_default()
+    };
+    Json(json!({
+        "id": p.id,
+        "notice_version": p.version,
+        "policy_version": c.version(),
+        "sources": p.sources,
+        "controller": { "name": p.controller.name, "address": p.controller.address, "rights_email": p.controller.rights_email },
+        "categories": p.categories.iter().map(|c| json!({"id": c.id, "label": {"de": c.label.de, "en": c.label.en}, "notice_refs": c.notice_refs})).collect::<Vec<_>>(),
+        "channels": p.channels.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        "purposes": p.purposes.iter().map(|pu| json!({
+            "id": pu.id,
+            "label": {"de": pu.label.de, "en": pu.label.en},
+            "legal_bases": pu.bases.iter().map(|b| b.legal_basis.dpv_id()).collect::<Vec<_>>(),
+            "categories": pu.categories.iter().map(cat).collect::<Vec<_>>(),
+            "channels": pu.channels.iter().filter_map(|i| p.channels.get(*i)).map(|c| c.id.as_str()).collect::<Vec<_>>(),
+            "direct_marketing": pu.direct_marketing,
+            "notice_refs": pu.notice_refs,
+        })).collect::<Vec<_>>(),
+        "recipients": p.recipients.iter().map(|r| json!({
+            "id": r.id, "kind": r.kind.as_str(), "area": r.area,
+            "countries": r.countries.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+            "dpf_certified": r.dpf_certified, "notice_refs": r.notice_refs,
+        })).collect::<Vec<_>>(),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NoticeQuery {
+    lang: Option<String>,
+    format: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/notice",
+    params(("lang" = Option<String>, Query, description = "`de` (default) or `en`"),
+           ("format" = Option<String>, Query, description = "`html` (default) or `md`")),
+    responses((status = 200, description = "The privacy notice rendered from the policy"), (status = 422, body = Problem)))]
+pub async fn notice(
+    State(state): State<AppState>,
+    Query(q): Query<NoticeQuery>,
+) -> Result<Response, Problem> {
+    let lang = match q.lang.as_deref() {
+        None => Lang::De,
+        Some(l) => Lang::parse(l).ok_or_else(|| {
+            Problem::new(Code::InvalidField, format!("unknown language `{l}`"))
+                .field("lang")
+                .fix("use `de` or `en`")
+        })?,
+    };
+    let format = match q.format.as_deref() {
+        None => Format::Html,
+        Some(f) => Format::parse(f).ok_or_else(|| {
+            Problem::new(Code::InvalidField, format!("unknown format `{f}`"))
+                .field("format")
+                .fix("use `html` or `md`")
+        })?,
+    };
+    let body = render_notice(&state.engine.policy.policy, lang, format);
+    let ct = match format {
+        Format::Html => "text/html; charset=utf-8",
+        Format::Markdown => "text/markdown; charset=utf-8",
+    };
+    let mut res = body.into_response();
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    res.headers_mut().insert(
+        header::CONTENT_LANGUAGE,
+        HeaderValue::from_static(lang.as_str()),
+    );
+    Ok(res)
+}
+
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    let db = state.engine.store.ping().await.is_ok();
+    let ready = db && state.engine.is_ready();
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(json!({"ready": ready, "database": db, "state_loaded": state.engine.is_ready()})),
+    )
+        .into_response()
+}
+
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let subjects = state.engine.states().len();
+    let mut res = crate::metrics::render(subjects, state.engine.is_ready()).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    res
+}
+
+pub async fn openapi() -> Response {
+    let mut res = crate::openapi::document().into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
+}
+
+pub async fn not_found() -> Problem {
+    Problem::new(Code::NotFound, "there is no such resource").fix("see /openapi.json for the API")
+}
+
+pub async fn method_not_allowed() -> Problem {
+    Problem::new(
+        Code::MethodNotAllowed,
+        "this resource does not accept that method",
+    )
+    .fix("see /openapi.json for the API")
+}

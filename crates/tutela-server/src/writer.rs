@@ -1,0 +1,110 @@
+//! The single writer: takes the writes that are waiting, checks each against the policy and
+//! the state it would meet, commits them in one transaction (group commit), applies them to the
+//! in-memory state, and only then answers. A failed commit answers every write in it with an
+//! error and changes no state.
+
+use std::sync::Weak;
+
+use rustc_hash::FxHashMap;
+use tokio::sync::{mpsc, oneshot};
+use tutela_core::state::SubjectState;
+use tutela_store::{Appended, NewEvent, Store};
+
+use crate::engine::{Engine, EngineError, Job, check, is_erasure};
+use crate::metrics;
+
+/// The most writes committed in one transaction.
+const MAX_GROUP: usize = 512;
+
+type Reply = oneshot::Sender<Result<Appended, EngineError>>;
+
+pub(crate) async fn run(engine: Weak<Engine>, mut rx: mpsc::Receiver<Job>) {
+    let mut jobs = Vec::with_capacity(MAX_GROUP);
+    while rx.recv_many(&mut jobs, MAX_GROUP).await > 0 {
+        let Some(engine) = engine.upgrade() else {
+            return;
+        };
+        let mut appends: Vec<(NewEvent, Reply)> = Vec::new();
+        for job in jobs.drain(..) {
+            match job {
+                Job::Append { event, reply } => appends.push((event, reply)),
+                Job::Erase { subject, at, reply } => {
+                    // Erasures are rare: commit what is pending first, keeping ledger order.
+                    commit(&engine, std::mem::take(&mut appends)).await;
+                    let result = engine
+                        .store
+                        .erase(&subject, at, engine.policy.version())
+                        .await
+                        .map_err(EngineError::from);
+                    if result.is_ok() {
+                        let mut states = engine.states.write().unwrap_or_else(|e| e.into_inner());
+                        states
+                            .get_mut(&subject)
+                            .apply(&engine.policy, &tutela_core::ledger::EventKind::Erasure);
+                    }
+                    let _ = reply.send(result);
+                }
+            }
+        }
+        commit(&engine, appends).await;
+    }
+}
+
+async fn commit(engine: &Engine, appends: Vec<(NewEvent, Reply)>) {
+    if appends.is_empty() {
+        return;
+    }
+    // Check each write against the state it will meet, including the writes before it here.
+    let mut scratch: FxHashMap<String, SubjectState> = FxHashMap::default();
+    let mut accepted: Vec<(NewEvent, Reply)> = Vec::with_capacity(appends.len());
+    {
+        let states = engine.states();
+        for (event, reply) in appends {
+            let state = scratch
+                .entry(event.subject.clone())
+                .or_insert_with(|| *states.get(&event.subject));
+            match check(&engine.policy, state, &event) {
+                Ok(()) if !is_erasure(&event.kind) => {
+                    state.apply(&engine.policy, &event.kind);
+                    accepted.push((event, reply));
+                }
+                Ok(()) => accepted.push((event, reply)),
+                Err(e) => {
+                    let _ = reply.send(Err(EngineError::Rejected(e)));
+                }
+            }
+        }
+    }
+    if accepted.is_empty() {
+        return;
+    }
+    let events: Vec<NewEvent> = accepted.iter().map(|(e, _)| e.clone()).collect();
+    match engine.store.append(&events).await {
+        Ok(results) => {
+            {
+                let mut states = engine.states.write().unwrap_or_else(|e| e.into_inner());
+                for (event, result) in events.iter().zip(&results) {
+                    if let Ok(Appended {
+                        duplicate: false, ..
+                    }) = result
+                    {
+                        states
+                            .get_mut(&event.subject)
+                            .apply(&engine.policy, &event.kind);
+                    }
+                }
+            }
+            metrics::ledger_writes(results.iter().filter(|r| r.is_ok()).count());
+            for ((_, reply), result) in accepted.into_iter().zip(results) {
+                let _ = reply.send(result.map_err(EngineError::from));
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, writes = accepted.len(), "ledger commit failed; nothing recorded");
+            let msg = e.to_string();
+            for (_, reply) in accepted {
+                let _ = reply.send(Err(EngineError::Storage(msg.clone())));
+            }
+        }
+    }
+}
