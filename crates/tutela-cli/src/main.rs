@@ -152,7 +152,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let out = match q {
                 Err(gap) => serde_json::json!({
                     "allowed": false, "outcome": "not_configured", "reason": gap.reason.code(),
-                    "field": gap.field, "policy_version": policy.version(),
+                    "field": gap.field, "policy_version": policy.policy_version(),
                 }),
                 Ok(q) => {
                     let e = policy.explain(&state, &q, now);
@@ -162,9 +162,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         "legal_basis": e.decision.legal_basis.map(|b| b.dpv_id()),
                         "reason": e.decision.reason.code(),
                         "rule": e.decision.reason.rule(),
-                        "reasons": e.reasons.iter().map(|r| r.code()).collect::<Vec<_>>(),
-                        "notice_refs": e.notice_refs,
-                        "policy_version": policy.version(),
+                        "reasons": e.reasons().map(|r| r.code()).collect::<Vec<_>>(),
+                        "notice_refs": e.notice_refs().collect::<Vec<_>>(),
+                        "policy_version": policy.policy_version(),
                     })
                 }
             };
@@ -236,7 +236,7 @@ async fn serve(
         backend = engine.store.backend(),
         subjects = engine.states().len(),
         load_ms = started.elapsed().as_millis() as u64,
-        policy_version = engine.policy.version(),
+        policy_version = engine.policy.policy_version(),
         "tutela is serving"
     );
     tutela_server::serve(

@@ -103,10 +103,10 @@ fn collect_sources(paths: &[String], out: &mut Vec<(String, String)>) {
                 children.sort();
                 collect_sources(&children, out);
             }
-        } else if p.ends_with(".rs") || p.ends_with(".toml") {
-            if let Ok(text) = std::fs::read_to_string(path) {
-                out.push((p.clone(), text));
-            }
+        } else if (p.ends_with(".rs") || p.ends_with(".toml"))
+            && let Ok(text) = std::fs::read_to_string(path)
+        {
+            out.push((p.clone(), text));
         }
     }
 }

@@ -1,1 +1,379 @@
+//! The `tutela` binary, end to end: policy commands, scenarios, and a real server on a socket.
 
+#![allow(
+    clippy::panic,
+    clippy::print_stderr,
+    reason = "test helpers fail by panicking and say why they skip"
+)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tutela");
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn tutela(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run tutela")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let dir =
+        std::env::temp_dir().join(format!("tutela-cli-{name}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    dir
+}
+
+#[test]
+fn policy_check_accepts_the_reference_and_locates_errors() {
+    let ok = tutela(&["policy", "check", "policies/reference.toml"]);
+    assert!(ok.status.success(), "{}", text(&ok));
+    assert!(text(&ok).contains("ok — 29 purposes"), "{}", text(&ok));
+
+    let dir = temp_dir("check");
+    let bad = dir.join("bad.toml");
+    let reference = std::fs::read_to_string(root().join("policies/reference.toml")).expect("read");
+    std::fs::write(
+        &bad,
+        reference.replacen("period = \"P1Y\"", "period = \"one year\"", 1),
+    )
+    .expect("write");
+    let out = tutela(&["policy", "check", &bad.to_string_lossy()]);
+    assert_eq!(out.status.code(), Some(1));
+    let t = text(&out);
+    assert!(
+        t.contains("bad.toml:") && t.contains(":10: error: bad duration `one year`"),
+        "{t}"
+    );
+    let out = tutela(&["policy", "check", "/nonexistent/policy.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("cannot read"));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_module_loads_with_its_base_from_disk() {
+    let out = tutela(&[
+        "policy",
+        "check",
+        "policies/modules/m2m-service-portal.toml",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("30 purposes"), "{}", text(&out));
+}
+
+// covers: N1, N33
+#[test]
+fn policy_coverage_finds_every_clause_encoded_and_tested() {
+    let out = tutela(&[
+        "policy",
+        "coverage",
+        "policies/reference.toml",
+        "--tests",
+        "tests/scenarios",
+        "--tests",
+        "crates",
+        "--strict",
+    ]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("51 clauses, 0 without element or test"), "{t}");
+    assert!(t.contains("N18   ok "), "{t}");
+}
+
+#[test]
+fn policy_render_writes_both_languages_and_formats() {
+    let de = tutela(&[
+        "policy",
+        "render",
+        "policies/reference.toml",
+        "--lang",
+        "de",
+        "--format",
+        "md",
+    ]);
+    assert!(text(&de).contains(
+        "Die telefonische Kontaktaufnahme zu o. g. Zwecken erfolgt nur mit Ihrer Einwilligung."
+    ));
+    let en = tutela(&[
+        "policy",
+        "render",
+        "policies/reference.toml",
+        "--lang",
+        "en",
+        "--format",
+        "html",
+    ]);
+    assert!(text(&en).contains("<html lang=\"en\">"));
+    let bad = tutela(&[
+        "policy",
+        "render",
+        "policies/reference.toml",
+        "--lang",
+        "fr",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn policy_test_runs_the_scenarios_through_the_cli() {
+    let out = tutela(&[
+        "policy",
+        "test",
+        "policies/reference.toml",
+        "--scenarios",
+        "tests/scenarios/decisions.toml",
+    ]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("passed, 0 failed"), "{t}");
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port")
+}
+
+fn start(dir: &Path, db: &str) -> Server {
+    let port = free_port();
+    let child = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--database",
+            db,
+        ])
+        .current_dir(dir)
+        .env_remove("TUTELA_API_TOKEN")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let server = Server { child, port };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return server;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("server did not start");
+}
+
+fn http(port: u16, method: &str, path: &str, token: &str, body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).expect("write");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    let status = out.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+// covers: N4, N9c
+#[test]
+fn serve_generates_a_private_token_and_answers_on_a_socket_then_decide_reads_the_same_database() {
+    let dir = temp_dir("serve");
+    let server = start(&dir, "sqlite://tutela.db");
+    let token_path = dir.join("tutela.token");
+    let token = std::fs::read_to_string(&token_path)
+        .expect("token file")
+        .trim()
+        .to_owned();
+    assert_eq!(token.len(), 64);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&token_path)
+            .expect("meta")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let (s, _) = http(server.port, "GET", "/v1/policy", "wrong-token-wrong", "");
+    assert_eq!(s, 401);
+    let (s, b) = http(
+        server.port,
+        "PUT",
+        "/v1/subjects/cli-1",
+        &token,
+        r#"{"relationship":"customer"}"#,
+    );
+    assert_eq!(s, 201, "{b}");
+    let (s, b) = http(
+        server.port,
+        "POST",
+        "/v1/subjects/cli-1/consents",
+        &token,
+        r#"{"purpose":"phone_marketing","channel":"phone","granted":true,"source":"call_center"}"#,
+    );
+    assert_eq!(s, 201, "{b}");
+    let (s, b) = http(
+        server.port,
+        "POST",
+        "/v1/decisions",
+        &token,
+        r#"{"subject":"cli-1","purpose":"phone_marketing","categories":["contact"],"channel":"phone"}"#,
+    );
+    assert_eq!(s, 200);
+    assert!(b.contains("\"allowed\":true"), "{b}");
+    drop(server);
+
+    let out = Command::new(BIN)
+        .args([
+            "decide",
+            "--subject",
+            "cli-1",
+            "--purpose",
+            "phone_marketing",
+            "--category",
+            "contact",
+            "--channel",
+            "phone",
+            "--database",
+            "sqlite://tutela.db",
+        ])
+        .current_dir(&dir)
+        .output()
+        .expect("decide");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("\"reason\": \"consent_given\""),
+        "{}",
+        text(&out)
+    );
+    let out = Command::new(BIN)
+        .args([
+            "decide",
+            "--subject",
+            "cli-1",
+            "--purpose",
+            "advertising_with_usage_data",
+            "--category",
+            "usage",
+            "--database",
+            "sqlite://tutela.db",
+        ])
+        .current_dir(&dir)
+        .output()
+        .expect("decide");
+    assert_eq!(out.status.code(), Some(1), "a refusal exits 1");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn migrate_and_serve_on_postgres() {
+    let url = std::env::var("TUTELA_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    let admin = rt.block_on(async {
+        sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(&url)
+            .await
+    });
+    let admin = match admin {
+        Ok(a) => a,
+        Err(e) if std::env::var("CI").as_deref() != Ok("true") => {
+            eprintln!("skipping: PostgreSQL unreachable ({e})");
+            return;
+        }
+        Err(e) => panic!("PostgreSQL is required under CI=true: {e}"),
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let schema = format!(
+        "tutela_cli_{}_{}",
+        std::process::id(),
+        nanos % 1_000_000_000
+    );
+    rt.block_on(
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&admin),
+    )
+    .expect("schema");
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let db = format!("{url}{sep}options=-c%20search_path%3D{schema}");
+    let out = tutela(&["migrate", "--database", &db]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("migrated postgres database"));
+    let dir = temp_dir("pg");
+    let server = start(&dir, &db);
+    let token = std::fs::read_to_string(dir.join("tutela.token"))
+        .expect("token")
+        .trim()
+        .to_owned();
+    let (s, b) = http(
+        server.port,
+        "PUT",
+        "/v1/subjects/pg-1",
+        &token,
+        r#"{"relationship":"prospect"}"#,
+    );
+    assert_eq!(s, 201, "{b}");
+    let (s, b) = http(server.port, "GET", "/readyz", &token, "");
+    assert_eq!(s, 200, "{b}");
+    drop(server);
+    let rows: i64 = rt
+        .block_on(
+            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
+                "SELECT count(*) FROM {schema}.ledger"
+            )))
+            .fetch_one(&admin),
+        )
+        .expect("count");
+    assert_eq!(rows, 1);
+    let _ = rt.block_on(
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&admin),
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

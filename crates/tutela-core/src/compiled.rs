@@ -78,6 +78,21 @@ pub struct EventError {
     pub message: String,
 }
 
+/// A set of clause ids as a bit set over the compiled policy's clause table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClauseSet(pub u128);
+
+/// The most distinct clause ids a policy may cite (one bit each in a [`ClauseSet`]).
+pub const MAX_CLAUSES: usize = 128;
+
+/// Clause ids in the notice's order: `N2` before `N10`, `N5` before `N5a`.
+fn clause_order(id: &str) -> (u32, String) {
+    let rest = id.trim_start_matches('N');
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    let letters = rest[digits.len()..].to_owned();
+    (digits.parse().unwrap_or(u32::MAX), letters)
+}
+
 #[derive(Clone, Debug)]
 pub struct CompiledPolicy {
     pub policy: Policy,
@@ -93,6 +108,11 @@ pub struct CompiledPolicy {
     third_bit: Box<[u8; COUNTRY_CELLS]>,
     third_countries: Vec<CountryCode>,
     dm_consents: u64,
+    clauses: Vec<String>,
+    purpose_clauses: Vec<ClauseSet>,
+    basis_clauses: Vec<[ClauseSet; MAX_BASES]>,
+    reason_clauses: Vec<ClauseSet>,
+    recipient_clauses: Vec<ClauseSet>,
 }
 
 pub(crate) fn cell(c: CountryCode) -> usize {
@@ -251,6 +271,45 @@ impl CompiledPolicy {
             })
             .collect();
 
+        let mut clauses: Vec<String> = crate::coverage::element_citations(&policy)
+            .into_keys()
+            .collect();
+        clauses.sort_by_key(|c| clause_order(c));
+        clauses.truncate(MAX_CLAUSES);
+        let set = |refs: &[String]| {
+            ClauseSet(refs.iter().fold(0u128, |m, r| {
+                clauses
+                    .iter()
+                    .position(|c| c == r)
+                    .map_or(m, |i| m | (1u128 << i))
+            }))
+        };
+        let purpose_clauses = policy
+            .purposes
+            .iter()
+            .map(|p| set(&p.notice_refs))
+            .collect();
+        let basis_clauses = policy
+            .purposes
+            .iter()
+            .map(|p| {
+                let mut cells = [ClauseSet::default(); MAX_BASES];
+                for (cell, b) in cells.iter_mut().zip(&p.bases) {
+                    *cell = set(&b.notice_refs);
+                }
+                cells
+            })
+            .collect();
+        let reason_clauses = Reason::ALL
+            .iter()
+            .map(|r| set(r.clause_refs(&policy.rule_refs)))
+            .collect();
+        let recipient_clauses = policy
+            .recipients
+            .iter()
+            .map(|r| set(&r.notice_refs))
+            .collect();
+
         CompiledPolicy {
             policy,
             purpose_ids,
@@ -265,10 +324,69 @@ impl CompiledPolicy {
             third_bit,
             third_countries,
             dm_consents,
+            clauses,
+            purpose_clauses,
+            basis_clauses,
+            reason_clauses,
+            recipient_clauses,
         }
     }
 
-    pub fn version(&self) -> &str {
+    /// The clause ids in a set, in the notice's order.
+    pub fn clause_ids(&self, set: ClauseSet) -> impl Iterator<Item = &str> {
+        self.clauses
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| set.0 & (1u128 << i) != 0)
+            .map(|(_, c)| c.as_str())
+    }
+
+    pub(crate) fn basis_position(&self, purpose: u8, lb: LegalBasis) -> Option<usize> {
+        let p = self.purposes.get(usize::from(purpose))?;
+        p.bases
+            .iter()
+            .take(usize::from(p.n_bases))
+            .position(|b| b.basis == lb)
+    }
+
+    /// The clauses a decision rests on: the purpose's, the basis used, every reason noted,
+    /// and the recipient's.
+    #[inline]
+    pub(crate) fn clauses_for(
+        &self,
+        purpose: u8,
+        basis: Option<usize>,
+        reasons: crate::reason::ReasonSet,
+        recipient: Option<u16>,
+    ) -> ClauseSet {
+        let mut m = self
+            .purpose_clauses
+            .get(usize::from(purpose))
+            .map_or(0, |c| c.0);
+        if let Some(b) = basis {
+            m |= self
+                .basis_clauses
+                .get(usize::from(purpose))
+                .and_then(|cells| cells.get(b))
+                .map_or(0, |c| c.0);
+        }
+        // `Reason as u8` is the reason's position in `Reason::ALL`.
+        let mut bits = reasons.bits();
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            m |= self.reason_clauses.get(i).map_or(0, |c| c.0);
+            bits &= bits - 1;
+        }
+        if let Some(r) = recipient {
+            m |= self
+                .recipient_clauses
+                .get(usize::from(r))
+                .map_or(0, |c| c.0);
+        }
+        ClauseSet(m)
+    }
+
+    pub fn policy_version(&self) -> &str {
         &self.policy.hash
     }
 

@@ -22,8 +22,9 @@
 //!   the recipient's safeguards, or explicitly consented to by the person.
 
 use crate::basis::{CountryCode, LegalBasis, Relationship};
+use crate::compiled::ClauseSet;
 use crate::compiled::{CompiledPolicy, CompiledRecipient, NO_SLOT, NONE, Query, cell};
-use crate::reason::{Outcome, Reason};
+use crate::reason::{Outcome, Reason, ReasonSet};
 use crate::state::{
     ERASED, OBJECTED_DIRECT_MARKETING, OBJECTED_LEGITIMATE_INTEREST, RESTRICTED, SubjectState,
 };
@@ -54,13 +55,26 @@ impl Decision {
     }
 }
 
-/// A decision with every reason noted on the way and the clauses it rests on.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A decision with every reason noted on the way and the clauses it rests on. Both sets are
+/// bit sets over tables of the compiled policy: explaining allocates nothing.
+#[derive(Clone, Copy, Debug)]
 pub struct Explanation<'p> {
     pub decision: Decision,
-    pub reasons: Vec<Reason>,
-    /// Borrowed from the policy: explaining copies no clause text.
-    pub notice_refs: Vec<&'p str>,
+    pub reasons: ReasonSet,
+    pub clauses: ClauseSet,
+    policy: &'p CompiledPolicy,
+}
+
+impl<'p> Explanation<'p> {
+    /// Every reason noted, the primary first.
+    pub fn reasons(&self) -> impl Iterator<Item = Reason> + 'p {
+        self.reasons.ordered(self.decision.reason)
+    }
+
+    /// The clause ids of the notice the decision rests on, in the notice's order.
+    pub fn notice_refs(&self) -> impl Iterator<Item = &'p str> + 'p {
+        self.policy.clause_ids(self.clauses)
+    }
 }
 
 /// Where the rules note reasons. `()` notes nothing, so the fast path does no work for it.
@@ -73,11 +87,10 @@ impl Trace for () {
     fn note(&mut self, _: Reason) {}
 }
 
-impl Trace for Vec<Reason> {
+impl Trace for ReasonSet {
+    #[inline(always)]
     fn note(&mut self, reason: Reason) {
-        if !self.contains(&reason) {
-            self.push(reason);
-        }
+        self.insert(reason);
     }
 }
 
@@ -89,48 +102,25 @@ impl CompiledPolicy {
     }
 
     /// Decides and explains: every reason noted and the notice clauses behind them.
+    #[inline]
     pub fn explain(
         &self,
         state: &SubjectState,
         q: &Query,
         now: jiff::Timestamp,
     ) -> Explanation<'_> {
-        let mut reasons = Vec::new();
+        let mut reasons = ReasonSet::default();
         let decision = self.evaluate(state, q, now, &mut reasons);
-        if reasons.first() != Some(&decision.reason) {
-            reasons.retain(|r| *r != decision.reason);
-            reasons.insert(0, decision.reason);
-        }
-        let mut refs: Vec<&str> = Vec::new();
-        fn add<'p>(refs: &mut Vec<&'p str>, list: &'p [String]) {
-            for r in list {
-                if !refs.contains(&r.as_str()) {
-                    refs.push(r.as_str());
-                }
-            }
-        }
-        if let Some(p) = self.policy.purposes.get(usize::from(q.purpose)) {
-            add(&mut refs, &p.notice_refs);
-            if let Some(b) = decision
-                .legal_basis
-                .and_then(|lb| p.bases.iter().find(|b| b.legal_basis == lb))
-            {
-                add(&mut refs, &b.notice_refs);
-            }
-        }
-        for r in &reasons {
-            add(&mut refs, r.clause_refs(&self.policy.rule_refs));
-        }
-        if let Some(r) = q
-            .recipient
-            .and_then(|r| self.policy.recipients.get(usize::from(r)))
-        {
-            add(&mut refs, &r.notice_refs);
-        }
+        reasons.insert(decision.reason);
+        let basis = decision
+            .legal_basis
+            .and_then(|lb| self.basis_position(q.purpose, lb));
+        let clauses = self.clauses_for(q.purpose, basis, reasons, q.recipient);
         Explanation {
             decision,
             reasons,
-            notice_refs: refs,
+            clauses,
+            policy: self,
         }
     }
 
@@ -331,12 +321,12 @@ impl CompiledPolicy {
             return Some(Reason::TransferEea);
         }
         let a = self.adequacy_of[i];
-        if a != NONE {
-            if let Some(adq) = self.adequacy.get(usize::from(a)) {
-                let in_force = adq.from <= now && adq.until.is_none_or(|u| now < u);
-                if in_force && (!adq.requires_dpf || recipient.is_some_and(|r| r.dpf_certified)) {
-                    return Some(Reason::TransferAdequacy);
-                }
+        if a != NONE
+            && let Some(adq) = self.adequacy.get(usize::from(a))
+        {
+            let in_force = adq.from <= now && adq.until.is_none_or(|u| now < u);
+            if in_force && (!adq.requires_dpf || recipient.is_some_and(|r| r.dpf_certified)) {
+                return Some(Reason::TransferAdequacy);
             }
         }
         if recipient.is_some_and(|r| r.safeguarded.contains(&c)) {

@@ -26,6 +26,7 @@ macro_rules! reasons {
     ($($variant:ident => $code:literal, $rule:literal, $refs:expr;)*) => {
         /// A reason code. The string form is part of the API contract.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[repr(u8)]
         pub enum Reason { $($variant),* }
 
         impl Reason {
@@ -94,5 +95,42 @@ impl Reason {
             Reason::NoConsent => 4,
             _ => 1,
         }
+    }
+}
+
+/// A set of reasons as a bit set: noting a reason costs one OR, and nothing is allocated.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReasonSet(u64);
+
+impl ReasonSet {
+    pub fn insert(&mut self, r: Reason) {
+        self.0 |= 1u64 << (r as u8 & 63);
+    }
+
+    pub fn contains(&self, r: Reason) -> bool {
+        self.0 & (1u64 << (r as u8 & 63)) != 0
+    }
+
+    /// The bits, by `Reason as u8`.
+    pub fn bits(&self) -> u64 {
+        self.0
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.count_ones() as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0 == 0
+    }
+
+    /// `primary` first, then the others in the order of the catalog.
+    pub fn ordered(self, primary: Reason) -> impl Iterator<Item = Reason> {
+        std::iter::once(primary).chain(
+            Reason::ALL
+                .iter()
+                .copied()
+                .filter(move |r| *r != primary && self.contains(*r)),
+        )
     }
 }

@@ -90,16 +90,20 @@ impl Expect {
                 self.reason, actual.reason
             ));
         }
-        if let Some(lb) = &self.legal_basis {
-            if Some(lb) != actual.legal_basis.as_ref() {
+        if let Some(lb) = &self.legal_basis
+            && Some(lb) != actual.legal_basis.as_ref()
+        {
+            {
                 diffs.push(format!(
                     "legal_basis: expected `{lb}`, got {:?}",
                     actual.legal_basis
                 ));
             }
         }
-        if let Some(o) = &self.outcome {
-            if *o != actual.outcome {
+        if let Some(o) = &self.outcome
+            && *o != actual.outcome
+        {
+            {
                 diffs.push(format!("outcome: expected `{o}`, got `{}`", actual.outcome));
             }
         }

@@ -52,9 +52,9 @@ fn decisions_and_explanations_agree() {
                 let fast = policy.decide(&state, &q, now);
                 let explained = policy.explain(&state, &q, now);
                 assert_eq!(fast, explained.decision, "{} {cat} {ch:?}", p.id);
-                assert_eq!(explained.reasons.first(), Some(&fast.reason));
+                assert_eq!(explained.reasons().next(), Some(fast.reason));
                 assert!(
-                    !explained.notice_refs.is_empty(),
+                    explained.notice_refs().next().is_some(),
                     "{} cites no clause",
                     p.id
                 );

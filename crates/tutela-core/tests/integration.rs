@@ -1,6 +1,12 @@
 //! tutela-core's integration tests, one binary: policy validation, the decision scenarios,
 //! notice rendering and clause coverage.
 
+#![allow(
+    clippy::panic,
+    clippy::print_stderr,
+    reason = "test helpers fail by panicking and say why they skip"
+)]
+
 mod support {
     use tutela_core::compiled::CompiledPolicy;
     use tutela_core::policy::{MemoryLoader, Policy, load_policy};

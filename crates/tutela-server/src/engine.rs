@@ -71,7 +71,7 @@ impl From<StoreError> for EngineError {
 /// One ledger write waiting for the writer.
 pub(crate) enum Job {
     Append {
-        event: NewEvent,
+        event: Box<NewEvent>,
         reply: oneshot::Sender<Result<Appended, EngineError>>,
     },
     Erase {
@@ -125,7 +125,10 @@ impl Engine {
     pub async fn append(&self, event: NewEvent) -> Result<Appended, EngineError> {
         let (reply, rx) = oneshot::channel();
         self.writer
-            .send(Job::Append { event, reply })
+            .send(Job::Append {
+                event: Box::new(event),
+                reply,
+            })
             .await
             .map_err(|_| EngineError::Closed)?;
         rx.await.map_err(|_| EngineError::Closed)?

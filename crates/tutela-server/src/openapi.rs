@@ -14,7 +14,7 @@ use crate::routes::{consents, decisions, meta, subjects};
         decisions::single, decisions::batch,
         meta::policy, meta::notice,
     ),
-    components(schemas(crate::problem::Problem)),
+    components(schemas(crate::problem::ProblemBody)),
     modifiers(&Bearer),
 )]
 struct ApiDoc;

@@ -38,8 +38,13 @@ catalog! {
     StorageUnavailable => "storage_unavailable", StatusCode::SERVICE_UNAVAILABLE, "The database did not accept the write; nothing was recorded";
 }
 
+/// An RFC 9457 problem. Boxed, so that `Result<_, Problem>` stays small on the happy path.
+#[derive(Debug, Clone)]
+pub struct Problem(Box<ProblemBody>);
+
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Problem {
+#[schema(as = Problem)]
+pub struct ProblemBody {
     /// A URI naming the problem type.
     #[serde(rename = "type")]
     pub type_uri: String,
@@ -58,7 +63,7 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(code: Code, detail: impl Into<String>) -> Problem {
-        Problem {
+        Problem(Box::new(ProblemBody {
             type_uri: format!("https://tutela.dev/problems/{}", code.as_str()),
             title: code.title(),
             status: code.status().as_u16(),
@@ -66,24 +71,25 @@ impl Problem {
             code: code.as_str(),
             field: None,
             fix: None,
-        }
+        }))
     }
 
     pub fn field(mut self, field: impl Into<String>) -> Problem {
-        self.field = Some(field.into());
+        self.0.field = Some(field.into());
         self
     }
 
     pub fn fix(mut self, fix: impl Into<String>) -> Problem {
-        self.fix = Some(fix.into());
+        self.0.fix = Some(fix.into());
         self
     }
 }
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let status =
+            StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&*self.0).unwrap_or_default();
         let mut res = (status, body).into_response();
         res.headers_mut().insert(
             header::CONTENT_TYPE,

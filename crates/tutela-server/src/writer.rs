@@ -27,13 +27,13 @@ pub(crate) async fn run(engine: Weak<Engine>, mut rx: mpsc::Receiver<Job>) {
         let mut appends: Vec<(NewEvent, Reply)> = Vec::new();
         for job in jobs.drain(..) {
             match job {
-                Job::Append { event, reply } => appends.push((event, reply)),
+                Job::Append { event, reply } => appends.push((*event, reply)),
                 Job::Erase { subject, at, reply } => {
                     // Erasures are rare: commit what is pending first, keeping ledger order.
                     commit(&engine, std::mem::take(&mut appends)).await;
                     let result = engine
                         .store
-                        .erase(&subject, at, engine.policy.version())
+                        .erase(&subject, at, engine.policy.policy_version())
                         .await
                         .map_err(EngineError::from);
                     if result.is_ok() {

@@ -16,7 +16,7 @@ use crate::migrations;
 use crate::{Appended, NewEvent, Store, StoreError, StoredEvent, SubjectRecord};
 
 fn micros(t: jiff::Timestamp) -> i64 {
-    i64::try_from(t.as_microsecond()).unwrap_or(i64::MAX)
+    t.as_microsecond()
 }
 
 fn from_micros(us: i64) -> jiff::Timestamp {

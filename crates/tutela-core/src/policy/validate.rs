@@ -46,6 +46,7 @@ const MECHANISMS: [&str; 9] = [
 struct Ctx<'a> {
     files: &'a [ParsedFile],
     errors: Vec<PolicyError>,
+    cited: std::collections::HashSet<String>,
 }
 
 impl Ctx<'_> {
@@ -75,6 +76,7 @@ impl Ctx<'_> {
         let mut out = Vec::with_capacity(refs.len());
         for r in refs {
             if is_clause_id(r.get_ref()) {
+                self.cited.insert(r.get_ref().clone());
                 out.push(r.get_ref().clone());
             } else {
                 self.err(
@@ -227,8 +229,10 @@ fn single<'a, T>(
         .enumerate()
         .filter_map(|(i, f)| pick(&f.raw).map(|x| (i, x)))
         .collect();
-    if found.len() > 1 {
-        if let Some((i, _)) = found.get(1) {
+    if found.len() > 1
+        && let Some((i, _)) = found.get(1)
+    {
+        {
             ctx.err(
                 *i,
                 0..0,
@@ -252,6 +256,7 @@ pub(crate) fn validate(files: Vec<ParsedFile>) -> Result<Policy, PolicyErrors> {
     let mut ctx = Ctx {
         files: &files,
         errors: Vec::new(),
+        cited: std::collections::HashSet::new(),
     };
     let fs = &files;
 
@@ -541,6 +546,18 @@ pub(crate) fn validate(files: Vec<ParsedFile>) -> Result<Policy, PolicyErrors> {
         );
     }
 
+    if ctx.cited.len() > crate::compiled::MAX_CLAUSES {
+        ctx.err(
+            0,
+            0..0,
+            format!(
+                "the policy cites {} distinct clause ids; at most {} are supported",
+                ctx.cited.len(),
+                crate::compiled::MAX_CLAUSES
+            ),
+            "cite fewer, coarser clauses",
+        );
+    }
     let errors = std::mem::take(&mut ctx.errors);
     if !errors.is_empty() {
         return Err(PolicyErrors(errors));
@@ -654,15 +671,16 @@ fn purpose(
         );
     }
     let has_consent = bases.iter().any(|b| b.legal_basis == LegalBasis::Consent);
-    if has_consent {
-        if let Some(always) = bases.iter().find(|b| {
+    if has_consent
+        && let Some(always) = bases.iter().find(|b| {
             b.requires_relationship == 0
                 && matches!(
                     b.legal_basis,
                     LegalBasis::Contract | LegalBasis::LegalObligation | LegalBasis::VitalInterest
                 )
-        }) {
-            ctx.err(
+        })
+    {
+        ctx.err(
                 f,
                 p.id.span(),
                 format!(
@@ -671,7 +689,6 @@ fn purpose(
                 ),
                 "drop the consent basis, or limit the other basis with `requires_relationship`",
             );
-        }
     }
     let channel_ids = channels.all(ctx, f, &p.channels);
     if p.consent_per_channel && !has_consent {

@@ -30,7 +30,7 @@ fn text_field(v: &Option<String>, field: &str, max: usize) -> Result<(), Problem
 
 #[utoipa::path(post, path = "/v1/subjects/{id}/consents", request_body = ConsentPost,
     params(("id" = String, Path, description = "The operator's id of the person")),
-    responses((status = 201, body = Recorded), (status = 200, description = "idempotent repeat", body = Recorded), (status = 422, body = Problem)),
+    responses((status = 201, body = Recorded), (status = 200, description = "idempotent repeat", body = Recorded), (status = 422, body = crate::problem::ProblemBody)),
     security(("bearer" = [])))]
 pub async fn record_consent(
     State(state): State<AppState>,
@@ -61,7 +61,7 @@ pub async fn record_consent(
 
 #[utoipa::path(post, path = "/v1/subjects/{id}/transfer-consents", request_body = TransferConsentPost,
     params(("id" = String, Path, description = "The operator's id of the person")),
-    responses((status = 201, body = Recorded), (status = 422, body = Problem)),
+    responses((status = 201, body = Recorded), (status = 422, body = crate::problem::ProblemBody)),
     security(("bearer" = [])))]
 pub async fn transfer(
     State(state): State<AppState>,

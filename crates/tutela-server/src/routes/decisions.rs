@@ -44,7 +44,7 @@ fn decide_one<'p>(
                     .collect(),
                 transfer: None,
                 field: Some(gap.field),
-                policy_version: policy.version(),
+                policy_version: policy.policy_version(),
             }
         }
         Ok(query) => {
@@ -57,11 +57,11 @@ fn decide_one<'p>(
                 legal_basis: d.legal_basis.map(|b| b.dpv_id()),
                 reason: d.reason.code(),
                 rule: d.reason.rule(),
-                reasons: e.reasons.iter().map(|r| r.code()).collect(),
-                notice_refs: e.notice_refs,
+                reasons: e.reasons().map(|r| r.code()).collect(),
+                notice_refs: e.notice_refs().collect(),
                 transfer: d.transfer.map(|t| t.code()),
                 field: None,
-                policy_version: policy.version(),
+                policy_version: policy.policy_version(),
             }
         }
     }
@@ -72,7 +72,7 @@ fn check_subject(q: &DecisionRequest<'_>, at: &str) -> Result<(), Problem> {
 }
 
 #[utoipa::path(post, path = "/v1/decisions", request_body = DecisionRequest,
-    responses((status = 200, body = DecisionResponse), (status = 400, body = Problem), (status = 422, body = Problem)),
+    responses((status = 200, body = DecisionResponse), (status = 400, body = crate::problem::ProblemBody), (status = 422, body = crate::problem::ProblemBody)),
     security(("bearer" = [])))]
 pub async fn single(
     State(state): State<AppState>,
@@ -90,7 +90,7 @@ pub async fn single(
 }
 
 #[utoipa::path(post, path = "/v1/decisions/batch", request_body = BatchRequest,
-    responses((status = 200, body = BatchResponse), (status = 422, body = Problem)),
+    responses((status = 200, body = BatchResponse), (status = 422, body = crate::problem::ProblemBody)),
     security(("bearer" = [])))]
 pub async fn batch(
     State(state): State<AppState>,

@@ -27,7 +27,7 @@ pub async fn policy(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(json!({
         "id": p.id,
         "notice_version": p.version,
-        "policy_version": c.version(),
+        "policy_version": c.policy_version(),
         "sources": p.sources,
         "controller": { "name": p.controller.name, "address": p.controller.address, "rights_email": p.controller.rights_email },
         "categories": p.categories.iter().map(|c| json!({"id": c.id, "label": {"de": c.label.de, "en": c.label.en}, "notice_refs": c.notice_refs})).collect::<Vec<_>>(),
@@ -58,7 +58,7 @@ pub struct NoticeQuery {
 #[utoipa::path(get, path = "/v1/notice",
     params(("lang" = Option<String>, Query, description = "`de` (default) or `en`"),
            ("format" = Option<String>, Query, description = "`html` (default) or `md`")),
-    responses((status = 200, description = "The privacy notice rendered from the policy"), (status = 422, body = Problem)))]
+    responses((status = 200, description = "The privacy notice rendered from the policy"), (status = 422, body = crate::problem::ProblemBody)))]
 pub async fn notice(
     State(state): State<AppState>,
     Query(q): Query<NoticeQuery>,

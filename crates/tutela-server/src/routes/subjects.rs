@@ -22,7 +22,7 @@ type Written = Result<(StatusCode, Json<Recorded>), Problem>;
 
 #[utoipa::path(put, path = "/v1/subjects/{id}", request_body = SubjectPut,
     params(("id" = String, Path, description = "The operator's id of the person")),
-    responses((status = 201, body = Recorded), (status = 422, body = Problem)),
+    responses((status = 201, body = Recorded), (status = 422, body = crate::problem::ProblemBody)),
     security(("bearer" = [])))]
 pub async fn put(
     State(state): State<AppState>,
@@ -46,8 +46,10 @@ pub async fn put(
                 .fix("use `telecommunications` or `other`")
         })?,
     };
-    if let Some(email) = &body.email {
-        if email.len() > 254 || !email.contains('@') || email.chars().any(char::is_whitespace) {
+    if let Some(email) = &body.email
+        && (email.len() > 254 || !email.contains('@') || email.chars().any(char::is_whitespace))
+    {
+        {
             return Err(Problem::new(Code::InvalidField, "not an e-mail address")
                 .field("email")
                 .fix("send an address like name@example.org, or leave the field out"));
@@ -136,7 +138,7 @@ pub async fn get(
 
 #[utoipa::path(post, path = "/v1/subjects/{id}/objections", request_body = ObjectionPost,
     params(("id" = String, Path, description = "The operator's id of the person")),
-    responses((status = 201, body = Recorded), (status = 422, body = Problem)),
+    responses((status = 201, body = Recorded), (status = 422, body = crate::problem::ProblemBody)),
     security(("bearer" = [])))]
 pub async fn object(
     State(state): State<AppState>,
@@ -152,7 +154,7 @@ pub async fn object(
 
 #[utoipa::path(post, path = "/v1/subjects/{id}/restriction", request_body = RestrictionPost,
     params(("id" = String, Path, description = "The operator's id of the person")),
-    responses((status = 201, body = Recorded), (status = 422, body = Problem)),
+    responses((status = 201, body = Recorded), (status = 422, body = crate::problem::ProblemBody)),
     security(("bearer" = [])))]
 pub async fn restrict(
     State(state): State<AppState>,
@@ -196,7 +198,7 @@ pub async fn lift_restriction(
 
 #[utoipa::path(post, path = "/v1/subjects/{id}/erasure",
     params(("id" = String, Path, description = "The operator's id of the person")),
-    responses((status = 201, body = Recorded), (status = 503, body = Problem)),
+    responses((status = 201, body = Recorded), (status = 503, body = crate::problem::ProblemBody)),
     security(("bearer" = [])))]
 pub async fn erase(State(state): State<AppState>, Path(id): Path<String>) -> Written {
     subject_id(&id)?;

@@ -1,0 +1,218 @@
+//! The decision scenarios of tests/scenarios/decisions.toml, through the HTTP API: events
+//! are recorded with the real endpoints, the question asked at POST /v1/decisions.
+
+use serde_json::json;
+use tutela_core::scenario::{Actual, ScenarioFile};
+
+use crate::support::{SCENARIOS, TestApp};
+
+async fn run_scenarios(app: &TestApp) {
+    let file: ScenarioFile = toml::from_str(SCENARIOS).expect("scenarios");
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    for case in file.cases.iter().filter(|c| !c.library_only) {
+        ran += 1;
+        let subject = format!("scenario-{}", case.name);
+        for e in &case.events {
+            let (method, path, body) = match e.kind.as_str() {
+                "relationship" => (
+                    "PUT",
+                    format!("/v1/subjects/{subject}"),
+                    Some(json!({
+                    "relationship": e.relationship, "contract_kind": e.contract_kind.as_deref().unwrap_or("other")})),
+                ),
+                "consent" | "withdraw" => (
+                    "POST",
+                    format!("/v1/subjects/{subject}/consents"),
+                    Some(json!({
+                    "purpose": e.purpose, "channel": e.channel, "granted": e.kind == "consent",
+                    "source": "scenario", "evidence": e.evidence})),
+                ),
+                "objection" => (
+                    "POST",
+                    format!("/v1/subjects/{subject}/objections"),
+                    Some(json!({"scope": e.scope, "reason": e.reason})),
+                ),
+                "restriction" => (
+                    "POST",
+                    format!("/v1/subjects/{subject}/restriction"),
+                    Some(json!({"reason": "accuracy contested"})),
+                ),
+                "lift_restriction" => (
+                    "DELETE",
+                    format!("/v1/subjects/{subject}/restriction"),
+                    None,
+                ),
+                "transfer_consent" => (
+                    "POST",
+                    format!("/v1/subjects/{subject}/transfer-consents"),
+                    Some(json!({
+                    "country": e.country, "granted": true, "evidence": "signed form"})),
+                ),
+                "erasure" => ("POST", format!("/v1/subjects/{subject}/erasure"), None),
+                other => panic!("unknown event kind {other}"),
+            };
+            let (status, _, body) = app.call(method, &path, body).await;
+            assert!(
+                status.is_success(),
+                "{}: {method} {path} -> {status} {body}",
+                case.name
+            );
+        }
+        let q = &case.query;
+        let (status, _, d) = app
+            .call(
+                "POST",
+                "/v1/decisions",
+                Some(json!({
+                "subject": subject, "purpose": q.purpose, "categories": q.categories,
+                "channel": q.channel, "recipient": q.recipient, "country": q.country})),
+            )
+            .await;
+        assert_eq!(status, 200, "{}: {d}", case.name);
+        let actual = Actual {
+            allowed: d["allowed"].as_bool().unwrap_or(false),
+            reason: d["reason"].as_str().unwrap_or("").to_owned(),
+            legal_basis: d["legal_basis"].as_str().map(str::to_owned),
+            outcome: d["outcome"].as_str().unwrap_or("").to_owned(),
+        };
+        if let Some(diff) = case.expect.check(&actual) {
+            failures.push(format!("{}: {diff}", case.name));
+        }
+        assert!(
+            d["notice_refs"].as_array().is_some_and(|a| !a.is_empty())
+                || actual.outcome == "not_configured"
+        );
+        assert_eq!(d["policy_version"].as_str().map(str::len), Some(64));
+    }
+    assert!(ran >= 50, "only {ran} scenarios ran");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+// covers: N3, N4, N9c, N9d, N9e, N9f, N17, N18, N19, N23, N30, N31
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenarios_through_the_api_on_sqlite() {
+    let app = TestApp::sqlite().await;
+    run_scenarios(&app).await;
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenarios_through_the_api_on_postgres() {
+    let Some(app) = TestApp::postgres().await else {
+        return;
+    };
+    run_scenarios(&app).await;
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_answers_in_the_same_order() {
+    let app = TestApp::sqlite().await;
+    let (s, _, _) = app
+        .call(
+            "PUT",
+            "/v1/subjects/b1",
+            Some(json!({"relationship": "customer"})),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let queries: Vec<_> = (0..300)
+        .map(|i| match i % 3 {
+            0 => json!({"subject": "b1", "purpose": "contract_performance", "categories": ["contact"]}),
+            1 => json!({"subject": "b1", "purpose": "phone_marketing", "categories": ["contact"], "channel": "phone"}),
+            _ => json!({"subject": "b1", "purpose": "nonsense", "categories": ["contact"]}),
+        })
+        .collect();
+    let (s, _, body) = app
+        .call(
+            "POST",
+            "/v1/decisions/batch",
+            Some(json!({"queries": queries})),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let results = body["results"].as_array().expect("results");
+    assert_eq!(results.len(), 300);
+    for (i, r) in results.iter().enumerate() {
+        let expect = ["contract", "consent_missing", "unknown_purpose"][i % 3];
+        assert_eq!(r["reason"], expect, "query {i}");
+    }
+    assert_eq!(results[2]["field"], "purpose");
+    app.finish().await;
+}
+
+// covers: N9c
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_withdrawal_is_visible_to_the_very_next_decision() {
+    let app = TestApp::sqlite().await;
+    let ask =
+        json!({"subject": "w1", "purpose": "advertising_with_usage_data", "categories": ["usage"]});
+    app.call(
+        "PUT",
+        "/v1/subjects/w1",
+        Some(json!({"relationship": "customer"})),
+    )
+    .await;
+    let give = json!({"purpose": "advertising_with_usage_data", "granted": true, "source": "app"});
+    let withdraw =
+        json!({"purpose": "advertising_with_usage_data", "granted": false, "source": "app"});
+    for _ in 0..20 {
+        let (s, _, _) = app
+            .call("POST", "/v1/subjects/w1/consents", Some(give.clone()))
+            .await;
+        assert_eq!(s, 201);
+        let (_, _, d) = app.call("POST", "/v1/decisions", Some(ask.clone())).await;
+        assert_eq!(d["allowed"], true);
+        let (s, _, _) = app
+            .call("POST", "/v1/subjects/w1/consents", Some(withdraw.clone()))
+            .await;
+        assert_eq!(s, 201);
+        let (_, _, d) = app.call("POST", "/v1/decisions", Some(ask.clone())).await;
+        assert_eq!(d["allowed"], false);
+        assert_eq!(d["reason"], "consent_withdrawn");
+    }
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_survives_a_restart() {
+    let dir = std::env::temp_dir().join(format!("tutela-restart-{}", crate::support::unique()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("tutela.db").to_string_lossy().into_owned();
+    {
+        let store = tutela_store::SqliteStore::open(&path).await.expect("open");
+        let engine = tutela_server::Engine::start(
+            tutela_store::AnyStore::Sqlite(store),
+            crate::support::policy(),
+        )
+        .await
+        .expect("engine");
+        let ev = tutela_store::NewEvent {
+            subject: "r1".into(),
+            at: jiff::Timestamp::now(),
+            kind: tutela_core::ledger::EventKind::Restriction { active: true },
+            evidence: None,
+            reason: Some("disputed".into()),
+            email: None,
+            idempotency_key: None,
+            policy_version: "v".into(),
+        };
+        engine.append(ev).await.expect("append");
+    }
+    let store = tutela_store::SqliteStore::open(&path)
+        .await
+        .expect("reopen");
+    let engine = tutela_server::Engine::start(
+        tutela_store::AnyStore::Sqlite(store),
+        crate::support::policy(),
+    )
+    .await
+    .expect("engine");
+    assert!(
+        engine
+            .subject_state("r1")
+            .has(tutela_core::state::RESTRICTED)
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

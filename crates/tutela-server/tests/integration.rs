@@ -1,0 +1,13 @@
+//! tutela-server's integration tests, one binary: the decision scenarios through the API on
+//! SQLite and PostgreSQL, the ledger endpoints, and bad input.
+
+#![allow(
+    clippy::panic,
+    clippy::print_stderr,
+    reason = "test helpers fail by panicking and say why they skip"
+)]
+
+mod api_scenarios;
+mod bad_input;
+mod ledger;
+mod support;

@@ -1,0 +1,221 @@
+//! Consents, objections, restriction and erasure through the API, and what the ledger keeps.
+
+use serde_json::json;
+
+use crate::support::TestApp;
+
+async fn ledger_endpoints(app: &TestApp) {
+    let (s, _, _) = app
+        .call("PUT", "/v1/subjects/p1", Some(json!({"relationship": "customer", "contract_kind": "telecommunications", "email": "p1@example.org"})))
+        .await;
+    assert_eq!(s, 201);
+    let give = json!({"purpose": "email_marketing", "channel": "email", "granted": true, "source": "web", "evidence": "double opt-in 2026-02-01"});
+    let (s, _, first) = app
+        .call("POST", "/v1/subjects/p1/consents", Some(give))
+        .await;
+    assert_eq!(s, 201, "{first}");
+    let (s, _, _) = app
+        .call("POST", "/v1/subjects/p1/consents", Some(json!({"purpose": "email_marketing", "channel": "email", "granted": false, "source": "app"})))
+        .await;
+    assert_eq!(s, 201);
+
+    // Art. 7(1): the full history, oldest first, with evidence and notice version.
+    let (s, _, h) = app.call("GET", "/v1/subjects/p1/consents", None).await;
+    assert_eq!(s, 200);
+    let c = h["consents"].as_array().expect("consents");
+    assert_eq!(c.len(), 2);
+    assert_eq!(c[0]["granted"], true);
+    assert_eq!(c[0]["evidence"], "double opt-in 2026-02-01");
+    assert_eq!(c[0]["notice_version"], "2026-01");
+    assert_eq!(c[1]["granted"], false);
+    assert!(c[0]["seq"].as_i64() < c[1]["seq"].as_i64());
+
+    // ISO/IEC TS 27560 records.
+    let (s, _, iso) = app
+        .call("GET", "/v1/subjects/p1/consents?format=iso27560", None)
+        .await;
+    assert_eq!(s, 200);
+    let r = &iso["records"][0];
+    assert_eq!(r["schema_version"], "ISO/IEC TS 27560:2023");
+    assert_eq!(r["pii_principal_id"], "p1");
+    assert_eq!(r["processing"]["purpose"], "email_marketing");
+    assert_eq!(r["processing"]["lawful_basis"], "eu-gdpr:A6-1-a");
+    assert!(
+        r["processing"]["pii_types"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x == "contact"))
+    );
+    assert!(
+        r["processing"]["withdrawal_method"]
+            .as_str()
+            .is_some_and(|w| w.contains("IoT_Sales_Operations"))
+    );
+    assert_eq!(r["event"]["event_state"], "dpv:ConsentGiven");
+    assert_eq!(iso["records"][1]["event"]["event_type"], "ConsentWithdrawn");
+
+    // N9h: the competent authority follows the kind of contract.
+    let (_, _, v) = app.call("GET", "/v1/subjects/p1", None).await;
+    assert_eq!(v["competent_authority"]["id"], "bfdi");
+    assert_eq!(v["relationship"], "customer");
+
+    // Erasure: personal attributes gone, tombstone kept, legal retention continues.
+    let (s, _, e) = app.call("POST", "/v1/subjects/p1/erasure", None).await;
+    assert_eq!(s, 201, "{e}");
+    let (_, _, h) = app.call("GET", "/v1/subjects/p1/consents", None).await;
+    assert!(
+        h["consents"]
+            .as_array()
+            .expect("consents")
+            .iter()
+            .all(|c| c["evidence"].is_null())
+    );
+    let rec = app
+        .engine
+        .store
+        .subject("p1")
+        .await
+        .expect("subject")
+        .expect("record");
+    assert_eq!(rec.email, None);
+    let (_, _, v) = app.call("GET", "/v1/subjects/p1", None).await;
+    assert_eq!(v["erased"], true);
+    let (s, _, p) = app
+        .call("POST", "/v1/subjects/p1/consents", Some(json!({"purpose": "email_marketing", "channel": "email", "granted": true, "source": "web"})))
+        .await;
+    assert_eq!(s, 409, "{p}");
+    assert_eq!(p["code"], "subject_erased");
+    let (_, _, d) = app
+        .call(
+            "POST",
+            "/v1/decisions",
+            Some(json!({"subject": "p1", "purpose": "legal_retention", "categories": ["payment"]})),
+        )
+        .await;
+    assert_eq!(d["allowed"], true);
+}
+
+use tutela_store::Store;
+
+// covers: N9c, N9e, N9h, N4
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ledger_endpoints_on_sqlite() {
+    let app = TestApp::sqlite().await;
+    ledger_endpoints(&app).await;
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ledger_endpoints_on_postgres() {
+    let Some(app) = TestApp::postgres().await else {
+        return;
+    };
+    ledger_endpoints(&app).await;
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotency_keys_make_retries_safe() {
+    let app = TestApp::sqlite().await;
+    let send = |granted: bool| {
+        axum::http::Request::builder()
+            .method("POST")
+            .uri("/v1/subjects/i1/consents")
+            .header("authorization", format!("Bearer {}", crate::support::TOKEN))
+            .header("content-type", "application/json")
+            .header("idempotency-key", "7f1c0c6e-retry")
+            .body(axum::body::Body::from(
+                json!({"purpose": "advertising_with_usage_data", "granted": granted, "source": "app"}).to_string(),
+            ))
+            .expect("request")
+    };
+    let (s1, _, a) = app.send(send(true)).await;
+    let (s2, _, b) = app.send(send(true)).await;
+    assert_eq!((s1.as_u16(), s2.as_u16()), (201, 200));
+    assert_eq!(a["seq"], b["seq"]);
+    assert_eq!(b["duplicate"], true);
+    let (s3, ct, c) = app.send(send(false)).await;
+    assert_eq!(s3, 409, "{c}");
+    assert_eq!(ct, "application/problem+json");
+    assert_eq!(c["field"], "Idempotency-Key");
+    let (_, _, h) = app.call("GET", "/v1/subjects/i1/consents", None).await;
+    assert_eq!(h["consents"].as_array().map(Vec::len), Some(1));
+    app.finish().await;
+}
+
+// covers: N23, N9d, N31
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_the_policy_forbids_are_refused_and_leave_nothing() {
+    let app = TestApp::sqlite().await;
+    let cases = [
+        (
+            "/v1/subjects/x1/consents",
+            json!({"purpose": "call_recording", "granted": true, "source": "call_center"}),
+            "evidence",
+        ),
+        (
+            "/v1/subjects/x1/consents",
+            json!({"purpose": "contract_performance", "granted": true, "source": "web"}),
+            "purpose",
+        ),
+        (
+            "/v1/subjects/x1/consents",
+            json!({"purpose": "phone_marketing", "granted": true, "source": "web"}),
+            "channel",
+        ),
+        (
+            "/v1/subjects/x1/consents",
+            json!({"purpose": "email_marketing", "channel": "phone", "granted": true, "source": "web"}),
+            "channel",
+        ),
+        (
+            "/v1/subjects/x1/consents",
+            json!({"purpose": "nope", "granted": true, "source": "web"}),
+            "purpose",
+        ),
+        (
+            "/v1/subjects/x1/objections",
+            json!({"scope": "legitimate_interest"}),
+            "reason",
+        ),
+        (
+            "/v1/subjects/x1/objections",
+            json!({"scope": "contract_performance", "reason": "no"}),
+            "scope",
+        ),
+        (
+            "/v1/subjects/x1/objections",
+            json!({"scope": "whatever", "reason": "no"}),
+            "scope",
+        ),
+        (
+            "/v1/subjects/x1/transfer-consents",
+            json!({"country": "IN", "granted": true}),
+            "evidence",
+        ),
+        (
+            "/v1/subjects/x1/transfer-consents",
+            json!({"country": "FR", "granted": true, "evidence": "x"}),
+            "country",
+        ),
+        (
+            "/v1/subjects/x1/transfer-consents",
+            json!({"country": "ZZ", "granted": true, "evidence": "x"}),
+            "country",
+        ),
+        (
+            "/v1/subjects/x1/restriction",
+            json!({"reason": " "}),
+            "reason",
+        ),
+    ];
+    for (path, body, field) in cases {
+        let (s, ct, p) = app.call("POST", path, Some(body.clone())).await;
+        assert_eq!(s, 422, "{path} {body}: {p}");
+        assert_eq!(ct, "application/problem+json");
+        assert_eq!(p["field"], field, "{path} {body}: {p}");
+        assert!(p["fix"].is_string() || p["detail"].is_string());
+    }
+    let history = app.engine.store.history("x1").await.expect("history");
+    assert!(history.is_empty(), "a refused write leaves nothing behind");
+    app.finish().await;
+}
