@@ -17,9 +17,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use cedar_policy::{Authorizer, Decision as CedarDecision, Entity};
-use tutela_bench::{Index, Population, Rng, population, queries, random_events, reference};
+use tutela_bench::{Rng, index, population, queries, random_events, reference};
+use tutela_core::index::StateIndex;
 use tutela_core::ledger::EventKind;
-use tutela_core::state::SubjectState;
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -52,7 +52,7 @@ fn main() {
 
     let pop = population(&policy, n_subjects, 42);
     let qs = queries(&policy, &pop, n_queries, 7);
-    let index = Index::build(&pop);
+    let idx = index(&pop);
 
     let t = Instant::now();
     let folded_text = cedar::folded(&policy);
@@ -78,7 +78,7 @@ fn main() {
     let mut mismatches = Vec::new();
     for (i, (q, r)) in qs.iter().zip(&requests).enumerate() {
         let ours = policy
-            .decide(index.get(&q.subject), &q.query, now)
+            .decide(idx.state(&q.subject), &q.query, now)
             .allowed();
         let a = auth.is_authorized(r, &folded, &entities);
         let b = auth.is_authorized(r, &per_rule, &entities);
@@ -116,7 +116,7 @@ fn main() {
         for q in &qs {
             n += u64::from(
                 policy
-                    .decide(index.get(&q.subject), &q.query, now)
+                    .decide(idx.state(&q.subject), &q.query, now)
                     .allowed(),
             );
         }
@@ -125,7 +125,7 @@ fn main() {
     let tutela_explained = best(3, qs.len(), || {
         let mut n = 0u64;
         for q in &qs {
-            let e = policy.explain(index.get(&q.subject), &q.query, now);
+            let e = policy.explain(idx.state(&q.subject), &q.query, now);
             n += e.reasons.bits() as u64 ^ e.clauses.0 as u64;
         }
         n
@@ -149,7 +149,7 @@ fn main() {
     });
 
     // 3. A withdrawal visible to the very next decision.
-    let mut live = Index::build(&pop);
+    let mut live = index(&pop);
     let consent_slot = policy
         .policy
         .purposes
@@ -177,10 +177,10 @@ fn main() {
     let t = Instant::now();
     for i in 0..rounds {
         let id = &pop.ids[i % pop.ids.len()];
-        let slot = live.map[id.as_str()] as usize;
-        live.states[slot].apply(&policy, if i % 2 == 0 { &give } else { &withdraw });
-        let d = policy.decide(live.get(id), &q_ads, now);
-        let erased = live.states[slot].has(tutela_core::state::ERASED);
+        live.get_or_insert(id)
+            .apply(&policy, if i % 2 == 0 { &give } else { &withdraw });
+        let d = policy.decide(live.state(id), &q_ads, now);
+        let erased = live.state(id).has(tutela_core::state::ERASED);
         assert_eq!(
             d.allowed(),
             i % 2 == 0 && !erased,
@@ -217,24 +217,18 @@ fn main() {
         .collect();
     let n_events: usize = events.iter().map(|(_, e)| e.len()).sum();
     let t = Instant::now();
-    let mut loaded = Population {
-        ids: Vec::with_capacity(million),
-        states: Vec::with_capacity(million),
-    };
+    let mut loaded_index = StateIndex::with_capacity(million);
     for (id, evs) in &events {
-        let mut s = SubjectState::UNKNOWN;
+        let s = loaded_index.get_or_insert(id);
         for e in evs {
             s.apply(&policy, e);
         }
-        loaded.ids.push(id.clone());
-        loaded.states.push(s);
     }
-    let loaded_index = Index::build(&loaded);
     let load = t.elapsed();
     black_box(&loaded_index);
 
-    let state_bytes = std::mem::size_of::<SubjectState>();
-    let index_bytes = std::mem::size_of::<(Box<str>, u32)>() + 1;
+    let state_bytes = std::mem::size_of::<tutela_core::state::SubjectState>();
+    let slot_bytes = StateIndex::slot_bytes();
 
     println!();
     println!("| measure | tutela | Cedar folded (fastest) | Cedar one policy per rule | target |");
@@ -257,6 +251,6 @@ fn main() {
         entities_build.as_secs_f64() * 1e3
     );
     println!(
-        "| decision state per person besides its id | {state_bytes} bytes (+{index_bytes} bytes index slot) | — | — | ≤ 64 bytes |"
+        "| decision state per person besides its id | {state_bytes} bytes (one {slot_bytes}-byte slot with an id of up to 22 bytes) | — | — | ≤ 64 bytes |"
     );
 }

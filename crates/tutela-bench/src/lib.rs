@@ -4,9 +4,9 @@
 
 #![allow(clippy::print_stdout, reason = "benchmark reports go to stdout")]
 
-use rustc_hash::FxHashMap;
 use tutela_core::basis::{ContractKind, CountryCode, Relationship};
 use tutela_core::compiled::{CompiledPolicy, Query};
+use tutela_core::index::StateIndex;
 use tutela_core::ledger::{EventKind, ObjectionScope};
 use tutela_core::policy::{MemoryLoader, load_policy};
 use tutela_core::state::SubjectState;
@@ -221,30 +221,11 @@ pub fn queries(policy: &CompiledPolicy, pop: &Population, n: usize, seed: u64) -
         .collect()
 }
 
-/// The in-memory index tutela's server keeps: id to state.
-pub struct Index {
-    pub map: FxHashMap<Box<str>, u32>,
-    pub states: Vec<SubjectState>,
-}
-
-impl Index {
-    pub fn build(pop: &Population) -> Index {
-        let mut map = FxHashMap::default();
-        map.reserve(pop.ids.len());
-        for (i, id) in pop.ids.iter().enumerate() {
-            map.insert(id.as_str().into(), i as u32);
-        }
-        Index {
-            map,
-            states: pop.states.clone(),
-        }
+/// The in-memory index tutela's server keeps, filled with the population.
+pub fn index(pop: &Population) -> StateIndex {
+    let mut idx = StateIndex::with_capacity(pop.ids.len());
+    for (id, s) in pop.ids.iter().zip(&pop.states) {
+        *idx.get_or_insert(id) = *s;
     }
-
-    #[inline]
-    pub fn get(&self, id: &str) -> &SubjectState {
-        match self.map.get(id) {
-            Some(&i) => &self.states[i as usize],
-            None => &SubjectState::UNKNOWN,
-        }
-    }
+    idx
 }

@@ -5,7 +5,7 @@
 mod cedar;
 
 use cedar_policy::{Authorizer, Decision};
-use tutela_bench::{Index, population, queries, reference};
+use tutela_bench::{index, population, queries, reference};
 
 #[test]
 fn tutela_and_cedar_agree_on_a_random_workload() {
@@ -13,14 +13,14 @@ fn tutela_and_cedar_agree_on_a_random_workload() {
     let now: jiff::Timestamp = "2026-06-01T12:00:00Z".parse().expect("time");
     let pop = population(&policy, 3_000, 11);
     let qs = queries(&policy, &pop, 30_000, 13);
-    let index = Index::build(&pop);
+    let index = index(&pop);
     let folded = cedar::parse(&cedar::folded(&policy));
     let per_rule = cedar::parse(&cedar::per_rule(&policy));
     let entities = cedar::entities(&policy, &pop);
     let auth = Authorizer::new();
     let (mut allowed, mut refused) = (0, 0);
     for (i, q) in qs.iter().enumerate() {
-        let ours = policy.decide(index.get(&q.subject), &q.query, now).allowed();
+        let ours = policy.decide(index.state(&q.subject), &q.query, now).allowed();
         let r = cedar::request(&policy, q, now.as_second());
         for (name, set) in [("folded", &folded), ("per rule", &per_rule)] {
             let resp = auth.is_authorized(&r, set, &entities);

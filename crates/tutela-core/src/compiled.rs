@@ -341,6 +341,14 @@ impl CompiledPolicy {
             .map(|(_, c)| c.as_str())
     }
 
+    /// The clauses behind one reason, as `[rule_refs]` names them.
+    pub fn reason_clauses(&self, reason: Reason) -> ClauseSet {
+        self.reason_clauses
+            .get(reason as usize)
+            .copied()
+            .unwrap_or_default()
+    }
+
     pub(crate) fn basis_position(&self, purpose: u8, lb: LegalBasis) -> Option<usize> {
         let p = self.purposes.get(usize::from(purpose))?;
         p.bases

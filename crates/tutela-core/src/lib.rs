@@ -13,6 +13,7 @@ pub mod compiled;
 pub mod coverage;
 pub mod decide;
 pub mod duration;
+pub mod index;
 pub mod ledger;
 pub mod policy;
 pub mod reason;

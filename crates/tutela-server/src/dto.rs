@@ -3,8 +3,36 @@
 
 use std::borrow::Cow;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
+use tutela_core::compiled::{ClauseSet, CompiledPolicy};
+use tutela_core::reason::{Reason, ReasonSet};
 use utoipa::ToSchema;
+
+/// Reason codes, the primary first, written straight from the bit set.
+#[derive(Debug, Clone, Copy)]
+pub struct ReasonCodes {
+    pub set: ReasonSet,
+    pub primary: Reason,
+}
+
+impl Serialize for ReasonCodes {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.set.ordered(self.primary).map(Reason::code))
+    }
+}
+
+/// Clause ids, in the notice's order, written straight from the bit set.
+#[derive(Debug, Clone, Copy)]
+pub struct ClauseRefs<'p> {
+    pub set: ClauseSet,
+    pub policy: &'p CompiledPolicy,
+}
+
+impl Serialize for ClauseRefs<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.policy.clause_ids(self.set))
+    }
+}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -164,10 +192,11 @@ pub struct DecisionResponse<'p> {
     /// The numbered rule of the engine the primary reason comes from.
     pub rule: &'static str,
     /// Every reason noted while deciding, the primary first.
-    pub reasons: Vec<&'static str>,
+    #[schema(value_type = Vec<String>)]
+    pub reasons: ReasonCodes,
     /// The clauses of the notice the decision rests on.
     #[schema(value_type = Vec<String>)]
-    pub notice_refs: Vec<&'p str>,
+    pub notice_refs: ClauseRefs<'p>,
     /// How a third-country transfer is grounded, when one was asked about.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transfer: Option<&'static str>,

@@ -4,48 +4,17 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
-use rustc_hash::FxHashMap;
 use tokio::sync::{mpsc, oneshot};
 use tutela_core::compiled::{CompiledPolicy, EventError};
+use tutela_core::index::StateIndex;
 use tutela_core::ledger::EventKind;
 use tutela_core::state::SubjectState;
 use tutela_store::{AnyStore, Appended, NewEvent, Store, StoreError};
 
 use crate::writer;
 
-/// Every person's decision state, by id. Ids are the only per-person heap data.
-#[derive(Default)]
-pub struct States {
-    index: FxHashMap<Box<str>, u32>,
-    states: Vec<SubjectState>,
-}
-
-impl States {
-    pub fn get(&self, id: &str) -> &SubjectState {
-        self.index
-            .get(id)
-            .and_then(|&i| self.states.get(i as usize))
-            .unwrap_or(&SubjectState::UNKNOWN)
-    }
-
-    pub fn get_mut(&mut self, id: &str) -> &mut SubjectState {
-        let next = u32::try_from(self.states.len()).unwrap_or(u32::MAX);
-        let i = *self.index.entry(id.into()).or_insert(next);
-        if i == next {
-            self.states.push(SubjectState::UNKNOWN);
-        }
-        let i = i as usize;
-        &mut self.states[i]
-    }
-
-    pub fn len(&self) -> usize {
-        self.states.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.states.is_empty()
-    }
-}
+/// Every person's decision state, by id.
+pub type States = StateIndex;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -118,7 +87,7 @@ impl Engine {
     }
 
     pub fn subject_state(&self, id: &str) -> SubjectState {
-        *self.states().get(id)
+        *self.states().state(id)
     }
 
     /// Checks, commits and applies one event; returns once it is durable.
@@ -152,9 +121,9 @@ impl Engine {
 /// Folds the whole ledger into decision states.
 pub async fn load_states(store: &AnyStore, policy: &CompiledPolicy) -> Result<States, StoreError> {
     let events = store.all_events().await?;
-    let mut states = States::default();
+    let mut states = States::with_capacity(events.len() / 2);
     for e in &events {
-        states.get_mut(&e.subject).apply(policy, &e.kind);
+        states.get_or_insert(&e.subject).apply(policy, &e.kind);
     }
     Ok(states)
 }

@@ -30,9 +30,40 @@ fn reason_index(r: Reason) -> usize {
         .min(63)
 }
 
-pub fn decision(outcome: Outcome, reason: Reason) {
-    DECISIONS[outcome_index(outcome)].fetch_add(1, Ordering::Relaxed);
-    REASONS[reason_index(reason)].fetch_add(1, Ordering::Relaxed);
+/// Decision counts of one request, added to the shared counters once.
+pub struct Tally {
+    outcomes: [u64; 3],
+    reasons: [u64; 64],
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Tally {
+            outcomes: [0; 3],
+            reasons: [0; 64],
+        }
+    }
+}
+
+impl Tally {
+    #[inline]
+    pub fn record(&mut self, outcome: Outcome, reason: Reason) {
+        self.outcomes[outcome_index(outcome)] += 1;
+        self.reasons[reason_index(reason)] += 1;
+    }
+
+    pub fn flush(self) {
+        for (shared, n) in DECISIONS.iter().zip(self.outcomes) {
+            if n > 0 {
+                shared.fetch_add(n, Ordering::Relaxed);
+            }
+        }
+        for (shared, n) in REASONS.iter().zip(self.reasons) {
+            if n > 0 {
+                shared.fetch_add(n, Ordering::Relaxed);
+            }
+        }
+    }
 }
 
 pub fn ledger_writes(n: usize) {

@@ -39,7 +39,7 @@ pub(crate) async fn run(engine: Weak<Engine>, mut rx: mpsc::Receiver<Job>) {
                     if result.is_ok() {
                         let mut states = engine.states.write().unwrap_or_else(|e| e.into_inner());
                         states
-                            .get_mut(&subject)
+                            .get_or_insert(&subject)
                             .apply(&engine.policy, &tutela_core::ledger::EventKind::Erasure);
                     }
                     let _ = reply.send(result);
@@ -62,7 +62,7 @@ async fn commit(engine: &Engine, appends: Vec<(NewEvent, Reply)>) {
         for (event, reply) in appends {
             let state = scratch
                 .entry(event.subject.clone())
-                .or_insert_with(|| *states.get(&event.subject));
+                .or_insert_with(|| *states.state(&event.subject));
             match check(&engine.policy, state, &event) {
                 Ok(()) if !is_erasure(&event.kind) => {
                     state.apply(&engine.policy, &event.kind);
@@ -89,7 +89,7 @@ async fn commit(engine: &Engine, appends: Vec<(NewEvent, Reply)>) {
                     }) = result
                     {
                         states
-                            .get_mut(&event.subject)
+                            .get_or_insert(&event.subject)
                             .apply(&engine.policy, &event.kind);
                     }
                 }

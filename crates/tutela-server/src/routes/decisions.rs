@@ -7,17 +7,23 @@ use axum::response::{IntoResponse, Response};
 use tutela_core::compiled::CompiledPolicy;
 use tutela_core::reason::Outcome;
 
-use crate::dto::{BatchRequest, BatchResponse, DecisionRequest, DecisionResponse};
+use tutela_core::reason::ReasonSet;
+
+use crate::dto::{
+    BatchRequest, BatchResponse, ClauseRefs, DecisionRequest, DecisionResponse, ReasonCodes,
+};
 use crate::engine::States;
 use crate::extract::{JsonBytes, parse};
+use crate::metrics::Tally;
 use crate::problem::{Code, Problem};
-use crate::{AppState, MAX_BATCH, metrics};
+use crate::{AppState, MAX_BATCH};
 
 fn decide_one<'p>(
     policy: &'p CompiledPolicy,
     states: &States,
     q: &DecisionRequest<'_>,
     now: jiff::Timestamp,
+    tally: &mut Tally,
 ) -> DecisionResponse<'p> {
     let resolved = policy.resolve(
         &q.purpose,
@@ -28,37 +34,46 @@ fn decide_one<'p>(
     );
     match resolved {
         Err(gap) => {
-            metrics::decision(Outcome::Gap, gap.reason);
+            tally.record(Outcome::Gap, gap.reason);
+            let mut set = ReasonSet::default();
+            set.insert(gap.reason);
             DecisionResponse {
                 allowed: false,
                 outcome: Outcome::Gap.as_str(),
                 legal_basis: None,
                 reason: gap.reason.code(),
                 rule: gap.reason.rule(),
-                reasons: vec![gap.reason.code()],
-                notice_refs: gap
-                    .reason
-                    .clause_refs(&policy.policy.rule_refs)
-                    .iter()
-                    .map(String::as_str)
-                    .collect(),
+                reasons: ReasonCodes {
+                    set,
+                    primary: gap.reason,
+                },
+                notice_refs: ClauseRefs {
+                    set: policy.reason_clauses(gap.reason),
+                    policy,
+                },
                 transfer: None,
                 field: Some(gap.field),
                 policy_version: policy.policy_version(),
             }
         }
         Ok(query) => {
-            let e = policy.explain(states.get(&q.subject), &query, now);
+            let e = policy.explain(states.state(&q.subject), &query, now);
             let d = e.decision;
-            metrics::decision(d.outcome, d.reason);
+            tally.record(d.outcome, d.reason);
             DecisionResponse {
                 allowed: d.allowed(),
                 outcome: d.outcome.as_str(),
                 legal_basis: d.legal_basis.map(|b| b.dpv_id()),
                 reason: d.reason.code(),
                 rule: d.reason.rule(),
-                reasons: e.reasons().map(|r| r.code()).collect(),
-                notice_refs: e.notice_refs().collect(),
+                reasons: ReasonCodes {
+                    set: e.reasons,
+                    primary: d.reason,
+                },
+                notice_refs: ClauseRefs {
+                    set: e.clauses,
+                    policy,
+                },
                 transfer: d.transfer.map(|t| t.code()),
                 field: None,
                 policy_version: policy.policy_version(),
@@ -84,7 +99,10 @@ pub async fn single(
     let now = super::now();
     let response = {
         let states = state.engine.states();
-        decide_one(policy, &states, &q, now)
+        let mut tally = Tally::default();
+        let r = decide_one(policy, &states, &q, now, &mut tally);
+        tally.flush();
+        r
     };
     Ok(Json(response).into_response())
 }
@@ -109,16 +127,20 @@ pub async fn batch(
         .fix("split the batch"));
     }
     for (i, q) in req.queries.iter().enumerate() {
-        check_subject(q, &format!("queries[{i}]."))?;
+        super::subject_id(&q.subject).map_err(|p| p.field(format!("queries[{i}].subject")))?;
     }
     let policy = &state.engine.policy;
     let now = super::now();
     let results = {
         let states = state.engine.states();
-        req.queries
+        let mut tally = Tally::default();
+        let results = req
+            .queries
             .iter()
-            .map(|q| decide_one(policy, &states, q, now))
-            .collect()
+            .map(|q| decide_one(policy, &states, q, now, &mut tally))
+            .collect();
+        tally.flush();
+        results
     };
     Ok(Json(BatchResponse { results }).into_response())
 }
