@@ -35,14 +35,7 @@ fn text(o: &Output) -> String {
 }
 
 fn temp_dir(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let dir =
-        std::env::temp_dir().join(format!("tutela-cli-{name}-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    dir
+    tutela_store::testing::temp_dir(name)
 }
 
 #[test]
@@ -307,42 +300,14 @@ fn serve_generates_a_private_token_and_answers_on_a_socket_then_decide_reads_the
 
 #[test]
 fn migrate_and_serve_on_postgres() {
-    let url = std::env::var("TUTELA_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("rt");
-    let admin = rt.block_on(async {
-        sqlx::postgres::PgPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect(&url)
-            .await
-    });
-    let admin = match admin {
-        Ok(a) => a,
-        Err(e) if std::env::var("CI").as_deref() != Ok("true") => {
-            eprintln!("skipping: PostgreSQL unreachable ({e})");
-            return;
-        }
-        Err(e) => panic!("PostgreSQL is required under CI=true: {e}"),
+    let Some(pg) = rt.block_on(tutela_store::testing::PgSchema::create()) else {
+        return;
     };
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let schema = format!(
-        "tutela_cli_{}_{}",
-        std::process::id(),
-        nanos % 1_000_000_000
-    );
-    rt.block_on(
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&admin),
-    )
-    .expect("schema");
-    let sep = if url.contains('?') { '&' } else { '?' };
-    let db = format!("{url}{sep}options=-c%20search_path%3D{schema}");
+    let db = pg.store_url();
     let out = tutela(&["migrate", "--database", &db]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("migrated postgres database"));
@@ -363,17 +328,11 @@ fn migrate_and_serve_on_postgres() {
     let (s, b) = http(server.port, "GET", "/readyz", &token, "");
     assert_eq!(s, 200, "{b}");
     drop(server);
+    let query = format!("SELECT count(*) FROM {}.ledger", pg.schema);
     let rows: i64 = rt
-        .block_on(
-            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
-                "SELECT count(*) FROM {schema}.ledger"
-            )))
-            .fetch_one(&admin),
-        )
+        .block_on(sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(query)).fetch_one(&pg.admin))
         .expect("count");
-    assert_eq!(rows, 1);
-    let _ = rt.block_on(
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&admin),
-    );
+    assert_eq!(rows, 1, "the write reached the schema the URL names");
+    rt.block_on(pg.drop_schema());
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -177,8 +177,7 @@ async fn a_withdrawal_is_visible_to_the_very_next_decision() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn state_survives_a_restart() {
-    let dir = std::env::temp_dir().join(format!("tutela-restart-{}", crate::support::unique()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = tutela_store::testing::temp_dir("restart");
     let path = dir.join("tutela.db").to_string_lossy().into_owned();
     {
         let store = tutela_store::SqliteStore::open(&path).await.expect("open");

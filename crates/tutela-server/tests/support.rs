@@ -1,7 +1,5 @@
 //! A test app: the real router over a real store (a fresh SQLite file or PostgreSQL schema).
 
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -9,26 +7,12 @@ use tower::ServiceExt;
 use tutela_core::compiled::CompiledPolicy;
 use tutela_core::policy::{MemoryLoader, load_policy};
 use tutela_server::{AppState, Engine, app};
+use tutela_store::testing::{PgSchema, temp_dir};
 use tutela_store::{AnyStore, PgStore, SqliteStore};
 
 pub const REFERENCE: &str = include_str!("../../../policies/reference.toml");
 pub const SCENARIOS: &str = include_str!("../../../tests/scenarios/decisions.toml");
 pub const TOKEN: &str = "test-token-0123456789abcdef";
-
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-pub fn unique() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!(
-        "{}_{}_{}",
-        std::process::id(),
-        nanos % 1_000_000_000,
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
 
 pub fn policy() -> CompiledPolicy {
     let loader = MemoryLoader::new().with("reference.toml", REFERENCE);
@@ -38,14 +22,13 @@ pub fn policy() -> CompiledPolicy {
 pub struct TestApp {
     pub router: Router,
     pub engine: std::sync::Arc<Engine>,
-    cleanup: Option<(sqlx::PgPool, String)>,
+    pg: Option<PgSchema>,
     dir: Option<std::path::PathBuf>,
 }
 
 impl TestApp {
     pub async fn sqlite() -> TestApp {
-        let dir = std::env::temp_dir().join(format!("tutela-server-{}", unique()));
-        std::fs::create_dir_all(&dir).expect("dir");
+        let dir = temp_dir("server");
         let store = SqliteStore::open(&dir.join("tutela.db").to_string_lossy())
             .await
             .expect("sqlite");
@@ -54,35 +37,16 @@ impl TestApp {
 
     /// `None` only outside CI when PostgreSQL is unreachable.
     pub async fn postgres() -> Option<TestApp> {
-        let url = std::env::var("TUTELA_TEST_PG_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-        let admin = match sqlx::postgres::PgPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(std::time::Duration::from_secs(5))
-            .connect(&url)
-            .await
-        {
-            Ok(p) => p,
-            Err(e) if std::env::var("CI").as_deref() != Ok("true") => {
-                eprintln!("skipping: PostgreSQL unreachable ({e}); CI=true makes this a failure");
-                return None;
-            }
-            Err(e) => panic!("PostgreSQL is required under CI=true: {e}"),
-        };
-        let schema = format!("tutela_srv_{}", unique());
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-            .execute(&admin)
-            .await
-            .expect("schema");
-        let store = PgStore::connect_in_schema(&url, Some(&schema))
+        let pg = PgSchema::create().await?;
+        let store = PgStore::connect_in_schema(&pg.url, Some(&pg.schema))
             .await
             .expect("pg");
-        Some(Self::with(AnyStore::Postgres(store), Some((admin, schema)), None).await)
+        Some(Self::with(AnyStore::Postgres(store), Some(pg), None).await)
     }
 
     async fn with(
         store: AnyStore,
-        cleanup: Option<(sqlx::PgPool, String)>,
+        pg: Option<PgSchema>,
         dir: Option<std::path::PathBuf>,
     ) -> TestApp {
         let engine = Engine::start(store, policy()).await.expect("engine");
@@ -93,16 +57,14 @@ impl TestApp {
         TestApp {
             router,
             engine,
-            cleanup,
+            pg,
             dir,
         }
     }
 
     pub async fn finish(self) {
-        if let Some((admin, schema)) = self.cleanup {
-            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-                .execute(&admin)
-                .await;
+        if let Some(pg) = self.pg {
+            pg.drop_schema().await;
         }
         if let Some(dir) = self.dir {
             let _ = std::fs::remove_dir_all(dir);

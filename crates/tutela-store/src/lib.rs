@@ -9,6 +9,8 @@ mod codec;
 mod error;
 mod migrations;
 mod sql;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::future::Future;
 

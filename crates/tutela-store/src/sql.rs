@@ -104,18 +104,18 @@ macro_rules! sql_store {
                 )
                 .execute(&self.pool)
                 .await?;
-                for (version, sql) in $migrations {
+                for (version, sql) in $migrations() {
                     let mut tx = self.pool.begin_with($begin).await?;
                     let done: Option<i64> =
                         sqlx::query_scalar("SELECT version FROM tutela_migrations WHERE version = $1")
-                            .bind(*version)
+                            .bind(version)
                             .fetch_optional(&mut *tx)
                             .await?;
                     if done.is_none() {
-                        sqlx::raw_sql(*sql).execute(&mut *tx).await?;
+                        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *tx).await?;
                         sqlx::query("INSERT INTO tutela_migrations (version, applied_at_us) VALUES ($1, $2)")
-                            .bind(*version)
-                            .bind(0i64)
+                            .bind(version)
+                            .bind(jiff::Timestamp::now().as_microsecond())
                             .execute(&mut *tx)
                             .await?;
                     }
@@ -296,8 +296,8 @@ macro_rules! sql_store {
 
 // BEGIN IMMEDIATE takes SQLite's write lock up front, so two writers queue instead of failing
 // when a read transaction tries to upgrade.
-sql_store!(SqliteStore, "BEGIN IMMEDIATE", migrations::SQLITE);
-sql_store!(PgStore, "BEGIN", migrations::POSTGRES);
+sql_store!(SqliteStore, "BEGIN IMMEDIATE", migrations::sqlite);
+sql_store!(PgStore, "BEGIN", migrations::postgres);
 
 /// The store a URL names: `sqlite://PATH` (or `sqlite:PATH`) or `postgres://…`.
 #[derive(Clone, Debug)]

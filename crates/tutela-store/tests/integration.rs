@@ -10,14 +10,14 @@
 )]
 
 mod conformance;
-mod support;
 
+use tutela_store::testing::{PgSchema, temp_dir};
 use tutela_store::{PgStore, SqliteStore, Store};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance_on_sqlite() {
-    let dir = support::temp_dir("conformance");
-    let store = SqliteStore::open(&format!("{dir}/tutela.db"))
+    let dir = temp_dir("conformance");
+    let store = SqliteStore::open(&dir.join("tutela.db").to_string_lossy())
         .await
         .expect("open sqlite");
     conformance::run_all(&store).await;
@@ -34,7 +34,7 @@ async fn conformance_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance_on_postgres() {
-    let Some(pg) = support::PgSchema::create().await else {
+    let Some(pg) = PgSchema::create().await else {
         return;
     };
     let store = PgStore::connect_in_schema(&pg.url, Some(&pg.schema))
@@ -55,8 +55,8 @@ async fn conformance_on_postgres() {
 
 #[tokio::test]
 async fn migrations_run_twice_without_harm() {
-    let dir = support::temp_dir("migrate");
-    let store = SqliteStore::open(&format!("{dir}/tutela.db"))
+    let dir = temp_dir("migrate");
+    let store = SqliteStore::open(&dir.join("tutela.db").to_string_lossy())
         .await
         .expect("open sqlite");
     store.migrate().await.expect("first");

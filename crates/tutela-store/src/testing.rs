@@ -1,10 +1,15 @@
-//! Test support: temporary directories and fresh PostgreSQL schemas.
+//! Test support shared by the crates' tests: unique names, temporary directories, and a fresh
+//! PostgreSQL schema per test. Under `CI=true` an unreachable PostgreSQL is a failure.
 
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use sqlx::PgPool;
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
-fn unique() -> String {
+/// A name no other test in this or another process uses at the same time.
+pub fn unique() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -17,31 +22,38 @@ fn unique() -> String {
     )
 }
 
-pub fn temp_dir(name: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("tutela-store-{name}-{}", unique()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir.to_string_lossy().into_owned()
+/// A new empty directory under the system's temporary directory.
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("tutela-{name}-{}", unique()));
+    let _ = std::fs::create_dir_all(&dir);
+    dir
 }
 
+/// `TUTELA_TEST_PG_URL`, or the local server.
 pub fn pg_url() -> String {
     std::env::var("TUTELA_TEST_PG_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
 }
 
-/// A schema of its own for one test, dropped at the end.
+/// A schema of its own for one test; drop it with [`PgSchema::drop_schema`].
 pub struct PgSchema {
     pub url: String,
     pub schema: String,
-    admin: sqlx::PgPool,
+    pub admin: PgPool,
 }
 
 impl PgSchema {
-    /// `None` (skip) only outside CI when the server is unreachable.
+    /// `None` (the test skips) only outside CI when the server is unreachable.
+    #[allow(
+        clippy::print_stderr,
+        clippy::panic,
+        reason = "a test helper says why it skips or fails"
+    )]
     pub async fn create() -> Option<PgSchema> {
         let url = pg_url();
         let admin = match sqlx::postgres::PgPoolOptions::new()
             .max_connections(1)
-            .acquire_timeout(std::time::Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(5))
             .connect(&url)
             .await
         {
@@ -55,11 +67,22 @@ impl PgSchema {
             Err(e) => panic!("PostgreSQL at {url} is required under CI=true: {e}"),
         };
         let schema = format!("tutela_test_{}", unique());
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
             .execute(&admin)
             .await
-            .expect("create schema");
+        {
+            panic!("cannot create schema {schema}: {e}");
+        }
         Some(PgSchema { url, schema, admin })
+    }
+
+    /// A database URL whose connections use only this schema.
+    pub fn store_url(&self) -> String {
+        let sep = if self.url.contains('?') { '&' } else { '?' };
+        format!(
+            "{}{sep}options=-c%20search_path%3D{}",
+            self.url, self.schema
+        )
     }
 
     pub async fn drop_schema(self) {
