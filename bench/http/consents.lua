@@ -3,8 +3,9 @@
 local token = os.getenv("TUTELA_API_TOKEN")
 local threads = {}
 local counter = 0
-local created = 0
-local id = 0
+-- Globals, so that done() can read them from each thread.
+created = 0
+id = 0
 function setup(thread)
   thread:set("id", #threads)
   table.insert(threads, thread)

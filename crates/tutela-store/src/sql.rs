@@ -129,69 +129,7 @@ macro_rules! sql_store {
                 events: &[NewEvent],
             ) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
                 let mut tx = self.pool.begin_with($begin).await?;
-                let mut out = Vec::with_capacity(events.len());
-                for e in events {
-                    let hash = request_hash(e);
-                    if let Some(key) = &e.idempotency_key {
-                        let seen = sqlx::query(
-                            "SELECT seq, at_us, request_hash FROM ledger WHERE idempotency_key = $1",
-                        )
-                        .bind(key)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                        if let Some(row) = seen {
-                            let same = row.try_get::<Option<String>, _>("request_hash")?.as_deref()
-                                == Some(hash.as_str());
-                            out.push(if same {
-                                Ok(Appended {
-                                    seq: row.try_get("seq")?,
-                                    at: from_micros(row.try_get("at_us")?),
-                                    duplicate: true,
-                                })
-                            } else {
-                                Err(StoreError::IdempotencyConflict)
-                            });
-                            continue;
-                        }
-                    }
-                    let (kind, body) = encode(&e.kind);
-                    let at_us = micros(e.at);
-                    sqlx::query(
-                        "INSERT INTO subjects (id, email, created_at_us) VALUES ($1, $2, $3) \
-                         ON CONFLICT (id) DO UPDATE SET email = COALESCE(excluded.email, subjects.email)",
-                    )
-                    .bind(&e.subject)
-                    .bind(&e.email)
-                    .bind(at_us)
-                    .execute(&mut *tx)
-                    .await?;
-                    let seq: i64 = sqlx::query_scalar(
-                        "INSERT INTO ledger (subject, at_us, kind, body, policy_version, idempotency_key, request_hash) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq",
-                    )
-                    .bind(&e.subject)
-                    .bind(at_us)
-                    .bind(kind)
-                    .bind(body)
-                    .bind(&e.policy_version)
-                    .bind(&e.idempotency_key)
-                    .bind(&hash)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    if e.evidence.is_some() || e.reason.is_some() {
-                        sqlx::query("INSERT INTO ledger_personal (seq, evidence, reason) VALUES ($1, $2, $3)")
-                            .bind(seq)
-                            .bind(&e.evidence)
-                            .bind(&e.reason)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    out.push(Ok(Appended {
-                        seq,
-                        at: e.at,
-                        duplicate: false,
-                    }));
-                }
+                let out = Self::append_rows(&mut tx, events).await?;
                 tx.commit().await?;
                 Ok(out)
             }
@@ -292,6 +230,257 @@ macro_rules! sql_store {
             }
         }
     };
+}
+
+impl SqliteStore {
+    /// Row by row: SQLite is in-process, a statement costs microseconds.
+    async fn append_rows(
+        tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+        events: &[NewEvent],
+    ) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
+        let mut out = Vec::with_capacity(events.len());
+        for e in events {
+            let hash = request_hash(e);
+            if let Some(key) = &e.idempotency_key {
+                let seen = sqlx::query(
+                    "SELECT seq, at_us, request_hash FROM ledger WHERE idempotency_key = $1",
+                )
+                .bind(key)
+                .fetch_optional(&mut **tx)
+                .await?;
+                if let Some(row) = seen {
+                    let same = row.try_get::<Option<String>, _>("request_hash")?.as_deref()
+                        == Some(hash.as_str());
+                    out.push(if same {
+                        Ok(Appended {
+                            seq: row.try_get("seq")?,
+                            at: from_micros(row.try_get("at_us")?),
+                            duplicate: true,
+                        })
+                    } else {
+                        Err(StoreError::IdempotencyConflict)
+                    });
+                    continue;
+                }
+            }
+            let (kind, body) = encode(&e.kind);
+            let at_us = micros(e.at);
+            sqlx::query(
+                "INSERT INTO subjects (id, email, created_at_us) VALUES ($1, $2, $3) \
+                 ON CONFLICT (id) DO UPDATE SET email = COALESCE(excluded.email, subjects.email)",
+            )
+            .bind(&e.subject)
+            .bind(&e.email)
+            .bind(at_us)
+            .execute(&mut **tx)
+            .await?;
+            let seq: i64 = sqlx::query_scalar(
+                "INSERT INTO ledger (subject, at_us, kind, body, policy_version, idempotency_key, request_hash) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq",
+            )
+            .bind(&e.subject)
+            .bind(at_us)
+            .bind(kind)
+            .bind(body)
+            .bind(&e.policy_version)
+            .bind(&e.idempotency_key)
+            .bind(&hash)
+            .fetch_one(&mut **tx)
+            .await?;
+            if e.evidence.is_some() || e.reason.is_some() {
+                sqlx::query(
+                    "INSERT INTO ledger_personal (seq, evidence, reason) VALUES ($1, $2, $3)",
+                )
+                .bind(seq)
+                .bind(&e.evidence)
+                .bind(&e.reason)
+                .execute(&mut **tx)
+                .await?;
+            }
+            out.push(Ok(Appended {
+                seq,
+                at: e.at,
+                duplicate: false,
+            }));
+        }
+        Ok(out)
+    }
+}
+
+impl PgStore {
+    /// A constant number of round trips per batch, whatever its size: the group commit of the
+    /// server's writer pays for one transaction, not for one statement per event.
+    async fn append_rows(
+        tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+        events: &[NewEvent],
+    ) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
+        use std::collections::HashMap;
+
+        let hashes: Vec<String> = events.iter().map(request_hash).collect();
+        // Keys seen before, in the ledger or earlier in this batch.
+        let keys: Vec<&str> = events
+            .iter()
+            .filter_map(|e| e.idempotency_key.as_deref())
+            .collect();
+        let mut seen: HashMap<String, (Option<i64>, i64, String)> = HashMap::new();
+        if !keys.is_empty() {
+            let rows = sqlx::query(
+                "SELECT idempotency_key, seq, at_us, request_hash FROM ledger WHERE idempotency_key = ANY($1)",
+            )
+            .bind(&keys)
+            .fetch_all(&mut **tx)
+            .await?;
+            for r in rows {
+                let key: String = r.try_get("idempotency_key")?;
+                let hash: Option<String> = r.try_get("request_hash")?;
+                seen.insert(
+                    key,
+                    (
+                        Some(r.try_get("seq")?),
+                        r.try_get("at_us")?,
+                        hash.unwrap_or_default(),
+                    ),
+                );
+            }
+        }
+        // Which events are new; the others answer from what was seen.
+        let mut plan: Vec<Option<Result<Appended, StoreError>>> = Vec::with_capacity(events.len());
+        let mut fresh: Vec<usize> = Vec::new();
+        for (i, e) in events.iter().enumerate() {
+            match e
+                .idempotency_key
+                .as_ref()
+                .and_then(|k| seen.get(k).map(|v| (k, v)))
+            {
+                Some((_, (seq, at_us, hash))) => plan.push(Some(if *hash == hashes[i] {
+                    Ok(Appended {
+                        seq: seq.unwrap_or(-1),
+                        at: from_micros(*at_us),
+                        duplicate: true,
+                    })
+                } else {
+                    Err(StoreError::IdempotencyConflict)
+                })),
+                None => {
+                    if let Some(k) = &e.idempotency_key {
+                        seen.insert(k.clone(), (None, micros(e.at), hashes[i].clone()));
+                    }
+                    plan.push(None);
+                    fresh.push(i);
+                }
+            }
+        }
+        if !fresh.is_empty() {
+            let mut seqs: Vec<i64> = sqlx::query_scalar(
+                "SELECT nextval(pg_get_serial_sequence('ledger', 'seq')) FROM generate_series(1, $1)",
+            )
+            .bind(fresh.len() as i64)
+            .fetch_all(&mut **tx)
+            .await?;
+            seqs.sort_unstable();
+            // One row per subject: the last e-mail given wins, as row by row it would.
+            let mut subjects: HashMap<&str, (Option<&str>, i64)> = HashMap::new();
+            for &i in &fresh {
+                let e = &events[i];
+                let entry = subjects
+                    .entry(e.subject.as_str())
+                    .or_insert((None, micros(e.at)));
+                if e.email.is_some() {
+                    entry.0 = e.email.as_deref();
+                }
+            }
+            let (ids, rest): (Vec<&str>, Vec<(Option<&str>, i64)>) = subjects.into_iter().unzip();
+            let (emails, created): (Vec<Option<&str>>, Vec<i64>) = rest.into_iter().unzip();
+            sqlx::query(
+                "INSERT INTO subjects (id, email, created_at_us) SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[]) \
+                 ON CONFLICT (id) DO UPDATE SET email = COALESCE(excluded.email, subjects.email)",
+            )
+            .bind(&ids)
+            .bind(&emails)
+            .bind(&created)
+            .execute(&mut **tx)
+            .await?;
+            let mut cols = (
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+            );
+            let mut personal = (Vec::new(), Vec::new(), Vec::new());
+            for (&i, &seq) in fresh.iter().zip(&seqs) {
+                let e = &events[i];
+                let (kind, body) = encode(&e.kind);
+                cols.0.push(seq);
+                cols.1.push(e.subject.as_str());
+                cols.2.push(micros(e.at));
+                cols.3.push(kind);
+                cols.4.push(body);
+                cols.5.push(e.policy_version.as_str());
+                cols.6.push(e.idempotency_key.as_deref());
+                if e.evidence.is_some() || e.reason.is_some() {
+                    personal.0.push(seq);
+                    personal.1.push(e.evidence.as_deref());
+                    personal.2.push(e.reason.as_deref());
+                }
+                plan[i] = Some(Ok(Appended {
+                    seq,
+                    at: e.at,
+                    duplicate: false,
+                }));
+            }
+            let fresh_hashes: Vec<&str> = fresh.iter().map(|&i| hashes[i].as_str()).collect();
+            sqlx::query(
+                "INSERT INTO ledger (seq, subject, at_us, kind, body, policy_version, idempotency_key, request_hash) \
+                 SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])",
+            )
+            .bind(&cols.0)
+            .bind(&cols.1)
+            .bind(&cols.2)
+            .bind(&cols.3)
+            .bind(&cols.4)
+            .bind(&cols.5)
+            .bind(&cols.6)
+            .bind(&fresh_hashes)
+            .execute(&mut **tx)
+            .await?;
+            if !personal.0.is_empty() {
+                sqlx::query(
+                    "INSERT INTO ledger_personal (seq, evidence, reason) SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[])",
+                )
+                .bind(&personal.0)
+                .bind(&personal.1)
+                .bind(&personal.2)
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+        // A repeated key within the batch answers with the seq its first use got.
+        let mut first_seq: HashMap<&str, (i64, jiff::Timestamp)> = HashMap::new();
+        let mut out = Vec::with_capacity(events.len());
+        for (i, p) in plan.into_iter().enumerate() {
+            let r = p.unwrap_or(Err(StoreError::IdempotencyConflict));
+            let r = match (r, events[i].idempotency_key.as_deref()) {
+                (Ok(a), Some(k)) if !a.duplicate => {
+                    first_seq.insert(k, (a.seq, a.at));
+                    Ok(a)
+                }
+                (Ok(a), Some(k)) if a.seq < 0 => first_seq
+                    .get(k)
+                    .map(|&(seq, at)| Appended {
+                        seq,
+                        at,
+                        duplicate: true,
+                    })
+                    .ok_or(StoreError::IdempotencyConflict),
+                (r, _) => r,
+            };
+            out.push(r);
+        }
+        Ok(out)
+    }
 }
 
 // BEGIN IMMEDIATE takes SQLite's write lock up front, so two writers queue instead of failing

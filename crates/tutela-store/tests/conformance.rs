@@ -107,6 +107,22 @@ async fn idempotency_keys_append_once<S: Store>(store: &S) {
         .expect("append");
     assert!(matches!(other[0], Err(StoreError::IdempotencyConflict)));
     assert_eq!(store.history("bob").await.expect("history").len(), 1);
+
+    // The same key twice in one batch: one row, the repeat answers with its seq.
+    let batch = [
+        consent("dave", "email_marketing", true, Some("k-2")),
+        consent("dave", "email_marketing", true, Some("k-2")),
+        consent("dave", "email_marketing", false, Some("k-2")),
+        consent("dave", "email_marketing", false, None),
+    ];
+    let results = store.append(&batch).await.expect("append");
+    let first = results[0].as_ref().expect("first");
+    let repeat = results[1].as_ref().expect("repeat");
+    assert!(!first.duplicate && repeat.duplicate);
+    assert_eq!(first.seq, repeat.seq);
+    assert!(matches!(results[2], Err(StoreError::IdempotencyConflict)));
+    assert!(results[3].as_ref().is_ok_and(|a| a.seq > first.seq));
+    assert_eq!(store.history("dave").await.expect("history").len(), 2);
 }
 
 async fn erasure_removes_personal_attributes_and_keeps_a_tombstone<S: Store>(store: &S) {
