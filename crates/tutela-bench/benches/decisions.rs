@@ -110,23 +110,41 @@ fn main() {
         n_queries - allowed
     );
 
-    // 2. Per-decision cost.
-    let tutela_fast = best(5, qs.len(), || {
+    // 2. Per-decision cost. As in the server, where the ids sit in the request buffer just
+    // read, the queries' ids lie side by side in one buffer.
+    let mut arena = String::new();
+    let mut hot: Vec<(u32, u32, tutela_core::compiled::Query)> = Vec::with_capacity(qs.len());
+    for q in &qs {
+        hot.push((arena.len() as u32, q.subject.len() as u32, q.query));
+        arena.push_str(&q.subject);
+    }
+    let id = |off: u32, len: u32| &arena[off as usize..(off + len) as usize];
+    let tutela_fast = best(5, hot.len(), || {
         let mut n = 0u64;
-        for q in &qs {
-            n += u64::from(
-                policy
-                    .decide(idx.state(&q.subject), &q.query, now)
-                    .allowed(),
-            );
+        for (off, len, q) in &hot {
+            n += u64::from(policy.decide(idx.state(id(*off, *len)), q, now).allowed());
         }
         n
     });
-    let tutela_explained = best(3, qs.len(), || {
+    // The batch endpoint's way: all lookups of a chunk first (their cache misses overlap),
+    // then the decisions.
+    let tutela_batched = best(5, hot.len(), || {
         let mut n = 0u64;
-        for q in &qs {
-            let e = policy.explain(idx.state(&q.subject), &q.query, now);
-            n += e.reasons.bits() as u64 ^ e.clauses.0 as u64;
+        let mut states = Vec::with_capacity(1024);
+        for chunk in hot.chunks(1024) {
+            states.clear();
+            states.extend(chunk.iter().map(|(off, len, _)| idx.state(id(*off, *len))));
+            for ((_, _, q), s) in chunk.iter().zip(&states) {
+                n += u64::from(policy.decide(s, q, now).allowed());
+            }
+        }
+        n
+    });
+    let tutela_explained = best(3, hot.len(), || {
+        let mut n = 0u64;
+        for (off, len, q) in &hot {
+            let e = policy.explain(idx.state(id(*off, *len)), q, now);
+            n += e.reasons.bits() ^ e.clauses.0 as u64;
         }
         n
     });
@@ -240,6 +258,10 @@ fn main() {
     println!(
         "| decision without reasons | {tutela_fast:.1} ns ({:.1} M/s) | — | — | < 50 ns |",
         1e3 / tutela_fast
+    );
+    println!(
+        "| decision without reasons, batched (lookups first) | {tutela_batched:.1} ns ({:.1} M/s) | — | — | < 50 ns |",
+        1e3 / tutela_batched
     );
     println!(
         "| consent withdrawal, then the next decision | {tutela_withdraw:.1} ns | {:.1} ms (entity store upsert + decision) | same store | visible to the very next decision |",

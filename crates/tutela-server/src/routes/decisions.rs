@@ -12,15 +12,15 @@ use tutela_core::reason::ReasonSet;
 use crate::dto::{
     BatchRequest, BatchResponse, ClauseRefs, DecisionRequest, DecisionResponse, ReasonCodes,
 };
-use crate::engine::States;
 use crate::extract::{JsonBytes, parse};
 use crate::metrics::Tally;
 use crate::problem::{Code, Problem};
 use crate::{AppState, MAX_BATCH};
+use tutela_core::state::SubjectState;
 
 fn decide_one<'p>(
     policy: &'p CompiledPolicy,
-    states: &States,
+    state: &SubjectState,
     q: &DecisionRequest<'_>,
     now: jiff::Timestamp,
     tally: &mut Tally,
@@ -57,7 +57,7 @@ fn decide_one<'p>(
             }
         }
         Ok(query) => {
-            let e = policy.explain(states.state(&q.subject), &query, now);
+            let e = policy.explain(state, &query, now);
             let d = e.decision;
             tally.record(d.outcome, d.reason);
             DecisionResponse {
@@ -100,7 +100,7 @@ pub async fn single(
     let response = {
         let states = state.engine.states();
         let mut tally = Tally::default();
-        let r = decide_one(policy, &states, &q, now, &mut tally);
+        let r = decide_one(policy, states.state(&q.subject), &q, now, &mut tally);
         tally.flush();
         r
     };
@@ -134,10 +134,17 @@ pub async fn batch(
     let results = {
         let states = state.engine.states();
         let mut tally = Tally::default();
+        // All lookups first: they are independent, so their cache misses overlap.
+        let found: Vec<&SubjectState> = req
+            .queries
+            .iter()
+            .map(|q| states.state(&q.subject))
+            .collect();
         let results = req
             .queries
             .iter()
-            .map(|q| decide_one(policy, &states, q, now, &mut tally))
+            .zip(found)
+            .map(|(q, s)| decide_one(policy, s, q, now, &mut tally))
             .collect();
         tally.flush();
         results
