@@ -1,5 +1,6 @@
 //! `cargo bench -p tutela-bench --bench load`: how long `tutela serve` takes to load every
-//! person's decision state from the ledger, for 1,000,000 persons on SQLite and PostgreSQL.
+//! person's decision state, for 1,000,000 persons on SQLite and PostgreSQL: by folding the
+//! whole ledger, and from the stored snapshot plus the ledger events after it.
 //!
 //! Environment: `TUTELA_BENCH_PERSONS` (default 1000000), `TUTELA_TEST_PG_URL`.
 
@@ -13,8 +14,9 @@
 use std::time::Instant;
 
 use tutela_bench::{Rng, random_events, reference};
-use tutela_server::engine::load_states;
-use tutela_store::{AnyStore, NewEvent, PgStore, SqliteStore, Store};
+use tutela_core::compiled::CompiledPolicy;
+use tutela_server::engine::{LoadStats, load_states};
+use tutela_store::{AnyStore, NewEvent, PgStore, Snapshot, SqliteStore, Store};
 
 async fn seed(store: &AnyStore, persons: usize) -> usize {
     let policy = reference().unwrap();
@@ -46,25 +48,82 @@ async fn seed(store: &AnyStore, persons: usize) -> usize {
     total
 }
 
+async fn best_load(store: &AnyStore, policy: &CompiledPolicy) -> (f64, LoadStats) {
+    let mut best = f64::MAX;
+    let mut stats = LoadStats::default();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let (_, s) = load_states(store, policy).await.unwrap();
+        best = best.min(t.elapsed().as_secs_f64());
+        stats = s;
+    }
+    (best, stats)
+}
+
 async fn measure(label: &str, store: AnyStore, persons: usize) {
     store.migrate().await.unwrap();
     let t = Instant::now();
     let events = seed(&store, persons).await;
     let seeded = t.elapsed();
     let policy = reference().unwrap();
-    let mut best = f64::MAX;
-    let mut loaded = 0;
-    for _ in 0..3 {
-        let t = Instant::now();
-        let states = load_states(&store, &policy).await.unwrap();
-        best = best.min(t.elapsed().as_secs_f64());
-        loaded = states.len();
-    }
+
+    // Without a snapshot: the whole ledger is folded.
+    let (fold, stats) = best_load(&store, &policy).await;
+    assert_eq!(stats.events_folded, events);
+    let (states, _) = load_states(&store, &policy).await.unwrap();
+    let loaded = states.len();
+
+    // With a snapshot and 10,000 events after it, as after a crash between snapshots.
+    let t = Instant::now();
+    let snap = Snapshot {
+        up_to_seq: stats.up_to_seq,
+        chunks: tutela_core::snapshot::encode(&states, 65_536),
+    };
+    let bytes: usize = snap.chunks.iter().map(Vec::len).sum();
+    store
+        .save_snapshot(policy.policy_version(), &snap)
+        .await
+        .unwrap();
+    let written = t.elapsed();
+    let tail = seed_tail(&store, &policy, 10_000).await;
+    let (from_snapshot, stats) = best_load(&store, &policy).await;
+    assert_eq!(stats.from_snapshot, loaded);
+    assert_eq!(stats.events_folded, tail);
     println!(
-        "| {label} | {loaded} | {events} | {:.2} s | {:.0} ms |",
+        "| {label} | {loaded} | {events} | {:.0} s | {:.0} ms | {:.0} ms ({:.1} MB, written in {:.0} ms) + {tail} events |",
         seeded.as_secs_f64(),
-        best * 1e3
+        fold * 1e3,
+        from_snapshot * 1e3,
+        bytes as f64 / 1e6,
+        written.as_secs_f64() * 1e3,
     );
+}
+
+/// Events for persons already in the snapshot, appended after it.
+async fn seed_tail(store: &AnyStore, policy: &CompiledPolicy, n: usize) -> usize {
+    let mut rng = Rng::new(11);
+    let at: jiff::Timestamp = "2026-04-01T00:00:00Z".parse().unwrap();
+    let mut batch = Vec::with_capacity(n);
+    while batch.len() < n {
+        let who = format!("C{:08}", rng.below(1_000));
+        for kind in random_events(policy, &mut rng) {
+            batch.push(NewEvent {
+                subject: who.clone(),
+                at,
+                kind,
+                evidence: None,
+                reason: None,
+                email: None,
+                idempotency_key: None,
+                policy_version: "bench".into(),
+            });
+        }
+    }
+    batch.truncate(n);
+    for r in store.append(&batch).await.unwrap() {
+        r.unwrap();
+    }
+    n
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -73,8 +132,10 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
-    println!("| store | persons loaded | ledger events | seeding | load (best of 3) |");
-    println!("|---|---|---|---|---|");
+    println!(
+        "| store | persons | ledger events | seeding | load, whole ledger folded (best of 3) | load, snapshot + events after it (best of 3) |"
+    );
+    println!("|---|---|---|---|---|---|");
     let dir = std::env::temp_dir().join(format!("tutela-load-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let sqlite = SqliteStore::open(&dir.join("load.db").to_string_lossy())

@@ -235,6 +235,8 @@ async fn serve(
         %addr,
         backend = engine.store.backend(),
         subjects = engine.states().len(),
+        from_snapshot = engine.loaded.from_snapshot,
+        events_folded = engine.loaded.events_folded,
         load_ms = started.elapsed().as_millis() as u64,
         policy_version = engine.policy.policy_version(),
         "tutela is serving"
@@ -242,10 +244,19 @@ async fn serve(
     tutela_server::serve(
         listener,
         AppState {
-            engine,
+            engine: engine.clone(),
             token: token.into(),
         },
     )
     .await?;
+    // The next start reads this snapshot instead of folding the ledger.
+    if engine.events_since_snapshot() > 0 {
+        match engine.snapshot().await {
+            Ok(persons) => tracing::info!(persons, "snapshot written at shutdown"),
+            Err(e) => {
+                tracing::warn!(error = %e, "no snapshot at shutdown; the next start folds the ledger")
+            }
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -32,6 +32,14 @@ impl Key {
         }
     }
 
+    fn as_str(&self) -> &str {
+        match self {
+            // Inline keys are copied from a `&str` whole, so they are valid UTF-8.
+            Key::Inline { .. } => std::str::from_utf8(self.as_bytes()).unwrap_or_default(),
+            Key::Heap(s) => s,
+        }
+    }
+
     #[inline]
     fn as_bytes(&self) -> &[u8] {
         match self {
@@ -101,6 +109,11 @@ impl StateIndex {
 
     pub fn len(&self) -> usize {
         self.table.len()
+    }
+
+    /// Every person's id and state, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &SubjectState)> {
+        self.table.iter().map(|s| (s.key.as_str(), &s.state))
     }
 
     pub fn is_empty(&self) -> bool {

@@ -14,11 +14,14 @@ pub mod coverage;
 pub mod decide;
 pub mod duration;
 pub mod index;
+pub mod intake;
 pub mod ledger;
 pub mod policy;
 pub mod reason;
 pub mod render;
+pub mod request;
 pub mod scenario;
+pub mod snapshot;
 pub mod state;
 
 pub use jiff::Timestamp;

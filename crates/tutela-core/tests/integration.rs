@@ -40,3 +40,4 @@ mod coverage;
 mod decisions;
 mod policy_check;
 mod render;
+mod requests;

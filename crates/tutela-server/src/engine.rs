@@ -1,15 +1,17 @@
 //! The engine behind the API: the compiled policy, every person's compact decision state in
 //! memory, and the single writer through which every ledger write passes.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, Weak};
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 use tutela_core::compiled::{CompiledPolicy, EventError};
 use tutela_core::index::StateIndex;
 use tutela_core::ledger::EventKind;
+use tutela_core::snapshot;
 use tutela_core::state::SubjectState;
-use tutela_store::{AnyStore, Appended, NewEvent, Store, StoreError};
+use tutela_store::{AnyStore, Appended, NewEvent, Snapshot, Store, StoreError};
 
 use crate::writer;
 
@@ -50,31 +52,109 @@ pub(crate) enum Job {
     },
 }
 
+/// How the engine keeps its snapshot of the decision states.
+#[derive(Clone, Copy, Debug)]
+pub struct EngineOptions {
+    /// Take a new snapshot once this many ledger events were applied after the last one.
+    pub snapshot_every: i64,
+    /// How often the engine looks whether a snapshot is due.
+    pub snapshot_check: Duration,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            snapshot_every: 100_000,
+            snapshot_check: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Persons per snapshot chunk: about 3 MB per row.
+const SNAPSHOT_CHUNK: usize = 65_536;
+
 pub struct Engine {
     pub policy: Arc<CompiledPolicy>,
     pub store: AnyStore,
     pub(crate) states: RwLock<States>,
+    /// The highest ledger sequence number folded into `states`; changed only under its lock.
+    pub(crate) applied_seq: AtomicI64,
+    /// The sequence number the stored snapshot includes.
+    snapshot_seq: AtomicI64,
     writer: mpsc::Sender<Job>,
     ready: AtomicBool,
+    /// How the states were loaded at start.
+    pub loaded: LoadStats,
+}
+
+/// What loading the states at start did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoadStats {
+    /// Persons read from the stored snapshot (0 when there was none for this policy).
+    pub from_snapshot: usize,
+    /// The ledger position the snapshot included, when one was used.
+    pub snapshot_seq: Option<i64>,
+    /// Ledger events folded on top of the snapshot (all of them without one).
+    pub events_folded: usize,
+    /// The highest ledger sequence number folded.
+    pub up_to_seq: i64,
 }
 
 impl Engine {
-    /// Migrates the store, loads every person's state from the ledger and starts the writer.
+    /// Migrates the store, loads every person's state (from the snapshot and the ledger events
+    /// after it) and starts the writer.
     pub async fn start(store: AnyStore, policy: CompiledPolicy) -> Result<Arc<Engine>, StoreError> {
+        Self::start_with(store, policy, EngineOptions::default()).await
+    }
+
+    pub async fn start_with(
+        store: AnyStore,
+        policy: CompiledPolicy,
+        options: EngineOptions,
+    ) -> Result<Arc<Engine>, StoreError> {
         store.migrate().await?;
         let policy = Arc::new(policy);
-        let states = load_states(&store, &policy).await?;
+        let (states, loaded) = load_states(&store, &policy).await?;
         let (tx, rx) = mpsc::channel(4096);
+        // Without a snapshot every event counts as "since the snapshot", so a large ledger gets
+        // one at the first check.
+        let snapshot_seq = loaded.snapshot_seq.unwrap_or(0);
         let engine = Arc::new(Engine {
             policy,
             store,
             states: RwLock::new(states),
+            applied_seq: AtomicI64::new(loaded.up_to_seq),
+            snapshot_seq: AtomicI64::new(snapshot_seq),
             writer: tx,
             ready: AtomicBool::new(false),
+            loaded,
         });
         tokio::spawn(writer::run(Arc::downgrade(&engine), rx));
+        tokio::spawn(snapshots(Arc::downgrade(&engine), options));
         engine.ready.store(true, Ordering::Release);
         Ok(engine)
+    }
+
+    /// Writes a snapshot of every person's state to the store, replacing the one before.
+    /// Returns the number of persons it holds.
+    pub async fn snapshot(&self) -> Result<usize, StoreError> {
+        let (snap, persons) = {
+            let states = self.states();
+            let up_to_seq = self.applied_seq.load(Ordering::Acquire);
+            let chunks = snapshot::encode(&states, SNAPSHOT_CHUNK);
+            (Snapshot { up_to_seq, chunks }, states.len())
+        };
+        self.store
+            .save_snapshot(self.policy.policy_version(), &snap)
+            .await?;
+        self.snapshot_seq
+            .fetch_max(snap.up_to_seq, Ordering::AcqRel);
+        Ok(persons)
+    }
+
+    /// Ledger events applied since the stored snapshot.
+    pub fn events_since_snapshot(&self) -> i64 {
+        self.applied_seq.load(Ordering::Acquire) - self.snapshot_seq.load(Ordering::Acquire)
     }
 
     pub fn is_ready(&self) -> bool {
@@ -118,14 +198,74 @@ impl Engine {
     }
 }
 
-/// Folds the whole ledger into decision states.
-pub async fn load_states(store: &AnyStore, policy: &CompiledPolicy) -> Result<States, StoreError> {
-    let events = store.all_events().await?;
-    let mut states = States::with_capacity(events.len() / 2);
+/// Loads every person's decision state: the stored snapshot taken under this policy, if there
+/// is one, then the ledger events after it. Without a snapshot, the whole ledger is folded.
+pub async fn load_states(
+    store: &AnyStore,
+    policy: &CompiledPolicy,
+) -> Result<(States, LoadStats), StoreError> {
+    let mut stats = LoadStats::default();
+    let mut states = States::default();
+    let mut after = 0;
+    if let Some(snap) = store.load_snapshot(policy.policy_version()).await? {
+        match decode_snapshot(&snap) {
+            Ok(decoded) => {
+                stats.from_snapshot = decoded.len();
+                stats.snapshot_seq = Some(snap.up_to_seq);
+                states = decoded;
+                after = snap.up_to_seq;
+            }
+            // A snapshot of another build's format is a cache miss, not an error.
+            Err(e) => {
+                tracing::warn!(error = %e, "ignoring the stored snapshot; folding the ledger")
+            }
+        }
+    }
+    let events = if stats.snapshot_seq.is_some() {
+        store.events_after(after).await?
+    } else {
+        store.all_events().await?
+    };
+    if states.is_empty() {
+        states = States::with_capacity(events.len() / 2);
+    }
+    stats.up_to_seq = after;
     for e in &events {
         states.get_or_insert(&e.subject).apply(policy, &e.kind);
+        stats.up_to_seq = stats.up_to_seq.max(e.seq);
+    }
+    stats.events_folded = events.len();
+    Ok((states, stats))
+}
+
+fn decode_snapshot(snap: &Snapshot) -> Result<States, snapshot::SnapshotError> {
+    let mut states = States::with_capacity(snap.chunks.len() * SNAPSHOT_CHUNK);
+    for chunk in &snap.chunks {
+        snapshot::decode_into(&mut states, chunk)?;
     }
     Ok(states)
+}
+
+/// Takes a snapshot whenever enough events were applied since the last one.
+async fn snapshots(engine: Weak<Engine>, options: EngineOptions) {
+    loop {
+        tokio::time::sleep(options.snapshot_check).await;
+        let Some(engine) = engine.upgrade() else {
+            return;
+        };
+        if engine.events_since_snapshot() < options.snapshot_every {
+            continue;
+        }
+        let started = std::time::Instant::now();
+        match engine.snapshot().await {
+            Ok(persons) => tracing::info!(
+                persons,
+                ms = started.elapsed().as_millis() as u64,
+                "snapshot of the decision states written"
+            ),
+            Err(e) => tracing::warn!(error = %e, "snapshot failed; the ledger stays the source"),
+        }
+    }
 }
 
 /// Whether an event kind is checked with evidence or reasons present.

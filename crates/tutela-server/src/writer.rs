@@ -4,6 +4,7 @@
 //! error and changes no state.
 
 use std::sync::Weak;
+use std::sync::atomic::Ordering;
 
 use rustc_hash::FxHashMap;
 use tokio::sync::{mpsc, oneshot};
@@ -36,11 +37,12 @@ pub(crate) async fn run(engine: Weak<Engine>, mut rx: mpsc::Receiver<Job>) {
                         .erase(&subject, at, engine.policy.policy_version())
                         .await
                         .map_err(EngineError::from);
-                    if result.is_ok() {
+                    if let Ok(done) = &result {
                         let mut states = engine.states.write().unwrap_or_else(|e| e.into_inner());
                         states
                             .get_or_insert(&subject)
                             .apply(&engine.policy, &tutela_core::ledger::EventKind::Erasure);
+                        engine.applied_seq.fetch_max(done.seq, Ordering::AcqRel);
                     }
                     let _ = reply.send(result);
                 }
@@ -85,12 +87,15 @@ async fn commit(engine: &Engine, appends: Vec<(NewEvent, Reply)>) {
                 let mut states = engine.states.write().unwrap_or_else(|e| e.into_inner());
                 for (event, result) in events.iter().zip(&results) {
                     if let Ok(Appended {
-                        duplicate: false, ..
+                        duplicate: false,
+                        seq,
+                        ..
                     }) = result
                     {
                         states
                             .get_or_insert(&event.subject)
                             .apply(&engine.policy, &event.kind);
+                        engine.applied_seq.fetch_max(*seq, Ordering::AcqRel);
                     }
                 }
             }

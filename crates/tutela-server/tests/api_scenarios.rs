@@ -215,3 +215,77 @@ async fn state_survives_a_restart() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_reads_the_snapshot_and_the_events_after_it() {
+    use tutela_core::ledger::EventKind;
+    use tutela_store::Store;
+
+    let dir = tutela_store::testing::temp_dir("snapshot");
+    let path = dir.join("tutela.db").to_string_lossy().into_owned();
+    let open = || async {
+        let store = tutela_store::SqliteStore::open(&path).await.expect("open");
+        tutela_server::Engine::start(
+            tutela_store::AnyStore::Sqlite(store),
+            crate::support::policy(),
+        )
+        .await
+        .expect("engine")
+    };
+    let consent = |subject: &str, granted: bool| tutela_store::NewEvent {
+        subject: subject.into(),
+        at: jiff::Timestamp::now(),
+        kind: EventKind::Consent {
+            purpose: "phone_marketing".into(),
+            channel: Some("phone".into()),
+            granted,
+            source: "test".into(),
+            notice_version: "2026-01".into(),
+        },
+        evidence: Some("recorded call".into()),
+        reason: None,
+        email: None,
+        idempotency_key: None,
+        policy_version: "v".into(),
+    };
+    {
+        let engine = open().await;
+        for i in 0..50 {
+            engine
+                .append(consent(&format!("s{i}"), true))
+                .await
+                .expect("append");
+        }
+        assert_eq!(engine.snapshot().await.expect("snapshot"), 50);
+        assert_eq!(engine.events_since_snapshot(), 0);
+        // After the snapshot: a withdrawal of a person in it, and a new person.
+        engine.append(consent("s7", false)).await.expect("append");
+        engine.append(consent("new", true)).await.expect("append");
+        engine
+            .erase("s8".into(), jiff::Timestamp::now())
+            .await
+            .expect("erase");
+        assert_eq!(engine.events_since_snapshot(), 3);
+    }
+    let engine = open().await;
+    assert_eq!(engine.loaded.from_snapshot, 50);
+    assert_eq!(engine.loaded.events_folded, 3);
+    // The same states as folding the whole ledger.
+    let policy = crate::support::policy();
+    let all = engine.store.all_events().await.expect("all");
+    let mut subjects: Vec<&str> = all.iter().map(|e| e.subject.as_str()).collect();
+    subjects.sort_unstable();
+    subjects.dedup();
+    assert_eq!(subjects.len(), 51);
+    for s in subjects {
+        let folded = tutela_core::state::SubjectState::fold(
+            &policy,
+            all.iter().filter(|e| e.subject == s),
+            jiff::Timestamp::MAX,
+        );
+        assert_eq!(engine.subject_state(s), folded, "{s}");
+    }
+    assert!(engine.subject_state("s7").consents == 0);
+    assert!(engine.subject_state("s8").has(tutela_core::state::ERASED));
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -8,6 +8,9 @@ pub enum StoreError {
     /// A stored row could not be read back (a bug or a foreign write).
     #[error("corrupt ledger row {seq}: {what}")]
     Corrupt { seq: i64, what: String },
+    /// Someone else changed the record first; read it again and retry.
+    #[error("the record was changed concurrently")]
+    Conflict,
     #[error("unsupported database url; use sqlite://PATH or postgres://…")]
     UnsupportedUrl,
     #[error("database error: {0}")]

@@ -8,6 +8,7 @@
 mod codec;
 mod error;
 mod migrations;
+mod requests;
 mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -15,6 +16,9 @@ pub mod testing;
 use std::future::Future;
 
 pub use error::StoreError;
+pub use requests::{
+    CodeRecord, RequestEvent, RequestEventNew, RequestRecord, RequestStore, StepRecord,
+};
 pub use sql::{AnyStore, PgStore, SqliteStore};
 use tutela_core::ledger::{EventKind, LedgerEvent};
 
@@ -62,6 +66,14 @@ pub struct SubjectRecord {
     pub erased_at: Option<jiff::Timestamp>,
 }
 
+/// A stored snapshot of the decision states (see [`tutela_core::snapshot`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The states include every ledger event up to and including this sequence number.
+    pub up_to_seq: i64,
+    pub chunks: Vec<Vec<u8>>,
+}
+
 /// One storage interface; the conformance suite in `tests/` runs against every implementation.
 pub trait Store: Send + Sync {
     /// Creates or upgrades the schema.
@@ -82,6 +94,25 @@ pub trait Store: Send + Sync {
 
     /// Every event of every person, in ledger order, without personal attributes.
     fn all_events(&self) -> impl Future<Output = Result<Vec<LedgerEvent>, StoreError>> + Send;
+
+    /// Events after `seq`, in ledger order, without personal attributes.
+    fn events_after(
+        &self,
+        seq: i64,
+    ) -> impl Future<Output = Result<Vec<LedgerEvent>, StoreError>> + Send;
+
+    /// Replaces any stored snapshot with this one, atomically.
+    fn save_snapshot(
+        &self,
+        policy_version: &str,
+        snapshot: &Snapshot,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The snapshot taken under `policy_version`, if there is one.
+    fn load_snapshot(
+        &self,
+        policy_version: &str,
+    ) -> impl Future<Output = Result<Option<Snapshot>, StoreError>> + Send;
 
     fn subject(
         &self,

@@ -13,13 +13,13 @@ use tutela_core::ledger::{EventKind, LedgerEvent};
 
 use crate::codec::{decode, encode, request_hash};
 use crate::migrations;
-use crate::{Appended, NewEvent, Store, StoreError, StoredEvent, SubjectRecord};
+use crate::{Appended, NewEvent, Snapshot, Store, StoreError, StoredEvent, SubjectRecord};
 
-fn micros(t: jiff::Timestamp) -> i64 {
+pub(crate) fn micros(t: jiff::Timestamp) -> i64 {
     t.as_microsecond()
 }
 
-fn from_micros(us: i64) -> jiff::Timestamp {
+pub(crate) fn from_micros(us: i64) -> jiff::Timestamp {
     jiff::Timestamp::from_microsecond(us).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
 }
 
@@ -42,7 +42,7 @@ fn event(
 /// Embedded SQLite in WAL mode with `synchronous=FULL`: a commit is on disk before it returns.
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
 }
 
 impl SqliteStore {
@@ -69,7 +69,7 @@ impl SqliteStore {
 /// PostgreSQL, optionally confined to one schema (tests use a fresh schema each).
 #[derive(Clone, Debug)]
 pub struct PgStore {
-    pool: PgPool,
+    pub(crate) pool: PgPool,
 }
 
 impl PgStore {
@@ -168,6 +168,52 @@ macro_rules! sql_store {
                         event(r.try_get("seq")?, r.try_get("subject")?, r.try_get("at_us")?, &kind, &body)
                     })
                     .collect()
+            }
+
+            async fn events_after(&self, seq: i64) -> Result<Vec<LedgerEvent>, StoreError> {
+                let rows = sqlx::query("SELECT seq, subject, at_us, kind, body FROM ledger WHERE seq > $1 ORDER BY seq")
+                    .bind(seq)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|r| {
+                        let kind: String = r.try_get("kind")?;
+                        let body: String = r.try_get("body")?;
+                        event(r.try_get("seq")?, r.try_get("subject")?, r.try_get("at_us")?, &kind, &body)
+                    })
+                    .collect()
+            }
+
+            async fn save_snapshot(&self, policy_version: &str, snapshot: &Snapshot) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin_with($begin).await?;
+                sqlx::query("DELETE FROM state_snapshots").execute(&mut *tx).await?;
+                for (i, chunk) in snapshot.chunks.iter().enumerate() {
+                    sqlx::query("INSERT INTO state_snapshots (policy_version, chunk, up_to_seq, data) VALUES ($1, $2, $3, $4)")
+                        .bind(policy_version)
+                        .bind(i as i64)
+                        .bind(snapshot.up_to_seq)
+                        .bind(chunk.as_slice())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn load_snapshot(&self, policy_version: &str) -> Result<Option<Snapshot>, StoreError> {
+                let rows = sqlx::query("SELECT up_to_seq, data FROM state_snapshots WHERE policy_version = $1 ORDER BY chunk")
+                    .bind(policy_version)
+                    .fetch_all(&self.pool)
+                    .await?;
+                let Some(first) = rows.first() else {
+                    return Ok(None);
+                };
+                let up_to_seq: i64 = first.try_get("up_to_seq")?;
+                let chunks = rows
+                    .iter()
+                    .map(|r| r.try_get::<Vec<u8>, _>("data"))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(Some(Snapshot { up_to_seq, chunks }))
             }
 
             async fn subject(&self, subject: &str) -> Result<Option<SubjectRecord>, StoreError> {
@@ -541,6 +587,19 @@ impl Store for AnyStore {
     }
     async fn all_events(&self) -> Result<Vec<LedgerEvent>, StoreError> {
         dispatch!(self, s => s.all_events().await)
+    }
+    async fn events_after(&self, seq: i64) -> Result<Vec<LedgerEvent>, StoreError> {
+        dispatch!(self, s => s.events_after(seq).await)
+    }
+    async fn save_snapshot(
+        &self,
+        policy_version: &str,
+        snapshot: &Snapshot,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.save_snapshot(policy_version, snapshot).await)
+    }
+    async fn load_snapshot(&self, policy_version: &str) -> Result<Option<Snapshot>, StoreError> {
+        dispatch!(self, s => s.load_snapshot(policy_version).await)
     }
     async fn subject(&self, subject: &str) -> Result<Option<SubjectRecord>, StoreError> {
         dispatch!(self, s => s.subject(subject).await)

@@ -2,7 +2,7 @@
 
 use tutela_core::basis::{ContractKind, Relationship};
 use tutela_core::ledger::{EventKind, ObjectionScope};
-use tutela_store::{NewEvent, Store, StoreError};
+use tutela_store::{NewEvent, Snapshot, Store, StoreError};
 
 fn at(s: &str) -> jiff::Timestamp {
     s.parse().expect("timestamp")
@@ -34,6 +34,7 @@ pub async fn run_all<S: Store>(store: &S) {
     idempotency_keys_append_once(store).await;
     erasure_removes_personal_attributes_and_keeps_a_tombstone(store).await;
     concurrent_appends_lose_nothing(store).await;
+    snapshots_replace_each_other_and_events_after_follow_them(store).await;
     store.ping().await.expect("ping");
 }
 
@@ -163,6 +164,39 @@ async fn concurrent_appends_lose_nothing<S: Store>(store: &S) {
     let all = store.all_events().await.expect("all");
     assert_eq!(all.len(), before + 160);
     assert!(all.windows(2).all(|w| w[0].seq < w[1].seq), "ledger order");
+}
+
+async fn snapshots_replace_each_other_and_events_after_follow_them<S: Store>(store: &S) {
+    assert_eq!(store.load_snapshot("v1").await.expect("load"), None);
+    let all = store.all_events().await.expect("all");
+    let mid = all[all.len() / 2].seq;
+    let after = store.events_after(mid).await.expect("after");
+    assert_eq!(after.as_slice(), &all[all.len() / 2 + 1..]);
+    assert!(
+        store
+            .events_after(i64::MAX)
+            .await
+            .expect("after")
+            .is_empty()
+    );
+
+    let first = Snapshot {
+        up_to_seq: mid,
+        chunks: vec![vec![1, 2, 3], vec![], vec![0; 100_000]],
+    };
+    store.save_snapshot("v1", &first).await.expect("save");
+    assert_eq!(store.load_snapshot("v1").await.expect("load"), Some(first));
+    let second = Snapshot {
+        up_to_seq: mid + 1,
+        chunks: vec![vec![9]],
+    };
+    store.save_snapshot("v2", &second).await.expect("save");
+    assert_eq!(
+        store.load_snapshot("v1").await.expect("load"),
+        None,
+        "a snapshot replaces the one before"
+    );
+    assert_eq!(store.load_snapshot("v2").await.expect("load"), Some(second));
 }
 
 /// Runs futures concurrently on this task (no extra dependency for a join).

@@ -10,6 +10,7 @@
 )]
 
 mod conformance;
+mod requests;
 
 use tutela_store::testing::{PgSchema, temp_dir};
 use tutela_store::{PgStore, SqliteStore, Store};
@@ -21,6 +22,19 @@ async fn conformance_on_sqlite() {
         .await
         .expect("open sqlite");
     conformance::run_all(&store).await;
+    requests::run_all(&store).await;
+    for table in ["ledger", "request_events"] {
+        let update = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE {table} SET kind = 'x'"
+        )))
+        .execute(store.pool())
+        .await;
+        assert!(update.is_err(), "{table} must refuse updates");
+        let delete = sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}")))
+            .execute(store.pool())
+            .await;
+        assert!(delete.is_err(), "{table} must refuse deletes");
+    }
     let update = sqlx::query("UPDATE ledger SET kind = 'x'")
         .execute(store.pool())
         .await;
@@ -41,6 +55,19 @@ async fn conformance_on_postgres() {
         .await
         .expect("connect postgres");
     conformance::run_all(&store).await;
+    requests::run_all(&store).await;
+    for table in ["ledger", "request_events"] {
+        let update = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE {table} SET kind = 'x'"
+        )))
+        .execute(store.pool())
+        .await;
+        assert!(update.is_err(), "{table} must refuse updates");
+        let delete = sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}")))
+            .execute(store.pool())
+            .await;
+        assert!(delete.is_err(), "{table} must refuse deletes");
+    }
     let update = sqlx::query("UPDATE ledger SET kind = 'x'")
         .execute(store.pool())
         .await;

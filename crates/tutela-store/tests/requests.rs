@@ -1,0 +1,208 @@
+//! The request store checks every store must pass.
+
+use tutela_store::{
+    CodeRecord, RequestEventNew, RequestRecord, RequestStore, StepRecord, StoreError,
+};
+
+fn at(s: &str) -> jiff::Timestamp {
+    s.parse().expect("timestamp")
+}
+
+fn request(id: &str, status: &str, due: &str) -> RequestRecord {
+    RequestRecord {
+        id: id.into(),
+        request_type: "access".into(),
+        status: status.into(),
+        subject: Some("C-1".into()),
+        email: Some("c1@example.org".into()),
+        channel: "api".into(),
+        received_at: at("2026-03-10T08:00:00Z"),
+        due_at: at(due),
+        extended_months: 0,
+        verification: None,
+        details: Some(r#"{"text":"please tell me"}"#.into()),
+        version: 1,
+        updated_at: at("2026-03-10T08:00:00Z"),
+        purge_at: None,
+    }
+}
+
+fn event(kind: &str, note: Option<&str>) -> RequestEventNew {
+    RequestEventNew {
+        at: at("2026-03-10T08:00:00Z"),
+        actor: "system".into(),
+        kind: kind.into(),
+        body: "{}".into(),
+        note: note.map(str::to_owned),
+    }
+}
+
+pub async fn run_all<S: RequestStore + tutela_store::Store>(store: &S) {
+    store.migrate().await.expect("migrate");
+    requests_insert_once_per_key_and_update_optimistically(store).await;
+    requests_list_by_status_soonest_due_first(store).await;
+    codes_steps_and_results_round_trip(store).await;
+    purge_removes_personal_parts_and_keeps_the_events(store).await;
+}
+
+async fn requests_insert_once_per_key_and_update_optimistically<S: RequestStore>(store: &S) {
+    let r = request("r-1", "received", "2026-04-10T23:59:59Z");
+    let (stored, dup) = store
+        .insert_request(&r, &event("received", None), Some("key-1"))
+        .await
+        .expect("insert");
+    assert!(!dup);
+    assert_eq!(stored, r);
+    let other = request("r-other", "received", "2026-04-10T23:59:59Z");
+    let (again, dup) = store
+        .insert_request(&other, &event("received", None), Some("key-1"))
+        .await
+        .expect("insert again");
+    assert!(dup, "the same key returns the first request");
+    assert_eq!(again.id, "r-1");
+    assert_eq!(store.request("r-other").await.expect("read"), None);
+
+    let mut next = r.clone();
+    next.status = "awaiting_verification".into();
+    next.version = 2;
+    store
+        .update_request(&next, &event("awaiting_verification", None))
+        .await
+        .expect("update");
+    // A second writer that read version 1 loses.
+    assert!(matches!(
+        store
+            .update_request(&next, &event("awaiting_verification", None))
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    let read = store.request("r-1").await.expect("read").expect("exists");
+    assert_eq!(read.status, "awaiting_verification");
+    assert_eq!(read.version, 2);
+    let events = store.request_events("r-1").await.expect("events");
+    assert_eq!(
+        events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+        ["received", "awaiting_verification"],
+        "a refused update records nothing"
+    );
+}
+
+async fn requests_list_by_status_soonest_due_first<S: RequestStore>(store: &S) {
+    for (id, status, due) in [
+        ("l-late", "verified", "2026-06-01T00:00:00Z"),
+        ("l-soon", "verified", "2026-04-01T00:00:00Z"),
+        ("l-done", "completed", "2026-03-01T00:00:00Z"),
+    ] {
+        store
+            .insert_request(&request(id, status, due), &event(status, None), None)
+            .await
+            .expect("insert");
+    }
+    let open = store.list_requests(&["verified"], 100).await.expect("list");
+    assert_eq!(
+        open.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        ["l-soon", "l-late"]
+    );
+    let all = store.list_requests(&[], 100).await.expect("list");
+    assert_eq!(all[0].id, "l-done");
+    assert_eq!(store.list_requests(&[], 2).await.expect("list").len(), 2);
+}
+
+async fn codes_steps_and_results_round_trip<S: RequestStore>(store: &S) {
+    let code = CodeRecord {
+        salt: "salt".into(),
+        code_hash: "hash".into(),
+        expires_at: at("2026-03-10T08:15:00Z"),
+        attempts: 0,
+        locked: false,
+    };
+    store.put_code("r-1", &code).await.expect("code");
+    let locked = CodeRecord {
+        attempts: 5,
+        locked: true,
+        ..code.clone()
+    };
+    store.put_code("r-1", &locked).await.expect("code");
+    assert_eq!(store.code("r-1").await.expect("code"), Some(locked));
+    store.delete_code("r-1").await.expect("delete");
+    assert_eq!(store.code("r-1").await.expect("code"), None);
+
+    let step = StepRecord {
+        step: "01-collect:crm".into(),
+        status: "failed".into(),
+        attempts: 1,
+        last_error: Some("connection refused".into()),
+        next_at: Some(at("2026-03-10T08:01:00Z")),
+        output: None,
+    };
+    store.put_step("r-1", &step).await.expect("step");
+    let done = StepRecord {
+        status: "done".into(),
+        attempts: 2,
+        last_error: None,
+        next_at: None,
+        output: Some("{\"rows\":[]}".into()),
+        ..step
+    };
+    store.put_step("r-1", &done).await.expect("step");
+    assert_eq!(store.steps("r-1").await.expect("steps"), vec![done]);
+
+    let zip = vec![0x50, 0x4b, 3, 4, 0, 255];
+    store
+        .put_result(
+            "r-1",
+            "zip",
+            &zip,
+            at("2026-03-11T00:00:00Z"),
+            at("2026-04-10T00:00:00Z"),
+        )
+        .await
+        .expect("result");
+    assert_eq!(store.result("r-1", "zip").await.expect("result"), Some(zip));
+    assert_eq!(store.result("r-1", "html").await.expect("result"), None);
+}
+
+async fn purge_removes_personal_parts_and_keeps_the_events<S: RequestStore>(store: &S) {
+    let mut r = store.request("r-1").await.expect("read").expect("exists");
+    r.status = "refused".into();
+    r.version += 1;
+    r.purge_at = Some(at("2026-04-10T00:00:00Z"));
+    store
+        .update_request(&r, &event("refused", Some("manifestly excessive")))
+        .await
+        .expect("update");
+    assert_eq!(
+        store
+            .purge_requests(at("2026-04-09T00:00:00Z"))
+            .await
+            .expect("purge"),
+        0
+    );
+    assert!(store.result("r-1", "zip").await.expect("result").is_some());
+    assert_eq!(
+        store
+            .purge_requests(at("2026-04-10T00:00:00Z"))
+            .await
+            .expect("purge"),
+        1
+    );
+    let purged = store.request("r-1").await.expect("read").expect("kept");
+    assert_eq!(purged.email, None);
+    assert_eq!(purged.details, None);
+    assert_eq!(purged.status, "refused");
+    assert_eq!(store.result("r-1", "zip").await.expect("result"), None);
+    assert!(
+        store
+            .steps("r-1")
+            .await
+            .expect("steps")
+            .iter()
+            .all(|s| s.output.is_none())
+    );
+    let events = store.request_events("r-1").await.expect("events");
+    assert_eq!(events.len(), 3, "the events stay as proof");
+    assert!(
+        events.iter().all(|e| e.note.is_none()),
+        "notes are personal"
+    );
+}
