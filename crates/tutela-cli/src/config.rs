@@ -12,6 +12,44 @@ pub struct Config {
     pub database: Option<String>,
     pub policy: Option<String>,
     pub api_token: Option<String>,
+    /// The mail server that sends one-time codes to requesters.
+    pub smtp: Option<Smtp>,
+    /// The controller's time zone, in which request deadlines end (default Europe/Berlin).
+    pub time_zone: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Smtp {
+    pub host: String,
+    pub port: Option<u16>,
+    /// `none`, `starttls` (default) or `tls`.
+    pub security: Option<String>,
+    pub username: Option<String>,
+    /// Better set in `TUTELA_SMTP_PASSWORD` than in the file.
+    pub password: Option<String>,
+    pub from: String,
+}
+
+impl Smtp {
+    pub fn settings(&self) -> tutela_server::requests::mailer::SmtpSettings {
+        let security = self
+            .security
+            .clone()
+            .unwrap_or_else(|| "starttls".to_owned());
+        tutela_server::requests::mailer::SmtpSettings {
+            host: self.host.clone(),
+            port: self
+                .port
+                .unwrap_or(if security == "tls" { 465 } else { 587 }),
+            security,
+            username: self.username.clone(),
+            password: std::env::var("TUTELA_SMTP_PASSWORD")
+                .ok()
+                .or_else(|| self.password.clone()),
+            from: self.from.clone(),
+        }
+    }
 }
 
 impl Config {

@@ -241,14 +241,25 @@ async fn serve(
         policy_version = engine.policy.policy_version(),
         "tutela is serving"
     );
-    tutela_server::serve(
-        listener,
-        AppState {
-            engine: engine.clone(),
-            token: token.into(),
-        },
-    )
-    .await?;
+    let mut settings = tutela_server::requests::RequestSettings::default();
+    if let Some(tz) = &config.time_zone {
+        settings.deadlines.time_zone = jiff::tz::TimeZone::get(tz)
+            .with_context(|| format!("`{tz}` is not a time zone such as Europe/Berlin"))?;
+    }
+    let mailer: std::sync::Arc<dyn tutela_server::requests::mailer::Mailer> = match &config.smtp {
+        Some(smtp) => std::sync::Arc::new(
+            tutela_server::requests::mailer::SmtpMailer::new(&smtp.settings())
+                .map_err(|e| anyhow::anyhow!("smtp: {e}"))?,
+        ),
+        None => {
+            tracing::warn!(
+                "no [smtp] configured: requesters cannot get codes, agents verify every request"
+            );
+            std::sync::Arc::new(tutela_server::requests::mailer::NoMailer)
+        }
+    };
+    let state = AppState::new(engine.clone(), settings, mailer, &token);
+    tutela_server::serve(listener, state).await?;
     // The next start reads this snapshot instead of folding the ledger.
     if engine.events_since_snapshot() > 0 {
         match engine.snapshot().await {

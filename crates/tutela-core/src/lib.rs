@@ -19,6 +19,7 @@ pub mod ledger;
 pub mod policy;
 pub mod reason;
 pub mod render;
+pub mod report;
 pub mod request;
 pub mod scenario;
 pub mod snapshot;

@@ -400,3 +400,20 @@ fn require(reason: &str) -> Result<(), TransitionError> {
         Ok(())
     }
 }
+
+/// The steps that fulfil a request of type `t`, in the order they run. Step names sort in
+/// that order; the worker runs each once and records it, so a crash resumes at the first
+/// step not recorded as done. Steps that touch the operator's databases are added per dataset
+/// by the caller under the same numbering (`10-collect:<dataset>`, `50-erase:<dataset>`).
+pub fn plan(t: RequestType) -> &'static [&'static str] {
+    match t {
+        RequestType::Access => &["10-collect:tutela", "90-report"],
+        RequestType::Portability => &["10-collect:tutela", "90-export"],
+        RequestType::Rectification => &["50-rectify:tutela"],
+        RequestType::Erasure => &["50-erase:tutela"],
+        RequestType::Restriction => &["50-restrict:tutela"],
+        RequestType::Objection => &["50-object:tutela"],
+        RequestType::WithdrawConsent => &["50-withdraw:tutela"],
+        RequestType::Unclassified => &[],
+    }
+}

@@ -211,3 +211,113 @@ pub struct DecisionResponse<'p> {
 pub struct BatchResponse<'p> {
     pub results: Vec<DecisionResponse<'p>>,
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestPost {
+    /// `access`, `portability`, `rectification`, `erasure`, `restriction`, `objection`,
+    /// `withdraw_consent` or `unclassified`.
+    #[serde(rename = "type")]
+    pub request_type: String,
+    /// The operator's id of the person, when known.
+    pub subject: Option<String>,
+    /// The requester's e-mail address; a code goes only to the address on file.
+    pub email: Option<String>,
+    /// What the request asks for: `lang` (`de`, `en`), for objections `scope` and `reason`,
+    /// for withdrawals `purpose` and `channel`, for rectification `changes`, for restriction
+    /// `reason`, and the person's own words in `text`.
+    #[schema(value_type = Object)]
+    pub details: Option<serde_json::Value>,
+    /// How the request came in: `api` (default), `email`, `privacy_center`, `letter`, `phone`.
+    pub channel: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyPost {
+    pub code: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgentVerifyPost {
+    /// How the identity was checked (letter with signature, call-back to the number on file…).
+    pub note: String,
+    /// The agent's id; recorded with the transition.
+    pub agent: Option<String>,
+    /// The person, when the request did not name them.
+    pub subject: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtendPost {
+    /// 1 or 2; at most 2 in all (Art. 12(3)).
+    pub months: u8,
+    pub reason: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefusePost {
+    /// Why the request is manifestly unfounded or excessive (Art. 12(5)).
+    pub reason: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClassifyPost {
+    #[serde(rename = "type")]
+    pub request_type: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StepView {
+    pub step: String,
+    pub status: String,
+    pub attempts: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequestEventView {
+    pub at: String,
+    pub actor: String,
+    pub event: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequestView {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub request_type: String,
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    pub channel: String,
+    pub received_at: String,
+    pub due_at: String,
+    pub extended_months: i64,
+    pub overdue: bool,
+    pub due_soon: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification: Option<String>,
+    /// Where to complain (Art. 12(4), N9h), with a refusal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub complaint_authority: Option<Authority>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepView>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<RequestEventView>,
+    /// True when a create with this Idempotency-Key had happened before.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub duplicate: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequestList {
+    pub requests: Vec<RequestView>,
+}

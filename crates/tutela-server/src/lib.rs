@@ -12,6 +12,7 @@ mod extract;
 mod metrics;
 mod openapi;
 pub mod problem;
+pub mod requests;
 mod routes;
 mod writer;
 
@@ -33,7 +34,27 @@ pub const MAX_BATCH: usize = 10_000;
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Arc<Engine>,
+    pub requests: Arc<requests::Requests>,
     pub token: Arc<str>,
+}
+
+impl AppState {
+    /// The state for `engine` with the request workflow on `settings` and `mailer`, and its
+    /// worker started.
+    pub fn new(
+        engine: Arc<Engine>,
+        settings: requests::RequestSettings,
+        mailer: Arc<dyn requests::mailer::Mailer>,
+        token: &str,
+    ) -> AppState {
+        let requests = Arc::new(requests::Requests::new(engine.clone(), settings, mailer));
+        tokio::spawn(requests::worker::run(Arc::downgrade(&requests)));
+        AppState {
+            engine,
+            requests,
+            token: token.into(),
+        }
+    }
 }
 
 /// The whole HTTP API.
@@ -63,6 +84,23 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/decisions", post(routes::decisions::single))
         .route("/v1/decisions/batch", post(routes::decisions::batch))
         .route("/v1/policy", get(routes::meta::policy))
+        .route(
+            "/v1/requests",
+            post(routes::requests::create).get(routes::requests::list),
+        )
+        .route("/v1/requests/{id}", get(routes::requests::get))
+        .route("/v1/requests/{id}/verify", post(routes::requests::verify))
+        .route(
+            "/v1/requests/{id}/verify-by-agent",
+            post(routes::requests::verify_by_agent),
+        )
+        .route("/v1/requests/{id}/extend", post(routes::requests::extend))
+        .route("/v1/requests/{id}/refuse", post(routes::requests::refuse))
+        .route(
+            "/v1/requests/{id}/classify",
+            post(routes::requests::classify),
+        )
+        .route("/v1/requests/{id}/result", get(routes::requests::result))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,

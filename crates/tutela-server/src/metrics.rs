@@ -13,6 +13,19 @@ static HTTP: [AtomicU64; 6] = [const { AtomicU64::new(0) }; 6];
 static DECISIONS: [AtomicU64; 3] = [const { AtomicU64::new(0) }; 3];
 static REASONS: [AtomicU64; 64] = [const { AtomicU64::new(0) }; 64];
 static LEDGER_WRITES: AtomicU64 = AtomicU64::new(0);
+static REQUESTS_OVERDUE: AtomicU64 = AtomicU64::new(0);
+static REQUESTS_OPEN: AtomicU64 = AtomicU64::new(0);
+static REQUEST_STEP_FAILURES: AtomicU64 = AtomicU64::new(0);
+
+/// Open and overdue requests, as the request worker last counted them.
+pub fn requests(open: u64, overdue: u64) {
+    REQUESTS_OPEN.store(open, Ordering::Relaxed);
+    REQUESTS_OVERDUE.store(overdue, Ordering::Relaxed);
+}
+
+pub fn request_step_failed() {
+    REQUEST_STEP_FAILURES.fetch_add(1, Ordering::Relaxed);
+}
 
 fn outcome_index(o: Outcome) -> usize {
     match o {
@@ -111,9 +124,15 @@ pub fn render(subjects: usize, ready: bool) -> String {
         out,
         "# HELP tutela_ledger_writes_total Ledger events committed.\n# TYPE tutela_ledger_writes_total counter\ntutela_ledger_writes_total {}\n\
          # HELP tutela_subjects Persons with decision state in memory.\n# TYPE tutela_subjects gauge\ntutela_subjects {subjects}\n\
-         # HELP tutela_ready Whether the state is loaded.\n# TYPE tutela_ready gauge\ntutela_ready {}\n",
+         # HELP tutela_ready Whether the state is loaded.\n# TYPE tutela_ready gauge\ntutela_ready {}\n\
+         # HELP tutela_requests_open Data subject requests not yet final.\n# TYPE tutela_requests_open gauge\ntutela_requests_open {}\n\
+         # HELP tutela_requests_overdue Data subject requests past their due date (Art. 12(3)).\n# TYPE tutela_requests_overdue gauge\ntutela_requests_overdue {}\n\
+         # HELP tutela_request_step_failures_total Failed fulfilment steps (each is retried).\n# TYPE tutela_request_step_failures_total counter\ntutela_request_step_failures_total {}\n",
         LEDGER_WRITES.load(Ordering::Relaxed),
-        u8::from(ready)
+        u8::from(ready),
+        REQUESTS_OPEN.load(Ordering::Relaxed),
+        REQUESTS_OVERDUE.load(Ordering::Relaxed),
+        REQUEST_STEP_FAILURES.load(Ordering::Relaxed),
     );
     out
 }

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{consents, decisions, meta, subjects};
+use crate::routes::{consents, decisions, meta, requests, subjects};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -13,6 +13,8 @@ use crate::routes::{consents, decisions, meta, subjects};
         consents::record_consent, consents::history, consents::transfer,
         decisions::single, decisions::batch,
         meta::policy, meta::notice,
+        requests::create, requests::list, requests::get, requests::verify, requests::verify_by_agent,
+        requests::extend, requests::refuse, requests::classify, requests::result,
     ),
     components(schemas(crate::problem::ProblemBody)),
     modifiers(&Bearer),

@@ -35,6 +35,13 @@ catalog! {
     MethodNotAllowed => "method_not_allowed", StatusCode::METHOD_NOT_ALLOWED, "The method is not allowed here";
     SubjectErased => "subject_erased", StatusCode::CONFLICT, "The person was erased";
     IdempotencyConflict => "idempotency_conflict", StatusCode::CONFLICT, "The idempotency key was used for a different write";
+    InvalidTransition => "invalid_transition", StatusCode::CONFLICT, "The request cannot make this step in its current status";
+    Conflict => "conflict", StatusCode::CONFLICT, "The resource was changed at the same time";
+    CodeInvalid => "code_invalid", StatusCode::UNPROCESSABLE_ENTITY, "The one-time code is wrong";
+    CodeExpired => "code_expired", StatusCode::GONE, "The one-time code has expired";
+    CodeLocked => "code_locked", StatusCode::LOCKED, "Too many wrong codes; the code is locked";
+    NotVerified => "not_verified", StatusCode::FORBIDDEN, "The requester's identity is not verified";
+    ResultNotReady => "result_not_ready", StatusCode::CONFLICT, "The result of the request is not ready";
     StorageUnavailable => "storage_unavailable", StatusCode::SERVICE_UNAVAILABLE, "The database did not accept the write; nothing was recorded";
 }
 

@@ -10,4 +10,6 @@
 mod api_scenarios;
 mod bad_input;
 mod ledger;
+mod requests;
+mod smtp_sink;
 mod support;

@@ -6,6 +6,8 @@ use axum::http::{Request, StatusCode};
 use tower::ServiceExt;
 use tutela_core::compiled::CompiledPolicy;
 use tutela_core::policy::{MemoryLoader, load_policy};
+use tutela_server::requests::RequestSettings;
+use tutela_server::requests::mailer::{Mailer, NoMailer};
 use tutela_server::{AppState, Engine, app};
 use tutela_store::testing::{PgSchema, temp_dir};
 use tutela_store::{AnyStore, PgStore, SqliteStore};
@@ -22,17 +24,22 @@ pub fn policy() -> CompiledPolicy {
 pub struct TestApp {
     pub router: Router,
     pub engine: std::sync::Arc<Engine>,
+    pub requests: std::sync::Arc<tutela_server::requests::Requests>,
     pg: Option<PgSchema>,
     dir: Option<std::path::PathBuf>,
 }
 
 impl TestApp {
     pub async fn sqlite() -> TestApp {
+        Self::sqlite_with_mailer(std::sync::Arc::new(NoMailer)).await
+    }
+
+    pub async fn sqlite_with_mailer(mailer: std::sync::Arc<dyn Mailer>) -> TestApp {
         let dir = temp_dir("server");
         let store = SqliteStore::open(&dir.join("tutela.db").to_string_lossy())
             .await
             .expect("sqlite");
-        Self::with(AnyStore::Sqlite(store), None, Some(dir)).await
+        Self::with(AnyStore::Sqlite(store), None, Some(dir), mailer).await
     }
 
     /// `None` only outside CI when PostgreSQL is unreachable.
@@ -41,22 +48,45 @@ impl TestApp {
         let store = PgStore::connect_in_schema(&pg.url, Some(&pg.schema))
             .await
             .expect("pg");
-        Some(Self::with(AnyStore::Postgres(store), Some(pg), None).await)
+        Some(
+            Self::with(
+                AnyStore::Postgres(store),
+                Some(pg),
+                None,
+                std::sync::Arc::new(NoMailer),
+            )
+            .await,
+        )
+    }
+
+    /// PostgreSQL with a mailer; `None` only outside CI when PostgreSQL is unreachable.
+    pub async fn postgres_with_mailer(mailer: std::sync::Arc<dyn Mailer>) -> Option<TestApp> {
+        let pg = PgSchema::create().await?;
+        let store = PgStore::connect_in_schema(&pg.url, Some(&pg.schema))
+            .await
+            .expect("pg");
+        Some(Self::with(AnyStore::Postgres(store), Some(pg), None, mailer).await)
     }
 
     async fn with(
         store: AnyStore,
         pg: Option<PgSchema>,
         dir: Option<std::path::PathBuf>,
+        mailer: std::sync::Arc<dyn Mailer>,
     ) -> TestApp {
         let engine = Engine::start(store, policy()).await.expect("engine");
-        let router = app(AppState {
-            engine: engine.clone(),
-            token: TOKEN.into(),
-        });
+        // Tests drive the worker themselves, one tick at a time.
+        let settings = RequestSettings {
+            worker_interval: std::time::Duration::from_secs(3600),
+            ..RequestSettings::default()
+        };
+        let state = AppState::new(engine.clone(), settings, mailer, TOKEN);
+        let requests = state.requests.clone();
+        let router = app(state);
         TestApp {
             router,
             engine,
+            requests,
             pg,
             dir,
         }

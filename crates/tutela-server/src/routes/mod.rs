@@ -3,6 +3,7 @@
 pub mod consents;
 pub mod decisions;
 pub mod meta;
+pub mod requests;
 pub mod subjects;
 
 use axum::http::HeaderMap;

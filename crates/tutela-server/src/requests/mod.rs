@@ -1,0 +1,507 @@
+//! Data subject requests: intake, identity verification, the lifecycle, and (in [`worker`])
+//! their fulfilment. The rules of the lifecycle and the deadlines are the core's
+//! ([`tutela_core::request`]); this module keeps them durable and talks to the person.
+//!
+//! Nothing is released or changed for a requester whose identity was not verified: a one-time
+//! code sent to the e-mail address on file (stored only as a salted hash, valid for a limited
+//! time, locked after a number of wrong attempts), or an agent's check with a recorded note.
+
+pub mod export;
+pub mod mailer;
+pub mod worker;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::{Span, Timestamp, ToSpan};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use tutela_core::request::{
+    DeadlineRules, RequestState, RequestType, Status, Transition, TransitionError, Verification,
+};
+use tutela_store::{CodeRecord, RequestEventNew, RequestRecord, RequestStore, Store, StoreError};
+
+use crate::engine::Engine;
+use mailer::Mailer;
+
+/// Settings of the request workflow; the defaults are the law's and the issue's.
+#[derive(Clone, Debug)]
+pub struct RequestSettings {
+    pub deadlines: DeadlineRules,
+    /// How long a one-time code is valid.
+    pub code_validity: Span,
+    /// Wrong codes before the code is locked.
+    pub code_attempts: i64,
+    /// How long a report or export is kept after it was produced.
+    pub result_retention: Span,
+    /// How long the personal parts of a finished request are kept.
+    pub request_retention: Span,
+    /// How often the worker looks for work.
+    pub worker_interval: Duration,
+    /// The first wait before a failed step is tried again; it doubles up to `retry_max`.
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+}
+
+impl Default for RequestSettings {
+    fn default() -> Self {
+        RequestSettings {
+            deadlines: DeadlineRules {
+                time_zone: jiff::tz::TimeZone::get("Europe/Berlin")
+                    .unwrap_or(jiff::tz::TimeZone::UTC),
+                ..DeadlineRules::default()
+            },
+            code_validity: 15.minutes(),
+            code_attempts: 5,
+            result_retention: 30.days(),
+            request_retention: 30.days(),
+            worker_interval: Duration::from_secs(1),
+            retry_base: Duration::from_secs(5),
+            retry_max: Duration::from_secs(600),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error("no request with this id")]
+    NotFound,
+    #[error("{0}")]
+    Transition(#[from] TransitionError),
+    #[error("the code is wrong; {left} attempts left")]
+    CodeInvalid { left: i64 },
+    #[error("the code has expired")]
+    CodeExpired,
+    #[error("too many wrong codes; the code is locked and an agent must verify the identity")]
+    CodeLocked,
+    #[error("no code was sent for this request")]
+    NoCode,
+    #[error("the request was changed at the same time; read it again and retry")]
+    Conflict,
+    #[error("the requester's identity is not verified")]
+    NotVerified,
+    #[error("the result is not ready")]
+    NotReady,
+    #[error("storage failed: {0}")]
+    Storage(String),
+}
+
+impl From<StoreError> for RequestError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict => RequestError::Conflict,
+            other => RequestError::Storage(other.to_string()),
+        }
+    }
+}
+
+/// A new request as it comes in.
+#[derive(Clone, Debug)]
+pub struct NewRequest {
+    pub request_type: RequestType,
+    pub subject: Option<String>,
+    pub email: Option<String>,
+    /// JSON: the request in the person's words and its parameters.
+    pub details: Option<serde_json::Value>,
+    /// `api`, `email`, `privacy_center`, `letter`, `phone`.
+    pub channel: String,
+}
+
+pub struct Requests {
+    pub engine: Arc<Engine>,
+    pub settings: RequestSettings,
+    mailer: Arc<dyn Mailer>,
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
+    // Without randomness no id or code can be made; the zeros below are never used then,
+    // because the caller fails on the error first.
+    if getrandom::fill(&mut b).is_err() {
+        return String::new();
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn hash_code(salt: &str, code: &str) -> String {
+    let d = Sha256::digest(format!("{salt}:{code}").as_bytes());
+    d.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+pub fn state_of(r: &RequestRecord) -> Option<RequestState> {
+    Some(RequestState {
+        request_type: RequestType::parse(&r.request_type)?,
+        status: Status::parse(&r.status)?,
+        received_at: r.received_at,
+        due_at: r.due_at,
+        extended_months: u8::try_from(r.extended_months).ok()?,
+        verification: match r.verification.as_deref() {
+            Some("code") => Some(Verification::Code),
+            Some("agent") => Some(Verification::Agent),
+            _ => None,
+        },
+    })
+}
+
+impl Requests {
+    pub fn new(engine: Arc<Engine>, settings: RequestSettings, mailer: Arc<dyn Mailer>) -> Self {
+        Requests {
+            engine,
+            settings,
+            mailer,
+        }
+    }
+
+    fn store(&self) -> &tutela_store::AnyStore {
+        &self.engine.store
+    }
+
+    /// Files a request and starts the identity check: a code to the address on file when
+    /// there is one, otherwise the request waits for an agent.
+    pub async fn create(
+        &self,
+        new: NewRequest,
+        actor: &str,
+        idempotency_key: Option<&str>,
+        now: Timestamp,
+    ) -> Result<(RequestRecord, bool), RequestError> {
+        let id = format!("req_{}", random_hex(12));
+        if id.len() < 10 {
+            return Err(RequestError::Storage(
+                "no randomness for a request id".into(),
+            ));
+        }
+        let state = RequestState::new(new.request_type, now, &self.settings.deadlines);
+        let record = RequestRecord {
+            id,
+            request_type: new.request_type.as_str().to_owned(),
+            status: state.status.as_str().to_owned(),
+            subject: new.subject.clone(),
+            email: new.email.clone(),
+            channel: new.channel.clone(),
+            received_at: now,
+            due_at: state.due_at,
+            extended_months: 0,
+            verification: None,
+            details: new.details.as_ref().map(|d| d.to_string()),
+            version: 1,
+            updated_at: now,
+            purge_at: None,
+        };
+        let event = RequestEventNew {
+            at: now,
+            actor: actor.to_owned(),
+            kind: "received".into(),
+            body: json!({"type": record.request_type, "channel": record.channel}).to_string(),
+            note: None,
+        };
+        let (record, duplicate) = self
+            .store()
+            .insert_request(&record, &event, idempotency_key)
+            .await?;
+        if duplicate {
+            return Ok((record, true));
+        }
+        let record = self.start_verification(record, now).await?;
+        Ok((record, false))
+    }
+
+    /// The address a code may go to: the one on file for the person, never one the requester
+    /// merely typed in.
+    async fn address_on_file(
+        &self,
+        r: &RequestRecord,
+    ) -> Result<Option<(String, String)>, RequestError> {
+        if let Some(subject) = &r.subject {
+            let record = self.store().subject(subject).await?;
+            return Ok(record
+                .and_then(|s| s.email)
+                .map(|email| (subject.clone(), email)));
+        }
+        if let Some(email) = &r.email
+            && let Some(subject) = self.store().subject_by_email(email).await?
+        {
+            return Ok(Some((subject, email.clone())));
+        }
+        Ok(None)
+    }
+
+    async fn start_verification(
+        &self,
+        mut r: RequestRecord,
+        now: Timestamp,
+    ) -> Result<RequestRecord, RequestError> {
+        let target = self.address_on_file(&r).await?;
+        let mut method = "agent";
+        if let Some((subject, email)) = &target {
+            let code = format!(
+                "{:08}",
+                u64::from_str_radix(&random_hex(8), 16).unwrap_or(0) % 100_000_000
+            );
+            let salt = random_hex(16);
+            let expires_at = now
+                .checked_add(self.settings.code_validity)
+                .unwrap_or(Timestamp::MAX);
+            self.store()
+                .put_code(
+                    &r.id,
+                    &CodeRecord {
+                        salt: salt.clone(),
+                        code_hash: hash_code(&salt, &code),
+                        expires_at,
+                        attempts: 0,
+                        locked: false,
+                    },
+                )
+                .await?;
+            let minutes = self.settings.code_validity.get_minutes();
+            let body = format!(
+                "Ihr Bestätigungscode für Ihre Datenschutzanfrage ({t}) ist {minutes} Minuten gültig.\n\
+                 Your confirmation code for your privacy request ({t}) is valid for {minutes} minutes.\n\n\
+                 Code: {code}\n",
+                t = r.request_type,
+            );
+            match self
+                .mailer
+                .send(
+                    email,
+                    "Ihr Bestätigungscode / Your confirmation code",
+                    &body,
+                )
+                .await
+            {
+                Ok(()) => {
+                    method = "code";
+                    r.subject = Some(subject.clone());
+                }
+                Err(e) => {
+                    tracing::warn!(request = %r.id, error = %e, "code not sent; the request waits for an agent");
+                    self.store().delete_code(&r.id).await?;
+                }
+            }
+        }
+        self.transition(
+            r,
+            Transition::AwaitVerification,
+            "system",
+            None,
+            json!({"method": method}),
+            now,
+            |_| {},
+        )
+        .await
+    }
+
+    /// Applies `t` through the core's state machine and records it with who and when.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one place that records every transition"
+    )]
+    pub(crate) async fn transition(
+        &self,
+        mut r: RequestRecord,
+        t: Transition,
+        actor: &str,
+        note: Option<String>,
+        mut body: serde_json::Value,
+        now: Timestamp,
+        also: impl FnOnce(&mut RequestRecord),
+    ) -> Result<RequestRecord, RequestError> {
+        let state =
+            state_of(&r).ok_or_else(|| RequestError::Storage("unreadable request row".into()))?;
+        let next = state.apply(&t, now, &self.settings.deadlines)?;
+        r.request_type = next.request_type.as_str().to_owned();
+        r.status = next.status.as_str().to_owned();
+        r.due_at = next.due_at;
+        r.extended_months = i64::from(next.extended_months);
+        r.verification = next.verification.map(|v| v.as_str().to_owned());
+        r.version += 1;
+        r.updated_at = now;
+        if next.status.is_final() {
+            r.purge_at = now.checked_add(self.settings.request_retention).ok();
+        }
+        also(&mut r);
+        if let Some(map) = body.as_object_mut() {
+            map.insert("status".into(), json!(r.status));
+            map.insert("due_at".into(), json!(r.due_at.to_string()));
+        }
+        let event = RequestEventNew {
+            at: now,
+            actor: actor.to_owned(),
+            kind: t.name().to_owned(),
+            body: body.to_string(),
+            note,
+        };
+        self.store().update_request(&r, &event).await?;
+        Ok(r)
+    }
+
+    pub async fn get(&self, id: &str) -> Result<RequestRecord, RequestError> {
+        self.store()
+            .request(id)
+            .await?
+            .ok_or(RequestError::NotFound)
+    }
+
+    /// Checks a one-time code; the right one verifies the request.
+    pub async fn verify_code(
+        &self,
+        id: &str,
+        code: &str,
+        now: Timestamp,
+    ) -> Result<RequestRecord, RequestError> {
+        let r = self.get(id).await?;
+        let mut stored = self.store().code(id).await?.ok_or(RequestError::NoCode)?;
+        if stored.locked {
+            return Err(RequestError::CodeLocked);
+        }
+        if now > stored.expires_at {
+            return Err(RequestError::CodeExpired);
+        }
+        let presented = hash_code(&stored.salt, code.trim());
+        let same = presented.len() == stored.code_hash.len()
+            && presented
+                .bytes()
+                .zip(stored.code_hash.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        if !same {
+            stored.attempts += 1;
+            stored.locked = stored.attempts >= self.settings.code_attempts;
+            self.store().put_code(id, &stored).await?;
+            if stored.locked {
+                return Err(RequestError::CodeLocked);
+            }
+            return Err(RequestError::CodeInvalid {
+                left: self.settings.code_attempts - stored.attempts,
+            });
+        }
+        let r = self
+            .transition(
+                r,
+                Transition::Verify(Verification::Code),
+                "requester",
+                None,
+                json!({"method": "code"}),
+                now,
+                |_| {},
+            )
+            .await?;
+        self.store().delete_code(id).await?;
+        Ok(r)
+    }
+
+    /// An agent confirms the identity (letter, phone) and records how; the agent may name the
+    /// person when the request did not.
+    pub async fn verify_by_agent(
+        &self,
+        id: &str,
+        note: String,
+        subject: Option<String>,
+        agent: &str,
+        now: Timestamp,
+    ) -> Result<RequestRecord, RequestError> {
+        if note.trim().is_empty() {
+            return Err(TransitionError::ReasonMissing.into());
+        }
+        let r = self.get(id).await?;
+        let r = self
+            .transition(
+                r,
+                Transition::Verify(Verification::Agent),
+                agent,
+                Some(note),
+                json!({"method": "agent"}),
+                now,
+                |r| {
+                    if subject.is_some() {
+                        r.subject = subject;
+                    }
+                },
+            )
+            .await?;
+        self.store().delete_code(id).await?;
+        Ok(r)
+    }
+
+    pub async fn extend(
+        &self,
+        id: &str,
+        months: u8,
+        reason: String,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<RequestRecord, RequestError> {
+        let r = self.get(id).await?;
+        self.transition(
+            r,
+            Transition::Extend {
+                months,
+                reason: reason.clone(),
+            },
+            actor,
+            Some(reason),
+            json!({"months": months}),
+            now,
+            |_| {},
+        )
+        .await
+    }
+
+    pub async fn refuse(
+        &self,
+        id: &str,
+        reason: String,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<RequestRecord, RequestError> {
+        let r = self.get(id).await?;
+        self.transition(
+            r,
+            Transition::Refuse {
+                reason: reason.clone(),
+            },
+            actor,
+            Some(reason),
+            json!({}),
+            now,
+            |_| {},
+        )
+        .await
+    }
+
+    pub async fn classify(
+        &self,
+        id: &str,
+        t: RequestType,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<RequestRecord, RequestError> {
+        let r = self.get(id).await?;
+        self.transition(
+            r,
+            Transition::Classify(t),
+            actor,
+            None,
+            json!({"type": t.as_str()}),
+            now,
+            |_| {},
+        )
+        .await
+    }
+
+    /// A result, only for a verified request that has produced it.
+    pub async fn result(&self, id: &str, format: &str) -> Result<Vec<u8>, RequestError> {
+        let r = self.get(id).await?;
+        if r.verification.is_none() {
+            return Err(RequestError::NotVerified);
+        }
+        if !matches!(r.status.as_str(), "completed" | "partially_refused") {
+            return Err(RequestError::NotReady);
+        }
+        self.store()
+            .result(id, format)
+            .await?
+            .ok_or(RequestError::NotReady)
+    }
+}

@@ -1,0 +1,549 @@
+//! The request worker: takes verified requests up, runs their steps one at a time, records each
+//! step before the next, and completes the request when every step is done.
+//!
+//! [`Worker::tick`] is the single step tests drive; [`run`] loops it. Every step is idempotent
+//! (ledger writes carry an idempotency key made of the request id and the step, an erasure of an
+//! erased person changes nothing), so a crash between a step and its record repeats the step
+//! without doing it twice. A failed step is recorded with its error kind and retried with
+//! backoff; the request shows which step waits and why, and the other requests go on.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use serde_json::{Value, json};
+use tutela_core::ledger::{EventKind, ObjectionScope};
+use tutela_core::render::Lang;
+use tutela_core::report::{self, HistoryEntry, ReportInput};
+use tutela_core::request::{RequestType, Transition, plan};
+use tutela_core::state::ERASED;
+use tutela_store::{NewEvent, RequestRecord, RequestStore, StepRecord, Store};
+
+use super::{RequestError, Requests, export, state_of};
+use crate::engine::EngineError;
+use crate::metrics;
+
+/// What one tick did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct TickReport {
+    pub started: usize,
+    pub steps_done: usize,
+    pub steps_failed: usize,
+    pub completed: usize,
+    pub purged: u64,
+}
+
+/// Why a step did not succeed.
+enum StepError {
+    /// Worth retrying: the database or a connector is away.
+    Transient(String),
+    /// Will not succeed: part of the request cannot be carried out.
+    Refused(String),
+}
+
+pub struct Worker {
+    pub requests: Arc<Requests>,
+}
+
+fn details(r: &RequestRecord) -> Value {
+    r.details
+        .as_deref()
+        .and_then(|d| serde_json::from_str(d).ok())
+        .unwrap_or(Value::Null)
+}
+
+impl Worker {
+    /// Runs everything that is due at `now` once.
+    pub async fn tick(&self, now: Timestamp) -> Result<TickReport, RequestError> {
+        let store = self.requests.engine.store.clone();
+        let mut report = TickReport {
+            purged: store.purge_requests(now).await?,
+            ..TickReport::default()
+        };
+        let open = store
+            .list_requests(
+                &[
+                    "received",
+                    "awaiting_verification",
+                    "verified",
+                    "in_progress",
+                ],
+                100_000,
+            )
+            .await?;
+        let overdue = open.iter().filter(|r| now > r.due_at).count();
+        metrics::requests(open.len() as u64, overdue as u64);
+        for r in open {
+            match r.status.as_str() {
+                "verified" => {
+                    // Unclassified requests wait for an agent to classify them.
+                    if r.request_type == RequestType::Unclassified.as_str() {
+                        continue;
+                    }
+                    let r = self.start(r, now).await?;
+                    report.started += 1;
+                    self.advance(r, now, &mut report).await?;
+                }
+                "in_progress" => self.advance(r, now, &mut report).await?,
+                _ => {}
+            }
+        }
+        Ok(report)
+    }
+
+    async fn start(&self, r: RequestRecord, now: Timestamp) -> Result<RequestRecord, RequestError> {
+        let t = RequestType::parse(&r.request_type).unwrap_or(RequestType::Unclassified);
+        let store = &self.requests.engine.store;
+        for step in plan(t) {
+            store
+                .put_step(
+                    &r.id,
+                    &StepRecord {
+                        step: (*step).to_owned(),
+                        status: "pending".into(),
+                        attempts: 0,
+                        last_error: None,
+                        next_at: None,
+                        output: None,
+                    },
+                )
+                .await?;
+        }
+        let steps: Vec<&str> = plan(t).to_vec();
+        self.requests
+            .transition(
+                r,
+                Transition::Start,
+                "worker",
+                None,
+                json!({"steps": steps}),
+                now,
+                |_| {},
+            )
+            .await
+    }
+
+    /// Runs the due steps of one request in order; completes it when all are done.
+    async fn advance(
+        &self,
+        r: RequestRecord,
+        now: Timestamp,
+        report: &mut TickReport,
+    ) -> Result<(), RequestError> {
+        let store = self.requests.engine.store.clone();
+        let mut steps = store.steps(&r.id).await?;
+        let mut refused: Vec<String> = Vec::new();
+        for i in 0..steps.len() {
+            if steps[i].status == "done" {
+                continue;
+            }
+            if steps[i].status == "refused" {
+                refused.push(steps[i].last_error.clone().unwrap_or_default());
+                continue;
+            }
+            if steps[i].next_at.is_some_and(|t| t > now) {
+                return Ok(());
+            }
+            let outcome = self.run_step(&r, &steps[i].step, &steps, now).await;
+            let s = &mut steps[i];
+            s.attempts += 1;
+            match outcome {
+                Ok(output) => {
+                    s.status = "done".into();
+                    s.last_error = None;
+                    s.next_at = None;
+                    s.output = output;
+                    report.steps_done += 1;
+                }
+                Err(StepError::Refused(why)) => {
+                    s.status = "refused".into();
+                    s.last_error = Some(why.clone());
+                    refused.push(why);
+                }
+                Err(StepError::Transient(why)) => {
+                    s.status = "failed".into();
+                    s.last_error = Some(why);
+                    let base = self.requests.settings.retry_base;
+                    let wait = base
+                        .saturating_mul(1 << (s.attempts.clamp(1, 16) - 1))
+                        .min(self.requests.settings.retry_max);
+                    s.next_at = now.checked_add(wait).ok();
+                    store.put_step(&r.id, s).await?;
+                    report.steps_failed += 1;
+                    metrics::request_step_failed();
+                    // Later steps may depend on this one: the request waits, visibly.
+                    return Ok(());
+                }
+            }
+            store.put_step(&r.id, s).await?;
+        }
+        let t = if refused.is_empty() {
+            Transition::Complete
+        } else {
+            Transition::PartiallyRefuse {
+                reason: refused.join("; "),
+            }
+        };
+        let note = match &t {
+            Transition::PartiallyRefuse { reason } => Some(reason.clone()),
+            _ => None,
+        };
+        self.requests
+            .transition(r, t, "worker", note, json!({}), now, |_| {})
+            .await?;
+        report.completed += 1;
+        Ok(())
+    }
+
+    async fn run_step(
+        &self,
+        r: &RequestRecord,
+        step: &str,
+        steps: &[StepRecord],
+        now: Timestamp,
+    ) -> Result<Option<String>, StepError> {
+        let engine = &self.requests.engine;
+        let d = details(r);
+        let Some(subject) = r.subject.clone() else {
+            // Nobody tutela knows: nothing to collect or change.
+            return match step {
+                "90-report" | "90-export" => self.produce(r, step, steps, now).await.map(|()| None),
+                _ => Ok(Some(json!({"history": [], "email": null}).to_string())),
+            };
+        };
+        let key = format!("request:{}:{step}", r.id);
+        let write = |kind: EventKind, reason: Option<String>| NewEvent {
+            subject: subject.clone(),
+            at: now,
+            kind,
+            evidence: Some(format!("data subject request {}", r.id)),
+            reason,
+            email: None,
+            idempotency_key: Some(key.clone()),
+            policy_version: engine.policy.policy_version().to_owned(),
+        };
+        let state = engine.subject_state(&subject);
+        match step {
+            "10-collect:tutela" => {
+                let history = engine.store.history(&subject).await.map_err(transient)?;
+                let email = engine
+                    .store
+                    .subject(&subject)
+                    .await
+                    .map_err(transient)?
+                    .and_then(|s| s.email);
+                let entries: Vec<HistoryEntry> = history
+                    .into_iter()
+                    .map(|e| {
+                        let mut h = HistoryEntry {
+                            at: e.event.at.to_string(),
+                            event: e.event.kind.name().to_owned(),
+                            purpose: None,
+                            channel: None,
+                            scope: None,
+                            source: None,
+                            notice_version: None,
+                            evidence: e.evidence,
+                            reason: e.reason,
+                        };
+                        match e.event.kind {
+                            EventKind::Consent {
+                                purpose,
+                                channel,
+                                source,
+                                notice_version,
+                                ..
+                            } => {
+                                h.purpose = Some(purpose);
+                                h.channel = channel;
+                                h.source = Some(source);
+                                h.notice_version = Some(notice_version);
+                            }
+                            EventKind::Objection { scope } => {
+                                h.scope = Some(scope.as_str().to_owned())
+                            }
+                            EventKind::TransferConsent { country, .. } => {
+                                h.scope = Some(country.as_str().to_owned());
+                            }
+                            _ => {}
+                        }
+                        h
+                    })
+                    .collect();
+                Ok(Some(
+                    json!({"email": email, "history": entries}).to_string(),
+                ))
+            }
+            "90-report" | "90-export" => self.produce(r, step, steps, now).await.map(|()| None),
+            "50-erase:tutela" => {
+                if !state.has(ERASED) {
+                    engine
+                        .erase(subject.clone(), now)
+                        .await
+                        .map_err(engine_error)?;
+                }
+                Ok(None)
+            }
+            "50-restrict:tutela" => {
+                let reason = d["reason"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| format!("Art. 18 request {}", r.id));
+                append(
+                    engine,
+                    write(EventKind::Restriction { active: true }, Some(reason)),
+                )
+                .await
+            }
+            "50-object:tutela" => {
+                let scope =
+                    ObjectionScope::parse(d["scope"].as_str().unwrap_or("direct_marketing"));
+                let reason = d["reason"].as_str().map(str::to_owned);
+                append(engine, write(EventKind::Objection { scope }, reason)).await
+            }
+            "50-withdraw:tutela" => self.withdraw(&subject, &d, &key, now).await,
+            "50-rectify:tutela" => {
+                let Some(email) = d["changes"]["email"].as_str() else {
+                    return Err(StepError::Refused(
+                        "tutela keeps only the e-mail address; other corrections are made in the operator's systems".into(),
+                    ));
+                };
+                let mut e = write(
+                    EventKind::Relationship {
+                        relationship: state.relationship,
+                        contract_kind: state.contract_kind,
+                    },
+                    None,
+                );
+                e.email = Some(email.to_owned());
+                append(engine, e).await
+            }
+            other => Err(StepError::Refused(format!("unknown step `{other}`"))),
+        }
+    }
+
+    /// Withdraws the named consent, or every active one.
+    async fn withdraw(
+        &self,
+        subject: &str,
+        d: &Value,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<Option<String>, StepError> {
+        let engine = &self.requests.engine;
+        let policy = &engine.policy;
+        let state = engine.subject_state(subject);
+        let mut targets: Vec<(String, Option<String>)> = Vec::new();
+        match d["purpose"].as_str() {
+            Some(p) => targets.push((p.to_owned(), d["channel"].as_str().map(str::to_owned))),
+            None => {
+                for p in &policy.policy.purposes {
+                    if p.consent_basis().is_none() {
+                        continue;
+                    }
+                    if p.consent_per_channel {
+                        for &c in &p.channels {
+                            let ch = policy.policy.channels[c].id.clone();
+                            if state.consents & policy.consent_mask(&p.id, Some(&ch)) != 0 {
+                                targets.push((p.id.clone(), Some(ch)));
+                            }
+                        }
+                    } else if state.consents & policy.consent_mask(&p.id, None) != 0 {
+                        targets.push((p.id.clone(), None));
+                    }
+                }
+            }
+        }
+        for (i, (purpose, channel)) in targets.into_iter().enumerate() {
+            let e = NewEvent {
+                subject: subject.to_owned(),
+                at: now,
+                kind: EventKind::Consent {
+                    purpose,
+                    channel,
+                    granted: false,
+                    source: "data_subject_request".into(),
+                    notice_version: policy.policy.version.clone(),
+                },
+                evidence: Some(format!("data subject request {key}")),
+                reason: None,
+                email: None,
+                idempotency_key: Some(format!("{key}:{i}")),
+                policy_version: policy.policy_version().to_owned(),
+            };
+            append(engine, e).await?;
+        }
+        Ok(None)
+    }
+
+    /// Builds the report (access) or the export (portability) from the collected steps.
+    async fn produce(
+        &self,
+        r: &RequestRecord,
+        step: &str,
+        steps: &[StepRecord],
+        now: Timestamp,
+    ) -> Result<(), StepError> {
+        let engine = &self.requests.engine;
+        let collected: Value = steps
+            .iter()
+            .find(|s| s.step == "10-collect:tutela")
+            .and_then(|s| s.output.as_deref())
+            .and_then(|o| serde_json::from_str(o).ok())
+            .unwrap_or(Value::Null);
+        let history: Vec<HistoryEntry> = collected["history"]
+            .as_array()
+            .map(|a| a.iter().filter_map(history_entry).collect())
+            .unwrap_or_default();
+        let email = collected["email"].as_str();
+        let subject = r.subject.clone().unwrap_or_default();
+        let state = engine.subject_state(&subject);
+        let expires = now
+            .checked_add(self.requests.settings.result_retention)
+            .unwrap_or(Timestamp::MAX);
+        let store = &engine.store;
+        if step == "90-report" {
+            let lang = Lang::parse(details(r)["lang"].as_str().unwrap_or("de")).unwrap_or(Lang::De);
+            let doc = report::build(&ReportInput {
+                policy: &engine.policy,
+                subject: &subject,
+                state: &state,
+                email,
+                history: &history,
+                tables: &[],
+                now,
+                lang,
+            });
+            let json =
+                serde_json::to_vec_pretty(&doc).map_err(|e| StepError::Transient(e.to_string()))?;
+            store
+                .put_result(&r.id, "json", &json, now, expires)
+                .await
+                .map_err(transient)?;
+            let html = report::render_html(&doc);
+            store
+                .put_result(&r.id, "html", html.as_bytes(), now, expires)
+                .await
+                .map_err(transient)?;
+        } else {
+            // Art. 20: what the person provided; in tutela that is the address and the consents.
+            let mut files = Vec::new();
+            let person = export::csv(
+                &[
+                    "id".to_owned(),
+                    "email".to_owned(),
+                    "relationship".to_owned(),
+                ],
+                &[vec![
+                    Some(subject.clone()),
+                    email.map(str::to_owned),
+                    Some(state.relationship.as_str().to_owned()),
+                ]],
+            );
+            files.push(("tutela/person.csv".to_owned(), person.into_bytes()));
+            let consents: Vec<&HistoryEntry> = history
+                .iter()
+                .filter(|h| h.event.starts_with("consent_"))
+                .collect();
+            let rows: Vec<Vec<Option<String>>> = consents
+                .iter()
+                .map(|h| {
+                    vec![
+                        Some(h.at.clone()),
+                        Some(h.event.clone()),
+                        h.purpose.clone(),
+                        h.channel.clone(),
+                        h.source.clone(),
+                        h.notice_version.clone(),
+                    ]
+                })
+                .collect();
+            let header: Vec<String> = [
+                "at",
+                "event",
+                "purpose",
+                "channel",
+                "source",
+                "notice_version",
+            ]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+            files.push((
+                "tutela/consents.csv".to_owned(),
+                export::csv(&header, &rows).into_bytes(),
+            ));
+            let json = json!({
+                "tutela": {
+                    "person": {"id": subject, "email": email, "relationship": state.relationship.as_str()},
+                    "consents": consents,
+                }
+            });
+            files.push((
+                "data.json".to_owned(),
+                serde_json::to_vec_pretty(&json)
+                    .map_err(|e| StepError::Transient(e.to_string()))?,
+            ));
+            let zip = export::zip(&files);
+            store
+                .put_result(&r.id, "zip", &zip, now, expires)
+                .await
+                .map_err(transient)?;
+        }
+        Ok(())
+    }
+}
+
+fn history_entry(v: &Value) -> Option<HistoryEntry> {
+    let s = |k: &str| v[k].as_str().map(str::to_owned);
+    Some(HistoryEntry {
+        at: s("at")?,
+        event: s("event")?,
+        purpose: s("purpose"),
+        channel: s("channel"),
+        scope: s("scope"),
+        source: s("source"),
+        notice_version: s("notice_version"),
+        evidence: s("evidence"),
+        reason: s("reason"),
+    })
+}
+
+fn transient(e: impl std::fmt::Display) -> StepError {
+    StepError::Transient(e.to_string())
+}
+
+fn engine_error(e: EngineError) -> StepError {
+    match e {
+        EngineError::Rejected(err) => StepError::Refused(err.message),
+        EngineError::IdempotencyConflict => {
+            StepError::Refused("the step was recorded differently before".into())
+        }
+        EngineError::Storage(s) => StepError::Transient(s),
+        EngineError::Closed => StepError::Transient("the writer has stopped".into()),
+    }
+}
+
+async fn append(engine: &crate::engine::Engine, e: NewEvent) -> Result<Option<String>, StepError> {
+    engine.append(e).await.map(|_| None).map_err(engine_error)
+}
+
+/// Runs the worker until the requests service is dropped.
+pub async fn run(requests: std::sync::Weak<Requests>) {
+    loop {
+        let Some(requests) = requests.upgrade() else {
+            return;
+        };
+        let interval = requests.settings.worker_interval;
+        let worker = Worker { requests };
+        if let Err(e) = worker.tick(Timestamp::now()).await {
+            tracing::warn!(error = %e, "request worker tick failed; retrying");
+        }
+        drop(worker);
+        tokio::time::sleep(interval).await;
+    }
+}
+
+/// Whether a request record can be read by the state machine (for the API's views).
+pub fn is_readable(r: &RequestRecord) -> bool {
+    state_of(r).is_some()
+}

@@ -1,0 +1,511 @@
+//! Data subject requests: intake, verification, lifecycle, results.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use tutela_core::request::{RequestType, Status, TransitionError};
+use tutela_store::{RequestRecord, RequestStore};
+
+use super::{idempotency_key, now, subject_id};
+use crate::AppState;
+use crate::dto::{
+    AgentVerifyPost, Authority, ClassifyPost, ExtendPost, RefusePost, RequestEventView,
+    RequestList, RequestPost, RequestView, StepView, VerifyPost,
+};
+use crate::extract::Json as Body;
+use crate::problem::{Code, Problem};
+use crate::requests::{NewRequest, RequestError, state_of};
+
+fn problem(e: RequestError) -> Problem {
+    match e {
+        RequestError::NotFound => Problem::new(Code::NotFound, "no request with this id")
+            .field("id")
+            .fix("use the id returned by POST /v1/requests"),
+        RequestError::Transition(TransitionError::ReasonMissing) => {
+            Problem::new(Code::InvalidField, "a reason is required")
+                .field("reason")
+                .fix("say why, in words the person can read")
+        }
+        RequestError::Transition(t @ TransitionError::ExtensionTooLong { .. }) => {
+            Problem::new(Code::InvalidField, t.to_string())
+                .field("months")
+                .fix("extend by 1 or 2 months, at most 2 in all")
+        }
+        RequestError::Transition(t) => Problem::new(Code::InvalidTransition, t.to_string())
+            .fix("GET the request to see its status and what can happen next"),
+        RequestError::CodeInvalid { left } => Problem::new(
+            Code::CodeInvalid,
+            format!("the code is wrong; {left} attempts left"),
+        )
+        .field("code")
+        .fix("enter the 8-digit code from the e-mail"),
+        RequestError::CodeExpired => Problem::new(Code::CodeExpired, "the code has expired")
+            .field("code")
+            .fix("file the request again to get a new code, or ask an agent to verify"),
+        RequestError::CodeLocked => {
+            Problem::new(Code::CodeLocked, "too many wrong codes; the code is locked")
+                .field("code")
+                .fix("an agent must verify the identity: POST /v1/requests/{id}/verify-by-agent")
+        }
+        RequestError::NoCode => Problem::new(
+            Code::InvalidTransition,
+            "no code was sent for this request (no e-mail address on file, or no mail server)",
+        )
+        .fix("an agent verifies it: POST /v1/requests/{id}/verify-by-agent"),
+        RequestError::Conflict => {
+            Problem::new(Code::Conflict, "the request was changed at the same time")
+                .fix("read the request again and retry")
+        }
+        RequestError::NotVerified => Problem::new(
+            Code::NotVerified,
+            "the requester's identity is not verified; nothing is released",
+        )
+        .fix("verify with the code or by an agent first"),
+        RequestError::NotReady => Problem::new(Code::ResultNotReady, "the result is not ready")
+            .fix("wait until the request is completed; GET it to see its steps"),
+        RequestError::Storage(_) => Problem::new(
+            Code::StorageUnavailable,
+            "the database did not answer; nothing was changed",
+        )
+        .fix("retry"),
+    }
+}
+
+fn view(state: &AppState, r: RequestRecord, detail: Option<Detail>) -> RequestView {
+    let t = now();
+    let rules = &state.requests.settings.deadlines;
+    let s = state_of(&r);
+    let complaint_authority = (r.status == "refused" || r.status == "partially_refused")
+        .then(|| {
+            let kind = r
+                .subject
+                .as_deref()
+                .map(|id| state.engine.subject_state(id).contract_kind)
+                .unwrap_or_default();
+            state
+                .engine
+                .policy
+                .policy
+                .competent_authority(kind)
+                .map(|a| Authority {
+                    id: a.id.clone(),
+                    name: a.name.de.clone(),
+                    address: a.address.clone(),
+                    email: a.email.clone(),
+                    web: a.web.clone(),
+                })
+        })
+        .flatten();
+    let (steps, events) = detail.map(|d| (d.steps, d.events)).unwrap_or_default();
+    RequestView {
+        overdue: s.as_ref().is_some_and(|s| s.is_overdue(t)),
+        due_soon: s.as_ref().is_some_and(|s| s.is_due_soon(t, rules)),
+        id: r.id,
+        request_type: r.request_type,
+        status: r.status,
+        subject: r.subject,
+        channel: r.channel,
+        received_at: r.received_at.to_string(),
+        due_at: r.due_at.to_string(),
+        extended_months: r.extended_months,
+        verification: r.verification,
+        complaint_authority,
+        steps,
+        events,
+        duplicate: false,
+    }
+}
+
+struct Detail {
+    steps: Vec<StepView>,
+    events: Vec<RequestEventView>,
+}
+
+async fn detail(state: &AppState, id: &str) -> Result<Detail, Problem> {
+    let store = &state.engine.store;
+    let steps = store
+        .steps(id)
+        .await
+        .map_err(|e| problem(e.into()))?
+        .into_iter()
+        .map(|s| StepView {
+            step: s.step,
+            status: s.status,
+            attempts: s.attempts,
+            last_error: s.last_error,
+            next_attempt_at: s.next_at.map(|t| t.to_string()),
+        })
+        .collect();
+    let events = store
+        .request_events(id)
+        .await
+        .map_err(|e| problem(e.into()))?
+        .into_iter()
+        .map(|e| RequestEventView {
+            at: e.at.to_string(),
+            actor: e.actor,
+            event: e.kind,
+        })
+        .collect();
+    Ok(Detail { steps, events })
+}
+
+fn request_type(s: &str, field: &str) -> Result<RequestType, Problem> {
+    RequestType::parse(s).ok_or_else(|| {
+        Problem::new(Code::InvalidField, format!("unknown request type `{s}`"))
+            .field(field)
+            .fix("use access, portability, rectification, erasure, restriction, objection, withdraw_consent or unclassified")
+    })
+}
+
+fn valid_email(email: &str) -> Result<(), Problem> {
+    if email.len() > 254 || !email.contains('@') || email.chars().any(char::is_whitespace) {
+        return Err(Problem::new(Code::InvalidField, "not an e-mail address")
+            .field("email")
+            .fix("send an address like name@example.org, or leave the field out"));
+    }
+    Ok(())
+}
+
+#[utoipa::path(post, path = "/v1/requests", request_body = RequestPost,
+    responses((status = 201, body = RequestView), (status = 200, body = RequestView), (status = 422, body = crate::problem::ProblemBody)),
+    security(("bearer" = [])))]
+pub async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Body(body): Body<RequestPost>,
+) -> Result<(StatusCode, Json<RequestView>), Problem> {
+    let t = request_type(&body.request_type, "type")?;
+    if let Some(s) = &body.subject {
+        subject_id(s).map_err(|p| p.field("subject"))?;
+    }
+    if let Some(e) = &body.email {
+        valid_email(e)?;
+    }
+    if body.subject.is_none() && body.email.is_none() {
+        return Err(Problem::new(
+            Code::InvalidField,
+            "a request needs the person's id or e-mail address",
+        )
+        .field("subject")
+        .fix("send `subject` (the operator's id of the person) or `email`"));
+    }
+    let channel = body.channel.unwrap_or_else(|| "api".to_owned());
+    if !["api", "email", "privacy_center", "letter", "phone"].contains(&channel.as_str()) {
+        return Err(
+            Problem::new(Code::InvalidField, format!("unknown channel `{channel}`"))
+                .field("channel")
+                .fix("use api, email, privacy_center, letter or phone"),
+        );
+    }
+    if let Some(d) = &body.details {
+        check_details(&state, t, d)?;
+    }
+    let key = idempotency_key(&headers)?;
+    let (record, duplicate) = state
+        .requests
+        .create(
+            NewRequest {
+                request_type: t,
+                subject: body.subject,
+                email: body.email,
+                details: body.details,
+                channel,
+            },
+            "api",
+            key.as_deref(),
+            now(),
+        )
+        .await
+        .map_err(problem)?;
+    let mut v = view(&state, record, None);
+    v.duplicate = duplicate;
+    let status = if duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(v)))
+}
+
+/// Details that the worker would refuse later are refused now, naming the field.
+fn check_details(state: &AppState, t: RequestType, d: &serde_json::Value) -> Result<(), Problem> {
+    if !d.is_object() {
+        return Err(
+            Problem::new(Code::InvalidField, "details must be a JSON object")
+                .field("details")
+                .fix("send an object such as {\"lang\": \"en\"}"),
+        );
+    }
+    if let Some(lang) = d.get("lang")
+        && !matches!(lang.as_str(), Some("de" | "en"))
+    {
+        return Err(Problem::new(Code::InvalidField, "unknown language")
+            .field("details.lang")
+            .fix("use `de` or `en`"));
+    }
+    let policy = &state.engine.policy;
+    match t {
+        RequestType::Objection => {
+            let scope = d
+                .get("scope")
+                .and_then(|s| s.as_str())
+                .unwrap_or("direct_marketing");
+            let known = matches!(scope, "direct_marketing" | "legitimate_interest")
+                || policy.purpose_index(scope).is_some();
+            if !known {
+                return Err(Problem::new(
+                    Code::UnknownId,
+                    format!("unknown objection scope `{scope}`"),
+                )
+                .field("details.scope")
+                .fix("use direct_marketing, legitimate_interest or a purpose id of the policy"));
+            }
+            let reason = d.get("reason").and_then(|s| s.as_str()).unwrap_or("");
+            if scope != "direct_marketing" && reason.trim().is_empty() {
+                return Err(Problem::new(
+                    Code::InvalidField,
+                    "an objection on grounds of the person's particular situation needs its reasons (Art. 21(1), N9d)",
+                )
+                .field("details.reason")
+                .fix("give the person's reasons; an objection to direct marketing needs none"));
+            }
+        }
+        RequestType::WithdrawConsent => {
+            if let Some(p) = d.get("purpose").and_then(|s| s.as_str())
+                && policy.purpose_index(p).is_none()
+            {
+                return Err(Problem::new(Code::UnknownId, format!("unknown purpose `{p}`"))
+                    .field("details.purpose")
+                    .fix("use a consent purpose of the policy, or leave it out to withdraw every consent"));
+            }
+        }
+        RequestType::Rectification => {
+            if !d.get("changes").is_some_and(serde_json::Value::is_object) {
+                return Err(Problem::new(
+                    Code::InvalidField,
+                    "a rectification names the fields to correct",
+                )
+                .field("details.changes")
+                .fix("send {\"changes\": {\"email\": \"new@example.org\"}}"));
+            }
+            if let Some(e) = d["changes"].get("email") {
+                valid_email(e.as_str().unwrap_or(""))
+                    .map_err(|p| p.field("details.changes.email"))?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+#[utoipa::path(get, path = "/v1/requests/{id}",
+    params(("id" = String, Path, description = "The request id")),
+    responses((status = 200, body = RequestView), (status = 404, body = crate::problem::ProblemBody)),
+    security(("bearer" = [])))]
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<RequestView>, Problem> {
+    let r = state.requests.get(&id).await.map_err(problem)?;
+    let d = detail(&state, &id).await?;
+    Ok(Json(view(&state, r, Some(d))))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    status: Option<String>,
+    overdue: Option<bool>,
+    due_soon: Option<bool>,
+}
+
+#[utoipa::path(get, path = "/v1/requests",
+    params(("status" = Option<String>, Query, description = "Comma-separated statuses"),
+           ("overdue" = Option<bool>, Query, description = "Only requests past their due date"),
+           ("due_soon" = Option<bool>, Query, description = "Only requests due within a week")),
+    responses((status = 200, body = RequestList), (status = 422, body = crate::problem::ProblemBody)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<RequestList>, Problem> {
+    let Query(q) = q.map_err(|e| {
+        Problem::new(Code::InvalidField, e.body_text())
+            .field("query")
+            .fix("use ?status=verified,in_progress&overdue=true")
+    })?;
+    let statuses: Vec<&str> = match &q.status {
+        None => Vec::new(),
+        Some(s) => s.split(',').map(str::trim).collect(),
+    };
+    for s in &statuses {
+        if Status::parse(s).is_none() {
+            return Err(Problem::new(Code::InvalidField, format!("unknown status `{s}`"))
+                .field("status")
+                .fix("use received, awaiting_verification, verified, in_progress, completed, refused or partially_refused"));
+        }
+    }
+    let records = state
+        .engine
+        .store
+        .list_requests(&statuses, 10_000)
+        .await
+        .map_err(|e| problem(e.into()))?;
+    let requests = records
+        .into_iter()
+        .map(|r| view(&state, r, None))
+        .filter(|v| !q.overdue.unwrap_or(false) || v.overdue)
+        .filter(|v| !q.due_soon.unwrap_or(false) || v.due_soon)
+        .collect();
+    Ok(Json(RequestList { requests }))
+}
+
+#[utoipa::path(post, path = "/v1/requests/{id}/verify", request_body = VerifyPost,
+    params(("id" = String, Path, description = "The request id")),
+    responses((status = 200, body = RequestView), (status = 422, body = crate::problem::ProblemBody), (status = 423, body = crate::problem::ProblemBody)),
+    security(("bearer" = [])))]
+pub async fn verify(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Body(body): Body<VerifyPost>,
+) -> Result<Json<RequestView>, Problem> {
+    let r = state
+        .requests
+        .verify_code(&id, &body.code, now())
+        .await
+        .map_err(problem)?;
+    Ok(Json(view(&state, r, None)))
+}
+
+#[utoipa::path(post, path = "/v1/requests/{id}/verify-by-agent", request_body = AgentVerifyPost,
+    params(("id" = String, Path, description = "The request id")),
+    responses((status = 200, body = RequestView), (status = 409, body = crate::problem::ProblemBody)),
+    security(("bearer" = [])))]
+pub async fn verify_by_agent(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Body(body): Body<AgentVerifyPost>,
+) -> Result<Json<RequestView>, Problem> {
+    if let Some(s) = &body.subject {
+        subject_id(s).map_err(|p| p.field("subject"))?;
+    }
+    if body.note.trim().is_empty() {
+        return Err(Problem::new(
+            Code::InvalidField,
+            "the note says how the identity was checked",
+        )
+        .field("note")
+        .fix("for example: letter with signature compared to the contract"));
+    }
+    let agent = body.agent.unwrap_or_else(|| "api".to_owned());
+    let r = state
+        .requests
+        .verify_by_agent(&id, body.note, body.subject, &agent, now())
+        .await
+        .map_err(problem)?;
+    Ok(Json(view(&state, r, None)))
+}
+
+#[utoipa::path(post, path = "/v1/requests/{id}/extend", request_body = ExtendPost,
+    params(("id" = String, Path, description = "The request id")),
+    responses((status = 200, body = RequestView), (status = 409, body = crate::problem::ProblemBody)),
+    security(("bearer" = [])))]
+pub async fn extend(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Body(body): Body<ExtendPost>,
+) -> Result<Json<RequestView>, Problem> {
+    let r = state
+        .requests
+        .extend(&id, body.months, body.reason, "api", now())
+        .await
+        .map_err(problem)?;
+    Ok(Json(view(&state, r, None)))
+}
+
+#[utoipa::path(post, path = "/v1/requests/{id}/refuse", request_body = RefusePost,
+    params(("id" = String, Path, description = "The request id")),
+    responses((status = 200, body = RequestView), (status = 409, body = crate::problem::ProblemBody)),
+    security(("bearer" = [])))]
+pub async fn refuse(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Body(body): Body<RefusePost>,
+) -> Result<Json<RequestView>, Problem> {
+    let r = state
+        .requests
+        .refuse(&id, body.reason, "api", now())
+        .await
+        .map_err(problem)?;
+    Ok(Json(view(&state, r, None)))
+}
+
+#[utoipa::path(post, path = "/v1/requests/{id}/classify", request_body = ClassifyPost,
+    params(("id" = String, Path, description = "The request id")),
+    responses((status = 200, body = RequestView), (status = 409, body = crate::problem::ProblemBody)),
+    security(("bearer" = [])))]
+pub async fn classify(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Body(body): Body<ClassifyPost>,
+) -> Result<Json<RequestView>, Problem> {
+    let t = request_type(&body.request_type, "type")?;
+    let r = state
+        .requests
+        .classify(&id, t, "api", now())
+        .await
+        .map_err(problem)?;
+    Ok(Json(view(&state, r, None)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResultQuery {
+    format: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/requests/{id}/result",
+    params(("id" = String, Path, description = "The request id"),
+           ("format" = Option<String>, Query, description = "json (default), html or zip")),
+    responses((status = 200, description = "The report (access) or export (portability)"),
+              (status = 403, body = crate::problem::ProblemBody), (status = 409, body = crate::problem::ProblemBody)),
+    security(("bearer" = [])))]
+pub async fn result(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    q: Result<Query<ResultQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Problem> {
+    let Query(q) = q.map_err(|e| {
+        Problem::new(Code::InvalidField, e.body_text())
+            .field("format")
+            .fix("use ?format=json, html or zip")
+    })?;
+    let format = q.format.unwrap_or_else(|| "json".to_owned());
+    let content_type = match format.as_str() {
+        "json" => "application/json",
+        "html" => "text/html; charset=utf-8",
+        "zip" => "application/zip",
+        other => {
+            return Err(
+                Problem::new(Code::InvalidField, format!("unknown format `{other}`"))
+                    .field("format")
+                    .fix("use json, html or zip"),
+            );
+        }
+    };
+    let bytes = state.requests.result(&id, &format).await.map_err(problem)?;
+    let mut res = bytes.into_response();
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if format == "zip"
+        && let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{id}.zip\""))
+    {
+        res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(res)
+}
