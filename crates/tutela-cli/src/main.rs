@@ -6,8 +6,10 @@
     reason = "a CLI's output is its interface"
 )]
 
+mod client;
 mod config;
 mod policy_cmd;
+mod requests_cmd;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -63,6 +65,20 @@ enum Command {
         #[command(subcommand)]
         command: policy_cmd::PolicyCommand,
     },
+    /// Data subject requests, through a running server.
+    Requests {
+        #[command(flatten)]
+        server: requests_cmd::Server,
+        #[command(subcommand)]
+        command: requests_cmd::RequestsCommand,
+    },
+    /// File incoming messages as data subject requests (N10), through a running server.
+    Intake {
+        #[command(flatten)]
+        server: requests_cmd::Server,
+        #[command(subcommand)]
+        command: requests_cmd::IntakeCommand,
+    },
     /// Decide one query against a database, as the API would.
     Decide {
         #[arg(long)]
@@ -105,6 +121,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = config::Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Policy { command } => policy_cmd::run(command),
+        Command::Requests { server, command } => {
+            runtime()?.block_on(requests_cmd::requests(server, command))
+        }
+        Command::Intake { server, command } => {
+            runtime()?.block_on(requests_cmd::intake(server, command))
+        }
         Command::Serve { listen, sources } => {
             let listen = listen
                 .or(config.listen.clone())

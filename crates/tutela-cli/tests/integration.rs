@@ -336,3 +336,135 @@ fn migrate_and_serve_on_postgres() {
     rt.block_on(pg.drop_schema());
     let _ = std::fs::remove_dir_all(dir);
 }
+
+fn tutela_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("TUTELA_API_TOKEN")
+        .output()
+        .expect("run tutela")
+}
+
+// covers: N10
+#[test]
+fn intake_files_a_maildir_and_requests_commands_follow_them() {
+    let dir = temp_dir("intake");
+    let server = start(&dir, "sqlite://tutela.db");
+    let token = std::fs::read_to_string(dir.join("tutela.token")).expect("token");
+    let token = token.trim();
+    let (s, b) = http(
+        server.port,
+        "PUT",
+        "/v1/subjects/K-1",
+        token,
+        r#"{"relationship":"customer","email":"kunde@example.org"}"#,
+    );
+    assert_eq!(s, 201, "{b}");
+    let maildir = dir.join("Maildir");
+    for sub in ["new", "cur", "tmp"] {
+        std::fs::create_dir_all(maildir.join(sub)).expect("maildir");
+    }
+    let messages = [
+        (
+            "1.m1",
+            "From: Kunde <kunde@example.org>\r\nSubject: =?UTF-8?Q?L=C3=B6schung_meiner_Daten?=\r\nMessage-ID: <a@example.org>\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nBitte l=C3=B6schen Sie alle meine Daten.\r\n",
+        ),
+        (
+            "2.m2",
+            "From: someone@example.net\r\nSubject: Subject access request\r\nMessage-ID: <b@example.net>\r\n\r\nPlease send me a copy of my personal data.\r\n",
+        ),
+        (
+            "3.m3",
+            "From: other@example.net\r\nSubject: Frage\r\nMessage-ID: <c@example.net>\r\n\r\nWann kommt meine SIM-Karte?\r\n",
+        ),
+        ("4.m4", "Subject: no sender\r\n\r\nDelete my data.\r\n"),
+    ];
+    for (name, text) in messages {
+        std::fs::write(maildir.join("new").join(name), text).expect("write mail");
+    }
+    let server_url = format!("http://127.0.0.1:{}", server.port);
+    let md = maildir.to_string_lossy().into_owned();
+    let out = tutela_in(&dir, &["intake", "--server", &server_url, "maildir", &md]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "one message is kept: {t}");
+    assert!(t.contains("3 filed, 1 kept in new/"), "{t}");
+    assert!(
+        t.contains("erasure") && t.contains("access") && t.contains("unclassified"),
+        "{t}"
+    );
+    assert!(
+        !t.contains("löschen") && !t.contains("kunde@example.org"),
+        "no content in the output: {t}"
+    );
+    let kept: Vec<_> = std::fs::read_dir(maildir.join("new"))
+        .expect("new")
+        .collect();
+    assert_eq!(kept.len(), 1, "the message without sender stays");
+    assert_eq!(
+        std::fs::read_dir(maildir.join("cur")).expect("cur").count(),
+        3
+    );
+
+    // Filing the same message again is the same request.
+    std::fs::write(maildir.join("new").join("5.m1"), messages[0].1).expect("write mail");
+    let again = tutela_in(&dir, &["intake", "--server", &server_url, "maildir", &md]);
+    let list = tutela_in(&dir, &["requests", "--server", &server_url, "list"]);
+    let l = text(&list);
+    assert!(list.status.success(), "{l}");
+    assert_eq!(
+        l.lines().filter(|x| x.contains("req_")).count(),
+        3,
+        "{}\n{l}",
+        text(&again)
+    );
+    let erasure_id = l
+        .lines()
+        .find(|x| x.contains("erasure"))
+        .and_then(|x| x.split_whitespace().next())
+        .expect("erasure listed")
+        .to_owned();
+    let show = tutela_in(
+        &dir,
+        &["requests", "--server", &server_url, "show", &erasure_id],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&show.stdout).expect("json");
+    assert_eq!(v["status"], "awaiting_verification");
+    assert_eq!(v["subject"], "K-1", "known sender resolved to the person");
+    assert_eq!(v["channel"], "email");
+    let refuse = tutela_in(
+        &dir,
+        &[
+            "requests",
+            "--server",
+            &server_url,
+            "refuse",
+            &erasure_id,
+            "--reason",
+            "",
+        ],
+    );
+    assert_eq!(refuse.status.code(), Some(2));
+    assert!(
+        text(&refuse).contains("field `reason`"),
+        "{}",
+        text(&refuse)
+    );
+    let agent = tutela_in(
+        &dir,
+        &[
+            "requests",
+            "--server",
+            &server_url,
+            "verify-by-agent",
+            &erasure_id,
+            "--note",
+            "call-back to the number on file",
+            "--agent",
+            "a-1",
+        ],
+    );
+    assert!(agent.status.success(), "{}", text(&agent));
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}

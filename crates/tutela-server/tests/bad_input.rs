@@ -324,6 +324,14 @@ async fn openapi_is_3_1_and_lists_the_contract() {
         "/v1/decisions/batch",
         "/v1/policy",
         "/v1/notice",
+        "/v1/requests",
+        "/v1/requests/{id}",
+        "/v1/requests/{id}/verify",
+        "/v1/requests/{id}/verify-by-agent",
+        "/v1/requests/{id}/extend",
+        "/v1/requests/{id}/refuse",
+        "/v1/requests/{id}/classify",
+        "/v1/requests/{id}/result",
     ] {
         assert!(
             doc["paths"][path].is_object(),
@@ -351,4 +359,13 @@ async fn openapi_is_3_1_and_lists_the_contract() {
             .is_some_and(|n| n.starts_with("# Privacy notice"))
     );
     app.finish().await;
+}
+
+#[test]
+fn every_problem_code_is_documented() {
+    let docs = include_str!("../../../docs/api.md");
+    for code in tutela_server::problem::CATALOG {
+        let cell = format!("| `{}` | {} |", code.as_str(), code.status().as_u16());
+        assert!(docs.contains(&cell), "docs/api.md lacks the row {cell}");
+    }
 }

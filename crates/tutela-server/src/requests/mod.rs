@@ -234,6 +234,8 @@ impl Requests {
         let target = self.address_on_file(&r).await?;
         let mut method = "agent";
         if let Some((subject, email)) = &target {
+            // The person the address on file belongs to; still unverified.
+            r.subject = Some(subject.clone());
             let code = format!(
                 "{:08}",
                 u64::from_str_radix(&random_hex(8), 16).unwrap_or(0) % 100_000_000
@@ -270,10 +272,7 @@ impl Requests {
                 )
                 .await
             {
-                Ok(()) => {
-                    method = "code";
-                    r.subject = Some(subject.clone());
-                }
+                Ok(()) => method = "code",
                 Err(e) => {
                     tracing::warn!(request = %r.id, error = %e, "code not sent; the request waits for an agent");
                     self.store().delete_code(&r.id).await?;
