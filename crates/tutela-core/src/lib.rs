@@ -11,6 +11,7 @@
 pub mod basis;
 pub mod compiled;
 pub mod coverage;
+pub mod datamap;
 pub mod decide;
 pub mod duration;
 pub mod index;

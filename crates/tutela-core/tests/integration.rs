@@ -37,6 +37,7 @@ mod support {
 }
 
 mod coverage;
+mod datamap;
 mod decisions;
 mod policy_check;
 mod render;

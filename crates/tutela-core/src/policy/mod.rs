@@ -7,6 +7,7 @@ pub mod model;
 pub mod raw;
 mod validate;
 
+pub(crate) use error::line_column as error_line_column;
 pub use error::{PolicyError, PolicyErrors};
 pub use load::{MemoryLoader, Source, SourceLoader, load_policy};
 pub use model::*;

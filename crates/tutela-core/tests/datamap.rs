@@ -1,0 +1,110 @@
+//! Dataset maps: the demo map validates; broken maps are refused with file, line and column.
+
+use tutela_core::datamap;
+
+use crate::support::reference;
+
+const DEMO: &str = include_str!("../../../policies/datasets/demo-operator.toml");
+
+fn errors(text: &str) -> String {
+    match datamap::load("map.toml", text, &reference()) {
+        Ok(_) => String::new(),
+        Err(e) => e.to_string(),
+    }
+}
+
+const HEAD: &str = "[dataset]\nid = \"crm\"\nconnector = \"sqlite\"\nurl = \"sqlite://x.db\"\nperson_table = \"people\"\n";
+
+#[test]
+fn the_demo_map_is_valid_and_orders_parents_first() {
+    let map = datamap::load("demo-operator.toml", DEMO, &reference())
+        .unwrap_or_else(|e| unreachable!("{e}"));
+    assert_eq!(map.tables[map.person_table].name, "customers");
+    let pos = |name: &str| {
+        let t = map.table(name).unwrap_or_else(|| unreachable!("{name}"));
+        map.parents_first
+            .iter()
+            .position(|&x| x == t)
+            .unwrap_or(usize::MAX)
+    };
+    assert!(pos("customers") < pos("contracts"));
+    assert!(pos("contracts") < pos("sims"));
+    assert!(pos("sims") < pos("usage_records"));
+    assert!(pos("invoices") < pos("payments"));
+    let sims = map.table("sims").unwrap_or_default();
+    assert_eq!(map.path_to_person(sims).len(), 2);
+}
+
+#[test]
+fn unknown_categories_and_identifiers_are_located() {
+    let text = format!(
+        "{HEAD}[[table]]\nname = \"people\"\n[[table.field]]\nname = \"mail\"\ncategory = \"mood\"\nidentifies = \"aura\"\n"
+    );
+    let e = errors(&text);
+    assert!(
+        e.contains("map.toml:10:12: error: unknown category `mood`"),
+        "{e}"
+    );
+    assert!(
+        e.contains("map.toml:11:14: error: unknown identifier kind `aura`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn tables_must_lead_to_the_person_and_not_loop() {
+    let text = format!(
+        "{HEAD}[[table]]\nname = \"people\"\n[[table.field]]\nname = \"email\"\ncategory = \"contact\"\n\
+         [[table]]\nname = \"a\"\nreferences = [{{ column = \"b_id\", table = \"b\" }}]\n[[table.field]]\nname = \"x\"\ncategory = \"usage\"\n\
+         [[table]]\nname = \"b\"\nreferences = [{{ column = \"a_id\", table = \"a\" }}]\n[[table.field]]\nname = \"y\"\ncategory = \"usage\"\n\
+         [[table]]\nname = \"orphan\"\n[[table.field]]\nname = \"z\"\ncategory = \"usage\"\n"
+    );
+    let e = errors(&text);
+    assert!(e.contains("table `a` is part of a reference cycle"), "{e}");
+    assert!(
+        e.contains("table `orphan` does not lead to the person table"),
+        "{e}"
+    );
+}
+
+#[test]
+fn retention_rules_come_from_the_policy() {
+    let text = format!(
+        "{HEAD}[[table]]\nname = \"people\"\nretention = \"forever\"\n[[table.field]]\nname = \"email\"\ncategory = \"contact\"\n"
+    );
+    assert!(errors(&text).contains("the policy has no retention rule `forever`"));
+    let text = format!(
+        "{HEAD}[[table]]\nname = \"people\"\nretention = \"booking_vouchers\"\n[[table.field]]\nname = \"email\"\ncategory = \"contact\"\n"
+    );
+    assert!(errors(&text).contains("needs the column its period runs from"));
+}
+
+#[test]
+fn names_that_cannot_be_quoted_safely_are_refused() {
+    let text = format!(
+        "{HEAD}[[table]]\nname = \"people; DROP TABLE x\"\n[[table.field]]\nname = \"e\\\"mail\"\ncategory = \"contact\"\n"
+    );
+    let e = errors(&text);
+    assert!(
+        e.contains("is not a table name tutela can quote safely"),
+        "{e}"
+    );
+    assert!(
+        e.contains("is not a column name tutela can quote safely"),
+        "{e}"
+    );
+}
+
+#[test]
+fn credentials_stay_out_of_the_file_or_in_it_but_not_both() {
+    let text = HEAD.replace(
+        "url = \"sqlite://x.db\"\n",
+        "url = \"a\"\nurl_env = \"B\"\n",
+    ) + "[[table]]\nname = \"people\"\n[[table.field]]\nname = \"email\"\ncategory = \"contact\"\n";
+    assert!(errors(&text).contains("exactly one of `url` and `url_env`"));
+    assert!(
+        errors("[dataset\n").contains("map.toml:1:"),
+        "{}",
+        errors("[dataset\n")
+    );
+}
