@@ -16,6 +16,18 @@ pub struct Config {
     pub smtp: Option<Smtp>,
     /// The controller's time zone, in which request deadlines end (default Europe/Berlin).
     pub time_zone: Option<String>,
+    /// The operator's databases that requests are fulfilled in.
+    #[serde(default)]
+    pub dataset: Vec<Dataset>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Dataset {
+    /// The dataset map (TOML), relative to the working directory.
+    pub map: String,
+    /// The database URL, when the map's own `url`/`url_env` should not be used.
+    pub url: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Clone)]

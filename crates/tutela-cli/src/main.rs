@@ -200,6 +200,37 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Opens a connector per configured dataset map and checks the database against its map.
+async fn open_datasets(
+    config: &config::Config,
+    policy: &tutela_core::policy::Policy,
+) -> anyhow::Result<Vec<std::sync::Arc<tutela_connectors::Connector>>> {
+    // The keyed hash that erasure writes in place of identifiers; kept outside the database.
+    let key = match std::env::var("TUTELA_PSEUDONYM_KEY") {
+        Ok(k) if k.len() >= 16 => k.into_bytes(),
+        Ok(_) => anyhow::bail!("TUTELA_PSEUDONYM_KEY must have at least 16 characters"),
+        Err(_) => tutela_server::generate_token()
+            .map_err(|e| anyhow::anyhow!("no randomness: {e}"))?
+            .into_bytes(),
+    };
+    let mut out = Vec::new();
+    for d in &config.dataset {
+        let text = std::fs::read_to_string(&d.map).with_context(|| format!("reading {}", d.map))?;
+        let map = tutela_core::datamap::load(&d.map, &text, policy)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let id = map.id.clone();
+        let c = tutela_connectors::Connector::open(map, d.url.as_deref(), key.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        if let Err(e) = c.check().await {
+            // Requests then show the failing step and retry; the server still serves.
+            tracing::warn!(dataset = %id, error = %e, "the dataset does not match its map");
+        }
+        out.push(std::sync::Arc::new(c));
+    }
+    Ok(out)
+}
+
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -280,7 +311,8 @@ async fn serve(
             std::sync::Arc::new(tutela_server::requests::mailer::NoMailer)
         }
     };
-    let state = AppState::new(engine.clone(), settings, mailer, &token);
+    let connectors = open_datasets(&config, &engine.policy.policy).await?;
+    let state = AppState::new(engine.clone(), settings, mailer, connectors, &token);
     tutela_server::serve(listener, state).await?;
     // The next start reads this snapshot instead of folding the ledger.
     if engine.events_since_snapshot() > 0 {

@@ -16,7 +16,7 @@ use crate::render::Lang;
 use crate::state::SubjectState;
 
 /// One entry of the person's history in tutela's ledger, without anything the policy holds.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct HistoryEntry {
     pub at: String,
     pub event: String,
@@ -37,7 +37,7 @@ pub struct HistoryEntry {
 }
 
 /// Rows collected from one table of one of the operator's databases.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct CollectedTable {
     pub dataset: String,
     pub table: String,

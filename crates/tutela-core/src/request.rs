@@ -401,19 +401,50 @@ fn require(reason: &str) -> Result<(), TransitionError> {
     }
 }
 
-/// The steps that fulfil a request of type `t`, in the order they run. Step names sort in
-/// that order; the worker runs each once and records it, so a crash resumes at the first
-/// step not recorded as done. Steps that touch the operator's databases are added per dataset
-/// by the caller under the same numbering (`10-collect:<dataset>`, `50-erase:<dataset>`).
-pub fn plan(t: RequestType) -> &'static [&'static str] {
-    match t {
-        RequestType::Access => &["10-collect:tutela", "90-report"],
-        RequestType::Portability => &["10-collect:tutela", "90-export"],
-        RequestType::Rectification => &["50-rectify:tutela"],
-        RequestType::Erasure => &["50-erase:tutela"],
-        RequestType::Restriction => &["50-restrict:tutela"],
-        RequestType::Objection => &["50-object:tutela"],
-        RequestType::WithdrawConsent => &["50-withdraw:tutela"],
-        RequestType::Unclassified => &[],
-    }
+/// The steps that fulfil a request of type `t` with the operator's `datasets`, in the order
+/// they run. Step names sort in that order; the worker runs each once and records it, so a
+/// crash resumes at the first step not recorded as done.
+pub fn plan(t: RequestType, datasets: &[&str]) -> Vec<String> {
+    let each = |prefix: &str| -> Vec<String> {
+        datasets.iter().map(|d| format!("{prefix}:{d}")).collect()
+    };
+    let mut steps: Vec<String> = match t {
+        RequestType::Access => {
+            let mut s = vec!["10-collect:tutela".to_owned()];
+            s.extend(each("10-collect"));
+            s.push("90-report".to_owned());
+            s
+        }
+        RequestType::Portability => {
+            let mut s = vec!["10-collect:tutela".to_owned()];
+            s.extend(each("10-collect"));
+            s.push("90-export".to_owned());
+            s
+        }
+        RequestType::Rectification => {
+            let mut s = each("40-rectify");
+            s.push("50-rectify:tutela".to_owned());
+            s.push("90-summary".to_owned());
+            s
+        }
+        RequestType::Erasure => {
+            // The operator's databases first: tutela's own tombstone comes last, once
+            // everything else is gone.
+            let mut s = each("40-erase");
+            s.push("50-erase:tutela".to_owned());
+            s.push("90-summary".to_owned());
+            s
+        }
+        RequestType::Restriction => {
+            let mut s = each("40-restrict");
+            s.push("50-restrict:tutela".to_owned());
+            s.push("90-summary".to_owned());
+            s
+        }
+        RequestType::Objection => vec!["50-object:tutela".to_owned()],
+        RequestType::WithdrawConsent => vec!["50-withdraw:tutela".to_owned()],
+        RequestType::Unclassified => Vec::new(),
+    };
+    steps.sort();
+    steps
 }

@@ -39,15 +39,21 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The state for `engine` with the request workflow on `settings` and `mailer`, and its
-    /// worker started.
+    /// The state for `engine` with the request workflow on `settings`, `mailer` and the
+    /// operator's databases, and its worker started.
     pub fn new(
         engine: Arc<Engine>,
         settings: requests::RequestSettings,
         mailer: Arc<dyn requests::mailer::Mailer>,
+        connectors: Vec<Arc<tutela_connectors::Connector>>,
         token: &str,
     ) -> AppState {
-        let requests = Arc::new(requests::Requests::new(engine.clone(), settings, mailer));
+        let requests = Arc::new(requests::Requests::new(
+            engine.clone(),
+            settings,
+            mailer,
+            connectors,
+        ));
         tokio::spawn(requests::worker::run(Arc::downgrade(&requests)));
         AppState {
             engine,

@@ -51,8 +51,20 @@ async fn verified(app: &TestApp, sink: &SmtpSink, body: Value, email: &str) -> S
     id
 }
 
+/// The files of a request's ZIP export.
+pub async fn zip_files(app: &TestApp, id: &str) -> Vec<(String, String)> {
+    let res = app
+        .router
+        .clone()
+        .oneshot_get(&format!("/v1/requests/{id}/result?format=zip"))
+        .await;
+    assert_eq!(res.0, 200);
+    assert_eq!(res.1, "application/zip");
+    unzip(&res.2)
+}
+
 /// A stored ZIP's files, read back (the export writes the "stored" method).
-fn unzip(bytes: &[u8]) -> Vec<(String, String)> {
+pub fn unzip(bytes: &[u8]) -> Vec<(String, String)> {
     let mut files = Vec::new();
     let mut at = 0;
     while at + 30 <= bytes.len() && bytes[at..at + 4] == [0x50, 0x4b, 3, 4] {
@@ -79,7 +91,7 @@ fn unzip(bytes: &[u8]) -> Vec<(String, String)> {
 }
 
 /// RFC 4180, enough to read the export back: quoted fields, doubled quotes, CRLF.
-fn parse_csv(text: &str) -> Vec<Vec<String>> {
+pub fn parse_csv(text: &str) -> Vec<Vec<String>> {
     let mut rows = Vec::new();
     let mut row = Vec::new();
     let mut field = String::new();

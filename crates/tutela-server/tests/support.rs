@@ -14,6 +14,8 @@ use tutela_store::{AnyStore, PgStore, SqliteStore};
 
 pub const REFERENCE: &str = include_str!("../../../policies/reference.toml");
 pub const SCENARIOS: &str = include_str!("../../../tests/scenarios/decisions.toml");
+pub type Connectors = Vec<std::sync::Arc<tutela_connectors::Connector>>;
+
 pub const TOKEN: &str = "test-token-0123456789abcdef";
 
 pub fn policy() -> CompiledPolicy {
@@ -35,11 +37,18 @@ impl TestApp {
     }
 
     pub async fn sqlite_with_mailer(mailer: std::sync::Arc<dyn Mailer>) -> TestApp {
+        Self::sqlite_with(mailer, Vec::new()).await
+    }
+
+    pub async fn sqlite_with(
+        mailer: std::sync::Arc<dyn Mailer>,
+        connectors: Connectors,
+    ) -> TestApp {
         let dir = temp_dir("server");
         let store = SqliteStore::open(&dir.join("tutela.db").to_string_lossy())
             .await
             .expect("sqlite");
-        Self::with(AnyStore::Sqlite(store), None, Some(dir), mailer).await
+        Self::with(AnyStore::Sqlite(store), None, Some(dir), mailer, connectors).await
     }
 
     /// `None` only outside CI when PostgreSQL is unreachable.
@@ -54,6 +63,7 @@ impl TestApp {
                 Some(pg),
                 None,
                 std::sync::Arc::new(NoMailer),
+                Vec::new(),
             )
             .await,
         )
@@ -65,7 +75,16 @@ impl TestApp {
         let store = PgStore::connect_in_schema(&pg.url, Some(&pg.schema))
             .await
             .expect("pg");
-        Some(Self::with(AnyStore::Postgres(store), Some(pg), None, mailer).await)
+        Some(
+            Self::with(
+                AnyStore::Postgres(store),
+                Some(pg),
+                None,
+                mailer,
+                Vec::new(),
+            )
+            .await,
+        )
     }
 
     async fn with(
@@ -73,6 +92,7 @@ impl TestApp {
         pg: Option<PgSchema>,
         dir: Option<std::path::PathBuf>,
         mailer: std::sync::Arc<dyn Mailer>,
+        connectors: Connectors,
     ) -> TestApp {
         let engine = Engine::start(store, policy()).await.expect("engine");
         // Tests drive the worker themselves, one tick at a time.
@@ -80,7 +100,7 @@ impl TestApp {
             worker_interval: std::time::Duration::from_secs(3600),
             ..RequestSettings::default()
         };
-        let state = AppState::new(engine.clone(), settings, mailer, TOKEN);
+        let state = AppState::new(engine.clone(), settings, mailer, connectors, TOKEN);
         let requests = state.requests.clone();
         let router = app(state);
         TestApp {

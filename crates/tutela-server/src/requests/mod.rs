@@ -111,6 +111,8 @@ pub struct Requests {
     pub engine: Arc<Engine>,
     pub settings: RequestSettings,
     mailer: Arc<dyn Mailer>,
+    /// The operator's databases, one connector per dataset map.
+    pub connectors: Vec<Arc<tutela_connectors::Connector>>,
 }
 
 fn random_hex(bytes: usize) -> String {
@@ -144,11 +146,17 @@ pub fn state_of(r: &RequestRecord) -> Option<RequestState> {
 }
 
 impl Requests {
-    pub fn new(engine: Arc<Engine>, settings: RequestSettings, mailer: Arc<dyn Mailer>) -> Self {
+    pub fn new(
+        engine: Arc<Engine>,
+        settings: RequestSettings,
+        mailer: Arc<dyn Mailer>,
+        connectors: Vec<Arc<tutela_connectors::Connector>>,
+    ) -> Self {
         Requests {
             engine,
             settings,
             mailer,
+            connectors,
         }
     }
 

@@ -11,9 +11,10 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use serde_json::{Value, json};
+use tutela_connectors::{ConnectorError, Identities};
 use tutela_core::ledger::{EventKind, ObjectionScope};
 use tutela_core::render::Lang;
-use tutela_core::report::{self, HistoryEntry, ReportInput};
+use tutela_core::report::{self, CollectedTable, HistoryEntry, ReportInput};
 use tutela_core::request::{RequestType, Transition, plan};
 use tutela_core::state::ERASED;
 use tutela_store::{NewEvent, RequestRecord, RequestStore, StepRecord, Store};
@@ -93,12 +94,19 @@ impl Worker {
     async fn start(&self, r: RequestRecord, now: Timestamp) -> Result<RequestRecord, RequestError> {
         let t = RequestType::parse(&r.request_type).unwrap_or(RequestType::Unclassified);
         let store = &self.requests.engine.store;
-        for step in plan(t) {
+        let datasets: Vec<&str> = self
+            .requests
+            .connectors
+            .iter()
+            .map(|c| c.map.id.as_str())
+            .collect();
+        let steps = plan(t, &datasets);
+        for step in &steps {
             store
                 .put_step(
                     &r.id,
                     &StepRecord {
-                        step: (*step).to_owned(),
+                        step: step.clone(),
                         status: "pending".into(),
                         attempts: 0,
                         last_error: None,
@@ -108,7 +116,6 @@ impl Worker {
                 )
                 .await?;
         }
-        let steps: Vec<&str> = plan(t).to_vec();
         self.requests
             .transition(
                 r,
@@ -176,6 +183,29 @@ impl Worker {
             }
             store.put_step(&r.id, s).await?;
         }
+        // Data kept under a legal retention duty was restricted instead of erased: the erasure
+        // is refused for that part (Art. 17(3)(b)), and the person is told what and until when.
+        for s in &steps {
+            if !s.step.starts_with("40-erase:") {
+                continue;
+            }
+            let report: Value = s
+                .output
+                .as_deref()
+                .and_then(|o| serde_json::from_str(o).ok())
+                .unwrap_or(Value::Null);
+            for k in report["restricted"].as_array().into_iter().flatten() {
+                refused.push(format!(
+                    "{} rows of {}.{} kept until {} ({}: {})",
+                    k["rows"],
+                    report["dataset"].as_str().unwrap_or(""),
+                    k["table"].as_str().unwrap_or(""),
+                    k["until"].as_str().unwrap_or(""),
+                    k["why"].as_str().unwrap_or(""),
+                    k["rule"].as_str().unwrap_or(""),
+                ));
+            }
+        }
         let t = if refused.is_empty() {
             Transition::Complete
         } else {
@@ -206,7 +236,9 @@ impl Worker {
         let Some(subject) = r.subject.clone() else {
             // Nobody tutela knows: nothing to collect or change.
             return match step {
-                "90-report" | "90-export" => self.produce(r, step, steps, now).await.map(|()| None),
+                "90-report" | "90-export" | "90-summary" => {
+                    self.produce(r, step, steps, now).await.map(|()| None)
+                }
                 _ => Ok(Some(json!({"history": [], "email": null}).to_string())),
             };
         };
@@ -222,6 +254,13 @@ impl Worker {
             policy_version: engine.policy.policy_version().to_owned(),
         };
         let state = engine.subject_state(&subject);
+        if let Some((action, dataset)) = step.split_once(':')
+            && dataset != "tutela"
+        {
+            return self
+                .dataset_step(r, &subject, action, dataset, &d, now)
+                .await;
+        }
         match step {
             "10-collect:tutela" => {
                 let history = engine.store.history(&subject).await.map_err(transient)?;
@@ -273,7 +312,9 @@ impl Worker {
                     json!({"email": email, "history": entries}).to_string(),
                 ))
             }
-            "90-report" | "90-export" => self.produce(r, step, steps, now).await.map(|()| None),
+            "90-report" | "90-export" | "90-summary" => {
+                self.produce(r, step, steps, now).await.map(|()| None)
+            }
             "50-erase:tutela" => {
                 if !state.has(ERASED) {
                     engine
@@ -302,10 +343,9 @@ impl Worker {
             }
             "50-withdraw:tutela" => self.withdraw(&subject, &d, &key, now).await,
             "50-rectify:tutela" => {
+                // tutela itself keeps only the e-mail address; the datasets took the rest.
                 let Some(email) = d["changes"]["email"].as_str() else {
-                    return Err(StepError::Refused(
-                        "tutela keeps only the e-mail address; other corrections are made in the operator's systems".into(),
-                    ));
+                    return Ok(None);
                 };
                 let mut e = write(
                     EventKind::Relationship {
@@ -319,6 +359,101 @@ impl Worker {
             }
             other => Err(StepError::Refused(format!("unknown step `{other}`"))),
         }
+    }
+
+    /// The person's identifiers: the id, the address on file, and any the request names.
+    async fn identities(&self, subject: &str, d: &Value) -> Result<Identities, StepError> {
+        let mut ids = Identities::new();
+        ids.insert("customer_number".into(), vec![subject.to_owned()]);
+        let on_file = self
+            .requests
+            .engine
+            .store
+            .subject(subject)
+            .await
+            .map_err(transient)?
+            .and_then(|s| s.email);
+        if let Some(email) = on_file {
+            ids.insert("email".into(), vec![email]);
+        }
+        if let Some(more) = d["identities"].as_object() {
+            for (kind, values) in more {
+                let list = ids.entry(kind.clone()).or_default();
+                match values {
+                    Value::String(v) => list.push(v.clone()),
+                    Value::Array(vs) => {
+                        list.extend(vs.iter().filter_map(|v| v.as_str().map(str::to_owned)))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    async fn dataset_step(
+        &self,
+        r: &RequestRecord,
+        subject: &str,
+        action: &str,
+        dataset: &str,
+        d: &Value,
+        now: Timestamp,
+    ) -> Result<Option<String>, StepError> {
+        let Some(c) = self
+            .requests
+            .connectors
+            .iter()
+            .find(|c| c.map.id == dataset)
+        else {
+            return Err(StepError::Transient(format!(
+                "dataset `{dataset}` is not configured on this server"
+            )));
+        };
+        let ids = self.identities(subject, d).await?;
+        let out = match action {
+            "10-collect" => {
+                let rows = c.collect(&ids).await.map_err(connector_error)?;
+                serde_json::to_string(&c.tables(&rows, false))
+            }
+            "40-erase" => {
+                let report = c
+                    .erase(&ids, &self.requests.engine.policy.policy, now)
+                    .await
+                    .map_err(connector_error)?;
+                serde_json::to_string(&report)
+            }
+            "40-restrict" => {
+                let n = c.restrict(&ids).await.map_err(connector_error)?;
+                serde_json::to_string(&json!({"dataset": dataset, "rows_flagged": n}))
+            }
+            "40-rectify" => {
+                let known = c.rectifiable();
+                let changes: std::collections::BTreeMap<String, String> = d["changes"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter(|(k, _)| known.contains(k.as_str()))
+                    .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+                    .collect();
+                let n = if changes.is_empty() {
+                    0
+                } else {
+                    c.rectify(&ids, &changes).await.map_err(connector_error)?
+                };
+                let fields: Vec<&String> = changes.keys().collect();
+                serde_json::to_string(
+                    &json!({"dataset": dataset, "rows_corrected": n, "fields": fields}),
+                )
+            }
+            other => {
+                return Err(StepError::Refused(format!(
+                    "unknown step `{other}:{dataset}` for request {}",
+                    r.id
+                )));
+            }
+        };
+        out.map(Some).map_err(transient)
     }
 
     /// Withdraws the named consent, or every active one.
@@ -396,6 +531,13 @@ impl Worker {
             .unwrap_or_default();
         let email = collected["email"].as_str();
         let subject = r.subject.clone().unwrap_or_default();
+        let tables: Vec<CollectedTable> = steps
+            .iter()
+            .filter(|s| s.step.starts_with("10-collect:") && s.step != "10-collect:tutela")
+            .filter_map(|s| s.output.as_deref())
+            .filter_map(|o| serde_json::from_str::<Vec<CollectedTable>>(o).ok())
+            .flatten()
+            .collect();
         let state = engine.subject_state(&subject);
         let expires = now
             .checked_add(self.requests.settings.result_retention)
@@ -409,7 +551,7 @@ impl Worker {
                 state: &state,
                 email,
                 history: &history,
-                tables: &[],
+                tables: &tables,
                 now,
                 lang,
             });
@@ -424,8 +566,35 @@ impl Worker {
                 .put_result(&r.id, "html", html.as_bytes(), now, expires)
                 .await
                 .map_err(transient)?;
+        } else if step == "90-summary" {
+            // What an erasure, rectification or restriction did: counts, tables, rules, dates.
+            let done: Vec<Value> = steps
+                .iter()
+                .filter(|s| s.step.starts_with("40-"))
+                .map(|s| {
+                    json!({
+                        "step": s.step,
+                        "result": s.output.as_deref().and_then(|o| serde_json::from_str::<Value>(o).ok()),
+                    })
+                })
+                .collect();
+            let summary = json!({
+                "request": r.id,
+                "type": r.request_type,
+                "subject": subject,
+                "datasets": done,
+                "tutela": steps.iter().find(|s| s.step.starts_with("50-")).map(|s| &s.status),
+                "generated_at": now.to_string(),
+            });
+            let json = serde_json::to_vec_pretty(&summary)
+                .map_err(|e| StepError::Transient(e.to_string()))?;
+            store
+                .put_result(&r.id, "json", &json, now, expires)
+                .await
+                .map_err(transient)?;
         } else {
-            // Art. 20: what the person provided; in tutela that is the address and the consents.
+            // Art. 20: what the person provided or generated by using the service, from the
+            // tables the maps mark portable, and in tutela the address and the consents.
             let mut files = Vec::new();
             let person = export::csv(
                 &[
@@ -472,11 +641,29 @@ impl Worker {
                 "tutela/consents.csv".to_owned(),
                 export::csv(&header, &rows).into_bytes(),
             ));
+            let portable: Vec<&CollectedTable> = tables
+                .iter()
+                .filter(|t| {
+                    self.requests.connectors.iter().any(|c| {
+                        c.map.id == t.dataset
+                            && c.map
+                                .table(&t.table)
+                                .is_some_and(|i| c.map.tables[i].portable)
+                    })
+                })
+                .collect();
+            for t in &portable {
+                files.push((
+                    format!("{}/{}.csv", t.dataset, t.table),
+                    export::csv(&t.columns, &t.rows).into_bytes(),
+                ));
+            }
             let json = json!({
                 "tutela": {
                     "person": {"id": subject, "email": email, "relationship": state.relationship.as_str()},
                     "consents": consents,
-                }
+                },
+                "datasets": portable,
             });
             files.push((
                 "data.json".to_owned(),
@@ -506,6 +693,14 @@ fn history_entry(v: &Value) -> Option<HistoryEntry> {
         evidence: s("evidence"),
         reason: s("reason"),
     })
+}
+
+fn connector_error(e: ConnectorError) -> StepError {
+    match e {
+        ConnectorError::Refused(why) => StepError::Refused(why),
+        // A database away, or one that does not match its map: recorded, shown, retried.
+        other => StepError::Transient(other.to_string()),
+    }
 }
 
 fn transient(e: impl std::fmt::Display) -> StepError {

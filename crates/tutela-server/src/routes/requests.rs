@@ -295,6 +295,29 @@ fn check_details(state: &AppState, t: RequestType, d: &serde_json::Value) -> Res
                 valid_email(e.as_str().unwrap_or(""))
                     .map_err(|p| p.field("details.changes.email"))?;
             }
+            let connectors = &state.requests.connectors;
+            for (name, value) in d["changes"].as_object().into_iter().flatten() {
+                let known = name == "email"
+                    || connectors
+                        .iter()
+                        .any(|c| c.rectifiable().contains(name.as_str()));
+                if !known || !value.is_string() {
+                    let names: std::collections::BTreeSet<&str> = connectors
+                        .iter()
+                        .flat_map(|c| c.rectifiable())
+                        .chain(["email"])
+                        .collect();
+                    let names: Vec<&str> = names.into_iter().collect();
+                    return Err(Problem::new(
+                        Code::InvalidField,
+                        format!(
+                            "`{name}` is not a field tutela can correct, or its value is not text"
+                        ),
+                    )
+                    .field(format!("details.changes.{name}"))
+                    .fix(format!("use one of: {}", names.join(", "))));
+                }
+            }
         }
         _ => {}
     }
