@@ -19,6 +19,20 @@ pub struct Config {
     /// The operator's databases that requests are fulfilled in.
     #[serde(default)]
     pub dataset: Vec<Dataset>,
+    /// Recipients' webhooks for Art. 19 notifications.
+    #[serde(default)]
+    pub notify: Vec<Notify>,
+    /// NATS JetStream for events (`nats://127.0.0.1:4222`); none: no events.
+    pub nats_url: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Notify {
+    /// The recipient's id in the policy.
+    pub recipient: String,
+    /// `http://host:port/path`.
+    pub url: String,
 }
 
 #[derive(Debug, Deserialize, Clone)]

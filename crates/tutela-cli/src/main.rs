@@ -312,7 +312,31 @@ async fn serve(
         }
     };
     let connectors = open_datasets(&config, &engine.policy.policy).await?;
-    let state = AppState::new(engine.clone(), settings, mailer, connectors, &token);
+    let mut webhooks = Vec::new();
+    for n in &config.notify {
+        if engine.policy.policy.recipient(&n.recipient).is_none() {
+            anyhow::bail!(
+                "[[notify]] names `{}`, which is not a recipient of the policy",
+                n.recipient
+            );
+        }
+        webhooks.push(tutela_server::requests::notify::Webhook {
+            recipient: n.recipient.clone(),
+            url: n.url.clone(),
+        });
+    }
+    let nats = config
+        .nats_url
+        .clone()
+        .map(|url| tutela_server::requests::notify::NatsSettings {
+            url,
+            ..Default::default()
+        });
+    let fulfilment = tutela_server::requests::Fulfilment {
+        connectors,
+        notifier: tutela_server::requests::notify::Notifier::new(webhooks, nats),
+    };
+    let state = AppState::new(engine.clone(), settings, mailer, fulfilment, &token);
     tutela_server::serve(listener, state).await?;
     // The next start reads this snapshot instead of folding the ledger.
     if engine.events_since_snapshot() > 0 {

@@ -404,10 +404,12 @@ fn require(reason: &str) -> Result<(), TransitionError> {
 /// The steps that fulfil a request of type `t` with the operator's `datasets`, in the order
 /// they run. Step names sort in that order; the worker runs each once and records it, so a
 /// crash resumes at the first step not recorded as done.
-pub fn plan(t: RequestType, datasets: &[&str]) -> Vec<String> {
+/// Rectification, erasure and restriction also tell every recipient in `notify` (Art. 19).
+pub fn plan(t: RequestType, datasets: &[&str], notify: &[&str]) -> Vec<String> {
     let each = |prefix: &str| -> Vec<String> {
         datasets.iter().map(|d| format!("{prefix}:{d}")).collect()
     };
+    let tell = || -> Vec<String> { notify.iter().map(|n| format!("70-notify:{n}")).collect() };
     let mut steps: Vec<String> = match t {
         RequestType::Access => {
             let mut s = vec!["10-collect:tutela".to_owned()];
@@ -424,6 +426,7 @@ pub fn plan(t: RequestType, datasets: &[&str]) -> Vec<String> {
         RequestType::Rectification => {
             let mut s = each("40-rectify");
             s.push("50-rectify:tutela".to_owned());
+            s.extend(tell());
             s.push("90-summary".to_owned());
             s
         }
@@ -432,12 +435,14 @@ pub fn plan(t: RequestType, datasets: &[&str]) -> Vec<String> {
             // everything else is gone.
             let mut s = each("40-erase");
             s.push("50-erase:tutela".to_owned());
+            s.extend(tell());
             s.push("90-summary".to_owned());
             s
         }
         RequestType::Restriction => {
             let mut s = each("40-restrict");
             s.push("50-restrict:tutela".to_owned());
+            s.extend(tell());
             s.push("90-summary".to_owned());
             s
         }

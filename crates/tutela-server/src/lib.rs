@@ -45,14 +45,14 @@ impl AppState {
         engine: Arc<Engine>,
         settings: requests::RequestSettings,
         mailer: Arc<dyn requests::mailer::Mailer>,
-        connectors: Vec<Arc<tutela_connectors::Connector>>,
+        fulfilment: requests::Fulfilment,
         token: &str,
     ) -> AppState {
         let requests = Arc::new(requests::Requests::new(
             engine.clone(),
             settings,
             mailer,
-            connectors,
+            fulfilment,
         ));
         tokio::spawn(requests::worker::run(Arc::downgrade(&requests)));
         AppState {

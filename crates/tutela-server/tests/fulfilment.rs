@@ -9,6 +9,8 @@ use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
 use tutela_connectors::Connector;
 use tutela_connectors::demo::{MAP, SCHEMA};
+use tutela_server::requests::Fulfilment;
+use tutela_server::requests::notify::{NatsSettings, Notifier, Webhook};
 use tutela_server::requests::worker::Worker;
 use tutela_store::testing::{PgSchema, temp_dir, unique};
 
@@ -94,6 +96,47 @@ impl Relay {
     }
 }
 
+fn nats_url() -> String {
+    std::env::var("TUTELA_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned())
+}
+
+/// A recipient's webhook on loopback: answers 500 to the first call, then 204, and keeps the
+/// bodies it accepted.
+struct Hook {
+    port: u16,
+    calls: Arc<std::sync::Mutex<Vec<Value>>>,
+}
+
+impl Hook {
+    async fn start() -> Hook {
+        use axum::routing::post;
+        let calls: Arc<std::sync::Mutex<Vec<Value>>> = Arc::default();
+        let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let c = calls.clone();
+        let router = axum::Router::new().route(
+            "/art19",
+            post(move |body: axum::body::Bytes| {
+                let c = c.clone();
+                let seen = seen.clone();
+                async move {
+                    if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+                        return axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+                    }
+                    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                    c.lock().expect("lock").push(v);
+                    axum::http::StatusCode::NO_CONTENT
+                }
+            }),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Hook { port, calls }
+    }
+}
+
 async fn file_verified(app: &TestApp, body: Value) -> String {
     let (s, _, r) = app.call("POST", "/v1/requests", Some(body)).await;
     assert_eq!(s, 201, "{r}");
@@ -164,9 +207,27 @@ async fn every_request_type_across_postgres_mariadb_and_sqlite() {
         seeded("maria", "mysql", &maria_url).await,
         seeded("lite", "sqlite", &lite_file.to_string_lossy()).await,
     ];
+    // Art. 19: a recipient's webhook that fails once, and events on NATS JetStream.
+    let hook = Hook::start().await;
+    let stream = format!("TUTELA_TEST_{}", unique());
+    let prefix = format!("tutela.test{}", unique().replace('_', ""));
+    let notifier = Notifier::new(
+        vec![Webhook {
+            recipient: "marketing_agency".into(),
+            url: format!("http://127.0.0.1:{}/art19", hook.port),
+        }],
+        Some(NatsSettings {
+            url: nats_url(),
+            stream: stream.clone(),
+            prefix: prefix.clone(),
+        }),
+    );
     let app = TestApp::sqlite_with(
         Arc::new(tutela_server::requests::mailer::NoMailer),
-        connectors.clone(),
+        Fulfilment {
+            connectors: connectors.clone(),
+            notifier,
+        },
     )
     .await;
     let (s, _, _) = app
@@ -259,6 +320,23 @@ async fn every_request_type_across_postgres_mariadb_and_sqlite() {
     );
     let id = file_verified(&app, json!({"type": "rectification", "subject": "F-1", "details": {"changes": {"street": "Am Markt 5", "email": "frieda.fuchs@example.org"}}})).await;
     tick(&app, now).await;
+    // The recipient's webhook failed once: the request waits on that step, visibly.
+    let v = status(&app, &id).await;
+    assert_eq!(v["status"], "in_progress", "{v}");
+    let hook_step = v["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|s| s["step"] == "70-notify:marketing_agency")
+        .cloned()
+        .expect("notify step");
+    assert_eq!(hook_step["status"], "failed");
+    assert!(
+        hook_step["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("answered 500"))
+    );
+    tick(&app, now + jiff::SignedDuration::from_secs(6)).await;
     assert_eq!(status(&app, &id).await["status"], "completed");
     for c in &connectors {
         let rows = c
@@ -388,6 +466,34 @@ async fn every_request_type_across_postgres_mariadb_and_sqlite() {
         events.last().map(|e| &e["event"]),
         Some(&json!("partially_refused"))
     );
+
+    // Art. 19: the webhook got the rectification (after its one failure, retried) with the
+    // new values, the restriction and the erasure; NATS holds each event once.
+    let calls = hook.calls.lock().expect("lock").clone();
+    let kinds: Vec<&str> = calls.iter().filter_map(|c| c["type"].as_str()).collect();
+    assert_eq!(kinds, ["rectification", "restriction", "erasure"]);
+    assert_eq!(calls[0]["changes"]["street"], "Am Markt 5");
+    assert!(
+        calls
+            .iter()
+            .all(|c| c["subject"] == "F-1" && c["article"] == "Art. 19 GDPR")
+    );
+    let client = async_nats::connect(nats_url()).await.expect("nats");
+    let js = async_nats::jetstream::new(client);
+    let mut st = js.get_stream(&stream).await.expect("stream");
+    let last = st
+        .get_last_raw_message_by_subject(&format!("{prefix}.request.erasure"))
+        .await
+        .expect("erasure event");
+    let event: Value = serde_json::from_slice(&last.payload).expect("json");
+    assert_eq!(event["subject"], "F-1");
+    assert_eq!(event["results"].as_array().map(Vec::len), Some(3));
+    assert_eq!(
+        st.info().await.expect("info").state.messages,
+        3,
+        "one event per request"
+    );
+    let _ = js.delete_stream(&stream).await;
     // The other person is untouched everywhere.
     for c in &connectors {
         let rows = c

@@ -14,7 +14,7 @@ use tutela_store::{AnyStore, PgStore, SqliteStore};
 
 pub const REFERENCE: &str = include_str!("../../../policies/reference.toml");
 pub const SCENARIOS: &str = include_str!("../../../tests/scenarios/decisions.toml");
-pub type Connectors = Vec<std::sync::Arc<tutela_connectors::Connector>>;
+pub type Connectors = tutela_server::requests::Fulfilment;
 
 pub const TOKEN: &str = "test-token-0123456789abcdef";
 
@@ -37,7 +37,7 @@ impl TestApp {
     }
 
     pub async fn sqlite_with_mailer(mailer: std::sync::Arc<dyn Mailer>) -> TestApp {
-        Self::sqlite_with(mailer, Vec::new()).await
+        Self::sqlite_with(mailer, Connectors::default()).await
     }
 
     pub async fn sqlite_with(
@@ -63,7 +63,7 @@ impl TestApp {
                 Some(pg),
                 None,
                 std::sync::Arc::new(NoMailer),
-                Vec::new(),
+                Connectors::default(),
             )
             .await,
         )
@@ -81,7 +81,7 @@ impl TestApp {
                 Some(pg),
                 None,
                 mailer,
-                Vec::new(),
+                Connectors::default(),
             )
             .await,
         )

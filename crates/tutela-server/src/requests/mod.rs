@@ -8,6 +8,7 @@
 
 pub mod export;
 pub mod mailer;
+pub mod notify;
 pub mod worker;
 
 use std::sync::Arc;
@@ -113,6 +114,15 @@ pub struct Requests {
     mailer: Arc<dyn Mailer>,
     /// The operator's databases, one connector per dataset map.
     pub connectors: Vec<Arc<tutela_connectors::Connector>>,
+    /// Who is told of rectification, erasure and restriction (Art. 19).
+    pub notifier: notify::Notifier,
+}
+
+/// Where requests are fulfilled beyond tutela's own records.
+#[derive(Default)]
+pub struct Fulfilment {
+    pub connectors: Vec<Arc<tutela_connectors::Connector>>,
+    pub notifier: notify::Notifier,
 }
 
 fn random_hex(bytes: usize) -> String {
@@ -150,13 +160,14 @@ impl Requests {
         engine: Arc<Engine>,
         settings: RequestSettings,
         mailer: Arc<dyn Mailer>,
-        connectors: Vec<Arc<tutela_connectors::Connector>>,
+        fulfilment: Fulfilment,
     ) -> Self {
         Requests {
             engine,
             settings,
             mailer,
-            connectors,
+            connectors: fulfilment.connectors,
+            notifier: fulfilment.notifier,
         }
     }
 

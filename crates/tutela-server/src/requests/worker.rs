@@ -100,7 +100,9 @@ impl Worker {
             .iter()
             .map(|c| c.map.id.as_str())
             .collect();
-        let steps = plan(t, &datasets);
+        let targets = self.requests.notifier.targets();
+        let notify: Vec<&str> = targets.iter().map(String::as_str).collect();
+        let steps = plan(t, &datasets, &notify);
         for step in &steps {
             store
                 .put_step(
@@ -254,6 +256,9 @@ impl Worker {
             policy_version: engine.policy.policy_version().to_owned(),
         };
         let state = engine.subject_state(&subject);
+        if let Some(target) = step.strip_prefix("70-notify:") {
+            return self.notify(r, &subject, target, &d, steps, now).await;
+        }
         if let Some((action, dataset)) = step.split_once(':')
             && dataset != "tutela"
         {
@@ -359,6 +364,50 @@ impl Worker {
             }
             other => Err(StepError::Refused(format!("unknown step `{other}`"))),
         }
+    }
+
+    /// Tells one recipient (or the event stream) what was done (Art. 19).
+    async fn notify(
+        &self,
+        r: &RequestRecord,
+        subject: &str,
+        target: &str,
+        d: &Value,
+        steps: &[StepRecord],
+        now: Timestamp,
+    ) -> Result<Option<String>, StepError> {
+        let results: Vec<Value> = steps
+            .iter()
+            .filter(|s| s.step.starts_with("40-"))
+            .filter_map(|s| s.output.as_deref())
+            .filter_map(|o| serde_json::from_str(o).ok())
+            .collect();
+        let mut body = json!({
+            "id": format!("{}:art19", r.id),
+            "article": "Art. 19 GDPR",
+            "type": r.request_type,
+            "subject": subject,
+            "request": r.id,
+            "at": now.to_string(),
+            "results": results,
+        });
+        if r.request_type == "rectification" {
+            // The recipient needs the corrected values to correct its copy.
+            body["changes"] = d["changes"].clone();
+        }
+        let notifier = &self.requests.notifier;
+        let outcome = if target == "nats" {
+            notifier
+                .publish(&r.request_type, &format!("{}:art19", r.id), &body)
+                .await
+        } else {
+            notifier
+                .webhook(target, &format!("{}:{target}", r.id), &body)
+                .await
+        };
+        outcome
+            .map(|()| Some(json!({"notified": target}).to_string()))
+            .map_err(StepError::Transient)
     }
 
     /// The person's identifiers: the id, the address on file, and any the request names.
