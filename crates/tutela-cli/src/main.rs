@@ -46,6 +46,24 @@ struct Sources {
 }
 
 #[derive(Subcommand)]
+enum DemoCommand {
+    /// Fill a PostgreSQL database with customers, contact persons, contracts, SIM cards
+    /// (ICCID, IMSI, MSISDN), devices, usage records, invoices, payments and service tickets
+    /// (about 23 rows per person), and write its dataset map.
+    Seed {
+        /// How many persons.
+        #[arg(long, default_value_t = 10_000)]
+        subjects: u64,
+        /// The PostgreSQL database to fill (its tables must not exist yet).
+        #[arg(long, env = "TUTELA_DEMO_DATABASE_URL")]
+        database: String,
+        /// Where to write the dataset map.
+        #[arg(long, default_value = "demo-operator.toml")]
+        map_out: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Run the HTTP API.
     Serve {
@@ -78,6 +96,11 @@ enum Command {
         server: requests_cmd::Server,
         #[command(subcommand)]
         command: requests_cmd::IntakeCommand,
+    },
+    /// A realistic operator database to try tutela on and to measure it with.
+    Demo {
+        #[command(subcommand)]
+        command: DemoCommand,
     },
     /// Decide one query against a database, as the API would.
     Decide {
@@ -121,6 +144,34 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = config::Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Policy { command } => policy_cmd::run(command),
+        Command::Demo {
+            command:
+                DemoCommand::Seed {
+                    subjects,
+                    database,
+                    map_out,
+                },
+        } => runtime()?.block_on(async {
+            let policy = load_policy(&config.policy(&None))?;
+            let map = tutela_core::datamap::load("demo-operator.toml", tutela_connectors::demo::MAP, &policy.policy)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let c = tutela_connectors::Connector::open(map, Some(&database), Vec::new())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let started = std::time::Instant::now();
+            c.run_statements(&tutela_connectors::demo::seed_postgres(subjects))
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let rows: f64 = tutela_connectors::demo::ROWS_PER_PERSON.iter().map(|(_, per)| per).sum();
+            std::fs::write(&map_out, tutela_connectors::demo::MAP)
+                .with_context(|| format!("writing {map_out}"))?;
+            println!(
+                "seeded {subjects} persons, about {:.0} rows, in {:.1} s; dataset map in {map_out} (set TUTELA_DEMO_DATABASE_URL or `url` in [[dataset]])",
+                rows * subjects as f64,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(ExitCode::SUCCESS)
+        }),
         Command::Requests { server, command } => {
             runtime()?.block_on(requests_cmd::requests(server, command))
         }

@@ -31,3 +31,72 @@ pub const SCHEMA: &[&str] = &[
 
 /// The dataset map of the demo database.
 pub const MAP: &str = include_str!("../../../policies/datasets/demo-operator.toml");
+
+/// How many rows of each table `seed` writes per person, in load order.
+pub const ROWS_PER_PERSON: &[(&str, f64)] = &[
+    ("customers", 1.0),
+    ("contact_persons", 0.5),
+    ("contracts", 1.5),
+    ("sims", 2.0),
+    ("devices", 2.0),
+    ("usage_records", 4.0),
+    ("invoices", 6.0),
+    ("payments", 5.0),
+    ("tickets", 1.0),
+];
+
+/// The statements that fill the demo schema on PostgreSQL with `persons` customers and about
+/// 23 rows per person, generated inside the database (`generate_series`), then index it.
+/// Customer numbers are `C` and eight digits from `C00000001`; e-mail `p<n>@example.org`.
+pub fn seed_postgres(persons: u64) -> Vec<String> {
+    let n = persons.max(1);
+    let count = |table: &str| -> u64 {
+        ROWS_PER_PERSON
+            .iter()
+            .find(|(t, _)| *t == table)
+            .map_or(0, |(_, per)| (per * n as f64).round() as u64)
+            .max(1)
+    };
+    let (contracts, sims) = (count("contracts"), count("sims"));
+    let mut out: Vec<String> = SCHEMA
+        .iter()
+        .filter(|s| s.starts_with("CREATE TABLE"))
+        .map(|s| (*s).to_owned())
+        .collect();
+    out.extend([
+        format!("INSERT INTO customers (id, customer_no, name, email, birth_date, street, city, created_at) \
+                 SELECT g, 'C' || lpad(g::text, 8, '0'), 'Person ' || g, 'p' || g || '@example.org', \
+                 (date '1950-01-01' + (g % 20000))::text, 'Straße ' || (g % 500), 'Stadt ' || (g % 100), \
+                 (date '2010-01-01' + (g % 5000))::text FROM generate_series(1, {n}) g"),
+        format!("INSERT INTO contact_persons (id, customer_id, name, email, phone) \
+                 SELECT g, (g * 2 - 1) % {n} + 1, 'Contact ' || g, 'c' || g || '@example.org', '+49 228 ' || g \
+                 FROM generate_series(1, {}) g", count("contact_persons")),
+        format!("INSERT INTO contracts (id, customer_id, product, started_at, ended_at) \
+                 SELECT g, (g - 1) % {n} + 1, 'IoT M2M ' || (g % 5 + 1) || 'GB', (date '2012-01-01' + (g % 4000))::text, NULL \
+                 FROM generate_series(1, {contracts}) g"),
+        format!("INSERT INTO sims (id, contract_id, iccid, imsi, msisdn) \
+                 SELECT g, (g - 1) % {contracts} + 1, '8949' || lpad(g::text, 15, '0'), '26201' || lpad(g::text, 10, '0'), '4915' || lpad(g::text, 9, '0') \
+                 FROM generate_series(1, {sims}) g"),
+        format!("INSERT INTO devices (id, sim_id, imei, model) \
+                 SELECT g, g, '35' || lpad(g::text, 13, '0'), 'Tracker T' || (g % 9) FROM generate_series(1, {}) g", count("devices")),
+        format!("INSERT INTO usage_records (id, sim_id, recorded_at, bytes) \
+                 SELECT g, (g - 1) % {sims} + 1, (timestamp '2026-01-01' + (g % 300) * interval '1 day')::text, g % 100000 \
+                 FROM generate_series(1, {}) g", count("usage_records")),
+        format!("INSERT INTO invoices (id, customer_id, issued_at, amount_cents, iban) \
+                 SELECT g, (g - 1) % {n} + 1, (date '2014-01-01' + (g % 4300))::text, 1000 + g % 9000, 'DE89370400440532013000' \
+                 FROM generate_series(1, {}) g", count("invoices")),
+        format!("INSERT INTO payments (id, invoice_id, paid_at, amount_cents) \
+                 SELECT g, g, (date '2014-01-10' + (g % 4300))::text, 1000 + g % 9000 FROM generate_series(1, {}) g", count("payments")),
+        format!("INSERT INTO tickets (id, customer_id, opened_at, topic, summary) \
+                 SELECT g, (g - 1) % {n} + 1, (date '2020-01-01' + (g % 2000))::text, 'topic ' || (g % 12), 'summary of call ' || g \
+                 FROM generate_series(1, {}) g", count("tickets")),
+    ]);
+    out.extend(
+        SCHEMA
+            .iter()
+            .filter(|s| s.starts_with("CREATE INDEX"))
+            .map(|s| (*s).to_owned()),
+    );
+    out.push("ANALYZE".to_owned());
+    out
+}

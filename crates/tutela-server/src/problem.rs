@@ -42,6 +42,7 @@ catalog! {
     CodeLocked => "code_locked", StatusCode::LOCKED, "Too many wrong codes; the code is locked";
     NotVerified => "not_verified", StatusCode::FORBIDDEN, "The requester's identity is not verified";
     ResultNotReady => "result_not_ready", StatusCode::CONFLICT, "The result of the request is not ready";
+    ResultGone => "result_gone", StatusCode::GONE, "The result was deleted or does not exist in that format";
     StorageUnavailable => "storage_unavailable", StatusCode::SERVICE_UNAVAILABLE, "The database did not accept the write; nothing was recorded";
 }
 

@@ -511,3 +511,106 @@ async fn every_request_type_across_postgres_mariadb_and_sqlite() {
         .await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+// covers: N9e
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_crash_the_worker_resumes_without_doing_a_step_twice() {
+    let dir = temp_dir("resume");
+    let one = dir.join("one.db");
+    let two = dir.join("two.db");
+    std::fs::File::create(&one).expect("file");
+    std::fs::File::create(&two).expect("file");
+    let db_one = seeded("one", "sqlite", &one.to_string_lossy()).await;
+    // `two` has no tables yet: its step fails as a database that does not match its map.
+    let db_two = Arc::new(
+        Connector::open(
+            map("two", "sqlite"),
+            Some(&two.to_string_lossy()),
+            b"test-key-0123456789".to_vec(),
+        )
+        .await
+        .expect("open"),
+    );
+    let tutela_dir = dir.join("tutela");
+    std::fs::create_dir_all(&tutela_dir).expect("dir");
+    let id = {
+        let app = TestApp::sqlite_at(
+            tutela_dir.clone(),
+            Arc::new(tutela_server::requests::mailer::NoMailer),
+            Fulfilment {
+                connectors: vec![db_one.clone(), db_two.clone()],
+                notifier: Notifier::default(),
+            },
+        )
+        .await;
+        let (s, _, _) = app
+            .call(
+                "PUT",
+                "/v1/subjects/F-1",
+                Some(json!({"relationship": "customer"})),
+            )
+            .await;
+        assert_eq!(s, 201);
+        let id = file_verified(&app, json!({"type": "erasure", "subject": "F-1"})).await;
+        tick(&app, jiff::Timestamp::now()).await;
+        let v = status(&app, &id).await;
+        let steps = v["steps"].as_array().expect("steps");
+        assert_eq!(steps[0]["step"], "40-erase:one");
+        assert_eq!(steps[0]["status"], "done");
+        assert_eq!(steps[1]["status"], "failed");
+        assert!(
+            steps[1]["last_error"]
+                .as_str()
+                .is_some_and(|e| e.contains("does not match its map"))
+        );
+        id
+        // The server stops here, in the middle of the request.
+    };
+    // The database is fixed; a new server starts on the same store and picks the request up.
+    let mut schema: Vec<String> = SCHEMA.iter().map(|s| (*s).to_owned()).collect();
+    schema.extend(PERSON.iter().map(|s| (*s).to_owned()));
+    db_two.run_statements(&schema).await.expect("seed two");
+    let app = TestApp::sqlite_at(
+        tutela_dir,
+        Arc::new(tutela_server::requests::mailer::NoMailer),
+        Fulfilment {
+            connectors: vec![db_one.clone(), db_two.clone()],
+            notifier: Notifier::default(),
+        },
+    )
+    .await;
+    tick(
+        &app,
+        jiff::Timestamp::now() + jiff::SignedDuration::from_secs(6),
+    )
+    .await;
+    let v = status(&app, &id).await;
+    assert_eq!(v["status"], "partially_refused", "{v}");
+    let steps = v["steps"].as_array().expect("steps");
+    assert_eq!(
+        steps[0]["attempts"], 1,
+        "the finished step was not run again"
+    );
+    assert_eq!(steps[1]["attempts"], 2);
+    assert_eq!(steps[1]["status"], "done");
+    let history = tutela_store::Store::history(&app.engine.store, "F-1")
+        .await
+        .expect("history");
+    assert_eq!(
+        history
+            .iter()
+            .filter(|e| e.event.kind == tutela_core::ledger::EventKind::Erasure)
+            .count(),
+        1,
+        "one tombstone"
+    );
+    let started = v["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["event"] == "started")
+        .count();
+    assert_eq!(started, 1, "the request was not started twice");
+    app.finish().await;
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -306,7 +306,8 @@ async fn access_request_end_to_end(app: &TestApp, sink: &SmtpSink) {
         .await;
     assert_eq!(
         (s.as_u16(), p["code"].as_str()),
-        (409, Some("result_not_ready"))
+        (410, Some("result_gone")),
+        "an access request has no zip"
     );
 }
 
@@ -705,6 +706,106 @@ async fn codes_expire_and_lock(app: &TestApp, sink: &SmtpSink) {
     assert!(!stored.code_hash.contains(&code));
 }
 
+// covers: N9h
+async fn extension_and_refusal_are_told_to_the_person(app: &TestApp, sink: &SmtpSink) {
+    customer(app, "E-1", "e1@example.org").await;
+    let r = file(app, json!({"type": "access", "subject": "E-1"})).await;
+    let id = r["id"].as_str().expect("id").to_owned();
+    let before = sink.mails().len();
+    let (s, _, _) = app
+        .call(
+            "POST",
+            &format!("/v1/requests/{id}/extend"),
+            Some(json!({"months": 1, "reason": "many systems"})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, _, _) = app
+        .call(
+            "POST",
+            &format!("/v1/requests/{id}/refuse"),
+            Some(json!({"reason": "identical to last week's request"})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let mails = sink.mails();
+    assert_eq!(mails.len(), before + 2);
+    let extension = &mails[before];
+    assert_eq!(extension.to, ["e1@example.org"]);
+    assert!(
+        extension.data.contains("many systems"),
+        "{}",
+        extension.data
+    );
+    let refusal = &mails[before + 1];
+    assert!(
+        refusal.data.contains("identical to last week"),
+        "{}",
+        refusal.data
+    );
+    assert!(
+        refusal.data.contains("Graurheindorfer"),
+        "the competent authority: {}",
+        refusal.data
+    );
+    let (_, _, v) = app.call("GET", &format!("/v1/requests/{id}"), None).await;
+    let events: Vec<&str> = v["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["event"].as_str())
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "received",
+            "awaiting_verification",
+            "extended",
+            "person_told",
+            "refused",
+            "person_told"
+        ]
+    );
+}
+
+async fn results_are_deleted_after_their_retention(app: &TestApp, sink: &SmtpSink) {
+    customer(app, "R-1", "r1@example.org").await;
+    let id = verified(
+        app,
+        sink,
+        json!({"type": "access", "subject": "R-1"}),
+        "r1@example.org",
+    )
+    .await;
+    tick(app).await;
+    let (s, _, _) = app
+        .call("GET", &format!("/v1/requests/{id}/result"), None)
+        .await;
+    assert_eq!(s, 200);
+    let later = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(31 * 24);
+    Worker {
+        requests: app.requests.clone(),
+    }
+    .tick(later)
+    .await
+    .expect("tick");
+    let (s, _, p) = app
+        .call("GET", &format!("/v1/requests/{id}/result"), None)
+        .await;
+    assert_eq!((s.as_u16(), p["code"].as_str()), (410, Some("result_gone")));
+    let (_, _, v) = app.call("GET", &format!("/v1/requests/{id}"), None).await;
+    assert_eq!(
+        v["status"], "completed",
+        "the request itself stays as proof"
+    );
+    let stored = tutela_store::RequestStore::request(&app.engine.store, &id)
+        .await
+        .expect("read")
+        .expect("row");
+    assert_eq!(stored.email, None);
+    assert_eq!(stored.details, None);
+}
+
 async fn all(app: &TestApp, sink: &SmtpSink) {
     access_request_end_to_end(app, sink).await;
     portability_export_is_a_zip_of_csv(app, sink).await;
@@ -713,6 +814,8 @@ async fn all(app: &TestApp, sink: &SmtpSink) {
     extension_refusal_and_listing(app).await;
     bad_requests_name_the_field(app).await;
     codes_expire_and_lock(app, sink).await;
+    extension_and_refusal_are_told_to_the_person(app, sink).await;
+    results_are_deleted_after_their_retention(app, sink).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -44,7 +44,15 @@ impl TestApp {
         mailer: std::sync::Arc<dyn Mailer>,
         connectors: Connectors,
     ) -> TestApp {
-        let dir = temp_dir("server");
+        Self::sqlite_at(temp_dir("server"), mailer, connectors).await
+    }
+
+    /// A server on the SQLite database in `dir`, as after a restart when it existed before.
+    pub async fn sqlite_at(
+        dir: std::path::PathBuf,
+        mailer: std::sync::Arc<dyn Mailer>,
+        connectors: Connectors,
+    ) -> TestApp {
         let store = SqliteStore::open(&dir.join("tutela.db").to_string_lossy())
             .await
             .expect("sqlite");

@@ -14,7 +14,7 @@ pub mod worker;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jiff::{Span, Timestamp, ToSpan};
+use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use tutela_core::request::{
@@ -30,15 +30,17 @@ use mailer::Mailer;
 pub struct RequestSettings {
     pub deadlines: DeadlineRules,
     /// How long a one-time code is valid.
-    pub code_validity: Span,
+    pub code_validity: SignedDuration,
     /// Wrong codes before the code is locked.
     pub code_attempts: i64,
     /// How long a report or export is kept after it was produced.
-    pub result_retention: Span,
+    pub result_retention: SignedDuration,
     /// How long the personal parts of a finished request are kept.
-    pub request_retention: Span,
+    pub request_retention: SignedDuration,
     /// How often the worker looks for work.
     pub worker_interval: Duration,
+    /// How many requests the worker runs side by side.
+    pub worker_concurrency: usize,
     /// The first wait before a failed step is tried again; it doubles up to `retry_max`.
     pub retry_base: Duration,
     pub retry_max: Duration,
@@ -52,11 +54,13 @@ impl Default for RequestSettings {
                     .unwrap_or(jiff::tz::TimeZone::UTC),
                 ..DeadlineRules::default()
             },
-            code_validity: 15.minutes(),
+            code_validity: SignedDuration::from_mins(15),
             code_attempts: 5,
-            result_retention: 30.days(),
-            request_retention: 30.days(),
+            // Exact durations: a timestamp has no calendar, so "30 days" is 720 hours.
+            result_retention: SignedDuration::from_hours(30 * 24),
+            request_retention: SignedDuration::from_hours(30 * 24),
             worker_interval: Duration::from_secs(1),
+            worker_concurrency: 16,
             retry_base: Duration::from_secs(5),
             retry_max: Duration::from_secs(600),
         }
@@ -83,6 +87,10 @@ pub enum RequestError {
     NotVerified,
     #[error("the result is not ready")]
     NotReady,
+    #[error(
+        "the result was deleted at the end of its retention period, or there is none in this format"
+    )]
+    Gone,
     #[error("storage failed: {0}")]
     Storage(String),
 }
@@ -275,7 +283,7 @@ impl Requests {
                     },
                 )
                 .await?;
-            let minutes = self.settings.code_validity.get_minutes();
+            let minutes = self.settings.code_validity.as_secs() / 60;
             let body = format!(
                 "Ihr Bestätigungscode für Ihre Datenschutzanfrage ({t}) ist {minutes} Minuten gültig.\n\
                  Your confirmation code for your privacy request ({t}) is valid for {minutes} minutes.\n\n\
@@ -442,6 +450,8 @@ impl Requests {
         Ok(r)
     }
 
+    /// Extends the deadline (Art. 12(3)) and tells the person why, by e-mail to the address on
+    /// file; whether that worked is recorded.
     pub async fn extend(
         &self,
         id: &str,
@@ -451,21 +461,39 @@ impl Requests {
         now: Timestamp,
     ) -> Result<RequestRecord, RequestError> {
         let r = self.get(id).await?;
-        self.transition(
+        let r = self
+            .transition(
+                r,
+                Transition::Extend {
+                    months,
+                    reason: reason.clone(),
+                },
+                actor,
+                Some(reason.clone()),
+                json!({"months": months}),
+                now,
+                |_| {},
+            )
+            .await?;
+        let text = format!(
+            "Wir benötigen für Ihre Datenschutzanfrage ({t}) mehr Zeit und beantworten sie bis {due}.\n\
+             Grund: {reason}\n\n\
+             We need more time for your privacy request ({t}) and will answer it by {due}.\n\
+             Reason: {reason}\n",
+            t = r.request_type,
+            due = r.due_at.strftime("%Y-%m-%d"),
+        );
+        self.tell_person(
             r,
-            Transition::Extend {
-                months,
-                reason: reason.clone(),
-            },
-            actor,
-            Some(reason),
-            json!({"months": months}),
+            "Ihre Datenschutzanfrage / Your privacy request",
+            &text,
             now,
-            |_| {},
         )
         .await
     }
 
+    /// Refuses the request (Art. 12(5)) and tells the person why and where to complain
+    /// (Art. 12(4), N9h).
     pub async fn refuse(
         &self,
         id: &str,
@@ -474,18 +502,86 @@ impl Requests {
         now: Timestamp,
     ) -> Result<RequestRecord, RequestError> {
         let r = self.get(id).await?;
-        self.transition(
+        let r = self
+            .transition(
+                r,
+                Transition::Refuse {
+                    reason: reason.clone(),
+                },
+                actor,
+                Some(reason.clone()),
+                json!({}),
+                now,
+                |_| {},
+            )
+            .await?;
+        let kind = r
+            .subject
+            .as_deref()
+            .map(|s| self.engine.subject_state(s).contract_kind)
+            .unwrap_or_default();
+        let authority = self
+            .engine
+            .policy
+            .policy
+            .competent_authority(kind)
+            .map(|a| format!("{} / {}, {}, {}", a.name.de, a.name.en, a.address, a.web))
+            .unwrap_or_default();
+        let text = format!(
+            "Wir können Ihre Datenschutzanfrage ({t}) nicht bearbeiten.\nGrund: {reason}\n\
+             Sie können sich bei der zuständigen Aufsichtsbehörde beschweren oder gerichtlichen \
+             Rechtsschutz suchen: {authority}\n\n\
+             We cannot act on your privacy request ({t}).\nReason: {reason}\n\
+             You may complain to the competent supervisory authority or seek a judicial remedy: {authority}\n",
+            t = r.request_type,
+        );
+        self.tell_person(
             r,
-            Transition::Refuse {
-                reason: reason.clone(),
-            },
-            actor,
-            Some(reason),
-            json!({}),
+            "Ihre Datenschutzanfrage / Your privacy request",
+            &text,
             now,
-            |_| {},
         )
         .await
+    }
+
+    /// Mails the person at the address on file and records whether it reached the mail server.
+    async fn tell_person(
+        &self,
+        mut r: RequestRecord,
+        subject_line: &str,
+        text: &str,
+        now: Timestamp,
+    ) -> Result<RequestRecord, RequestError> {
+        let address = match self.address_on_file(&r).await? {
+            Some((_, email)) => Some(email),
+            None => r.email.clone(),
+        };
+        let sent = match &address {
+            Some(a) => match self.mailer.send(a, subject_line, text).await {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::warn!(request = %r.id, error = %e, "the person could not be told by e-mail");
+                    false
+                }
+            },
+            None => false,
+        };
+        r.version += 1;
+        r.updated_at = now;
+        let event = RequestEventNew {
+            at: now,
+            actor: "system".into(),
+            kind: if sent {
+                "person_told"
+            } else {
+                "person_not_told"
+            }
+            .into(),
+            body: json!({"channel": "email"}).to_string(),
+            note: None,
+        };
+        self.store().update_request(&r, &event).await?;
+        Ok(r)
     }
 
     pub async fn classify(
@@ -520,6 +616,6 @@ impl Requests {
         self.store()
             .result(id, format)
             .await?
-            .ok_or(RequestError::NotReady)
+            .ok_or(RequestError::Gone)
     }
 }

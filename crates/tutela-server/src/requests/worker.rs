@@ -33,6 +33,26 @@ pub struct TickReport {
     pub purged: u64,
 }
 
+async fn collect(
+    running: &mut tokio::task::JoinSet<Result<TickReport, RequestError>>,
+    report: &mut TickReport,
+) {
+    match running.join_next().await {
+        Some(Ok(Ok(r))) => {
+            report.started += r.started;
+            report.steps_done += r.steps_done;
+            report.steps_failed += r.steps_failed;
+            report.completed += r.completed;
+        }
+        // A request changed by someone else meanwhile is taken up again at the next tick.
+        Some(Ok(Err(e))) => {
+            tracing::warn!(error = %e, "a request could not advance; it is retried")
+        }
+        Some(Err(e)) => tracing::error!(error = %e, "a request task failed"),
+        None => {}
+    }
+}
+
 /// Why a step did not succeed.
 enum StepError {
     /// Worth retrying: the database or a connector is away.
@@ -73,21 +93,39 @@ impl Worker {
             .await?;
         let overdue = open.iter().filter(|r| now > r.due_at).count();
         metrics::requests(open.len() as u64, overdue as u64);
+        // Requests run side by side, each one's steps in order; one failing never stops another.
+        let mut running = tokio::task::JoinSet::new();
         for r in open {
-            match r.status.as_str() {
-                "verified" => {
-                    // Unclassified requests wait for an agent to classify them.
-                    if r.request_type == RequestType::Unclassified.as_str() {
-                        continue;
-                    }
-                    let r = self.start(r, now).await?;
-                    report.started += 1;
-                    self.advance(r, now, &mut report).await?;
-                }
-                "in_progress" => self.advance(r, now, &mut report).await?,
-                _ => {}
+            if !matches!(r.status.as_str(), "verified" | "in_progress")
+                || r.request_type == RequestType::Unclassified.as_str()
+            {
+                // Unclassified requests wait for an agent to classify them.
+                continue;
             }
+            while running.len() >= self.requests.settings.worker_concurrency.max(1) {
+                collect(&mut running, &mut report).await;
+            }
+            let worker = Worker {
+                requests: self.requests.clone(),
+            };
+            running.spawn(async move { worker.process(r, now).await });
         }
+        while !running.is_empty() {
+            collect(&mut running, &mut report).await;
+        }
+        Ok(report)
+    }
+
+    /// Starts a verified request and runs what is due of it.
+    async fn process(&self, r: RequestRecord, now: Timestamp) -> Result<TickReport, RequestError> {
+        let mut report = TickReport::default();
+        let r = if r.status == "verified" {
+            report.started += 1;
+            self.start(r, now).await?
+        } else {
+            r
+        };
+        self.advance(r, now, &mut report).await?;
         Ok(report)
     }
 

@@ -65,6 +65,12 @@ fn problem(e: RequestError) -> Problem {
         .fix("verify with the code or by an agent first"),
         RequestError::NotReady => Problem::new(Code::ResultNotReady, "the result is not ready")
             .fix("wait until the request is completed; GET it to see its steps"),
+        RequestError::Gone => Problem::new(
+            Code::ResultGone,
+            "the result was deleted at the end of its retention period, or this request has none in that format",
+        )
+        .field("format")
+        .fix("an access request has json and html, a portability request zip, the others json; file a new request for a new copy"),
         RequestError::Storage(_) => Problem::new(
             Code::StorageUnavailable,
             "the database did not answer; nothing was changed",
