@@ -346,6 +346,9 @@ async fn serve(
         "tutela is serving"
     );
     let mut settings = tutela_server::requests::RequestSettings::default();
+    if let Some(days) = config.result_retention_days {
+        settings.result_retention = jiff::SignedDuration::from_hours(i64::from(days) * 24);
+    }
     if let Some(tz) = &config.time_zone {
         settings.deadlines.time_zone = jiff::tz::TimeZone::get(tz)
             .with_context(|| format!("`{tz}` is not a time zone such as Europe/Berlin"))?;

@@ -38,6 +38,7 @@ use std::ops::Range;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::basis::LegalBasis;
 use crate::policy::{Policy, PolicyError, PolicyErrors, RetentionStart};
 
 #[derive(Debug, Deserialize)]
@@ -455,6 +456,30 @@ pub fn load(file: &str, text: &str, policy: &Policy) -> Result<DatasetMap, Polic
                 format!("table `{name}` maps no field"),
                 "add [[table.field]] entries with their categories",
             );
+        }
+        // Art. 20 covers data processed on consent or for a contract only.
+        if t.portable {
+            for f in &t.field {
+                let Some(c) = policy.category(f.category.get_ref()) else {
+                    continue;
+                };
+                let covered = policy.purposes.iter().any(|p| {
+                    p.categories.contains(&c)
+                        && p.bases.iter().any(|b| {
+                            matches!(b.legal_basis, LegalBasis::Consent | LegalBasis::Contract)
+                        })
+                });
+                if !covered {
+                    e.at(
+                        f.category.span(),
+                        format!(
+                            "table `{name}` is portable, but no purpose processes `{}` on consent or for a contract",
+                            f.category.get_ref()
+                        ),
+                        "Art. 20 covers data processed on consent or contract; set portable = false",
+                    );
+                }
+            }
         }
         tables.push(Table {
             name: name.clone(),

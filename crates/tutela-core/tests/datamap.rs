@@ -108,3 +108,34 @@ fn credentials_stay_out_of_the_file_or_in_it_but_not_both() {
         errors("[dataset\n")
     );
 }
+
+#[test]
+fn portable_tables_hold_only_data_on_consent_or_contract() {
+    // A policy where the risk-check result rests on legitimate interest only.
+    let policy_text = crate::support::REFERENCE.replace(
+        "categories = [\"identity\", \"contact\", \"customer_number\", \"contract\", \"payment\", \"revenue\", \"risk_result\"]\nretention = \"risk_check_result\"",
+        "categories = [\"identity\", \"contact\", \"customer_number\", \"contract\", \"payment\", \"revenue\"]\nretention = \"risk_check_result\"",
+    );
+    assert!(
+        policy_text != crate::support::REFERENCE,
+        "the risk check purpose was found"
+    );
+    let loader = tutela_core::policy::MemoryLoader::new().with("p.toml", &policy_text);
+    let policy =
+        tutela_core::policy::load_policy(&loader, "p.toml").unwrap_or_else(|e| unreachable!("{e}"));
+    let text = format!(
+        "{HEAD}[[table]]\nname = \"people\"\nportable = true\n[[table.field]]\nname = \"score\"\ncategory = \"risk_result\"\n"
+    );
+    let e = datamap::load("map.toml", &text, &policy)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        e.contains("no purpose processes `risk_result` on consent or for a contract"),
+        "{e}"
+    );
+    assert!(
+        errors(&text).is_empty(),
+        "the reference policy checks risk on the contract basis (N15)"
+    );
+}

@@ -91,11 +91,21 @@ impl Mailer for SmtpMailer {
                 .header(ContentType::TEXT_PLAIN)
                 .body(body)
                 .map_err(|e| MailError(e.to_string()))?;
-            self.transport
-                .send(message)
-                .await
-                .map(|_| ())
-                .map_err(|e| MailError(e.to_string()))
+            // The server's answer may quote the address: only its kind goes into the error.
+            self.transport.send(message).await.map(|_| ()).map_err(|e| {
+                MailError(
+                    if e.is_permanent() {
+                        "the mail server refused the message"
+                    } else if e.is_transient() {
+                        "the mail server deferred the message"
+                    } else if e.is_timeout() {
+                        "the mail server did not answer in time"
+                    } else {
+                        "the mail server cannot be reached"
+                    }
+                    .to_owned(),
+                )
+            })
         })
     }
 }
