@@ -246,7 +246,7 @@ fn blocks(policy: &Policy, lang: Lang) -> Vec<Block> {
     out
 }
 
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::compiled::CompiledPolicy;
 use crate::policy::Text;
-use crate::render::Lang;
+use crate::render::{Lang, escape};
 use crate::state::SubjectState;
 
 /// One entry of the person's history in tutela's ledger, without anything the policy holds.
@@ -396,21 +396,6 @@ pub fn build(input: &ReportInput<'_>) -> AccessReport {
             tables: input.tables.to_vec(),
         },
     }
-}
-
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// The report as a self-contained HTML page in the report's language.

@@ -10,6 +10,25 @@
 )]
 
 mod conformance;
+
+/// The ledgers refuse updates and deletes, whatever the client (a macro: the two pools differ
+/// in type).
+macro_rules! append_only {
+    ($pool:expr) => {
+        for table in ["ledger", "request_events"] {
+            let update = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE {table} SET kind = 'x'"
+            )))
+            .execute($pool)
+            .await;
+            assert!(update.is_err(), "{table} must refuse updates");
+            let delete = sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}")))
+                .execute($pool)
+                .await;
+            assert!(delete.is_err(), "{table} must refuse deletes");
+        }
+    };
+}
 mod requests;
 
 use tutela_store::testing::{PgSchema, temp_dir};
@@ -23,26 +42,7 @@ async fn conformance_on_sqlite() {
         .expect("open sqlite");
     conformance::run_all(&store).await;
     requests::run_all(&store).await;
-    for table in ["ledger", "request_events"] {
-        let update = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE {table} SET kind = 'x'"
-        )))
-        .execute(store.pool())
-        .await;
-        assert!(update.is_err(), "{table} must refuse updates");
-        let delete = sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}")))
-            .execute(store.pool())
-            .await;
-        assert!(delete.is_err(), "{table} must refuse deletes");
-    }
-    let update = sqlx::query("UPDATE ledger SET kind = 'x'")
-        .execute(store.pool())
-        .await;
-    assert!(update.is_err(), "the ledger must refuse updates");
-    let delete = sqlx::query("DELETE FROM ledger")
-        .execute(store.pool())
-        .await;
-    assert!(delete.is_err(), "the ledger must refuse deletes");
+    append_only!(store.pool());
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -56,26 +56,7 @@ async fn conformance_on_postgres() {
         .expect("connect postgres");
     conformance::run_all(&store).await;
     requests::run_all(&store).await;
-    for table in ["ledger", "request_events"] {
-        let update = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE {table} SET kind = 'x'"
-        )))
-        .execute(store.pool())
-        .await;
-        assert!(update.is_err(), "{table} must refuse updates");
-        let delete = sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}")))
-            .execute(store.pool())
-            .await;
-        assert!(delete.is_err(), "{table} must refuse deletes");
-    }
-    let update = sqlx::query("UPDATE ledger SET kind = 'x'")
-        .execute(store.pool())
-        .await;
-    assert!(update.is_err(), "the ledger must refuse updates");
-    let delete = sqlx::query("DELETE FROM ledger")
-        .execute(store.pool())
-        .await;
-    assert!(delete.is_err(), "the ledger must refuse deletes");
+    append_only!(store.pool());
     drop(store);
     pg.drop_schema().await;
 }
