@@ -10,6 +10,7 @@ mod client;
 mod config;
 mod policy_cmd;
 mod requests_cmd;
+mod risk_cmd;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -97,6 +98,11 @@ enum Command {
         #[command(subcommand)]
         command: requests_cmd::IntakeCommand,
     },
+    /// The risk check's scorecard (N14): train, score, explain.
+    Risk {
+        #[command(subcommand)]
+        command: risk_cmd::RiskCommand,
+    },
     /// A realistic operator database to try tutela on and to measure it with.
     Demo {
         #[command(subcommand)]
@@ -144,6 +150,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = config::Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Policy { command } => policy_cmd::run(command),
+        Command::Risk { command } => risk_cmd::run(command),
         Command::Demo {
             command:
                 DemoCommand::Seed {

@@ -11,6 +11,7 @@
 pub mod basis;
 pub mod compiled;
 pub mod coverage;
+pub mod csv;
 pub mod datamap;
 pub mod decide;
 pub mod duration;
@@ -22,6 +23,7 @@ pub mod reason;
 pub mod render;
 pub mod report;
 pub mod request;
+pub mod risk;
 pub mod scenario;
 pub mod snapshot;
 pub mod state;

@@ -42,3 +42,4 @@ mod decisions;
 mod policy_check;
 mod render;
 mod requests;
+mod risk;

@@ -46,6 +46,24 @@ pub struct Policy {
     pub transfers: Transfers,
     pub retention: Vec<RetentionRule>,
     pub rule_refs: RuleRefs,
+    /// The risk check's rules (N11–N15), when the policy has a risk check.
+    pub risk: Option<RiskRules>,
+}
+
+/// How a risk check decides (N11–N15, Art. 22 GDPR, section 31 BDSG).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RiskRules {
+    /// From this probability of meeting payment obligations on, the check accepts.
+    pub accept_from: f64,
+    /// Below this probability it declines, which a person reviews before it is final (Art. 22).
+    pub decline_below: f64,
+    /// The group's data is not enough (N13) when the person's contracts ran for fewer months.
+    pub agency_below_months: u32,
+    /// Features a scorecard may not use (protected attributes).
+    pub excluded_features: Vec<String>,
+    /// Features that are address data: a score may not rest on them alone (section 31 BDSG).
+    pub address_features: Vec<String>,
+    pub notice_refs: Vec<ClauseId>,
 }
 
 #[derive(Debug, Clone)]

@@ -13,6 +13,7 @@ pub struct RawPolicy {
     pub controller: Option<RawController>,
     pub transfers: Option<RawTransfers>,
     pub rule_refs: Option<Spanned<RawRuleRefs>>,
+    pub risk: Option<Spanned<RawRisk>>,
     #[serde(default)]
     pub section: Vec<RawSection>,
     #[serde(default)]
@@ -29,6 +30,23 @@ pub struct RawPolicy {
     pub recipient: Vec<RawRecipient>,
     #[serde(default)]
     pub retention: Vec<RawRetention>,
+}
+
+/// The risk check (N11–N15): thresholds on the probability of meeting payment obligations,
+/// when the group's data is not enough, and which features a scorecard may not use.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawRisk {
+    pub accept_from: f64,
+    pub decline_below: f64,
+    #[serde(default)]
+    pub agency_below_months: u32,
+    #[serde(default)]
+    pub excluded_features: Vec<String>,
+    #[serde(default)]
+    pub address_features: Vec<String>,
+    #[serde(default)]
+    pub notice_ref: Vec<Id>,
 }
 
 /// German and English text; both are required (user-facing text speaks both languages).

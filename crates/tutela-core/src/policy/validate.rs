@@ -311,6 +311,34 @@ pub(crate) fn validate(files: Vec<ParsedFile>) -> Result<Policy, PolicyErrors> {
     let controller = single(&mut ctx, "[controller]", |r| r.controller.as_ref(), fs);
     let transfers_raw = single(&mut ctx, "[transfers]", |r| r.transfers.as_ref(), fs);
     let rule_refs_raw = single(&mut ctx, "[rule_refs]", |r| r.rule_refs.as_ref(), fs);
+    let risk = fs
+        .iter()
+        .enumerate()
+        .find_map(|(i, f)| f.raw.risk.as_ref().map(|r| (i, r)))
+        .map(|(f, r)| {
+            let span = r.span();
+            let r = r.get_ref();
+            let ok = 0.0 < r.decline_below && r.decline_below <= r.accept_from && r.accept_from < 1.0;
+            if !ok {
+                ctx.err(
+                    f,
+                    span,
+                    format!(
+                        "the risk thresholds must satisfy 0 < decline_below <= accept_from < 1, not {} and {}",
+                        r.decline_below, r.accept_from
+                    ),
+                    "they are probabilities of meeting payment obligations, e.g. decline_below = 0.55, accept_from = 0.8",
+                );
+            }
+            RiskRules {
+                accept_from: r.accept_from,
+                decline_below: r.decline_below,
+                agency_below_months: r.agency_below_months,
+                excluded_features: r.excluded_features.clone(),
+                address_features: r.address_features.clone(),
+                notice_refs: ctx.clauses(f, &r.notice_ref),
+            }
+        });
 
     let (id, version, title, notice_refs) = match header {
         Some((f, h)) => {
@@ -596,6 +624,7 @@ pub(crate) fn validate(files: Vec<ParsedFile>) -> Result<Policy, PolicyErrors> {
         transfers,
         retention,
         rule_refs,
+        risk,
     })
 }
 

@@ -1,0 +1,122 @@
+//! Reading CSV text (RFC 4180: quoted fields, doubled quotes, CRLF or LF). Small on purpose:
+//! training files and audience lists are read whole.
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {what}")]
+pub struct CsvError {
+    pub line: usize,
+    pub what: &'static str,
+}
+
+/// The records of `text`, the header first; blank lines are skipped.
+pub fn parse(text: &str) -> Result<Vec<Vec<String>>, CsvError> {
+    let mut records = Vec::new();
+    let mut record = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut was_quoted = false;
+    let mut line = 1;
+    let mut start_line = 1;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if quoted {
+            match c {
+                '"' if chars.peek() == Some(&'"') => {
+                    field.push('"');
+                    chars.next();
+                }
+                '"' => quoted = false,
+                '\n' => {
+                    line += 1;
+                    field.push(c);
+                }
+                c => field.push(c),
+            }
+            continue;
+        }
+        match c {
+            '"' if field.is_empty() && !was_quoted => {
+                quoted = true;
+                was_quoted = true;
+            }
+            '"' => {
+                return Err(CsvError {
+                    line,
+                    what: "a quote inside an unquoted field",
+                });
+            }
+            ',' => {
+                record.push(std::mem::take(&mut field));
+                was_quoted = false;
+            }
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\n' => {
+                record.push(std::mem::take(&mut field));
+                was_quoted = false;
+                if !(record.len() == 1 && record[0].is_empty()) {
+                    records.push(std::mem::take(&mut record));
+                } else {
+                    record.clear();
+                }
+                line += 1;
+                start_line = line;
+            }
+            c => {
+                if was_quoted {
+                    return Err(CsvError {
+                        line,
+                        what: "text after a closing quote",
+                    });
+                }
+                field.push(c);
+            }
+        }
+    }
+    if quoted {
+        return Err(CsvError {
+            line: start_line,
+            what: "a quoted field is not closed",
+        });
+    }
+    if !field.is_empty() || !record.is_empty() || was_quoted {
+        record.push(field);
+        records.push(record);
+    }
+    Ok(records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CsvError, parse};
+
+    #[test]
+    fn quoted_fields_and_line_ends() {
+        let rows = parse("a,b\r\n\"x, y\",\"say \"\"hi\"\"\"\n\n1,\"two\nlines\"").expect("parses");
+        assert_eq!(
+            rows,
+            vec![
+                vec!["a", "b"],
+                vec!["x, y", "say \"hi\""],
+                vec!["1", "two\nlines"]
+            ]
+        );
+    }
+
+    #[test]
+    fn broken_quotes_name_the_line() {
+        assert_eq!(
+            parse("a\n\"open"),
+            Err(CsvError {
+                line: 2,
+                what: "a quoted field is not closed"
+            })
+        );
+        assert_eq!(
+            parse("a\nb\"c"),
+            Err(CsvError {
+                line: 2,
+                what: "a quote inside an unquoted field"
+            })
+        );
+    }
+}
