@@ -397,7 +397,26 @@ async fn serve(
         connectors,
         notifier: tutela_server::requests::notify::Notifier::new(webhooks, nats),
     };
-    let state = AppState::new(engine.clone(), settings, mailer, fulfilment, &token);
+    let mut state = AppState::new(engine.clone(), settings, mailer, fulfilment, &token);
+    if let Some(path) = &config.risk_model {
+        let model = risk_cmd::load_model(path)?;
+        let bytes = std::fs::read(path).with_context(|| format!("reading {path}"))?;
+        use sha2::Digest;
+        let model_hash = sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        state = state.with_risk(tutela_server::risk::RiskService {
+            engine: engine.clone(),
+            model,
+            model_hash,
+            agency: config.risk_agency_url.as_deref().map(|url| {
+                tutela_server::risk::agency::AgencyClient::new(
+                    tutela_server::risk::agency::AgencySettings::new(url),
+                )
+            }),
+        });
+    }
     tutela_server::serve(listener, state).await?;
     // The next start reads this snapshot instead of folding the ledger.
     if engine.events_since_snapshot() > 0 {

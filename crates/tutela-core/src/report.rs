@@ -47,6 +47,22 @@ pub struct CollectedTable {
     pub rows: Vec<Vec<Option<String>>>,
 }
 
+/// A risk check of the person (N11–N15), for Art. 15(1)(h).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RiskCheckEntry {
+    pub at: String,
+    pub outcome: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub review: Option<String>,
+    /// Probability of meeting payment obligations.
+    pub probability: f64,
+    pub points: f64,
+    /// The features that cost the most points.
+    pub reasons: Vec<crate::risk::ScoreReason>,
+    pub agency_queried: bool,
+    pub kept_until: String,
+}
+
 /// What the report is built from.
 pub struct ReportInput<'a> {
     pub policy: &'a CompiledPolicy,
@@ -55,6 +71,7 @@ pub struct ReportInput<'a> {
     pub email: Option<&'a str>,
     pub history: &'a [HistoryEntry],
     pub tables: &'a [CollectedTable],
+    pub risk_checks: &'a [RiskCheckEntry],
     pub now: jiff::Timestamp,
     pub lang: Lang,
 }
@@ -87,6 +104,11 @@ pub struct AccessReport {
     pub sources: Vec<SourceItem>,
     /// Art. 15(1)(h).
     pub automated_decisions: Vec<AutomatedItem>,
+    /// The risk checks made for the person, with their logic's outcome and reasons.
+    pub risk_checks: Vec<RiskCheckEntry>,
+    /// Recipients that actually received the person's data (so far: credit agencies asked in
+    /// a risk check).
+    pub disclosed_to: Vec<String>,
     /// Art. 15(2).
     pub transfer_safeguards: Vec<SafeguardItem>,
     /// Art. 15(3).
@@ -308,7 +330,7 @@ pub fn build(input: &ReportInput<'_>) -> AccessReport {
         .map(|x| AutomatedItem {
             purpose: x.id.clone(),
             logic: text(&x.description, lang),
-            used_for_this_person: has_category("risk_result"),
+            used_for_this_person: has_category("risk_result") || !input.risk_checks.is_empty(),
         })
         .collect();
     let mut transfer_safeguards = Vec::new();
@@ -384,6 +406,20 @@ pub fn build(input: &ReportInput<'_>) -> AccessReport {
         complaint,
         sources,
         automated_decisions,
+        risk_checks: input.risk_checks.to_vec(),
+        disclosed_to: if input.risk_checks.iter().any(|c| c.agency_queried) {
+            p.recipients
+                .iter()
+                .filter(|r| {
+                    r.purposes
+                        .iter()
+                        .any(|&x| p.purposes[x].id == "credit_agency_query")
+                })
+                .map(|r| r.id.clone())
+                .collect()
+        } else {
+            Vec::new()
+        },
         transfer_safeguards,
         copy: Copy {
             tutela: TutelaRecords {

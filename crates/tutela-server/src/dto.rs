@@ -321,3 +321,57 @@ pub struct RequestView {
 pub struct RequestList {
     pub requests: Vec<RequestView>,
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RiskCheckPost {
+    /// The operator's id of the person.
+    pub subject: String,
+    /// The scorecard's features, name → value (N12: contract terms, order history, payment
+    /// handling, revenue…). Features the model does not use are refused.
+    #[schema(value_type = Object)]
+    pub facts: std::collections::HashMap<String, serde_json::Value>,
+    /// Months the person's contracts with the group ran (the group's own payment experience).
+    #[serde(default)]
+    pub group_contract_months: u32,
+    /// Sent to a credit agency only when the group's data is not enough (N13).
+    pub identity: Option<crate::risk::agency::AgencyRequest>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RiskReviewPost {
+    /// `accept` or `decline`.
+    pub decision: String,
+    /// Why: what the reviewer saw in the facts and reasons.
+    pub note: String,
+    pub agent: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RiskCheckView {
+    pub id: String,
+    pub subject: String,
+    /// `accept`, `refer` or `decline`.
+    pub outcome: String,
+    /// `pending` while a decline waits for a person; then `accepted` or `declined`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub review: Option<String>,
+    /// Probability of meeting payment obligations.
+    pub probability: f64,
+    pub points: f64,
+    /// The features that cost the most points, and notes such as `agency_unavailable`.
+    #[schema(value_type = Object)]
+    pub reasons: serde_json::Value,
+    pub agency_queried: bool,
+    pub created_at: String,
+    /// One year after the check (N15).
+    pub expires_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reviewer: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RiskReviewList {
+    pub pending: Vec<RiskCheckView>,
+}

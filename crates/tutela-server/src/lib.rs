@@ -13,6 +13,7 @@ mod metrics;
 mod openapi;
 pub mod problem;
 pub mod requests;
+pub mod risk;
 mod routes;
 mod writer;
 
@@ -35,6 +36,8 @@ pub const MAX_BATCH: usize = 10_000;
 pub struct AppState {
     pub engine: Arc<Engine>,
     pub requests: Arc<requests::Requests>,
+    /// The risk check, when a scorecard is configured.
+    pub risk: Option<Arc<risk::RiskService>>,
     pub token: Arc<str>,
 }
 
@@ -58,8 +61,15 @@ impl AppState {
         AppState {
             engine,
             requests,
+            risk: None,
             token: token.into(),
         }
+    }
+
+    /// The same state with risk checks on `model` (and an agency, when configured).
+    pub fn with_risk(mut self, risk: risk::RiskService) -> AppState {
+        self.risk = Some(Arc::new(risk));
+        self
     }
 }
 
@@ -107,6 +117,10 @@ pub fn app(state: AppState) -> Router {
             post(routes::requests::classify),
         )
         .route("/v1/requests/{id}/result", get(routes::requests::result))
+        .route("/v1/risk-checks", post(routes::risk::create))
+        .route("/v1/risk-checks/{id}", get(routes::risk::get))
+        .route("/v1/risk-checks/{id}/review", post(routes::risk::review))
+        .route("/v1/risk-reviews", get(routes::risk::reviews))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,

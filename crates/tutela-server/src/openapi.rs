@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{consents, decisions, meta, requests, subjects};
+use crate::routes::{consents, decisions, meta, requests, risk, subjects};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -15,6 +15,7 @@ use crate::routes::{consents, decisions, meta, requests, subjects};
         meta::policy, meta::notice,
         requests::create, requests::list, requests::get, requests::verify, requests::verify_by_agent,
         requests::extend, requests::refuse, requests::classify, requests::result,
+        risk::create, risk::get, risk::reviews, risk::review,
     ),
     components(schemas(crate::problem::ProblemBody)),
     modifiers(&Bearer),

@@ -12,5 +12,6 @@ mod bad_input;
 mod fulfilment;
 mod ledger;
 mod requests;
+mod risk;
 mod smtp_sink;
 mod support;

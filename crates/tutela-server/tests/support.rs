@@ -27,6 +27,7 @@ pub struct TestApp {
     pub router: Router,
     pub engine: std::sync::Arc<Engine>,
     pub requests: std::sync::Arc<tutela_server::requests::Requests>,
+    state: AppState,
     pg: Option<PgSchema>,
     dir: Option<std::path::PathBuf>,
 }
@@ -110,14 +111,22 @@ impl TestApp {
         };
         let state = AppState::new(engine.clone(), settings, mailer, connectors, TOKEN);
         let requests = state.requests.clone();
-        let router = app(state);
+        let router = app(state.clone());
         TestApp {
             router,
+            state,
             engine,
             requests,
             pg,
             dir,
         }
+    }
+
+    /// The same app with risk checks.
+    pub fn with_risk(mut self, risk: tutela_server::risk::RiskService) -> TestApp {
+        self.state = self.state.clone().with_risk(risk);
+        self.router = app(self.state.clone());
+        self
     }
 
     pub async fn finish(self) {

@@ -9,6 +9,7 @@ mod codec;
 mod error;
 mod migrations;
 mod requests;
+mod risk;
 mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -19,6 +20,7 @@ pub use error::StoreError;
 pub use requests::{
     CodeRecord, RequestEvent, RequestEventNew, RequestRecord, RequestStore, StepRecord,
 };
+pub use risk::{RiskCheckRecord, RiskStore};
 pub use sql::{AnyStore, PgStore, SqliteStore};
 use tutela_core::ledger::{EventKind, LedgerEvent};
 

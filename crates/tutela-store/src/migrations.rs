@@ -103,6 +103,32 @@ CREATE TABLE request_results (
 );
 "#;
 
+/// Risk checks (N11–N15): the facts, the score and its reasons, whether a credit agency was
+/// asked and what it said, the human review of a decline. Kept one year (N15), then deleted.
+const TABLES_V4: &str = r#"
+CREATE TABLE risk_checks (
+    id TEXT PRIMARY KEY,          -- category: none (random id)
+    subject TEXT NOT NULL,        -- category: customer_number
+    created_at_us {int} NOT NULL, -- category: none (time)
+    expires_at_us {int} NOT NULL, -- category: none (time: one year later, N15)
+    outcome TEXT NOT NULL,        -- category: risk_result (accept, refer, decline)
+    review TEXT,                  -- category: none (pending, accepted, declined)
+    probability {real} NOT NULL,  -- category: risk_result
+    points {real} NOT NULL,       -- category: risk_result
+    reasons TEXT NOT NULL,        -- category: risk_result (features that cost points)
+    facts TEXT NOT NULL,          -- category: identity, contract, payment, revenue (the inputs)
+    agency_queried {int} NOT NULL, -- category: none
+    agency_answer TEXT,           -- category: risk_result (what the agency said)
+    decision TEXT NOT NULL,       -- category: none (the decision engine's answer for risk_check)
+    reviewer TEXT,                -- category: none (agent id)
+    review_note TEXT,             -- category: service_interaction
+    reviewed_at_us {int},         -- category: none (time)
+    model TEXT NOT NULL           -- category: none (model file hash)
+);
+CREATE INDEX risk_checks_by_subject ON risk_checks (subject);
+CREATE INDEX risk_checks_by_expiry ON risk_checks (expires_at_us);
+"#;
+
 const SQLITE_REQUESTS_APPEND_ONLY: &str = r#"
 CREATE TRIGGER request_events_no_update BEFORE UPDATE ON request_events
 BEGIN SELECT RAISE(ABORT, 'the request ledger is append-only'); END;
@@ -133,12 +159,14 @@ fn sqlite_types(sql: &str) -> String {
     sql.replace("{int}", "INTEGER")
         .replace("{serial}", "INTEGER PRIMARY KEY AUTOINCREMENT")
         .replace("{blob}", "BLOB")
+        .replace("{real}", "REAL")
 }
 
 fn postgres_types(sql: &str) -> String {
     sql.replace("{int}", "BIGINT")
         .replace("{serial}", "BIGSERIAL PRIMARY KEY")
         .replace("{blob}", "BYTEA")
+        .replace("{real}", "DOUBLE PRECISION")
 }
 
 pub fn sqlite() -> Vec<(i64, String)> {
@@ -146,6 +174,7 @@ pub fn sqlite() -> Vec<(i64, String)> {
         (1, sqlite_types(TABLES_V1) + SQLITE_APPEND_ONLY),
         (2, sqlite_types(TABLES_V2)),
         (3, sqlite_types(TABLES_V3) + SQLITE_REQUESTS_APPEND_ONLY),
+        (4, sqlite_types(TABLES_V4)),
     ]
 }
 
@@ -154,6 +183,7 @@ pub fn postgres() -> Vec<(i64, String)> {
         (1, postgres_types(TABLES_V1) + POSTGRES_APPEND_ONLY),
         (2, postgres_types(TABLES_V2)),
         (3, postgres_types(TABLES_V3) + POSTGRES_REQUESTS_APPEND_ONLY),
+        (4, postgres_types(TABLES_V4)),
     ]
 }
 
@@ -163,9 +193,14 @@ mod tests {
     fn every_column_states_its_data_category() {
         let mut columns = 0;
         let mut in_table = false;
-        for line in [super::TABLES_V1, super::TABLES_V2, super::TABLES_V3]
-            .iter()
-            .flat_map(|t| t.lines())
+        for line in [
+            super::TABLES_V1,
+            super::TABLES_V2,
+            super::TABLES_V3,
+            super::TABLES_V4,
+        ]
+        .iter()
+        .flat_map(|t| t.lines())
         {
             let l = line.trim();
             if l.starts_with("CREATE TABLE") {
@@ -177,7 +212,7 @@ mod tests {
                 assert!(l.contains("-- category: "), "column without category: {l}");
             }
         }
-        assert_eq!(columns, 19 + 41);
+        assert_eq!(columns, 19 + 41 + 17);
     }
 
     #[test]

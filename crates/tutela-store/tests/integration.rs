@@ -30,6 +30,7 @@ macro_rules! append_only {
     };
 }
 mod requests;
+mod risk;
 
 use tutela_store::testing::{PgSchema, temp_dir};
 use tutela_store::{PgStore, SqliteStore, Store};
@@ -42,6 +43,7 @@ async fn conformance_on_sqlite() {
         .expect("open sqlite");
     conformance::run_all(&store).await;
     requests::run_all(&store).await;
+    risk::run_all(&store).await;
     append_only!(store.pool());
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -56,6 +58,7 @@ async fn conformance_on_postgres() {
         .expect("connect postgres");
     conformance::run_all(&store).await;
     requests::run_all(&store).await;
+    risk::run_all(&store).await;
     append_only!(store.pool());
     drop(store);
     pg.drop_schema().await;

@@ -73,7 +73,7 @@ pub struct Score {
     pub reasons: Vec<ScoreReason>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScoreReason {
     pub feature: String,
     pub value: String,

@@ -31,6 +31,8 @@ pub struct TickReport {
     pub steps_failed: usize,
     pub completed: usize,
     pub purged: u64,
+    /// Risk checks deleted after their year (N15).
+    pub risk_checks_deleted: u64,
 }
 
 async fn collect(
@@ -78,6 +80,7 @@ impl Worker {
         let store = self.requests.engine.store.clone();
         let mut report = TickReport {
             purged: store.purge_requests(now).await?,
+            risk_checks_deleted: tutela_store::RiskStore::purge_risk_checks(&store, now).await?,
             ..TickReport::default()
         };
         let open = store
@@ -632,6 +635,24 @@ impl Worker {
         let store = &engine.store;
         if step == "90-report" {
             let lang = Lang::parse(details(r)["lang"].as_str().unwrap_or("de")).unwrap_or(Lang::De);
+            let checks = tutela_store::RiskStore::risk_checks_of(store, &subject)
+                .await
+                .map_err(transient)?
+                .into_iter()
+                .map(|c| report::RiskCheckEntry {
+                    at: c.created_at.to_string(),
+                    outcome: c.outcome,
+                    review: c.review,
+                    probability: (c.probability * 10_000.0).round() / 10_000.0,
+                    points: c.points,
+                    reasons: serde_json::from_str::<Value>(&c.reasons)
+                        .ok()
+                        .and_then(|v| serde_json::from_value(v["reasons"].clone()).ok())
+                        .unwrap_or_default(),
+                    agency_queried: c.agency_queried,
+                    kept_until: c.expires_at.to_string(),
+                })
+                .collect::<Vec<_>>();
             let doc = report::build(&ReportInput {
                 policy: &engine.policy,
                 subject: &subject,
@@ -639,6 +660,7 @@ impl Worker {
                 email,
                 history: &history,
                 tables: &tables,
+                risk_checks: &checks,
                 now,
                 lang,
             });

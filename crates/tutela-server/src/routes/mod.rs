@@ -4,6 +4,7 @@ pub mod consents;
 pub mod decisions;
 pub mod meta;
 pub mod requests;
+pub mod risk;
 pub mod subjects;
 
 use axum::http::HeaderMap;
