@@ -406,16 +406,17 @@ async fn serve(
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        state = state.with_risk(tutela_server::risk::RiskService {
-            engine: engine.clone(),
+        let agency = config.risk_agency_url.as_deref().map(|url| {
+            tutela_server::risk::agency::AgencyClient::new(
+                tutela_server::risk::agency::AgencySettings::new(url),
+            )
+        });
+        state = state.with_risk(tutela_server::risk::RiskService::new(
+            engine.clone(),
             model,
             model_hash,
-            agency: config.risk_agency_url.as_deref().map(|url| {
-                tutela_server::risk::agency::AgencyClient::new(
-                    tutela_server::risk::agency::AgencySettings::new(url),
-                )
-            }),
-        });
+            agency,
+        ));
     }
     tutela_server::serve(listener, state).await?;
     // The next start reads this snapshot instead of folding the ledger.

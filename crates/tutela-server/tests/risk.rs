@@ -127,12 +127,12 @@ async fn a_risk_check_end_to_end() {
     settings.timeout = std::time::Duration::from_millis(200);
     settings.backoff = std::time::Duration::from_millis(10);
     settings.breaker_failures = 3;
-    let service = RiskService {
-        engine: app.engine.clone(),
-        model: card,
-        model_hash: "test-model".into(),
-        agency: Some(AgencyClient::new(settings)),
-    };
+    let service = RiskService::new(
+        app.engine.clone(),
+        card,
+        "test-model".into(),
+        Some(AgencyClient::new(settings)),
+    );
     let app = app.with_risk(service);
     for id in ["K-1", "K-2", "K-3"] {
         let (s, _, _) = app

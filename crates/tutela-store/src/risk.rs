@@ -36,6 +36,12 @@ pub trait RiskStore: Send + Sync {
         check: &RiskCheckRecord,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Inserts several checks in one transaction (a group commit: one flush for all).
+    fn insert_risk_checks(
+        &self,
+        checks: &[RiskCheckRecord],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     fn risk_check(
         &self,
         id: &str,
@@ -73,7 +79,7 @@ pub trait RiskStore: Send + Sync {
 const COLUMNS: &str = "id, subject, created_at_us, expires_at_us, outcome, review, probability, points, reasons, facts, agency_queried, agency_answer, decision, reviewer, review_note, reviewed_at_us, model";
 
 macro_rules! risk_store {
-    ($store:ty, $row:ty) => {
+    ($store:ty, $row:ty, $begin:literal) => {
         impl $store {
             fn risk_from(r: &$row) -> Result<RiskCheckRecord, StoreError> {
                 Ok(RiskCheckRecord {
@@ -100,6 +106,12 @@ macro_rules! risk_store {
 
         impl RiskStore for $store {
             async fn insert_risk_check(&self, c: &RiskCheckRecord) -> Result<(), StoreError> {
+                self.insert_risk_checks(std::slice::from_ref(c)).await
+            }
+
+            async fn insert_risk_checks(&self, checks: &[RiskCheckRecord]) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin_with($begin).await?;
+                for c in checks {
                 sqlx::query(sqlx::AssertSqlSafe(format!(
                     "INSERT INTO risk_checks ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
                 )))
@@ -120,8 +132,10 @@ macro_rules! risk_store {
                 .bind(&c.review_note)
                 .bind(c.reviewed_at.map(micros))
                 .bind(&c.model)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
+                }
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -192,8 +206,8 @@ macro_rules! risk_store {
     };
 }
 
-risk_store!(SqliteStore, sqlx::sqlite::SqliteRow);
-risk_store!(PgStore, sqlx::postgres::PgRow);
+risk_store!(SqliteStore, sqlx::sqlite::SqliteRow, "BEGIN IMMEDIATE");
+risk_store!(PgStore, sqlx::postgres::PgRow, "BEGIN");
 
 macro_rules! dispatch {
     ($self:ident, $s:ident => $e:expr) => {
@@ -207,6 +221,9 @@ macro_rules! dispatch {
 impl RiskStore for AnyStore {
     async fn insert_risk_check(&self, c: &RiskCheckRecord) -> Result<(), StoreError> {
         dispatch!(self, s => s.insert_risk_check(c).await)
+    }
+    async fn insert_risk_checks(&self, c: &[RiskCheckRecord]) -> Result<(), StoreError> {
+        dispatch!(self, s => s.insert_risk_checks(c).await)
     }
     async fn risk_check(&self, id: &str) -> Result<Option<RiskCheckRecord>, StoreError> {
         dispatch!(self, s => s.risk_check(id).await)

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use serde_json::json;
+use tokio::sync::{mpsc, oneshot};
 use tutela_core::risk::{Score, ScoreError, Scorecard};
 use tutela_store::{RiskCheckRecord, RiskStore, StoreError};
 
@@ -21,11 +22,32 @@ use agency::{AgencyClient, AgencyError, AgencyRequest};
 pub const CATEGORIES: [&str; 4] = ["identity", "contract", "payment", "revenue"];
 
 pub struct RiskService {
-    pub engine: Arc<Engine>,
-    pub model: Scorecard,
+    engine: Arc<Engine>,
+    model: Scorecard,
     /// SHA-256 of the model file, recorded with every check.
-    pub model_hash: String,
-    pub agency: Option<AgencyClient>,
+    model_hash: String,
+    agency: Option<AgencyClient>,
+    writer: mpsc::Sender<(RiskCheckRecord, oneshot::Sender<Result<(), String>>)>,
+}
+
+/// Commits the checks that are waiting in one transaction, then answers each: under load many
+/// checks share one flush to disk, and none is answered before it is durable.
+async fn group_commit(
+    engine: Arc<Engine>,
+    mut rx: mpsc::Receiver<(RiskCheckRecord, oneshot::Sender<Result<(), String>>)>,
+) {
+    let mut batch = Vec::with_capacity(256);
+    while rx.recv_many(&mut batch, 256).await > 0 {
+        let (records, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
+        let result = engine
+            .store
+            .insert_risk_checks(&records)
+            .await
+            .map_err(|e| e.to_string());
+        for reply in replies {
+            let _ = reply.send(result.clone());
+        }
+    }
 }
 
 /// A check as asked for.
@@ -77,6 +99,24 @@ fn random_id() -> String {
 }
 
 impl RiskService {
+    /// The service on `model` (with the SHA-256 of its file) and an agency, if any.
+    pub fn new(
+        engine: Arc<Engine>,
+        model: Scorecard,
+        model_hash: String,
+        agency: Option<AgencyClient>,
+    ) -> RiskService {
+        let (writer, rx) = mpsc::channel(4096);
+        tokio::spawn(group_commit(engine.clone(), rx));
+        RiskService {
+            engine,
+            model,
+            model_hash,
+            agency,
+            writer,
+        }
+    }
+
     pub async fn check(
         &self,
         input: CheckInput,
@@ -168,7 +208,14 @@ impl RiskService {
             reviewed_at: None,
             model: self.model_hash.clone(),
         };
-        self.engine.store.insert_risk_check(&record).await?;
+        let (reply, done) = oneshot::channel();
+        self.writer
+            .send((record.clone(), reply))
+            .await
+            .map_err(|_| RiskError::Storage("the writer has stopped".into()))?;
+        done.await
+            .map_err(|_| RiskError::Storage("the writer has stopped".into()))?
+            .map_err(RiskError::Storage)?;
         Ok(record)
     }
 
