@@ -468,3 +468,81 @@ fn intake_files_a_maildir_and_requests_commands_follow_them() {
     drop(server);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+// covers: N14
+#[test]
+fn risk_train_writes_a_model_or_nothing() {
+    let dir = temp_dir("risk");
+    let data =
+        std::fs::read_to_string(root().join("../shared/data/german-credit/germancredit.csv"))
+            .expect("German Credit");
+    let good = dir.join("good.csv");
+    std::fs::write(&good, &data).expect("write");
+    let model = dir.join("card.json");
+    let m = model.to_string_lossy().into_owned();
+    let out = tutela(&[
+        "risk",
+        "train",
+        &good.to_string_lossy(),
+        "--target",
+        "creditability",
+        "--positive",
+        "bad",
+        "--drop",
+        "personal_status_and_sex,foreign_worker",
+        "--out",
+        &m,
+        "--cv",
+        "5",
+    ]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("mean 0.7"), "{t}");
+    assert!(model.exists());
+    let explain = tutela(&["risk", "explain", "--model", &m, "--lang", "en"]);
+    assert!(text(&explain).contains("status_of_existing_checking_account"));
+    // A word where numbers are expected: the error names row and column, no file is written.
+    let mut lines: Vec<String> = data.lines().map(str::to_owned).collect();
+    let (first, rest) = lines[17].split_once(',').expect("a row");
+    let (_, after) = rest.split_once(',').expect("a row");
+    lines[17] = format!("{first},six,{after}");
+    let bad = dir.join("bad.csv");
+    std::fs::write(&bad, lines.join("\n")).expect("write");
+    let other = dir.join("other.json");
+    let o = other.to_string_lossy().into_owned();
+    let out = tutela(&[
+        "risk",
+        "train",
+        &bad.to_string_lossy(),
+        "--target",
+        "creditability",
+        "--drop",
+        "personal_status_and_sex,foreign_worker",
+        "--out",
+        &o,
+    ]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("row 18") && t.contains("duration_in_month") && t.contains("`six`"),
+        "{t}"
+    );
+    assert!(!other.exists(), "no model file on error");
+    // Protected attributes are refused by the policy.
+    let out = tutela(&[
+        "risk",
+        "train",
+        &good.to_string_lossy(),
+        "--target",
+        "creditability",
+        "--out",
+        &o,
+    ]);
+    assert!(
+        text(&out).contains("excludes these features"),
+        "{}",
+        text(&out)
+    );
+    assert!(!other.exists());
+    let _ = std::fs::remove_dir_all(dir);
+}
