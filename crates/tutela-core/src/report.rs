@@ -63,6 +63,19 @@ pub struct RiskCheckEntry {
     pub kept_until: String,
 }
 
+/// A disclosure of the person's data to a recipient (N26–N28), for Art. 15(1)(c).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DisclosureEntry {
+    pub at: String,
+    pub recipient: String,
+    pub purpose: String,
+    pub categories: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub legal_basis: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+}
+
 /// What the report is built from.
 pub struct ReportInput<'a> {
     pub policy: &'a CompiledPolicy,
@@ -72,6 +85,8 @@ pub struct ReportInput<'a> {
     pub history: &'a [HistoryEntry],
     pub tables: &'a [CollectedTable],
     pub risk_checks: &'a [RiskCheckEntry],
+    /// Disclosures the person may be told of (no legal bar holds).
+    pub disclosures: &'a [DisclosureEntry],
     pub now: jiff::Timestamp,
     pub lang: Lang,
 }
@@ -106,9 +121,11 @@ pub struct AccessReport {
     pub automated_decisions: Vec<AutomatedItem>,
     /// The risk checks made for the person, with their logic's outcome and reasons.
     pub risk_checks: Vec<RiskCheckEntry>,
-    /// Recipients that actually received the person's data (so far: credit agencies asked in
-    /// a risk check).
+    /// Recipients that actually received the person's data: the disclosure log and the
+    /// credit agencies asked in risk checks.
     pub disclosed_to: Vec<String>,
+    /// Each logged disclosure.
+    pub disclosures: Vec<DisclosureEntry>,
     /// Art. 15(2).
     pub transfer_safeguards: Vec<SafeguardItem>,
     /// Art. 15(3).
@@ -407,19 +424,29 @@ pub fn build(input: &ReportInput<'_>) -> AccessReport {
         sources,
         automated_decisions,
         risk_checks: input.risk_checks.to_vec(),
-        disclosed_to: if input.risk_checks.iter().any(|c| c.agency_queried) {
-            p.recipients
+        disclosed_to: {
+            let mut to: Vec<String> = input
+                .disclosures
                 .iter()
-                .filter(|r| {
-                    r.purposes
+                .map(|d| d.recipient.clone())
+                .collect();
+            if input.risk_checks.iter().any(|c| c.agency_queried) {
+                to.extend(
+                    p.recipients
                         .iter()
-                        .any(|&x| p.purposes[x].id == "credit_agency_query")
-                })
-                .map(|r| r.id.clone())
-                .collect()
-        } else {
-            Vec::new()
+                        .filter(|r| {
+                            r.purposes
+                                .iter()
+                                .any(|&x| p.purposes[x].id == "credit_agency_query")
+                        })
+                        .map(|r| r.id.clone()),
+                );
+            }
+            to.sort();
+            to.dedup();
+            to
         },
+        disclosures: input.disclosures.to_vec(),
         transfer_safeguards,
         copy: Copy {
             tutela: TutelaRecords {
@@ -523,6 +550,25 @@ pub fn render_html(r: &AccessReport) -> String {
             .iter()
             .map(|x| format!("{} ({})", x.label, x.countries.join(", "))),
     );
+    if !r.disclosures.is_empty() {
+        let _ = write!(
+            h,
+            "<p>{}</p>",
+            l("Tatsächlich übermittelt an:", "Actually disclosed to:")
+        );
+        list(
+            &mut h,
+            r.disclosures.iter().map(|d| {
+                format!(
+                    "{}: {} ({}, {})",
+                    d.at,
+                    d.recipient,
+                    d.purpose,
+                    d.categories.join(", ")
+                )
+            }),
+        );
+    }
     section(
         &mut h,
         l(

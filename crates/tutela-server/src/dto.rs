@@ -375,3 +375,57 @@ pub struct RiskCheckView {
 pub struct RiskReviewList {
     pub pending: Vec<RiskCheckView>,
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DisclosurePost {
+    pub subject: String,
+    /// A recipient of the policy.
+    pub recipient: String,
+    pub purpose: String,
+    pub categories: Vec<String>,
+    /// Where the recipient receives the data (ISO 3166-1 alpha-2), for the transfer rules.
+    pub country: Option<String>,
+    /// The legal reference, e.g. a court order under section 101 UrhG with its file number;
+    /// required for disclosures on a legal obligation.
+    pub reference: Option<String>,
+    /// A legal bar on telling the person (authorities): left out of the person's report until
+    /// `until` or until lifted.
+    pub bar: Option<BarPost>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BarPost {
+    pub reason: String,
+    /// RFC 3339 time; none: until lifted.
+    pub until: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DisclosureView {
+    pub id: String,
+    pub subject: String,
+    pub at: String,
+    pub recipient: String,
+    pub purpose: String,
+    pub categories: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    pub allowed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub legal_basis: Option<String>,
+    pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// Why the person is not told yet, while a legal bar holds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub barred_because: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DisclosureList {
+    pub disclosures: Vec<DisclosureView>,
+    /// Disclosures left out because a legal bar holds (shown with `include_barred=true`).
+    pub withheld: usize,
+}

@@ -117,6 +117,15 @@ pub fn app(state: AppState) -> Router {
             post(routes::requests::classify),
         )
         .route("/v1/requests/{id}/result", get(routes::requests::result))
+        .route("/v1/disclosures", post(routes::disclosures::create))
+        .route(
+            "/v1/disclosures/{id}/lift-bar",
+            post(routes::disclosures::lift_bar),
+        )
+        .route(
+            "/v1/subjects/{id}/disclosures",
+            get(routes::disclosures::list),
+        )
         .route("/v1/risk-checks", post(routes::risk::create))
         .route("/v1/risk-checks/{id}", get(routes::risk::get))
         .route("/v1/risk-checks/{id}/review", post(routes::risk::review))

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{consents, decisions, meta, requests, risk, subjects};
+use crate::routes::{consents, decisions, disclosures, meta, requests, risk, subjects};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,6 +16,7 @@ use crate::routes::{consents, decisions, meta, requests, risk, subjects};
         requests::create, requests::list, requests::get, requests::verify, requests::verify_by_agent,
         requests::extend, requests::refuse, requests::classify, requests::result,
         risk::create, risk::get, risk::reviews, risk::review,
+        disclosures::create, disclosures::list, disclosures::lift_bar,
     ),
     components(schemas(crate::problem::ProblemBody)),
     modifiers(&Bearer),

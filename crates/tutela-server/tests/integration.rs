@@ -9,6 +9,7 @@
 
 mod api_scenarios;
 mod bad_input;
+mod disclosures;
 mod fulfilment;
 mod ledger;
 mod requests;

@@ -6,6 +6,7 @@
 //! deletes); personal free text lives in `ledger_personal` and `subjects`, which erasure clears.
 
 mod codec;
+mod disclosures;
 mod error;
 mod migrations;
 mod requests;
@@ -16,6 +17,7 @@ pub mod testing;
 
 use std::future::Future;
 
+pub use disclosures::{DisclosureRecord, DisclosureStore};
 pub use error::StoreError;
 pub use requests::{
     CodeRecord, RequestEvent, RequestEventNew, RequestRecord, RequestStore, StepRecord,

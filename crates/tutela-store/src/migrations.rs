@@ -129,6 +129,29 @@ CREATE INDEX risk_checks_by_subject ON risk_checks (subject);
 CREATE INDEX risk_checks_by_expiry ON risk_checks (expires_at_us);
 "#;
 
+/// The disclosure log (N26–N28, Art. 15(1)(c), Art. 19): every disclosure of a person's data
+/// to a recipient, allowed or refused, with its basis and, for authorities, a legal bar on
+/// telling the person.
+const TABLES_V5: &str = r#"
+CREATE TABLE disclosures (
+    id TEXT PRIMARY KEY,          -- category: none (random id)
+    subject TEXT NOT NULL,        -- category: customer_number
+    at_us {int} NOT NULL,         -- category: none (time)
+    recipient TEXT NOT NULL,      -- category: none (recipient id of the policy)
+    purpose TEXT NOT NULL,        -- category: none (purpose id)
+    categories TEXT NOT NULL,     -- category: none (category ids, JSON)
+    country TEXT,                 -- category: none (ISO 3166 code)
+    allowed {int} NOT NULL,       -- category: none
+    legal_basis TEXT,             -- category: none (DPV id)
+    reason TEXT NOT NULL,         -- category: none (reason code of the decision)
+    reference TEXT,               -- category: service_interaction (court order, file number)
+    bar_reason TEXT,              -- category: none (the legal bar on informing the person)
+    bar_until_us {int},           -- category: none (time)
+    bar_lifted_at_us {int}        -- category: none (time)
+);
+CREATE INDEX disclosures_by_subject ON disclosures (subject, at_us);
+"#;
+
 const SQLITE_REQUESTS_APPEND_ONLY: &str = r#"
 CREATE TRIGGER request_events_no_update BEFORE UPDATE ON request_events
 BEGIN SELECT RAISE(ABORT, 'the request ledger is append-only'); END;
@@ -175,6 +198,7 @@ pub fn sqlite() -> Vec<(i64, String)> {
         (2, sqlite_types(TABLES_V2)),
         (3, sqlite_types(TABLES_V3) + SQLITE_REQUESTS_APPEND_ONLY),
         (4, sqlite_types(TABLES_V4)),
+        (5, sqlite_types(TABLES_V5)),
     ]
 }
 
@@ -184,6 +208,7 @@ pub fn postgres() -> Vec<(i64, String)> {
         (2, postgres_types(TABLES_V2)),
         (3, postgres_types(TABLES_V3) + POSTGRES_REQUESTS_APPEND_ONLY),
         (4, postgres_types(TABLES_V4)),
+        (5, postgres_types(TABLES_V5)),
     ]
 }
 
@@ -198,6 +223,7 @@ mod tests {
             super::TABLES_V2,
             super::TABLES_V3,
             super::TABLES_V4,
+            super::TABLES_V5,
         ]
         .iter()
         .flat_map(|t| t.lines())
@@ -212,7 +238,7 @@ mod tests {
                 assert!(l.contains("-- category: "), "column without category: {l}");
             }
         }
-        assert_eq!(columns, 19 + 41 + 17);
+        assert_eq!(columns, 19 + 41 + 17 + 14);
     }
 
     #[test]

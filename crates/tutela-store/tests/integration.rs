@@ -10,6 +10,7 @@
 )]
 
 mod conformance;
+mod disclosures;
 
 /// The ledgers refuse updates and deletes, whatever the client (a macro: the two pools differ
 /// in type).
@@ -44,6 +45,7 @@ async fn conformance_on_sqlite() {
     conformance::run_all(&store).await;
     requests::run_all(&store).await;
     risk::run_all(&store).await;
+    disclosures::run_all(&store).await;
     append_only!(store.pool());
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -59,6 +61,7 @@ async fn conformance_on_postgres() {
     conformance::run_all(&store).await;
     requests::run_all(&store).await;
     risk::run_all(&store).await;
+    disclosures::run_all(&store).await;
     append_only!(store.pool());
     drop(store);
     pg.drop_schema().await;

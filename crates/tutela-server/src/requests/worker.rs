@@ -653,6 +653,21 @@ impl Worker {
                     kept_until: c.expires_at.to_string(),
                 })
                 .collect::<Vec<_>>();
+            let disclosures: Vec<report::DisclosureEntry> =
+                tutela_store::DisclosureStore::disclosures_of(store, &subject)
+                    .await
+                    .map_err(transient)?
+                    .into_iter()
+                    .filter(|d| d.allowed && !d.barred(now))
+                    .map(|d| report::DisclosureEntry {
+                        at: d.at.to_string(),
+                        recipient: d.recipient,
+                        purpose: d.purpose,
+                        categories: serde_json::from_str(&d.categories).unwrap_or_default(),
+                        legal_basis: d.legal_basis,
+                        reference: d.reference,
+                    })
+                    .collect();
             let doc = report::build(&ReportInput {
                 policy: &engine.policy,
                 subject: &subject,
@@ -661,6 +676,7 @@ impl Worker {
                 history: &history,
                 tables: &tables,
                 risk_checks: &checks,
+                disclosures: &disclosures,
                 now,
                 lang,
             });

@@ -2,6 +2,7 @@
 
 pub mod consents;
 pub mod decisions;
+pub mod disclosures;
 pub mod meta;
 pub mod requests;
 pub mod risk;

@@ -1,0 +1,173 @@
+//! Persistence for the disclosure log, behind [`DisclosureStore`]; both SQL stores share it.
+
+use std::future::Future;
+
+use sqlx::Row;
+
+use crate::sql::{from_micros, micros};
+use crate::{AnyStore, PgStore, SqliteStore, StoreError};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisclosureRecord {
+    pub id: String,
+    pub subject: String,
+    pub at: jiff::Timestamp,
+    pub recipient: String,
+    pub purpose: String,
+    /// Category ids, JSON.
+    pub categories: String,
+    pub country: Option<String>,
+    pub allowed: bool,
+    pub legal_basis: Option<String>,
+    pub reason: String,
+    pub reference: Option<String>,
+    pub bar_reason: Option<String>,
+    pub bar_until: Option<jiff::Timestamp>,
+    pub bar_lifted_at: Option<jiff::Timestamp>,
+}
+
+impl DisclosureRecord {
+    /// Whether a legal bar keeps it from the person at `now`.
+    pub fn barred(&self, now: jiff::Timestamp) -> bool {
+        self.bar_reason.is_some()
+            && self.bar_lifted_at.is_none()
+            && self.bar_until.is_none_or(|u| now < u)
+    }
+}
+
+pub trait DisclosureStore: Send + Sync {
+    fn insert_disclosure(
+        &self,
+        d: &DisclosureRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The person's disclosures, oldest first.
+    fn disclosures_of(
+        &self,
+        subject: &str,
+    ) -> impl Future<Output = Result<Vec<DisclosureRecord>, StoreError>> + Send;
+
+    fn disclosure(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<DisclosureRecord>, StoreError>> + Send;
+
+    /// Lifts a legal bar; [`StoreError::Conflict`] when there is none to lift.
+    fn lift_disclosure_bar(
+        &self,
+        id: &str,
+        at: jiff::Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+const COLUMNS: &str = "id, subject, at_us, recipient, purpose, categories, country, allowed, legal_basis, reason, reference, bar_reason, bar_until_us, bar_lifted_at_us";
+
+macro_rules! disclosure_store {
+    ($store:ty, $row:ty) => {
+        impl $store {
+            fn disclosure_from(r: &$row) -> Result<DisclosureRecord, StoreError> {
+                Ok(DisclosureRecord {
+                    id: r.try_get("id")?,
+                    subject: r.try_get("subject")?,
+                    at: from_micros(r.try_get("at_us")?),
+                    recipient: r.try_get("recipient")?,
+                    purpose: r.try_get("purpose")?,
+                    categories: r.try_get("categories")?,
+                    country: r.try_get("country")?,
+                    allowed: r.try_get::<i64, _>("allowed")? != 0,
+                    legal_basis: r.try_get("legal_basis")?,
+                    reason: r.try_get("reason")?,
+                    reference: r.try_get("reference")?,
+                    bar_reason: r.try_get("bar_reason")?,
+                    bar_until: r.try_get::<Option<i64>, _>("bar_until_us")?.map(from_micros),
+                    bar_lifted_at: r.try_get::<Option<i64>, _>("bar_lifted_at_us")?.map(from_micros),
+                })
+            }
+        }
+
+        impl DisclosureStore for $store {
+            async fn insert_disclosure(&self, d: &DisclosureRecord) -> Result<(), StoreError> {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "INSERT INTO disclosures ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+                )))
+                .bind(&d.id)
+                .bind(&d.subject)
+                .bind(micros(d.at))
+                .bind(&d.recipient)
+                .bind(&d.purpose)
+                .bind(&d.categories)
+                .bind(&d.country)
+                .bind(i64::from(d.allowed))
+                .bind(&d.legal_basis)
+                .bind(&d.reason)
+                .bind(&d.reference)
+                .bind(&d.bar_reason)
+                .bind(d.bar_until.map(micros))
+                .bind(d.bar_lifted_at.map(micros))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn disclosures_of(&self, subject: &str) -> Result<Vec<DisclosureRecord>, StoreError> {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {COLUMNS} FROM disclosures WHERE subject = $1 ORDER BY at_us, id"
+                )))
+                .bind(subject)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(Self::disclosure_from)
+                .collect()
+            }
+
+            async fn disclosure(&self, id: &str) -> Result<Option<DisclosureRecord>, StoreError> {
+                sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM disclosures WHERE id = $1")))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(|r| Self::disclosure_from(&r))
+                    .transpose()
+            }
+
+            async fn lift_disclosure_bar(&self, id: &str, at: jiff::Timestamp) -> Result<(), StoreError> {
+                let n = sqlx::query(
+                    "UPDATE disclosures SET bar_lifted_at_us = $2 WHERE id = $1 AND bar_reason IS NOT NULL AND bar_lifted_at_us IS NULL",
+                )
+                .bind(id)
+                .bind(micros(at))
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                if n == 1 { Ok(()) } else { Err(StoreError::Conflict) }
+            }
+        }
+    };
+}
+
+disclosure_store!(SqliteStore, sqlx::sqlite::SqliteRow);
+disclosure_store!(PgStore, sqlx::postgres::PgRow);
+
+macro_rules! dispatch {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self {
+            AnyStore::Sqlite($s) => $e,
+            AnyStore::Postgres($s) => $e,
+        }
+    };
+}
+
+impl DisclosureStore for AnyStore {
+    async fn insert_disclosure(&self, d: &DisclosureRecord) -> Result<(), StoreError> {
+        dispatch!(self, s => s.insert_disclosure(d).await)
+    }
+    async fn disclosures_of(&self, subject: &str) -> Result<Vec<DisclosureRecord>, StoreError> {
+        dispatch!(self, s => s.disclosures_of(subject).await)
+    }
+    async fn disclosure(&self, id: &str) -> Result<Option<DisclosureRecord>, StoreError> {
+        dispatch!(self, s => s.disclosure(id).await)
+    }
+    async fn lift_disclosure_bar(&self, id: &str, at: jiff::Timestamp) -> Result<(), StoreError> {
+        dispatch!(self, s => s.lift_disclosure_bar(id, at).await)
+    }
+}
