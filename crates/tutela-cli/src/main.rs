@@ -47,6 +47,23 @@ struct Sources {
 }
 
 #[derive(Subcommand)]
+enum TransfersCommand {
+    /// Every flow of personal data to a third country, its legal ground, and the flows that
+    /// lack one (exit 1 when any does).
+    Report {
+        /// Policy file; the built-in reference policy when not given.
+        #[arg(long)]
+        policy: Option<String>,
+        /// md or csv.
+        #[arg(long, default_value = "md")]
+        format: String,
+        /// The day to judge on (YYYY-MM-DD); today when not given.
+        #[arg(long)]
+        at: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
 enum DemoCommand {
     /// Fill a PostgreSQL database with customers, contact persons, contracts, SIM cards
     /// (ICCID, IMSI, MSISDN), devices, usage records, invoices, payments and service tickets
@@ -97,6 +114,11 @@ enum Command {
         server: requests_cmd::Server,
         #[command(subcommand)]
         command: requests_cmd::IntakeCommand,
+    },
+    /// Transfers to third countries (N29–N31).
+    Transfers {
+        #[command(subcommand)]
+        command: TransfersCommand,
     },
     /// The risk check's scorecard (N14): train, score, explain.
     Risk {
@@ -151,6 +173,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Policy { command } => policy_cmd::run(command),
         Command::Risk { command } => risk_cmd::run(command),
+        Command::Transfers {
+            command: TransfersCommand::Report { policy, format, at },
+        } => {
+            let policy = load_policy(&config.policy(&policy))?;
+            let today = match at {
+                Some(d) => d
+                    .parse::<jiff::civil::Date>()
+                    .with_context(|| format!("`{d}` is not a date such as 2026-11-30"))?,
+                None => jiff::Zoned::now().date(),
+            };
+            let flows = tutela_core::transfers::flows(&policy.policy, today);
+            match format.as_str() {
+                "md" => print!("{}", tutela_core::transfers::markdown(&flows, today)),
+                "csv" => print!("{}", tutela_core::transfers::csv(&flows)),
+                other => anyhow::bail!("unknown format `{other}`; use md or csv"),
+            }
+            Ok(if flows.iter().all(|f| f.ground.is_some()) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
         Command::Demo {
             command:
                 DemoCommand::Seed {

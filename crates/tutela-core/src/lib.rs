@@ -27,5 +27,6 @@ pub mod risk;
 pub mod scenario;
 pub mod snapshot;
 pub mod state;
+pub mod transfers;
 
 pub use jiff::Timestamp;

@@ -43,3 +43,4 @@ mod policy_check;
 mod render;
 mod requests;
 mod risk;
+mod transfers;

@@ -1,0 +1,129 @@
+//! The transfer report (N29–N31): every flow of personal data to a third country that the
+//! policy's recipients imply, its legal ground, and the flows that have none. Computed from
+//! the policy alone, so an edit of the policy (an adequacy decision withdrawn, a safeguard
+//! removed) shows at once which recipients lose their ground.
+
+use std::fmt::Write;
+
+use crate::policy::Policy;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flow {
+    pub recipient: String,
+    pub country: String,
+    pub purposes: Vec<String>,
+    pub categories: Vec<String>,
+    /// The ground (Art. 45 adequacy, Art. 46 safeguards), or `None`: only with the person's
+    /// explicit consent or another Art. 49 derogation.
+    pub ground: Option<String>,
+}
+
+/// Every third-country flow at `today`, in the policy's order of recipients. An adequacy
+/// decision holds from its day up to the day before `until`, as in the decision engine (R8).
+pub fn flows(policy: &Policy, today: jiff::civil::Date) -> Vec<Flow> {
+    let mut out = Vec::new();
+    for r in &policy.recipients {
+        for c in &r.countries {
+            if policy.transfers.eea.contains(c) {
+                continue;
+            }
+            let adequacy = policy.transfers.adequacy.iter().find(|a| {
+                a.country == *c && a.decided <= today && a.until.is_none_or(|u| today < u)
+            });
+            let ground = match adequacy {
+                Some(a) if a.requires_dpf && !r.dpf_certified => None,
+                Some(a) if a.requires_dpf => Some(format!(
+                    "Art. 45 GDPR: adequacy decision of {}, recipient certified under the EU-US Data Privacy Framework",
+                    a.decided
+                )),
+                Some(a) => Some(format!("Art. 45 GDPR: adequacy decision of {}", a.decided)),
+                None => None,
+            }
+            .or_else(|| {
+                r.safeguards.iter().find(|s| s.countries.contains(c)).map(|s| {
+                    format!(
+                        "Art. 46 GDPR: {}{}",
+                        s.mechanism,
+                        s.reference.as_deref().map(|x| format!(" ({x})")).unwrap_or_default()
+                    )
+                })
+            });
+            out.push(Flow {
+                recipient: r.id.clone(),
+                country: c.as_str().to_owned(),
+                purposes: r
+                    .purposes
+                    .iter()
+                    .map(|&p| policy.purposes[p].id.clone())
+                    .collect(),
+                categories: r
+                    .categories
+                    .iter()
+                    .map(|&x| policy.categories[x].id.clone())
+                    .collect(),
+                ground,
+            });
+        }
+    }
+    out
+}
+
+/// The flows as Markdown: the ones without a ground first.
+pub fn markdown(flows: &[Flow], today: jiff::civil::Date) -> String {
+    let mut s = format!("# Transfers to third countries ({today})\n\n");
+    let missing: Vec<&Flow> = flows.iter().filter(|f| f.ground.is_none()).collect();
+    if missing.is_empty() {
+        s.push_str("Every flow has a ground under Art. 45 or 46 GDPR.\n\n");
+    } else {
+        s.push_str(
+            "## Without a ground: only with explicit consent or another Art. 49 derogation\n\n",
+        );
+        for f in &missing {
+            let _ = writeln!(
+                s,
+                "- **{}** → {}: {}",
+                f.recipient,
+                f.country,
+                f.purposes.join(", ")
+            );
+        }
+        s.push('\n');
+    }
+    s.push_str("| recipient | country | ground | purposes | categories |\n|---|---|---|---|---|\n");
+    for f in flows {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} |",
+            f.recipient,
+            f.country,
+            f.ground.as_deref().unwrap_or("**none**"),
+            f.purposes.join(", "),
+            f.categories.join(", ")
+        );
+    }
+    s
+}
+
+/// The flows as CSV (RFC 4180).
+pub fn csv(flows: &[Flow]) -> String {
+    let field = |v: &str| {
+        if v.contains([',', '"', '\n']) {
+            format!("\"{}\"", v.replace('"', "\"\""))
+        } else {
+            v.to_owned()
+        }
+    };
+    let mut s = String::from("recipient,country,ground,purposes,categories\r\n");
+    for f in flows {
+        let _ = write!(
+            s,
+            "{},{},{},{},{}\r\n",
+            field(&f.recipient),
+            field(&f.country),
+            field(f.ground.as_deref().unwrap_or("")),
+            field(&f.purposes.join(" ")),
+            field(&f.categories.join(" "))
+        );
+    }
+    s
+}
