@@ -79,6 +79,28 @@ impl ApiClient {
         body: Option<&serde_json::Value>,
         idempotency_key: Option<&str>,
     ) -> anyhow::Result<Answer> {
+        let bytes = body.map(serde_json::to_vec).transpose()?;
+        let mut headers = Vec::new();
+        if let Some(key) = idempotency_key {
+            headers.push(("idempotency-key", key.to_owned()));
+        }
+        self.send(
+            method,
+            path,
+            bytes.map(|b| ("application/json", b)),
+            &headers,
+        )
+        .await
+    }
+
+    /// A call with a body of any media type and extra headers.
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+        extra: &[(&str, String)],
+    ) -> anyhow::Result<Answer> {
         let stream = tokio::net::TcpStream::connect(&self.authority)
             .await
             .with_context(|| {
@@ -97,13 +119,13 @@ impl ApiClient {
             .uri(path)
             .header("host", &self.host)
             .header("authorization", format!("Bearer {}", self.token));
-        if let Some(key) = idempotency_key {
-            req = req.header("idempotency-key", key);
+        for (name, value) in extra {
+            req = req.header(*name, value);
         }
         let bytes = match body {
-            Some(b) => {
-                req = req.header("content-type", "application/json");
-                Bytes::from(serde_json::to_vec(b)?)
+            Some((ct, b)) => {
+                req = req.header("content-type", ct);
+                Bytes::from(b)
             }
             None => Bytes::new(),
         };

@@ -26,6 +26,8 @@ pub struct Config {
     pub nats_url: Option<String>,
     /// Days a report or export is kept after it was produced (default 30).
     pub result_retention_days: Option<u32>,
+    /// The privacy center's public address, for links in mails and objection notices.
+    pub public_url: Option<String>,
     /// The scorecard of the risk check (`tutela risk train`); none: no risk checks.
     pub risk_model: Option<String>,
     /// The credit agency's endpoint (`http://host:port/path`), asked when the group's data is

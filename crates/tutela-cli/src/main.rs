@@ -115,6 +115,25 @@ enum Command {
         #[command(subcommand)]
         command: requests_cmd::IntakeCommand,
     },
+    /// Which persons of a CSV file (column `subject`) a marketing campaign may contact (N16–N19),
+    /// through a running server: writes the contactable ids, and the others with their reason.
+    Audience {
+        #[command(flatten)]
+        server: requests_cmd::Server,
+        #[arg(long)]
+        purpose: String,
+        #[arg(long)]
+        channel: Option<String>,
+        /// A data category the campaign uses; repeat for several.
+        #[arg(long = "category", required = true)]
+        categories: Vec<String>,
+        /// CSV with a header row and a `subject` column.
+        #[arg(long = "in")]
+        input: String,
+        /// Where to write `subject,contact,reason` (standard output when not given).
+        #[arg(long)]
+        out: Option<String>,
+    },
     /// Transfers to third countries (N29–N31).
     Transfers {
         #[command(subcommand)]
@@ -173,6 +192,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Policy { command } => policy_cmd::run(command),
         Command::Risk { command } => risk_cmd::run(command),
+        Command::Audience {
+            server,
+            purpose,
+            channel,
+            categories,
+            input,
+            out,
+        } => runtime()?.block_on(requests_cmd::audience(
+            server, purpose, channel, categories, input, out,
+        )),
         Command::Transfers {
             command: TransfersCommand::Report { policy, format, at },
         } => {
@@ -397,6 +426,9 @@ async fn serve(
         "tutela is serving"
     );
     let mut settings = tutela_server::requests::RequestSettings::default();
+    if let Some(url) = &config.public_url {
+        settings.public_url = url.clone();
+    }
     if let Some(days) = config.result_retention_days {
         settings.result_retention = jiff::SignedDuration::from_hours(i64::from(days) * 24);
     }
@@ -473,4 +505,13 @@ async fn serve(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A CSV field, quoted when RFC 4180 asks for it.
+pub(crate) fn csv_field(v: &str) -> String {
+    if v.contains([',', '"', '\r', '\n']) {
+        format!("\"{}\"", v.replace('"', "\"\""))
+    } else {
+        v.to_owned()
+    }
 }

@@ -388,3 +388,61 @@ fn looks_english(text: &str) -> bool {
     count(&[" the ", " my ", " please ", " data ", " you "])
         > count(&[" die ", " meine ", " bitte ", " daten ", " sie "])
 }
+
+/// `tutela audience`: a CSV file of persons through `POST /v1/audiences`.
+pub async fn audience(
+    server: Server,
+    purpose: String,
+    channel: Option<String>,
+    categories: Vec<String>,
+    input: String,
+    out: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let c = ApiClient::new(&server.server, &server.token_file)?;
+    let body = std::fs::read(&input).with_context(|| format!("reading {input}"))?;
+    let mut headers = vec![
+        ("tutela-campaign-purpose", purpose),
+        ("tutela-campaign-categories", categories.join(",")),
+    ];
+    if let Some(ch) = channel {
+        headers.push(("tutela-campaign-channel", ch));
+    }
+    let a = c
+        .send("POST", "/v1/audiences", Some(("text/csv", body)), &headers)
+        .await?
+        .ok()
+        .map_err(|e| anyhow::anyhow!("{input}: {e}"))?
+        .json();
+    let mut text = String::from("subject,contact,reason\r\n");
+    for id in a["contactable"].as_array().into_iter().flatten() {
+        text.push_str(&format!(
+            "{},yes,\r\n",
+            crate::csv_field(id.as_str().unwrap_or(""))
+        ));
+    }
+    for e in a["excluded"].as_array().into_iter().flatten() {
+        text.push_str(&format!(
+            "{},no,{}\r\n",
+            crate::csv_field(e["subject"].as_str().unwrap_or("")),
+            e["reason"].as_str().unwrap_or("")
+        ));
+    }
+    match out {
+        Some(path) => std::fs::write(&path, text).with_context(|| format!("writing {path}"))?,
+        None => print!("{text}"),
+    }
+    eprintln!(
+        "{} of {} may be contacted{}",
+        a["contactable"].as_array().map_or(0, Vec::len),
+        a["total"],
+        if a["objection_notice"]["required"] == true {
+            format!(
+                "; every message must say: {}",
+                a["objection_notice"]["en"].as_str().unwrap_or("")
+            )
+        } else {
+            String::new()
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -546,3 +546,57 @@ fn risk_train_writes_a_model_or_nothing() {
     assert!(!other.exists());
     let _ = std::fs::remove_dir_all(dir);
 }
+
+// covers: N18
+#[test]
+fn audience_reads_a_csv_and_writes_who_may_be_contacted() {
+    let dir = temp_dir("audience");
+    let server = start(&dir, "sqlite://tutela.db");
+    let token = std::fs::read_to_string(dir.join("tutela.token")).expect("token");
+    for (id, body) in [
+        ("a-1", r#"{"relationship":"customer"}"#),
+        ("a-2", r#"{"relationship":"prospect"}"#),
+    ] {
+        let (s, _) = http(
+            server.port,
+            "PUT",
+            &format!("/v1/subjects/{id}"),
+            token.trim(),
+            body,
+        );
+        assert_eq!(s, 201);
+    }
+    std::fs::write(dir.join("list.csv"), "subject\na-1\na-2\n").expect("write");
+    let url = format!("http://127.0.0.1:{}", server.port);
+    let out = tutela_in(
+        &dir,
+        &[
+            "audience",
+            "--server",
+            &url,
+            "--purpose",
+            "email_marketing",
+            "--channel",
+            "email",
+            "--category",
+            "contact",
+            "--in",
+            "list.csv",
+            "--out",
+            "result.csv",
+        ],
+    );
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        t.contains("1 of 2 may be contacted") && t.contains("object"),
+        "{t}"
+    );
+    let result = std::fs::read_to_string(dir.join("result.csv")).expect("result");
+    assert_eq!(
+        result,
+        "subject,contact,reason\r\na-1,yes,\r\na-2,no,not_an_existing_customer\r\n"
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -8,6 +8,7 @@
 //! Architecture invariant: nothing in this crate does IO or reads a clock. Time comes in as an
 //! argument; included policy files come in through a [`policy::SourceLoader`] the caller provides.
 
+pub mod audience;
 pub mod basis;
 pub mod compiled;
 pub mod coverage;

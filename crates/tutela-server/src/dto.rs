@@ -429,3 +429,50 @@ pub struct DisclosureList {
     /// Disclosures left out because a legal bar holds (shown with `include_barred=true`).
     pub withheld: usize,
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Campaign {
+    pub purpose: String,
+    pub channel: Option<String>,
+    pub categories: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AudiencePost {
+    pub campaign: Campaign,
+    /// The persons to consider (at most 1,000,000).
+    pub subjects: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Excluded {
+    pub subject: String,
+    /// `no_consent`, `objection`, `not_an_existing_customer`, `restricted`, `erased`, or another
+    /// reason code.
+    pub reason: &'static str,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ObjectionNotice {
+    /// Section 7(3) UWG: every e-mail or SMS sent without consent must say that the person can
+    /// object at any time, free of charge beyond the basic rates.
+    pub required: bool,
+    pub de: String,
+    pub en: String,
+    /// Where the person objects (the privacy center).
+    pub link: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AudienceResponse {
+    pub total: usize,
+    pub contactable: Vec<String>,
+    pub excluded: Vec<Excluded>,
+    /// Excluded persons by reason.
+    #[schema(value_type = Object)]
+    pub counts: std::collections::BTreeMap<&'static str, usize>,
+    pub objection_notice: ObjectionNotice,
+    pub policy_version: String,
+}

@@ -117,6 +117,11 @@ pub fn app(state: AppState) -> Router {
             post(routes::requests::classify),
         )
         .route("/v1/requests/{id}/result", get(routes::requests::result))
+        .route(
+            "/v1/audiences",
+            // A million ids do not fit the default body limit.
+            post(routes::audiences::create).layer(DefaultBodyLimit::max(64 << 20)),
+        )
         .route("/v1/disclosures", post(routes::disclosures::create))
         .route(
             "/v1/disclosures/{id}/lift-bar",

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{consents, decisions, disclosures, meta, requests, risk, subjects};
+use crate::routes::{audiences, consents, decisions, disclosures, meta, requests, risk, subjects};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,6 +17,7 @@ use crate::routes::{consents, decisions, disclosures, meta, requests, risk, subj
         requests::extend, requests::refuse, requests::classify, requests::result,
         risk::create, risk::get, risk::reviews, risk::review,
         disclosures::create, disclosures::list, disclosures::lift_bar,
+        audiences::create,
     ),
     components(schemas(crate::problem::ProblemBody)),
     modifiers(&Bearer),

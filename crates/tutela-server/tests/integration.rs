@@ -8,6 +8,7 @@
 )]
 
 mod api_scenarios;
+mod audiences;
 mod bad_input;
 mod disclosures;
 mod fulfilment;

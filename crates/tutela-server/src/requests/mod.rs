@@ -41,6 +41,8 @@ pub struct RequestSettings {
     pub worker_interval: Duration,
     /// How many requests the worker runs side by side.
     pub worker_concurrency: usize,
+    /// Where people reach tutela's privacy center (links in mails and objection notices).
+    pub public_url: String,
     /// The first wait before a failed step is tried again; it doubles up to `retry_max`.
     pub retry_base: Duration,
     pub retry_max: Duration,
@@ -61,6 +63,7 @@ impl Default for RequestSettings {
             request_retention: SignedDuration::from_hours(30 * 24),
             worker_interval: Duration::from_secs(1),
             worker_concurrency: 16,
+            public_url: "http://127.0.0.1:8080".into(),
             retry_base: Duration::from_secs(5),
             retry_max: Duration::from_secs(600),
         }

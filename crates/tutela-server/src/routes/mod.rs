@@ -1,5 +1,6 @@
 //! HTTP handlers, one file per resource.
 
+pub mod audiences;
 pub mod consents;
 pub mod decisions;
 pub mod disclosures;
