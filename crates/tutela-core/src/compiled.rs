@@ -550,6 +550,22 @@ impl CompiledPolicy {
                 }
                 Ok(())
             }
+            EventKind::ConsentUse { purpose, channel } => {
+                let mask = self.consent_mask(purpose, channel.as_deref());
+                if mask == 0 {
+                    return err(
+                        "purpose",
+                        format!("`{purpose}` with this channel takes no consent that could be used"),
+                    );
+                }
+                if state.consents & mask == 0 {
+                    return err(
+                        "purpose",
+                        format!("there is no active consent for `{purpose}` to rely on; the contact must not happen"),
+                    );
+                }
+                Ok(())
+            }
             EventKind::Objection { scope } => match scope {
                 ObjectionScope::DirectMarketing => Ok(()),
                 ObjectionScope::LegitimateInterest if !has_reason => err(

@@ -47,6 +47,11 @@ pub enum EventKind {
         /// The notice version the person saw.
         notice_version: String,
     },
+    /// A consent was relied on to contact the person (section 7a UWG: each use is recorded).
+    ConsentUse {
+        purpose: String,
+        channel: Option<String>,
+    },
     Objection {
         scope: ObjectionScope,
     },
@@ -67,6 +72,7 @@ impl EventKind {
             EventKind::Relationship { .. } => "relationship_set",
             EventKind::Consent { granted: true, .. } => "consent_given",
             EventKind::Consent { granted: false, .. } => "consent_withdrawn",
+            EventKind::ConsentUse { .. } => "consent_used",
             EventKind::Objection { .. } => "objection_raised",
             EventKind::Restriction { active: true } => "restriction_set",
             EventKind::Restriction { active: false } => "restriction_lifted",

@@ -88,6 +88,8 @@ impl SubjectState {
                     self.withdrawn |= mask;
                 }
             }
+            // A use changes nothing of what may be done; it is evidence.
+            EventKind::ConsentUse { .. } => {}
             EventKind::Objection { scope } => match scope {
                 ObjectionScope::DirectMarketing => {
                     self.flags |= OBJECTED_DIRECT_MARKETING;

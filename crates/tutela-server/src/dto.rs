@@ -149,6 +149,26 @@ pub struct ConsentEntry {
 pub struct ConsentHistory {
     pub subject: String,
     pub consents: Vec<ConsentEntry>,
+    /// Each contact that relied on a consent (section 7a UWG).
+    pub uses: Vec<ConsentUseEntry>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentUseEntry {
+    pub seq: i64,
+    pub at: String,
+    pub purpose: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentUsePost {
+    pub purpose: String,
+    pub channel: Option<String>,
+    /// The campaign or call the contact belonged to.
+    pub campaign: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

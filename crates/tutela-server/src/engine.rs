@@ -291,3 +291,5 @@ pub(crate) fn check(
 pub(crate) fn is_erasure(kind: &EventKind) -> bool {
     matches!(kind, EventKind::Erasure)
 }
+
+pub use crate::writer::evidence_to_keep;

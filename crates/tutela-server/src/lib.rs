@@ -85,6 +85,10 @@ pub fn app(state: AppState) -> Router {
             get(routes::consents::history).post(routes::consents::record_consent),
         )
         .route(
+            "/v1/subjects/{id}/consent-uses",
+            post(routes::consents::record_use),
+        )
+        .route(
             "/v1/subjects/{id}/objections",
             post(routes::subjects::object),
         )

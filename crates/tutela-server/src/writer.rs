@@ -32,9 +32,16 @@ pub(crate) async fn run(engine: Weak<Engine>, mut rx: mpsc::Receiver<Job>) {
                 Job::Erase { subject, at, reply } => {
                     // Erasures are rare: commit what is pending first, keeping ledger order.
                     commit(&engine, std::mem::take(&mut appends)).await;
+                    let keep = match engine.store.history(&subject).await {
+                        Ok(history) => evidence_to_keep(&engine.policy.policy, &history, at),
+                        Err(e) => {
+                            let _ = reply.send(Err(EngineError::from(e)));
+                            continue;
+                        }
+                    };
                     let result = engine
                         .store
-                        .erase(&subject, at, engine.policy.policy_version())
+                        .erase(&subject, at, engine.policy.policy_version(), &keep)
                         .await
                         .map_err(EngineError::from);
                     if let Ok(done) = &result {
@@ -50,6 +57,51 @@ pub(crate) async fn run(engine: Weak<Engine>, mut rx: mpsc::Receiver<Job>) {
         }
         commit(&engine, appends).await;
     }
+}
+
+/// The ledger rows whose evidence a legal duty keeps past an erasure: consents of purposes
+/// with `consent_evidence_kept`, within that period from the grant or the last use (section 7a
+/// UWG), and the uses themselves.
+pub fn evidence_to_keep(
+    policy: &tutela_core::policy::Policy,
+    history: &[tutela_store::StoredEvent],
+    now: jiff::Timestamp,
+) -> Vec<i64> {
+    use tutela_core::ledger::EventKind;
+    let mut keep = Vec::new();
+    for (i, e) in history.iter().enumerate() {
+        let EventKind::Consent {
+            purpose,
+            channel,
+            granted: true,
+            ..
+        } = &e.event.kind
+        else {
+            continue;
+        };
+        let Some(period) = policy
+            .purposes
+            .iter()
+            .find(|p| &p.id == purpose)
+            .and_then(|p| p.consent_evidence_kept)
+        else {
+            continue;
+        };
+        let uses: Vec<&tutela_store::StoredEvent> = history[i + 1..]
+            .iter()
+            .filter(|u| matches!(&u.event.kind, EventKind::ConsentUse { purpose: p, channel: c } if p == purpose && c == channel))
+            .collect();
+        let last = uses.last().map_or(e.event.at, |u| u.event.at);
+        let until = last
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .checked_add(period.to_span())
+            .map(|z| z.timestamp());
+        if until.is_ok_and(|u| now < u) {
+            keep.push(e.event.seq);
+            keep.extend(uses.iter().map(|u| u.event.seq));
+        }
+    }
+    keep
 }
 
 async fn commit(engine: &Engine, appends: Vec<(NewEvent, Reply)>) {

@@ -219,3 +219,100 @@ async fn writes_the_policy_forbids_are_refused_and_leave_nothing() {
     assert!(history.is_empty(), "a refused write leaves nothing behind");
     app.finish().await;
 }
+
+// covers: N18
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phone_consent_evidence_outlives_an_erasure_for_five_years() {
+    let app = crate::support::TestApp::sqlite().await;
+    app.call(
+        "PUT",
+        "/v1/subjects/ph-1",
+        Some(json!({"relationship": "customer"})),
+    )
+    .await;
+    // A use without a consent is refused: the call must not happen.
+    let (s, _, p) = app
+        .call(
+            "POST",
+            "/v1/subjects/ph-1/consent-uses",
+            Some(json!({"purpose": "phone_marketing", "channel": "phone"})),
+        )
+        .await;
+    assert_eq!((s.as_u16(), p["field"].as_str()), (422, Some("purpose")));
+    let (s, _, _) = app
+        .call("POST", "/v1/subjects/ph-1/consents", Some(json!({"purpose": "phone_marketing", "channel": "phone", "granted": true, "source": "call", "evidence": "recording 2026-02-01 #4711"})))
+        .await;
+    assert_eq!(s, 201);
+    app.call("POST", "/v1/subjects/ph-1/consents", Some(json!({"purpose": "email_marketing", "channel": "email", "granted": true, "source": "web", "evidence": "double opt-in"}))).await;
+    let (s, _, _) = app
+        .call("POST", "/v1/subjects/ph-1/consent-uses", Some(json!({"purpose": "phone_marketing", "channel": "phone", "campaign": "spring tariffs"})))
+        .await;
+    assert_eq!(s, 201);
+    let (_, _, h) = app.call("GET", "/v1/subjects/ph-1/consents", None).await;
+    assert_eq!(h["uses"][0]["purpose"], "phone_marketing");
+    let (s, _, _) = app.call("POST", "/v1/subjects/ph-1/erasure", None).await;
+    assert_eq!(s, 201);
+    let (_, _, h) = app.call("GET", "/v1/subjects/ph-1/consents", None).await;
+    let consents = h["consents"].as_array().expect("consents");
+    let phone = consents
+        .iter()
+        .find(|c| c["purpose"] == "phone_marketing")
+        .expect("phone");
+    let email = consents
+        .iter()
+        .find(|c| c["purpose"] == "email_marketing")
+        .expect("email");
+    assert_eq!(
+        phone["evidence"], "recording 2026-02-01 #4711",
+        "section 7a UWG: kept 5 years"
+    );
+    assert!(email["evidence"].is_null(), "other evidence is erased");
+    app.finish().await;
+}
+
+#[test]
+fn evidence_is_kept_five_years_from_the_last_use_only() {
+    let policy = crate::support::policy();
+    let at = |s: &str| -> jiff::Timestamp { s.parse().expect("time") };
+    let event =
+        |seq: i64, when: &str, kind: tutela_core::ledger::EventKind| tutela_store::StoredEvent {
+            event: tutela_core::ledger::LedgerEvent {
+                seq,
+                subject: "x".into(),
+                at: at(when),
+                kind,
+            },
+            evidence: Some("e".into()),
+            reason: None,
+            policy_version: "v".into(),
+        };
+    let history = vec![
+        event(
+            1,
+            "2020-01-10T00:00:00Z",
+            tutela_core::ledger::EventKind::Consent {
+                purpose: "phone_marketing".into(),
+                channel: Some("phone".into()),
+                granted: true,
+                source: "call".into(),
+                notice_version: "2026-01".into(),
+            },
+        ),
+        event(
+            2,
+            "2022-06-01T00:00:00Z",
+            tutela_core::ledger::EventKind::ConsentUse {
+                purpose: "phone_marketing".into(),
+                channel: Some("phone".into()),
+            },
+        ),
+    ];
+    let keep =
+        |now: &str| tutela_server::engine::evidence_to_keep(&policy.policy, &history, at(now));
+    assert_eq!(
+        keep("2027-05-31T00:00:00Z"),
+        vec![1, 2],
+        "five years from the last use"
+    );
+    assert!(keep("2027-06-02T00:00:00Z").is_empty());
+}

@@ -22,6 +22,9 @@ pub fn encode(kind: &EventKind) -> (&'static str, String) {
         } => {
             json!({"purpose": purpose, "channel": channel, "source": source, "notice_version": notice_version})
         }
+        EventKind::ConsentUse { purpose, channel } => {
+            json!({"purpose": purpose, "channel": channel})
+        }
         EventKind::Objection { scope } => json!({"scope": scope.as_str()}),
         EventKind::TransferConsent { country, .. } => json!({"country": country.as_str()}),
         EventKind::Restriction { .. } | EventKind::Erasure => json!({}),
@@ -48,6 +51,10 @@ pub fn decode(name: &str, body: &str) -> Result<EventKind, String> {
             granted: name == "consent_given",
             source: need("source")?,
             notice_version: s("notice_version").unwrap_or_default(),
+        },
+        "consent_used" => EventKind::ConsentUse {
+            purpose: need("purpose")?,
+            channel: s("channel"),
         },
         "objection_raised" => EventKind::Objection {
             scope: ObjectionScope::parse(&need("scope")?),

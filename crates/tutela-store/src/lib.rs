@@ -124,11 +124,14 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<Option<SubjectRecord>, StoreError>> + Send;
 
     /// Removes the person's personal attributes and appends the erasure tombstone, atomically.
+    /// The evidence of the ledger rows in `keep` stays: a legal duty to keep it outlasts the
+    /// erasure (section 7a UWG for phone-marketing consents).
     fn erase(
         &self,
         subject: &str,
         at: jiff::Timestamp,
         policy_version: &str,
+        keep: &[i64],
     ) -> impl Future<Output = Result<Appended, StoreError>> + Send;
 
     /// Whether the database answers.

@@ -236,13 +236,25 @@ macro_rules! sql_store {
                 subject: &str,
                 at: jiff::Timestamp,
                 policy_version: &str,
+                keep: &[i64],
             ) -> Result<Appended, StoreError> {
                 let at_us = micros(at);
                 let mut tx = self.pool.begin_with($begin).await?;
-                sqlx::query("DELETE FROM ledger_personal WHERE seq IN (SELECT seq FROM ledger WHERE subject = $1)")
-                    .bind(subject)
-                    .execute(&mut *tx)
-                    .await?;
+                // One placeholder per kept row: the SQL text holds no value.
+                let kept = if keep.is_empty() {
+                    String::new()
+                } else {
+                    let marks: Vec<String> = (0..keep.len()).map(|i| format!("${}", i + 2)).collect();
+                    format!(" AND seq NOT IN ({})", marks.join(", "))
+                };
+                let mut delete = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DELETE FROM ledger_personal WHERE seq IN (SELECT seq FROM ledger WHERE subject = $1){kept}"
+                )))
+                .bind(subject);
+                for seq in keep {
+                    delete = delete.bind(*seq);
+                }
+                delete.execute(&mut *tx).await?;
                 sqlx::query(
                     "INSERT INTO subjects (id, email, created_at_us, erased_at_us) VALUES ($1, NULL, $2, $2) \
                      ON CONFLICT (id) DO UPDATE SET email = NULL, erased_at_us = excluded.erased_at_us",
@@ -609,8 +621,9 @@ impl Store for AnyStore {
         subject: &str,
         at: jiff::Timestamp,
         policy_version: &str,
+        keep: &[i64],
     ) -> Result<Appended, StoreError> {
-        dispatch!(self, s => s.erase(subject, at, policy_version).await)
+        dispatch!(self, s => s.erase(subject, at, policy_version, keep).await)
     }
     async fn ping(&self) -> Result<(), StoreError> {
         dispatch!(self, s => s.ping().await)

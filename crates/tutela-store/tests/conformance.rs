@@ -33,6 +33,7 @@ pub async fn run_all<S: Store>(store: &S) {
     appends_and_reads_history_in_order(store).await;
     idempotency_keys_append_once(store).await;
     erasure_removes_personal_attributes_and_keeps_a_tombstone(store).await;
+    erasure_keeps_the_evidence_a_legal_duty_holds(store).await;
     concurrent_appends_lose_nothing(store).await;
     snapshots_replace_each_other_and_events_after_follow_them(store).await;
     store.ping().await.expect("ping");
@@ -131,7 +132,7 @@ async fn erasure_removes_personal_attributes_and_keeps_a_tombstone<S: Store>(sto
     with_email.email = Some("carol@example.org".into());
     store.append(&[with_email]).await.expect("append");
     let erased = store
-        .erase("carol", at("2026-03-01T00:00:00Z"), "v1")
+        .erase("carol", at("2026-03-01T00:00:00Z"), "v1", &[])
         .await
         .expect("erase");
     let history = store.history("carol").await.expect("history");
@@ -150,6 +151,28 @@ async fn erasure_removes_personal_attributes_and_keeps_a_tombstone<S: Store>(sto
         .expect("exists");
     assert_eq!(subject.email, None);
     assert_eq!(subject.erased_at, Some(at("2026-03-01T00:00:00Z")));
+}
+
+async fn erasure_keeps_the_evidence_a_legal_duty_holds<S: Store>(store: &S) {
+    let kept = store
+        .append(&[
+            consent("erin", "phone_marketing", true, None),
+            consent("erin", "email_marketing", true, None),
+        ])
+        .await
+        .expect("append");
+    let keep = kept[0].as_ref().expect("ok").seq;
+    store
+        .erase("erin", at("2026-03-01T00:00:00Z"), "v1", &[keep])
+        .await
+        .expect("erase");
+    let history = store.history("erin").await.expect("history");
+    assert_eq!(
+        history[0].evidence.as_deref(),
+        Some("checkbox on /signup"),
+        "kept"
+    );
+    assert_eq!(history[1].evidence, None, "erased");
 }
 
 async fn concurrent_appends_lose_nothing<S: Store>(store: &S) {

@@ -146,6 +146,8 @@ pub struct Purpose {
     pub survives_objection: bool,
     pub permitted_under_restriction: bool,
     pub permitted_after_erasure: bool,
+    /// Consent evidence kept this long from the grant and from each use (section 7a UWG).
+    pub consent_evidence_kept: Option<Period>,
     pub retention: Option<usize>,
     pub notice_refs: Vec<ClauseId>,
 }

@@ -162,6 +162,9 @@ pub struct RawPurpose {
     /// Permitted after the person was erased (legal retention storage only).
     #[serde(default)]
     pub permitted_after_erasure: bool,
+    /// How long the evidence of a consent is kept from its grant and from each use
+    /// (section 7a UWG: five years for phone marketing), even through an erasure.
+    pub consent_evidence_kept: Option<Spanned<String>>,
     pub retention: Option<Id>,
     #[serde(default)]
     pub notice_ref: Vec<Id>,

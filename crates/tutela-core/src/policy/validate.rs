@@ -770,6 +770,20 @@ fn purpose(
         survives_objection: p.survives_objection,
         permitted_under_restriction: p.permitted_under_restriction,
         permitted_after_erasure: p.permitted_after_erasure,
+        consent_evidence_kept: p.consent_evidence_kept.as_ref().and_then(|k| {
+            match Period::parse(k.get_ref()) {
+                Ok(period) => Some(period),
+                Err(e) => {
+                    ctx.err(
+                        f,
+                        k.span(),
+                        e.to_string(),
+                        "e.g. consent_evidence_kept = \"P5Y\"",
+                    );
+                    None
+                }
+            }
+        }),
         retention: p.retention.as_ref().and_then(|r| retention.get(ctx, f, r)),
         notice_refs: ctx.clauses(f, &p.notice_ref),
     }

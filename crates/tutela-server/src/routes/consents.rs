@@ -112,6 +112,18 @@ pub async fn history(
     let events = state.engine.store.history(&id).await.map_err(|_| {
         Problem::new(Code::StorageUnavailable, "the history could not be read").fix("retry")
     })?;
+    let uses = events
+        .iter()
+        .filter_map(|e| match &e.event.kind {
+            EventKind::ConsentUse { purpose, channel } => Some(crate::dto::ConsentUseEntry {
+                seq: e.event.seq,
+                at: e.event.at.to_string(),
+                purpose: purpose.clone(),
+                channel: channel.clone(),
+            }),
+            _ => None,
+        })
+        .collect();
     let consents: Vec<ConsentEntry> = events
         .into_iter()
         .filter_map(|e| match e.event.kind {
@@ -139,6 +151,7 @@ pub async fn history(
         None | Some("tutela") => Ok(Json(ConsentHistory {
             subject: id,
             consents,
+            uses,
         })
         .into_response()),
         Some("iso27560") => Ok(Json(iso27560(&state, &id, &consents)).into_response()),
@@ -200,4 +213,21 @@ fn iso27560(state: &AppState, subject: &str, consents: &[ConsentEntry]) -> serde
         })
         .collect();
     json!({ "subject": subject, "records": records })
+}
+
+#[utoipa::path(post, path = "/v1/subjects/{id}/consent-uses", request_body = crate::dto::ConsentUsePost,
+    params(("id" = String, Path, description = "The operator's id of the person")),
+    responses((status = 201, body = Recorded), (status = 422, body = crate::problem::ProblemBody)),
+    security(("bearer" = [])))]
+pub async fn record_use(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Body(body): Body<crate::dto::ConsentUsePost>,
+) -> Result<(StatusCode, Json<Recorded>), Problem> {
+    let kind = EventKind::ConsentUse {
+        purpose: body.purpose,
+        channel: body.channel,
+    };
+    record(&state, &id, kind, &headers, (body.campaign, None, None)).await
 }
