@@ -127,6 +127,8 @@ pub struct Requests {
     pub connectors: Vec<Arc<tutela_connectors::Connector>>,
     /// Who is told of rectification, erasure and restriction (Art. 19).
     pub notifier: notify::Notifier,
+    /// Requests a worker tick of this process is running now.
+    pub(crate) in_flight: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// Where requests are fulfilled beyond tutela's own records.
@@ -179,6 +181,7 @@ impl Requests {
             mailer,
             connectors: fulfilment.connectors,
             notifier: fulfilment.notifier,
+            in_flight: std::sync::Mutex::default(),
         }
     }
 

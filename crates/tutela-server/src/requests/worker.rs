@@ -35,6 +35,33 @@ pub struct TickReport {
     pub risk_checks_deleted: u64,
 }
 
+/// A request being worked on in this process, released when dropped.
+struct Claim<'a> {
+    requests: &'a Requests,
+    id: String,
+}
+
+impl<'a> Claim<'a> {
+    fn take(requests: &'a Requests, id: &str) -> Option<Claim<'a>> {
+        let mut busy = requests.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        busy.insert(id.to_owned()).then(|| Claim {
+            requests,
+            id: id.to_owned(),
+        })
+    }
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        let mut busy = self
+            .requests
+            .in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        busy.remove(&self.id);
+    }
+}
+
 async fn collect(
     running: &mut tokio::task::JoinSet<Result<TickReport, RequestError>>,
     report: &mut TickReport,
@@ -119,9 +146,13 @@ impl Worker {
         Ok(report)
     }
 
-    /// Starts a verified request and runs what is due of it.
+    /// Starts a verified request and runs what is due of it. A request another tick of this
+    /// process is working on is left alone.
     async fn process(&self, r: RequestRecord, now: Timestamp) -> Result<TickReport, RequestError> {
         let mut report = TickReport::default();
+        let Some(_claim) = Claim::take(&self.requests, &r.id) else {
+            return Ok(report);
+        };
         let r = if r.status == "verified" {
             report.started += 1;
             self.start(r, now).await?
@@ -847,19 +878,22 @@ async fn append(engine: &crate::engine::Engine, e: NewEvent) -> Result<Option<St
     engine.append(e).await.map(|_| None).map_err(engine_error)
 }
 
-/// Runs the worker until the requests service is dropped.
+/// Runs the worker until the requests service is dropped: a tick every interval, the first
+/// one interval after start.
 pub async fn run(requests: std::sync::Weak<Requests>) {
     loop {
+        let interval = match requests.upgrade() {
+            Some(r) => r.settings.worker_interval,
+            None => return,
+        };
+        tokio::time::sleep(interval).await;
         let Some(requests) = requests.upgrade() else {
             return;
         };
-        let interval = requests.settings.worker_interval;
         let worker = Worker { requests };
         if let Err(e) = worker.tick(Timestamp::now()).await {
             tracing::warn!(error = %e, "request worker tick failed; retrying");
         }
-        drop(worker);
-        tokio::time::sleep(interval).await;
     }
 }
 
