@@ -28,6 +28,7 @@ pub mod risk;
 pub mod scenario;
 pub mod snapshot;
 pub mod state;
+pub mod tcf;
 pub mod transfers;
 
 pub use jiff::Timestamp;

@@ -43,4 +43,5 @@ mod policy_check;
 mod render;
 mod requests;
 mod risk;
+mod tcf;
 mod transfers;

@@ -496,3 +496,21 @@ pub struct AudienceResponse {
     pub objection_notice: ObjectionNotice,
     pub policy_version: String,
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TcfPost {
+    /// The banner's TC string (IAB TCF v2.2 or v2.3).
+    pub tc_string: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TcfRecorded {
+    /// Policy purposes the string grants or refuses, as recorded in the ledger.
+    pub granted: Vec<String>,
+    pub refused: Vec<String>,
+    /// TCF purposes and vendors the string consents to, as decoded.
+    pub tcf_purposes: Vec<u16>,
+    pub vendors: Vec<u16>,
+    pub policy_version: u8,
+}

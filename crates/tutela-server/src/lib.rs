@@ -84,6 +84,7 @@ pub fn app(state: AppState) -> Router {
             "/v1/subjects/{id}/consents",
             get(routes::consents::history).post(routes::consents::record_consent),
         )
+        .route("/v1/subjects/{id}/tcf", post(routes::consents::tcf))
         .route(
             "/v1/subjects/{id}/consent-uses",
             post(routes::consents::record_use),

@@ -316,3 +316,61 @@ fn evidence_is_kept_five_years_from_the_last_use_only() {
     );
     assert!(keep("2027-06-02T00:00:00Z").is_empty());
 }
+
+// covers: N19, N20
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_banners_tc_string_becomes_consent_events() {
+    let app = crate::support::TestApp::sqlite().await;
+    app.call(
+        "PUT",
+        "/v1/subjects/web-1",
+        Some(json!({"relationship": "customer"})),
+    )
+    .await;
+    let decide = || async {
+        app.call("POST", "/v1/decisions", Some(json!({"subject": "web-1", "purpose": "advertising_with_usage_data", "categories": ["usage"]})))
+            .await
+            .2
+    };
+    assert_eq!(decide().await["allowed"], false);
+    // Made with the reference library: purposes 1, 2, 3, 7 consented (not 4).
+    let partial = "CQuf10AQuf10AAKACBENCWEoAOIAAEJAAAYgH0QA4AAgAEAvMB9AAJAB_wAA.IAAA.YAAAAAAAAAAA";
+    let (s, _, r) = app
+        .call(
+            "POST",
+            "/v1/subjects/web-1/tcf",
+            Some(json!({"tc_string": partial})),
+        )
+        .await;
+    assert_eq!(s, 201, "{r}");
+    assert_eq!(r["refused"], json!(["advertising_with_usage_data"]));
+    assert_eq!(r["tcf_purposes"], json!([1, 2, 3, 7]));
+    assert_eq!(decide().await["allowed"], false);
+    let (_, _, h) = app.call("GET", "/v1/subjects/web-1/consents", None).await;
+    let last = h["consents"]
+        .as_array()
+        .and_then(|c| c.last().cloned())
+        .expect("recorded");
+    assert_eq!(last["source"], "tcf_banner");
+    assert_eq!(last["evidence"], partial, "the string is the evidence");
+    // Purposes 1, 3 and 4 consented: usage data may now be used for advertising (N19).
+    let full = "CQuf10AQuf10AAKACBENCWEoALAAAEJAAAYgH0QA4AAgAEAvMB9AAJAB_wAA.IAAA.YAAAAAAAAAAA";
+    let (_, _, r) = app
+        .call(
+            "POST",
+            "/v1/subjects/web-1/tcf",
+            Some(json!({"tc_string": full})),
+        )
+        .await;
+    assert_eq!(r["granted"], json!(["advertising_with_usage_data"]));
+    assert_eq!(decide().await["allowed"], true);
+    let (s, _, p) = app
+        .call(
+            "POST",
+            "/v1/subjects/web-1/tcf",
+            Some(json!({"tc_string": "not*a*string"})),
+        )
+        .await;
+    assert_eq!((s.as_u16(), p["field"].as_str()), (422, Some("tc_string")));
+    app.finish().await;
+}

@@ -148,6 +148,8 @@ pub struct Purpose {
     pub permitted_after_erasure: bool,
     /// Consent evidence kept this long from the grant and from each use (section 7a UWG).
     pub consent_evidence_kept: Option<Period>,
+    /// IAB TCF purposes whose consent is consent to this purpose (N20).
+    pub tcf_purposes: Vec<u8>,
     pub retention: Option<usize>,
     pub notice_refs: Vec<ClauseId>,
 }

@@ -165,6 +165,10 @@ pub struct RawPurpose {
     /// How long the evidence of a consent is kept from its grant and from each use
     /// (section 7a UWG: five years for phone marketing), even through an erasure.
     pub consent_evidence_kept: Option<Spanned<String>>,
+    /// The IAB TCF purposes (1–11) whose consent in a banner's TC string is consent to this
+    /// purpose (N20): all of them must be granted.
+    #[serde(default)]
+    pub tcf_purposes: Vec<Spanned<u8>>,
     pub retention: Option<Id>,
     #[serde(default)]
     pub notice_ref: Vec<Id>,

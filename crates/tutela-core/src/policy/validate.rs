@@ -784,6 +784,24 @@ fn purpose(
                 }
             }
         }),
+        tcf_purposes: p
+            .tcf_purposes
+            .iter()
+            .filter_map(|t| {
+                let v = *t.get_ref();
+                if (1..=11).contains(&v) && p.basis.iter().any(|b| b.legal_basis.get_ref() == "eu-gdpr:A6-1-a") {
+                    Some(v)
+                } else {
+                    ctx.err(
+                        f,
+                        t.span(),
+                        format!("TCF purpose {v} cannot map to `{name}`"),
+                        "TCF purposes are 1 to 11, and only a purpose on consent can take a banner's consent",
+                    );
+                    None
+                }
+            })
+            .collect(),
         retention: p.retention.as_ref().and_then(|r| retention.get(ctx, f, r)),
         notice_refs: ctx.clauses(f, &p.notice_ref),
     }

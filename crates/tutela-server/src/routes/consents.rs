@@ -231,3 +231,73 @@ pub async fn record_use(
     };
     record(&state, &id, kind, &headers, (body.campaign, None, None)).await
 }
+
+#[utoipa::path(post, path = "/v1/subjects/{id}/tcf", request_body = crate::dto::TcfPost,
+    params(("id" = String, Path, description = "The operator's id of the signed-in person")),
+    responses((status = 201, body = crate::dto::TcfRecorded), (status = 422, body = crate::problem::ProblemBody)),
+    security(("bearer" = [])))]
+pub async fn tcf(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Body(body): Body<crate::dto::TcfPost>,
+) -> Result<(StatusCode, Json<crate::dto::TcfRecorded>), Problem> {
+    subject_id(&id)?;
+    let tc = tutela_core::tcf::decode(&body.tc_string).map_err(|e| {
+        Problem::new(Code::InvalidField, format!("not a TC string: {e}"))
+            .field("tc_string")
+            .fix("send the banner's IAB TCF v2.2 or v2.3 consent string as it is")
+    })?;
+    let policy = &state.engine.policy;
+    let mut granted = Vec::new();
+    let mut refused = Vec::new();
+    for p in policy
+        .policy
+        .purposes
+        .iter()
+        .filter(|p| !p.tcf_purposes.is_empty())
+    {
+        let yes = p
+            .tcf_purposes
+            .iter()
+            .all(|t| tc.purpose_consents.contains(&u16::from(*t)));
+        let kind = EventKind::Consent {
+            purpose: p.id.clone(),
+            channel: None,
+            granted: yes,
+            source: "tcf_banner".into(),
+            notice_version: policy.policy.version.clone(),
+        };
+        // One idempotency key per purpose, derived from the call's: a retry records nothing twice.
+        let mut per_purpose = HeaderMap::new();
+        if let Some(key) = super::idempotency_key(&headers)?
+            && let Ok(v) = axum::http::HeaderValue::from_str(&format!("{key}:{}", p.id))
+        {
+            per_purpose.insert("idempotency-key", v);
+        }
+        // The string itself is the evidence: it names every purpose and vendor decided.
+        let _recorded = record(
+            &state,
+            &id,
+            kind,
+            &per_purpose,
+            (Some(body.tc_string.clone()), None, None),
+        )
+        .await?;
+        if yes {
+            granted.push(p.id.clone());
+        } else {
+            refused.push(p.id.clone());
+        }
+    }
+    Ok((
+        StatusCode::CREATED,
+        Json(crate::dto::TcfRecorded {
+            granted,
+            refused,
+            tcf_purposes: tc.purpose_consents,
+            vendors: tc.vendor_consents,
+            policy_version: tc.policy_version,
+        }),
+    ))
+}
