@@ -404,6 +404,8 @@ pub struct DisclosurePost {
     pub recipient: String,
     pub purpose: String,
     pub categories: Vec<String>,
+    /// The channel, for purposes that take consent per channel.
+    pub channel: Option<String>,
     /// Where the recipient receives the data (ISO 3166-1 alpha-2), for the transfer rules.
     pub country: Option<String>,
     /// The legal reference, e.g. a court order under section 101 UrhG with its file number;

@@ -212,10 +212,18 @@ async fn every_request_type_across_postgres_mariadb_and_sqlite() {
     let stream = format!("TUTELA_TEST_{}", unique());
     let prefix = format!("tutela.test{}", unique().replace('_', ""));
     let notifier = Notifier::new(
-        vec![Webhook {
-            recipient: "marketing_agency".into(),
-            url: format!("http://127.0.0.1:{}/art19", hook.port),
-        }],
+        vec![
+            Webhook {
+                recipient: "marketing_agency".into(),
+                url: format!("http://127.0.0.1:{}/art19", hook.port),
+            },
+            // Never reached the person's data: never told (its endpoint would answer 404 and
+            // keep the requests from finishing).
+            Webhook {
+                recipient: "finance_services".into(),
+                url: format!("http://127.0.0.1:{}/nowhere", hook.port),
+            },
+        ],
         Some(NatsSettings {
             url: nats_url(),
             stream: stream.clone(),
@@ -238,6 +246,16 @@ async fn every_request_type_across_postgres_mariadb_and_sqlite() {
         )
         .await;
     assert_eq!(s, 201);
+    // The marketing agency received her data (so Art. 19 is owed to it); the finance
+    // services did not and hear nothing.
+    let (s, _, d) = app
+        .call(
+            "POST",
+            "/v1/disclosures",
+            Some(json!({"subject": "F-1", "recipient": "marketing_agency", "purpose": "email_marketing", "channel": "email", "categories": ["contact"]})),
+        )
+        .await;
+    assert_eq!(s, 201, "{d}");
     let now = jiff::Timestamp::now();
 
     // Access: the report carries the person's rows from all three databases.

@@ -172,7 +172,24 @@ impl Worker {
             .iter()
             .map(|c| c.map.id.as_str())
             .collect();
-        let targets = self.requests.notifier.targets();
+        // Art. 19 is owed to the recipients that received the person's data: those in the
+        // disclosure log (and the event stream, which carries it to every downstream system).
+        let reached: Vec<String> = match &r.subject {
+            Some(subject) => tutela_store::DisclosureStore::disclosures_of(store, subject)
+                .await?
+                .into_iter()
+                .filter(|d| d.allowed)
+                .map(|d| d.recipient)
+                .collect(),
+            None => Vec::new(),
+        };
+        let targets: Vec<String> = self
+            .requests
+            .notifier
+            .targets()
+            .into_iter()
+            .filter(|t| t == "nats" || reached.contains(t))
+            .collect();
         let notify: Vec<&str> = targets.iter().map(String::as_str).collect();
         let steps = plan(t, &datasets, &notify);
         for step in &steps {

@@ -62,7 +62,7 @@ pub async fn create(
         .resolve(
             &body.purpose,
             body.categories.iter().map(String::as_str),
-            None,
+            body.channel.as_deref(),
             Some(&body.recipient),
             body.country.as_deref(),
         )
