@@ -35,6 +35,15 @@ pub enum PolicyCommand {
         #[arg(long, default_value = "md")]
         format: String,
     },
+    /// The record of processing activities (Art. 30) written from the policy.
+    Record {
+        file: String,
+        /// json, csv or jsonld (W3C DPV).
+        #[arg(long, default_value = "json")]
+        format: String,
+        #[arg(long, default_value = "de")]
+        lang: String,
+    },
     /// Run decision scenarios against the policy.
     Test {
         file: String,
@@ -173,6 +182,21 @@ pub fn run(cmd: PolicyCommand) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             };
             print!("{}", render_notice(&policy, lang, format));
+            Ok(ExitCode::SUCCESS)
+        }
+        PolicyCommand::Record { file, format, lang } => {
+            let lang =
+                Lang::parse(&lang).ok_or_else(|| anyhow::anyhow!("--lang must be `de` or `en`"))?;
+            let Some(policy) = load_or_report(&file) else {
+                return Ok(ExitCode::from(1));
+            };
+            let record = tutela_core::record::build(&policy, lang, jiff::Zoned::now().date());
+            match format.as_str() {
+                "json" => println!("{}", serde_json::to_string_pretty(&record)?),
+                "csv" => print!("{}", tutela_core::record::csv(&record)),
+                "jsonld" => print!("{}", tutela_core::record::dpv_jsonld(&record)),
+                other => anyhow::bail!("unknown format `{other}`; use json, csv or jsonld"),
+            }
             Ok(ExitCode::SUCCESS)
         }
         PolicyCommand::Test { file, scenarios } => {

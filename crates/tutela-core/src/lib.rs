@@ -21,6 +21,7 @@ pub mod intake;
 pub mod ledger;
 pub mod policy;
 pub mod reason;
+pub mod record;
 pub mod render;
 pub mod report;
 pub mod request;

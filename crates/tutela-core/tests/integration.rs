@@ -40,6 +40,7 @@ mod coverage;
 mod datamap;
 mod decisions;
 mod policy_check;
+mod record;
 mod render;
 mod requests;
 mod risk;

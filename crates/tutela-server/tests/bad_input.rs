@@ -324,6 +324,11 @@ async fn openapi_is_3_1_and_lists_the_contract() {
         "/v1/decisions/batch",
         "/v1/policy",
         "/v1/notice",
+        "/v1/record",
+        "/v1/audiences",
+        "/v1/disclosures",
+        "/v1/risk-checks",
+        "/v1/subjects/{id}/tcf",
         "/v1/requests",
         "/v1/requests/{id}",
         "/v1/requests/{id}/verify",
@@ -368,4 +373,22 @@ fn every_problem_code_is_documented() {
         let cell = format!("| `{}` | {} |", code.as_str(), code.status().as_u16());
         assert!(docs.contains(&cell), "docs/api.md lacks the row {cell}");
     }
+}
+
+#[tokio::test]
+async fn the_record_of_processing_comes_in_three_formats() {
+    let app = TestApp::sqlite().await;
+    for (format, ct) in [
+        ("json", "application/json"),
+        ("csv", "text/csv; charset=utf-8"),
+        ("jsonld", "application/ld+json"),
+    ] {
+        let (s, got, _) = app
+            .call("GET", &format!("/v1/record?format={format}&lang=en"), None)
+            .await;
+        assert_eq!((s.as_u16(), got.as_str()), (200, ct));
+    }
+    let (s, _, p) = app.call("GET", "/v1/record?format=pdf", None).await;
+    assert_eq!((s.as_u16(), p["field"].as_str()), (422, Some("format")));
+    app.finish().await;
 }

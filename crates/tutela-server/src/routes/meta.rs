@@ -143,3 +143,64 @@ pub async fn method_not_allowed() -> Problem {
     )
     .fix("see /openapi.json for the API")
 }
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordQuery {
+    format: Option<String>,
+    lang: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/record",
+    params(("format" = Option<String>, Query, description = "json (default), csv or jsonld (W3C DPV)"),
+           ("lang" = Option<String>, Query, description = "de (default) or en")),
+    responses((status = 200, description = "The record of processing activities (Art. 30) written from the policy")),
+    security(("bearer" = [])))]
+pub async fn record(
+    State(state): State<AppState>,
+    q: Result<axum::extract::Query<RecordQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<axum::response::Response, Problem> {
+    use axum::response::IntoResponse;
+    let axum::extract::Query(q) = q.map_err(|e| {
+        Problem::new(Code::InvalidField, e.body_text())
+            .field("query")
+            .fix("use ?format=json|csv|jsonld&lang=de|en")
+    })?;
+    let lang =
+        tutela_core::render::Lang::parse(q.lang.as_deref().unwrap_or("de")).ok_or_else(|| {
+            Problem::new(Code::InvalidField, "unknown language")
+                .field("lang")
+                .fix("use de or en")
+        })?;
+    let record = tutela_core::record::build(
+        &state.engine.policy.policy,
+        lang,
+        jiff::Timestamp::now()
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .date(),
+    );
+    let (ct, body) = match q.format.as_deref().unwrap_or("json") {
+        "json" => (
+            "application/json",
+            serde_json::to_string_pretty(&record).unwrap_or_default(),
+        ),
+        "csv" => ("text/csv; charset=utf-8", tutela_core::record::csv(&record)),
+        "jsonld" => (
+            "application/ld+json",
+            tutela_core::record::dpv_jsonld(&record),
+        ),
+        other => {
+            return Err(
+                Problem::new(Code::InvalidField, format!("unknown format `{other}`"))
+                    .field("format")
+                    .fix("use json, csv or jsonld"),
+            );
+        }
+    };
+    let mut res = body.into_response();
+    if let Ok(v) = axum::http::HeaderValue::from_str(ct) {
+        res.headers_mut()
+            .insert(axum::http::header::CONTENT_TYPE, v);
+    }
+    Ok(res)
+}
