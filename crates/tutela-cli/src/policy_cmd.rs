@@ -35,6 +35,17 @@ pub enum PolicyCommand {
         #[arg(long, default_value = "md")]
         format: String,
     },
+    /// What changed between two policies, in words; with a database, how many consents a
+    /// widened consent purpose no longer covers.
+    Diff {
+        old: String,
+        new: String,
+        #[arg(long, default_value = "de")]
+        lang: String,
+        /// Count the active consents each widening concerns, from this database's ledger.
+        #[arg(long)]
+        database: Option<String>,
+    },
     /// The record of processing activities (Art. 30) written from the policy.
     Record {
         file: String,
@@ -182,6 +193,78 @@ pub fn run(cmd: PolicyCommand) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             };
             print!("{}", render_notice(&policy, lang, format));
+            Ok(ExitCode::SUCCESS)
+        }
+        PolicyCommand::Diff {
+            old,
+            new,
+            lang,
+            database,
+        } => {
+            let de = match lang.as_str() {
+                "de" => true,
+                "en" => false,
+                _ => anyhow::bail!("--lang must be `de` or `en`"),
+            };
+            let (Some(a), Some(b)) = (load_or_report(&old), load_or_report(&new)) else {
+                return Ok(ExitCode::from(1));
+            };
+            let changes = tutela_core::diff::diff(&a, &b);
+            let counts = match &database {
+                Some(url) if changes.iter().any(|c| c.widens_consent) => {
+                    let compiled = CompiledPolicy::new(a.clone());
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
+                    Some(rt.block_on(async {
+                        let store = tutela_store::AnyStore::open(url).await?;
+                        let (states, _) =
+                            tutela_server::engine::load_states(&store, &compiled).await?;
+                        let count = |purpose: &str| {
+                            let mask = compiled.consent_mask(purpose, None);
+                            states
+                                .iter()
+                                .filter(|(_, s)| s.consents & mask != 0)
+                                .count()
+                        };
+                        Ok::<_, tutela_store::StoreError>(
+                            changes
+                                .iter()
+                                .map(|c| {
+                                    if c.widens_consent {
+                                        count(&c.subject)
+                                    } else {
+                                        0
+                                    }
+                                })
+                                .collect::<Vec<_>>(),
+                        )
+                    })?)
+                }
+                _ => None,
+            };
+            if changes.is_empty() {
+                println!(
+                    "{}",
+                    if de {
+                        "Keine Änderungen."
+                    } else {
+                        "No changes."
+                    }
+                );
+            }
+            for (i, c) in changes.iter().enumerate() {
+                let mut line = if de { c.de.clone() } else { c.en.clone() };
+                if c.widens_consent {
+                    match counts.as_ref().map(|n| n[i]) {
+                        Some(n) if de => line.push_str(&format!(" {n} Einwilligungen wurden für den engeren Zweck erteilt und müssen erneuert werden.")),
+                        Some(n) => line.push_str(&format!(" {n} consents were given for the narrower purpose and need renewal.")),
+                        None if de => line.push_str(" Die dafür erteilten Einwilligungen decken das nicht ab und müssen erneuert werden."),
+                        None => line.push_str(" The consents given for it do not cover this and need renewal."),
+                    }
+                }
+                println!("- {line}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         PolicyCommand::Record { file, format, lang } => {

@@ -600,3 +600,83 @@ fn audience_reads_a_csv_and_writes_who_may_be_contacted() {
     drop(server);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+// covers: N33
+#[test]
+fn policy_diff_says_what_changed_and_counts_consents_to_renew() {
+    let dir = temp_dir("diff");
+    let reference =
+        std::fs::read_to_string(root().join("policies/reference.toml")).expect("reference");
+    let widened = reference.replace(
+        "categories = [\"identity\", \"contact\"]\nchannels = [\"phone\"]",
+        "categories = [\"identity\", \"contact\", \"contract\"]\nchannels = [\"phone\"]",
+    );
+    std::fs::write(dir.join("old.toml"), &reference).expect("write");
+    std::fs::write(dir.join("new.toml"), &widened).expect("write");
+    let db = dir.join("t.db").to_string_lossy().into_owned();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    rt.block_on(async {
+        use tutela_store::Store;
+        let store = tutela_store::SqliteStore::open(&db).await.expect("open");
+        store.migrate().await.expect("migrate");
+        let consent = |who: &str, granted: bool| tutela_store::NewEvent {
+            subject: who.into(),
+            at: jiff::Timestamp::now(),
+            kind: tutela_core::ledger::EventKind::Consent {
+                purpose: "phone_marketing".into(),
+                channel: Some("phone".into()),
+                granted,
+                source: "call".into(),
+                notice_version: "2026-01".into(),
+            },
+            evidence: None,
+            reason: None,
+            email: None,
+            idempotency_key: None,
+            policy_version: "v".into(),
+        };
+        store
+            .append(&[
+                consent("p-1", true),
+                consent("p-2", true),
+                consent("p-3", true),
+                consent("p-3", false),
+            ])
+            .await
+            .expect("append");
+    });
+    let out = tutela_in(
+        &dir,
+        &[
+            "policy",
+            "diff",
+            "old.toml",
+            "new.toml",
+            "--lang",
+            "en",
+            "--database",
+            &format!("sqlite://{db}"),
+        ],
+    );
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        t.contains("Consent-based purpose `phone_marketing` now also uses `contract`. 2 consents were given for the narrower purpose and need renewal."),
+        "{t}"
+    );
+    let de = tutela_in(&dir, &["policy", "diff", "old.toml", "new.toml"]);
+    assert!(
+        text(&de).contains("müssen erneuert werden"),
+        "{}",
+        text(&de)
+    );
+    let same = tutela_in(
+        &dir,
+        &["policy", "diff", "old.toml", "old.toml", "--lang", "en"],
+    );
+    assert!(text(&same).contains("No changes."));
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -15,6 +15,7 @@ pub mod coverage;
 pub mod csv;
 pub mod datamap;
 pub mod decide;
+pub mod diff;
 pub mod duration;
 pub mod index;
 pub mod intake;

@@ -39,6 +39,7 @@ mod support {
 mod coverage;
 mod datamap;
 mod decisions;
+mod diff;
 mod policy_check;
 mod record;
 mod render;
