@@ -148,15 +148,6 @@ macro_rules! disclosure_store {
 disclosure_store!(SqliteStore, sqlx::sqlite::SqliteRow);
 disclosure_store!(PgStore, sqlx::postgres::PgRow);
 
-macro_rules! dispatch {
-    ($self:ident, $s:ident => $e:expr) => {
-        match $self {
-            AnyStore::Sqlite($s) => $e,
-            AnyStore::Postgres($s) => $e,
-        }
-    };
-}
-
 impl DisclosureStore for AnyStore {
     async fn insert_disclosure(&self, d: &DisclosureRecord) -> Result<(), StoreError> {
         dispatch!(self, s => s.insert_disclosure(d).await)

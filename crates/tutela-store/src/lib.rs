@@ -5,6 +5,16 @@
 //! it reaches a store. The ledger table is append-only (a trigger refuses updates and
 //! deletes); personal free text lives in `ledger_personal` and `subjects`, which erasure clears.
 
+/// Runs `$e` with `$s` bound to the store inside an `AnyStore`: one line per trait method.
+macro_rules! dispatch {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self {
+            AnyStore::Sqlite($s) => $e,
+            AnyStore::Postgres($s) => $e,
+        }
+    };
+}
+
 mod codec;
 mod disclosures;
 mod error;

@@ -534,15 +534,6 @@ request_store!(
 );
 request_store!(PgStore, sqlx::Postgres, sqlx::postgres::PgRow, "BEGIN");
 
-macro_rules! dispatch {
-    ($self:ident, $s:ident => $e:expr) => {
-        match $self {
-            AnyStore::Sqlite($s) => $e,
-            AnyStore::Postgres($s) => $e,
-        }
-    };
-}
-
 impl RequestStore for AnyStore {
     async fn insert_request(
         &self,

@@ -209,15 +209,6 @@ macro_rules! risk_store {
 risk_store!(SqliteStore, sqlx::sqlite::SqliteRow, "BEGIN IMMEDIATE");
 risk_store!(PgStore, sqlx::postgres::PgRow, "BEGIN");
 
-macro_rules! dispatch {
-    ($self:ident, $s:ident => $e:expr) => {
-        match $self {
-            AnyStore::Sqlite($s) => $e,
-            AnyStore::Postgres($s) => $e,
-        }
-    };
-}
-
 impl RiskStore for AnyStore {
     async fn insert_risk_check(&self, c: &RiskCheckRecord) -> Result<(), StoreError> {
         dispatch!(self, s => s.insert_risk_check(c).await)
