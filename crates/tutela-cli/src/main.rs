@@ -6,6 +6,27 @@
     reason = "a CLI's output is its interface"
 )]
 
+/// `println!` for the command's output: when the reader has gone (`tutela … | head`), the
+/// command ends quietly instead of panicking.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout(), $($t)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
+/// `print!` for the command's output, with the same care as [`say!`].
+macro_rules! say_raw {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        if write!(std::io::stdout(), $($t)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
 mod client;
 mod config;
 mod policy_cmd;
@@ -214,8 +235,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let flows = tutela_core::transfers::flows(&policy.policy, today);
             match format.as_str() {
-                "md" => print!("{}", tutela_core::transfers::markdown(&flows, today)),
-                "csv" => print!("{}", tutela_core::transfers::csv(&flows)),
+                "md" => say_raw!("{}", tutela_core::transfers::markdown(&flows, today)),
+                "csv" => say_raw!("{}", tutela_core::transfers::csv(&flows)),
                 other => anyhow::bail!("unknown format `{other}`; use md or csv"),
             }
             Ok(if flows.iter().all(|f| f.ground.is_some()) {
@@ -245,7 +266,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let rows: f64 = tutela_connectors::demo::ROWS_PER_PERSON.iter().map(|(_, per)| per).sum();
             std::fs::write(&map_out, tutela_connectors::demo::MAP)
                 .with_context(|| format!("writing {map_out}"))?;
-            println!(
+            say!(
                 "seeded {subjects} persons, about {:.0} rows, in {:.1} s; dataset map in {map_out} (set TUTELA_DEMO_DATABASE_URL or `url` in [[dataset]])",
                 rows * subjects as f64,
                 started.elapsed().as_secs_f64()
@@ -270,7 +291,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .await
                 .with_context(|| format!("opening {}", redact(&url)))?;
             store.migrate().await?;
-            println!("migrated {} database", store.backend());
+            say!("migrated {} database", store.backend());
             Ok(ExitCode::SUCCESS)
         }),
         Command::Decide {
@@ -321,7 +342,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     })
                 }
             };
-            println!("{}", serde_json::to_string_pretty(&out)?);
+            say!("{}", serde_json::to_string_pretty(&out)?);
             Ok(if out["allowed"] == true {
                 ExitCode::SUCCESS
             } else {

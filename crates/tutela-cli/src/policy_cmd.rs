@@ -135,7 +135,7 @@ pub fn run(cmd: PolicyCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         PolicyCommand::Check { file } => Ok(match load_or_report(&file) {
             Some(p) => {
-                println!(
+                say!(
                     "{file}: ok — {} purposes, {} categories, {} recipients; policy version {}",
                     p.purposes.len(),
                     p.categories.len(),
@@ -162,7 +162,7 @@ pub fn run(cmd: PolicyCommand) -> anyhow::Result<ExitCode> {
             for (clause, c) in &report {
                 let gap = c.elements.is_empty() || c.tests.is_empty();
                 gaps += usize::from(gap);
-                println!(
+                say!(
                     "{clause:5} {} elements: {}\n      tests: {}",
                     if gap { "GAP" } else { "ok " },
                     if c.elements.is_empty() {
@@ -177,7 +177,7 @@ pub fn run(cmd: PolicyCommand) -> anyhow::Result<ExitCode> {
                     }
                 );
             }
-            println!("{} clauses, {gaps} without element or test", report.len());
+            say!("{} clauses, {gaps} without element or test", report.len());
             Ok(if strict && gaps > 0 {
                 ExitCode::from(1)
             } else {
@@ -192,7 +192,7 @@ pub fn run(cmd: PolicyCommand) -> anyhow::Result<ExitCode> {
             let Some(policy) = load_or_report(&file) else {
                 return Ok(ExitCode::from(1));
             };
-            print!("{}", render_notice(&policy, lang, format));
+            say_raw!("{}", render_notice(&policy, lang, format));
             Ok(ExitCode::SUCCESS)
         }
         PolicyCommand::Diff {
@@ -244,7 +244,7 @@ pub fn run(cmd: PolicyCommand) -> anyhow::Result<ExitCode> {
                 _ => None,
             };
             if changes.is_empty() {
-                println!(
+                say!(
                     "{}",
                     if de {
                         "Keine Änderungen."
@@ -263,7 +263,7 @@ pub fn run(cmd: PolicyCommand) -> anyhow::Result<ExitCode> {
                         None => line.push_str(" The consents given for it do not cover this and need renewal."),
                     }
                 }
-                println!("- {line}");
+                say!("- {line}");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -275,9 +275,9 @@ pub fn run(cmd: PolicyCommand) -> anyhow::Result<ExitCode> {
             };
             let record = tutela_core::record::build(&policy, lang, jiff::Zoned::now().date());
             match format.as_str() {
-                "json" => println!("{}", serde_json::to_string_pretty(&record)?),
-                "csv" => print!("{}", tutela_core::record::csv(&record)),
-                "jsonld" => print!("{}", tutela_core::record::dpv_jsonld(&record)),
+                "json" => say!("{}", serde_json::to_string_pretty(&record)?),
+                "csv" => say_raw!("{}", tutela_core::record::csv(&record)),
+                "jsonld" => say_raw!("{}", tutela_core::record::dpv_jsonld(&record)),
                 other => anyhow::bail!("unknown format `{other}`; use json, csv or jsonld"),
             }
             Ok(ExitCode::SUCCESS)
@@ -297,16 +297,16 @@ pub fn run(cmd: PolicyCommand) -> anyhow::Result<ExitCode> {
                         None => passed += 1,
                         Some(diff) => {
                             failed += 1;
-                            println!("FAIL {}: {diff}", case.name);
+                            say!("FAIL {}: {diff}", case.name);
                         }
                     },
                     Err(e) => {
                         failed += 1;
-                        println!("FAIL {e}");
+                        say!("FAIL {e}");
                     }
                 }
             }
-            println!("scenarios: {passed} passed, {failed} failed");
+            say!("scenarios: {passed} passed, {failed} failed");
             Ok(if failed == 0 {
                 ExitCode::SUCCESS
             } else {

@@ -117,7 +117,7 @@ pub enum IntakeCommand {
 pub async fn requests(server: Server, cmd: RequestsCommand) -> anyhow::Result<ExitCode> {
     let c = ApiClient::new(&server.server, &server.token_file)?;
     let print = |v: Value| -> anyhow::Result<ExitCode> {
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        say!("{}", serde_json::to_string_pretty(&v)?);
         Ok(ExitCode::SUCCESS)
     };
     match cmd {
@@ -131,7 +131,7 @@ pub async fn requests(server: Server, cmd: RequestsCommand) -> anyhow::Result<Ex
             }
             let list = c.call("GET", &path, None, None).await?.ok()?.json();
             for r in list["requests"].as_array().into_iter().flatten() {
-                println!(
+                say!(
                     "{}  {:<18} {:<22} due {}{}",
                     r["id"].as_str().unwrap_or(""),
                     r["type"].as_str().unwrap_or(""),
@@ -293,7 +293,7 @@ pub async fn intake(server: Server, cmd: IntakeCommand) -> anyhow::Result<ExitCo
                 let target = cur.join(format!("{}:2,S", name.split(':').next().unwrap_or(name)));
                 std::fs::rename(&path, &target)
                     .with_context(|| format!("moving {} to cur/", path.display()))?;
-                println!("{id}  {request_type:<18} from {}", name);
+                say!("{id}  {request_type:<18} from {}", name);
                 filed += 1;
             }
             Ok(Filed::Kept { why }) | Err(FileError(why)) => {
@@ -429,7 +429,7 @@ pub async fn audience(
     }
     match out {
         Some(path) => std::fs::write(&path, text).with_context(|| format!("writing {path}"))?,
-        None => print!("{text}"),
+        None => say_raw!("{text}"),
     }
     eprintln!(
         "{} of {} may be contacted{}",

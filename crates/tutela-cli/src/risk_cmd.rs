@@ -95,7 +95,7 @@ pub fn run(cmd: RiskCommand) -> anyhow::Result<ExitCode> {
                 let aucs = risk::cross_validate(&header, &rows, &opts, rules, k, seed)
                     .map_err(|e| anyhow::anyhow!("{data}: {e}"))?;
                 let mean = aucs.iter().sum::<f64>() / aucs.len() as f64;
-                println!(
+                say!(
                     "{k}-fold stratified cross-validation (seed {seed}): AUC {} — mean {mean:.4}",
                     aucs.iter()
                         .map(|a| format!("{a:.4}"))
@@ -118,7 +118,7 @@ pub fn run(cmd: RiskCommand) -> anyhow::Result<ExitCode> {
             std::fs::write(&tmp, json).with_context(|| format!("writing {tmp}"))?;
             std::fs::rename(&tmp, &out).with_context(|| format!("writing {out}"))?;
             let m = &trained.scorecard.metrics;
-            println!(
+            say!(
                 "trained on {} rows, {} features; AUC {:.4}, Gini {:.4}, KS {:.4} (on the training data); model in {out}",
                 trained.scorecard.rows,
                 trained.scorecard.features.len(),
@@ -137,13 +137,13 @@ pub fn run(cmd: RiskCommand) -> anyhow::Result<ExitCode> {
                 .map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
                 .collect();
             let score = card.score(&a).map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("{}", serde_json::to_string_pretty(&score)?);
+            say!("{}", serde_json::to_string_pretty(&score)?);
             Ok(ExitCode::SUCCESS)
         }
         RiskCommand::Explain { model, lang } => {
             let card = load_model(&model)?;
             let de = lang == "de";
-            println!(
+            say!(
                 "{}",
                 if de {
                     "Logistische Regression auf Weight-of-Evidence-Klassen; je Merkmal die Klasse und ihre Punkte (mehr Punkte: höhere Wahrscheinlichkeit, dass Zahlungen geleistet werden)."
@@ -155,7 +155,7 @@ pub fn run(cmd: RiskCommand) -> anyhow::Result<ExitCode> {
             let mut features: Vec<_> = card.features.iter().collect();
             features.sort_by(|a, b| b.information_value.total_cmp(&a.information_value));
             for f in features {
-                println!("\n{} (IV {:.3})", f.name, f.information_value);
+                say!("\n{} (IV {:.3})", f.name, f.information_value);
                 match &f.bins {
                     Bins::Numeric { uppers, woe } => {
                         for (i, w) in woe.iter().enumerate() {
@@ -165,14 +165,14 @@ pub fn run(cmd: RiskCommand) -> anyhow::Result<ExitCode> {
                                 (Some(l), None) => format!("> {l}"),
                                 (None, None) => "all".to_owned(),
                             };
-                            println!("  {range:<28} {:+.1}", -factor * f.weight * w);
+                            say!("  {range:<28} {:+.1}", -factor * f.weight * w);
                         }
                     }
                     Bins::Categorical {
                         categories, woe, ..
                     } => {
                         for (cs, w) in categories.iter().zip(woe) {
-                            println!("  {:<60} {:+.1}", cs.join(" | "), -factor * f.weight * w);
+                            say!("  {:<60} {:+.1}", cs.join(" | "), -factor * f.weight * w);
                         }
                     }
                 }

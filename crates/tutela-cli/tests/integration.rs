@@ -680,3 +680,23 @@ fn policy_diff_says_what_changed_and_counts_consents_to_renew() {
     assert!(text(&same).contains("No changes."));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let mut child = Command::new(BIN)
+        .args([
+            "policy",
+            "render",
+            &root().join("policies/reference.toml").to_string_lossy(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // The reader goes away before the command has written anything.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(0));
+}
