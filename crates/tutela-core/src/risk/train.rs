@@ -231,8 +231,15 @@ fn prepare(
     })
 }
 
-fn woe_of(good: f64, bad: f64, total_good: f64, total_bad: f64, k: f64) -> f64 {
-    ((good + 0.5) / (total_good + 0.5 * k)).ln() - ((bad + 0.5) / (total_bad + 0.5 * k)).ln()
+/// The weight of evidence of each bin, smoothed by 0.5 so that an empty class is no infinity.
+fn woes(good: &[f64], bad: &[f64], total_good: f64, total_bad: f64) -> Vec<f64> {
+    let k = good.len() as f64;
+    good.iter()
+        .zip(bad)
+        .map(|(g, b)| {
+            ((g + 0.5) / (total_good + 0.5 * k)).ln() - ((b + 0.5) / (total_bad + 0.5 * k)).ln()
+        })
+        .collect()
 }
 
 /// Bins one feature on the rows in `idx`; returns the bins and each row's bin.
@@ -286,12 +293,7 @@ fn bin_feature(col: &Column, labels: &[bool], idx: &[usize], opts: &TrainOptions
                 // The WoE should rise or fall with the value: merge neighbours that break the
                 // trend of the first and last bin (a guard against bins fitted to noise).
                 loop {
-                    let k = good.len() as f64;
-                    let w: Vec<f64> = good
-                        .iter()
-                        .zip(&bad)
-                        .map(|(g, b)| woe_of(*g, *b, total_good, total_bad, k))
-                        .collect();
+                    let w = woes(&good, &bad, total_good, total_bad);
                     if w.len() < 3 {
                         break;
                     }
@@ -305,12 +307,7 @@ fn bin_feature(col: &Column, labels: &[bool], idx: &[usize], opts: &TrainOptions
                     (good, bad) = count(&uppers);
                 }
             }
-            let k = good.len() as f64;
-            let woe: Vec<f64> = good
-                .iter()
-                .zip(&bad)
-                .map(|(g, b)| woe_of(*g, *b, total_good, total_bad, k))
-                .collect();
+            let woe = woes(&good, &bad, total_good, total_bad);
             let iv = iv(&good, &bad, &woe, total_good, total_bad);
             (Bins::Numeric { uppers, woe }, iv)
         }
@@ -368,12 +365,7 @@ fn bin_feature(col: &Column, labels: &[bool], idx: &[usize], opts: &TrainOptions
                 bad.push(rare.2);
                 categories.len() - 1
             };
-            let k = good.len() as f64;
-            let woe: Vec<f64> = good
-                .iter()
-                .zip(&bad)
-                .map(|(g, b)| woe_of(*g, *b, total_good, total_bad, k))
-                .collect();
+            let woe = woes(&good, &bad, total_good, total_bad);
             let iv = iv(&good, &bad, &woe, total_good, total_bad);
             (
                 Bins::Categorical {
