@@ -114,6 +114,7 @@ impl Engine {
     ) -> Result<Arc<Engine>, StoreError> {
         store.migrate().await?;
         let policy = Arc::new(policy);
+        archive(&store, &policy).await?;
         let (states, loaded) = load_states(&store, &policy).await?;
         let (tx, rx) = mpsc::channel(4096);
         // Without a snapshot every event counts as "since the snapshot", so a large ledger gets
@@ -196,6 +197,26 @@ impl Engine {
             .map_err(|_| EngineError::Closed)?;
         rx.await.map_err(|_| EngineError::Closed)?
     }
+}
+
+/// Keeps the policy in force and its rendered notices in the archive (N33), once per version.
+async fn archive(store: &AnyStore, policy: &CompiledPolicy) -> Result<(), StoreError> {
+    use tutela_core::render::{Format, Lang, render_notice};
+    use tutela_store::PolicyArchive;
+    let p = &policy.policy;
+    store
+        .archive_policy(&tutela_store::PolicyVersionRecord {
+            hash: p.hash.clone(),
+            policy_id: p.id.clone(),
+            notice_version: p.version.clone(),
+            first_loaded_at: jiff::Timestamp::now(),
+            activated_by: "serve".into(),
+            notice_de_html: render_notice(p, Lang::De, Format::Html),
+            notice_en_html: render_notice(p, Lang::En, Format::Html),
+            notice_de_md: render_notice(p, Lang::De, Format::Markdown),
+            notice_en_md: render_notice(p, Lang::En, Format::Markdown),
+        })
+        .await
 }
 
 /// Loads every person's decision state: the stored snapshot taken under this policy, if there

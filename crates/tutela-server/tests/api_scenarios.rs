@@ -289,3 +289,86 @@ async fn a_restart_reads_the_snapshot_and_the_events_after_it() {
     assert!(engine.subject_state("s8").has(tutela_core::state::ERASED));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+// covers: N33
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_notice_in_force_is_archived_and_served_by_version() {
+    use tutela_core::compiled::CompiledPolicy;
+    use tutela_core::policy::{MemoryLoader, load_policy};
+
+    let dir = tutela_store::testing::temp_dir("archive");
+    let path = dir.join("tutela.db").to_string_lossy().into_owned();
+    let start = |policy: CompiledPolicy| {
+        let path = path.clone();
+        async move {
+            let store = tutela_store::SqliteStore::open(&path).await.expect("open");
+            let engine =
+                tutela_server::Engine::start(tutela_store::AnyStore::Sqlite(store), policy)
+                    .await
+                    .expect("engine");
+            tutela_server::app(tutela_server::AppState::new(
+                engine,
+                tutela_server::requests::RequestSettings::default(),
+                std::sync::Arc::new(tutela_server::requests::mailer::NoMailer),
+                tutela_server::requests::Fulfilment::default(),
+                crate::support::TOKEN,
+            ))
+        }
+    };
+    let get = |router: axum::Router, uri: String| async move {
+        use tower::ServiceExt;
+        let req = axum::http::Request::get(uri)
+            .header("authorization", format!("Bearer {}", crate::support::TOKEN))
+            .body(axum::body::Body::empty())
+            .expect("request");
+        let res = router.oneshot(req).await.expect("response");
+        let status = res.status().as_u16();
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 24)
+            .await
+            .expect("body");
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    };
+    let old = crate::support::policy();
+    let old_hash = old.policy_version().to_owned();
+    let router = start(old).await;
+    let (_, current) = get(router.clone(), "/v1/notice?lang=en&format=md".into()).await;
+    let (s, archived) = get(
+        router.clone(),
+        "/v1/notice?lang=en&format=md&version=2026-01".into(),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(archived, current);
+    // A new notice text comes into force; the old one stays readable by its hash.
+    let text = crate::support::REFERENCE.replace(
+        "We contact you by phone for these purposes only with your consent.",
+        "We call you for these purposes only with your express consent.",
+    );
+    let new = CompiledPolicy::new(
+        load_policy(
+            &MemoryLoader::new().with("reference.toml", &text),
+            "reference.toml",
+        )
+        .expect("policy"),
+    );
+    let router = start(new).await;
+    let (_, versions) = get(router.clone(), "/v1/policy/versions".into()).await;
+    let v: serde_json::Value = serde_json::from_str(&versions).expect("json");
+    let list = v["versions"].as_array().expect("versions");
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0]["hash"], old_hash.as_str());
+    assert_eq!(list[0]["in_force"], false);
+    assert_eq!(list[1]["in_force"], true);
+    let (_, now) = get(router.clone(), "/v1/notice?lang=en&format=md".into()).await;
+    assert!(now.contains("express consent"));
+    let (_, then) = get(
+        router.clone(),
+        format!("/v1/notice?lang=en&format=md&version={old_hash}"),
+    )
+    .await;
+    assert!(then.contains("only with your consent.") && !then.contains("express consent"));
+    let (s, p) = get(router, "/v1/notice?version=1999-01".into()).await;
+    assert_eq!(s, 404);
+    assert!(p.contains("\"field\":\"version\""), "{p}");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -24,6 +24,7 @@ mod risk;
 mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod versions;
 
 use std::future::Future;
 
@@ -35,6 +36,7 @@ pub use requests::{
 pub use risk::{RiskCheckRecord, RiskStore};
 pub use sql::{AnyStore, PgStore, SqliteStore};
 use tutela_core::ledger::{EventKind, LedgerEvent};
+pub use versions::{PolicyArchive, PolicyVersionRecord};
 
 /// An event to append, with the personal attributes kept apart from the ledger row.
 #[derive(Debug, Clone)]

@@ -152,6 +152,22 @@ CREATE TABLE disclosures (
 CREATE INDEX disclosures_by_subject ON disclosures (subject, at_us);
 "#;
 
+/// The notice archive: every policy version a server loaded, with the notice rendered from it
+/// in both languages, so a person's page and report can show what they were told (N33).
+const TABLES_V6: &str = r#"
+CREATE TABLE policy_versions (
+    hash TEXT PRIMARY KEY,        -- category: none (SHA-256 of the policy sources)
+    policy_id TEXT NOT NULL,      -- category: none
+    notice_version TEXT NOT NULL, -- category: none (e.g. 2026-01, N33)
+    first_loaded_at_us {int} NOT NULL, -- category: none (time)
+    activated_by TEXT NOT NULL,   -- category: none (operator or `serve`)
+    notice_de_html TEXT NOT NULL, -- category: none (the rendered notice)
+    notice_en_html TEXT NOT NULL, -- category: none
+    notice_de_md TEXT NOT NULL,   -- category: none
+    notice_en_md TEXT NOT NULL    -- category: none
+);
+"#;
+
 const SQLITE_REQUESTS_APPEND_ONLY: &str = r#"
 CREATE TRIGGER request_events_no_update BEFORE UPDATE ON request_events
 BEGIN SELECT RAISE(ABORT, 'the request ledger is append-only'); END;
@@ -199,6 +215,7 @@ pub fn sqlite() -> Vec<(i64, String)> {
         (3, sqlite_types(TABLES_V3) + SQLITE_REQUESTS_APPEND_ONLY),
         (4, sqlite_types(TABLES_V4)),
         (5, sqlite_types(TABLES_V5)),
+        (6, sqlite_types(TABLES_V6)),
     ]
 }
 
@@ -209,6 +226,7 @@ pub fn postgres() -> Vec<(i64, String)> {
         (3, postgres_types(TABLES_V3) + POSTGRES_REQUESTS_APPEND_ONLY),
         (4, postgres_types(TABLES_V4)),
         (5, postgres_types(TABLES_V5)),
+        (6, postgres_types(TABLES_V6)),
     ]
 }
 
@@ -224,6 +242,7 @@ mod tests {
             super::TABLES_V3,
             super::TABLES_V4,
             super::TABLES_V5,
+            super::TABLES_V6,
         ]
         .iter()
         .flat_map(|t| t.lines())
@@ -238,7 +257,7 @@ mod tests {
                 assert!(l.contains("-- category: "), "column without category: {l}");
             }
         }
-        assert_eq!(columns, 19 + 41 + 17 + 14);
+        assert_eq!(columns, 19 + 41 + 17 + 14 + 9);
     }
 
     #[test]

@@ -53,11 +53,13 @@ pub async fn policy(State(state): State<AppState>) -> Json<serde_json::Value> {
 pub struct NoticeQuery {
     lang: Option<String>,
     format: Option<String>,
+    version: Option<String>,
 }
 
 #[utoipa::path(get, path = "/v1/notice",
     params(("lang" = Option<String>, Query, description = "`de` (default) or `en`"),
-           ("format" = Option<String>, Query, description = "`html` (default) or `md`")),
+           ("format" = Option<String>, Query, description = "`html` (default) or `md`"),
+           ("version" = Option<String>, Query, description = "a policy hash or notice version from the archive; the one in force when not given")),
     responses((status = 200, description = "The privacy notice rendered from the policy"), (status = 422, body = crate::problem::ProblemBody)))]
 pub async fn notice(
     State(state): State<AppState>,
@@ -79,7 +81,29 @@ pub async fn notice(
                 .fix("use `html` or `md`")
         })?,
     };
-    let body = render_notice(&state.engine.policy.policy, lang, format);
+    let body = match q.version.as_deref() {
+        None => render_notice(&state.engine.policy.policy, lang, format),
+        Some(v) => {
+            use tutela_store::PolicyArchive;
+            let kept = state.engine.store.policy_version(v).await.map_err(|_| {
+                Problem::new(Code::StorageUnavailable, "the archive could not be read").fix("retry")
+            })?;
+            let kept = kept.ok_or_else(|| {
+                Problem::new(
+                    Code::NotFound,
+                    format!("no notice version `{v}` in the archive"),
+                )
+                .field("version")
+                .fix("use a hash or notice version from GET /v1/policy/versions")
+            })?;
+            match (lang, format) {
+                (Lang::De, Format::Html) => kept.notice_de_html,
+                (Lang::En, Format::Html) => kept.notice_en_html,
+                (Lang::De, Format::Markdown) => kept.notice_de_md,
+                (Lang::En, Format::Markdown) => kept.notice_en_md,
+            }
+        }
+    };
     let ct = match format {
         Format::Html => "text/html; charset=utf-8",
         Format::Markdown => "text/markdown; charset=utf-8",
@@ -203,4 +227,25 @@ pub async fn record(
             .insert(axum::http::header::CONTENT_TYPE, v);
     }
     Ok(res)
+}
+
+#[utoipa::path(get, path = "/v1/policy/versions",
+    responses((status = 200, description = "Every policy version this database has seen in force, oldest first: hash, notice version, first loaded, by whom")),
+    security(("bearer" = [])))]
+pub async fn versions(State(state): State<AppState>) -> Result<Json<serde_json::Value>, Problem> {
+    use tutela_store::PolicyArchive;
+    let all = state.engine.store.policy_versions().await.map_err(|_| {
+        Problem::new(Code::StorageUnavailable, "the archive could not be read").fix("retry")
+    })?;
+    let current = state.engine.policy.policy_version();
+    Ok(Json(json!({
+        "versions": all.iter().map(|v| json!({
+            "hash": v.hash,
+            "policy_id": v.policy_id,
+            "notice_version": v.notice_version,
+            "first_loaded_at": v.first_loaded_at.to_string(),
+            "activated_by": v.activated_by,
+            "in_force": v.hash == current,
+        })).collect::<Vec<_>>(),
+    })))
 }
