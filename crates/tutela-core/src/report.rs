@@ -34,6 +34,10 @@ pub struct HistoryEntry {
     pub evidence: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The policy version (hash) in force when it was recorded: the notice the person was
+    /// shown is in the archive under it (`/v1/notice?version=…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_version: Option<String>,
 }
 
 /// Rows collected from one table of one of the operator's databases.
@@ -689,6 +693,17 @@ pub fn render_html(r: &AccessReport) -> String {
             )),
             escape(e.source.as_deref().unwrap_or("")),
         );
+        if let (Some(v), Some(nv)) = (&e.policy_version, &e.notice_version) {
+            // The notice as the person saw it when they gave or withdrew the consent.
+            let _ = write!(
+                h,
+                "<tr><td></td><td colspan=\"3\"><a href=\"/v1/notice?version={}&amp;lang={}\">{} {}</a></td></tr>",
+                escape(v),
+                r.language,
+                l("Datenschutzhinweis, Fassung", "Privacy notice, version"),
+                escape(nv)
+            );
+        }
     }
     h.push_str("</table>");
     for table in &r.copy.tables {

@@ -290,6 +290,24 @@ async fn access_request_end_to_end(app: &TestApp, sink: &SmtpSink) {
             .any(|h| h["event"] == "consent_given" && h["evidence"] == "double opt-in")
     );
     assert_eq!(rep["copy"]["tutela"]["email"], "a1@example.org");
+    // Each consent links the notice in force when it was given (N33).
+    let given = history
+        .iter()
+        .find(|h| h["event"] == "consent_given")
+        .expect("given");
+    let version = given["policy_version"].as_str().expect("policy version");
+    assert_eq!(version, app.engine.policy.policy_version());
+    let (_, _, page) = app
+        .call(
+            "GET",
+            &format!("/v1/requests/{id}/result?format=html"),
+            None,
+        )
+        .await;
+    assert!(
+        page.as_str()
+            .is_some_and(|h| h.contains(&format!("/v1/notice?version={version}")))
+    );
     let (s, ct, html) = app
         .call(
             "GET",

@@ -377,6 +377,7 @@ impl Worker {
                             notice_version: None,
                             evidence: e.evidence,
                             reason: e.reason,
+                            policy_version: Some(e.policy_version.clone()),
                         };
                         match e.event.kind {
                             EventKind::Consent {
@@ -865,6 +866,7 @@ fn history_entry(v: &Value) -> Option<HistoryEntry> {
         notice_version: s("notice_version"),
         evidence: s("evidence"),
         reason: s("reason"),
+        policy_version: s("policy_version"),
     })
 }
 
