@@ -155,6 +155,21 @@ enum Command {
         #[arg(long)]
         out: Option<String>,
     },
+    /// Find personal data in a text file and write it redacted (N24, N25).
+    Redact {
+        /// The text to redact.
+        #[arg(long = "in")]
+        input: String,
+        /// Where to write the redacted text (standard output when not given).
+        #[arg(long)]
+        out: Option<String>,
+        /// replace (`<IBAN>`) or mask (`****`).
+        #[arg(long, default_value = "replace")]
+        operator: String,
+        /// A regular expression for the operator's customer numbers.
+        #[arg(long)]
+        customer_number: Option<String>,
+    },
     /// Transfers to third countries (N29–N31).
     Transfers {
         #[command(subcommand)]
@@ -213,6 +228,42 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Policy { command } => policy_cmd::run(command),
         Command::Risk { command } => risk_cmd::run(command),
+        Command::Redact {
+            input,
+            out,
+            operator,
+            customer_number,
+        } => {
+            use tutela_core::redact::{Operator, Recognisers, redact};
+            let op = match operator.as_str() {
+                "replace" => Operator::Replace,
+                "mask" => Operator::Mask,
+                other => anyhow::bail!("unknown operator `{other}`; use replace or mask"),
+            };
+            let text = std::fs::read_to_string(&input).with_context(|| format!("reading {input} (UTF-8 text)"))?;
+            let r = Recognisers::new(customer_number.as_deref())
+                .map_err(|e| anyhow::anyhow!("--customer-number is not a regular expression: {e}"))?;
+            let findings = r.find(&text);
+            let redacted = redact(&text, &findings, op);
+            match out {
+                Some(path) => {
+                    let tmp = format!("{path}.tmp");
+                    std::fs::write(&tmp, &redacted).with_context(|| format!("writing {tmp}"))?;
+                    std::fs::rename(&tmp, &path).with_context(|| format!("writing {path}"))?;
+                }
+                None => say_raw!("{redacted}"),
+            }
+            let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+            for f in &findings {
+                *counts.entry(f.entity.label()).or_insert(0) += 1;
+            }
+            eprintln!(
+                "{} findings: {}",
+                findings.len(),
+                counts.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Audience {
             server,
             purpose,

@@ -700,3 +700,26 @@ fn output_into_a_closed_pipe_ends_quietly() {
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(out.status.code(), Some(0));
 }
+
+// covers: N24, N25
+#[test]
+fn redact_replaces_personal_data_in_a_text_file() {
+    let dir = temp_dir("redact");
+    std::fs::write(
+        dir.join("summary.txt"),
+        "Kundin (geb. 03.02.1980) ruft an: IBAN DE89 3704 0044 0532 0130 00, Tel. +49 228 1234567, Auftragsnummer 0123 4567890.\n",
+    )
+    .expect("write");
+    let out = tutela_in(
+        &dir,
+        &["redact", "--in", "summary.txt", "--out", "clean.txt"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let clean = std::fs::read_to_string(dir.join("clean.txt")).expect("clean");
+    assert_eq!(
+        clean,
+        "Kundin (geb. <DATE_OF_BIRTH>) ruft an: IBAN <IBAN>, Tel. <PHONE>, Auftragsnummer 0123 4567890.\n"
+    );
+    assert!(text(&out).contains("3 findings"));
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -23,6 +23,7 @@ pub mod ledger;
 pub mod policy;
 pub mod reason;
 pub mod record;
+pub mod redact;
 pub mod render;
 pub mod report;
 pub mod request;
