@@ -741,11 +741,3 @@ pub fn children(map: &DatasetMap) -> BTreeMap<usize, Vec<(usize, usize)>> {
     }
     out
 }
-
-/// The distinct categories a map holds, for reports.
-pub fn categories(map: &DatasetMap) -> BTreeSet<&str> {
-    map.tables
-        .iter()
-        .flat_map(|t| t.fields.iter().map(|f| f.category.as_str()))
-        .collect()
-}

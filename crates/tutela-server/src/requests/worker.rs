@@ -19,7 +19,7 @@ use tutela_core::request::{RequestType, Transition, plan};
 use tutela_core::state::ERASED;
 use tutela_store::{NewEvent, RequestRecord, RequestStore, StepRecord, Store};
 
-use super::{RequestError, Requests, export, state_of};
+use super::{RequestError, Requests, export};
 use crate::engine::EngineError;
 use crate::metrics;
 
@@ -914,9 +914,4 @@ pub async fn run(requests: std::sync::Weak<Requests>) {
             tracing::warn!(error = %e, "request worker tick failed; retrying");
         }
     }
-}
-
-/// Whether a request record can be read by the state machine (for the API's views).
-pub fn is_readable(r: &RequestRecord) -> bool {
-    state_of(r).is_some()
 }
