@@ -188,7 +188,18 @@ async fn shutdown() {
 
 /// A new random API token (32 bytes, hex).
 pub fn generate_token() -> Result<String, getrandom::Error> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes)?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    random_hex(32)
+}
+
+/// `bytes` random bytes from the operating system, as hex: ids, codes, salts, tokens. There is
+/// no fallback: without randomness nothing that needs it is made.
+pub(crate) fn random_hex(bytes: usize) -> Result<String, getrandom::Error> {
+    let mut b = vec![0u8; bytes];
+    getrandom::fill(&mut b)?;
+    Ok(hex(&b))
+}
+
+/// Lower-case hex of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -138,19 +138,12 @@ pub struct Fulfilment {
     pub notifier: notify::Notifier,
 }
 
-fn random_hex(bytes: usize) -> String {
-    let mut b = vec![0u8; bytes];
-    // Without randomness no id or code can be made; the zeros below are never used then,
-    // because the caller fails on the error first.
-    if getrandom::fill(&mut b).is_err() {
-        return String::new();
-    }
-    b.iter().map(|x| format!("{x:02x}")).collect()
+fn hash_code(salt: &str, code: &str) -> String {
+    crate::hex(&Sha256::digest(format!("{salt}:{code}").as_bytes()))
 }
 
-fn hash_code(salt: &str, code: &str) -> String {
-    let d = Sha256::digest(format!("{salt}:{code}").as_bytes());
-    d.iter().map(|x| format!("{x:02x}")).collect()
+fn no_randomness(_: getrandom::Error) -> RequestError {
+    RequestError::Storage("the operating system gave no randomness".into())
 }
 
 pub fn state_of(r: &RequestRecord) -> Option<RequestState> {
@@ -198,12 +191,7 @@ impl Requests {
         idempotency_key: Option<&str>,
         now: Timestamp,
     ) -> Result<(RequestRecord, bool), RequestError> {
-        let id = format!("req_{}", random_hex(12));
-        if id.len() < 10 {
-            return Err(RequestError::Storage(
-                "no randomness for a request id".into(),
-            ));
-        }
+        let id = format!("req_{}", crate::random_hex(12).map_err(no_randomness)?);
         let state = RequestState::new(new.request_type, now, &self.settings.deadlines);
         let record = RequestRecord {
             id,
@@ -269,11 +257,10 @@ impl Requests {
         if let Some((subject, email)) = &target {
             // The person the address on file belongs to; still unverified.
             r.subject = Some(subject.clone());
-            let code = format!(
-                "{:08}",
-                u64::from_str_radix(&random_hex(8), 16).unwrap_or(0) % 100_000_000
-            );
-            let salt = random_hex(16);
+            let mut draw = [0u8; 8];
+            getrandom::fill(&mut draw).map_err(no_randomness)?;
+            let code = format!("{:08}", u64::from_le_bytes(draw) % 100_000_000);
+            let salt = crate::random_hex(16).map_err(no_randomness)?;
             let expires_at = now
                 .checked_add(self.settings.code_validity)
                 .unwrap_or(Timestamp::MAX);

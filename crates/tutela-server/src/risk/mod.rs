@@ -87,17 +87,6 @@ impl From<StoreError> for RiskError {
     }
 }
 
-fn random_id() -> String {
-    let mut b = [0u8; 12];
-    if getrandom::fill(&mut b).is_err() {
-        return String::new();
-    }
-    format!(
-        "rc_{}",
-        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
-    )
-}
-
 impl RiskService {
     /// The service on `model` (with the SHA-256 of its file) and an agency, if any.
     pub fn new(
@@ -185,10 +174,12 @@ impl RiskService {
             .checked_add(jiff::Span::new().years(1))
             .map(|z| z.timestamp())
             .unwrap_or(Timestamp::MAX);
-        let id = random_id();
-        if id.is_empty() {
-            return Err(RiskError::Storage("no randomness for an id".into()));
-        }
+        let id = format!(
+            "rc_{}",
+            crate::random_hex(12).map_err(|_| RiskError::Storage(
+                "the operating system gave no randomness".into()
+            ))?
+        );
         let record = RiskCheckRecord {
             id,
             subject: input.subject,

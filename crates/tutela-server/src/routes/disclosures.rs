@@ -40,13 +40,9 @@ fn view(d: DisclosureRecord, at: jiff::Timestamp) -> DisclosureView {
 }
 
 fn random_id() -> Result<String, Problem> {
-    let mut b = [0u8; 12];
-    getrandom::fill(&mut b)
+    let hex = crate::random_hex(12)
         .map_err(|_| Problem::new(Code::StorageUnavailable, "no randomness").fix("retry"))?;
-    Ok(format!(
-        "dis_{}",
-        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
-    ))
+    Ok(format!("dis_{hex}"))
 }
 
 #[utoipa::path(post, path = "/v1/disclosures", request_body = DisclosurePost,
