@@ -578,12 +578,3 @@ async fn serve(
     }
     Ok(ExitCode::SUCCESS)
 }
-
-/// A CSV field, quoted when RFC 4180 asks for it.
-pub(crate) fn csv_field(v: &str) -> String {
-    if v.contains([',', '"', '\r', '\n']) {
-        format!("\"{}\"", v.replace('"', "\"\""))
-    } else {
-        v.to_owned()
-    }
-}

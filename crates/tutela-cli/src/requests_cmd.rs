@@ -413,19 +413,20 @@ pub async fn audience(
         .ok()
         .map_err(|e| anyhow::anyhow!("{input}: {e}"))?
         .json();
-    let mut text = String::from("subject,contact,reason\r\n");
+    let mut text = String::new();
+    tutela_core::csv::write_row(&mut text, ["subject", "contact", "reason"]);
     for id in a["contactable"].as_array().into_iter().flatten() {
-        text.push_str(&format!(
-            "{},yes,\r\n",
-            crate::csv_field(id.as_str().unwrap_or(""))
-        ));
+        tutela_core::csv::write_row(&mut text, [id.as_str().unwrap_or(""), "yes", ""]);
     }
     for e in a["excluded"].as_array().into_iter().flatten() {
-        text.push_str(&format!(
-            "{},no,{}\r\n",
-            crate::csv_field(e["subject"].as_str().unwrap_or("")),
-            e["reason"].as_str().unwrap_or("")
-        ));
+        tutela_core::csv::write_row(
+            &mut text,
+            [
+                e["subject"].as_str().unwrap_or(""),
+                "no",
+                e["reason"].as_str().unwrap_or(""),
+            ],
+        );
     }
     match out {
         Some(path) => std::fs::write(&path, text).with_context(|| format!("writing {path}"))?,

@@ -1,11 +1,33 @@
-//! Reading CSV text (RFC 4180: quoted fields, doubled quotes, CRLF or LF). Small on purpose:
-//! training files and audience lists are read whole.
+//! CSV text (RFC 4180): reading (quoted fields, doubled quotes, CRLF or LF) and writing (fields
+//! quoted where they must be, CRLF line ends). Small on purpose: training files, audience
+//! lists, exports and reports fit in memory.
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}: {what}")]
 pub struct CsvError {
     pub line: usize,
     pub what: &'static str,
+}
+
+/// One field as RFC 4180 writes it: quoted, with quotes doubled, when it holds a comma, a quote
+/// or a line break.
+pub fn field(v: &str) -> std::borrow::Cow<'_, str> {
+    if v.contains([',', '"', '\r', '\n']) {
+        std::borrow::Cow::Owned(format!("\"{}\"", v.replace('"', "\"\"")))
+    } else {
+        std::borrow::Cow::Borrowed(v)
+    }
+}
+
+/// Appends one record to `out`, ended by CRLF.
+pub fn write_row<'a>(out: &mut String, fields: impl IntoIterator<Item = &'a str>) {
+    for (i, f) in fields.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&field(f));
+    }
+    out.push_str("\r\n");
 }
 
 /// The records of `text`, the header first; blank lines are skipped.
@@ -99,6 +121,17 @@ mod tests {
                 vec!["x, y", "say \"hi\""],
                 vec!["1", "two\nlines"]
             ]
+        );
+    }
+
+    #[test]
+    fn written_rows_read_back() {
+        let mut out = String::new();
+        super::write_row(&mut out, ["plain", "a, b", "say \"hi\"", "two\nlines", ""]);
+        assert_eq!(out, "plain,\"a, b\",\"say \"\"hi\"\"\",\"two\nlines\",\r\n");
+        assert_eq!(
+            parse(&out).expect("parses"),
+            vec![vec!["plain", "a, b", "say \"hi\"", "two\nlines", ""]]
         );
     }
 

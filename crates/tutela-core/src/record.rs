@@ -132,15 +132,22 @@ pub fn build(policy: &Policy, lang: Lang, today: jiff::civil::Date) -> Record {
 
 /// One row per activity; lists joined by ` | `.
 pub fn csv(record: &Record) -> String {
-    let field = |v: &str| {
-        if v.contains([',', '"', '\n', '\r']) {
-            format!("\"{}\"", v.replace('"', "\"\""))
-        } else {
-            v.to_owned()
-        }
-    };
-    let mut s = String::from(
-        "purpose,name,legal_bases,data_subjects,categories,recipients,transfers,erasure,controller,data_protection_officer,notice_refs\r\n",
+    let mut s = String::new();
+    crate::csv::write_row(
+        &mut s,
+        [
+            "purpose",
+            "name",
+            "legal_bases",
+            "data_subjects",
+            "categories",
+            "recipients",
+            "transfers",
+            "erasure",
+            "controller",
+            "data_protection_officer",
+            "notice_refs",
+        ],
     );
     for a in &record.activities {
         let cells = [
@@ -156,8 +163,7 @@ pub fn csv(record: &Record) -> String {
             record.data_protection_officer.clone(),
             a.notice_refs.join(" "),
         ];
-        let row: Vec<String> = cells.iter().map(|c| field(c)).collect();
-        let _ = write!(s, "{}\r\n", row.join(","));
+        crate::csv::write_row(&mut s, cells.iter().map(String::as_str));
     }
     s
 }

@@ -106,23 +106,22 @@ pub fn markdown(flows: &[Flow], today: jiff::civil::Date) -> String {
 
 /// The flows as CSV (RFC 4180).
 pub fn csv(flows: &[Flow]) -> String {
-    let field = |v: &str| {
-        if v.contains([',', '"', '\n']) {
-            format!("\"{}\"", v.replace('"', "\"\""))
-        } else {
-            v.to_owned()
-        }
-    };
-    let mut s = String::from("recipient,country,ground,purposes,categories\r\n");
+    let mut s = String::new();
+    crate::csv::write_row(
+        &mut s,
+        ["recipient", "country", "ground", "purposes", "categories"],
+    );
     for f in flows {
-        let _ = write!(
-            s,
-            "{},{},{},{},{}\r\n",
-            field(&f.recipient),
-            field(&f.country),
-            field(f.ground.as_deref().unwrap_or("")),
-            field(&f.purposes.join(" ")),
-            field(&f.categories.join(" "))
+        let (purposes, categories) = (f.purposes.join(" "), f.categories.join(" "));
+        crate::csv::write_row(
+            &mut s,
+            [
+                f.recipient.as_str(),
+                f.country.as_str(),
+                f.ground.as_deref().unwrap_or(""),
+                purposes.as_str(),
+                categories.as_str(),
+            ],
         );
     }
     s

@@ -2,32 +2,14 @@
 //! one ZIP archive. The archive is written here with the "stored" method and CRC-32 checksums;
 //! a small job that needs no compression library.
 
-/// One CSV file: a header row, then the rows; fields quoted where RFC 4180 asks for it,
-/// lines ending in CRLF.
+/// One CSV file: a header row, then the rows (RFC 4180, CRLF).
 pub fn csv(header: &[String], rows: &[Vec<Option<String>>]) -> String {
     let mut out = String::new();
-    line(&mut out, header.iter().map(|h| Some(h.as_str())));
+    tutela_core::csv::write_row(&mut out, header.iter().map(String::as_str));
     for row in rows {
-        line(&mut out, row.iter().map(|v| v.as_deref()));
+        tutela_core::csv::write_row(&mut out, row.iter().map(|v| v.as_deref().unwrap_or("")));
     }
     out
-}
-
-fn line<'a>(out: &mut String, fields: impl Iterator<Item = Option<&'a str>>) {
-    for (i, f) in fields.enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let f = f.unwrap_or("");
-        if f.contains([',', '"', '\r', '\n']) {
-            out.push('"');
-            out.push_str(&f.replace('"', "\"\""));
-            out.push('"');
-        } else {
-            out.push_str(f);
-        }
-    }
-    out.push_str("\r\n");
 }
 
 fn crc32(data: &[u8]) -> u32 {
