@@ -9,6 +9,7 @@ mod auth;
 mod dto;
 pub mod engine;
 mod extract;
+mod http_post;
 mod metrics;
 mod openapi;
 pub mod problem;

@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
 use tokio::sync::Mutex;
+
+use crate::http_post::{PostError, post_json};
 
 /// A recipient's endpoint for Art. 19 notifications.
 #[derive(Clone, Debug)]
@@ -74,45 +74,22 @@ impl Notifier {
             .iter()
             .find(|w| w.recipient == recipient)
             .ok_or_else(|| format!("no webhook is configured for `{recipient}`"))?;
-        let rest = hook
-            .url
-            .strip_prefix("http://")
-            .ok_or_else(|| format!("the webhook of `{recipient}` is not an http:// URL"))?;
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
-        };
-        let send = async {
-            let stream = tokio::net::TcpStream::connect(authority)
-                .await
-                .map_err(|_| format!("the webhook of `{recipient}` cannot be reached"))?;
-            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                .await
-                .map_err(|e| e.to_string())?;
-            tokio::spawn(async move {
-                let _ = conn.await;
-            });
-            let req = hyper::Request::post(path)
-                .header("host", authority)
-                .header("content-type", "application/json")
-                .header("idempotency-key", key)
-                .body(Full::new(Bytes::from(body.to_string())))
-                .map_err(|e| e.to_string())?;
-            let res = sender.send_request(req).await.map_err(|e| e.to_string())?;
-            let status = res.status();
-            let _ = res.into_body().collect().await;
-            if status.is_success() {
-                Ok(())
-            } else {
-                Err(format!(
-                    "the webhook of `{recipient}` answered {}",
-                    status.as_u16()
-                ))
-            }
-        };
-        tokio::time::timeout(Duration::from_secs(10), send)
+        let headers = [("idempotency-key", key)];
+        let send = post_json(&hook.url, body.to_string().into_bytes(), &headers);
+        let answer = tokio::time::timeout(Duration::from_secs(10), send)
             .await
-            .map_err(|_| format!("the webhook of `{recipient}` did not answer in 10 s"))?
+            .map_err(|_| format!("the webhook of `{recipient}` did not answer in 10 s"))?;
+        match answer {
+            Ok((status, _)) if (200..300).contains(&status) => Ok(()),
+            Ok((status, _)) => Err(format!("the webhook of `{recipient}` answered {status}")),
+            Err(PostError::NotHttp) => Err(format!(
+                "the webhook of `{recipient}` is not an http:// URL"
+            )),
+            Err(PostError::Unreachable) => {
+                Err(format!("the webhook of `{recipient}` cannot be reached"))
+            }
+            Err(PostError::Transport(e)) => Err(e),
+        }
     }
 
     /// Publishes the event and waits for JetStream's acknowledgement. The same `id` published

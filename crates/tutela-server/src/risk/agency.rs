@@ -5,10 +5,9 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
 use serde::{Deserialize, Serialize};
+
+use crate::http_post::{PostError, post_json};
 
 /// Everything an agency may receive (N13). There is no field for anything else.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -117,42 +116,18 @@ impl AgencyClient {
     }
 
     async fn once(&self, req: &AgencyRequest) -> Result<AgencyAnswer, AgencyError> {
-        let rest =
-            self.settings.url.strip_prefix("http://").ok_or_else(|| {
-                AgencyError::Failed("the agency URL must start with http://".into())
-            })?;
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
-        };
-        let stream = tokio::net::TcpStream::connect(authority)
-            .await
-            .map_err(|_| AgencyError::Failed("cannot be reached".into()))?;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| AgencyError::Failed(e.to_string()))?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
         let body = serde_json::to_vec(req).map_err(|e| AgencyError::Failed(e.to_string()))?;
-        let request = hyper::Request::post(path)
-            .header("host", authority)
-            .header("content-type", "application/json")
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|e| AgencyError::Failed(e.to_string()))?;
-        let res = sender
-            .send_request(request)
+        let (status, bytes) = post_json(&self.settings.url, body, &[])
             .await
-            .map_err(|e| AgencyError::Failed(e.to_string()))?;
-        let status = res.status();
-        let bytes = res
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| AgencyError::Failed(e.to_string()))?
-            .to_bytes();
-        if !status.is_success() {
-            return Err(AgencyError::Failed(format!("answered {}", status.as_u16())));
+            .map_err(|e| {
+                AgencyError::Failed(match e {
+                    PostError::NotHttp => "the agency URL must start with http://".into(),
+                    PostError::Unreachable => "cannot be reached".into(),
+                    PostError::Transport(e) => e,
+                })
+            })?;
+        if !(200..300).contains(&status) {
+            return Err(AgencyError::Failed(format!("answered {status}")));
         }
         serde_json::from_slice(&bytes).map_err(|_| {
             AgencyError::Failed("answered something that is not an agency answer".into())
