@@ -142,10 +142,10 @@ async fn file_verified(app: &TestApp, body: Value) -> String {
     assert_eq!(s, 201, "{r}");
     let id = r["id"].as_str().expect("id").to_owned();
     let (s, _, v) = app
-        .call(
-            "POST",
-            &format!("/v1/requests/{id}/verify-by-agent"),
-            Some(json!({"note": "identity card checked at the shop", "agent": "agent-1"})),
+        .act(
+            &id,
+            "verify-by-agent",
+            json!({"note": "identity card checked at the shop", "agent": "agent-1"}),
         )
         .await;
     assert_eq!(s, 200, "{v}");

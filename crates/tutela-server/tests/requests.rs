@@ -39,13 +39,7 @@ async fn verified(app: &TestApp, sink: &SmtpSink, body: Value, email: &str) -> S
     assert_eq!(r["status"], "awaiting_verification");
     let id = r["id"].as_str().expect("id").to_owned();
     let code = sink.code_for(email).expect("a code was mailed");
-    let (s, _, v) = app
-        .call(
-            "POST",
-            &format!("/v1/requests/{id}/verify"),
-            Some(json!({"code": code})),
-        )
-        .await;
+    let (s, _, v) = app.act(&id, "verify", json!({"code": code})).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["status"], "verified");
     id
@@ -162,25 +156,13 @@ async fn access_request_end_to_end(app: &TestApp, sink: &SmtpSink) {
     } else {
         "00000000"
     };
-    let (s, _, p) = app
-        .call(
-            "POST",
-            &format!("/v1/requests/{id}/verify"),
-            Some(json!({"code": wrong})),
-        )
-        .await;
+    let (s, _, p) = app.act(&id, "verify", json!({"code": wrong})).await;
     assert_eq!(
         (s.as_u16(), p["code"].as_str()),
         (422, Some("code_invalid"))
     );
     assert_eq!(p["field"], "code");
-    let (s, _, v) = app
-        .call(
-            "POST",
-            &format!("/v1/requests/{id}/verify"),
-            Some(json!({"code": code})),
-        )
-        .await;
+    let (s, _, v) = app.act(&id, "verify", json!({"code": code})).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["verification"], "code");
 
@@ -485,45 +467,21 @@ async fn unknown_requesters_wait_for_an_agent(app: &TestApp) {
     let r = file(app, json!({"type": "unclassified", "email": "stranger@example.org", "channel": "email", "details": {"text": "Hallo?"}})).await;
     let id = r["id"].as_str().expect("id").to_owned();
     assert_eq!(r["status"], "awaiting_verification");
-    let (s, _, p) = app
-        .call(
-            "POST",
-            &format!("/v1/requests/{id}/verify"),
-            Some(json!({"code": "12345678"})),
-        )
-        .await;
+    let (s, _, p) = app.act(&id, "verify", json!({"code": "12345678"})).await;
     assert_eq!(
         (s.as_u16(), p["code"].as_str()),
         (409, Some("invalid_transition")),
         "no code was sent: {p}"
     );
-    let (s, _, p) = app
-        .call(
-            "POST",
-            &format!("/v1/requests/{id}/verify-by-agent"),
-            Some(json!({"note": " "})),
-        )
-        .await;
+    let (s, _, p) = app.act(&id, "verify-by-agent", json!({"note": " "})).await;
     assert_eq!((s.as_u16(), p["field"].as_str()), (422, Some("note")));
-    let (s, _, v) = app
-        .call(
-            "POST",
-            &format!("/v1/requests/{id}/verify-by-agent"),
-            Some(json!({"note": "letter with signature matching the contract", "agent": "agent-7", "subject": "X-9"})),
-        )
-        .await;
+    let (s, _, v) = app.act(&id, "verify-by-agent", json!({"note": "letter with signature matching the contract", "agent": "agent-7", "subject": "X-9"})).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["verification"], "agent");
     assert_eq!(v["subject"], "X-9");
     // Unclassified: the worker leaves it for the agent.
     assert_eq!(tick(app).await.started, 0);
-    let (s, _, v) = app
-        .call(
-            "POST",
-            &format!("/v1/requests/{id}/classify"),
-            Some(json!({"type": "access"})),
-        )
-        .await;
+    let (s, _, v) = app.act(&id, "classify", json!({"type": "access"})).await;
     assert_eq!(s, 200, "{v}");
     tick(app).await;
     let (_, _, v) = app.call("GET", &format!("/v1/requests/{id}"), None).await;
@@ -540,36 +498,26 @@ async fn extension_refusal_and_listing(app: &TestApp) {
     let r = file(app, json!({"type": "access", "subject": "nobody-1"})).await;
     let id = r["id"].as_str().expect("id").to_owned();
     let (s, _, v) = app
-        .call(
-            "POST",
-            &format!("/v1/requests/{id}/extend"),
-            Some(json!({"months": 2, "reason": "data in many systems"})),
+        .act(
+            &id,
+            "extend",
+            json!({"months": 2, "reason": "data in many systems"}),
         )
         .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["extended_months"], 2);
     assert!(v["due_at"].as_str() > r["due_at"].as_str());
     let (s, _, p) = app
-        .call(
-            "POST",
-            &format!("/v1/requests/{id}/extend"),
-            Some(json!({"months": 1, "reason": "more"})),
-        )
+        .act(&id, "extend", json!({"months": 1, "reason": "more"}))
         .await;
     assert_eq!((s.as_u16(), p["field"].as_str()), (422, Some("months")));
-    let (s, _, p) = app
-        .call(
-            "POST",
-            &format!("/v1/requests/{id}/refuse"),
-            Some(json!({"reason": ""})),
-        )
-        .await;
+    let (s, _, p) = app.act(&id, "refuse", json!({"reason": ""})).await;
     assert_eq!((s.as_u16(), p["field"].as_str()), (422, Some("reason")));
     let (s, _, v) = app
-        .call(
-            "POST",
-            &format!("/v1/requests/{id}/refuse"),
-            Some(json!({"reason": "fifth identical request this month"})),
+        .act(
+            &id,
+            "refuse",
+            json!({"reason": "fifth identical request this month"}),
         )
         .await;
     assert_eq!(s, 200);
@@ -578,13 +526,7 @@ async fn extension_refusal_and_listing(app: &TestApp) {
         v["complaint_authority"]["id"], "ldi_nrw",
         "no telecommunication contract known"
     );
-    let (s, _, p) = app
-        .call(
-            "POST",
-            &format!("/v1/requests/{id}/refuse"),
-            Some(json!({"reason": "again"})),
-        )
-        .await;
+    let (s, _, p) = app.act(&id, "refuse", json!({"reason": "again"})).await;
     assert_eq!(
         (s.as_u16(), p["code"].as_str()),
         (409, Some("invalid_transition"))
@@ -680,13 +622,7 @@ async fn codes_expire_and_lock(app: &TestApp, sink: &SmtpSink) {
         "00000000"
     };
     for left in (1..5).rev() {
-        let (s, _, p) = app
-            .call(
-                "POST",
-                &format!("/v1/requests/{id}/verify"),
-                Some(json!({"code": wrong})),
-            )
-            .await;
+        let (s, _, p) = app.act(&id, "verify", json!({"code": wrong})).await;
         assert_eq!(s, 422);
         assert!(
             p["detail"]
@@ -696,22 +632,10 @@ async fn codes_expire_and_lock(app: &TestApp, sink: &SmtpSink) {
             "{p}"
         );
     }
-    let (s, _, p) = app
-        .call(
-            "POST",
-            &format!("/v1/requests/{id}/verify"),
-            Some(json!({"code": wrong})),
-        )
-        .await;
+    let (s, _, p) = app.act(&id, "verify", json!({"code": wrong})).await;
     assert_eq!((s.as_u16(), p["code"].as_str()), (423, Some("code_locked")));
     // Locked: even the right code no longer works.
-    let (s, _, _) = app
-        .call(
-            "POST",
-            &format!("/v1/requests/{id}/verify"),
-            Some(json!({"code": code})),
-        )
-        .await;
+    let (s, _, _) = app.act(&id, "verify", json!({"code": code})).await;
     assert_eq!(s, 423);
     let (_, _, v) = app.call("GET", &format!("/v1/requests/{id}"), None).await;
     assert_eq!(v["status"], "awaiting_verification");
@@ -731,18 +655,18 @@ async fn extension_and_refusal_are_told_to_the_person(app: &TestApp, sink: &Smtp
     let id = r["id"].as_str().expect("id").to_owned();
     let before = sink.mails().len();
     let (s, _, _) = app
-        .call(
-            "POST",
-            &format!("/v1/requests/{id}/extend"),
-            Some(json!({"months": 1, "reason": "many systems"})),
+        .act(
+            &id,
+            "extend",
+            json!({"months": 1, "reason": "many systems"}),
         )
         .await;
     assert_eq!(s, 200);
     let (s, _, _) = app
-        .call(
-            "POST",
-            &format!("/v1/requests/{id}/refuse"),
-            Some(json!({"reason": "identical to last week's request"})),
+        .act(
+            &id,
+            "refuse",
+            json!({"reason": "identical to last week's request"}),
         )
         .await;
     assert_eq!(s, 200);

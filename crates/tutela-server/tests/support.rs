@@ -160,6 +160,17 @@ impl TestApp {
         self.send(req).await
     }
 
+    /// Posts an agent's action on a request (`/v1/requests/{id}/{action}`), e.g. `extend`.
+    pub async fn act(
+        &self,
+        id: &str,
+        action: &str,
+        body: serde_json::Value,
+    ) -> (StatusCode, String, serde_json::Value) {
+        self.call("POST", &format!("/v1/requests/{id}/{action}"), Some(body))
+            .await
+    }
+
     pub async fn send(&self, req: Request<Body>) -> (StatusCode, String, serde_json::Value) {
         let res = self.router.clone().oneshot(req).await.expect("response");
         let status = res.status();
