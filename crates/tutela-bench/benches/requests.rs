@@ -46,6 +46,7 @@ async fn file(requests: &Requests, t: RequestType, subject: String) -> String {
                 email: None,
                 details: None,
                 channel: "api".into(),
+                received_at: None,
             },
             "bench",
             None,

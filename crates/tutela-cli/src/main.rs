@@ -68,6 +68,25 @@ struct Sources {
 }
 
 #[derive(Subcommand)]
+enum OperatorsCommand {
+    /// Add an operator. The password is read from TUTELA_OPERATOR_PASSWORD or the first line
+    /// of standard input (never from the command line); prints the TOTP secret once.
+    Add {
+        name: String,
+        /// dpo (everything), agent (requests, identity checks) or auditor (read only).
+        #[arg(long)]
+        role: String,
+        #[command(flatten)]
+        sources: Sources,
+    },
+    /// List operators with their roles.
+    List {
+        #[command(flatten)]
+        sources: Sources,
+    },
+}
+
+#[derive(Subcommand)]
 enum TransfersCommand {
     /// Every flow of personal data to a third country, its legal ground, and the flows that
     /// lack one (exit 1 when any does).
@@ -111,6 +130,11 @@ enum Command {
         listen: Option<String>,
         #[command(flatten)]
         sources: Sources,
+    },
+    /// Operator accounts of the console (roles dpo, agent, auditor; password and TOTP).
+    Operators {
+        #[command(subcommand)]
+        command: OperatorsCommand,
     },
     /// Create or upgrade the database schema.
     Migrate {
@@ -336,6 +360,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
             runtime()?.block_on(serve(listen, sources, config))
         }
+        Command::Operators { command } => runtime()?.block_on(operators(command, &config)),
         Command::Migrate { sources } => runtime()?.block_on(async {
             let url = config.database(&sources.database);
             let store = AnyStore::open(&url)
@@ -438,6 +463,58 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?)
+}
+
+async fn operators(command: OperatorsCommand, config: &config::Config) -> anyhow::Result<ExitCode> {
+    use tutela_server::web::operators::{self, Role};
+    let sources = match &command {
+        OperatorsCommand::Add { sources, .. } | OperatorsCommand::List { sources } => sources,
+    };
+    let url = config.database(&sources.database);
+    let store = AnyStore::open(&url)
+        .await
+        .with_context(|| format!("opening {}", redact(&url)))?;
+    store.migrate().await?;
+    match command {
+        OperatorsCommand::Add { name, role, .. } => {
+            let role = Role::parse(&role)
+                .with_context(|| format!("`{role}` is not a role: use dpo, agent or auditor"))?;
+            let password = match std::env::var("TUTELA_OPERATOR_PASSWORD") {
+                Ok(p) => p,
+                Err(_) => {
+                    let mut line = String::new();
+                    std::io::stdin()
+                        .read_line(&mut line)
+                        .context("reading the password from standard input")?;
+                    line.trim_end_matches(['\r', '\n']).to_owned()
+                }
+            };
+            let created = operators::create(&store, &name, role, &password, jiff::Timestamp::now())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            say!(
+                "operator {} ({}) added as {}",
+                name,
+                created.operator.id,
+                role.as_str()
+            );
+            say!("totp secret: {}", created.totp_secret);
+            say!("otpauth uri: {}", created.otpauth_uri);
+            say!("enter the secret in an authenticator app now; it is not shown again");
+        }
+        OperatorsCommand::List { .. } => {
+            use tutela_store::WebStore;
+            for o in store.operators().await? {
+                let state = if o.disabled_at.is_some() {
+                    "disabled"
+                } else {
+                    "active"
+                };
+                say!("{}\t{}\t{}\t{}", o.name, o.role, state, o.created_at);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// A database URL without its password, for messages.

@@ -250,6 +250,9 @@ pub struct RequestPost {
     pub details: Option<serde_json::Value>,
     /// How the request came in: `api` (default), `email`, `privacy_center`, `letter`, `phone`.
     pub channel: Option<String>,
+    /// When a letter, call or e-mail reached the operator, if before it is entered here
+    /// (RFC 3339); the deadline runs from then. Not in the future.
+    pub received_at: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -16,6 +16,7 @@ pub mod problem;
 pub mod requests;
 pub mod risk;
 mod routes;
+pub mod web;
 mod writer;
 
 use std::sync::Arc;
@@ -40,6 +41,8 @@ pub struct AppState {
     /// The risk check, when a scorecard is configured.
     pub risk: Option<Arc<risk::RiskService>>,
     pub token: Arc<str>,
+    /// The privacy center's and console's settings and rate limits.
+    pub web: Arc<web::WebContext>,
 }
 
 impl AppState {
@@ -64,7 +67,17 @@ impl AppState {
             requests,
             risk: None,
             token: token.into(),
+            web: Arc::default(),
         }
+    }
+
+    /// The same state with these settings for the pages.
+    pub fn with_web(mut self, settings: web::WebSettings) -> AppState {
+        self.web = Arc::new(web::WebContext {
+            settings,
+            limits: web::RateLimits::default(),
+        });
+        self
     }
 
     /// The same state with risk checks on `model` (and an agency, when configured).
@@ -149,6 +162,7 @@ pub fn app(state: AppState) -> Router {
         ));
     Router::new()
         .merge(protected)
+        .merge(web::router(state.clone()))
         .route("/v1/notice", get(routes::meta::notice))
         .route("/healthz", get(routes::meta::healthz))
         .route("/readyz", get(routes::meta::readyz))
@@ -163,9 +177,13 @@ pub fn app(state: AppState) -> Router {
 
 /// Serves `app` on `listener` until ctrl-c or SIGTERM.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown())
-        .await
+    // The peer address is kept for the pages' rate limits.
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await
 }
 
 async fn shutdown() {

@@ -92,6 +92,11 @@ impl Problem {
         self.0.fix = Some(fix.into());
         self
     }
+
+    /// The HTTP status code.
+    pub fn status(&self) -> u16 {
+        self.0.status
+    }
 }
 
 impl IntoResponse for Problem {

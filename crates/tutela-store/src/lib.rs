@@ -25,6 +25,7 @@ mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod versions;
+mod web;
 
 use std::future::Future;
 
@@ -37,6 +38,7 @@ pub use risk::{RiskCheckRecord, RiskStore};
 pub use sql::{AnyStore, PgStore, SqliteStore};
 use tutela_core::ledger::{EventKind, LedgerEvent};
 pub use versions::{PolicyArchive, PolicyVersionRecord};
+pub use web::{OperatorRecord, SessionRecord, WebStore};
 
 /// An event to append, with the personal attributes kept apart from the ledger row.
 #[derive(Debug, Clone)]

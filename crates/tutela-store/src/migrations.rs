@@ -168,6 +168,38 @@ CREATE TABLE policy_versions (
 );
 "#;
 
+/// The web pages: operator accounts of the console, sessions of people and operators (the
+/// cookie only as its hash) and pending sign-ins of people (the code only salted and hashed).
+const TABLES_V7: &str = r#"
+CREATE TABLE operators (
+    id TEXT PRIMARY KEY,          -- category: none (random id)
+    name TEXT NOT NULL UNIQUE,    -- category: identity (the operator's sign-in name)
+    role TEXT NOT NULL,           -- category: none (dpo, agent, auditor)
+    password_hash TEXT NOT NULL,  -- category: none (argon2id)
+    totp_secret TEXT NOT NULL,    -- category: none (the second factor's shared secret)
+    totp_last_step {int} NOT NULL, -- category: none (replay guard)
+    created_at_us {int} NOT NULL, -- category: none (time)
+    disabled_at_us {int}          -- category: none (time)
+);
+CREATE TABLE web_sessions (
+    id_hash TEXT PRIMARY KEY,     -- category: none (SHA-256 of the cookie)
+    kind TEXT NOT NULL,           -- category: none (person or operator)
+    principal TEXT NOT NULL,      -- category: customer_number (the person) or operator id
+    csrf TEXT NOT NULL,           -- category: none (form token)
+    created_at_us {int} NOT NULL, -- category: none (time)
+    expires_at_us {int} NOT NULL  -- category: none (time)
+);
+CREATE TABLE signin_codes (
+    id TEXT PRIMARY KEY,          -- category: none (random id of the pending sign-in)
+    subject TEXT NOT NULL,        -- category: customer_number
+    salt TEXT NOT NULL,           -- category: none
+    code_hash TEXT NOT NULL,      -- category: none (SHA-256 of salt and code)
+    expires_at_us {int} NOT NULL, -- category: none (time)
+    attempts {int} NOT NULL,      -- category: none
+    locked {int} NOT NULL         -- category: none
+);
+"#;
+
 const SQLITE_REQUESTS_APPEND_ONLY: &str = r#"
 CREATE TRIGGER request_events_no_update BEFORE UPDATE ON request_events
 BEGIN SELECT RAISE(ABORT, 'the request ledger is append-only'); END;
@@ -216,6 +248,7 @@ pub fn sqlite() -> Vec<(i64, String)> {
         (4, sqlite_types(TABLES_V4)),
         (5, sqlite_types(TABLES_V5)),
         (6, sqlite_types(TABLES_V6)),
+        (7, sqlite_types(TABLES_V7)),
     ]
 }
 
@@ -227,6 +260,7 @@ pub fn postgres() -> Vec<(i64, String)> {
         (4, postgres_types(TABLES_V4)),
         (5, postgres_types(TABLES_V5)),
         (6, postgres_types(TABLES_V6)),
+        (7, postgres_types(TABLES_V7)),
     ]
 }
 
@@ -243,6 +277,7 @@ mod tests {
             super::TABLES_V4,
             super::TABLES_V5,
             super::TABLES_V6,
+            super::TABLES_V7,
         ]
         .iter()
         .flat_map(|t| t.lines())
@@ -257,7 +292,7 @@ mod tests {
                 assert!(l.contains("-- category: "), "column without category: {l}");
             }
         }
-        assert_eq!(columns, 19 + 41 + 17 + 14 + 9);
+        assert_eq!(columns, 19 + 41 + 17 + 14 + 9 + 21);
     }
 
     #[test]

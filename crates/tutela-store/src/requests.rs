@@ -114,6 +114,13 @@ pub trait RequestStore: Send + Sync {
         limit: i64,
     ) -> impl Future<Output = Result<Vec<RequestRecord>, StoreError>> + Send;
 
+    /// A person's requests, newest first.
+    fn requests_of(
+        &self,
+        subject: &str,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<RequestRecord>, StoreError>> + Send;
+
     fn request_events(
         &self,
         id: &str,
@@ -305,6 +312,19 @@ macro_rules! request_store {
                 .await?
                 .map(|r| Self::record_from(&r))
                 .transpose()
+            }
+
+            async fn requests_of(&self, subject: &str, limit: i64) -> Result<Vec<RequestRecord>, StoreError> {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {REQUEST_COLUMNS} FROM requests WHERE subject = $1 ORDER BY received_at_us DESC, id LIMIT $2"
+                )))
+                .bind(subject)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(Self::record_from)
+                .collect()
             }
 
             async fn list_requests(
@@ -552,6 +572,13 @@ impl RequestStore for AnyStore {
     }
     async fn request(&self, id: &str) -> Result<Option<RequestRecord>, StoreError> {
         dispatch!(self, s => s.request(id).await)
+    }
+    async fn requests_of(
+        &self,
+        subject: &str,
+        limit: i64,
+    ) -> Result<Vec<RequestRecord>, StoreError> {
+        dispatch!(self, s => s.requests_of(subject, limit).await)
     }
     async fn list_requests(
         &self,

@@ -32,6 +32,7 @@ macro_rules! append_only {
 }
 mod requests;
 mod risk;
+mod web;
 
 use tutela_store::testing::{PgSchema, temp_dir};
 use tutela_store::{PgStore, SqliteStore, Store};
@@ -46,6 +47,7 @@ async fn conformance_on_sqlite() {
     requests::run_all(&store).await;
     risk::run_all(&store).await;
     disclosures::run_all(&store).await;
+    web::run_all(&store).await;
     append_only!(store.pool());
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -62,6 +64,7 @@ async fn conformance_on_postgres() {
     requests::run_all(&store).await;
     risk::run_all(&store).await;
     disclosures::run_all(&store).await;
+    web::run_all(&store).await;
     append_only!(store.pool());
     drop(store);
     pg.drop_schema().await;

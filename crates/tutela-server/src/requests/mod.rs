@@ -117,12 +117,14 @@ pub struct NewRequest {
     pub details: Option<serde_json::Value>,
     /// `api`, `email`, `privacy_center`, `letter`, `phone`.
     pub channel: String,
+    /// When it reached the operator, if earlier than its filing; the deadline runs from then.
+    pub received_at: Option<Timestamp>,
 }
 
 pub struct Requests {
     pub engine: Arc<Engine>,
     pub settings: RequestSettings,
-    mailer: Arc<dyn Mailer>,
+    pub(crate) mailer: Arc<dyn Mailer>,
     /// The operator's databases, one connector per dataset map.
     pub connectors: Vec<Arc<tutela_connectors::Connector>>,
     /// Who is told of rectification, erasure and restriction (Art. 19).
@@ -192,7 +194,8 @@ impl Requests {
         now: Timestamp,
     ) -> Result<(RequestRecord, bool), RequestError> {
         let id = format!("req_{}", crate::random_hex(12).map_err(no_randomness)?);
-        let state = RequestState::new(new.request_type, now, &self.settings.deadlines);
+        let received_at = new.received_at.unwrap_or(now).min(now);
+        let state = RequestState::new(new.request_type, received_at, &self.settings.deadlines);
         let record = RequestRecord {
             id,
             request_type: new.request_type.as_str().to_owned(),
@@ -200,7 +203,7 @@ impl Requests {
             subject: new.subject.clone(),
             email: new.email.clone(),
             channel: new.channel.clone(),
-            received_at: now,
+            received_at,
             due_at: state.due_at,
             extended_months: 0,
             verification: None,
@@ -225,6 +228,68 @@ impl Requests {
         }
         let record = self.start_verification(record, now).await?;
         Ok((record, false))
+    }
+
+    /// Files a request for a person signed in to the privacy center: the sign-in already
+    /// proved control of the address on file with a one-time code, so the request is verified
+    /// as it is filed.
+    pub async fn create_signed_in(
+        &self,
+        mut new: NewRequest,
+        subject: &str,
+        now: Timestamp,
+    ) -> Result<RequestRecord, RequestError> {
+        new.subject = Some(subject.to_owned());
+        new.email = None;
+        new.channel = "privacy_center".into();
+        new.received_at = None;
+        let id = format!("req_{}", crate::random_hex(12).map_err(no_randomness)?);
+        let state = RequestState::new(new.request_type, now, &self.settings.deadlines);
+        let record = RequestRecord {
+            id,
+            request_type: new.request_type.as_str().to_owned(),
+            status: state.status.as_str().to_owned(),
+            subject: new.subject.clone(),
+            email: None,
+            channel: new.channel.clone(),
+            received_at: now,
+            due_at: state.due_at,
+            extended_months: 0,
+            verification: None,
+            details: new.details.as_ref().map(|d| d.to_string()),
+            version: 1,
+            updated_at: now,
+            purge_at: None,
+        };
+        let event = RequestEventNew {
+            at: now,
+            actor: "requester".into(),
+            kind: "received".into(),
+            body: json!({"type": record.request_type, "channel": record.channel}).to_string(),
+            note: None,
+        };
+        let (record, _) = self.store().insert_request(&record, &event, None).await?;
+        let record = self
+            .transition(
+                record,
+                Transition::AwaitVerification,
+                "system",
+                None,
+                json!({"method": "session"}),
+                now,
+                |_| {},
+            )
+            .await?;
+        self.transition(
+            record,
+            Transition::Verify(Verification::Code),
+            "requester",
+            None,
+            json!({"method": "privacy_center_session"}),
+            now,
+            |_| {},
+        )
+        .await
     }
 
     /// The address a code may go to: the one on file for the person, never one the requester
@@ -353,6 +418,36 @@ impl Requests {
         };
         self.store().update_request(&r, &event).await?;
         Ok(r)
+    }
+
+    /// Makes the failed steps of a request due now (an agent's retry after fixing a connector);
+    /// recorded with who asked. Returns how many steps were reset.
+    pub async fn retry_failed(
+        &self,
+        id: &str,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<usize, RequestError> {
+        let mut r = self.get(id).await?;
+        let mut reset = 0;
+        for mut step in self.store().steps(id).await? {
+            if step.status == "failed" {
+                step.next_at = None;
+                self.store().put_step(id, &step).await?;
+                reset += 1;
+            }
+        }
+        r.version += 1;
+        r.updated_at = now;
+        let event = RequestEventNew {
+            at: now,
+            actor: actor.to_owned(),
+            kind: "retry_requested".into(),
+            body: json!({"steps": reset, "status": r.status}).to_string(),
+            note: None,
+        };
+        self.store().update_request(&r, &event).await?;
+        Ok(reset)
     }
 
     pub async fn get(&self, id: &str) -> Result<RequestRecord, RequestError> {

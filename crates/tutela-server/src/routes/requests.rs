@@ -209,6 +209,7 @@ pub async fn create(
     if let Some(d) = &body.details {
         check_details(&state, t, d)?;
     }
+    let received_at = received_at(body.received_at.as_deref(), &channel)?;
     let key = idempotency_key(&headers)?;
     let (record, duplicate) = state
         .requests
@@ -219,6 +220,7 @@ pub async fn create(
                 email: body.email,
                 details: body.details,
                 channel,
+                received_at,
             },
             "api",
             key.as_deref(),
@@ -236,8 +238,38 @@ pub async fn create(
     Ok((status, Json(v)))
 }
 
+/// When a request that came in by letter, phone or e-mail reached the operator.
+fn received_at(value: Option<&str>, channel: &str) -> Result<Option<jiff::Timestamp>, Problem> {
+    let Some(value) = value else { return Ok(None) };
+    if !["letter", "phone", "email"].contains(&channel) {
+        return Err(Problem::new(
+            Code::InvalidField,
+            "only a request received by letter, phone or e-mail can have an earlier receipt",
+        )
+        .field("received_at")
+        .fix("leave received_at out, or set channel to letter, phone or email"));
+    }
+    let at = value.parse::<jiff::Timestamp>().map_err(|_| {
+        Problem::new(Code::InvalidField, "not an RFC 3339 timestamp")
+            .field("received_at")
+            .fix("send a time such as 2026-05-04T09:30:00Z")
+    })?;
+    if at > now() {
+        return Err(
+            Problem::new(Code::InvalidField, "the receipt lies in the future")
+                .field("received_at")
+                .fix("send when the letter, call or e-mail arrived"),
+        );
+    }
+    Ok(Some(at))
+}
+
 /// Details that the worker would refuse later are refused now, naming the field.
-fn check_details(state: &AppState, t: RequestType, d: &serde_json::Value) -> Result<(), Problem> {
+pub(crate) fn check_details(
+    state: &AppState,
+    t: RequestType,
+    d: &serde_json::Value,
+) -> Result<(), Problem> {
     if !d.is_object() {
         return Err(
             Problem::new(Code::InvalidField, "details must be a JSON object")

@@ -1,0 +1,1020 @@
+//! The privacy center: the person signs in with a one-time code to the address on file and
+//! sees and exercises every right of the notice (N9a–N9h) on their own data, and nothing else.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use jiff::Timestamp;
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use tutela_core::basis::LegalBasis;
+use tutela_core::ledger::{EventKind, ObjectionScope};
+use tutela_core::render::{Format, Lang, render_notice};
+use tutela_core::request::RequestType;
+use tutela_core::state::OBJECTED_DIRECT_MARKETING;
+use tutela_store::{CodeRecord, PolicyArchive, RequestStore, SessionRecord, Store, WebStore};
+
+use super::i18n::Texts;
+use super::session::{self, FORM_COOKIE, PENDING_COOKIE, PERSON_COOKIE};
+use super::{Chrome, WebForm, body_of, date, date_time, page, page_with};
+use crate::AppState;
+use crate::requests::NewRequest;
+use crate::routes::now;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/signin", post(send_code))
+        .route("/signin/code", post(enter_code))
+        .route("/signout", post(sign_out))
+        .route("/consents", post(consent))
+        .route("/objections/direct-marketing", post(object_to_marketing))
+        .route("/objections", post(object))
+        .route("/requests", post(file_request))
+        .route("/requests/{id}", get(request_page))
+        .route("/requests/{id}/download/{format}", get(download))
+        .route("/notice", get(notice))
+}
+
+#[derive(Template)]
+#[template(path = "center/signin.html")]
+struct SignIn {
+    c: Chrome,
+    form_token: String,
+    code_step: bool,
+}
+
+pub(crate) struct ConsentRow {
+    pub purpose: String,
+    pub channel: String,
+    pub label: String,
+    pub description: String,
+    pub channel_label: String,
+    pub given: bool,
+}
+
+pub(crate) struct RequestRow {
+    pub id: String,
+    pub kind: String,
+    pub status: String,
+    pub received: String,
+    pub due: String,
+}
+
+pub(crate) struct HistoryRow {
+    pub at: String,
+    pub event: String,
+    pub subject_of: String,
+    pub source: String,
+    pub version: String,
+    pub version_label: String,
+}
+
+pub(crate) struct Contacts {
+    controller: String,
+    dpo: String,
+    authorities: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "center/home.html")]
+struct Home {
+    c: Chrome,
+    gpc: bool,
+    f: PersonFacts,
+    li_purposes: Vec<(String, String)>,
+    rectifiable: Vec<String>,
+    contacts: Contacts,
+}
+
+/// What the person sees of their own data; the console shows the same to the privacy office.
+pub(crate) struct PersonFacts {
+    pub consents: Vec<ConsentRow>,
+    pub objected_marketing: bool,
+    pub requests: Vec<RequestRow>,
+    pub history: Vec<HistoryRow>,
+}
+
+#[derive(Template)]
+#[template(path = "center/request.html")]
+struct RequestPage {
+    c: Chrome,
+    id: String,
+    kind: String,
+    status: String,
+    received: String,
+    due: String,
+    downloads: Vec<&'static str>,
+    report: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "center/notice.html")]
+struct NoticePage {
+    c: Chrome,
+    notice: String,
+    contacts: Contacts,
+}
+
+fn chrome(state: &AppState, lang: Lang, title: &str, session: Option<&SessionRecord>) -> Chrome {
+    Chrome::new(state, lang, title, false).signed_in(session.map(|s| s.csrf.clone()))
+}
+
+/// The person's session, or the sign-in page.
+async fn signed_in(state: &AppState, headers: &HeaderMap) -> Option<SessionRecord> {
+    session::current(state, headers, "person", now()).await
+}
+
+fn sign_in_page(state: &AppState, lang: Lang, code_step: bool, error: Option<&str>) -> Response {
+    let token = crate::random_hex(16).unwrap_or_default();
+    let mut c = chrome(state, lang, super::i18n::texts(lang).sign_in, None);
+    c.error = error.map(str::to_owned);
+    let mut res = page(&SignIn {
+        c,
+        form_token: token.clone(),
+        code_step,
+    });
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        session::set_cookie(FORM_COOKIE, &token, "/", 3600),
+    );
+    res
+}
+
+/// A short page with a message and a way back; `status` says what happened.
+pub(crate) fn message(
+    state: &AppState,
+    lang: Lang,
+    status: StatusCode,
+    text: &str,
+    back: &str,
+) -> Response {
+    page_with(
+        status,
+        &super::Message {
+            c: Chrome::new(state, lang, text, back.starts_with("/console")),
+            back: back.to_owned(),
+        },
+    )
+}
+
+fn unavailable(state: &AppState, lang: Lang) -> Response {
+    let t = super::i18n::texts(lang);
+    message(
+        state,
+        lang,
+        StatusCode::SERVICE_UNAVAILABLE,
+        t.unavailable,
+        "/",
+    )
+}
+
+#[derive(Deserialize)]
+pub(crate) struct FlashQuery {
+    done: Option<String>,
+}
+
+/// The message after a form: `?done=` names what happened, never any data.
+pub(crate) fn flash_text(t: &Texts, q: &FlashQuery) -> Option<String> {
+    match q.done.as_deref() {
+        Some("saved") => Some(t.saved.to_owned()),
+        Some("filed") => Some(t.filed.to_owned()),
+        _ => None,
+    }
+}
+
+async fn home(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    lang: super::PageLang,
+    Query(q): Query<FlashQuery>,
+) -> Response {
+    let lang = lang.0;
+    let Some(s) = signed_in(&state, &headers).await else {
+        return sign_in_page(&state, lang, false, None);
+    };
+    let t = super::i18n::texts(lang);
+    let subject = s.principal.as_str();
+    // Global Privacy Control: the browser's signal is the person's objection to marketing.
+    let gpc = headers.get("sec-gpc").is_some_and(|v| v.as_bytes() == b"1");
+    if gpc
+        && !state
+            .engine
+            .subject_state(subject)
+            .has(OBJECTED_DIRECT_MARKETING)
+    {
+        let written = crate::routes::record(
+            &state,
+            subject,
+            EventKind::Objection {
+                scope: ObjectionScope::DirectMarketing,
+            },
+            &HeaderMap::new(),
+            (
+                None,
+                Some("Global Privacy Control (Sec-GPC: 1) in the privacy center".into()),
+                None,
+            ),
+        )
+        .await;
+        if written.is_err() {
+            return unavailable(&state, lang);
+        }
+    }
+    match home_page(&state, lang, &s, gpc, flash_text(t, &q)).await {
+        Ok(h) => page(&h),
+        Err(()) => unavailable(&state, lang),
+    }
+}
+
+async fn home_page(
+    state: &AppState,
+    lang: Lang,
+    s: &SessionRecord,
+    gpc: bool,
+    flash: Option<String>,
+) -> Result<Home, ()> {
+    let t = super::i18n::texts(lang);
+    let policy = &state.engine.policy.policy;
+    let mut li_purposes = vec![(
+        "legitimate_interest".to_owned(),
+        match lang {
+            Lang::De => "Jede Verarbeitung auf Grund berechtigter Interessen".to_owned(),
+            Lang::En => "All processing based on legitimate interests".to_owned(),
+        },
+    )];
+    for p in &policy.purposes {
+        if !p.direct_marketing
+            && p.bases
+                .iter()
+                .any(|b| b.legal_basis == LegalBasis::LegitimateInterest)
+        {
+            li_purposes.push((p.id.clone(), p.label.get(lang).to_owned()));
+        }
+    }
+    let rectifiable = state
+        .requests
+        .connectors
+        .iter()
+        .flat_map(|c| c.rectifiable())
+        .chain(["email"])
+        .collect::<std::collections::BTreeSet<&str>>()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let mut c = chrome(state, lang, t.welcome, Some(s));
+    c.flash = flash;
+    Ok(Home {
+        c,
+        gpc,
+        f: person_facts(state, lang, &s.principal).await?,
+        li_purposes,
+        rectifiable,
+        contacts: contacts(state, lang),
+    })
+}
+
+/// The person's consents, objection, requests and ledger history, newest first.
+pub(crate) async fn person_facts(
+    state: &AppState,
+    lang: Lang,
+    subject: &str,
+) -> Result<PersonFacts, ()> {
+    let compiled = &state.engine.policy;
+    let policy = &compiled.policy;
+    let st = state.engine.subject_state(subject);
+    let tz = &state.requests.settings.deadlines.time_zone;
+    let mut consents = Vec::new();
+    for p in policy
+        .purposes
+        .iter()
+        .filter(|p| p.consent_basis().is_some())
+    {
+        let channels: Vec<Option<usize>> = if p.consent_per_channel {
+            p.channels.iter().copied().map(Some).collect()
+        } else {
+            vec![None]
+        };
+        for ch in channels {
+            let channel = ch.map(|i| &policy.channels[i]);
+            let mask = compiled.consent_mask(&p.id, channel.map(|c| c.id.as_str()));
+            consents.push(ConsentRow {
+                purpose: p.id.clone(),
+                channel: channel.map(|c| c.id.clone()).unwrap_or_default(),
+                label: p.label.get(lang).to_owned(),
+                description: p.description.get(lang).to_owned(),
+                channel_label: channel
+                    .map(|c| c.label.get(lang).to_owned())
+                    .unwrap_or_default(),
+                given: st.consents & mask != 0,
+            });
+        }
+    }
+    let store = &state.engine.store;
+    let requests = store
+        .requests_of(subject, 100)
+        .await
+        .map_err(|_| ())?
+        .into_iter()
+        .map(|r| RequestRow {
+            kind: request_label(&r.request_type, lang),
+            status: status_label(&r.status, lang),
+            received: date(r.received_at, tz, lang),
+            due: date(r.due_at, tz, lang),
+            id: r.id,
+        })
+        .collect();
+    let versions = store.policy_versions().await.unwrap_or_default();
+    let history = store
+        .history(subject)
+        .await
+        .map_err(|_| ())?
+        .into_iter()
+        .rev()
+        .map(|e| {
+            let (subject_of, source) = match &e.event.kind {
+                EventKind::Consent {
+                    purpose,
+                    channel,
+                    source,
+                    ..
+                } => (
+                    purpose_label(state, purpose, channel.as_deref(), lang),
+                    source.clone(),
+                ),
+                EventKind::ConsentUse { purpose, channel } => (
+                    purpose_label(state, purpose, channel.as_deref(), lang),
+                    String::new(),
+                ),
+                EventKind::Objection { scope } => (scope.as_str().to_owned(), String::new()),
+                _ => (String::new(), String::new()),
+            };
+            let version_label = versions
+                .iter()
+                .find(|v| v.hash == e.policy_version)
+                .map(|v| v.notice_version.clone())
+                .unwrap_or_else(|| e.policy_version.chars().take(12).collect());
+            HistoryRow {
+                at: date_time(e.event.at, tz, lang),
+                event: event_label(e.event.kind.name(), lang),
+                subject_of,
+                source,
+                version: e.policy_version,
+                version_label,
+            }
+        })
+        .collect();
+    Ok(PersonFacts {
+        consents,
+        objected_marketing: st.has(OBJECTED_DIRECT_MARKETING),
+        requests,
+        history,
+    })
+}
+
+fn purpose_label(state: &AppState, purpose: &str, channel: Option<&str>, lang: Lang) -> String {
+    let policy = &state.engine.policy.policy;
+    let p = policy
+        .purposes
+        .iter()
+        .find(|p| p.id == purpose)
+        .map_or(purpose, |p| p.label.get(lang));
+    match channel.and_then(|c| policy.channels.iter().find(|x| x.id == c)) {
+        Some(ch) => format!("{p} ({})", ch.label.get(lang)),
+        None => p.to_owned(),
+    }
+}
+
+pub(crate) fn contacts(state: &AppState, lang: Lang) -> Contacts {
+    let policy = &state.engine.policy.policy;
+    let c = &policy.controller;
+    Contacts {
+        controller: format!("{}, {}", c.name, c.address),
+        dpo: format!("{}, {}", c.dpo_address, c.dpo_email),
+        authorities: policy
+            .authorities
+            .iter()
+            .map(|a| format!("{}, {}, {}", a.name.get(lang), a.address, a.web))
+            .collect(),
+    }
+}
+
+pub(crate) fn request_label(t: &str, lang: Lang) -> String {
+    let (de, en) = match t {
+        "access" => ("Auskunft", "Access"),
+        "portability" => ("Datenübertragbarkeit", "Portability"),
+        "rectification" => ("Berichtigung", "Rectification"),
+        "erasure" => ("Löschung", "Erasure"),
+        "restriction" => ("Einschränkung", "Restriction"),
+        "objection" => ("Widerspruch", "Objection"),
+        "withdraw_consent" => ("Widerruf einer Einwilligung", "Withdrawal of consent"),
+        _ => ("Nicht eingeordnet", "Unclassified"),
+    };
+    match lang {
+        Lang::De => de.to_owned(),
+        Lang::En => en.to_owned(),
+    }
+}
+
+pub(crate) fn status_label(s: &str, lang: Lang) -> String {
+    let (de, en) = match s {
+        "received" => ("eingegangen", "received"),
+        "awaiting_verification" => ("Identität wird geprüft", "identity being checked"),
+        "verified" => ("bestätigt", "verified"),
+        "in_progress" => ("in Bearbeitung", "in progress"),
+        "completed" => ("erledigt", "completed"),
+        "partially_refused" => ("teilweise abgelehnt", "partially refused"),
+        "refused" => ("abgelehnt", "refused"),
+        other => (other, other),
+    };
+    match lang {
+        Lang::De => de.to_owned(),
+        Lang::En => en.to_owned(),
+    }
+}
+
+fn event_label(kind: &str, lang: Lang) -> String {
+    let (de, en) = match kind {
+        "relationship_set" => ("Vertragsbeziehung", "Relationship"),
+        "consent_given" => ("Einwilligung erteilt", "Consent given"),
+        "consent_withdrawn" => ("Einwilligung widerrufen", "Consent withdrawn"),
+        "consent_used" => ("Einwilligung genutzt", "Consent used"),
+        "objection_raised" => ("Widerspruch", "Objection"),
+        "restriction_set" => ("Einschränkung", "Restriction"),
+        "restriction_lifted" => ("Einschränkung aufgehoben", "Restriction lifted"),
+        "transfer_consent_given" => ("Einwilligung in Übermittlung", "Transfer consent given"),
+        "transfer_consent_withdrawn" => ("Übermittlung widerrufen", "Transfer consent withdrawn"),
+        "erased" => ("Gelöscht", "Erased"),
+        other => (other, other),
+    };
+    match lang {
+        Lang::De => de.to_owned(),
+        Lang::En => en.to_owned(),
+    }
+}
+
+#[derive(Deserialize)]
+struct EmailForm {
+    csrf: String,
+    email: String,
+}
+
+async fn send_code(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    lang: super::PageLang,
+    client: super::Client,
+    WebForm(f): WebForm<EmailForm>,
+) -> Response {
+    let lang = lang.0;
+    let t = super::i18n::texts(lang);
+    if !session::form_ok(
+        &headers,
+        session::cookie(&headers, FORM_COOKIE).unwrap_or(""),
+        &f.csrf,
+    ) {
+        return sign_in_page(&state, lang, false, Some(t.form_expired));
+    }
+    let email = f.email.trim().to_lowercase();
+    let w = &state.web;
+    let by_address = format!("code:{email}");
+    let by_client = format!("client:{}", client.key());
+    if !w.limits.allow(
+        &by_client,
+        w.settings.attempts_per_client,
+        w.settings.rate_window,
+    ) || !w.limits.allow(
+        &by_address,
+        w.settings.codes_per_address,
+        w.settings.rate_window,
+    ) {
+        return message(&state, lang, StatusCode::TOO_MANY_REQUESTS, t.too_many, "/");
+    }
+    let pending = crate::random_hex(16).unwrap_or_default();
+    if email.len() <= 254 && email.contains('@') {
+        let found = match state.engine.store.subject_by_email(&email).await {
+            Ok(found) => found,
+            Err(_) => return unavailable(&state, lang),
+        };
+        // An unknown address gets the same answer and no code: the page never tells whether
+        // an address is on file.
+        if let Some(subject) = found
+            && state
+                .requests
+                .send_signin_code(&pending, &subject, &email, now())
+                .await
+                .is_err()
+        {
+            return unavailable(&state, lang);
+        }
+    }
+    let validity = state.requests.settings.code_validity.as_secs();
+    let mut res = sign_in_page(&state, lang, true, None);
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        session::set_cookie(PENDING_COOKIE, &pending, "/", validity),
+    );
+    res
+}
+
+#[derive(Deserialize)]
+struct CodeForm {
+    csrf: String,
+    code: String,
+}
+
+async fn enter_code(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    lang: super::PageLang,
+    client: super::Client,
+    WebForm(f): WebForm<CodeForm>,
+) -> Response {
+    let lang = lang.0;
+    let t = super::i18n::texts(lang);
+    if !session::form_ok(
+        &headers,
+        session::cookie(&headers, FORM_COOKIE).unwrap_or(""),
+        &f.csrf,
+    ) {
+        return sign_in_page(&state, lang, false, Some(t.form_expired));
+    }
+    let w = &state.web;
+    if !w.limits.allow(
+        &format!("client:{}", client.key()),
+        w.settings.attempts_per_client,
+        w.settings.rate_window,
+    ) {
+        return message(&state, lang, StatusCode::TOO_MANY_REQUESTS, t.too_many, "/");
+    }
+    let pending = session::cookie(&headers, PENDING_COOKIE).unwrap_or("");
+    let subject = match state
+        .requests
+        .check_signin_code(pending, &f.code, now())
+        .await
+    {
+        Ok(Some(subject)) => subject,
+        Ok(None) => return sign_in_page(&state, lang, true, Some(t.code_wrong)),
+        Err(_) => return unavailable(&state, lang),
+    };
+    let validity = w.settings.person_session;
+    let Ok((token, _)) = session::start(&state, "person", &subject, validity, now()).await else {
+        return unavailable(&state, lang);
+    };
+    let mut res = Redirect::to("/").into_response();
+    let h = res.headers_mut();
+    h.append(
+        header::SET_COOKIE,
+        session::set_cookie(PERSON_COOKIE, &token, "/", validity.as_secs()),
+    );
+    h.append(
+        header::SET_COOKIE,
+        session::set_cookie(PENDING_COOKIE, "", "/", 0),
+    );
+    res
+}
+
+#[derive(Deserialize)]
+struct CsrfOnly {
+    csrf: String,
+}
+
+async fn sign_out(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    WebForm(f): WebForm<CsrfOnly>,
+) -> Response {
+    if let Some(s) = signed_in(&state, &headers).await
+        && session::form_ok(&headers, &s.csrf, &f.csrf)
+    {
+        let _ = state.engine.store.delete_session(&s.id_hash).await;
+    }
+    let mut res = Redirect::to("/").into_response();
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        session::set_cookie(PERSON_COOKIE, "", "/", 0),
+    );
+    res
+}
+
+/// The person's session for a form, checked against the form's token.
+async fn form_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    lang: Lang,
+    csrf: &str,
+) -> Result<SessionRecord, Response> {
+    let t = super::i18n::texts(lang);
+    let Some(s) = signed_in(state, headers).await else {
+        return Err(Redirect::to("/").into_response());
+    };
+    if !session::form_ok(headers, &s.csrf, csrf) {
+        return Err(message(
+            state,
+            lang,
+            StatusCode::FORBIDDEN,
+            t.form_expired,
+            "/",
+        ));
+    }
+    Ok(s)
+}
+
+#[derive(Deserialize)]
+struct ConsentForm {
+    csrf: String,
+    purpose: String,
+    #[serde(default)]
+    channel: String,
+    granted: bool,
+}
+
+async fn consent(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    lang: super::PageLang,
+    WebForm(f): WebForm<ConsentForm>,
+) -> Response {
+    let lang = lang.0;
+    let s = match form_session(&state, &headers, lang, &f.csrf).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let kind = EventKind::Consent {
+        purpose: f.purpose,
+        channel: (!f.channel.is_empty()).then_some(f.channel),
+        granted: f.granted,
+        source: "privacy_center".into(),
+        notice_version: state.engine.policy.policy.version.clone(),
+    };
+    let evidence = Some(format!(
+        "privacy center form, signed in with a one-time code; notice {}",
+        state.engine.policy.policy.version
+    ));
+    write(&state, lang, &s.principal, kind, (evidence, None)).await
+}
+
+/// Records an event for the signed-in person and goes back to their page.
+async fn write(
+    state: &AppState,
+    lang: Lang,
+    subject: &str,
+    kind: EventKind,
+    (evidence, reason): (Option<String>, Option<String>),
+) -> Response {
+    let t = super::i18n::texts(lang);
+    match crate::routes::record(
+        state,
+        subject,
+        kind,
+        &HeaderMap::new(),
+        (evidence, reason, None),
+    )
+    .await
+    {
+        Ok(_) => Redirect::to("/?done=saved").into_response(),
+        Err(p) if p.status() >= 500 => unavailable(state, lang),
+        Err(_) => message(
+            state,
+            lang,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            t.bad_input,
+            "/",
+        ),
+    }
+}
+
+async fn object_to_marketing(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    lang: super::PageLang,
+    WebForm(f): WebForm<CsrfOnly>,
+) -> Response {
+    let lang = lang.0;
+    let s = match form_session(&state, &headers, lang, &f.csrf).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let kind = EventKind::Objection {
+        scope: ObjectionScope::DirectMarketing,
+    };
+    write(&state, lang, &s.principal, kind, (None, None)).await
+}
+
+#[derive(Deserialize)]
+struct ObjectionForm {
+    csrf: String,
+    purpose: String,
+    reason: String,
+}
+
+async fn object(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    lang: super::PageLang,
+    WebForm(f): WebForm<ObjectionForm>,
+) -> Response {
+    let lang = lang.0;
+    let t = super::i18n::texts(lang);
+    let s = match form_session(&state, &headers, lang, &f.csrf).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let known = f.purpose == "legitimate_interest"
+        || state.engine.policy.purpose_index(&f.purpose).is_some();
+    if !known || f.reason.trim().is_empty() || f.reason.len() > 5000 {
+        return message(
+            &state,
+            lang,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            t.bad_input,
+            "/",
+        );
+    }
+    let kind = EventKind::Objection {
+        scope: ObjectionScope::parse(&f.purpose),
+    };
+    write(&state, lang, &s.principal, kind, (None, Some(f.reason))).await
+}
+
+#[derive(Deserialize)]
+struct RequestForm {
+    csrf: String,
+    #[serde(rename = "type")]
+    request_type: String,
+    field: Option<String>,
+    value: Option<String>,
+    reason: Option<String>,
+}
+
+async fn file_request(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    lang: super::PageLang,
+    WebForm(f): WebForm<RequestForm>,
+) -> Response {
+    let lang = lang.0;
+    let t = super::i18n::texts(lang);
+    let s = match form_session(&state, &headers, lang, &f.csrf).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let Some(request_type) =
+        RequestType::parse(&f.request_type).filter(|t| *t != RequestType::Unclassified)
+    else {
+        return message(
+            &state,
+            lang,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            t.bad_input,
+            "/",
+        );
+    };
+    let mut details = json!({"lang": lang.as_str()});
+    match request_type {
+        RequestType::Rectification => {
+            let (Some(field), Some(value)) = (f.field, f.value) else {
+                return message(
+                    &state,
+                    lang,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    t.bad_input,
+                    "/",
+                );
+            };
+            details["changes"] = json!({ field: value.trim() });
+        }
+        RequestType::Restriction | RequestType::Objection => {
+            details["reason"] = json!(f.reason.unwrap_or_default());
+        }
+        _ => {}
+    }
+    if crate::routes::requests::check_details(&state, request_type, &details).is_err() {
+        return message(
+            &state,
+            lang,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            t.bad_input,
+            "/",
+        );
+    }
+    let new = NewRequest {
+        request_type,
+        subject: None,
+        email: None,
+        details: Some(details),
+        channel: "privacy_center".into(),
+        received_at: None,
+    };
+    match state
+        .requests
+        .create_signed_in(new, &s.principal, now())
+        .await
+    {
+        Ok(_) => Redirect::to("/?done=filed#h-requests").into_response(),
+        Err(_) => unavailable(&state, lang),
+    }
+}
+
+async fn request_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    lang: super::PageLang,
+    Path(id): Path<String>,
+) -> Response {
+    let lang = lang.0;
+    let t = super::i18n::texts(lang);
+    let Some(s) = signed_in(&state, &headers).await else {
+        return Redirect::to("/").into_response();
+    };
+    // Another person's request is as unknown as one that does not exist.
+    let r = match state.engine.store.request(&id).await {
+        Ok(Some(r)) if r.subject.as_deref() == Some(s.principal.as_str()) => r,
+        Ok(_) => return message(&state, lang, StatusCode::NOT_FOUND, t.not_found, "/"),
+        Err(_) => return unavailable(&state, lang),
+    };
+    let tz = &state.requests.settings.deadlines.time_zone;
+    let finished = matches!(r.status.as_str(), "completed" | "partially_refused");
+    let downloads: Vec<&'static str> = match (finished, r.request_type.as_str()) {
+        (true, "access") => vec!["html", "json"],
+        (true, "portability") => vec!["zip"],
+        _ => vec![],
+    };
+    let report = if finished && r.request_type == "access" {
+        state
+            .requests
+            .result(&r.id, "html")
+            .await
+            .ok()
+            .map(|b| body_of(&String::from_utf8_lossy(&b)).to_owned())
+    } else {
+        None
+    };
+    page(&RequestPage {
+        c: chrome(
+            &state,
+            lang,
+            &request_label(&r.request_type, lang),
+            Some(&s),
+        ),
+        kind: request_label(&r.request_type, lang),
+        status: status_label(&r.status, lang),
+        received: date(r.received_at, tz, lang),
+        due: date(r.due_at, tz, lang),
+        id: r.id,
+        downloads,
+        report,
+    })
+}
+
+async fn download(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    lang: super::PageLang,
+    Path((id, format)): Path<(String, String)>,
+) -> Response {
+    let lang = lang.0;
+    let t = super::i18n::texts(lang);
+    let Some(s) = signed_in(&state, &headers).await else {
+        return Redirect::to("/").into_response();
+    };
+    match state.engine.store.request(&id).await {
+        Ok(Some(r)) if r.subject.as_deref() == Some(s.principal.as_str()) => {}
+        Ok(_) => return message(&state, lang, StatusCode::NOT_FOUND, t.not_found, "/"),
+        Err(_) => return unavailable(&state, lang),
+    }
+    let (ct, ext) = match format.as_str() {
+        "html" => ("text/html; charset=utf-8", "html"),
+        "json" => ("application/json", "json"),
+        "zip" => ("application/zip", "zip"),
+        _ => return message(&state, lang, StatusCode::NOT_FOUND, t.not_found, "/"),
+    };
+    match state.requests.result(&id, &format).await {
+        Ok(bytes) => {
+            let mut res = bytes.into_response();
+            let h = res.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+            if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{id}.{ext}\"")) {
+                h.insert(header::CONTENT_DISPOSITION, v);
+            }
+            res
+        }
+        Err(_) => message(&state, lang, StatusCode::NOT_FOUND, t.not_ready, "/"),
+    }
+}
+
+#[derive(Deserialize)]
+struct NoticeQuery {
+    version: Option<String>,
+}
+
+async fn notice(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    lang: super::PageLang,
+    Query(q): Query<NoticeQuery>,
+) -> Response {
+    let lang = lang.0;
+    let t = super::i18n::texts(lang);
+    let html = match q.version.as_deref() {
+        None => render_notice(&state.engine.policy.policy, lang, Format::Html),
+        Some(v) => match state.engine.store.policy_version(v).await {
+            Ok(Some(kept)) => match lang {
+                Lang::De => kept.notice_de_html,
+                Lang::En => kept.notice_en_html,
+            },
+            Ok(None) => {
+                return message(&state, lang, StatusCode::NOT_FOUND, t.not_found, "/notice");
+            }
+            Err(_) => return unavailable(&state, lang),
+        },
+    };
+    let s = signed_in(&state, &headers).await;
+    page(&NoticePage {
+        c: chrome(&state, lang, t.notice, s.as_ref()),
+        notice: body_of(&html).to_owned(),
+        contacts: contacts(&state, lang),
+    })
+}
+
+impl crate::requests::Requests {
+    /// Sends a sign-in code to the person's address on file and keeps its salted hash under
+    /// the pending sign-in's id.
+    pub async fn send_signin_code(
+        &self,
+        pending: &str,
+        subject: &str,
+        email: &str,
+        now: Timestamp,
+    ) -> Result<(), String> {
+        let mut draw = [0u8; 8];
+        getrandom::fill(&mut draw).map_err(|e| e.to_string())?;
+        let code = format!("{:08}", u64::from_le_bytes(draw) % 100_000_000);
+        let salt = crate::random_hex(16).map_err(|e| e.to_string())?;
+        let record = CodeRecord {
+            code_hash: signin_hash(&salt, &code),
+            salt,
+            expires_at: now
+                .checked_add(self.settings.code_validity)
+                .unwrap_or(Timestamp::MAX),
+            attempts: 0,
+            locked: false,
+        };
+        self.engine
+            .store
+            .put_signin(pending, subject, &record)
+            .await
+            .map_err(|e| e.to_string())?;
+        let minutes = self.settings.code_validity.as_secs() / 60;
+        let body = format!(
+            "Ihr Anmeldecode für das Datenschutz-Center ist {minutes} Minuten gültig.\n\
+             Your sign-in code for the privacy center is valid for {minutes} minutes.\n\n\
+             Code: {code}\n"
+        );
+        self.mailer
+            .send(email, "Ihr Anmeldecode / Your sign-in code", &body)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// The subject a right code signs in; `None` for a wrong, expired or locked code. A code
+    /// works once; wrong codes count and lock it.
+    pub async fn check_signin_code(
+        &self,
+        pending: &str,
+        code: &str,
+        now: Timestamp,
+    ) -> Result<Option<String>, String> {
+        let store = &self.engine.store;
+        let Some((subject, mut stored)) = store.signin(pending).await.map_err(|e| e.to_string())?
+        else {
+            return Ok(None);
+        };
+        if stored.locked || now > stored.expires_at {
+            return Ok(None);
+        }
+        let presented = signin_hash(&stored.salt, &code.replace(' ', ""));
+        if !session::form_ok(&HeaderMap::new(), &stored.code_hash, &presented) {
+            stored.attempts += 1;
+            stored.locked = stored.attempts >= self.settings.code_attempts;
+            store
+                .put_signin(pending, &subject, &stored)
+                .await
+                .map_err(|e| e.to_string())?;
+            return Ok(None);
+        }
+        store
+            .delete_signin(pending)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(Some(subject))
+    }
+}
+
+fn signin_hash(salt: &str, code: &str) -> String {
+    crate::hex(&Sha256::digest(format!("signin:{salt}:{code}").as_bytes()))
+}

@@ -1,0 +1,133 @@
+//! Every text of the pages in German and English, side by side: one line per text, so a text
+//! cannot exist in one language only. Texts about the processing itself come from the policy.
+
+use tutela_core::render::Lang;
+
+macro_rules! texts {
+    ($($name:ident: $de:literal, $en:literal;)*) => {
+        /// The pages' texts in one language.
+        pub struct Texts { $(pub $name: &'static str,)* }
+        pub static DE: Texts = Texts { $($name: $de,)* };
+        pub static EN: Texts = Texts { $($name: $en,)* };
+    };
+}
+
+texts! {
+    brand: "Datenschutz-Center", "Privacy center";
+    console: "Datenschutz-Konsole", "Privacy console";
+    skip: "Zum Inhalt springen", "Skip to content";
+    nav_label: "Hauptnavigation", "Main navigation";
+    other_language: "English", "Deutsch";
+    sign_in: "Anmelden", "Sign in";
+    sign_out: "Abmelden", "Sign out";
+    email: "E-Mail-Adresse", "E-mail address";
+    email_hint: "Wir senden einen Code an die Adresse, die wir von Ihnen kennen.", "We send a code to the address we have on file for you.";
+    send_code: "Code senden", "Send code";
+    code: "Code aus der E-Mail", "Code from the e-mail";
+    code_sent: "Wenn wir diese Adresse kennen, haben wir einen 8-stelligen Code dorthin gesandt. Er gilt 15 Minuten.", "If this address is on file, we sent an 8-digit code to it. It is valid for 15 minutes.";
+    confirm: "Bestätigen", "Confirm";
+    code_wrong: "Der Code stimmt nicht, ist abgelaufen oder gesperrt. Fordern Sie einen neuen an.", "The code is wrong, has expired or is locked. Ask for a new one.";
+    too_many: "Zu viele Versuche. Bitte warten Sie 15 Minuten.", "Too many attempts. Please wait 15 minutes.";
+    form_expired: "Das Formular ist abgelaufen. Bitte versuchen Sie es noch einmal.", "The form has expired. Please try again.";
+    welcome: "Ihre Daten und Ihre Rechte", "Your data and your rights";
+    consents: "Ihre Einwilligungen", "Your consents";
+    consents_intro: "Sie können jede Einwilligung jederzeit mit Wirkung für die Zukunft geben oder widerrufen.", "You can give or withdraw each consent at any time, with effect for the future.";
+    purpose: "Zweck", "Purpose";
+    channel: "Kanal", "Channel";
+    state: "Stand", "Status";
+    given: "erteilt", "given";
+    not_given: "nicht erteilt", "not given";
+    give: "Einwilligen", "Give consent";
+    withdraw: "Widerrufen", "Withdraw";
+    objection: "Widerspruch", "Objection";
+    object_marketing: "Jeder Direktwerbung widersprechen", "Object to all direct marketing";
+    object_marketing_hint: "Ohne Begründung; wir verwenden Ihre Daten danach nicht mehr für Werbung.", "No reason needed; we will no longer use your data for marketing.";
+    objected_marketing: "Sie haben der Direktwerbung widersprochen.", "You have objected to direct marketing.";
+    object_li: "Widerspruch aus Gründen Ihrer besonderen Situation", "Objection on grounds of your particular situation";
+    object_li_hint: "Gegen eine Verarbeitung auf Grund berechtigter Interessen (Art. 21 Abs. 1 DSGVO). Bitte nennen Sie Ihre Gründe.", "Against processing based on legitimate interests (Art. 21(1) GDPR). Please give your reasons.";
+    reason: "Begründung", "Reason";
+    send: "Absenden", "Submit";
+    gpc_honoured: "Ihr Browser sendet das Signal Global Privacy Control. Wir haben es als Widerspruch gegen Direktwerbung erfasst.", "Your browser sends the Global Privacy Control signal. We recorded it as an objection to direct marketing.";
+    rights: "Ihre Rechte", "Your rights";
+    access: "Auskunft anfordern (Art. 15)", "Request access (Art. 15)";
+    access_hint: "Welche Daten wir über Sie verarbeiten, wofür, woher und an wen.", "Which of your data we process, for what, from where and for whom.";
+    portability: "Daten herunterladen (Art. 20)", "Download my data (Art. 20)";
+    portability_hint: "Ihre bereitgestellten Daten als ZIP mit CSV-Dateien.", "The data you provided, as a ZIP of CSV files.";
+    rectification: "Berichtigung verlangen (Art. 16)", "Ask for a correction (Art. 16)";
+    field: "Angabe", "Field";
+    correct_value: "Richtiger Wert", "Correct value";
+    erasure: "Löschung verlangen (Art. 17)", "Ask for erasure (Art. 17)";
+    erasure_hint: "Daten, die wir aus gesetzlichen Gründen aufbewahren müssen, sperren wir bis zum Ende der Frist.", "Data we must keep by law is blocked until the end of its period.";
+    restriction: "Einschränkung verlangen (Art. 18)", "Ask for restriction (Art. 18)";
+    request: "Anfrage stellen", "File request";
+    your_requests: "Ihre Anfragen", "Your requests";
+    no_requests: "Sie haben noch keine Anfrage gestellt.", "You have not filed a request yet.";
+    request_type: "Art", "Type";
+    status: "Status", "Status";
+    received: "Eingegangen", "Received";
+    due: "Frist", "Due";
+    open: "Öffnen", "Open";
+    history: "Verlauf", "History";
+    event: "Ereignis", "Event";
+    when: "Zeitpunkt", "When";
+    source: "Quelle", "Source";
+    notice_version: "Fassung der Hinweise", "Notice version";
+    notice: "Datenschutzhinweise", "Privacy notice";
+    controller: "Verantwortlicher", "Controller";
+    dpo: "Datenschutzbeauftragter", "Data-protection officer";
+    authority: "Zuständige Aufsichtsbehörde", "Competent supervisory authority";
+    complaint_hint: "Sie können sich jederzeit bei einer Aufsichtsbehörde beschweren (Art. 77 DSGVO).", "You may complain to a supervisory authority at any time (Art. 77 GDPR).";
+    saved: "Gespeichert.", "Saved.";
+    filed: "Ihre Anfrage ist eingegangen. Sie sehen sie unten mit ihrer Frist.", "Your request has been received. You see it below with its due date.";
+    report: "Ihre Auskunft", "Your access report";
+    download: "Herunterladen", "Download";
+    not_ready: "Noch in Bearbeitung. Diese Seite zeigt den Stand.", "Still being processed. This page shows its progress.";
+    steps: "Schritte", "Steps";
+    back: "Zurück", "Back";
+    not_found: "Nicht gefunden.", "Not found.";
+    forbidden: "Dafür fehlt Ihnen die Berechtigung.", "You are not allowed to do this.";
+    bad_input: "Die Eingabe ist unvollständig oder ungültig.", "The input is incomplete or invalid.";
+    unavailable: "Der Dienst ist gerade nicht erreichbar; es wurde nichts geändert. Bitte versuchen Sie es erneut.", "The service is unavailable right now; nothing was changed. Please try again.";
+    operator_name: "Benutzername", "User name";
+    password: "Passwort", "Password";
+    totp: "Einmalcode der Authenticator-App", "One-time code from the authenticator app";
+    login_failed: "Name, Passwort oder Code ist falsch.", "Name, password or code is wrong.";
+    queue: "Anfragen", "Requests";
+    overdue: "überfällig", "overdue";
+    due_soon: "bald fällig", "due soon";
+    person: "Person", "Person";
+    person_id: "Kundennummer", "Customer number";
+    find: "Anzeigen", "Show";
+    policy: "Richtlinie", "Policy";
+    operators: "Bediener", "Operators";
+    role: "Rolle", "Role";
+    verify: "Identität bestätigen", "Verify identity";
+    verify_note: "Wie geprüft (Notiz)", "How it was checked (note)";
+    extend: "Frist verlängern", "Extend deadline";
+    months: "Monate", "Months";
+    refuse: "Ablehnen", "Refuse";
+    classify: "Einordnen als", "Classify as";
+    retry: "Fehlgeschlagene Schritte erneut versuchen", "Retry failed steps";
+    actor: "Wer", "Who";
+    details: "Angaben", "Details";
+    legal_basis: "Rechtsgrundlage", "Legal basis";
+    categories: "Datenkategorien", "Data categories";
+    retention: "Speicherdauer", "Retention";
+    clauses: "Klauseln", "Clauses";
+    recipients: "Empfänger", "Recipients";
+    record: "Verzeichnis von Verarbeitungstätigkeiten (Art. 30)", "Record of processing activities (Art. 30)";
+    coverage: "Abdeckung der Hinweise", "Coverage of the notice";
+    restricted: "Verarbeitung eingeschränkt", "Processing restricted";
+    erased: "gelöscht", "erased";
+    relationship: "Beziehung", "Relationship";
+    disclosures: "Offenlegungen", "Disclosures";
+    read_only: "Nur lesen", "Read only";
+    none: "keine", "none";
+}
+
+pub fn texts(lang: Lang) -> &'static Texts {
+    match lang {
+        Lang::De => &DE,
+        Lang::En => &EN,
+    }
+}

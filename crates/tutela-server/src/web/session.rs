@@ -1,0 +1,195 @@
+//! Sessions in cookies, CSRF tokens, and rate limits for codes and sign-in attempts.
+//!
+//! A session cookie holds 32 random bytes; the store keeps only their SHA-256, so a copy of the
+//! database signs no one in. Cookies are `Secure`, `HttpOnly` and `SameSite=Strict`. Every form
+//! carries a token: the session's, or before sign-in a random one that must match its cookie
+//! (double submit). A request with an `Origin` of another site is refused as well.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, HeaderValue, header};
+use jiff::{SignedDuration, Timestamp};
+use sha2::{Digest, Sha256};
+use tutela_store::{SessionRecord, WebStore};
+
+use crate::AppState;
+
+/// Settings of the pages; the defaults suit a privacy center reached over HTTPS.
+#[derive(Clone, Debug)]
+pub struct WebSettings {
+    /// How long a person stays signed in.
+    pub person_session: SignedDuration,
+    /// How long an operator stays signed in.
+    pub operator_session: SignedDuration,
+    /// Code e-mails per address in one window.
+    pub codes_per_address: u32,
+    /// Sign-in attempts (codes entered, passwords tried) per client address in one window.
+    pub attempts_per_client: u32,
+    /// Password attempts per operator name in one window.
+    pub attempts_per_operator: u32,
+    pub rate_window: Duration,
+}
+
+impl Default for WebSettings {
+    fn default() -> Self {
+        WebSettings {
+            person_session: SignedDuration::from_mins(30),
+            operator_session: SignedDuration::from_hours(8),
+            codes_per_address: 5,
+            attempts_per_client: 30,
+            attempts_per_operator: 10,
+            rate_window: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// The pages' settings and their rate limits, shared by all requests.
+#[derive(Default)]
+pub struct WebContext {
+    pub settings: WebSettings,
+    pub limits: RateLimits,
+}
+
+/// Fixed-window counters kept in memory, keyed by a hash (never the address or name itself).
+#[derive(Default)]
+pub struct RateLimits {
+    windows: Mutex<HashMap<[u8; 32], (Instant, u32)>>,
+}
+
+impl RateLimits {
+    /// Counts one attempt for `key`; false when the limit of the window is reached.
+    pub fn allow(&self, key: &str, limit: u32, window: Duration) -> bool {
+        let k: [u8; 32] = Sha256::digest(key.as_bytes()).into();
+        let now = Instant::now();
+        let Ok(mut w) = self.windows.lock() else {
+            return false;
+        };
+        if w.len() > 100_000 {
+            w.retain(|_, (start, _)| now.duration_since(*start) < window);
+        }
+        let e = w.entry(k).or_insert((now, 0));
+        if now.duration_since(e.0) >= window {
+            *e = (now, 0);
+        }
+        if e.1 >= limit {
+            return false;
+        }
+        e.1 += 1;
+        true
+    }
+}
+
+pub const PERSON_COOKIE: &str = "tutela_session";
+pub const OPERATOR_COOKIE: &str = "tutela_console";
+pub const FORM_COOKIE: &str = "tutela_form";
+/// The console's pre-sign-in form cookie; its own name, as its path differs.
+pub const CONSOLE_FORM_COOKIE: &str = "tutela_console_form";
+pub const PENDING_COOKIE: &str = "tutela_signin";
+pub const LANG_COOKIE: &str = "tutela_lang";
+
+/// The value of cookie `name`.
+pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// A `Set-Cookie` value; `max_age` 0 removes the cookie.
+pub fn set_cookie(name: &str, value: &str, path: &str, max_age: i64) -> HeaderValue {
+    let v = format!(
+        "{name}={value}; Path={path}; Max-Age={max_age}; Secure; HttpOnly; SameSite=Strict"
+    );
+    HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
+}
+
+pub fn hash_token(token: &str) -> String {
+    crate::hex(&Sha256::digest(token.as_bytes()))
+}
+
+/// The session of `kind` the request's cookie names, if it is valid now.
+pub async fn current(
+    state: &AppState,
+    headers: &HeaderMap,
+    kind: &str,
+    now: Timestamp,
+) -> Option<SessionRecord> {
+    let name = if kind == "person" {
+        PERSON_COOKIE
+    } else {
+        OPERATOR_COOKIE
+    };
+    let token = cookie(headers, name)?;
+    if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    match state.engine.store.session(&hash_token(token), now).await {
+        Ok(Some(s)) if s.kind == kind => Some(s),
+        Ok(_) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "sessions could not be read");
+            None
+        }
+    }
+}
+
+/// Starts a session; returns the cookie value to set.
+pub async fn start(
+    state: &AppState,
+    kind: &str,
+    principal: &str,
+    validity: SignedDuration,
+    now: Timestamp,
+) -> Result<(String, SessionRecord), String> {
+    let token = crate::random_hex(32).map_err(|e| e.to_string())?;
+    let record = SessionRecord {
+        id_hash: hash_token(&token),
+        kind: kind.to_owned(),
+        principal: principal.to_owned(),
+        csrf: crate::random_hex(16).map_err(|e| e.to_string())?,
+        created_at: now,
+        expires_at: now.checked_add(validity).unwrap_or(Timestamp::MAX),
+    };
+    state
+        .engine
+        .store
+        .insert_session(&record)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((token, record))
+}
+
+/// Whether a form's token is the expected one and the request comes from this site.
+pub fn form_ok(headers: &HeaderMap, expected: &str, presented: &str) -> bool {
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        // A browser names the page a form came from; it must be this site.
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+        let origin = origin.to_str().unwrap_or("");
+        let origin_host = origin.split_once("://").map(|(_, h)| h);
+        if host.is_none() || origin_host != host {
+            return false;
+        }
+    }
+    !expected.is_empty()
+        && expected.len() == presented.len()
+        && expected
+            .bytes()
+            .zip(presented.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+/// The client's address, when the server was started with connection info.
+pub fn client(headers_ext: &axum::http::Extensions) -> Option<IpAddr> {
+    headers_ext
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+}

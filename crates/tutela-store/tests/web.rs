@@ -1,0 +1,109 @@
+//! The web store checks every store must pass: operators, sessions, sign-in codes.
+
+use tutela_store::{CodeRecord, OperatorRecord, SessionRecord, StoreError, WebStore};
+
+fn at(s: &str) -> jiff::Timestamp {
+    s.parse().expect("timestamp")
+}
+
+pub async fn run_all<S: WebStore>(store: &S) {
+    operators_are_unique_by_name_and_refuse_a_replayed_step(store).await;
+    sessions_end_at_their_expiry(store).await;
+    signin_codes_round_trip(store).await;
+}
+
+async fn operators_are_unique_by_name_and_refuse_a_replayed_step<S: WebStore>(store: &S) {
+    let op = OperatorRecord {
+        id: "op-1".into(),
+        name: "erika".into(),
+        role: "agent".into(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        totp_secret: "JBSWY3DPEHPK3PXP".into(),
+        totp_last_step: 0,
+        created_at: at("2026-05-01T00:00:00Z"),
+        disabled_at: None,
+    };
+    store.insert_operator(&op).await.expect("insert");
+    let twin = OperatorRecord {
+        id: "op-2".into(),
+        ..op.clone()
+    };
+    assert!(matches!(
+        store.insert_operator(&twin).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        store.operator_by_name("erika").await.expect("by name"),
+        Some(op.clone())
+    );
+    assert_eq!(store.operator("op-1").await.expect("by id"), Some(op));
+    assert_eq!(store.operator("op-2").await.expect("by id"), None);
+    store.advance_totp_step("op-1", 100).await.expect("step");
+    assert!(matches!(
+        store.advance_totp_step("op-1", 100).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(store.operators().await.expect("list").len(), 1);
+}
+
+async fn sessions_end_at_their_expiry<S: WebStore>(store: &S) {
+    let s = SessionRecord {
+        id_hash: "h1".into(),
+        kind: "person".into(),
+        principal: "S-1".into(),
+        csrf: "c1".into(),
+        created_at: at("2026-05-01T10:00:00Z"),
+        expires_at: at("2026-05-01T10:30:00Z"),
+    };
+    store.insert_session(&s).await.expect("insert");
+    assert_eq!(
+        store
+            .session("h1", at("2026-05-01T10:29:59Z"))
+            .await
+            .expect("read"),
+        Some(s)
+    );
+    assert_eq!(
+        store
+            .session("h1", at("2026-05-01T10:30:00Z"))
+            .await
+            .expect("read"),
+        None
+    );
+    assert_eq!(
+        store
+            .purge_web(at("2026-05-01T11:00:00Z"))
+            .await
+            .expect("purge"),
+        1
+    );
+    store
+        .delete_session("h1")
+        .await
+        .expect("delete twice is fine");
+}
+
+async fn signin_codes_round_trip<S: WebStore>(store: &S) {
+    let code = CodeRecord {
+        salt: "s".into(),
+        code_hash: "h".into(),
+        expires_at: at("2026-05-01T10:15:00Z"),
+        attempts: 0,
+        locked: false,
+    };
+    store.put_signin("p-1", "S-1", &code).await.expect("put");
+    let counted = CodeRecord {
+        attempts: 1,
+        ..code.clone()
+    };
+    store
+        .put_signin("p-1", "S-1", &counted)
+        .await
+        .expect("count");
+    assert_eq!(
+        store.signin("p-1").await.expect("read"),
+        Some(("S-1".to_owned(), counted))
+    );
+    store.delete_signin("p-1").await.expect("delete");
+    assert_eq!(store.signin("p-1").await.expect("read"), None);
+}
