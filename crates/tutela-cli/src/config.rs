@@ -33,6 +33,41 @@ pub struct Config {
     /// The credit agency's endpoint (`http://host:port/path`), asked when the group's data is
     /// not enough (N13).
     pub risk_agency_url: Option<String>,
+    /// The privacy center's and console's sessions and rate limits.
+    pub web: Option<Web>,
+}
+
+/// `[web]`: every value optional, defaults in `tutela_server::web::WebSettings`.
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Web {
+    /// Minutes a person stays signed in (default 30).
+    pub person_session_minutes: Option<u32>,
+    /// Hours an operator stays signed in (default 8).
+    pub operator_session_hours: Option<u32>,
+    /// Sign-in codes mailed per address in 15 minutes (default 5).
+    pub codes_per_address: Option<u32>,
+    /// Sign-in attempts per client address in 15 minutes (default 30).
+    pub attempts_per_client: Option<u32>,
+}
+
+impl Web {
+    pub fn settings(&self) -> tutela_server::web::WebSettings {
+        let mut s = tutela_server::web::WebSettings::default();
+        if let Some(m) = self.person_session_minutes {
+            s.person_session = jiff::SignedDuration::from_mins(i64::from(m));
+        }
+        if let Some(h) = self.operator_session_hours {
+            s.operator_session = jiff::SignedDuration::from_hours(i64::from(h));
+        }
+        if let Some(n) = self.codes_per_address {
+            s.codes_per_address = n;
+        }
+        if let Some(n) = self.attempts_per_client {
+            s.attempts_per_client = n;
+        }
+        s
+    }
 }
 
 #[derive(Debug, Deserialize, Clone)]

@@ -622,7 +622,8 @@ async fn serve(
         connectors,
         notifier: tutela_server::requests::notify::Notifier::new(webhooks, nats),
     };
-    let mut state = AppState::new(engine.clone(), settings, mailer, fulfilment, &token);
+    let mut state = AppState::new(engine.clone(), settings, mailer, fulfilment, &token)
+        .with_web(config.web.clone().unwrap_or_default().settings());
     if let Some(path) = &config.risk_model {
         let model = risk_cmd::load_model(path)?;
         let bytes = std::fs::read(path).with_context(|| format!("reading {path}"))?;

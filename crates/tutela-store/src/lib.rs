@@ -110,6 +110,15 @@ pub trait Store: Send + Sync {
         subject: &str,
     ) -> impl Future<Output = Result<Vec<StoredEvent>, StoreError>> + Send;
 
+    /// A person's latest events, newest first: at most `limit`, all before `before_seq` when
+    /// given (the next page of a long history).
+    fn recent_history(
+        &self,
+        subject: &str,
+        before_seq: Option<i64>,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<StoredEvent>, StoreError>> + Send;
+
     /// Every event of every person, in ledger order, without personal attributes.
     fn all_events(&self) -> impl Future<Output = Result<Vec<LedgerEvent>, StoreError>> + Send;
 

@@ -95,6 +95,27 @@ impl PgStore {
     }
 }
 
+/// A `StoredEvent` from a row of the history queries (a macro: the row types differ).
+macro_rules! stored_event {
+    ($r:expr) => {{
+        let r = $r;
+        let kind: String = r.try_get("kind")?;
+        let body: String = r.try_get("body")?;
+        Ok::<_, StoreError>(StoredEvent {
+            event: event(
+                r.try_get("seq")?,
+                r.try_get("subject")?,
+                r.try_get("at_us")?,
+                &kind,
+                &body,
+            )?,
+            evidence: r.try_get("evidence")?,
+            reason: r.try_get("reason")?,
+            policy_version: r.try_get("policy_version")?,
+        })
+    }};
+}
+
 macro_rules! sql_store {
     ($store:ty, $begin:literal, $migrations:expr) => {
         impl Store for $store {
@@ -135,26 +156,38 @@ macro_rules! sql_store {
             }
 
             async fn history(&self, subject: &str) -> Result<Vec<StoredEvent>, StoreError> {
-                let rows = sqlx::query(
+                sqlx::query(
                     "SELECT l.seq, l.subject, l.at_us, l.kind, l.body, l.policy_version, p.evidence, p.reason \
                      FROM ledger l LEFT JOIN ledger_personal p ON p.seq = l.seq \
                      WHERE l.subject = $1 ORDER BY l.seq",
                 )
                 .bind(subject)
                 .fetch_all(&self.pool)
-                .await?;
-                rows.iter()
-                    .map(|r| {
-                        let kind: String = r.try_get("kind")?;
-                        let body: String = r.try_get("body")?;
-                        Ok(StoredEvent {
-                            event: event(r.try_get("seq")?, r.try_get("subject")?, r.try_get("at_us")?, &kind, &body)?,
-                            evidence: r.try_get("evidence")?,
-                            reason: r.try_get("reason")?,
-                            policy_version: r.try_get("policy_version")?,
-                        })
-                    })
-                    .collect()
+                .await?
+                .iter()
+                .map(|r| stored_event!(r))
+                .collect()
+            }
+
+            async fn recent_history(
+                &self,
+                subject: &str,
+                before_seq: Option<i64>,
+                limit: i64,
+            ) -> Result<Vec<StoredEvent>, StoreError> {
+                sqlx::query(
+                    "SELECT l.seq, l.subject, l.at_us, l.kind, l.body, l.policy_version, p.evidence, p.reason \
+                     FROM ledger l LEFT JOIN ledger_personal p ON p.seq = l.seq \
+                     WHERE l.subject = $1 AND l.seq < $2 ORDER BY l.seq DESC LIMIT $3",
+                )
+                .bind(subject)
+                .bind(before_seq.unwrap_or(i64::MAX))
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| stored_event!(r))
+                .collect()
             }
 
             async fn all_events(&self) -> Result<Vec<LedgerEvent>, StoreError> {
@@ -587,6 +620,14 @@ impl Store for AnyStore {
     }
     async fn history(&self, subject: &str) -> Result<Vec<StoredEvent>, StoreError> {
         dispatch!(self, s => s.history(subject).await)
+    }
+    async fn recent_history(
+        &self,
+        subject: &str,
+        before_seq: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        dispatch!(self, s => s.recent_history(subject, before_seq, limit).await)
     }
     async fn all_events(&self) -> Result<Vec<LedgerEvent>, StoreError> {
         dispatch!(self, s => s.all_events().await)

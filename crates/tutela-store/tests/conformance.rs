@@ -84,6 +84,17 @@ async fn appends_and_reads_history_in_order<S: Store>(store: &S) {
         .expect("exists");
     assert_eq!(subject.email.as_deref(), Some("alice@example.org"));
     assert!(store.history("nobody").await.expect("history").is_empty());
+    // The latest events, newest first, page by page.
+    let recent = store
+        .recent_history("alice", None, 2)
+        .await
+        .expect("recent");
+    assert_eq!(recent, vec![history[3].clone(), history[2].clone()]);
+    let older = store
+        .recent_history("alice", Some(recent[1].event.seq), 10)
+        .await
+        .expect("older");
+    assert_eq!(older, vec![history[1].clone(), history[0].clone()]);
     assert!(store.subject("nobody").await.expect("subject").is_none());
 }
 

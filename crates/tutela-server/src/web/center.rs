@@ -96,8 +96,15 @@ pub(crate) struct PersonFacts {
     pub consents: Vec<ConsentRow>,
     pub objected_marketing: bool,
     pub requests: Vec<RequestRow>,
+    /// The latest ledger events, newest first, one page of [`HISTORY_PAGE`].
     pub history: Vec<HistoryRow>,
+    /// Where the next page starts, when there are older events.
+    pub older: Option<i64>,
 }
+
+/// Ledger events per page: a long history is paged, so a page costs the same for a person
+/// with ten events or ten thousand.
+pub(crate) const HISTORY_PAGE: i64 = 50;
 
 #[derive(Template)]
 #[template(path = "center/request.html")]
@@ -176,6 +183,8 @@ fn unavailable(state: &AppState, lang: Lang) -> Response {
 #[derive(Deserialize)]
 pub(crate) struct FlashQuery {
     done: Option<String>,
+    /// The page of the history: events before this ledger position.
+    pub before: Option<i64>,
 }
 
 /// The message after a form: `?done=` names what happened, never any data.
@@ -225,7 +234,7 @@ async fn home(
             return unavailable(&state, lang);
         }
     }
-    match home_page(&state, lang, &s, gpc, flash_text(t, &q)).await {
+    match home_page(&state, lang, &s, gpc, flash_text(t, &q), q.before).await {
         Ok(h) => page(&h),
         Err(()) => unavailable(&state, lang),
     }
@@ -237,6 +246,7 @@ async fn home_page(
     s: &SessionRecord,
     gpc: bool,
     flash: Option<String>,
+    before: Option<i64>,
 ) -> Result<Home, ()> {
     let t = super::i18n::texts(lang);
     let policy = &state.engine.policy.policy;
@@ -271,7 +281,7 @@ async fn home_page(
     Ok(Home {
         c,
         gpc,
-        f: person_facts(state, lang, &s.principal).await?,
+        f: person_facts(state, lang, &s.principal, before).await?,
         li_purposes,
         rectifiable,
         contacts: contacts(state, lang),
@@ -283,6 +293,7 @@ pub(crate) async fn person_facts(
     state: &AppState,
     lang: Lang,
     subject: &str,
+    before: Option<i64>,
 ) -> Result<PersonFacts, ()> {
     let compiled = &state.engine.policy;
     let policy = &compiled.policy;
@@ -329,12 +340,15 @@ pub(crate) async fn person_facts(
         })
         .collect();
     let versions = store.policy_versions().await.unwrap_or_default();
-    let history = store
-        .history(subject)
+    let events = store
+        .recent_history(subject, before, HISTORY_PAGE)
         .await
-        .map_err(|_| ())?
+        .map_err(|_| ())?;
+    let older = (events.len() as i64 == HISTORY_PAGE)
+        .then(|| events.last().map(|e| e.event.seq))
+        .flatten();
+    let history = events
         .into_iter()
-        .rev()
         .map(|e| {
             let (subject_of, source) = match &e.event.kind {
                 EventKind::Consent {
@@ -373,6 +387,7 @@ pub(crate) async fn person_facts(
         objected_marketing: st.has(OBJECTED_DIRECT_MARKETING),
         requests,
         history,
+        older,
     })
 }
 

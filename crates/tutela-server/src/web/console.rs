@@ -680,6 +680,8 @@ async fn subject_search(
 #[derive(Deserialize)]
 struct SubjectForm {
     subject: String,
+    /// The page of the history: events before this ledger position.
+    before: Option<i64>,
 }
 
 /// A person's page, reached by a form so the customer number stays out of URLs and logs.
@@ -701,7 +703,7 @@ async fn subject_page(
         );
     }
     let (Ok(facts), Ok(disclosures)) = (
-        person_facts(&state, lang, &subject).await,
+        person_facts(&state, lang, &subject, f.before).await,
         state.engine.store.disclosures_of(&subject).await,
     ) else {
         return message(

@@ -68,6 +68,7 @@ texts! {
     due: "Frist", "Due";
     open: "Öffnen", "Open";
     history: "Verlauf", "History";
+    older: "Ältere Einträge", "Older entries";
     event: "Ereignis", "Event";
     when: "Zeitpunkt", "When";
     source: "Quelle", "Source";

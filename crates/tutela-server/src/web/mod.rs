@@ -52,9 +52,11 @@ async fn security_headers(req: Request, next: Next) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    // `same-origin`, not `no-referrer`: with no referrer at all, browsers send `Origin: null`
+    // on form posts, and the origin check needs the real one. Other sites still see nothing.
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     if !h.contains_key(header::CACHE_CONTROL) {
@@ -235,6 +237,11 @@ pub(crate) fn page_with(status: StatusCode, t: &impl Template) -> Response {
                 .into_response()
         }
     }
+}
+
+/// The stored form of a session cookie (its SHA-256), for tools that create sessions.
+pub fn session_hash(cookie: &str) -> String {
+    session::hash_token(cookie)
 }
 
 /// Every console route with the permission it requires, for tests and documentation.
