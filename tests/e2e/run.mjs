@@ -187,7 +187,7 @@ async function main() {
     '[smtp]', 'host = "127.0.0.1"', `port = ${sink.port}`, 'security = "none"',
     'from = "Datenschutz <privacy@example.org>"', '',
   ].join('\n'));
-  const env = { ...process.env, TUTELA_API_TOKEN: TOKEN, TUTELA_OPERATOR_PASSWORD: PASSWORD, RUST_LOG: 'warn' };
+  const env = { ...process.env, TUTELA_API_TOKEN: TOKEN, TUTELA_OPERATOR_PASSWORD: PASSWORD, TUTELA_LOG: 'warn' };
   const secrets = {};
   for (const [name, role] of [['erika', 'agent'], ['udo', 'auditor']]) {
     const out = execFileSync(bin, ['operators', 'add', name, '--role', role, '--database', db], { env }).toString();
