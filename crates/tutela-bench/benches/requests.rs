@@ -126,7 +126,7 @@ async fn bench(schema: &str, persons: u64, samples: usize, queue: usize) {
     let map = tutela_core::datamap::load(
         "demo-operator.toml",
         tutela_connectors::demo::MAP,
-        &engine.policy.policy,
+        &engine.policy().policy,
     )
     .unwrap();
     let connector = Connector::open(map, Some(&with_schema(&url, schema)), b"bench-key".to_vec())

@@ -544,11 +544,30 @@ async fn serve(
     let addr: SocketAddr = listen
         .parse()
         .with_context(|| format!("`{listen}` is not an address such as 127.0.0.1:8080"))?;
-    let policy = load_policy(&config.policy(&sources.policy))?;
+    let file_policy = load_policy(&config.policy(&sources.policy))?;
     let url = config.database(&sources.database);
     let store = AnyStore::open(&url)
         .await
         .with_context(|| format!("opening {}", redact(&url)))?;
+    store.migrate().await?;
+    // A version activated with `tutela policy activate` outlives restarts: it is in force
+    // until another is activated, whatever the policy file says.
+    let policy = match tutela_server::activation::in_force(&store)
+        .await
+        .map_err(|e| anyhow::anyhow!("the activated policy version cannot be loaded: {e}"))?
+    {
+        Some((activated, a)) => {
+            if activated.policy.hash != file_policy.policy.hash {
+                tracing::warn!(
+                    activated = %a.hash,
+                    file = %file_policy.policy.hash,
+                    "the activated policy version is in force, not the policy file"
+                );
+            }
+            activated
+        }
+        None => file_policy,
+    };
     let token = match std::env::var("TUTELA_API_TOKEN")
         .ok()
         .or(config.api_token.clone())
@@ -571,7 +590,7 @@ async fn serve(
         from_snapshot = engine.loaded.from_snapshot,
         events_folded = engine.loaded.events_folded,
         load_ms = started.elapsed().as_millis() as u64,
-        policy_version = engine.policy.policy_version(),
+        policy_version = engine.policy().policy_version(),
         "tutela is serving"
     );
     let mut settings = tutela_server::requests::RequestSettings::default();
@@ -597,10 +616,10 @@ async fn serve(
             std::sync::Arc::new(tutela_server::requests::mailer::NoMailer)
         }
     };
-    let connectors = open_datasets(&config, &engine.policy.policy).await?;
+    let connectors = open_datasets(&config, &engine.policy().policy).await?;
     let mut webhooks = Vec::new();
     for n in &config.notify {
-        if engine.policy.policy.recipient(&n.recipient).is_none() {
+        if engine.policy().policy.recipient(&n.recipient).is_none() {
             anyhow::bail!(
                 "[[notify]] names `{}`, which is not a recipient of the policy",
                 n.recipient

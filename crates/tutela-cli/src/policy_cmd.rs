@@ -46,6 +46,33 @@ pub enum PolicyCommand {
         #[arg(long)]
         database: Option<String>,
     },
+    /// Make a policy version the one in force, now or at `--at`, on every server of the
+    /// database: the files are validated and stored; the servers switch within a second of the
+    /// effective time, without dropping requests.
+    Activate {
+        file: String,
+        /// When it takes effect (RFC 3339, in the future); now when not given.
+        #[arg(long)]
+        at: Option<String>,
+        #[arg(
+            long,
+            env = "TUTELA_DATABASE_URL",
+            default_value = "sqlite://tutela.db"
+        )]
+        database: String,
+        /// Who asks (recorded with the activation).
+        #[arg(long, env = "USER", default_value = "cli")]
+        by: String,
+    },
+    /// The activations: versions scheduled, active, superseded, refused.
+    Activations {
+        #[arg(
+            long,
+            env = "TUTELA_DATABASE_URL",
+            default_value = "sqlite://tutela.db"
+        )]
+        database: String,
+    },
     /// The record of processing activities (Art. 30) written from the policy.
     Record {
         file: String,
@@ -266,6 +293,82 @@ pub fn run(cmd: PolicyCommand) -> anyhow::Result<ExitCode> {
                 say!("- {line}");
             }
             Ok(ExitCode::SUCCESS)
+        }
+        PolicyCommand::Activate {
+            file,
+            at,
+            database,
+            by,
+        } => {
+            let at = match at.as_deref() {
+                None => None,
+                Some(t) => Some(t.parse::<jiff::Timestamp>().map_err(|_| {
+                    anyhow::anyhow!(
+                        "--at `{t}` is not an RFC 3339 time such as 2026-07-01T00:00:00+02:00"
+                    )
+                })?),
+            };
+            let recording = tutela_core::policy::RecordingLoader::new(&FileLoader);
+            if let Err(e) = load_policy(&recording, &file) {
+                eprintln!("{e}");
+                eprintln!(
+                    "{} error(s) in the policy; nothing was activated",
+                    e.0.len()
+                );
+                return Ok(ExitCode::from(1));
+            }
+            let sources = recording.into_recorded();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async {
+                use tutela_store::Store;
+                let store = tutela_store::AnyStore::open(&database).await?;
+                store.migrate().await?;
+                let a = tutela_server::activation::schedule(
+                    &store,
+                    sources,
+                    &file,
+                    at,
+                    &format!("cli:{by}"),
+                    jiff::Timestamp::now(),
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                say!(
+                    "policy version {} (notice {}) scheduled for {} as {}",
+                    a.hash,
+                    a.notice_version,
+                    a.effective_at,
+                    a.id
+                );
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        PolicyCommand::Activations { database } => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async {
+                use tutela_store::{ActivationStore, Store};
+                let store = tutela_store::AnyStore::open(&database).await?;
+                store.migrate().await?;
+                for a in store.activations().await? {
+                    say!(
+                        "{}\t{}\t{}\t{}\t{}\t{}{}",
+                        a.id,
+                        a.status,
+                        a.effective_at,
+                        a.notice_version,
+                        a.hash,
+                        a.requested_by,
+                        a.error
+                            .map(|e| format!("\t{}", e.replace('\n', " ")))
+                            .unwrap_or_default()
+                    );
+                }
+                Ok(ExitCode::SUCCESS)
+            })
         }
         PolicyCommand::Record { file, format, lang } => {
             let lang =

@@ -18,6 +18,26 @@ use crate::writer;
 /// Every person's decision state, by id.
 pub type States = StateIndex;
 
+/// The policy in force and every person's state folded under it: the states' bits mean
+/// something only with the policy that folded them, so the two are read and swapped together.
+pub struct Live {
+    pub policy: Arc<CompiledPolicy>,
+    pub states: States,
+}
+
+impl std::ops::Deref for Live {
+    type Target = States;
+    fn deref(&self) -> &States {
+        &self.states
+    }
+}
+
+impl std::ops::DerefMut for Live {
+    fn deref_mut(&mut self) -> &mut States {
+        &mut self.states
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("{0}")]
@@ -44,6 +64,11 @@ pub(crate) enum Job {
     Append {
         event: Box<NewEvent>,
         reply: oneshot::Sender<Result<Appended, EngineError>>,
+    },
+    /// Switch to another policy: fold every person's state under it, then swap.
+    Activate {
+        policy: Box<CompiledPolicy>,
+        reply: oneshot::Sender<Result<LoadStats, EngineError>>,
     },
     Erase {
         subject: String,
@@ -74,9 +99,8 @@ impl Default for EngineOptions {
 const SNAPSHOT_CHUNK: usize = 65_536;
 
 pub struct Engine {
-    pub policy: Arc<CompiledPolicy>,
     pub store: AnyStore,
-    pub(crate) states: RwLock<States>,
+    pub(crate) live: RwLock<Live>,
     /// The highest ledger sequence number folded into `states`; changed only under its lock.
     pub(crate) applied_seq: AtomicI64,
     /// The sequence number the stored snapshot includes.
@@ -114,16 +138,15 @@ impl Engine {
     ) -> Result<Arc<Engine>, StoreError> {
         store.migrate().await?;
         let policy = Arc::new(policy);
-        archive(&store, &policy).await?;
+        archive(&store, &policy, "serve").await?;
         let (states, loaded) = load_states(&store, &policy).await?;
         let (tx, rx) = mpsc::channel(4096);
         // Without a snapshot every event counts as "since the snapshot", so a large ledger gets
         // one at the first check.
         let snapshot_seq = loaded.snapshot_seq.unwrap_or(0);
         let engine = Arc::new(Engine {
-            policy,
             store,
-            states: RwLock::new(states),
+            live: RwLock::new(Live { policy, states }),
             applied_seq: AtomicI64::new(loaded.up_to_seq),
             snapshot_seq: AtomicI64::new(snapshot_seq),
             writer: tx,
@@ -139,15 +162,14 @@ impl Engine {
     /// Writes a snapshot of every person's state to the store, replacing the one before.
     /// Returns the number of persons it holds.
     pub async fn snapshot(&self) -> Result<usize, StoreError> {
-        let (snap, persons) = {
-            let states = self.states();
+        let (snap, persons, version) = {
+            let live = self.states();
             let up_to_seq = self.applied_seq.load(Ordering::Acquire);
-            let chunks = snapshot::encode(&states, SNAPSHOT_CHUNK);
-            (Snapshot { up_to_seq, chunks }, states.len())
+            let chunks = snapshot::encode(&live.states, SNAPSHOT_CHUNK);
+            let version = live.policy.policy_version().to_owned();
+            (Snapshot { up_to_seq, chunks }, live.len(), version)
         };
-        self.store
-            .save_snapshot(self.policy.policy_version(), &snap)
-            .await?;
+        self.store.save_snapshot(&version, &snap).await?;
         self.snapshot_seq
             .fetch_max(snap.up_to_seq, Ordering::AcqRel);
         Ok(persons)
@@ -162,9 +184,41 @@ impl Engine {
         self.ready.load(Ordering::Acquire)
     }
 
-    /// Read access to the decision states. Never held across an await.
-    pub fn states(&self) -> RwLockReadGuard<'_, States> {
-        self.states.read().unwrap_or_else(|e| e.into_inner())
+    /// Read access to the policy in force and the decision states folded under it, together.
+    /// Never held across an await.
+    pub fn states(&self) -> RwLockReadGuard<'_, Live> {
+        self.live.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The policy in force now. A caller that also reads states takes both from [`states`]
+    /// instead, so a switch between the two reads cannot pair a state with another policy.
+    ///
+    /// [`states`]: Engine::states
+    pub fn policy(&self) -> Arc<CompiledPolicy> {
+        self.states().policy.clone()
+    }
+
+    /// Validated and compiled elsewhere, `policy` becomes the one in force: the writer stops
+    /// taking writes, every person's state is folded under the new policy (decisions go on
+    /// under the old one meanwhile), then policy and states are swapped at once and the new
+    /// version is archived as activated by `by`.
+    pub async fn activate(
+        &self,
+        policy: CompiledPolicy,
+        by: &str,
+    ) -> Result<LoadStats, EngineError> {
+        let (reply, rx) = oneshot::channel();
+        let version = policy.clone();
+        self.writer
+            .send(Job::Activate {
+                policy: Box::new(policy),
+                reply,
+            })
+            .await
+            .map_err(|_| EngineError::Closed)?;
+        let stats = rx.await.map_err(|_| EngineError::Closed)??;
+        archive(&self.store, &version, by).await?;
+        Ok(stats)
     }
 
     pub fn subject_state(&self, id: &str) -> SubjectState {
@@ -200,7 +254,7 @@ impl Engine {
 }
 
 /// Keeps the policy in force and its rendered notices in the archive (N33), once per version.
-async fn archive(store: &AnyStore, policy: &CompiledPolicy) -> Result<(), StoreError> {
+async fn archive(store: &AnyStore, policy: &CompiledPolicy, by: &str) -> Result<(), StoreError> {
     use tutela_core::render::{Format, Lang, render_notice};
     use tutela_store::PolicyArchive;
     let p = &policy.policy;
@@ -210,7 +264,7 @@ async fn archive(store: &AnyStore, policy: &CompiledPolicy) -> Result<(), StoreE
             policy_id: p.id.clone(),
             notice_version: p.version.clone(),
             first_loaded_at: jiff::Timestamp::now(),
-            activated_by: "serve".into(),
+            activated_by: by.to_owned(),
             notice_de_html: render_notice(p, Lang::De, Format::Html),
             notice_en_html: render_notice(p, Lang::En, Format::Html),
             notice_de_md: render_notice(p, Lang::De, Format::Markdown),

@@ -5,6 +5,7 @@
 //! single writer, which checks them against the policy, commits them durably, updates the
 //! in-memory state and only then acknowledges.
 
+pub mod activation;
 mod auth;
 mod dto;
 pub mod engine;
@@ -62,6 +63,10 @@ impl AppState {
             fulfilment,
         ));
         tokio::spawn(requests::worker::run(Arc::downgrade(&requests)));
+        tokio::spawn(activation::run(
+            Arc::downgrade(&engine),
+            std::time::Duration::from_secs(1),
+        ));
         AppState {
             engine,
             requests,

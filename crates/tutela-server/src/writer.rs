@@ -29,11 +29,17 @@ pub(crate) async fn run(engine: Weak<Engine>, mut rx: mpsc::Receiver<Job>) {
         for job in jobs.drain(..) {
             match job {
                 Job::Append { event, reply } => appends.push((*event, reply)),
+                Job::Activate { policy, reply } => {
+                    // Everything before the switch is committed under the old policy.
+                    commit(&engine, std::mem::take(&mut appends)).await;
+                    let _ = reply.send(switch(&engine, *policy).await);
+                }
                 Job::Erase { subject, at, reply } => {
                     // Erasures are rare: commit what is pending first, keeping ledger order.
                     commit(&engine, std::mem::take(&mut appends)).await;
+                    let policy = engine.policy();
                     let keep = match engine.store.history(&subject).await {
-                        Ok(history) => evidence_to_keep(&engine.policy.policy, &history, at),
+                        Ok(history) => evidence_to_keep(&policy.policy, &history, at),
                         Err(e) => {
                             let _ = reply.send(Err(EngineError::from(e)));
                             continue;
@@ -41,14 +47,14 @@ pub(crate) async fn run(engine: Weak<Engine>, mut rx: mpsc::Receiver<Job>) {
                     };
                     let result = engine
                         .store
-                        .erase(&subject, at, engine.policy.policy_version(), &keep)
+                        .erase(&subject, at, policy.policy_version(), &keep)
                         .await
                         .map_err(EngineError::from);
                     if let Ok(done) = &result {
-                        let mut states = engine.states.write().unwrap_or_else(|e| e.into_inner());
-                        states
-                            .get_or_insert(&subject)
-                            .apply(&engine.policy, &tutela_core::ledger::EventKind::Erasure);
+                        let mut live = engine.live.write().unwrap_or_else(|e| e.into_inner());
+                        let policy = live.policy.clone();
+                        live.get_or_insert(&subject)
+                            .apply(&policy, &tutela_core::ledger::EventKind::Erasure);
                         engine.applied_seq.fetch_max(done.seq, Ordering::AcqRel);
                     }
                     let _ = reply.send(result);
@@ -104,10 +110,27 @@ pub fn evidence_to_keep(
     keep
 }
 
+/// Folds every person's state under `policy` and swaps it in with the states. The writer runs
+/// this itself, so no write lands between the fold and the swap; decisions read the old pair
+/// until the swap.
+async fn switch(
+    engine: &Engine,
+    policy: tutela_core::compiled::CompiledPolicy,
+) -> Result<crate::engine::LoadStats, EngineError> {
+    let policy = std::sync::Arc::new(policy);
+    let (states, stats) = crate::engine::load_states(&engine.store, &policy).await?;
+    let mut live = engine.live.write().unwrap_or_else(|e| e.into_inner());
+    live.policy = policy;
+    live.states = states;
+    engine.applied_seq.store(stats.up_to_seq, Ordering::Release);
+    Ok(stats)
+}
+
 async fn commit(engine: &Engine, appends: Vec<(NewEvent, Reply)>) {
     if appends.is_empty() {
         return;
     }
+    let policy = engine.policy();
     // Check each write against the state it will meet, including the writes before it here.
     let mut scratch: FxHashMap<String, SubjectState> = FxHashMap::default();
     let mut accepted: Vec<(NewEvent, Reply)> = Vec::with_capacity(appends.len());
@@ -117,9 +140,12 @@ async fn commit(engine: &Engine, appends: Vec<(NewEvent, Reply)>) {
             let state = scratch
                 .entry(event.subject.clone())
                 .or_insert_with(|| *states.state(&event.subject));
-            match check(&engine.policy, state, &event) {
+            // The version that checked the write is the one it records.
+            let mut event = event;
+            event.policy_version = policy.policy_version().to_owned();
+            match check(&policy, state, &event) {
                 Ok(()) if !is_erasure(&event.kind) => {
-                    state.apply(&engine.policy, &event.kind);
+                    state.apply(&policy, &event.kind);
                     accepted.push((event, reply));
                 }
                 Ok(()) => accepted.push((event, reply)),
@@ -136,7 +162,7 @@ async fn commit(engine: &Engine, appends: Vec<(NewEvent, Reply)>) {
     match engine.store.append(&events).await {
         Ok(results) => {
             {
-                let mut states = engine.states.write().unwrap_or_else(|e| e.into_inner());
+                let mut states = engine.live.write().unwrap_or_else(|e| e.into_inner());
                 for (event, result) in events.iter().zip(&results) {
                     if let Ok(Appended {
                         duplicate: false,
@@ -146,7 +172,7 @@ async fn commit(engine: &Engine, appends: Vec<(NewEvent, Reply)>) {
                     {
                         states
                             .get_or_insert(&event.subject)
-                            .apply(&engine.policy, &event.kind);
+                            .apply(&policy, &event.kind);
                         engine.applied_seq.fetch_max(*seq, Ordering::AcqRel);
                     }
                 }

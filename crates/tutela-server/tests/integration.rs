@@ -18,3 +18,4 @@ mod requests;
 mod risk;
 mod smtp_sink;
 mod support;
+mod versions;

@@ -278,7 +278,7 @@ async fn access_request_end_to_end(app: &TestApp, sink: &SmtpSink) {
         .find(|h| h["event"] == "consent_given")
         .expect("given");
     let version = given["policy_version"].as_str().expect("policy version");
-    assert_eq!(version, app.engine.policy.policy_version());
+    assert_eq!(version, app.engine.policy().policy_version());
     let (_, _, page) = app
         .call(
             "GET",

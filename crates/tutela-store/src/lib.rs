@@ -15,6 +15,7 @@ macro_rules! dispatch {
     };
 }
 
+mod activations;
 mod codec;
 mod disclosures;
 mod error;
@@ -29,6 +30,7 @@ mod web;
 
 use std::future::Future;
 
+pub use activations::{ActivationRecord, ActivationStore};
 pub use disclosures::{DisclosureRecord, DisclosureStore};
 pub use error::StoreError;
 pub use requests::{

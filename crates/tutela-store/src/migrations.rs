@@ -200,6 +200,24 @@ CREATE TABLE signin_codes (
 );
 "#;
 
+/// Policy activations: versions asked to take effect now or later, with their files, and the
+/// outcome (N33: the policy over time).
+const TABLES_V8: &str = r#"
+CREATE TABLE policy_activations (
+    id TEXT PRIMARY KEY,          -- category: none (random id)
+    hash TEXT NOT NULL,           -- category: none (policy version)
+    notice_version TEXT NOT NULL, -- category: none
+    sources TEXT NOT NULL,        -- category: none (the policy files, JSON)
+    root TEXT NOT NULL,           -- category: none (the file the policy starts from)
+    effective_at_us {int} NOT NULL, -- category: none (time)
+    requested_by TEXT NOT NULL,   -- category: none (operator id or cli)
+    requested_at_us {int} NOT NULL, -- category: none (time)
+    status TEXT NOT NULL,         -- category: none (scheduled, active, superseded, refused, cancelled)
+    decided_at_us {int},          -- category: none (time)
+    error TEXT                    -- category: none (why a version was refused)
+);
+"#;
+
 const SQLITE_REQUESTS_APPEND_ONLY: &str = r#"
 CREATE TRIGGER request_events_no_update BEFORE UPDATE ON request_events
 BEGIN SELECT RAISE(ABORT, 'the request ledger is append-only'); END;
@@ -249,6 +267,7 @@ pub fn sqlite() -> Vec<(i64, String)> {
         (5, sqlite_types(TABLES_V5)),
         (6, sqlite_types(TABLES_V6)),
         (7, sqlite_types(TABLES_V7)),
+        (8, sqlite_types(TABLES_V8)),
     ]
 }
 
@@ -261,6 +280,7 @@ pub fn postgres() -> Vec<(i64, String)> {
         (5, postgres_types(TABLES_V5)),
         (6, postgres_types(TABLES_V6)),
         (7, postgres_types(TABLES_V7)),
+        (8, postgres_types(TABLES_V8)),
     ]
 }
 
@@ -278,6 +298,7 @@ mod tests {
             super::TABLES_V5,
             super::TABLES_V6,
             super::TABLES_V7,
+            super::TABLES_V8,
         ]
         .iter()
         .flat_map(|t| t.lines())
@@ -292,7 +313,7 @@ mod tests {
                 assert!(l.contains("-- category: "), "column without category: {l}");
             }
         }
-        assert_eq!(columns, 19 + 41 + 17 + 14 + 9 + 21);
+        assert_eq!(columns, 19 + 41 + 17 + 14 + 9 + 21 + 11);
     }
 
     #[test]

@@ -48,6 +48,7 @@ async fn conformance_on_sqlite() {
     risk::run_all(&store).await;
     disclosures::run_all(&store).await;
     web::run_all(&store).await;
+    web::activations_are_decided_once(&store).await;
     append_only!(store.pool());
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -65,6 +66,7 @@ async fn conformance_on_postgres() {
     risk::run_all(&store).await;
     disclosures::run_all(&store).await;
     web::run_all(&store).await;
+    web::activations_are_decided_once(&store).await;
     append_only!(store.pool());
     drop(store);
     pg.drop_schema().await;

@@ -107,3 +107,46 @@ async fn signin_codes_round_trip<S: WebStore>(store: &S) {
     store.delete_signin("p-1").await.expect("delete");
     assert_eq!(store.signin("p-1").await.expect("read"), None);
 }
+
+/// Activations: kept with their files, decided once.
+pub async fn activations_are_decided_once<S: tutela_store::ActivationStore>(store: &S) {
+    use tutela_store::ActivationRecord;
+    let a = ActivationRecord {
+        id: "act-1".into(),
+        hash: "h2".into(),
+        notice_version: "2026-07".into(),
+        sources: "[]".into(),
+        root: "reference.toml".into(),
+        effective_at: at("2026-07-01T00:00:00Z"),
+        requested_by: "cli:dpo".into(),
+        requested_at: at("2026-06-01T00:00:00Z"),
+        status: "scheduled".into(),
+        decided_at: None,
+        error: None,
+    };
+    store.insert_activation(&a).await.expect("insert");
+    assert_eq!(store.activations().await.expect("list"), vec![a]);
+    store
+        .decide_activation(
+            "act-1",
+            "scheduled",
+            "active",
+            at("2026-07-01T00:00:01Z"),
+            None,
+        )
+        .await
+        .expect("decide");
+    assert!(matches!(
+        store
+            .decide_activation(
+                "act-1",
+                "scheduled",
+                "refused",
+                at("2026-07-01T00:00:02Z"),
+                Some("x")
+            )
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(store.activations().await.expect("list")[0].status, "active");
+}

@@ -143,3 +143,81 @@ fn collect(
     }
     stack.pop();
 }
+
+/// One file a loader handed out: which file asked for which path, and what came back. A list
+/// of these replays a policy exactly, includes and all, without the files it came from (a
+/// version activated from one machine and loaded on another, or after the files changed).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RecordedSource {
+    pub from: Option<String>,
+    pub path: String,
+    pub name: String,
+    pub text: String,
+}
+
+/// Wraps a loader and keeps what it loaded.
+pub struct RecordingLoader<'l> {
+    inner: &'l dyn SourceLoader,
+    seen: std::cell::RefCell<Vec<RecordedSource>>,
+}
+
+impl<'l> RecordingLoader<'l> {
+    pub fn new(inner: &'l dyn SourceLoader) -> Self {
+        RecordingLoader {
+            inner,
+            seen: std::cell::RefCell::default(),
+        }
+    }
+
+    /// Everything loaded, in load order.
+    pub fn into_recorded(self) -> Vec<RecordedSource> {
+        self.seen.into_inner()
+    }
+}
+
+impl SourceLoader for RecordingLoader<'_> {
+    fn load(&self, from: Option<&str>, path: &str) -> Result<Source, String> {
+        let source = self.inner.load(from, path)?;
+        self.seen.borrow_mut().push(RecordedSource {
+            from: from.map(str::to_owned),
+            path: path.to_owned(),
+            name: source.name.clone(),
+            text: source.text.clone(),
+        });
+        Ok(source)
+    }
+}
+
+/// Loads a policy again from what a [`RecordingLoader`] kept.
+pub struct ReplayLoader(pub Vec<RecordedSource>);
+
+impl SourceLoader for ReplayLoader {
+    fn load(&self, from: Option<&str>, path: &str) -> Result<Source, String> {
+        self.0
+            .iter()
+            .find(|s| s.from.as_deref() == from && s.path == path)
+            .map(|s| Source {
+                name: s.name.clone(),
+                text: s.text.clone(),
+            })
+            .ok_or_else(|| format!("`{path}` is not among the recorded policy files"))
+    }
+}
+
+#[cfg(test)]
+mod replay_tests {
+    use super::*;
+
+    #[test]
+    fn a_replayed_policy_is_the_same_version() {
+        let reference = include_str!("../../../../policies/reference.toml");
+        let files = MemoryLoader::new().with("reference.toml", reference);
+        let recording = RecordingLoader::new(&files);
+        let first = load_policy(&recording, "reference.toml").expect("loads");
+        let recorded = recording.into_recorded();
+        assert_eq!(recorded.len(), 1);
+        let again = load_policy(&ReplayLoader(recorded), "reference.toml").expect("replays");
+        assert_eq!(first.hash, again.hash);
+        assert!(load_policy(&ReplayLoader(vec![]), "reference.toml").is_err());
+    }
+}

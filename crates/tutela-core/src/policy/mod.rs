@@ -9,5 +9,7 @@ mod validate;
 
 pub(crate) use error::line_column as error_line_column;
 pub use error::{PolicyError, PolicyErrors};
-pub use load::{MemoryLoader, Source, SourceLoader, load_policy};
+pub use load::{
+    MemoryLoader, RecordedSource, RecordingLoader, ReplayLoader, Source, SourceLoader, load_policy,
+};
 pub use model::*;

@@ -610,7 +610,7 @@ impl Requests {
             .unwrap_or_default();
         let authority = self
             .engine
-            .policy
+            .policy()
             .policy
             .competent_authority(kind)
             .map(|a| format!("{} / {}, {}, {}", a.name.de, a.name.en, a.address, a.web))

@@ -342,7 +342,7 @@ impl Worker {
             reason,
             email: None,
             idempotency_key: Some(key.clone()),
-            policy_version: engine.policy.policy_version().to_owned(),
+            policy_version: engine.policy().policy_version().to_owned(),
         };
         let state = engine.subject_state(&subject);
         if let Some(target) = step.strip_prefix("70-notify:") {
@@ -557,7 +557,7 @@ impl Worker {
             }
             "40-erase" => {
                 let report = c
-                    .erase(&ids, &self.requests.engine.policy.policy, now)
+                    .erase(&ids, &self.requests.engine.policy().policy, now)
                     .await
                     .map_err(connector_error)?;
                 serde_json::to_string(&report)
@@ -604,7 +604,7 @@ impl Worker {
         now: Timestamp,
     ) -> Result<Option<String>, StepError> {
         let engine = &self.requests.engine;
-        let policy = &engine.policy;
+        let policy = &engine.policy();
         let state = engine.subject_state(subject);
         let mut targets: Vec<(String, Option<String>)> = Vec::new();
         match d["purpose"].as_str() {
@@ -718,7 +718,7 @@ impl Worker {
                     })
                     .collect();
             let doc = report::build(&ReportInput {
-                policy: &engine.policy,
+                policy: &engine.policy(),
                 subject: &subject,
                 state: &state,
                 email,

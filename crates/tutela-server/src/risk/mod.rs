@@ -111,7 +111,7 @@ impl RiskService {
         input: CheckInput,
         now: Timestamp,
     ) -> Result<RiskCheckRecord, RiskError> {
-        let policy = &self.engine.policy;
+        let policy = &self.engine.policy();
         let rules = policy
             .policy
             .risk

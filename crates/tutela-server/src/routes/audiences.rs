@@ -114,7 +114,8 @@ pub async fn create(
         .field("subjects")
         .fix("split the list"));
     }
-    let policy = &state.engine.policy;
+    // The policy the states were folded under; resolved ids and states must match.
+    let policy = &state.engine.policy();
     let c = &post.campaign;
     let q = policy
         .resolve(
@@ -143,6 +144,13 @@ pub async fn create(
     let mut verdicts = Vec::with_capacity(post.subjects.len());
     {
         let states = state.engine.states();
+        if !std::sync::Arc::ptr_eq(&states.policy, policy) {
+            return Err(Problem::new(
+                Code::StorageUnavailable,
+                "the policy changed while the audience was computed",
+            )
+            .fix("send the request again"));
+        }
         audience::select(
             policy,
             &states,

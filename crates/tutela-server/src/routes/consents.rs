@@ -54,7 +54,7 @@ pub async fn record_consent(
         source: body.source,
         notice_version: body
             .notice_version
-            .unwrap_or_else(|| state.engine.policy.policy.version.clone()),
+            .unwrap_or_else(|| state.engine.policy().policy.version.clone()),
     };
     record(&state, &id, kind, &headers, (body.evidence, None, None)).await
 }
@@ -165,7 +165,7 @@ pub async fn history(
 
 /// Consent records with the fields of ISO/IEC TS 27560 (as the W3C DPVCG guide maps them).
 fn iso27560(state: &AppState, subject: &str, consents: &[ConsentEntry]) -> serde_json::Value {
-    let policy = &state.engine.policy.policy;
+    let policy = &state.engine.policy().policy;
     let records: Vec<serde_json::Value> = consents
         .iter()
         .map(|c| {
@@ -248,7 +248,7 @@ pub async fn tcf(
             .field("tc_string")
             .fix("send the banner's IAB TCF v2.2 or v2.3 consent string as it is")
     })?;
-    let policy = &state.engine.policy;
+    let policy = &state.engine.policy();
     let mut granted = Vec::new();
     let mut refused = Vec::new();
     for p in policy

@@ -95,10 +95,14 @@ pub async fn single(
 ) -> Result<Response, Problem> {
     let q: DecisionRequest<'_> = parse(&body)?;
     check_subject(&q, "")?;
-    let policy = &state.engine.policy;
     let now = super::now();
+    // Policy and states from one read: a policy switch cannot fall between them. The answer
+    // borrows the policy's tables, so the policy is held past the read.
+    let policy;
     let response = {
         let states = state.engine.states();
+        policy = states.policy.clone();
+        let policy = &*policy;
         let mut tally = Tally::default();
         let r = decide_one(policy, states.state(&q.subject), &q, now, &mut tally);
         tally.flush();
@@ -129,10 +133,12 @@ pub async fn batch(
     for (i, q) in req.queries.iter().enumerate() {
         super::subject_id(&q.subject).map_err(|p| p.field(format!("queries[{i}].subject")))?;
     }
-    let policy = &state.engine.policy;
     let now = super::now();
+    let policy;
     let results = {
         let states = state.engine.states();
+        policy = states.policy.clone();
+        let policy = &*policy;
         let mut tally = Tally::default();
         // All lookups first: they are independent, so their cache misses overlap.
         let found: Vec<&SubjectState> = req

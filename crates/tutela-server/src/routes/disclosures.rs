@@ -53,7 +53,7 @@ pub async fn create(
     Body(body): Body<DisclosurePost>,
 ) -> Result<(StatusCode, Json<DisclosureView>), Problem> {
     subject_id(&body.subject).map_err(|p| p.field("subject"))?;
-    let policy = &state.engine.policy;
+    let policy = &state.engine.policy();
     let q = policy
         .resolve(
             &body.purpose,

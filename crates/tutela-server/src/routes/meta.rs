@@ -16,7 +16,7 @@ use crate::problem::{Code, Problem};
     responses((status = 200, description = "The policy in force: ids, version, purposes with their legal bases, categories, channels, recipients")),
     security(("bearer" = [])))]
 pub async fn policy(State(state): State<AppState>) -> Json<serde_json::Value> {
-    let c = &state.engine.policy;
+    let c = &state.engine.policy();
     let p = &c.policy;
     let cat = |i: &usize| {
         p.categories
@@ -82,7 +82,7 @@ pub async fn notice(
         })?,
     };
     let body = match q.version.as_deref() {
-        None => render_notice(&state.engine.policy.policy, lang, format),
+        None => render_notice(&state.engine.policy().policy, lang, format),
         Some(v) => {
             use tutela_store::PolicyArchive;
             let kept = state.engine.store.policy_version(v).await.map_err(|_| {
@@ -197,7 +197,7 @@ pub async fn record(
                 .fix("use de or en")
         })?;
     let record = tutela_core::record::build(
-        &state.engine.policy.policy,
+        &state.engine.policy().policy,
         lang,
         jiff::Timestamp::now()
             .to_zoned(jiff::tz::TimeZone::UTC)
@@ -237,7 +237,8 @@ pub async fn versions(State(state): State<AppState>) -> Result<Json<serde_json::
     let all = state.engine.store.policy_versions().await.map_err(|_| {
         Problem::new(Code::StorageUnavailable, "the archive could not be read").fix("retry")
     })?;
-    let current = state.engine.policy.policy_version();
+    let policy = state.engine.policy();
+    let current = policy.policy_version();
     Ok(Json(json!({
         "versions": all.iter().map(|v| json!({
             "hash": v.hash,

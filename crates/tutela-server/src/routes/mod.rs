@@ -91,7 +91,7 @@ pub(crate) async fn record(
         reason,
         email,
         idempotency_key: idempotency_key(headers)?,
-        policy_version: state.engine.policy.policy_version().to_owned(),
+        policy_version: state.engine.policy().policy_version().to_owned(),
     };
     let Appended { seq, at, duplicate } =
         state.engine.append(event).await.map_err(engine_problem)?;

@@ -92,7 +92,7 @@ fn view(state: &AppState, r: RequestRecord, detail: Option<Detail>) -> RequestVi
                 .unwrap_or_default();
             state
                 .engine
-                .policy
+                .policy()
                 .policy
                 .competent_authority(kind)
                 .map(|a| Authority {
@@ -284,7 +284,7 @@ pub(crate) fn check_details(
             .field("details.lang")
             .fix("use `de` or `en`"));
     }
-    let policy = &state.engine.policy;
+    let policy = &state.engine.policy();
     match t {
         RequestType::Objection => {
             let scope = d

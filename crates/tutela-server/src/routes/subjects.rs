@@ -72,7 +72,7 @@ pub async fn get(
 ) -> Result<Json<SubjectView>, Problem> {
     subject_id(&id)?;
     let s = state.engine.subject_state(&id);
-    let policy = &state.engine.policy;
+    let policy = &state.engine.policy();
     let mut consents = Vec::new();
     let mut objected = Vec::new();
     for (i, p) in policy.policy.purposes.iter().enumerate() {

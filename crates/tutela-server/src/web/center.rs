@@ -249,7 +249,7 @@ async fn home_page(
     before: Option<i64>,
 ) -> Result<Home, ()> {
     let t = super::i18n::texts(lang);
-    let policy = &state.engine.policy.policy;
+    let policy = &state.engine.policy().policy;
     let mut li_purposes = vec![(
         "legitimate_interest".to_owned(),
         match lang {
@@ -295,7 +295,7 @@ pub(crate) async fn person_facts(
     subject: &str,
     before: Option<i64>,
 ) -> Result<PersonFacts, ()> {
-    let compiled = &state.engine.policy;
+    let compiled = &state.engine.policy();
     let policy = &compiled.policy;
     let st = state.engine.subject_state(subject);
     let tz = &state.requests.settings.deadlines.time_zone;
@@ -392,7 +392,7 @@ pub(crate) async fn person_facts(
 }
 
 fn purpose_label(state: &AppState, purpose: &str, channel: Option<&str>, lang: Lang) -> String {
-    let policy = &state.engine.policy.policy;
+    let policy = &state.engine.policy().policy;
     let p = policy
         .purposes
         .iter()
@@ -405,7 +405,7 @@ fn purpose_label(state: &AppState, purpose: &str, channel: Option<&str>, lang: L
 }
 
 pub(crate) fn contacts(state: &AppState, lang: Lang) -> Contacts {
-    let policy = &state.engine.policy.policy;
+    let policy = &state.engine.policy().policy;
     let c = &policy.controller;
     Contacts {
         controller: format!("{}, {}", c.name, c.address),
@@ -664,11 +664,11 @@ async fn consent(
         channel: (!f.channel.is_empty()).then_some(f.channel),
         granted: f.granted,
         source: "privacy_center".into(),
-        notice_version: state.engine.policy.policy.version.clone(),
+        notice_version: state.engine.policy().policy.version.clone(),
     };
     let evidence = Some(format!(
         "privacy center form, signed in with a one-time code; notice {}",
-        state.engine.policy.policy.version
+        state.engine.policy().policy.version
     ));
     write(&state, lang, &s.principal, kind, (evidence, None)).await
 }
@@ -740,7 +740,7 @@ async fn object(
         Err(r) => return r,
     };
     let known = f.purpose == "legitimate_interest"
-        || state.engine.policy.purpose_index(&f.purpose).is_some();
+        || state.engine.policy().purpose_index(&f.purpose).is_some();
     if !known || f.reason.trim().is_empty() || f.reason.len() > 5000 {
         return message(
             &state,
@@ -936,7 +936,7 @@ async fn notice(
     let lang = lang.0;
     let t = super::i18n::texts(lang);
     let html = match q.version.as_deref() {
-        None => render_notice(&state.engine.policy.policy, lang, Format::Html),
+        None => render_notice(&state.engine.policy().policy, lang, Format::Html),
         Some(v) => match state.engine.store.policy_version(v).await {
             Ok(Some(kept)) => match lang {
                 Lang::De => kept.notice_de_html,

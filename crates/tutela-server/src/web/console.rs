@@ -763,7 +763,7 @@ async fn policy_page(
     Extension(op): Extension<Operator>,
 ) -> Response {
     let t = super::i18n::texts(lang);
-    let policy = &state.engine.policy.policy;
+    let policy = &state.engine.policy().policy;
     let purposes = policy
         .purposes
         .iter()

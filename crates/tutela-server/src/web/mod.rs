@@ -98,7 +98,7 @@ pub(crate) struct Chrome {
 
 impl Chrome {
     pub fn new(state: &AppState, lang: Lang, title: &str, console: bool) -> Chrome {
-        let policy = &state.engine.policy.policy;
+        let policy = &state.engine.policy().policy;
         Chrome {
             lang: lang.as_str(),
             other_lang: match lang {
