@@ -723,3 +723,83 @@ fn redact_replaces_personal_data_in_a_text_file() {
     assert!(text(&out).contains("3 findings"));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+// covers: N33
+#[test]
+fn policy_activate_schedules_a_valid_version_and_refuses_bad_input() {
+    let dir = temp_dir("activate");
+    let db = format!("sqlite://{}", dir.join("t.db").display());
+    let policy = root().join("policies/reference.toml");
+    let policy = policy.to_string_lossy();
+    // A time in the past, an unreadable time, a broken file: nothing is stored.
+    let o = tutela(&[
+        "policy",
+        "activate",
+        &policy,
+        "--at",
+        "2020-01-01T00:00:00Z",
+        "--database",
+        &db,
+    ]);
+    assert!(
+        !o.status.success() && text(&o).contains("has passed"),
+        "{}",
+        text(&o)
+    );
+    let o = tutela(&[
+        "policy",
+        "activate",
+        &policy,
+        "--at",
+        "tomorrow",
+        "--database",
+        &db,
+    ]);
+    assert!(
+        !o.status.success() && text(&o).contains("RFC 3339"),
+        "{}",
+        text(&o)
+    );
+    std::fs::write(dir.join("bad.toml"), "[policy]\nid = 1\n").expect("write");
+    let bad = dir.join("bad.toml");
+    let o = tutela(&[
+        "policy",
+        "activate",
+        &bad.to_string_lossy(),
+        "--database",
+        &db,
+    ]);
+    assert!(
+        !o.status.success() && text(&o).contains("nothing was activated"),
+        "{}",
+        text(&o)
+    );
+    let o = tutela(&["policy", "activations", "--database", &db]);
+    assert!(
+        o.status.success() && text(&o).trim().is_empty(),
+        "{}",
+        text(&o)
+    );
+    // A valid version in the future is scheduled and listed.
+    let at = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24)).to_string();
+    let o = tutela(&[
+        "policy",
+        "activate",
+        &policy,
+        "--at",
+        &at,
+        "--database",
+        &db,
+        "--by",
+        "dpo",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("scheduled for"), "{}", text(&o));
+    let o = tutela(&["policy", "activations", "--database", &db]);
+    let listed = text(&o);
+    assert!(
+        listed.contains("\tscheduled\t") && listed.contains("cli:dpo"),
+        "{listed}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

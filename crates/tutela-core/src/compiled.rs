@@ -33,6 +33,9 @@ pub(crate) struct CompiledPurpose {
     pub permitted_after_erasure: bool,
     /// Consent slot per channel index (per-channel consent) or in cell 0 (one consent).
     pub slots: [u8; 16],
+    /// A widened consent purpose: what a consent that needs renewal still covers (a category
+    /// mask; 0 when such consents are suspended).
+    pub renewal_scope: Option<u64>,
 }
 
 #[derive(Clone, Debug)]
@@ -207,6 +210,10 @@ impl CompiledPolicy {
                     permitted_under_restriction: p.permitted_under_restriction,
                     permitted_after_erasure: p.permitted_after_erasure,
                     slots,
+                    renewal_scope: p
+                        .renewal
+                        .as_ref()
+                        .map(|r| r.old_categories.as_deref().map_or(0, mask)),
                 }
             })
             .collect();
@@ -423,6 +430,21 @@ impl CompiledPolicy {
         match channel.and_then(|c| self.channel_ids.get(c)) {
             Some(&ch) => p.slots.get(usize::from(ch)).map_or(0, |&s| bit(s)),
             None => p.slots.iter().fold(0, |m, &s| m | bit(s)),
+        }
+    }
+
+    /// The consent slots a consent given under `notice_version` fills that need renewal: the
+    /// purpose was widened in a later notice version (N33).
+    pub fn renewal_mask(&self, purpose: &str, channel: Option<&str>, notice_version: &str) -> u64 {
+        let needed = self
+            .purpose_index(purpose)
+            .and_then(|i| self.policy.purposes.get(usize::from(i)))
+            .and_then(|p| p.renewal.as_ref())
+            .is_some_and(|r| r.needed(notice_version));
+        if needed {
+            self.consent_mask(purpose, channel)
+        } else {
+            0
         }
     }
 

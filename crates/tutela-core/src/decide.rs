@@ -11,6 +11,8 @@
 //! - **R4 legal bases**: the purpose's bases are tried in order; the first that holds is the
 //!   decision's legal basis. Consent holds with an active consent for the purpose (and
 //!   channel); contract and legitimate interest may require a relationship (existing customer).
+//!   A consent given before its purpose was widened needs renewal: until then it covers the
+//!   old categories, or nothing, as the policy's `[purpose.renewal]` says (N33).
 //! - **R5 objections**: legitimate interest, public interest and further processing do not hold
 //!   after an objection: to direct marketing (every marketing purpose), to legitimate interest
 //!   (with reasons), or to the purpose; unless the purpose survives objections (legal claims).
@@ -193,7 +195,20 @@ impl CompiledPolicy {
                     } else {
                         1u64 << (slot & 63)
                     };
-                    if state.consents & bit != 0 {
+                    if state.renewal() & bit != 0 {
+                        // Given before the purpose was widened (N33): the old scope only, or
+                        // nothing, as the policy says, until the person renews it.
+                        match p.renewal_scope {
+                            Some(old) if old != 0 && q.categories & !old == 0 => {
+                                trace.note(Reason::ConsentOldScope);
+                                Some(Reason::ConsentGiven)
+                            }
+                            _ => {
+                                refuse(Reason::ConsentRenewalNeeded, trace);
+                                None
+                            }
+                        }
+                    } else if state.consents & bit != 0 {
                         Some(Reason::ConsentGiven)
                     } else {
                         let r = if state.withdrawn & bit != 0 {

@@ -316,3 +316,35 @@ pub fn diff(old: &Policy, new: &Policy) -> Vec<Change> {
     }
     out
 }
+
+/// Purposes `new` widens beyond what their consents under `old` covered without saying, in a
+/// `[purpose.renewal]` since `new`'s notice version, what those consents still cover (N33).
+/// A version with such a gap must not take effect: the operator would process more than the
+/// person agreed to, or silently stop, and nobody would have decided which.
+pub fn renewal_gaps(old: &Policy, new: &Policy) -> Vec<String> {
+    let widened: BTreeSet<&str> = diff(old, new)
+        .iter()
+        .filter(|c| c.widens_consent)
+        .map(|c| c.subject.as_str())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .filter_map(|id| {
+            new.purposes
+                .iter()
+                .find(|p| p.id == id)
+                .map(|p| p.id.as_str())
+        })
+        .collect();
+    widened
+        .into_iter()
+        .filter(|id| {
+            !new.purposes.iter().any(|p| {
+                p.id == *id
+                    && p.renewal
+                        .as_ref()
+                        .is_some_and(|r| r.since == new.version && old.version < new.version)
+            })
+        })
+        .map(str::to_owned)
+        .collect()
+}

@@ -63,6 +63,8 @@ reasons! {
     ConsentGiven => "consent_given", "R4-consent", |r| Some(&r.consent);
     NoConsent => "consent_missing", "R4-consent", |r| Some(&r.consent);
     ConsentWithdrawn => "consent_withdrawn", "R4-consent", |r| Some(&r.withdrawal);
+    ConsentRenewalNeeded => "consent_renewal_needed", "R4-consent", |r| Some(&r.consent);
+    ConsentOldScope => "consent_old_scope", "R4-consent", |r| Some(&r.consent);
     ContractBasis => "contract", "R4-basis", |_| None;
     LegalObligationBasis => "legal_obligation", "R4-basis", |_| None;
     VitalInterestBasis => "vital_interest", "R4-basis", |_| None;
@@ -91,6 +93,7 @@ impl Reason {
             Reason::ObjectedDirectMarketing => 9,
             Reason::ObjectedLegitimateInterest | Reason::Objected => 8,
             Reason::ConsentWithdrawn => 7,
+            Reason::ConsentRenewalNeeded => 6,
             Reason::RelationshipRequired => 5,
             Reason::NoConsent => 4,
             _ => 1,

@@ -18,7 +18,10 @@ pub const OBJECTED_LEGITIMATE_INTEREST: u8 = 1 << 4;
 pub struct SubjectState {
     /// Active consents, one bit per consent slot.
     pub consents: u64,
-    /// Consent slots whose latest event is a withdrawal.
+    /// Consent slots whose latest event is a withdrawal; together with the slot's bit in
+    /// `consents`: a consent given before its purpose was widened, which needs renewal (N33).
+    /// The two meanings cannot meet (a withdrawn slot holds no consent), so the state stays
+    /// 40 bytes and a slot of the index one cache line.
     pub withdrawn: u64,
     /// Purposes objected to one by one.
     pub objected: u64,
@@ -43,6 +46,17 @@ impl SubjectState {
 
     pub fn has(&self, flag: u8) -> bool {
         self.flags & flag != 0
+    }
+
+    /// Consent slots holding a consent that needs renewal (see `withdrawn`).
+    pub fn renewal(&self) -> u64 {
+        self.consents & self.withdrawn
+    }
+
+    /// Slots whose consent ends without a withdrawal (an objection, an erasure).
+    fn drop_consents(&mut self, mask: u64) {
+        self.withdrawn &= !(self.consents & mask);
+        self.consents &= !mask;
     }
 
     /// Folds events, in ledger order, up to and including `as_of`. Events after `as_of` are not
@@ -77,12 +91,16 @@ impl SubjectState {
                 purpose,
                 channel,
                 granted,
+                notice_version,
                 ..
             } => {
                 let mask = policy.consent_mask(purpose, channel.as_deref());
                 if *granted {
                     self.consents |= mask;
                     self.withdrawn &= !mask;
+                    // Given under a notice older than the purpose's widening: needs renewal.
+                    self.withdrawn |=
+                        policy.renewal_mask(purpose, channel.as_deref(), notice_version);
                 } else {
                     self.consents &= !mask;
                     self.withdrawn |= mask;
@@ -95,14 +113,14 @@ impl SubjectState {
                     self.flags |= OBJECTED_DIRECT_MARKETING;
                     // An objection to direct marketing is the latest word on every marketing
                     // consent too; a consent given afterwards counts again.
-                    self.consents &= !policy.direct_marketing_consent_mask();
+                    self.drop_consents(policy.direct_marketing_consent_mask());
                 }
                 ObjectionScope::LegitimateInterest => self.flags |= OBJECTED_LEGITIMATE_INTEREST,
                 ObjectionScope::Purpose(p) => {
                     if let Some(i) = policy.purpose_index(p) {
                         self.objected |= 1u64 << i;
                         if policy.is_direct_marketing(i) {
-                            self.consents &= !policy.consent_mask(p, None);
+                            self.drop_consents(policy.consent_mask(p, None));
                         }
                     }
                 }
@@ -125,7 +143,7 @@ impl SubjectState {
             }
             EventKind::Erasure => {
                 self.flags |= ERASED;
-                self.consents = 0;
+                self.drop_consents(u64::MAX);
                 self.transfer_consents = 0;
             }
         }

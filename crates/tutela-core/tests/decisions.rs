@@ -174,3 +174,89 @@ fn every_reason_code_is_distinct_and_names_a_rule() {
     assert_eq!(codes.len(), n);
     assert!(Reason::ALL.iter().all(|r| r.rule().starts_with('R')));
 }
+
+/// A consent given before its purpose was widened, through every event that can follow it.
+// covers: N33, N18
+#[test]
+fn r4_a_consent_given_before_a_widening_needs_renewal() {
+    use tutela_core::compiled::CompiledPolicy;
+    use tutela_core::ledger::{EventKind, ObjectionScope};
+    use tutela_core::policy::{MemoryLoader, load_policy};
+    let text = crate::support::REFERENCE
+        .replacen("version = \"2026-01\"", "version = \"2026-07\"", 1)
+        .replacen(
+            "categories = [\"identity\", \"contact\"]\nchannels = [\"phone\"]",
+            "categories = [\"identity\", \"contact\", \"contract\"]\nchannels = [\"phone\"]",
+            1,
+        )
+        .replacen(
+            "consent_evidence_kept = \"P5Y\"\nnotice_ref = [\"N18\"]\n",
+            "consent_evidence_kept = \"P5Y\"\nnotice_ref = [\"N18\"]\n[purpose.renewal]\nsince = \"2026-07\"\nuntil_renewed = \"old_scope\"\nold_categories = [\"identity\", \"contact\"]\n",
+            1,
+        );
+    let policy = CompiledPolicy::new(
+        load_policy(&MemoryLoader::new().with("p.toml", &text), "p.toml").expect("loads"),
+    );
+    let now: jiff::Timestamp = "2026-08-01T00:00:00Z".parse().expect("time");
+    let consent = |version: &str, granted: bool| EventKind::Consent {
+        purpose: "phone_marketing".into(),
+        channel: Some("phone".into()),
+        granted,
+        source: "test".into(),
+        notice_version: version.into(),
+    };
+    let ask = |s: &SubjectState, cats: &[&str]| {
+        let q = policy
+            .resolve(
+                "phone_marketing",
+                cats.iter().copied(),
+                Some("phone"),
+                None,
+                None,
+            )
+            .expect("known");
+        policy.decide(s, &q, now)
+    };
+    let mut s = SubjectState::UNKNOWN;
+    s.apply(&policy, &consent("2026-01", true));
+    assert_ne!(s.renewal(), 0);
+    assert_eq!(
+        ask(&s, &["contact"]).outcome,
+        Outcome::Allow,
+        "the old scope"
+    );
+    assert_eq!(
+        ask(&s, &["contact", "contract"]).reason,
+        Reason::ConsentRenewalNeeded
+    );
+    // Renewed under the new notice: the whole purpose.
+    let mut renewed = s;
+    renewed.apply(&policy, &consent("2026-07", true));
+    assert_eq!(renewed.renewal(), 0);
+    assert_eq!(
+        ask(&renewed, &["contact", "contract"]).outcome,
+        Outcome::Allow
+    );
+    // Withdrawn: a withdrawal, not a renewal.
+    let mut withdrawn = s;
+    withdrawn.apply(&policy, &consent("2026-07", false));
+    assert_eq!(withdrawn.renewal(), 0);
+    assert_eq!(
+        ask(&withdrawn, &["contact"]).reason,
+        Reason::ConsentWithdrawn
+    );
+    // An objection to direct marketing ends it like any marketing consent.
+    let mut objected = s;
+    objected.apply(
+        &policy,
+        &EventKind::Objection {
+            scope: ObjectionScope::DirectMarketing,
+        },
+    );
+    assert_eq!((objected.consents, objected.withdrawn), (0, 0));
+    assert_eq!(ask(&objected, &["contact"]).outcome, Outcome::Deny);
+    assert_ne!(
+        ask(&objected, &["contact"]).reason,
+        Reason::ConsentWithdrawn
+    );
+}

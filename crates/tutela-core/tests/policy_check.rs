@@ -196,3 +196,34 @@ fn no_input_makes_the_loader_panic() {
     }
     assert!(tried > 400);
 }
+
+// covers: N33
+#[test]
+fn a_renewal_rule_is_checked_where_it_is_written() {
+    let anchor = "consent_evidence_kept = \"P5Y\"\nnotice_ref = [\"N18\"]\n";
+    let with = |rule: &str| broken(anchor, &format!("{anchor}[purpose.renewal]\n{rule}"));
+    let text = with("since = \"2026-07\"\nuntil_renewed = \"maybe\"\n");
+    let err = errors_of(&text);
+    let line = line_of(&text, "\"maybe\"");
+    assert!(
+        err.contains(&format!("bad.toml:{line}:")) && err.contains("until_renewed"),
+        "{err}"
+    );
+    let err = errors_of(&with("since = \"July\"\nuntil_renewed = \"suspend\"\n"));
+    assert!(err.contains("not a notice version"), "{err}");
+    let err = errors_of(&with(
+        "since = \"2026-07\"\nuntil_renewed = \"old_scope\"\nold_categories = [\"usage\"]\n",
+    ));
+    assert!(
+        err.contains("`usage` is not a category of `phone_marketing`"),
+        "{err}"
+    );
+    let err = errors_of(&with(
+        "since = \"2026-07\"\nuntil_renewed = \"old_scope\"\n",
+    ));
+    assert!(err.contains("names none"), "{err}");
+    assert_eq!(
+        errors_of(&with("since = \"2026-07\"\nuntil_renewed = \"suspend\"\n")),
+        ""
+    );
+}

@@ -24,6 +24,10 @@ pub enum ActivationError {
     InThePast(Timestamp),
     #[error("the stored files do not make the version they were recorded as")]
     Changed,
+    #[error(
+        "the new version widens consent purposes {0:?} without saying what their consents still cover; add [purpose.renewal] with since = the new notice version and until_renewed = \"old_scope\" or \"suspend\""
+    )]
+    RenewalUndeclared(Vec<String>),
     #[error("storage failed: {0}")]
     Storage(#[from] StoreError),
     #[error("the engine stopped: {0}")]
@@ -37,8 +41,22 @@ pub fn compile(sources: &[RecordedSource], root: &str) -> Result<CompiledPolicy,
         .map_err(|e| ActivationError::Invalid(e.to_string()))
 }
 
+/// Refuses a version that widens a consent purpose of `current` without a renewal rule.
+pub fn check_renewals(
+    current: &CompiledPolicy,
+    next: &CompiledPolicy,
+) -> Result<(), ActivationError> {
+    let gaps = tutela_core::diff::renewal_gaps(&current.policy, &next.policy);
+    if gaps.is_empty() {
+        Ok(())
+    } else {
+        Err(ActivationError::RenewalUndeclared(gaps))
+    }
+}
+
 /// Asks for `sources` to take effect at `effective_at` (now when not given). The policy is
-/// validated first; nothing is stored for an invalid one or a time in the past.
+/// validated first, and against the activated version in force when there is one; nothing is
+/// stored for an invalid one or a time in the past.
 pub async fn schedule(
     store: &AnyStore,
     sources: Vec<RecordedSource>,
@@ -48,6 +66,9 @@ pub async fn schedule(
     now: Timestamp,
 ) -> Result<ActivationRecord, ActivationError> {
     let policy = compile(&sources, root)?;
+    if let Some((current, _)) = in_force(store).await? {
+        check_renewals(&current, &policy)?;
+    }
     if let Some(at) = effective_at
         && at < now
     {
@@ -120,8 +141,8 @@ pub async fn tick(engine: &Engine, now: Timestamp) -> Result<Tick, ActivationErr
         if a.status != "scheduled" || a.effective_at > now {
             continue;
         }
-        match load(&a) {
-            Ok(_) => match store
+        match load(&a).and_then(|next| check_renewals(&engine.policy(), &next)) {
+            Ok(()) => match store
                 .decide_activation(&a.id, "scheduled", "active", now, None)
                 .await
             {

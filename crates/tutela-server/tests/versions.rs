@@ -10,15 +10,32 @@ use tutela_store::{ActivationRecord, ActivationStore};
 use crate::support::{REFERENCE, TestApp};
 
 /// The reference policy as notice version 2026-07, with phone marketing widened to contract
-/// data.
-pub fn widened() -> String {
-    REFERENCE
+/// data; `until_renewed` says what earlier consents still cover (`None`: nothing declared).
+pub fn widened_with(until_renewed: Option<&str>) -> String {
+    let renewal = match until_renewed {
+        Some("old_scope") => {
+            "[purpose.renewal]\nsince = \"2026-07\"\nuntil_renewed = \"old_scope\"\nold_categories = [\"identity\", \"contact\"]\n"
+        }
+        Some(_) => "[purpose.renewal]\nsince = \"2026-07\"\nuntil_renewed = \"suspend\"\n",
+        None => "",
+    };
+    let text = REFERENCE
         .replacen("version = \"2026-01\"", "version = \"2026-07\"", 1)
         .replacen(
             "categories = [\"identity\", \"contact\"]\nchannels = [\"phone\"]",
             "categories = [\"identity\", \"contact\", \"contract\"]\nchannels = [\"phone\"]",
             1,
-        )
+        );
+    let anchor = "consent_evidence_kept = \"P5Y\"\nnotice_ref = [\"N18\"]\n";
+    assert!(
+        text.contains(anchor),
+        "the reference policy changed; update the test"
+    );
+    text.replacen(anchor, &format!("{anchor}{renewal}"), 1)
+}
+
+pub fn widened() -> String {
+    widened_with(Some("old_scope"))
 }
 
 pub fn files(text: &str) -> Vec<RecordedSource> {
@@ -194,5 +211,99 @@ async fn a_version_that_no_longer_validates_is_refused_and_the_old_one_stays() {
             .as_deref()
             .is_some_and(|e| e.contains("does not validate"))
     );
+    app.finish().await;
+}
+
+// covers: N33, N18
+#[tokio::test]
+async fn a_widened_consent_purpose_needs_renewal_and_the_person_renews_it() {
+    use crate::smtp_sink::SmtpSink;
+    let sink = SmtpSink::start().await;
+    let app = TestApp::sqlite_with_mailer(sink.mailer()).await;
+    let store = &app.engine.store;
+    let (s, _, _) = app
+        .call(
+            "PUT",
+            "/v1/subjects/V-1",
+            Some(json!({"relationship": "customer", "email": "v1@example.org"})),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let (s, _, _) = app
+        .call(
+            "POST",
+            "/v1/subjects/V-1/consents",
+            Some(json!({"purpose": "phone_marketing", "channel": "phone", "granted": true, "source": "call", "notice_version": "2026-01"})),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let now = jiff::Timestamp::now();
+
+    // Without a renewal rule the widening is refused, and the old version stays.
+    activation::schedule(
+        store,
+        files(&widened_with(None)),
+        "reference.toml",
+        None,
+        "cli:dpo",
+        now,
+    )
+    .await
+    .expect("stored: nothing is in force yet to compare with");
+    let t = activation::tick(&app.engine, now).await.expect("tick");
+    assert_eq!(t.refused.len(), 1, "{t:?}");
+    assert!(
+        t.refused[0].1.contains("phone_marketing"),
+        "{:?}",
+        t.refused
+    );
+    assert_eq!(decide(&app, json!(["contact"])).await["allowed"], true);
+
+    // Suspended until renewed: the old consent covers nothing now.
+    activation::schedule(
+        store,
+        files(&widened_with(Some("suspend"))),
+        "reference.toml",
+        None,
+        "cli:dpo",
+        now,
+    )
+    .await
+    .expect("scheduled");
+    let t = activation::tick(&app.engine, now).await.expect("tick");
+    assert!(t.switched_to.is_some(), "{t:?}");
+    let d = decide(&app, json!(["contact"])).await;
+    assert_eq!(
+        (d["allowed"].clone(), d["reason"].clone()),
+        (json!(false), json!("consent_renewal_needed"))
+    );
+
+    // The person's page asks for renewal; renewing there records a consent under 2026-07.
+    let mut page = crate::pages::Browser::new(&app);
+    page.sign_in(&sink, "v1@example.org").await;
+    let home = page.get("/").await;
+    assert!(
+        home.body.contains("id=\"renewal\""),
+        "the page asks to renew"
+    );
+    assert!(home.body.contains("Erneuerung nötig"));
+    let csrf = home.hidden("csrf");
+    let p = page
+        .post(
+            "/consents",
+            &[
+                ("csrf", &csrf),
+                ("purpose", "phone_marketing"),
+                ("channel", "phone"),
+                ("granted", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, axum::http::StatusCode::SEE_OTHER, "{}", p.body);
+    let d = decide(&app, json!(["contact", "contract"])).await;
+    assert_eq!(d["allowed"], true, "{d}");
+    assert!(!page.get("/").await.body.contains("id=\"renewal\""));
+    let (_, _, history) = app.call("GET", "/v1/subjects/V-1/consents", None).await;
+    assert!(history.to_string().contains("2026-07"), "{history}");
     app.finish().await;
 }

@@ -151,7 +151,26 @@ pub struct Purpose {
     /// IAB TCF purposes whose consent is consent to this purpose (N20).
     pub tcf_purposes: Vec<u8>,
     pub retention: Option<usize>,
+    /// Consents given before the purpose was widened, and what they cover until renewed.
+    pub renewal: Option<Renewal>,
     pub notice_refs: Vec<ClauseId>,
+}
+
+/// A consent purpose widened in notice version `since` (N33): consents given under an earlier
+/// version need renewal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Renewal {
+    pub since: String,
+    /// Until renewed, the consent covers these categories only; `None`: nothing (suspended).
+    pub old_categories: Option<Vec<usize>>,
+}
+
+impl Renewal {
+    /// Whether a consent given under notice version `given_under` needs renewal. Notice
+    /// versions are `YYYY-MM`, so their order is their text's order.
+    pub fn needed(&self, given_under: &str) -> bool {
+        given_under < self.since.as_str()
+    }
 }
 
 impl Purpose {

@@ -170,8 +170,24 @@ pub struct RawPurpose {
     #[serde(default)]
     pub tcf_purposes: Vec<Spanned<u8>>,
     pub retention: Option<Id>,
+    /// The purpose was widened in a notice version: consents given before it need renewal.
+    pub renewal: Option<RawRenewal>,
     #[serde(default)]
     pub notice_ref: Vec<Id>,
+}
+
+/// `[purpose.renewal]`: what a consent given under an earlier, narrower notice still covers.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRenewal {
+    /// The notice version that widened the purpose; consents given under earlier versions
+    /// need renewal.
+    pub since: Id,
+    /// `old_scope`: until renewed, the consent covers `old_categories` only; `suspend`: it
+    /// covers nothing until renewed.
+    pub until_renewed: Id,
+    #[serde(default)]
+    pub old_categories: Vec<Id>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -757,6 +757,74 @@ fn purpose(
             "list the data categories the purpose may process",
         );
     }
+    let renewal = p.renewal.as_ref().and_then(|r| {
+        if !has_consent {
+            ctx.err(
+                f,
+                r.since.span(),
+                format!("purpose `{name}` declares a renewal but has no consent basis"),
+                "only consents need renewal; remove [purpose.renewal]",
+            );
+            return None;
+        }
+        let since = r.since.get_ref();
+        if !is_notice_version(since) {
+            ctx.err(
+                f,
+                r.since.span(),
+                format!("`{since}` is not a notice version"),
+                "use the version that widened the purpose, as `YYYY-MM`, e.g. since = \"2026-07\"",
+            );
+        }
+        let old_categories = match r.until_renewed.get_ref().as_str() {
+            "suspend" => {
+                if !r.old_categories.is_empty() {
+                    ctx.err(
+                        f,
+                        r.until_renewed.span(),
+                        "a suspended consent covers nothing, so `old_categories` means nothing".into(),
+                        "remove `old_categories`, or use until_renewed = \"old_scope\"",
+                    );
+                }
+                None
+            }
+            "old_scope" => {
+                let old = categories.all(ctx, f, &r.old_categories);
+                if old.is_empty() {
+                    ctx.err(
+                        f,
+                        r.until_renewed.span(),
+                        format!("purpose `{name}` keeps old consents for their old scope, but names none"),
+                        "list the categories the purpose had before it was widened in `old_categories`",
+                    );
+                }
+                for (c, raw) in old.iter().zip(&r.old_categories) {
+                    if !cats.contains(c) {
+                        ctx.err(
+                            f,
+                            raw.span(),
+                            format!("`{}` is not a category of `{name}` now", raw.get_ref()),
+                            "the old scope must lie within the purpose's categories",
+                        );
+                    }
+                }
+                Some(old)
+            }
+            other => {
+                ctx.err(
+                    f,
+                    r.until_renewed.span(),
+                    format!("unknown `until_renewed = \"{other}\"`"),
+                    "use `old_scope` (old consents cover the old categories) or `suspend` (they cover nothing until renewed)",
+                );
+                None
+            }
+        };
+        Some(Renewal {
+            since: since.clone(),
+            old_categories,
+        })
+    });
     Purpose {
         id: name.clone(),
         section: sections.get(ctx, f, &p.section).unwrap_or(0),
@@ -803,8 +871,19 @@ fn purpose(
             })
             .collect(),
         retention: p.retention.as_ref().and_then(|r| retention.get(ctx, f, r)),
+        renewal,
         notice_refs: ctx.clauses(f, &p.notice_ref),
     }
+}
+
+/// `YYYY-MM`.
+fn is_notice_version(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 7
+        && b[4] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || c.is_ascii_digit())
 }
 
 fn recipient(

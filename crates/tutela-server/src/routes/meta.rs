@@ -173,12 +173,14 @@ pub async fn method_not_allowed() -> Problem {
 pub struct RecordQuery {
     format: Option<String>,
     lang: Option<String>,
+    version: Option<String>,
 }
 
 #[utoipa::path(get, path = "/v1/record",
     params(("format" = Option<String>, Query, description = "json (default), csv or jsonld (W3C DPV)"),
-           ("lang" = Option<String>, Query, description = "de (default) or en")),
-    responses((status = 200, description = "The record of processing activities (Art. 30) written from the policy")),
+           ("lang" = Option<String>, Query, description = "de (default) or en"),
+           ("version" = Option<String>, Query, description = "a policy hash or notice version: the version in force, or one activated with `tutela policy activate`; the one in force when not given")),
+    responses((status = 200, description = "The record of processing activities (Art. 30) written from the policy"), (status = 404, body = crate::problem::ProblemBody)),
     security(("bearer" = [])))]
 pub async fn record(
     State(state): State<AppState>,
@@ -196,8 +198,12 @@ pub async fn record(
                 .field("lang")
                 .fix("use de or en")
         })?;
+    let policy = match q.version.as_deref() {
+        None => state.engine.policy(),
+        Some(v) => version_policy(&state, v).await?,
+    };
     let record = tutela_core::record::build(
-        &state.engine.policy().policy,
+        &policy.policy,
         lang,
         jiff::Timestamp::now()
             .to_zoned(jiff::tz::TimeZone::UTC)
@@ -227,6 +233,47 @@ pub async fn record(
             .insert(axum::http::header::CONTENT_TYPE, v);
     }
     Ok(res)
+}
+
+/// The policy of version `v` (hash or notice version): the one in force, or one whose files
+/// were kept by an activation.
+async fn version_policy(
+    state: &AppState,
+    v: &str,
+) -> Result<std::sync::Arc<tutela_core::compiled::CompiledPolicy>, Problem> {
+    use tutela_store::ActivationStore;
+    let current = state.engine.policy();
+    if current.policy.hash == v || current.policy.version == v {
+        return Ok(current);
+    }
+    let activations = state.engine.store.activations().await.map_err(|_| {
+        Problem::new(
+            Code::StorageUnavailable,
+            "the activations could not be read",
+        )
+        .fix("retry")
+    })?;
+    let found = activations
+        .iter()
+        .rev()
+        .find(|a| a.hash == v || a.notice_version == v);
+    let Some(a) = found else {
+        return Err(Problem::new(
+            Code::NotFound,
+            format!("no policy version `{v}` whose files are kept"),
+        )
+        .field("version")
+        .fix("use the version in force, or one listed by `tutela policy activations`"));
+    };
+    let sources: Vec<tutela_core::policy::RecordedSource> =
+        serde_json::from_str(&a.sources).unwrap_or_default();
+    crate::activation::compile(&sources, &a.root)
+        .map(std::sync::Arc::new)
+        .map_err(|e| {
+            Problem::new(Code::PolicyViolation, e.to_string())
+                .field("version")
+                .fix("this version's files do not validate; it never took effect")
+        })
 }
 
 #[utoipa::path(get, path = "/v1/policy/versions",

@@ -55,6 +55,8 @@ pub(crate) struct ConsentRow {
     pub description: String,
     pub channel_label: String,
     pub given: bool,
+    /// Given under an earlier notice version, before the purpose was widened (N33).
+    pub renew: bool,
 }
 
 pub(crate) struct RequestRow {
@@ -94,6 +96,8 @@ struct Home {
 /// What the person sees of their own data; the console shows the same to the privacy office.
 pub(crate) struct PersonFacts {
     pub consents: Vec<ConsentRow>,
+    /// Some consent awaits renewal.
+    pub renewals_due: bool,
     pub objected_marketing: bool,
     pub requests: Vec<RequestRow>,
     /// The latest ledger events, newest first, one page of [`HISTORY_PAGE`].
@@ -322,6 +326,7 @@ pub(crate) async fn person_facts(
                     .map(|c| c.label.get(lang).to_owned())
                     .unwrap_or_default(),
                 given: st.consents & mask != 0,
+                renew: st.renewal() & mask != 0,
             });
         }
     }
@@ -383,6 +388,7 @@ pub(crate) async fn person_facts(
         })
         .collect();
     Ok(PersonFacts {
+        renewals_due: consents.iter().any(|r| r.renew),
         consents,
         objected_marketing: st.has(OBJECTED_DIRECT_MARKETING),
         requests,

@@ -57,6 +57,13 @@ pub const ROUTES: &[(&str, &str, Permission)] = &[
     ("GET", "/console/policy", Permission::Read),
     ("GET", "/console/record", Permission::Read),
     ("GET", "/console/operators", Permission::Administer),
+    ("GET", "/console/versions", Permission::Read),
+    ("POST", "/console/versions", Permission::Administer),
+    (
+        "POST",
+        "/console/versions/{id}/cancel",
+        Permission::Administer,
+    ),
 ];
 
 /// Routes open before sign-in.
@@ -77,6 +84,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/policy", get(policy_page))
         .route("/console/record", get(crate::routes::meta::record))
         .route("/console/operators", get(operators_page))
+        .route(
+            "/console/versions",
+            get(versions_page).post(schedule_version),
+        )
+        .route("/console/versions/{id}/cancel", post(cancel_version))
         .route_layer(middleware::from_fn_with_state(state, guard))
 }
 
@@ -179,20 +191,31 @@ async fn guard(State(state): State<AppState>, mut req: Request, next: Next) -> R
     next.run(req).await
 }
 
-/// One field of a URL-encoded form body.
+/// One field of a URL-encoded form body (`+` is a space, `%XX` a byte).
 fn form_field(body: &[u8], name: &str) -> Option<String> {
-    let pairs: Vec<(String, String)> = serde_urlencoded_pairs(body);
-    pairs.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    body.split(|b| *b == b'&').find_map(|pair| {
+        let mut kv = pair.splitn(2, |b| *b == b'=');
+        let key = decode_component(kv.next()?)?;
+        (key == name).then(|| decode_component(kv.next().unwrap_or_default()))?
+    })
 }
 
-fn serde_urlencoded_pairs(body: &[u8]) -> Vec<(String, String)> {
-    axum::extract::Query::<Vec<(String, String)>>::try_from_uri(
-        &format!("/?{}", String::from_utf8_lossy(body))
-            .parse()
-            .unwrap_or_default(),
-    )
-    .map(|q| q.0)
-    .unwrap_or_default()
+fn decode_component(raw: &[u8]) -> Option<String> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = std::str::from_utf8(raw.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
 }
 
 fn chrome(state: &AppState, lang: Lang, title: &str, op: &Operator) -> Chrome {
@@ -200,6 +223,18 @@ fn chrome(state: &AppState, lang: Lang, title: &str, op: &Operator) -> Chrome {
     c.admin = op.role.may(Permission::Administer);
     c.who = format!("{} ({})", op.name, op.role.as_str());
     c
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn form_fields_are_decoded() {
+        let body = b"a=1&csrf=ab%2Fc+d&policy=%5Bx%5D";
+        assert_eq!(super::form_field(body, "csrf").as_deref(), Some("ab/c d"));
+        assert_eq!(super::form_field(body, "policy").as_deref(), Some("[x]"));
+        assert_eq!(super::form_field(body, "none"), None);
+        assert_eq!(super::form_field(b"csrf=%G1", "csrf"), None);
+    }
 }
 
 #[derive(Template)]
@@ -751,6 +786,8 @@ struct PurposeRow {
 #[template(path = "console/policy.html")]
 struct PolicyPage {
     c: Chrome,
+    /// Consent purposes with how many active consents await renewal (N33).
+    renewals: Vec<(String, usize)>,
     purposes: Vec<PurposeRow>,
     recipients: Vec<(String, String, String)>,
     covered: Vec<(String, usize)>,
@@ -813,7 +850,22 @@ async fn policy_page(
         .filter(|(_, n)| *n == 0)
         .map(|(c, _)| c.clone())
         .collect();
+    let renewals = {
+        let live = state.engine.states();
+        let compiled = &live.policy;
+        policy
+            .purposes
+            .iter()
+            .filter(|p| p.renewal.is_some())
+            .map(|p| {
+                let mask = compiled.consent_mask(&p.id, None);
+                let n = live.iter().filter(|(_, s)| s.renewal() & mask != 0).count();
+                (p.label.get(lang).to_owned(), n)
+            })
+            .collect()
+    };
     page(&PolicyPage {
+        renewals,
         c: chrome(&state, lang, t.policy, &op),
         purposes,
         recipients,
@@ -852,4 +904,190 @@ async fn operators_page(
             .map(|o| (o.name, o.role, date(o.created_at, tz, lang)))
             .collect(),
     })
+}
+
+struct ActivationRow {
+    id: String,
+    notice_version: String,
+    hash: String,
+    effective: String,
+    by: String,
+    status: String,
+    error: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/versions.html")]
+struct VersionsPage {
+    c: Chrome,
+    in_force: String,
+    activations: Vec<ActivationRow>,
+    archive: Vec<(String, String, String, String)>,
+    may_activate: bool,
+    draft: String,
+    effective_at: String,
+}
+
+async fn versions_view(
+    state: &AppState,
+    lang: Lang,
+    op: &Operator,
+    error: Option<String>,
+    draft: String,
+    effective_at: String,
+) -> Response {
+    use tutela_store::{ActivationStore, PolicyArchive};
+    let t = super::i18n::texts(lang);
+    let store = &state.engine.store;
+    let (Ok(activations), Ok(archive)) = (store.activations().await, store.policy_versions().await)
+    else {
+        return message(
+            state,
+            lang,
+            StatusCode::SERVICE_UNAVAILABLE,
+            t.unavailable,
+            "/console",
+        );
+    };
+    let tz = &state.requests.settings.deadlines.time_zone;
+    let policy = state.engine.policy();
+    let mut c = chrome(state, lang, t.versions, op);
+    c.error = error;
+    let status = if c.error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    super::page_with(
+        status,
+        &VersionsPage {
+            c,
+            in_force: format!("{} ({})", policy.policy.version, policy.policy.hash),
+            activations: activations
+                .into_iter()
+                .rev()
+                .map(|a| ActivationRow {
+                    id: a.id,
+                    notice_version: a.notice_version,
+                    hash: a.hash.chars().take(12).collect(),
+                    effective: date_time(a.effective_at, tz, lang),
+                    by: a.requested_by,
+                    status: a.status,
+                    error: a.error.unwrap_or_default(),
+                })
+                .collect(),
+            archive: archive
+                .into_iter()
+                .rev()
+                .map(|v| {
+                    (
+                        v.notice_version,
+                        v.hash,
+                        date_time(v.first_loaded_at, tz, lang),
+                        v.activated_by,
+                    )
+                })
+                .collect(),
+            may_activate: op.role.may(Permission::Administer),
+            draft,
+            effective_at,
+        },
+    )
+}
+
+async fn versions_page(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    Extension(op): Extension<Operator>,
+) -> Response {
+    versions_view(&state, lang, &op, None, String::new(), String::new()).await
+}
+
+#[derive(Deserialize)]
+struct ScheduleForm {
+    policy: String,
+    #[serde(default)]
+    effective_at: String,
+}
+
+/// A dpo activates a policy file (one file, no includes) now or at a time; the same checks
+/// as `tutela policy activate`, and the errors shown with their line and column.
+async fn schedule_version(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    Extension(op): Extension<Operator>,
+    WebForm(f): WebForm<ScheduleForm>,
+) -> Response {
+    let at = match f.effective_at.trim() {
+        "" => None,
+        t => match t.parse::<jiff::Timestamp>() {
+            Ok(at) => Some(at),
+            Err(_) => {
+                let e = format!(
+                    "`{t}`: effective_at must be an RFC 3339 time such as 2026-07-01T00:00:00+02:00"
+                );
+                return versions_view(&state, lang, &op, Some(e), f.policy, f.effective_at).await;
+            }
+        },
+    };
+    let sources = vec![tutela_core::policy::RecordedSource {
+        from: None,
+        path: "policy.toml".into(),
+        name: "policy.toml".into(),
+        text: f.policy.clone(),
+    }];
+    match crate::activation::schedule(
+        &state.engine.store,
+        sources,
+        "policy.toml",
+        at,
+        &op.actor(),
+        now(),
+    )
+    .await
+    {
+        Ok(_) => Redirect::to("/console/versions").into_response(),
+        Err(e) => {
+            versions_view(
+                &state,
+                lang,
+                &op,
+                Some(e.to_string()),
+                f.policy,
+                f.effective_at,
+            )
+            .await
+        }
+    }
+}
+
+async fn cancel_version(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    Path(id): Path<String>,
+) -> Response {
+    use tutela_store::ActivationStore;
+    let t = super::i18n::texts(lang);
+    match state
+        .engine
+        .store
+        .decide_activation(&id, "scheduled", "cancelled", now(), None)
+        .await
+    {
+        Ok(()) => Redirect::to("/console/versions").into_response(),
+        Err(tutela_store::StoreError::Conflict) => message(
+            &state,
+            lang,
+            StatusCode::CONFLICT,
+            t.not_found,
+            "/console/versions",
+        ),
+        Err(_) => message(
+            &state,
+            lang,
+            StatusCode::SERVICE_UNAVAILABLE,
+            t.unavailable,
+            "/console/versions",
+        ),
+    }
 }

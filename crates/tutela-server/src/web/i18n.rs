@@ -36,6 +36,10 @@ texts! {
     channel: "Kanal", "Channel";
     state: "Stand", "Status";
     given: "erteilt", "given";
+    renewal_needed: "Erneuerung nötig", "renewal needed";
+    renew: "Erneuern", "Renew";
+    renewal_banner: "Unsere Datenschutzhinweise haben sich geändert: Einige Zwecke umfassen jetzt mehr Daten, als Ihre Einwilligung abdeckt. Bitte prüfen und erneuern Sie die markierten Einwilligungen; bis dahin gelten sie höchstens im bisherigen Umfang.", "Our privacy notice has changed: some purposes now cover more data than your consent did. Please review and renew the marked consents; until then they count for their earlier scope at most.";
+    pending_renewals: "Einwilligungen, die erneuert werden müssen", "Consents awaiting renewal";
     not_given: "nicht erteilt", "not given";
     give: "Einwilligen", "Give consent";
     withdraw: "Widerrufen", "Withdraw";
@@ -101,6 +105,14 @@ texts! {
     find: "Anzeigen", "Show";
     policy: "Richtlinie", "Policy";
     operators: "Bediener", "Operators";
+    versions: "Fassungen", "Versions";
+    in_force: "In Kraft", "In force";
+    activations: "Aktivierungen", "Activations";
+    archive: "Archiv der Hinweise", "Notice archive";
+    activate: "Fassung aktivieren", "Activate a version";
+    policy_file: "Richtliniendatei (TOML, ohne include)", "Policy file (TOML, without includes)";
+    effective_at: "Wirksam ab (RFC 3339, leer: sofort)", "Effective at (RFC 3339, empty: now)";
+    cancel: "Zurückziehen", "Cancel";
     role: "Rolle", "Role";
     verify: "Identität bestätigen", "Verify identity";
     verify_note: "Wie geprüft (Notiz)", "How it was checked (note)";
