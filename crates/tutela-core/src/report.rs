@@ -161,6 +161,8 @@ pub struct PurposeItem {
     pub legal_basis: Option<String>,
     pub legal_basis_text: Option<String>,
     pub categories: Vec<String>,
+    /// The person's consent was given before the purpose was widened and needs renewal (N33).
+    pub renewal_needed: bool,
     pub notice_refs: Vec<String>,
 }
 
@@ -266,6 +268,7 @@ pub fn build(input: &ReportInput<'_>) -> AccessReport {
                 .iter()
                 .map(|&c| p.categories[c].id.clone())
                 .collect(),
+            renewal_needed: input.state.renewal() & cp.consent_mask(&purpose.id, None) != 0,
             notice_refs: purpose.notice_refs.clone(),
         });
     }
@@ -525,7 +528,7 @@ pub fn render_html(r: &AccessReport) -> String {
     for p in &r.purposes {
         let _ = write!(
             h,
-            "<li><strong>{}</strong>: {} ({})</li>",
+            "<li><strong>{}</strong>: {} ({}){}</li>",
             escape(&p.label),
             escape(&p.description),
             escape(
@@ -533,6 +536,14 @@ pub fn render_html(r: &AccessReport) -> String {
                     .as_deref()
                     .unwrap_or(l("derzeit keine Verarbeitung", "not processed now"))
             ),
+            if p.renewal_needed {
+                l(
+                    " – Ihre Einwilligung stammt aus einer früheren Fassung dieser Hinweise und muss erneuert werden; bis dahin gilt sie höchstens im bisherigen Umfang.",
+                    " – your consent dates from an earlier version of this notice and needs renewal; until then it counts for its earlier scope at most.",
+                )
+            } else {
+                ""
+            },
         );
     }
     h.push_str("</ul>");

@@ -288,6 +288,28 @@ async fn a_widened_consent_purpose_needs_renewal_and_the_person_renews_it() {
     );
     assert!(home.body.contains("Erneuerung nötig"));
     let csrf = home.hidden("csrf");
+    // The access report says so too.
+    let p = page
+        .post("/requests", &[("csrf", &csrf), ("type", "access")])
+        .await;
+    assert_eq!(p.status, axum::http::StatusCode::SEE_OTHER);
+    tutela_server::requests::worker::Worker {
+        requests: app.requests.clone(),
+    }
+    .tick(jiff::Timestamp::now())
+    .await
+    .expect("tick");
+    let id = tutela_store::RequestStore::requests_of(store, "V-1", 1)
+        .await
+        .expect("list")[0]
+        .id
+        .clone();
+    let report = page.get(&format!("/requests/{id}")).await;
+    assert!(
+        report.body.contains("muss erneuert werden"),
+        "{}",
+        report.body
+    );
     let p = page
         .post(
             "/consents",
