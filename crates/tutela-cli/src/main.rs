@@ -68,6 +68,21 @@ struct Sources {
 }
 
 #[derive(Subcommand)]
+enum AiCommand {
+    /// Reviewed call summaries as JSON lines for training, for persons who consented to
+    /// `ai_training` and never for persons who objected; no ids are written.
+    TrainingSet {
+        #[arg(long)]
+        out: String,
+        /// `consent`; `redacted` refuses to run until names and addresses are recognised.
+        #[arg(long, default_value = "consent")]
+        basis: String,
+        #[command(flatten)]
+        sources: Sources,
+    },
+}
+
+#[derive(Subcommand)]
 enum OperatorsCommand {
     /// Add an operator. The password is read from TUTELA_OPERATOR_PASSWORD or the first line
     /// of standard input (never from the command line); prints the TOTP secret once.
@@ -130,6 +145,11 @@ enum Command {
         listen: Option<String>,
         #[command(flatten)]
         sources: Sources,
+    },
+    /// AI training data (N25).
+    Ai {
+        #[command(subcommand)]
+        command: AiCommand,
     },
     /// Operator accounts of the console (roles dpo, agent, auditor; password and TOTP).
     Operators {
@@ -361,6 +381,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime()?.block_on(serve(listen, sources, config))
         }
         Command::Operators { command } => runtime()?.block_on(operators(command, &config)),
+        Command::Ai {
+            command: AiCommand::TrainingSet { out, basis, sources },
+        } => runtime()?.block_on(training_set(sources, &config, &out, &basis)),
         Command::Migrate { sources } => runtime()?.block_on(async {
             let url = config.database(&sources.database);
             let store = AnyStore::open(&url)
@@ -517,6 +540,97 @@ async fn operators(command: OperatorsCommand, config: &config::Config) -> anyhow
     Ok(ExitCode::SUCCESS)
 }
 
+/// The policy in force: a version activated with `tutela policy activate` outlives restarts
+/// and wins over the policy file, whatever the file says.
+async fn in_force_or(
+    store: &AnyStore,
+    file_policy: CompiledPolicy,
+) -> anyhow::Result<CompiledPolicy> {
+    match tutela_server::activation::in_force(store)
+        .await
+        .map_err(|e| anyhow::anyhow!("the activated policy version cannot be loaded: {e}"))?
+    {
+        Some((activated, a)) => {
+            if activated.policy.hash != file_policy.policy.hash {
+                tracing::warn!(
+                    activated = %a.hash,
+                    file = %file_policy.policy.hash,
+                    "the activated policy version is in force, not the policy file"
+                );
+            }
+            Ok(activated)
+        }
+        None => Ok(file_policy),
+    }
+}
+
+/// `tutela ai training-set`: reviewed call summaries for model training (N25), only for
+/// persons who consented to `ai_training` and never for persons who objected; no ids leave.
+async fn training_set(
+    sources: Sources,
+    config: &config::Config,
+    out: &str,
+    basis: &str,
+) -> anyhow::Result<ExitCode> {
+    use tutela_core::state::{ERASED, OBJECTED_LEGITIMATE_INTEREST};
+    use tutela_store::SummaryStore;
+    if basis == "redacted" {
+        anyhow::bail!(
+            "--basis redacted refuses to run: the redaction does not recognise names and postal addresses yet, so a redacted text could still name the person; export --basis consent, or wait for full redaction"
+        );
+    }
+    if basis != "consent" {
+        anyhow::bail!("--basis must be `consent` (or `redacted`, which refuses to run for now)");
+    }
+    let file_policy = load_policy(&config.policy(&sources.policy))?;
+    let url = config.database(&sources.database);
+    let store = AnyStore::open(&url)
+        .await
+        .with_context(|| format!("opening {}", redact(&url)))?;
+    store.migrate().await?;
+    let policy = in_force_or(&store, file_policy).await?;
+    let Some(purpose) = policy.purpose_index("ai_training") else {
+        anyhow::bail!("the policy has no purpose `ai_training` (N25); nothing can be exported");
+    };
+    let consent = policy.consent_mask("ai_training", None);
+    if consent == 0 {
+        anyhow::bail!(
+            "`ai_training` has no consent basis in the policy; nothing can be exported on consent"
+        );
+    }
+    let (states, _) = tutela_server::engine::load_states(&store, &policy).await?;
+    let mut lines = String::new();
+    let (mut included, mut objected, mut no_consent, mut erased) = (0usize, 0usize, 0usize, 0usize);
+    for s in store.all_reviewed_summaries().await? {
+        let st = states.state(&s.subject);
+        if st.has(ERASED) {
+            erased += 1;
+        } else if st.has(OBJECTED_LEGITIMATE_INTEREST)
+            || st.objected & (1u64 << (purpose & 63)) != 0
+        {
+            objected += 1;
+        } else if st.consents & consent == 0 || st.renewal() & consent != 0 {
+            no_consent += 1;
+        } else {
+            included += 1;
+            let line = serde_json::json!({
+                "text": s.text.unwrap_or_default(),
+                "basis": "consent",
+                "policy_version": policy.policy_version(),
+            });
+            lines.push_str(&line.to_string());
+            lines.push('\n');
+        }
+    }
+    let tmp = format!("{out}.tmp");
+    std::fs::write(&tmp, lines).with_context(|| format!("writing {tmp}"))?;
+    std::fs::rename(&tmp, out).with_context(|| format!("writing {out}"))?;
+    say!(
+        "{included} summaries written to {out}; left out: {objected} objected, {no_consent} without consent, {erased} erased"
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 /// A database URL without its password, for messages.
 fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -550,24 +664,7 @@ async fn serve(
         .await
         .with_context(|| format!("opening {}", redact(&url)))?;
     store.migrate().await?;
-    // A version activated with `tutela policy activate` outlives restarts: it is in force
-    // until another is activated, whatever the policy file says.
-    let policy = match tutela_server::activation::in_force(&store)
-        .await
-        .map_err(|e| anyhow::anyhow!("the activated policy version cannot be loaded: {e}"))?
-    {
-        Some((activated, a)) => {
-            if activated.policy.hash != file_policy.policy.hash {
-                tracing::warn!(
-                    activated = %a.hash,
-                    file = %file_policy.policy.hash,
-                    "the activated policy version is in force, not the policy file"
-                );
-            }
-            activated
-        }
-        None => file_policy,
-    };
+    let policy = in_force_or(&store, file_policy).await?;
     let token = match std::env::var("TUTELA_API_TOKEN")
         .ok()
         .or(config.api_token.clone())

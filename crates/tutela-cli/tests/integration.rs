@@ -803,3 +803,111 @@ fn policy_activate_schedules_a_valid_version_and_refuses_bad_input() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+// covers: N25
+#[test]
+fn ai_training_set_exports_only_consented_texts_and_never_objectors() {
+    use tutela_core::ledger::{EventKind, ObjectionScope};
+    let dir = temp_dir("training");
+    let db_path = dir.join("t.db").to_string_lossy().into_owned();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    rt.block_on(async {
+        use tutela_store::{Store, SummaryStore};
+        let store = tutela_store::SqliteStore::open(&db_path)
+            .await
+            .expect("open");
+        store.migrate().await.expect("migrate");
+        let event = |who: &str, kind: EventKind| tutela_store::NewEvent {
+            subject: who.into(),
+            at: jiff::Timestamp::now(),
+            kind,
+            evidence: Some("checkbox".into()),
+            reason: Some("particular situation".into()),
+            email: None,
+            idempotency_key: None,
+            policy_version: "v".into(),
+        };
+        let consent = || EventKind::Consent {
+            purpose: "ai_training".into(),
+            channel: None,
+            granted: true,
+            source: "app".into(),
+            notice_version: "2026-01".into(),
+        };
+        store
+            .append(&[
+                event("A-1", consent()),
+                event("C-1", consent()),
+                event(
+                    "C-1",
+                    EventKind::Objection {
+                        scope: ObjectionScope::Purpose("ai_training".into()),
+                    },
+                ),
+            ])
+            .await
+            .expect("append");
+        for (who, text) in [
+            ("A-1", "Alpha text"),
+            ("B-1", "Bravo text"),
+            ("C-1", "Charlie text"),
+        ] {
+            let now = jiff::Timestamp::now();
+            store
+                .insert_summary(&tutela_store::SummaryRecord {
+                    id: format!("cs-{who}"),
+                    subject: who.into(),
+                    call_id: format!("call-{who}"),
+                    agent: "op-1".into(),
+                    draft: None,
+                    text: Some(text.into()),
+                    status: "approved".into(),
+                    created_at: now,
+                    expires_at: now,
+                    reviewed_at: Some(now),
+                    reviewed_by: Some("operator:op-1".into()),
+                })
+                .await
+                .expect("summary");
+        }
+    });
+    let db = format!("sqlite://{db_path}");
+    let out = dir.join("train.jsonl");
+    let out_s = out.to_string_lossy();
+    let o = tutela(&[
+        "ai",
+        "training-set",
+        "--out",
+        &out_s,
+        "--basis",
+        "redacted",
+        "--database",
+        &db,
+    ]);
+    assert!(
+        !o.status.success() && text(&o).contains("refuses to run"),
+        "{}",
+        text(&o)
+    );
+    assert!(!out.exists(), "nothing written");
+    let o = tutela(&["ai", "training-set", "--out", &out_s, "--database", &db]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("1 summaries written")
+            && text(&o).contains("1 objected")
+            && text(&o).contains("1 without consent"),
+        "{}",
+        text(&o)
+    );
+    let written = std::fs::read_to_string(&out).expect("written");
+    assert!(written.contains("Alpha text"), "{written}");
+    assert!(
+        !written.contains("Bravo") && !written.contains("Charlie"),
+        "{written}"
+    );
+    assert!(!written.contains("A-1"), "no ids leave: {written}");
+    let _ = std::fs::remove_dir_all(dir);
+}

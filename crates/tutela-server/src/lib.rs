@@ -44,6 +44,8 @@ pub struct AppState {
     pub token: Arc<str>,
     /// The privacy center's and console's settings and rate limits.
     pub web: Arc<web::WebContext>,
+    /// Hours a call-summary draft waits for its agent's review (N24).
+    pub summary_hours: i64,
 }
 
 impl AppState {
@@ -73,6 +75,7 @@ impl AppState {
             risk: None,
             token: token.into(),
             web: Arc::default(),
+            summary_hours: routes::summaries::DRAFT_VALIDITY_HOURS,
         }
     }
 
@@ -156,6 +159,12 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/v1/subjects/{id}/disclosures",
             get(routes::disclosures::list),
+        )
+        .route("/v1/call-summaries", post(routes::summaries::create))
+        .route("/v1/call-summaries/{id}", get(routes::summaries::get))
+        .route(
+            "/v1/subjects/{id}/call-summaries",
+            get(routes::summaries::of_subject),
         )
         .route("/v1/risk-checks", post(routes::risk::create))
         .route("/v1/risk-checks/{id}", get(routes::risk::get))

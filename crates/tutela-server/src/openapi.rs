@@ -3,7 +3,9 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{audiences, consents, decisions, disclosures, meta, requests, risk, subjects};
+use crate::routes::{
+    audiences, consents, decisions, disclosures, meta, requests, risk, subjects, summaries,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,6 +18,7 @@ use crate::routes::{audiences, consents, decisions, disclosures, meta, requests,
         requests::create, requests::list, requests::get, requests::verify, requests::verify_by_agent,
         requests::extend, requests::refuse, requests::classify, requests::result,
         risk::create, risk::get, risk::reviews, risk::review,
+        summaries::create, summaries::get, summaries::of_subject,
         disclosures::create, disclosures::list, disclosures::lift_bar,
         audiences::create,
     ),

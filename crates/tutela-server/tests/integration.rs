@@ -17,5 +17,6 @@ mod pages;
 mod requests;
 mod risk;
 mod smtp_sink;
+mod summaries;
 mod support;
 mod versions;

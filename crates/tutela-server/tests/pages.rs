@@ -135,7 +135,7 @@ impl<'a> Browser<'a> {
     }
 
     /// Signs an operator in with password and the current TOTP code.
-    async fn operator(&mut self, name: &str, password: &str, secret: &str) -> Page {
+    pub async fn operator(&mut self, name: &str, password: &str, secret: &str) -> Page {
         let key = totp::base32_decode(secret).expect("base32");
         let code = totp::code_at(&key, jiff::Timestamp::now().as_second());
         self.operator_with(name, password, &code).await

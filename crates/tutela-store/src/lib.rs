@@ -23,6 +23,7 @@ mod migrations;
 mod requests;
 mod risk;
 mod sql;
+mod summaries;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod versions;
@@ -38,6 +39,7 @@ pub use requests::{
 };
 pub use risk::{RiskCheckRecord, RiskStore};
 pub use sql::{AnyStore, PgStore, SqliteStore};
+pub use summaries::{SummaryRecord, SummaryStore};
 use tutela_core::ledger::{EventKind, LedgerEvent};
 pub use versions::{PolicyArchive, PolicyVersionRecord};
 pub use web::{OperatorRecord, SessionRecord, WebStore};

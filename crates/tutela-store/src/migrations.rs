@@ -218,6 +218,26 @@ CREATE TABLE policy_activations (
 );
 "#;
 
+/// AI call summaries (N24): a draft visible only to the agent who had the call, stored as
+/// service history only once that agent reviewed it; drafts expire unreviewed.
+const TABLES_V9: &str = r#"
+CREATE TABLE call_summaries (
+    id TEXT PRIMARY KEY,          -- category: none (random id)
+    subject TEXT NOT NULL,        -- category: customer_number
+    call_id TEXT NOT NULL UNIQUE, -- category: none (the telephony system's id of the call)
+    agent TEXT NOT NULL,          -- category: none (operator id of the agent who had the call)
+    draft TEXT,                   -- category: service_interaction (the AI's draft; cleared on review or expiry)
+    text TEXT,                    -- category: service_interaction (the reviewed summary)
+    status TEXT NOT NULL,         -- category: none (draft, approved, edited, rejected, expired)
+    created_at_us {int} NOT NULL, -- category: none (time)
+    expires_at_us {int} NOT NULL, -- category: none (time)
+    reviewed_at_us {int},         -- category: none (time)
+    reviewed_by TEXT              -- category: none (operator id)
+);
+CREATE INDEX call_summaries_by_agent ON call_summaries (agent, status);
+CREATE INDEX call_summaries_by_subject ON call_summaries (subject);
+"#;
+
 const SQLITE_REQUESTS_APPEND_ONLY: &str = r#"
 CREATE TRIGGER request_events_no_update BEFORE UPDATE ON request_events
 BEGIN SELECT RAISE(ABORT, 'the request ledger is append-only'); END;
@@ -268,6 +288,7 @@ pub fn sqlite() -> Vec<(i64, String)> {
         (6, sqlite_types(TABLES_V6)),
         (7, sqlite_types(TABLES_V7)),
         (8, sqlite_types(TABLES_V8)),
+        (9, sqlite_types(TABLES_V9)),
     ]
 }
 
@@ -281,6 +302,7 @@ pub fn postgres() -> Vec<(i64, String)> {
         (6, postgres_types(TABLES_V6)),
         (7, postgres_types(TABLES_V7)),
         (8, postgres_types(TABLES_V8)),
+        (9, postgres_types(TABLES_V9)),
     ]
 }
 
@@ -299,6 +321,7 @@ mod tests {
             super::TABLES_V6,
             super::TABLES_V7,
             super::TABLES_V8,
+            super::TABLES_V9,
         ]
         .iter()
         .flat_map(|t| t.lines())
@@ -313,7 +336,7 @@ mod tests {
                 assert!(l.contains("-- category: "), "column without category: {l}");
             }
         }
-        assert_eq!(columns, 19 + 41 + 17 + 14 + 9 + 21 + 11);
+        assert_eq!(columns, 19 + 41 + 17 + 14 + 9 + 21 + 11 + 11);
     }
 
     #[test]

@@ -288,6 +288,11 @@ macro_rules! sql_store {
                     delete = delete.bind(*seq);
                 }
                 delete.execute(&mut *tx).await?;
+                // The person's call summaries (drafts and reviewed texts) go with them.
+                sqlx::query("DELETE FROM call_summaries WHERE subject = $1")
+                    .bind(subject)
+                    .execute(&mut *tx)
+                    .await?;
                 sqlx::query(
                     "INSERT INTO subjects (id, email, created_at_us, erased_at_us) VALUES ($1, NULL, $2, $2) \
                      ON CONFLICT (id) DO UPDATE SET email = NULL, erased_at_us = excluded.erased_at_us",

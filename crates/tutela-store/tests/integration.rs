@@ -49,6 +49,7 @@ async fn conformance_on_sqlite() {
     disclosures::run_all(&store).await;
     web::run_all(&store).await;
     web::activations_are_decided_once(&store).await;
+    web::summaries_are_reviewed_once_or_expire(&store).await;
     append_only!(store.pool());
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -67,6 +68,7 @@ async fn conformance_on_postgres() {
     disclosures::run_all(&store).await;
     web::run_all(&store).await;
     web::activations_are_decided_once(&store).await;
+    web::summaries_are_reviewed_once_or_expire(&store).await;
     append_only!(store.pool());
     drop(store);
     pg.drop_schema().await;

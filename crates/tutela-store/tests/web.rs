@@ -150,3 +150,73 @@ pub async fn activations_are_decided_once<S: tutela_store::ActivationStore>(stor
     ));
     assert_eq!(store.activations().await.expect("list")[0].status, "active");
 }
+
+/// Call summaries: a draft for its agent, reviewed once, or expired.
+pub async fn summaries_are_reviewed_once_or_expire<S: tutela_store::SummaryStore>(store: &S) {
+    use tutela_store::SummaryRecord;
+    let draft = |id: &str, call: &str, agent: &str, expires: &str| SummaryRecord {
+        id: id.into(),
+        subject: "S-1".into(),
+        call_id: call.into(),
+        agent: agent.into(),
+        draft: Some("Kunde meldet Störung".into()),
+        text: None,
+        status: "draft".into(),
+        created_at: at("2026-05-01T10:00:00Z"),
+        expires_at: at(expires),
+        reviewed_at: None,
+        reviewed_by: None,
+    };
+    store
+        .insert_summary(&draft("cs-1", "call-1", "op-a", "2026-05-02T10:00:00Z"))
+        .await
+        .expect("insert");
+    store
+        .insert_summary(&draft("cs-2", "call-2", "op-b", "2026-05-01T11:00:00Z"))
+        .await
+        .expect("insert");
+    assert!(matches!(
+        store
+            .insert_summary(&draft("cs-3", "call-1", "op-a", "2026-05-02T10:00:00Z"))
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    let now = at("2026-05-01T10:30:00Z");
+    assert_eq!(
+        store
+            .open_drafts(Some("op-a"), now)
+            .await
+            .expect("mine")
+            .len(),
+        1
+    );
+    assert_eq!(store.open_drafts(None, now).await.expect("all").len(), 2);
+    store
+        .review_summary("cs-1", "edited", Some("Störung behoben"), "op-a", now)
+        .await
+        .expect("review");
+    assert!(matches!(
+        store
+            .review_summary("cs-1", "approved", Some("x"), "op-a", now)
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    let later = at("2026-05-01T12:00:00Z");
+    assert!(
+        matches!(
+            store
+                .review_summary("cs-2", "approved", Some("x"), "op-b", later)
+                .await,
+            Err(StoreError::Conflict)
+        ),
+        "an expired draft cannot be approved"
+    );
+    assert_eq!(store.expire_summaries(later).await.expect("expire"), 1);
+    let cs2 = store.summary("cs-2").await.expect("read").expect("kept");
+    assert_eq!((cs2.status.as_str(), cs2.draft), ("expired", None));
+    let history = store.reviewed_summaries("S-1").await.expect("history");
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].text.as_deref(), Some("Störung behoben"));
+    assert_eq!(history[0].draft, None);
+    assert_eq!(store.all_reviewed_summaries().await.expect("all").len(), 1);
+}

@@ -31,6 +31,8 @@ pub struct TickReport {
     pub steps_failed: usize,
     pub completed: usize,
     pub purged: u64,
+    /// Call-summary drafts that expired unreviewed (N24).
+    pub summaries_expired: u64,
     /// Risk checks deleted after their year (N15).
     pub risk_checks_deleted: u64,
 }
@@ -108,6 +110,7 @@ impl Worker {
         let mut report = TickReport {
             purged: store.purge_requests(now).await?,
             risk_checks_deleted: tutela_store::RiskStore::purge_risk_checks(&store, now).await?,
+            summaries_expired: tutela_store::SummaryStore::expire_summaries(&store, now).await?,
             ..TickReport::default()
         };
         let open = store

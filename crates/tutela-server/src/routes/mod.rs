@@ -8,6 +8,7 @@ pub mod meta;
 pub mod requests;
 pub mod risk;
 pub mod subjects;
+pub mod summaries;
 
 use axum::http::HeaderMap;
 use tutela_core::ledger::EventKind;

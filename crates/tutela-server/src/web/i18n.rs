@@ -106,6 +106,14 @@ texts! {
     policy: "Richtlinie", "Policy";
     operators: "Bediener", "Operators";
     versions: "Fassungen", "Versions";
+    summaries: "Gesprächszusammenfassungen", "Call summaries";
+    no_drafts: "Keine Entwürfe zu prüfen.", "No drafts to review.";
+    call: "Gespräch", "Call";
+    expires: "Verfällt", "Expires";
+    approve: "Freigeben", "Approve";
+    save_edited: "Bearbeitet speichern", "Save edited";
+    reject: "Verwerfen", "Reject";
+    draft_gone: "Der Entwurf ist schon geprüft oder verfallen.", "The draft was reviewed already or has expired.";
     in_force: "In Kraft", "In force";
     activations: "Aktivierungen", "Activations";
     archive: "Archiv der Hinweise", "Notice archive";
