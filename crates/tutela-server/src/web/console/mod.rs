@@ -1,0 +1,380 @@
+//! The console of the privacy office: operators sign in with password and TOTP; what each
+//! route needs is in one table, [`ROUTES`], that a middleware enforces before any handler runs
+//! and the tests walk for every role.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use tutela_core::render::Lang;
+use tutela_store::{SessionRecord, WebStore};
+
+use super::center::message;
+use super::operators::{self, Permission, Role};
+use super::session::{self, CONSOLE_FORM_COOKIE as FORM_COOKIE, OPERATOR_COOKIE};
+use super::{Chrome, PageLang, WebForm};
+use crate::AppState;
+use crate::routes::now;
+
+mod people;
+mod policy;
+mod requests;
+mod summaries;
+
+use people::{subject_page, subject_search};
+use policy::{cancel_version, operators_page, policy_page, schedule_version, versions_page};
+use requests::{classify, extend, queue, refuse, request_page, retry, verify};
+use summaries::{review_summary, summaries_page};
+
+/// Every console route with what it requires; a route missing here is refused to everyone.
+pub const ROUTES: &[(&str, &str, Permission)] = &[
+    ("GET", "/console", Permission::Read),
+    ("GET", "/console/requests/{id}", Permission::Read),
+    (
+        "POST",
+        "/console/requests/{id}/verify",
+        Permission::HandleRequests,
+    ),
+    (
+        "POST",
+        "/console/requests/{id}/extend",
+        Permission::HandleRequests,
+    ),
+    (
+        "POST",
+        "/console/requests/{id}/refuse",
+        Permission::HandleRequests,
+    ),
+    (
+        "POST",
+        "/console/requests/{id}/classify",
+        Permission::HandleRequests,
+    ),
+    (
+        "POST",
+        "/console/requests/{id}/retry",
+        Permission::HandleRequests,
+    ),
+    ("GET", "/console/subject", Permission::Read),
+    ("POST", "/console/subject", Permission::Read),
+    ("GET", "/console/policy", Permission::Read),
+    ("GET", "/console/record", Permission::Read),
+    ("GET", "/console/operators", Permission::Administer),
+    ("GET", "/console/summaries", Permission::HandleRequests),
+    (
+        "POST",
+        "/console/summaries/{id}/review",
+        Permission::HandleRequests,
+    ),
+    ("GET", "/console/versions", Permission::Read),
+    ("POST", "/console/versions", Permission::Administer),
+    (
+        "POST",
+        "/console/versions/{id}/cancel",
+        Permission::Administer,
+    ),
+];
+
+/// Routes open before sign-in.
+const PUBLIC: &[(&str, &str)] = &[("POST", "/console/login"), ("POST", "/console/logout")];
+
+pub fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/console", get(queue))
+        .route("/console/login", post(login))
+        .route("/console/logout", post(logout))
+        .route("/console/requests/{id}", get(request_page))
+        .route("/console/requests/{id}/verify", post(verify))
+        .route("/console/requests/{id}/extend", post(extend))
+        .route("/console/requests/{id}/refuse", post(refuse))
+        .route("/console/requests/{id}/classify", post(classify))
+        .route("/console/requests/{id}/retry", post(retry))
+        .route("/console/subject", get(subject_search).post(subject_page))
+        .route("/console/policy", get(policy_page))
+        .route("/console/record", get(crate::routes::meta::record))
+        .route("/console/operators", get(operators_page))
+        .route("/console/summaries", get(summaries_page))
+        .route("/console/summaries/{id}/review", post(review_summary))
+        .route(
+            "/console/versions",
+            get(versions_page).post(schedule_version),
+        )
+        .route("/console/versions/{id}/cancel", post(cancel_version))
+        .route_layer(middleware::from_fn_with_state(state, guard))
+}
+
+/// The signed-in operator, put in the request by [`guard`].
+#[derive(Clone)]
+pub(crate) struct Operator {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    pub session: SessionRecord,
+}
+
+impl Operator {
+    pub(super) fn actor(&self) -> String {
+        format!("operator:{}", self.id)
+    }
+}
+
+async fn guard(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let method = req.method().as_str().to_owned();
+    let path = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default();
+    if PUBLIC.iter().any(|(m, p)| *m == method && *p == path) {
+        return next.run(req).await;
+    }
+    let lang = super::lang_of_headers(req.uri().query(), req.headers());
+    let t = super::i18n::texts(lang);
+    let needed = ROUTES
+        .iter()
+        .find(|(m, p, _)| *m == method && *p == path)
+        .map(|(_, _, need)| *need);
+    let Some(needed) = needed else {
+        return message(&state, lang, StatusCode::FORBIDDEN, t.forbidden, "/console");
+    };
+    let session = session::current(&state, req.headers(), "operator", now()).await;
+    let operator = match session {
+        Some(s) => {
+            match tutela_store::WebStore::operator(&state.engine.store, &s.principal).await {
+                Ok(Some(o)) if o.disabled_at.is_none() => {
+                    Role::parse(&o.role).map(|role| Operator {
+                        id: o.id,
+                        name: o.name,
+                        role,
+                        session: s,
+                    })
+                }
+                _ => None,
+            }
+        }
+        None => None,
+    };
+    let Some(operator) = operator else {
+        if method == "GET" && path == "/console" {
+            return login_page(&state, lang, None);
+        }
+        return if method == "GET" {
+            Redirect::to("/console").into_response()
+        } else {
+            message(
+                &state,
+                lang,
+                StatusCode::UNAUTHORIZED,
+                t.form_expired,
+                "/console",
+            )
+        };
+    };
+    if !operator.role.may(needed) {
+        return message(&state, lang, StatusCode::FORBIDDEN, t.forbidden, "/console");
+    }
+    if req.method() == Method::POST {
+        // Every console form carries the session's token as its first field: check it from
+        // the body before the handler sees the request.
+        let (parts, body) = req.into_parts();
+        let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
+            return message(
+                &state,
+                lang,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                t.bad_input,
+                "/console",
+            );
+        };
+        let presented = form_field(&bytes, "csrf").unwrap_or_default();
+        if !session::form_ok(&parts.headers, &operator.session.csrf, &presented) {
+            return message(
+                &state,
+                lang,
+                StatusCode::FORBIDDEN,
+                t.form_expired,
+                "/console",
+            );
+        }
+        req = Request::from_parts(parts, axum::body::Body::from(bytes));
+    }
+    req.extensions_mut().insert(operator);
+    next.run(req).await
+}
+
+/// One field of a URL-encoded form body (`+` is a space, `%XX` a byte).
+fn form_field(body: &[u8], name: &str) -> Option<String> {
+    body.split(|b| *b == b'&').find_map(|pair| {
+        let mut kv = pair.splitn(2, |b| *b == b'=');
+        let key = decode_component(kv.next()?)?;
+        (key == name).then(|| decode_component(kv.next().unwrap_or_default()))?
+    })
+}
+
+fn decode_component(raw: &[u8]) -> Option<String> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = std::str::from_utf8(raw.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+pub(super) fn chrome(state: &AppState, lang: Lang, title: &str, op: &Operator) -> Chrome {
+    let mut c = Chrome::new(state, lang, title, true).signed_in(Some(op.session.csrf.clone()));
+    c.admin = op.role.may(Permission::Administer);
+    c.who = format!("{} ({})", op.name, op.role.as_str());
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn form_fields_are_decoded() {
+        let body = b"a=1&csrf=ab%2Fc+d&policy=%5Bx%5D";
+        assert_eq!(super::form_field(body, "csrf").as_deref(), Some("ab/c d"));
+        assert_eq!(super::form_field(body, "policy").as_deref(), Some("[x]"));
+        assert_eq!(super::form_field(body, "none"), None);
+        assert_eq!(super::form_field(b"csrf=%G1", "csrf"), None);
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/login.html")]
+struct Login {
+    c: Chrome,
+    form_token: String,
+}
+
+fn login_page(state: &AppState, lang: Lang, error: Option<&str>) -> Response {
+    let token = crate::random_hex(16).unwrap_or_default();
+    let t = super::i18n::texts(lang);
+    let mut c = Chrome::new(state, lang, t.sign_in, true);
+    c.error = error.map(str::to_owned);
+    let status = if error.is_some() {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::OK
+    };
+    let mut res = super::page_with(
+        status,
+        &Login {
+            c,
+            form_token: token.clone(),
+        },
+    );
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        session::set_cookie(FORM_COOKIE, &token, "/console", 3600),
+    );
+    res
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    csrf: String,
+    name: String,
+    password: String,
+    totp: String,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PageLang(lang): PageLang,
+    client: super::Client,
+    WebForm(f): WebForm<LoginForm>,
+) -> Response {
+    let t = super::i18n::texts(lang);
+    if !session::form_ok(
+        &headers,
+        session::cookie(&headers, FORM_COOKIE).unwrap_or(""),
+        &f.csrf,
+    ) {
+        return login_page(&state, lang, Some(t.form_expired));
+    }
+    let w = &state.web;
+    if !w.limits.allow(
+        &format!("client:{}", client.key()),
+        w.settings.attempts_per_client,
+        w.settings.rate_window,
+    ) || !w.limits.allow(
+        &format!("operator:{}", f.name),
+        w.settings.attempts_per_operator,
+        w.settings.rate_window,
+    ) {
+        return message(
+            &state,
+            lang,
+            StatusCode::TOO_MANY_REQUESTS,
+            t.too_many,
+            "/console",
+        );
+    }
+    let at = now();
+    match operators::authenticate(&state.engine.store, &f.name, &f.password, &f.totp, at).await {
+        Ok((op, _)) => {
+            let validity = w.settings.operator_session;
+            let Ok((token, _)) = session::start(&state, "operator", &op.id, validity, at).await
+            else {
+                return message(
+                    &state,
+                    lang,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    t.unavailable,
+                    "/console",
+                );
+            };
+            tracing::info!(operator = %op.id, "operator signed in");
+            let mut res = Redirect::to("/console").into_response();
+            res.headers_mut().append(
+                header::SET_COOKIE,
+                session::set_cookie(OPERATOR_COOKIE, &token, "/console", validity.as_secs()),
+            );
+            res
+        }
+        Err(operators::OperatorError::Storage(_)) => message(
+            &state,
+            lang,
+            StatusCode::SERVICE_UNAVAILABLE,
+            t.unavailable,
+            "/console",
+        ),
+        Err(_) => login_page(&state, lang, Some(t.login_failed)),
+    }
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Some(s) = session::current(&state, &headers, "operator", now()).await
+        && session::form_ok(
+            &headers,
+            &s.csrf,
+            &form_field(&body, "csrf").unwrap_or_default(),
+        )
+    {
+        let _ = state.engine.store.delete_session(&s.id_hash).await;
+    }
+    let mut res = Redirect::to("/console").into_response();
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        session::set_cookie(OPERATOR_COOKIE, "", "/console", 0),
+    );
+    res
+}

@@ -1,0 +1,331 @@
+//! The request queue and a request's page: verify, extend, refuse, classify, retry.
+
+use askama::Template;
+use axum::Extension;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use tutela_core::render::Lang;
+
+use super::{Operator, chrome};
+use crate::AppState;
+use crate::routes::now;
+use crate::web::center::message;
+use crate::web::operators::Permission;
+use crate::web::{Chrome, PageLang, WebForm, date, date_time, page};
+use tutela_core::request::RequestType;
+use tutela_store::RequestStore;
+
+use crate::requests::state_of;
+use crate::web::center::{request_label, status_label};
+
+pub(super) struct QueueRow {
+    id: String,
+    kind: String,
+    status: String,
+    channel: String,
+    received: String,
+    due: String,
+    overdue: bool,
+    due_soon: bool,
+}
+
+#[derive(Template)]
+#[template(path = "console/queue.html")]
+pub(super) struct Queue {
+    c: Chrome,
+    rows: Vec<QueueRow>,
+}
+
+pub(super) const OPEN: [&str; 5] = [
+    "received",
+    "awaiting_verification",
+    "verified",
+    "in_progress",
+    "unclassified",
+];
+
+pub(super) async fn queue(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    Extension(op): Extension<Operator>,
+) -> Response {
+    let t = crate::web::i18n::texts(lang);
+    let Ok(list) = state.engine.store.list_requests(&OPEN, 500).await else {
+        return message(
+            &state,
+            lang,
+            StatusCode::SERVICE_UNAVAILABLE,
+            t.unavailable,
+            "/console",
+        );
+    };
+    let at = now();
+    let settings = &state.requests.settings;
+    let tz = &settings.deadlines.time_zone;
+    // The store sorts by due date, so overdue requests come first by themselves.
+    let rows = list
+        .into_iter()
+        .map(|r| {
+            let s = state_of(&r);
+            QueueRow {
+                overdue: s.as_ref().is_some_and(|s| s.is_overdue(at)),
+                due_soon: s
+                    .as_ref()
+                    .is_some_and(|s| s.is_due_soon(at, &settings.deadlines)),
+                kind: request_label(&r.request_type, lang),
+                status: status_label(&r.status, lang),
+                channel: r.channel,
+                received: date(r.received_at, tz, lang),
+                due: date(r.due_at, tz, lang),
+                id: r.id,
+            }
+        })
+        .collect();
+    page(&Queue {
+        c: chrome(&state, lang, t.queue, &op),
+        rows,
+    })
+}
+
+pub(super) struct EventRow {
+    at: String,
+    actor: String,
+    kind: String,
+    note: String,
+}
+
+pub(super) struct StepRow {
+    step: String,
+    status: String,
+    attempts: i64,
+    error: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/request.html")]
+pub(super) struct RequestDetail {
+    c: Chrome,
+    id: String,
+    kind: String,
+    status: String,
+    channel: String,
+    received: String,
+    due: String,
+    overdue: bool,
+    has_subject: bool,
+    details: String,
+    events: Vec<EventRow>,
+    steps: Vec<StepRow>,
+    may_act: bool,
+    open: bool,
+    awaiting: bool,
+    unclassified: bool,
+    failed: bool,
+    types: Vec<(&'static str, String)>,
+}
+
+pub(super) async fn request_page(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    Extension(op): Extension<Operator>,
+    Path(id): Path<String>,
+    Query(q): Query<crate::web::center::FlashQuery>,
+) -> Response {
+    let t = crate::web::i18n::texts(lang);
+    let store = &state.engine.store;
+    let r = match store.request(&id).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return message(&state, lang, StatusCode::NOT_FOUND, t.not_found, "/console"),
+        Err(_) => {
+            return message(
+                &state,
+                lang,
+                StatusCode::SERVICE_UNAVAILABLE,
+                t.unavailable,
+                "/console",
+            );
+        }
+    };
+    let (Ok(events), Ok(steps)) = (store.request_events(&id).await, store.steps(&id).await) else {
+        return message(
+            &state,
+            lang,
+            StatusCode::SERVICE_UNAVAILABLE,
+            t.unavailable,
+            "/console",
+        );
+    };
+    let tz = &state.requests.settings.deadlines.time_zone;
+    let open = OPEN.contains(&r.status.as_str());
+    let failed = steps.iter().any(|s| s.status == "failed");
+    let mut c = chrome(&state, lang, &request_label(&r.request_type, lang), &op);
+    c.flash = crate::web::center::flash_text(t, &q);
+    page(&RequestDetail {
+        c,
+        kind: request_label(&r.request_type, lang),
+        status: status_label(&r.status, lang),
+        channel: r.channel.clone(),
+        received: date_time(r.received_at, tz, lang),
+        due: date(r.due_at, tz, lang),
+        overdue: state_of(&r).is_some_and(|s| s.is_overdue(now())),
+        has_subject: r.subject.is_some(),
+        details: r.details.clone().unwrap_or_default(),
+        events: events
+            .into_iter()
+            .map(|e| EventRow {
+                at: date_time(e.at, tz, lang),
+                actor: e.actor,
+                kind: e.kind,
+                note: e.note.unwrap_or_default(),
+            })
+            .collect(),
+        steps: steps
+            .into_iter()
+            .map(|s| StepRow {
+                step: s.step,
+                status: s.status,
+                attempts: s.attempts,
+                error: s.last_error.unwrap_or_default(),
+            })
+            .collect(),
+        may_act: op.role.may(Permission::HandleRequests),
+        open,
+        awaiting: r.status == "awaiting_verification",
+        unclassified: r.request_type == "unclassified",
+        failed,
+        types: RequestType::ALL
+            .iter()
+            .filter(|t| **t != RequestType::Unclassified)
+            .map(|t| (t.as_str(), request_label(t.as_str(), lang)))
+            .collect(),
+        id: r.id,
+    })
+}
+
+/// After an action: back to the request, with its outcome.
+fn acted(
+    state: &AppState,
+    lang: Lang,
+    id: &str,
+    result: Result<(), crate::requests::RequestError>,
+) -> Response {
+    let t = crate::web::i18n::texts(lang);
+    let back = format!("/console/requests/{id}");
+    match result {
+        Ok(()) => Redirect::to(&format!("{back}?done=saved")).into_response(),
+        Err(crate::requests::RequestError::NotFound) => {
+            message(state, lang, StatusCode::NOT_FOUND, t.not_found, "/console")
+        }
+        Err(crate::requests::RequestError::Storage(_)) => message(
+            state,
+            lang,
+            StatusCode::SERVICE_UNAVAILABLE,
+            t.unavailable,
+            &back,
+        ),
+        Err(e) => {
+            let text = format!("{} ({e})", t.bad_input);
+            message(state, lang, StatusCode::UNPROCESSABLE_ENTITY, &text, &back)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct VerifyForm {
+    note: String,
+    #[serde(default)]
+    subject: String,
+}
+
+pub(super) async fn verify(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    Extension(op): Extension<Operator>,
+    Path(id): Path<String>,
+    WebForm(f): WebForm<VerifyForm>,
+) -> Response {
+    let subject = (!f.subject.trim().is_empty()).then(|| f.subject.trim().to_owned());
+    let r = state
+        .requests
+        .verify_by_agent(&id, f.note, subject, &op.actor(), now())
+        .await;
+    acted(&state, lang, &id, r.map(|_| ()))
+}
+
+#[derive(Deserialize)]
+pub(super) struct ExtendForm {
+    months: u8,
+    reason: String,
+}
+
+pub(super) async fn extend(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    Extension(op): Extension<Operator>,
+    Path(id): Path<String>,
+    WebForm(f): WebForm<ExtendForm>,
+) -> Response {
+    let r = state
+        .requests
+        .extend(&id, f.months, f.reason, &op.actor(), now())
+        .await;
+    acted(&state, lang, &id, r.map(|_| ()))
+}
+
+#[derive(Deserialize)]
+pub(super) struct ReasonForm {
+    reason: String,
+}
+
+pub(super) async fn refuse(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    Extension(op): Extension<Operator>,
+    Path(id): Path<String>,
+    WebForm(f): WebForm<ReasonForm>,
+) -> Response {
+    let r = state
+        .requests
+        .refuse(&id, f.reason, &op.actor(), now())
+        .await;
+    acted(&state, lang, &id, r.map(|_| ()))
+}
+
+#[derive(Deserialize)]
+pub(super) struct ClassifyForm {
+    #[serde(rename = "type")]
+    request_type: String,
+}
+
+pub(super) async fn classify(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    Extension(op): Extension<Operator>,
+    Path(id): Path<String>,
+    WebForm(f): WebForm<ClassifyForm>,
+) -> Response {
+    let Some(t) = RequestType::parse(&f.request_type) else {
+        let text = crate::web::i18n::texts(lang).bad_input;
+        return message(
+            &state,
+            lang,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            text,
+            "/console",
+        );
+    };
+    let r = state.requests.classify(&id, t, &op.actor(), now()).await;
+    acted(&state, lang, &id, r.map(|_| ()))
+}
+
+pub(super) async fn retry(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    Extension(op): Extension<Operator>,
+    Path(id): Path<String>,
+) -> Response {
+    let r = state.requests.retry_failed(&id, &op.actor(), now()).await;
+    acted(&state, lang, &id, r.map(|_| ()))
+}
