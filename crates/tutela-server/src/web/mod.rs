@@ -11,6 +11,7 @@ mod console;
 mod i18n;
 pub mod operators;
 mod session;
+mod signin;
 pub mod totp;
 
 use askama::Template;
