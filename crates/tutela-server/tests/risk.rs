@@ -267,6 +267,48 @@ async fn a_risk_check_end_to_end() {
         .await;
     assert_eq!(s, 409, "reviewed once");
 
+    // The other decline is reviewed in the console, by a signed-in agent.
+    let secret = tutela_server::web::operators::create(
+        &app.engine.store,
+        "erika",
+        tutela_server::web::operators::Role::Agent,
+        "correct horse battery",
+        jiff::Timestamp::now(),
+    )
+    .await
+    .expect("agent")
+    .totp_secret;
+    let mut erika = crate::pages::Browser::new(&app);
+    erika
+        .operator("erika", "correct horse battery", &secret)
+        .await;
+    let low_id = low["id"].as_str().expect("id");
+    let page = erika.get("/console/reviews").await;
+    assert!(page.body.contains(low_id), "{}", page.body);
+    let csrf = page.hidden("csrf");
+    let p = erika
+        .post(
+            &format!("/console/reviews/{low_id}"),
+            &[
+                ("csrf", &csrf),
+                ("decision", "decline"),
+                ("note", "score confirmed with the customer file"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, axum::http::StatusCode::SEE_OTHER, "{}", p.body);
+    let (_, _, r) = app
+        .call("GET", &format!("/v1/risk-checks/{low_id}"), None)
+        .await;
+    assert_eq!(r["review"], "declined", "{r}");
+    assert!(
+        r["reviewer"]
+            .as_str()
+            .is_some_and(|x| x.starts_with("operator:op_")),
+        "{r}"
+    );
+    assert!(!erika.get("/console/reviews").await.body.contains(low_id));
+
     // An agency that answers too slowly: the check completes as refer, never as accept.
     agency.set("slow");
     let (_, _, c) = app

@@ -23,6 +23,7 @@ use crate::routes::now;
 mod people;
 mod policy;
 mod requests;
+mod reviews;
 mod summaries;
 
 use people::{subject_page, subject_search};
@@ -70,6 +71,8 @@ pub const ROUTES: &[(&str, &str, Permission)] = &[
         "/console/summaries/{id}/review",
         Permission::HandleRequests,
     ),
+    ("GET", "/console/reviews", Permission::HandleRequests),
+    ("POST", "/console/reviews/{id}", Permission::HandleRequests),
     ("GET", "/console/versions", Permission::Read),
     ("POST", "/console/versions", Permission::Administer),
     (
@@ -98,6 +101,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/record", get(crate::routes::meta::record))
         .route("/console/operators", get(operators_page))
         .route("/console/summaries", get(summaries_page))
+        .route("/console/reviews", get(reviews::reviews_page))
+        .route("/console/reviews/{id}", post(reviews::review))
         .route("/console/summaries/{id}/review", post(review_summary))
         .route(
             "/console/versions",
