@@ -335,6 +335,21 @@ async function main() {
     await agent.getByRole('button', { name: 'Anzeigen' }).click();
     await agent.waitForSelector('text=P-100');
     await axeCheck(agent, 'console-person');
+    // The agent's own AI call summary drafts, the risk reviews and the policy versions.
+    r = await api(base, 'POST', '/v1/call-summaries', { subject: 'X-7', call_id: 'call-e2e', agent: 'erika', text: 'Kunde fragt nach Tarifwechsel; Rückruf vereinbart.' });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    await agent.goto('/console/summaries');
+    await agent.waitForSelector('text=call-e2e');
+    await axeCheck(agent, 'console-summaries');
+    await shot(agent, 'console-summaries', false);
+    await agent.getByRole('button', { name: 'Freigeben' }).click();
+    await agent.waitForSelector('.flash');
+    r = await api(base, 'GET', '/v1/subjects/X-7/call-summaries');
+    assert.equal(r.body.length, 1, 'approved into the service history');
+    await agent.goto('/console/reviews');
+    await axeCheck(agent, 'console-reviews');
+    await agent.goto('/console/versions');
+    await axeCheck(agent, 'console-versions');
 
     // --- the auditor: reads, changes nothing ---------------------------------------------------
     const auditCtx = await browser.newContext({ baseURL: base, bypassCSP: true });

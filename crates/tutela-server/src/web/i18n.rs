@@ -106,14 +106,14 @@ texts! {
     policy: "Richtlinie", "Policy";
     operators: "Bediener", "Operators";
     versions: "Fassungen", "Versions";
-    risk_reviews: "Bonitätsprüfungen zur Überprüfung", "Risk checks to review";
+    risk_reviews: "Bonitätsprüfungen", "Risk reviews";
     risk_not_configured: "Die Bonitätsprüfung ist nicht eingerichtet (risk_model).", "The risk check is not configured (risk_model).";
     no_reviews: "Keine Ablehnung wartet auf Überprüfung.", "No decline is waiting for review.";
     probability: "Wahrscheinlichkeit der Zahlung", "Probability of payment";
     agency: "Auskunftei befragt", "Credit agency asked";
     accept_check: "Annehmen", "Accept";
     confirm_decline: "Ablehnung bestätigen", "Confirm decline";
-    summaries: "Gesprächszusammenfassungen", "Call summaries";
+    summaries: "KI-Zusammenfassungen", "AI summaries";
     no_drafts: "Keine Entwürfe zu prüfen.", "No drafts to review.";
     call: "Gespräch", "Call";
     expires: "Verfällt", "Expires";
