@@ -129,6 +129,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/policy", get(routes::meta::policy))
         .route("/v1/record", get(routes::meta::record))
         .route("/v1/policy/versions", get(routes::meta::versions))
+        .route("/v1/policy/diff", get(routes::meta::diff))
         .route(
             "/v1/requests",
             post(routes::requests::create).get(routes::requests::list),

@@ -14,7 +14,7 @@ use crate::routes::{
         subjects::put, subjects::get, subjects::object, subjects::restrict, subjects::lift_restriction, subjects::erase,
         consents::record_consent, consents::history, consents::transfer, consents::record_use, consents::tcf,
         decisions::single, decisions::batch,
-        meta::policy, meta::notice, meta::record, meta::versions,
+        meta::policy, meta::notice, meta::record, meta::versions, meta::diff,
         requests::create, requests::list, requests::get, requests::verify, requests::verify_by_agent,
         requests::extend, requests::refuse, requests::classify, requests::result,
         risk::create, risk::get, risk::reviews, risk::review,

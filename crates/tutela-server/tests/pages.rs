@@ -692,6 +692,30 @@ async fn a_dpo_activates_a_policy_version_in_the_console() {
     assert_eq!(list[0].requested_by, format!("operator:{}", op.id));
     let page = dora.get("/console/versions").await;
     assert!(page.body.contains("scheduled") && page.body.contains("2026-07"));
+    // The page says in words what the scheduled version changes.
+    assert!(page.body.contains("phone_marketing"), "{}", page.body);
+    // So does the API, between any two versions whose files are kept; unknown ones are named.
+    let (s, _, d) = app
+        .call("GET", "/v1/policy/diff?from=2026-01&to=2026-07", None)
+        .await;
+    assert_eq!(s, 200, "{d}");
+    assert!(
+        d["changes"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c["widens_consent"] == true)),
+        "{d}"
+    );
+    assert_eq!(
+        d["renewal_gaps"],
+        json!([]),
+        "the widened purpose declares its renewal"
+    );
+    let (s, _, d) = app
+        .call("GET", "/v1/policy/diff?from=2026-01&to=1999-01", None)
+        .await;
+    assert_eq!((s.as_u16(), d["field"].as_str()), (404, Some("to")));
+    let (s, _, d) = app.call("GET", "/v1/policy/diff?to=2026-07", None).await;
+    assert_eq!((s.as_u16(), d["field"].as_str()), (422, Some("from")));
     let p = dora
         .post(
             &format!("/console/versions/{}/cancel", list[0].id),

@@ -235,9 +235,46 @@ pub async fn record(
     Ok(res)
 }
 
+#[derive(Debug, Deserialize)]
+pub struct DiffQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/policy/diff",
+    params(("from" = String, Query, description = "the older version: hash or notice version (in force, or activated with kept files)"),
+           ("to" = String, Query, description = "the newer version")),
+    responses((status = 200, description = "What changed, in German and English; `widens_consent` marks consent purposes whose consents need renewal"), (status = 404, body = crate::problem::ProblemBody)),
+    security(("bearer" = [])))]
+pub async fn diff(
+    State(state): State<AppState>,
+    Query(q): Query<DiffQuery>,
+) -> Result<Json<serde_json::Value>, Problem> {
+    let need = |v: Option<String>, field: &'static str| {
+        v.filter(|v| !v.is_empty()).ok_or_else(|| {
+            Problem::new(Code::InvalidField, format!("`{field}` is missing"))
+                .field(field)
+                .fix("name two versions by hash or notice version, e.g. ?from=2026-01&to=2026-07")
+        })
+    };
+    let (from, to) = (need(q.from, "from")?, need(q.to, "to")?);
+    let old = version_policy(&state, &from)
+        .await
+        .map_err(|p| p.field("from"))?;
+    let new = version_policy(&state, &to)
+        .await
+        .map_err(|p| p.field("to"))?;
+    let changes = tutela_core::diff::diff(&old.policy, &new.policy);
+    Ok(Json(json!({
+        "from": old.policy.hash, "to": new.policy.hash,
+        "changes": changes.iter().map(|c| json!({"subject": c.subject, "de": c.de, "en": c.en, "widens_consent": c.widens_consent})).collect::<Vec<_>>(),
+        "renewal_gaps": tutela_core::diff::renewal_gaps(&old.policy, &new.policy),
+    })))
+}
+
 /// The policy of version `v` (hash or notice version): the one in force, or one whose files
 /// were kept by an activation.
-async fn version_policy(
+pub(crate) async fn version_policy(
     state: &AppState,
     v: &str,
 ) -> Result<std::sync::Arc<tutela_core::compiled::CompiledPolicy>, Problem> {

@@ -157,6 +157,8 @@ pub(super) struct ActivationRow {
     by: String,
     status: String,
     error: String,
+    /// For a scheduled version: what changes against the one in force, in words.
+    changes: Vec<String>,
 }
 
 #[derive(Template)]
@@ -210,6 +212,11 @@ async fn versions_view(
                 .into_iter()
                 .rev()
                 .map(|a| ActivationRow {
+                    changes: if a.status == "scheduled" {
+                        changes_against(&policy, &a, lang)
+                    } else {
+                        vec![]
+                    },
                     id: a.id,
                     notice_version: a.notice_version,
                     hash: a.hash.chars().take(12).collect(),
@@ -333,4 +340,31 @@ pub(super) async fn cancel_version(
             "/console/versions",
         ),
     }
+}
+
+/// What a scheduled version changes against the one in force, in the page's language; the
+/// renewal gaps that would make it refused come first.
+fn changes_against(
+    current: &tutela_core::compiled::CompiledPolicy,
+    a: &tutela_store::ActivationRecord,
+    lang: Lang,
+) -> Vec<String> {
+    let sources: Vec<tutela_core::policy::RecordedSource> =
+        serde_json::from_str(&a.sources).unwrap_or_default();
+    let Ok(next) = crate::activation::compile(&sources, &a.root) else {
+        return vec![];
+    };
+    let gaps = tutela_core::diff::renewal_gaps(&current.policy, &next.policy)
+        .into_iter()
+        .map(|p| match lang {
+            Lang::De => format!("Wird abgelehnt: `{p}` wird erweitert, ohne [purpose.renewal]."),
+            Lang::En => format!("Will be refused: `{p}` is widened without [purpose.renewal]."),
+        });
+    let changes = tutela_core::diff::diff(&current.policy, &next.policy)
+        .into_iter()
+        .map(|c| match lang {
+            Lang::De => c.de,
+            Lang::En => c.en,
+        });
+    gaps.chain(changes).collect()
 }
