@@ -35,6 +35,9 @@ pub struct Config {
     pub risk_agency_url: Option<String>,
     /// The privacy center's and console's sessions and rate limits.
     pub web: Option<Web>,
+    /// Hours an AI call-summary draft waits for its agent's review before it expires (N24;
+    /// default 24).
+    pub summary_draft_hours: Option<u32>,
 }
 
 /// `[web]`: every value optional, defaults in `tutela_server::web::WebSettings`.

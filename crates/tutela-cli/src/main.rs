@@ -740,6 +740,12 @@ async fn serve(
     };
     let mut state = AppState::new(engine.clone(), settings, mailer, fulfilment, &token)
         .with_web(config.web.clone().unwrap_or_default().settings());
+    if let Some(h) = config.summary_draft_hours {
+        if h == 0 {
+            anyhow::bail!("summary_draft_hours must be at least 1");
+        }
+        state.summary_hours = i64::from(h);
+    }
     if let Some(path) = &config.risk_model {
         let model = risk_cmd::load_model(path)?;
         let bytes = std::fs::read(path).with_context(|| format!("reading {path}"))?;
