@@ -20,6 +20,7 @@ pub mod duration;
 pub mod index;
 pub mod intake;
 pub mod ledger;
+pub mod merkle;
 pub mod policy;
 pub mod reason;
 pub mod record;
