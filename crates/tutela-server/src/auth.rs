@@ -8,11 +8,6 @@ use axum::response::{IntoResponse, Response};
 use crate::AppState;
 use crate::problem::{Code, Problem};
 
-/// Compares in time independent of where the first difference is.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 pub async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let presented = req
         .headers()
@@ -20,7 +15,7 @@ pub async fn require_token(State(state): State<AppState>, req: Request, next: Ne
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     match presented {
-        Some(t) if same(t.trim().as_bytes(), state.token.as_bytes()) => next.run(req).await,
+        Some(t) if crate::same_secret(t.trim().as_bytes(), state.token.as_bytes()) => next.run(req).await,
         Some(_) => Problem::new(Code::Unauthorized, "the bearer token is not valid")
             .field("Authorization")
             .fix("send the token from TUTELA_API_TOKEN or the tutela.token file")

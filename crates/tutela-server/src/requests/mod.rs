@@ -473,13 +473,7 @@ impl Requests {
             return Err(RequestError::CodeExpired);
         }
         let presented = hash_code(&stored.salt, code.trim());
-        let same = presented.len() == stored.code_hash.len()
-            && presented
-                .bytes()
-                .zip(stored.code_hash.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0;
-        if !same {
+        if !crate::same_secret(presented.as_bytes(), stored.code_hash.as_bytes()) {
             stored.attempts += 1;
             stored.locked = stored.attempts >= self.settings.code_attempts;
             self.store().put_code(id, &stored).await?;
