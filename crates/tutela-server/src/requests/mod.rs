@@ -193,6 +193,23 @@ impl Requests {
         idempotency_key: Option<&str>,
         now: Timestamp,
     ) -> Result<(RequestRecord, bool), RequestError> {
+        let (record, duplicate) = self.insert_new(&new, actor, idempotency_key, now).await?;
+        if duplicate {
+            return Ok((record, true));
+        }
+        let record = self.start_verification(record, now).await?;
+        Ok((record, false))
+    }
+
+    /// Stores a new request in its first status with its `received` event; `true` when the
+    /// idempotency key named one stored before.
+    async fn insert_new(
+        &self,
+        new: &NewRequest,
+        actor: &str,
+        idempotency_key: Option<&str>,
+        now: Timestamp,
+    ) -> Result<(RequestRecord, bool), RequestError> {
         let id = format!("req_{}", crate::random_hex(12).map_err(no_randomness)?);
         let received_at = new.received_at.unwrap_or(now).min(now);
         let state = RequestState::new(new.request_type, received_at, &self.settings.deadlines);
@@ -219,15 +236,10 @@ impl Requests {
             body: json!({"type": record.request_type, "channel": record.channel}).to_string(),
             note: None,
         };
-        let (record, duplicate) = self
+        Ok(self
             .store()
             .insert_request(&record, &event, idempotency_key)
-            .await?;
-        if duplicate {
-            return Ok((record, true));
-        }
-        let record = self.start_verification(record, now).await?;
-        Ok((record, false))
+            .await?)
     }
 
     /// Files a request for a person signed in to the privacy center: the sign-in already
@@ -243,32 +255,7 @@ impl Requests {
         new.email = None;
         new.channel = "privacy_center".into();
         new.received_at = None;
-        let id = format!("req_{}", crate::random_hex(12).map_err(no_randomness)?);
-        let state = RequestState::new(new.request_type, now, &self.settings.deadlines);
-        let record = RequestRecord {
-            id,
-            request_type: new.request_type.as_str().to_owned(),
-            status: state.status.as_str().to_owned(),
-            subject: new.subject.clone(),
-            email: None,
-            channel: new.channel.clone(),
-            received_at: now,
-            due_at: state.due_at,
-            extended_months: 0,
-            verification: None,
-            details: new.details.as_ref().map(|d| d.to_string()),
-            version: 1,
-            updated_at: now,
-            purge_at: None,
-        };
-        let event = RequestEventNew {
-            at: now,
-            actor: "requester".into(),
-            kind: "received".into(),
-            body: json!({"type": record.request_type, "channel": record.channel}).to_string(),
-            note: None,
-        };
-        let (record, _) = self.store().insert_request(&record, &event, None).await?;
+        let (record, _) = self.insert_new(&new, "requester", None, now).await?;
         let record = self
             .transition(
                 record,
