@@ -171,15 +171,20 @@ pub(crate) fn message(
     )
 }
 
-fn unavailable(state: &AppState, lang: Lang) -> Response {
+/// The database did not answer: nothing was changed, try again (`back` leads there).
+pub(crate) fn unavailable_at(state: &AppState, lang: Lang, back: &str) -> Response {
     let t = super::i18n::texts(lang);
     message(
         state,
         lang,
         StatusCode::SERVICE_UNAVAILABLE,
         t.unavailable,
-        "/",
+        back,
     )
+}
+
+fn unavailable(state: &AppState, lang: Lang) -> Response {
+    unavailable_at(state, lang, "/")
 }
 
 #[derive(Deserialize)]

@@ -335,13 +335,7 @@ async fn login(
             let validity = w.settings.operator_session;
             let Ok((token, _)) = session::start(&state, "operator", &op.id, validity, at).await
             else {
-                return message(
-                    &state,
-                    lang,
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    t.unavailable,
-                    "/console",
-                );
+                return crate::web::center::unavailable_at(&state, lang, "/console");
             };
             tracing::info!(operator = %op.id, "operator signed in");
             let mut res = Redirect::to("/console").into_response();
@@ -351,13 +345,9 @@ async fn login(
             );
             res
         }
-        Err(operators::OperatorError::Storage(_)) => message(
-            &state,
-            lang,
-            StatusCode::SERVICE_UNAVAILABLE,
-            t.unavailable,
-            "/console",
-        ),
+        Err(operators::OperatorError::Storage(_)) => {
+            crate::web::center::unavailable_at(&state, lang, "/console")
+        }
         Err(_) => login_page(&state, lang, Some(t.login_failed)),
     }
 }

@@ -84,13 +84,7 @@ pub(super) async fn subject_page(
         person_facts(&state, lang, &subject, f.before).await,
         state.engine.store.disclosures_of(&subject).await,
     ) else {
-        return message(
-            &state,
-            lang,
-            StatusCode::SERVICE_UNAVAILABLE,
-            t.unavailable,
-            "/console",
-        );
+        return crate::web::center::unavailable_at(&state, lang, "/console");
     };
     let st = state.engine.subject_state(&subject);
     let tz = &state.requests.settings.deadlines.time_zone;

@@ -131,13 +131,7 @@ pub(super) async fn operators_page(
 ) -> Response {
     let t = crate::web::i18n::texts(lang);
     let Ok(list) = state.engine.store.operators().await else {
-        return message(
-            &state,
-            lang,
-            StatusCode::SERVICE_UNAVAILABLE,
-            t.unavailable,
-            "/console",
-        );
+        return crate::web::center::unavailable_at(&state, lang, "/console");
     };
     let tz = &state.requests.settings.deadlines.time_zone;
     page(&OperatorsPage {
@@ -186,13 +180,7 @@ async fn versions_view(
     let store = &state.engine.store;
     let (Ok(activations), Ok(archive)) = (store.activations().await, store.policy_versions().await)
     else {
-        return message(
-            state,
-            lang,
-            StatusCode::SERVICE_UNAVAILABLE,
-            t.unavailable,
-            "/console",
-        );
+        return crate::web::center::unavailable_at(state, lang, "/console");
     };
     let tz = &state.requests.settings.deadlines.time_zone;
     let policy = state.engine.policy();
@@ -332,13 +320,7 @@ pub(super) async fn cancel_version(
             t.not_found,
             "/console/versions",
         ),
-        Err(_) => message(
-            &state,
-            lang,
-            StatusCode::SERVICE_UNAVAILABLE,
-            t.unavailable,
-            "/console/versions",
-        ),
+        Err(_) => crate::web::center::unavailable_at(&state, lang, "/console/versions"),
     }
 }
 

@@ -53,13 +53,7 @@ pub(super) async fn queue(
 ) -> Response {
     let t = crate::web::i18n::texts(lang);
     let Ok(list) = state.engine.store.list_requests(&OPEN, 500).await else {
-        return message(
-            &state,
-            lang,
-            StatusCode::SERVICE_UNAVAILABLE,
-            t.unavailable,
-            "/console",
-        );
+        return crate::web::center::unavailable_at(&state, lang, "/console");
     };
     let at = now();
     let settings = &state.requests.settings;
@@ -139,23 +133,11 @@ pub(super) async fn request_page(
         Ok(Some(r)) => r,
         Ok(None) => return message(&state, lang, StatusCode::NOT_FOUND, t.not_found, "/console"),
         Err(_) => {
-            return message(
-                &state,
-                lang,
-                StatusCode::SERVICE_UNAVAILABLE,
-                t.unavailable,
-                "/console",
-            );
+            return crate::web::center::unavailable_at(&state, lang, "/console");
         }
     };
     let (Ok(events), Ok(steps)) = (store.request_events(&id).await, store.steps(&id).await) else {
-        return message(
-            &state,
-            lang,
-            StatusCode::SERVICE_UNAVAILABLE,
-            t.unavailable,
-            "/console",
-        );
+        return crate::web::center::unavailable_at(&state, lang, "/console");
     };
     let tz = &state.requests.settings.deadlines.time_zone;
     let open = OPEN.contains(&r.status.as_str());
@@ -218,13 +200,9 @@ fn acted(
         Err(crate::requests::RequestError::NotFound) => {
             message(state, lang, StatusCode::NOT_FOUND, t.not_found, "/console")
         }
-        Err(crate::requests::RequestError::Storage(_)) => message(
-            state,
-            lang,
-            StatusCode::SERVICE_UNAVAILABLE,
-            t.unavailable,
-            &back,
-        ),
+        Err(crate::requests::RequestError::Storage(_)) => {
+            crate::web::center::unavailable_at(state, lang, &back)
+        }
         Err(e) => {
             let text = format!("{} ({e})", t.bad_input);
             message(state, lang, StatusCode::UNPROCESSABLE_ENTITY, &text, &back)

@@ -41,13 +41,7 @@ pub(super) async fn reviews_page(
 ) -> Response {
     let t = crate::web::i18n::texts(lang);
     let Ok(pending) = state.engine.store.pending_risk_reviews(500).await else {
-        return message(
-            &state,
-            lang,
-            StatusCode::SERVICE_UNAVAILABLE,
-            t.unavailable,
-            "/console",
-        );
+        return crate::web::center::unavailable_at(&state, lang, "/console");
     };
     let tz = &state.requests.settings.deadlines.time_zone;
     let mut c = chrome(&state, lang, t.risk_reviews, &op);

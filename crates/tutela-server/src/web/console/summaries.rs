@@ -41,13 +41,7 @@ pub(super) async fn summaries_page(
     let t = crate::web::i18n::texts(lang);
     let mine = (op.role != Role::Dpo).then_some(op.id.as_str());
     let Ok(drafts) = state.engine.store.open_drafts(mine, now()).await else {
-        return message(
-            &state,
-            lang,
-            StatusCode::SERVICE_UNAVAILABLE,
-            t.unavailable,
-            "/console",
-        );
+        return crate::web::center::unavailable_at(&state, lang, "/console");
     };
     let tz = &state.requests.settings.deadlines.time_zone;
     let mut c = chrome(&state, lang, t.summaries, &op);
@@ -91,13 +85,7 @@ pub(super) async fn review_summary(
     let found = match store.summary(&id).await {
         Ok(found) => found,
         Err(_) => {
-            return message(
-                &state,
-                lang,
-                StatusCode::SERVICE_UNAVAILABLE,
-                t.unavailable,
-                back,
-            );
+            return crate::web::center::unavailable_at(&state, lang, back);
         }
     };
     // Another agent's draft is as unknown as none.
@@ -126,12 +114,6 @@ pub(super) async fn review_summary(
         Err(tutela_store::StoreError::Conflict) => {
             message(&state, lang, StatusCode::CONFLICT, t.draft_gone, back)
         }
-        Err(_) => message(
-            &state,
-            lang,
-            StatusCode::SERVICE_UNAVAILABLE,
-            t.unavailable,
-            back,
-        ),
+        Err(_) => crate::web::center::unavailable_at(&state, lang, back),
     }
 }
