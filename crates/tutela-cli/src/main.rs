@@ -115,6 +115,10 @@ enum TransfersCommand {
         /// The day to judge on (YYYY-MM-DD); today when not given.
         #[arg(long)]
         at: Option<String>,
+        /// Count the Art. 49 grounds recorded per person (N31) from this database's ledger
+        /// (Markdown only).
+        #[arg(long)]
+        database: Option<String>,
     },
 }
 
@@ -319,7 +323,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             server, purpose, channel, categories, input, out,
         )),
         Command::Transfers {
-            command: TransfersCommand::Report { policy, format, at },
+            command:
+                TransfersCommand::Report {
+                    policy,
+                    format,
+                    at,
+                    database,
+                },
         } => {
             let policy = load_policy(&config.policy(&policy))?;
             let today = match at {
@@ -329,8 +339,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => jiff::Zoned::now().date(),
             };
             let flows = tutela_core::transfers::flows(&policy.policy, today);
+            let persons = match &database {
+                Some(url) => Some(runtime()?.block_on(async {
+                    let store = tutela_store::AnyStore::open(url).await?;
+                    let (states, _) = tutela_server::engine::load_states(&store, &policy).await?;
+                    Ok::<_, tutela_store::StoreError>(tutela_core::transfers::person_grounds(
+                        &policy,
+                        states.iter().map(|(_, s)| s),
+                    ))
+                })?),
+                None => None,
+            };
             match format.as_str() {
-                "md" => say_raw!("{}", tutela_core::transfers::markdown(&flows, today)),
+                "md" => say_raw!(
+                    "{}",
+                    tutela_core::transfers::markdown(
+                        &flows,
+                        today,
+                        &policy.policy.transfers.derogations,
+                        persons.as_deref()
+                    )
+                ),
                 "csv" => say_raw!("{}", tutela_core::transfers::csv(&flows)),
                 other => anyhow::bail!("unknown format `{other}`; use md or csv"),
             }

@@ -911,3 +911,87 @@ fn ai_training_set_exports_only_consented_texts_and_never_objectors() {
     assert!(!written.contains("A-1"), "no ids leave: {written}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+// covers: N29, N30, N31
+#[test]
+fn transfers_report_counts_the_art49_grounds_recorded_per_person() {
+    use tutela_core::basis::CountryCode;
+    use tutela_core::ledger::EventKind;
+    let dir = temp_dir("transfers");
+    let db_path = dir.join("t.db").to_string_lossy().into_owned();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    rt.block_on(async {
+        use tutela_store::Store;
+        let store = tutela_store::SqliteStore::open(&db_path)
+            .await
+            .expect("open");
+        store.migrate().await.expect("migrate");
+        let india = CountryCode::parse("IN").expect("code");
+        let event = |who: &str, kind: EventKind| tutela_store::NewEvent {
+            subject: who.into(),
+            at: jiff::Timestamp::now(),
+            kind,
+            evidence: Some("roaming order R-7".into()),
+            reason: None,
+            email: None,
+            idempotency_key: None,
+            policy_version: "v".into(),
+        };
+        store
+            .append(&[
+                event(
+                    "A-1",
+                    EventKind::TransferNecessity {
+                        country: india,
+                        active: true,
+                    },
+                ),
+                event(
+                    "B-1",
+                    EventKind::TransferConsent {
+                        country: india,
+                        granted: true,
+                    },
+                ),
+                event(
+                    "B-1",
+                    EventKind::TransferNecessity {
+                        country: india,
+                        active: true,
+                    },
+                ),
+            ])
+            .await
+            .expect("append");
+    });
+    let db = format!("sqlite://{db_path}");
+    let o = tutela(&[
+        "transfers",
+        "report",
+        "--at",
+        "2026-11-30",
+        "--database",
+        &db,
+    ]);
+    let t = text(&o);
+    assert!(o.status.success(), "every flow has a ground: {t}");
+    assert!(
+        t.contains("## Art. 49 derogations recorded per person") && t.contains("| IN | 1 | 2 |"),
+        "{t}"
+    );
+    // Without a database: the flows alone; the CSV is the same either way.
+    let o = tutela(&["transfers", "report", "--at", "2026-11-30"]);
+    assert!(!text(&o).contains("recorded per person"));
+    let o = tutela(&[
+        "transfers",
+        "report",
+        "--at",
+        "2026-11-30",
+        "--format",
+        "csv",
+    ]);
+    assert!(text(&o).starts_with("recipient,country,ground,purposes,categories"));
+}

@@ -5,7 +5,7 @@ use rustc_hash::FxHashMap;
 
 use crate::basis::{CountryCode, LegalBasis};
 use crate::ledger::{EventKind, ObjectionScope};
-use crate::policy::Policy;
+use crate::policy::{Derogation, Policy};
 use crate::reason::Reason;
 use crate::state::{ERASED, SubjectState};
 
@@ -110,6 +110,8 @@ pub struct CompiledPolicy {
     pub(crate) adequacy: Vec<CompiledAdequacy>,
     third_bit: Box<[u8; COUNTRY_CELLS]>,
     third_countries: Vec<CountryCode>,
+    /// Which per-person Art. 49 masks the policy honours: `[explicit consent, contract]`.
+    pub(crate) derogations: [bool; 2],
     dm_consents: u64,
     clauses: Vec<String>,
     purpose_clauses: Vec<ClauseSet>,
@@ -256,7 +258,9 @@ impl CompiledPolicy {
             .collect();
         third_countries.sort_unstable();
         third_countries.dedup();
-        third_countries.truncate(64);
+        // Validation refuses more than MAX_THIRD_COUNTRIES; the masks hold no more.
+        third_countries.truncate(crate::policy::MAX_THIRD_COUNTRIES);
+        let derogations = Derogation::ALL.map(|d| policy.transfers.derogations.contains(&d));
         let mut third_bit = Box::new([NONE; COUNTRY_CELLS]);
         for (i, c) in third_countries.iter().enumerate() {
             third_bit[cell(*c)] = small(i);
@@ -330,6 +334,7 @@ impl CompiledPolicy {
             adequacy,
             third_bit,
             third_countries,
+            derogations,
             dm_consents,
             clauses,
             purpose_clauses,
@@ -452,9 +457,15 @@ impl CompiledPolicy {
         self.dm_consents
     }
 
-    pub fn third_country_bit(&self, c: CountryCode) -> Option<u64> {
+    /// The country's bit in the person's Art. 49 masks.
+    pub fn third_country_bit(&self, c: CountryCode) -> Option<u32> {
         let b = self.third_bit[cell(c)];
-        (b != NONE).then(|| 1u64 << (b & 63))
+        (b != NONE).then(|| 1u32 << (b & 31))
+    }
+
+    /// Whether the policy relies on this Art. 49 derogation (N31).
+    pub fn relies_on(&self, d: Derogation) -> bool {
+        self.derogations[d as usize]
     }
 
     pub fn third_countries(&self) -> &[CountryCode] {
@@ -618,11 +629,27 @@ impl CompiledPolicy {
                     Ok(())
                 }
             },
-            EventKind::TransferConsent { country, .. } => {
+            EventKind::TransferConsent { country, .. }
+            | EventKind::TransferNecessity { country, .. } => {
+                let derogation = match kind {
+                    EventKind::TransferConsent { .. } => Derogation::ExplicitConsent,
+                    _ => Derogation::ContractNecessity,
+                };
+                if !self.relies_on(derogation) {
+                    return err(
+                        "country",
+                        format!(
+                            "the policy relies on no {} derogation ({}); list `{}` in [transfers] derogations first",
+                            derogation.as_str(),
+                            derogation.article(),
+                            derogation.as_str()
+                        ),
+                    );
+                }
                 if self.eea[cell(*country)] {
                     return err(
                         "country",
-                        format!("`{country}` is in the EU/EEA; a transfer there needs no consent"),
+                        format!("`{country}` is in the EU/EEA; a transfer there needs no Art. 49 ground"),
                     );
                 }
                 if self.third_country_bit(*country).is_none() {

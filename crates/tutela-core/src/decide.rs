@@ -299,7 +299,7 @@ impl CompiledPolicy {
             (None, None) => &[],
         };
         for &c in countries {
-            match self.transfer_ground(c, recipient, state, now) {
+            match self.transfer_ground(c, recipient, basis, state, now) {
                 Some(g) => {
                     trace.note(g);
                     if transfer.is_none_or(|t: Reason| {
@@ -328,6 +328,7 @@ impl CompiledPolicy {
         &self,
         c: CountryCode,
         recipient: Option<&CompiledRecipient>,
+        basis: LegalBasis,
         state: &SubjectState,
         now: jiff::Timestamp,
     ) -> Option<Reason> {
@@ -347,11 +348,17 @@ impl CompiledPolicy {
         if recipient.is_some_and(|r| r.safeguarded.contains(&c)) {
             return Some(Reason::TransferSafeguards);
         }
-        if self
-            .third_country_bit(c)
-            .is_some_and(|bit| state.transfer_consents & bit != 0)
-        {
+        // Art. 49 derogations recorded for this person, as far as the policy relies on them.
+        let bit = self.third_country_bit(c)?;
+        if self.derogations[0] && state.transfer_consents & bit != 0 {
             return Some(Reason::TransferExplicitConsent);
+        }
+        // Necessity for the contract grounds only processing that serves the contract.
+        if self.derogations[1]
+            && basis == LegalBasis::Contract
+            && state.transfer_necessities & bit != 0
+        {
+            return Some(Reason::TransferContractNecessity);
         }
         None
     }

@@ -62,6 +62,12 @@ pub enum EventKind {
         country: CountryCode,
         granted: bool,
     },
+    /// A transfer to a third country is necessary for the person's contract (Art. 49(1)(b)),
+    /// or no longer is. The contract or order it serves is the event's evidence.
+    TransferNecessity {
+        country: CountryCode,
+        active: bool,
+    },
     /// The person's personal attributes were removed; this tombstone proves the erasure.
     Erasure,
 }
@@ -78,6 +84,8 @@ impl EventKind {
             EventKind::Restriction { active: false } => "restriction_lifted",
             EventKind::TransferConsent { granted: true, .. } => "transfer_consent_given",
             EventKind::TransferConsent { granted: false, .. } => "transfer_consent_withdrawn",
+            EventKind::TransferNecessity { active: true, .. } => "transfer_necessity_recorded",
+            EventKind::TransferNecessity { active: false, .. } => "transfer_necessity_ended",
             EventKind::Erasure => "erased",
         }
     }

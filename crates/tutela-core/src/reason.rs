@@ -83,6 +83,7 @@ reasons! {
     TransferAdequacy => "transfer_adequacy_decision", "R8-transfers", |r| Some(&r.transfer);
     TransferSafeguards => "transfer_safeguards", "R8-transfers", |r| Some(&r.transfer);
     TransferExplicitConsent => "transfer_explicit_consent", "R8-transfers", |r| Some(&r.transfer);
+    TransferContractNecessity => "transfer_contract_necessity", "R8-transfers", |r| Some(&r.transfer);
     TransferNotPermitted => "transfer_not_permitted", "R8-transfers", |r| Some(&r.transfer);
 }
 

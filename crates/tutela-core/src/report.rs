@@ -132,6 +132,8 @@ pub struct AccessReport {
     pub disclosures: Vec<DisclosureEntry>,
     /// Art. 15(2).
     pub transfer_safeguards: Vec<SafeguardItem>,
+    /// The Art. 49 grounds recorded for this person, per third country (N31).
+    pub transfer_derogations: Vec<DerogationItem>,
     /// Art. 15(3).
     pub copy: Copy,
 }
@@ -205,6 +207,12 @@ pub struct AutomatedItem {
 #[derive(Debug, Clone, Serialize)]
 pub struct SafeguardItem {
     pub recipient: String,
+    pub country: String,
+    pub ground: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DerogationItem {
     pub country: String,
     pub ground: String,
 }
@@ -389,7 +397,7 @@ pub fn build(input: &ReportInput<'_>) -> AccessReport {
                         .trim()
                         .to_owned()
                     })
-                    .unwrap_or_else(|| "Art. 49 (explicit consent)".to_owned()),
+                    .unwrap_or_else(|| art49_ground(cp, input.state, *c, lang)),
             };
             transfer_safeguards.push(SafeguardItem {
                 recipient: r.id.clone(),
@@ -455,6 +463,19 @@ pub fn build(input: &ReportInput<'_>) -> AccessReport {
         },
         disclosures: input.disclosures.to_vec(),
         transfer_safeguards,
+        transfer_derogations: cp
+            .third_countries()
+            .iter()
+            .filter(|c| {
+                cp.third_country_bit(**c).is_some_and(|b| {
+                    (input.state.transfer_consents | input.state.transfer_necessities) & b != 0
+                })
+            })
+            .map(|c| DerogationItem {
+                country: c.as_str().to_owned(),
+                ground: art49_ground(cp, input.state, *c, lang),
+            })
+            .collect(),
         copy: Copy {
             tutela: TutelaRecords {
                 id: input.subject.to_owned(),
@@ -665,7 +686,12 @@ pub fn render_html(r: &AccessReport) -> String {
         &mut h,
         r.transfer_safeguards
             .iter()
-            .map(|x| format!("{} → {}: {}", x.recipient, x.country, x.ground)),
+            .map(|x| format!("{} → {}: {}", x.recipient, x.country, x.ground))
+            .chain(
+                r.transfer_derogations
+                    .iter()
+                    .map(|x| format!("{}: {}", x.country, x.ground)),
+            ),
     );
     section(
         &mut h,
@@ -747,4 +773,38 @@ fn list<S: AsRef<str>>(h: &mut String, items: impl Iterator<Item = S>) {
         let _ = write!(h, "<li>{}</li>", escape(i.as_ref()));
     }
     h.push_str("</ul>");
+}
+
+/// The person's own Art. 49 grounds for a country without adequacy or safeguards (N31).
+fn art49_ground(
+    cp: &CompiledPolicy,
+    state: &crate::state::SubjectState,
+    c: crate::basis::CountryCode,
+    lang: Lang,
+) -> String {
+    let bit = cp.third_country_bit(c).unwrap_or(0);
+    let l = |de: &'static str, en: &'static str| match lang {
+        Lang::De => de,
+        Lang::En => en,
+    };
+    let mut grounds = Vec::new();
+    if state.transfer_consents & bit != 0 {
+        grounds.push(l(
+            "Art. 49 Abs. 1 lit. a (Ihre ausdrückliche Einwilligung)",
+            "Art. 49(1)(a) (your explicit consent)",
+        ));
+    }
+    if state.transfer_necessities & bit != 0 {
+        grounds.push(l(
+            "Art. 49 Abs. 1 lit. b (für Ihren Vertrag erforderlich)",
+            "Art. 49(1)(b) (necessary for your contract)",
+        ));
+    }
+    if grounds.is_empty() {
+        grounds.push(l(
+            "keine für Sie erfasste Grundlage: keine Übermittlung",
+            "no ground recorded for you: no transfer",
+        ));
+    }
+    grounds.join("; ")
 }

@@ -63,6 +63,8 @@ pub struct Expect {
     pub reason: String,
     pub legal_basis: Option<String>,
     pub outcome: Option<String>,
+    /// The reason code of the transfer's ground, when a country or recipient is asked about.
+    pub transfer: Option<String>,
 }
 
 /// What a run produced, in the terms of [`Expect`].
@@ -72,6 +74,7 @@ pub struct Actual {
     pub reason: String,
     pub legal_basis: Option<String>,
     pub outcome: String,
+    pub transfer: Option<String>,
 }
 
 impl Expect {
@@ -106,6 +109,14 @@ impl Expect {
             {
                 diffs.push(format!("outcome: expected `{o}`, got `{}`", actual.outcome));
             }
+        }
+        if let Some(t) = &self.transfer
+            && Some(t) != actual.transfer.as_ref()
+        {
+            diffs.push(format!(
+                "transfer: expected `{t}`, got {:?}",
+                actual.transfer
+            ));
         }
         (!diffs.is_empty()).then(|| diffs.join("; "))
     }
@@ -155,6 +166,11 @@ impl ScenarioEvent {
                 country: CountryCode::parse(&need(&self.country, "country")?)
                     .ok_or_else(|| "bad country".to_owned())?,
                 granted: true,
+            },
+            "transfer_necessity" => EventKind::TransferNecessity {
+                country: CountryCode::parse(&need(&self.country, "country")?)
+                    .ok_or_else(|| "bad country".to_owned())?,
+                active: true,
             },
             "erasure" => EventKind::Erasure,
             other => return Err(format!("unknown event kind `{other}`")),
@@ -208,6 +224,7 @@ pub fn run(policy: &CompiledPolicy, case: &Case) -> Result<Actual, ScenarioError
             reason: gap.reason.code().to_owned(),
             legal_basis: None,
             outcome: Outcome::Gap.as_str().to_owned(),
+            transfer: None,
         },
         Ok(query) => {
             let d = policy.decide(&state, &query, now);
@@ -216,6 +233,7 @@ pub fn run(policy: &CompiledPolicy, case: &Case) -> Result<Actual, ScenarioError
                 reason: d.reason.code().to_owned(),
                 legal_basis: d.legal_basis.map(|b| b.dpv_id().to_owned()),
                 outcome: d.outcome.as_str().to_owned(),
+                transfer: d.transfer.map(|t| t.code().to_owned()),
             }
         }
     })

@@ -73,7 +73,10 @@ fn put_entry(buf: &mut Vec<u8>, id: &str, s: &SubjectState) {
     let len = u16::try_from(id.len()).unwrap_or(u16::MAX);
     buf.extend_from_slice(&len.to_le_bytes());
     buf.extend_from_slice(&id.as_bytes()[..usize::from(len)]);
-    for bits in [s.consents, s.withdrawn, s.objected, s.transfer_consents] {
+    // The two Art. 49 masks share the fourth word; a snapshot written when the word held
+    // transfer consents alone reads the same, as no policy had more than 32 third countries.
+    let art49 = u64::from(s.transfer_consents) | u64::from(s.transfer_necessities) << 32;
+    for bits in [s.consents, s.withdrawn, s.objected, art49] {
         buf.extend_from_slice(&bits.to_le_bytes());
     }
     buf.push(s.flags);
@@ -128,7 +131,8 @@ pub fn decode_into(index: &mut StateIndex, chunk: &[u8]) -> Result<usize, Snapsh
             consents: word(0),
             withdrawn: word(1),
             objected: word(2),
-            transfer_consents: word(3),
+            transfer_consents: word(3) as u32,
+            transfer_necessities: (word(3) >> 32) as u32,
             flags: b[32],
             relationship,
             contract_kind,
@@ -157,6 +161,7 @@ mod tests {
                 withdrawn: u64::MAX - i as u64,
                 objected: 1 << (i % 64),
                 transfer_consents: 3,
+                transfer_necessities: 1 << (i % 32),
                 flags: KNOWN | if i % 5 == 0 { ERASED } else { 0 },
                 relationship: Relationship::KNOWN[i % 3],
                 contract_kind: if i % 2 == 0 {

@@ -1,7 +1,7 @@
 //! The compact decision state of one person, derived from their ledger events.
 //!
-//! It is 40 bytes: one bit per consent slot, per withdrawn slot, per objected purpose and per
-//! consented third country, plus flags. Bit positions come from the [`CompiledPolicy`]; a state
+//! It is 40 bytes: one bit per consent slot, per withdrawn slot, per objected purpose, and per
+//! third country in each of two Art. 49 masks, plus flags. Bit positions come from the [`CompiledPolicy`]; a state
 //! is only meaningful together with the compiled policy that folded it.
 
 use crate::basis::{ContractKind, Relationship};
@@ -25,8 +25,11 @@ pub struct SubjectState {
     pub withdrawn: u64,
     /// Purposes objected to one by one.
     pub objected: u64,
-    /// Third countries (by the compiled policy's index) the person explicitly consented to.
-    pub transfer_consents: u64,
+    /// Third countries (by the compiled policy's index) the person explicitly consented to
+    /// (Art. 49(1)(a)).
+    pub transfer_consents: u32,
+    /// Third countries a transfer to is necessary for the person's contract (Art. 49(1)(b)).
+    pub transfer_necessities: u32,
     pub flags: u8,
     pub relationship: Relationship,
     pub contract_kind: ContractKind,
@@ -39,6 +42,7 @@ impl SubjectState {
         withdrawn: 0,
         objected: 0,
         transfer_consents: 0,
+        transfer_necessities: 0,
         flags: 0,
         relationship: Relationship::Unknown,
         contract_kind: ContractKind::Other,
@@ -141,10 +145,20 @@ impl SubjectState {
                     }
                 }
             }
+            EventKind::TransferNecessity { country, active } => {
+                if let Some(bit) = policy.third_country_bit(*country) {
+                    if *active {
+                        self.transfer_necessities |= bit;
+                    } else {
+                        self.transfer_necessities &= !bit;
+                    }
+                }
+            }
             EventKind::Erasure => {
                 self.flags |= ERASED;
                 self.drop_consents(u64::MAX);
                 self.transfer_consents = 0;
+                self.transfer_necessities = 0;
             }
         }
     }

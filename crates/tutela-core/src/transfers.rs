@@ -5,7 +5,9 @@
 
 use std::fmt::Write;
 
-use crate::policy::Policy;
+use crate::compiled::CompiledPolicy;
+use crate::policy::{Derogation, Policy};
+use crate::state::{ERASED, SubjectState};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Flow {
@@ -68,15 +70,72 @@ pub fn flows(policy: &Policy, today: jiff::civil::Date) -> Vec<Flow> {
     out
 }
 
-/// The flows as Markdown: the ones without a ground first.
-pub fn markdown(flows: &[Flow], today: jiff::civil::Date) -> String {
+/// How many persons hold an Art. 49 ground of their own for one third country (N31).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonGrounds {
+    pub country: String,
+    /// Art. 49(1)(a): explicit consent to transfers there.
+    pub explicit_consent: usize,
+    /// Art. 49(1)(b): a transfer there is necessary for their contract.
+    pub contract_necessity: usize,
+}
+
+/// Counts the recorded per-person grounds over the persons' states; erased persons hold none.
+pub fn person_grounds<'s>(
+    policy: &CompiledPolicy,
+    states: impl IntoIterator<Item = &'s SubjectState>,
+) -> Vec<PersonGrounds> {
+    let countries = policy.third_countries();
+    let mut counts = vec![(0usize, 0usize); countries.len()];
+    for s in states {
+        if s.has(ERASED) || (s.transfer_consents | s.transfer_necessities) == 0 {
+            continue;
+        }
+        for (i, c) in countries.iter().enumerate() {
+            let Some(bit) = policy.third_country_bit(*c) else {
+                continue;
+            };
+            counts[i].0 += usize::from(s.transfer_consents & bit != 0);
+            counts[i].1 += usize::from(s.transfer_necessities & bit != 0);
+        }
+    }
+    countries
+        .iter()
+        .zip(counts)
+        .filter(|(_, (a, b))| a + b > 0)
+        .map(|(c, (a, b))| PersonGrounds {
+            country: c.as_str().to_owned(),
+            explicit_consent: a,
+            contract_necessity: b,
+        })
+        .collect()
+}
+
+/// The flows as Markdown: the ones without a ground first, then, when the persons' grounds
+/// were counted from a database, the Art. 49 derogations recorded per person.
+pub fn markdown(
+    flows: &[Flow],
+    today: jiff::civil::Date,
+    derogations: &[Derogation],
+    persons: Option<&[PersonGrounds]>,
+) -> String {
     let mut s = format!("# Transfers to third countries ({today})\n\n");
     let missing: Vec<&Flow> = flows.iter().filter(|f| f.ground.is_none()).collect();
     if missing.is_empty() {
         s.push_str("Every flow has a ground under Art. 45 or 46 GDPR.\n\n");
-    } else {
+    } else if derogations.is_empty() {
         s.push_str(
-            "## Without a ground: only with explicit consent or another Art. 49 derogation\n\n",
+            "## Without a ground: the policy relies on no Art. 49 derogation, so these flows must not happen\n\n",
+        );
+    } else {
+        let relied: Vec<String> = derogations
+            .iter()
+            .map(|d| format!("{} ({})", d.as_str(), d.article()))
+            .collect();
+        let _ = write!(
+            s,
+            "## Without a ground: only for persons with a recorded Art. 49 derogation: {}\n\n",
+            relied.join(", ")
         );
         for f in &missing {
             let _ = writeln!(
@@ -100,6 +159,21 @@ pub fn markdown(flows: &[Flow], today: jiff::civil::Date) -> String {
             f.purposes.join(", "),
             f.categories.join(", ")
         );
+    }
+    if let Some(persons) = persons {
+        s.push_str("\n## Art. 49 derogations recorded per person\n\n");
+        if persons.is_empty() {
+            s.push_str("No person has an Art. 49 ground recorded.\n");
+        } else {
+            s.push_str("| country | explicit consent, Art. 49(1)(a) | necessary for the contract, Art. 49(1)(b) |\n|---|---|---|\n");
+            for p in persons {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} |",
+                    p.country, p.explicit_consent, p.contract_necessity
+                );
+            }
+        }
     }
     s
 }

@@ -227,3 +227,44 @@ fn a_renewal_rule_is_checked_where_it_is_written() {
         ""
     );
 }
+
+#[test]
+fn an_unknown_or_repeated_art49_derogation_is_named_where_it_is_written() {
+    let from = "derogations = [\"explicit_consent\", \"contract_necessity\"]";
+    let text = broken(
+        from,
+        "derogations = [\"explicit_consent\", \"vital_interests\"]",
+    );
+    let err = errors_of(&text);
+    let line = line_of(&text, "\"vital_interests\"");
+    assert!(
+        err.contains(&format!("bad.toml:{line}:"))
+            && err.contains("`vital_interests` is not an Art. 49 derogation")
+            && err.contains("contract_necessity"),
+        "{err}"
+    );
+    let text = broken(
+        from,
+        "derogations = [\"explicit_consent\", \"explicit_consent\"]",
+    );
+    assert!(errors_of(&text).contains("listed twice"));
+}
+
+#[test]
+fn more_third_countries_than_the_state_holds_is_refused() {
+    // 33 invented adequacy decisions for two-letter codes outside the EEA list.
+    let mut extra = String::new();
+    for a in ['Q', 'X'] {
+        for b in 'A'..='Q' {
+            extra.push_str(&format!(
+                "\n[[transfers.adequacy]]\ncountry = \"{a}{b}\"\ndecided = \"2020-01-01\"\n"
+            ));
+        }
+    }
+    let text = format!("{REFERENCE}{extra}");
+    let err = errors_of(&text);
+    assert!(
+        err.contains("third countries; at most 32 are supported"),
+        "{err}"
+    );
+}

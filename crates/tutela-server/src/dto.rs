@@ -79,6 +79,8 @@ pub struct SubjectView {
     pub restricted: bool,
     pub erased: bool,
     pub transfer_consents: Vec<String>,
+    /// Third countries a transfer to is necessary for the person's contract (Art. 49(1)(b)).
+    pub transfer_necessities: Vec<String>,
     /// The supervisory authority competent for complaints (N9h).
     pub competent_authority: Option<Authority>,
 }
@@ -105,6 +107,18 @@ pub struct TransferConsentPost {
     pub country: String,
     pub granted: bool,
     pub evidence: Option<String>,
+}
+
+/// Art. 49(1)(b): a transfer to a third country is necessary for the person's contract.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferNecessityPost {
+    /// ISO 3166-1 alpha-2 code of the third country.
+    pub country: String,
+    /// `true` records the necessity, `false` ends it (the contract or order is done).
+    pub active: bool,
+    /// The contract or order the transfer serves, e.g. a roaming order; needed when `active`.
+    pub contract: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

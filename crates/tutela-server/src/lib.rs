@@ -124,6 +124,10 @@ pub fn app(state: AppState) -> Router {
             "/v1/subjects/{id}/transfer-consents",
             post(routes::consents::transfer),
         )
+        .route(
+            "/v1/subjects/{id}/transfer-necessities",
+            post(routes::consents::necessity),
+        )
         .route("/v1/decisions", post(routes::decisions::single))
         .route("/v1/decisions/batch", post(routes::decisions::batch))
         .route("/v1/policy", get(routes::meta::policy))

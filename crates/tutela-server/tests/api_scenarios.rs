@@ -49,6 +49,12 @@ async fn run_scenarios(app: &TestApp) {
                     Some(json!({
                     "country": e.country, "granted": true, "evidence": "signed form"})),
                 ),
+                "transfer_necessity" => (
+                    "POST",
+                    format!("/v1/subjects/{subject}/transfer-necessities"),
+                    Some(json!({
+                    "country": e.country, "active": true, "contract": "roaming order R-1"})),
+                ),
                 "erasure" => ("POST", format!("/v1/subjects/{subject}/erasure"), None),
                 other => panic!("unknown event kind {other}"),
             };
@@ -75,6 +81,7 @@ async fn run_scenarios(app: &TestApp) {
             reason: d["reason"].as_str().unwrap_or("").to_owned(),
             legal_basis: d["legal_basis"].as_str().map(str::to_owned),
             outcome: d["outcome"].as_str().unwrap_or("").to_owned(),
+            transfer: d["transfer"].as_str().map(str::to_owned),
         };
         if let Some(diff) = case.expect.check(&actual) {
             failures.push(format!("{}: {diff}", case.name));

@@ -203,6 +203,26 @@ async fn writes_the_policy_forbids_are_refused_and_leave_nothing() {
             "country",
         ),
         (
+            "/v1/subjects/x1/transfer-necessities",
+            json!({"country": "IN", "active": true}),
+            "contract",
+        ),
+        (
+            "/v1/subjects/x1/transfer-necessities",
+            json!({"country": "IN", "active": true, "contract": "  "}),
+            "contract",
+        ),
+        (
+            "/v1/subjects/x1/transfer-necessities",
+            json!({"country": "AT", "active": true, "contract": "order 1"}),
+            "country",
+        ),
+        (
+            "/v1/subjects/x1/transfer-necessities",
+            json!({"country": "I", "active": true, "contract": "order 1"}),
+            "country",
+        ),
+        (
             "/v1/subjects/x1/restriction",
             json!({"reason": " "}),
             "reason",
@@ -372,5 +392,116 @@ async fn a_banners_tc_string_becomes_consent_events() {
         )
         .await;
     assert_eq!((s.as_u16(), p["field"].as_str()), (422, Some("tc_string")));
+    app.finish().await;
+}
+
+// covers: N31
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transfer_necessary_for_the_contract_is_recorded_per_person_and_ended() {
+    let app = crate::support::TestApp::sqlite().await;
+    app.call(
+        "PUT",
+        "/v1/subjects/r-1",
+        Some(json!({"relationship": "customer"})),
+    )
+    .await;
+    let decide = |purpose: &'static str| {
+        let app = &app;
+        async move {
+            let (s, _, d) = app
+                .call(
+                    "POST",
+                    "/v1/decisions",
+                    Some(json!({"subject": "r-1", "purpose": purpose, "categories": ["usage"], "country": "IN"})),
+                )
+                .await;
+            assert_eq!(s, 200, "{d}");
+            d
+        }
+    };
+    assert_eq!(
+        decide("contract_performance").await["reason"],
+        "transfer_not_permitted"
+    );
+    let (s, _, b) = app
+        .call(
+            "POST",
+            "/v1/subjects/r-1/transfer-necessities",
+            Some(json!({"country": "IN", "active": true, "contract": "roaming order R-2026-0815"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let (_, _, v) = app.call("GET", "/v1/subjects/r-1", None).await;
+    assert_eq!(v["transfer_necessities"], json!(["IN"]));
+    assert_eq!(v["transfer_consents"], json!([]));
+    let d = decide("contract_performance").await;
+    assert_eq!(
+        (d["allowed"].clone(), d["transfer"].clone()),
+        (json!(true), json!("transfer_contract_necessity")),
+        "{d}"
+    );
+    assert!(
+        d["notice_refs"]
+            .as_array()
+            .is_some_and(|a| a.contains(&json!("N31"))),
+        "{d}"
+    );
+    // The derogation serves the contract only.
+    assert_eq!(
+        decide("abuse_detection").await["reason"],
+        "transfer_not_permitted"
+    );
+    // The contract reference is the event's evidence.
+    let history = app.engine.store.history("r-1").await.expect("history");
+    let recorded = history
+        .iter()
+        .find(|e| e.event.kind.name() == "transfer_necessity_recorded")
+        .expect("recorded");
+    assert_eq!(
+        recorded.evidence.as_deref(),
+        Some("roaming order R-2026-0815")
+    );
+    // The console shows it on the person's page.
+    let secret = tutela_server::web::operators::create(
+        &app.engine.store,
+        "erika",
+        tutela_server::web::operators::Role::Agent,
+        "correct horse battery",
+        jiff::Timestamp::now(),
+    )
+    .await
+    .expect("operator")
+    .totp_secret;
+    let mut agent = crate::pages::Browser::new(&app);
+    agent
+        .operator("erika", "correct horse battery", &secret)
+        .await;
+    let search = agent.get("/console/subject?lang=en").await;
+    let page = agent
+        .post(
+            "/console/subject",
+            &[("csrf", &search.hidden("csrf")), ("subject", "r-1")],
+        )
+        .await;
+    assert!(
+        page.body.contains("IN: necessary for the contract"),
+        "{}",
+        page.body
+    );
+    // Ended: no ground any more.
+    let (s, _, _) = app
+        .call(
+            "POST",
+            "/v1/subjects/r-1/transfer-necessities",
+            Some(json!({"country": "IN", "active": false})),
+        )
+        .await;
+    assert_eq!(s, 201);
+    assert_eq!(
+        decide("contract_performance").await["reason"],
+        "transfer_not_permitted"
+    );
+    let (_, _, v) = app.call("GET", "/v1/subjects/r-1", None).await;
+    assert_eq!(v["transfer_necessities"], json!([]));
     app.finish().await;
 }

@@ -26,7 +26,10 @@ pub fn encode(kind: &EventKind) -> (&'static str, String) {
             json!({"purpose": purpose, "channel": channel})
         }
         EventKind::Objection { scope } => json!({"scope": scope.as_str()}),
-        EventKind::TransferConsent { country, .. } => json!({"country": country.as_str()}),
+        EventKind::TransferConsent { country, .. }
+        | EventKind::TransferNecessity { country, .. } => {
+            json!({"country": country.as_str()})
+        }
         EventKind::Restriction { .. } | EventKind::Erasure => json!({}),
     };
     (kind.name(), body.to_string())
@@ -65,6 +68,12 @@ pub fn decode(name: &str, body: &str) -> Result<EventKind, String> {
             country: CountryCode::parse(&need("country")?).ok_or("bad country")?,
             granted: name == "transfer_consent_given",
         },
+        "transfer_necessity_recorded" | "transfer_necessity_ended" => {
+            EventKind::TransferNecessity {
+                country: CountryCode::parse(&need("country")?).ok_or("bad country")?,
+                active: name == "transfer_necessity_recorded",
+            }
+        }
         "erased" => EventKind::Erasure,
         other => return Err(format!("unknown event kind `{other}`")),
     })

@@ -13,3 +13,4 @@ pub use load::{
     MemoryLoader, RecordedSource, RecordingLoader, ReplayLoader, Source, SourceLoader, load_policy,
 };
 pub use model::*;
+pub use validate::MAX_THIRD_COUNTRIES;

@@ -226,7 +226,40 @@ pub struct Safeguard {
 pub struct Transfers {
     pub eea: Vec<CountryCode>,
     pub adequacy: Vec<Adequacy>,
+    /// The Art. 49 derogations the controller relies on for a person; none unless listed.
+    pub derogations: Vec<Derogation>,
     pub notice_refs: Vec<ClauseId>,
+}
+
+/// A ground for a transfer without adequacy or safeguards (Art. 49(1)), recorded per person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Derogation {
+    /// Art. 49(1)(a): the person's explicit consent after being told the risks.
+    ExplicitConsent,
+    /// Art. 49(1)(b): necessary for the contract with the person (or steps they asked for).
+    ContractNecessity,
+}
+
+impl Derogation {
+    pub const ALL: [Derogation; 2] = [Derogation::ExplicitConsent, Derogation::ContractNecessity];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Derogation::ExplicitConsent => "explicit_consent",
+            Derogation::ContractNecessity => "contract_necessity",
+        }
+    }
+
+    pub fn article(self) -> &'static str {
+        match self {
+            Derogation::ExplicitConsent => "Art. 49(1)(a)",
+            Derogation::ContractNecessity => "Art. 49(1)(b)",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Derogation> {
+        Derogation::ALL.into_iter().find(|d| d.as_str() == s)
+    }
 }
 
 #[derive(Debug, Clone)]

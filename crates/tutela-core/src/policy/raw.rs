@@ -242,6 +242,9 @@ pub struct RawTransfers {
     pub eea: Vec<Id>,
     #[serde(default)]
     pub adequacy: Vec<RawAdequacy>,
+    /// The Art. 49 derogations the controller relies on, recorded per person.
+    #[serde(default)]
+    pub derogations: Vec<Id>,
     #[serde(default)]
     pub notice_ref: Vec<Id>,
 }

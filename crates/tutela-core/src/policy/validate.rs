@@ -18,6 +18,8 @@ use crate::duration::Period;
 pub const MAX_PURPOSES: usize = 64;
 pub const MAX_CATEGORIES: usize = 64;
 pub const MAX_CHANNELS: usize = 16;
+/// Per-person Art. 49 grounds keep one bit per third country in each of two `u32` masks.
+pub const MAX_THIRD_COUNTRIES: usize = 32;
 
 const AREAS: [&str; 9] = [
     "it",
@@ -514,9 +516,28 @@ pub(crate) fn validate(files: Vec<ParsedFile>) -> Result<Policy, PolicyErrors> {
                 })
             })
             .collect();
+        let mut derogations = Vec::new();
+        for d in &t.derogations {
+            match Derogation::parse(d.get_ref()) {
+                Some(x) if !derogations.contains(&x) => derogations.push(x),
+                Some(_) => ctx.err(
+                    f,
+                    d.span(),
+                    format!("the derogation `{}` is listed twice", d.get_ref()),
+                    "list each derogation once",
+                ),
+                None => ctx.err(
+                    f,
+                    d.span(),
+                    format!("`{}` is not an Art. 49 derogation tutela records", d.get_ref()),
+                    "use `explicit_consent` (Art. 49(1)(a)) or `contract_necessity` (Art. 49(1)(b))",
+                ),
+            }
+        }
         Transfers {
             eea,
             adequacy,
+            derogations,
             notice_refs: ctx.clauses(f, &t.notice_ref),
         }
     });
@@ -572,6 +593,35 @@ pub(crate) fn validate(files: Vec<ParsedFile>) -> Result<Policy, PolicyErrors> {
             format!("the policy has {consent_slots} consent slots (purpose and channel pairs); at most 64 are supported"),
             "fewer consent purposes or channels",
         );
+    }
+
+    if let Some(t) = &transfers {
+        let mut third: Vec<CountryCode> = t
+            .adequacy
+            .iter()
+            .map(|a| a.country)
+            .chain(recipients.iter().flat_map(|r| {
+                r.countries.iter().copied().chain(
+                    r.safeguards
+                        .iter()
+                        .flat_map(|s| s.countries.iter().copied()),
+                )
+            }))
+            .filter(|c| !t.eea.contains(c))
+            .collect();
+        third.sort_unstable();
+        third.dedup();
+        if third.len() > MAX_THIRD_COUNTRIES {
+            ctx.err(
+                0,
+                0..0,
+                format!(
+                    "the policy names {} third countries; at most {MAX_THIRD_COUNTRIES} are supported",
+                    third.len()
+                ),
+                "drop adequacy entries for countries no recipient processes in",
+            );
+        }
     }
 
     if ctx.cited.len() > crate::compiled::MAX_CLAUSES {

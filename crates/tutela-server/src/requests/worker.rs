@@ -398,7 +398,8 @@ impl Worker {
                             EventKind::Objection { scope } => {
                                 h.scope = Some(scope.as_str().to_owned())
                             }
-                            EventKind::TransferConsent { country, .. } => {
+                            EventKind::TransferConsent { country, .. }
+                            | EventKind::TransferNecessity { country, .. } => {
                                 h.scope = Some(country.as_str().to_owned());
                             }
                             _ => {}

@@ -12,7 +12,9 @@ use tutela_store::Store;
 
 use super::{record, subject_id};
 use crate::AppState;
-use crate::dto::{ConsentEntry, ConsentHistory, ConsentPost, Recorded, TransferConsentPost};
+use crate::dto::{
+    ConsentEntry, ConsentHistory, ConsentPost, Recorded, TransferConsentPost, TransferNecessityPost,
+};
 use crate::extract::Json as Body;
 use crate::problem::{Code, Problem};
 
@@ -91,6 +93,40 @@ pub async fn transfer(
         granted: body.granted,
     };
     record(&state, &id, kind, &headers, (body.evidence, None, None)).await
+}
+
+#[utoipa::path(post, path = "/v1/subjects/{id}/transfer-necessities", request_body = TransferNecessityPost,
+    params(("id" = String, Path, description = "The operator's id of the person")),
+    responses((status = 201, body = Recorded), (status = 422, body = crate::problem::ProblemBody)),
+    security(("bearer" = [])))]
+pub async fn necessity(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Body(body): Body<TransferNecessityPost>,
+) -> Result<(StatusCode, Json<Recorded>), Problem> {
+    let country = CountryCode::parse(&body.country).ok_or_else(|| {
+        Problem::new(
+            Code::InvalidField,
+            format!("`{}` is not a country code", body.country),
+        )
+        .field("country")
+        .fix("use an ISO 3166-1 alpha-2 code such as `IN`")
+    })?;
+    if body.active && body.contract.as_deref().is_none_or(|c| c.trim().is_empty()) {
+        return Err(Problem::new(
+            Code::InvalidField,
+            "a transfer is necessary for a contract (Art. 49(1)(b)) only with the contract it serves",
+        )
+        .field("contract")
+        .fix("name the contract or order, e.g. `roaming order R-2026-0815`"));
+    }
+    text_field(&body.contract, "contract", 4000)?;
+    let kind = EventKind::TransferNecessity {
+        country,
+        active: body.active,
+    };
+    record(&state, &id, kind, &headers, (body.contract, None, None)).await
 }
 
 #[derive(Debug, Deserialize)]

@@ -97,16 +97,16 @@ pub async fn get(
             objected.push(p.id.clone());
         }
     }
-    let transfer_consents = policy
-        .third_countries()
-        .iter()
-        .filter(|c| {
-            policy
-                .third_country_bit(**c)
-                .is_some_and(|b| s.transfer_consents & b != 0)
-        })
-        .map(|c| c.as_str().to_owned())
-        .collect();
+    let countries_in = |mask: u32| {
+        policy
+            .third_countries()
+            .iter()
+            .filter(|c| policy.third_country_bit(**c).is_some_and(|b| mask & b != 0))
+            .map(|c| c.as_str().to_owned())
+            .collect()
+    };
+    let transfer_consents = countries_in(s.transfer_consents);
+    let transfer_necessities = countries_in(s.transfer_necessities);
     let competent_authority =
         policy
             .policy
@@ -132,6 +132,7 @@ pub async fn get(
         restricted: s.has(RESTRICTED),
         erased: s.has(ERASED),
         transfer_consents,
+        transfer_necessities,
         competent_authority,
     }))
 }

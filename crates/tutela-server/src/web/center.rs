@@ -472,6 +472,14 @@ fn event_label(kind: &str, lang: Lang) -> String {
         "restriction_lifted" => ("Einschränkung aufgehoben", "Restriction lifted"),
         "transfer_consent_given" => ("Einwilligung in Übermittlung", "Transfer consent given"),
         "transfer_consent_withdrawn" => ("Übermittlung widerrufen", "Transfer consent withdrawn"),
+        "transfer_necessity_recorded" => (
+            "Übermittlung für Ihren Vertrag erforderlich",
+            "Transfer necessary for your contract",
+        ),
+        "transfer_necessity_ended" => (
+            "Übermittlung für Ihren Vertrag beendet",
+            "Transfer for your contract ended",
+        ),
         "erased" => ("Gelöscht", "Erased"),
         other => (other, other),
     };

@@ -146,6 +146,9 @@ texts! {
     record: "Verzeichnis von Verarbeitungstätigkeiten (Art. 30)", "Record of processing activities (Art. 30)";
     coverage: "Abdeckung der Hinweise", "Coverage of the notice";
     restricted: "Verarbeitung eingeschränkt", "Processing restricted";
+    art49: "Übermittlung in Drittländer (Art. 49)", "Transfers to third countries (Art. 49)";
+    art49_consent: "ausdrückliche Einwilligung", "explicit consent";
+    art49_contract: "für den Vertrag erforderlich", "necessary for the contract";
     erased: "gelöscht", "erased";
     relationship: "Beziehung", "Relationship";
     disclosures: "Offenlegungen", "Disclosures";

@@ -35,6 +35,8 @@ pub(super) struct SubjectPage {
     relationship: String,
     restricted: bool,
     erased: bool,
+    /// The person's own Art. 49 grounds, e.g. `IN: necessary for the contract` (N31).
+    art49: String,
     disclosures: Vec<DisclosureRow>,
 }
 
@@ -51,6 +53,7 @@ pub(super) async fn subject_search(
         relationship: String::new(),
         restricted: false,
         erased: false,
+        art49: String::new(),
         disclosures: vec![],
     })
 }
@@ -95,6 +98,7 @@ pub(super) async fn subject_page(
         relationship: st.relationship.as_str().to_owned(),
         restricted: st.has(RESTRICTED),
         erased: st.has(ERASED),
+        art49: art49_grounds(&state.engine.policy(), &st, t),
         disclosures: disclosures
             .into_iter()
             .map(|d| DisclosureRow {
@@ -108,4 +112,33 @@ pub(super) async fn subject_page(
             .collect(),
         subject,
     })
+}
+
+fn art49_grounds(
+    policy: &tutela_core::compiled::CompiledPolicy,
+    st: &tutela_core::state::SubjectState,
+    t: &crate::web::i18n::Texts,
+) -> String {
+    let mut out = Vec::new();
+    for c in policy.third_countries() {
+        let Some(bit) = policy.third_country_bit(*c) else {
+            continue;
+        };
+        let grounds: Vec<&str> = [
+            (st.transfer_consents, t.art49_consent),
+            (st.transfer_necessities, t.art49_contract),
+        ]
+        .into_iter()
+        .filter(|(mask, _)| mask & bit != 0)
+        .map(|(_, label)| label)
+        .collect();
+        if !grounds.is_empty() {
+            out.push(format!("{c}: {}", grounds.join(", ")));
+        }
+    }
+    if out.is_empty() {
+        "–".to_owned()
+    } else {
+        out.join("; ")
+    }
 }
