@@ -73,7 +73,7 @@ async fn setup(store: AnyStore, events: usize) -> axum::Router {
         let (purpose, channel) = match i % 3 {
             0 => ("email_marketing", Some("email".to_owned())),
             1 => ("sms_marketing", Some("sms".to_owned())),
-            _ => ("call_recording", None),
+            _ => ("ai_training", None),
         };
         engine
             .append(NewEvent {

@@ -65,7 +65,8 @@ pub fn random_events(policy: &CompiledPolicy, rng: &mut Rng) -> Vec<EventKind> {
     let consent_purposes: Vec<&tutela_core::policy::Purpose> = p
         .purposes
         .iter()
-        .filter(|x| x.consent_basis().is_some())
+        // Consent per call (N23) lives outside the compact state.
+        .filter(|x| x.consent_basis().is_some() && x.consent_per_call.is_none())
         .collect();
     for _ in 0..rng.below(6) {
         match rng.below(10) {

@@ -248,6 +248,9 @@ enum Command {
         recipient: Option<String>,
         #[arg(long)]
         country: Option<String>,
+        /// The call, for a purpose with consent per call (call recording, N23).
+        #[arg(long)]
+        call: Option<String>,
         #[command(flatten)]
         sources: Sources,
     },
@@ -429,6 +432,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             channel,
             recipient,
             country,
+            call,
             sources,
         } => runtime()?.block_on(async {
             let policy = load_policy(&config.policy(&sources.policy))?;
@@ -457,6 +461,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     "field": gap.field, "policy_version": policy.policy_version(),
                 }),
                 Ok(q) => {
+                    let mut calls = tutela_core::calls::CallConsents::default();
+                    for e in &events {
+                        calls.apply(&policy, &e.event.subject, &e.event.kind, e.event.at);
+                    }
+                    let state =
+                        calls.during_call(&policy, &subject, &state, q.purpose, call.as_deref(), now);
                     let e = policy.explain(&state, &q, now);
                     serde_json::json!({
                         "allowed": e.decision.allowed(),

@@ -410,6 +410,14 @@ impl CompiledPolicy {
         &self.policy.hash
     }
 
+    /// Whether the purpose (by index) takes consent for one call at a time (N23).
+    pub fn takes_consent_per_call(&self, purpose: u8) -> bool {
+        self.policy
+            .purposes
+            .get(usize::from(purpose))
+            .is_some_and(|p| p.consent_per_call.is_some())
+    }
+
     pub fn purpose_index(&self, id: &str) -> Option<u8> {
         self.purpose_ids.get(id).copied()
     }
@@ -418,6 +426,14 @@ impl CompiledPolicy {
         self.purposes
             .get(usize::from(purpose))
             .is_some_and(|p| p.direct_marketing)
+    }
+
+    /// The consent slot of a purpose (by index) that takes one consent, not one per channel.
+    pub fn consent_slot_mask(&self, purpose: u8) -> u64 {
+        match self.purposes.get(usize::from(purpose)) {
+            Some(p) if !p.consent_per_channel && p.slots[0] != NO_SLOT => 1u64 << (p.slots[0] & 63),
+            _ => 0,
+        }
     }
 
     /// The consent slots an event on `purpose` (and `channel`) touches.
@@ -555,6 +571,12 @@ impl CompiledPolicy {
                         format!("purpose `{purpose}` does not rest on consent; there is nothing to consent to or withdraw"),
                     );
                 };
+                if p.consent_per_call.is_some() {
+                    return err(
+                        "purpose",
+                        format!("consent to `{purpose}` is given for one call only; record it as a call consent that names the call"),
+                    );
+                }
                 match channel {
                     Some(c) => {
                         let Some(&ch) = self.channel_ids.get(c.as_str()) else {
@@ -579,6 +601,37 @@ impl CompiledPolicy {
                     return err(
                         "evidence",
                         format!("purpose `{purpose}` needs explicit consent; record its evidence"),
+                    );
+                }
+                Ok(())
+            }
+            EventKind::CallConsent {
+                purpose,
+                call,
+                granted,
+            } => {
+                let Some(i) = self.purpose_index(purpose) else {
+                    return err("purpose", format!("unknown purpose `{purpose}`"));
+                };
+                if self.policy.purposes[usize::from(i)].consent_per_call.is_none() {
+                    return err(
+                        "purpose",
+                        format!("purpose `{purpose}` takes no consent per call"),
+                    );
+                }
+                if call.trim().is_empty()
+                    || call.len() > 128
+                    || call.chars().any(char::is_control)
+                {
+                    return err(
+                        "call",
+                        "name the call with the telephony system's id: 1 to 128 printable characters".into(),
+                    );
+                }
+                if *granted && !has_evidence {
+                    return err(
+                        "evidence",
+                        format!("consent to `{purpose}` must be explicit; record how the person agreed on this call"),
                     );
                 }
                 Ok(())

@@ -62,6 +62,13 @@ pub enum EventKind {
         country: CountryCode,
         granted: bool,
     },
+    /// Consent given or withdrawn for one call only (N23: recording that call). It lives
+    /// outside the compact state; see [`crate::calls::CallConsents`].
+    CallConsent {
+        purpose: String,
+        call: String,
+        granted: bool,
+    },
     /// A transfer to a third country is necessary for the person's contract (Art. 49(1)(b)),
     /// or no longer is. The contract or order it serves is the event's evidence.
     TransferNecessity {
@@ -84,6 +91,8 @@ impl EventKind {
             EventKind::Restriction { active: false } => "restriction_lifted",
             EventKind::TransferConsent { granted: true, .. } => "transfer_consent_given",
             EventKind::TransferConsent { granted: false, .. } => "transfer_consent_withdrawn",
+            EventKind::CallConsent { granted: true, .. } => "call_consent_given",
+            EventKind::CallConsent { granted: false, .. } => "call_consent_withdrawn",
             EventKind::TransferNecessity { active: true, .. } => "transfer_necessity_recorded",
             EventKind::TransferNecessity { active: false, .. } => "transfer_necessity_ended",
             EventKind::Erasure => "erased",

@@ -10,6 +10,7 @@
 
 pub mod audience;
 pub mod basis;
+pub mod calls;
 pub mod compiled;
 pub mod coverage;
 pub mod csv;

@@ -44,6 +44,8 @@ pub struct ScenarioEvent {
     pub scope: Option<String>,
     pub reason: Option<String>,
     pub country: Option<String>,
+    /// The call a `call_consent` is for.
+    pub call: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Clone)]
@@ -54,6 +56,8 @@ pub struct ScenarioQuery {
     pub channel: Option<String>,
     pub recipient: Option<String>,
     pub country: Option<String>,
+    /// The call a decision about a per-call consent purpose is made during.
+    pub call: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Clone, PartialEq, Eq)]
@@ -172,6 +176,11 @@ impl ScenarioEvent {
                     .ok_or_else(|| "bad country".to_owned())?,
                 active: true,
             },
+            "call_consent" | "call_withdraw" => EventKind::CallConsent {
+                purpose: need(&self.purpose, "purpose")?,
+                call: need(&self.call, "call")?,
+                granted: self.kind == "call_consent",
+            },
             "erasure" => EventKind::Erasure,
             other => return Err(format!("unknown event kind `{other}`")),
         })
@@ -210,6 +219,10 @@ pub fn run(policy: &CompiledPolicy, case: &Case) -> Result<Actual, ScenarioError
         });
     }
     let state = SubjectState::fold(policy, &events, now);
+    let mut calls = crate::calls::CallConsents::default();
+    for e in events.iter().filter(|e| e.at <= now) {
+        calls.apply(policy, &e.subject, &e.kind, e.at);
+    }
     let q = &case.query;
     let resolved = policy.resolve(
         &q.purpose,
@@ -227,6 +240,14 @@ pub fn run(policy: &CompiledPolicy, case: &Case) -> Result<Actual, ScenarioError
             transfer: None,
         },
         Ok(query) => {
+            let state = calls.during_call(
+                policy,
+                "scenario",
+                &state,
+                query.purpose,
+                q.call.as_deref(),
+                now,
+            );
             let d = policy.decide(&state, &query, now);
             Actual {
                 allowed: d.allowed(),

@@ -145,6 +145,8 @@ impl SubjectState {
                     }
                 }
             }
+            // Per-call consents are kept by `CallConsents`, not in the compact state.
+            EventKind::CallConsent { .. } => {}
             EventKind::TransferNecessity { country, active } => {
                 if let Some(bit) = policy.third_country_bit(*country) {
                     if *active {

@@ -90,13 +90,13 @@ fn r5_objection_reasons_are_required_except_for_direct_marketing() {
     assert_eq!(e.map_err(|e| e.field), Err("scope"));
 }
 
-// covers: N23
+// covers: N25
 #[test]
 fn r4_explicit_consent_needs_evidence() {
     use tutela_core::ledger::EventKind;
     let policy = compiled();
     let consent = EventKind::Consent {
-        purpose: "call_recording".into(),
+        purpose: "ai_training".into(),
         channel: None,
         granted: true,
         source: "call_center".into(),

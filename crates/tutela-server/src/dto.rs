@@ -109,6 +109,20 @@ pub struct TransferConsentPost {
     pub evidence: Option<String>,
 }
 
+/// Consent given or withdrawn for one call (N23: recording that call).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallConsentPost {
+    /// A purpose with `consent_per_call` in the policy, e.g. `call_recording`.
+    pub purpose: String,
+    /// The telephony system's id of the call.
+    pub call: String,
+    /// `true` when the person agreed on the call; `false` when they withdrew or the call ended.
+    pub granted: bool,
+    /// How the person agreed (explicit consent), e.g. `IVR: pressed 1 for yes`.
+    pub evidence: Option<String>,
+}
+
 /// Art. 49(1)(b): a transfer to a third country is necessary for the person's contract.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -206,6 +220,11 @@ pub struct DecisionRequest<'a> {
     #[serde(borrow)]
     #[schema(value_type = Option<String>)]
     pub country: Option<Cow<'a, str>>,
+    /// The call a decision about a purpose with consent per call (call recording, N23) is
+    /// made during; required for such purposes.
+    #[serde(borrow, default)]
+    #[schema(value_type = Option<String>)]
+    pub call: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -6,6 +6,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, Weak};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
+use tutela_core::calls::CallConsents;
 use tutela_core::compiled::{CompiledPolicy, EventError};
 use tutela_core::index::StateIndex;
 use tutela_core::ledger::EventKind;
@@ -23,6 +24,8 @@ pub type States = StateIndex;
 pub struct Live {
     pub policy: Arc<CompiledPolicy>,
     pub states: States,
+    /// Consents given for one call (N23), outside the compact states.
+    pub calls: CallConsents,
 }
 
 impl std::ops::Deref for Live {
@@ -140,13 +143,18 @@ impl Engine {
         let policy = Arc::new(policy);
         archive(&store, &policy, "serve").await?;
         let (states, loaded) = load_states(&store, &policy).await?;
+        let calls = load_call_consents(&store, &policy, jiff::Timestamp::now()).await?;
         let (tx, rx) = mpsc::channel(4096);
         // Without a snapshot every event counts as "since the snapshot", so a large ledger gets
         // one at the first check.
         let snapshot_seq = loaded.snapshot_seq.unwrap_or(0);
         let engine = Arc::new(Engine {
             store,
-            live: RwLock::new(Live { policy, states }),
+            live: RwLock::new(Live {
+                policy,
+                states,
+                calls,
+            }),
             applied_seq: AtomicI64::new(loaded.up_to_seq),
             snapshot_seq: AtomicI64::new(snapshot_seq),
             writer: tx,
@@ -273,6 +281,23 @@ async fn archive(store: &AnyStore, policy: &CompiledPolicy, by: &str) -> Result<
         .await
 }
 
+/// Loads the per-call consents that may still hold at `now` (N23): the ledger's call consents
+/// from the longest `consent_per_call` period back, whether or not a snapshot covers them.
+pub async fn load_call_consents(
+    store: &AnyStore,
+    policy: &CompiledPolicy,
+    now: jiff::Timestamp,
+) -> Result<CallConsents, StoreError> {
+    let mut calls = CallConsents::default();
+    if let Some(since) = CallConsents::lookback(policy, now) {
+        for e in store.call_consents_since(since).await? {
+            calls.apply(policy, &e.subject, &e.kind, e.at);
+        }
+        calls.prune(now);
+    }
+    Ok(calls)
+}
+
 /// Loads every person's decision state: the stored snapshot taken under this policy, if there
 /// is one, then the ledger events after it. Without a snapshot, the whole ledger is folded.
 pub async fn load_states(
@@ -328,6 +353,11 @@ async fn snapshots(engine: Weak<Engine>, options: EngineOptions) {
         let Some(engine) = engine.upgrade() else {
             return;
         };
+        // Lapsed per-call consents answer no decision; drop them while few exist.
+        if !engine.states().calls.is_empty() {
+            let mut live = engine.live.write().unwrap_or_else(|e| e.into_inner());
+            live.calls.prune(jiff::Timestamp::now());
+        }
         if engine.events_since_snapshot() < options.snapshot_every {
             continue;
         }

@@ -125,6 +125,10 @@ pub fn app(state: AppState) -> Router {
             post(routes::consents::transfer),
         )
         .route(
+            "/v1/subjects/{id}/call-consents",
+            post(routes::consents::call_consent),
+        )
+        .route(
             "/v1/subjects/{id}/transfer-necessities",
             post(routes::consents::necessity),
         )

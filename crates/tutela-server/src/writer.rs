@@ -55,6 +55,12 @@ pub(crate) async fn run(engine: Weak<Engine>, mut rx: mpsc::Receiver<Job>) {
                         let policy = live.policy.clone();
                         live.get_or_insert(&subject)
                             .apply(&policy, &tutela_core::ledger::EventKind::Erasure);
+                        live.calls.apply(
+                            &policy,
+                            &subject,
+                            &tutela_core::ledger::EventKind::Erasure,
+                            at,
+                        );
                         engine.applied_seq.fetch_max(done.seq, Ordering::AcqRel);
                     }
                     let _ = reply.send(result);
@@ -119,9 +125,12 @@ async fn switch(
 ) -> Result<crate::engine::LoadStats, EngineError> {
     let policy = std::sync::Arc::new(policy);
     let (states, stats) = crate::engine::load_states(&engine.store, &policy).await?;
+    let calls =
+        crate::engine::load_call_consents(&engine.store, &policy, jiff::Timestamp::now()).await?;
     let mut live = engine.live.write().unwrap_or_else(|e| e.into_inner());
     live.policy = policy;
     live.states = states;
+    live.calls = calls;
     engine.applied_seq.store(stats.up_to_seq, Ordering::Release);
     Ok(stats)
 }
@@ -173,6 +182,9 @@ async fn commit(engine: &Engine, appends: Vec<(NewEvent, Reply)>) {
                         states
                             .get_or_insert(&event.subject)
                             .apply(&policy, &event.kind);
+                        states
+                            .calls
+                            .apply(&policy, &event.subject, &event.kind, event.at);
                         engine.applied_seq.fetch_max(*seq, Ordering::AcqRel);
                     }
                 }

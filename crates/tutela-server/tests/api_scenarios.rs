@@ -49,6 +49,13 @@ async fn run_scenarios(app: &TestApp) {
                     Some(json!({
                     "country": e.country, "granted": true, "evidence": "signed form"})),
                 ),
+                "call_consent" | "call_withdraw" => (
+                    "POST",
+                    format!("/v1/subjects/{subject}/call-consents"),
+                    Some(json!({
+                    "purpose": e.purpose, "call": e.call,
+                    "granted": e.kind == "call_consent", "evidence": e.evidence})),
+                ),
                 "transfer_necessity" => (
                     "POST",
                     format!("/v1/subjects/{subject}/transfer-necessities"),
@@ -72,7 +79,8 @@ async fn run_scenarios(app: &TestApp) {
                 "/v1/decisions",
                 Some(json!({
                 "subject": subject, "purpose": q.purpose, "categories": q.categories,
-                "channel": q.channel, "recipient": q.recipient, "country": q.country})),
+                "channel": q.channel, "recipient": q.recipient, "country": q.country,
+                "call": q.call})),
             )
             .await;
         assert_eq!(status, 200, "{}: {d}", case.name);

@@ -149,7 +149,7 @@ async fn writes_the_policy_forbids_are_refused_and_leave_nothing() {
     let cases = [
         (
             "/v1/subjects/x1/consents",
-            json!({"purpose": "call_recording", "granted": true, "source": "call_center"}),
+            json!({"purpose": "ai_training", "granted": true, "source": "call_center"}),
             "evidence",
         ),
         (
@@ -503,5 +503,135 @@ async fn a_transfer_necessary_for_the_contract_is_recorded_per_person_and_ended(
     );
     let (_, _, v) = app.call("GET", "/v1/subjects/r-1", None).await;
     assert_eq!(v["transfer_necessities"], json!([]));
+    app.finish().await;
+}
+
+// covers: N23
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_consent_holds_for_its_call_only_and_survives_a_restart() {
+    use crate::support::TestApp;
+    let dir = tutela_store::testing::temp_dir("calls");
+    let open = || {
+        TestApp::sqlite_at(
+            dir.clone(),
+            std::sync::Arc::new(tutela_server::requests::mailer::NoMailer),
+            crate::support::Connectors::default(),
+        )
+    };
+    let recording = |call: Option<&'static str>| json!({"subject": "c-1", "purpose": "call_recording", "categories": ["call_audio"], "call": call});
+    let app = open().await;
+    app.call(
+        "PUT",
+        "/v1/subjects/c-1",
+        Some(json!({"relationship": "customer"})),
+    )
+    .await;
+    // Bad input names the field; nothing is recorded.
+    for (body, field) in [
+        (
+            json!({"purpose": "call_recording", "call": "call-1", "granted": true}),
+            "evidence",
+        ),
+        (
+            json!({"purpose": "call_recording", "call": " ", "granted": true, "evidence": "IVR 1"}),
+            "call",
+        ),
+        (
+            json!({"purpose": "email_marketing", "call": "call-1", "granted": true, "evidence": "IVR 1"}),
+            "purpose",
+        ),
+    ] {
+        let (s, _, p) = app
+            .call("POST", "/v1/subjects/c-1/call-consents", Some(body.clone()))
+            .await;
+        assert_eq!(
+            (s.as_u16(), p["field"].as_str()),
+            (422, Some(field)),
+            "{body}: {p}"
+        );
+    }
+    let (s, _, p) = app
+        .call(
+            "POST",
+            "/v1/subjects/c-1/consents",
+            Some(json!({"purpose": "call_recording", "granted": true, "source": "web", "evidence": "form"})),
+        )
+        .await;
+    assert_eq!(s, 422, "a standing consent to recording is refused: {p}");
+    assert!(
+        p["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("one call only")),
+        "{p}"
+    );
+    let (s, _, p) = app
+        .call("POST", "/v1/decisions", Some(recording(None)))
+        .await;
+    assert_eq!(
+        (s.as_u16(), p["field"].as_str()),
+        (422, Some("call")),
+        "{p}"
+    );
+    let (s, _, p) = app
+        .call(
+            "POST",
+            "/v1/decisions/batch",
+            Some(json!({"queries": [recording(Some("call-1")), recording(None)]})),
+        )
+        .await;
+    assert_eq!(
+        (s.as_u16(), p["field"].as_str()),
+        (422, Some("queries[1].call")),
+        "{p}"
+    );
+
+    async fn decide(app: &TestApp, call: &str) -> String {
+        let body = json!({"subject": "c-1", "purpose": "call_recording", "categories": ["call_audio"], "call": call});
+        let (s, _, d) = app.call("POST", "/v1/decisions", Some(body)).await;
+        assert_eq!(s, 200, "{d}");
+        d["reason"].as_str().unwrap_or_default().to_owned()
+    }
+    assert_eq!(decide(&app, "call-1").await, "consent_missing");
+    let (s, _, b) = app
+        .call(
+            "POST",
+            "/v1/subjects/c-1/call-consents",
+            Some(json!({"purpose": "call_recording", "call": "call-1", "granted": true, "evidence": "IVR: pressed 1 for yes"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    assert_eq!(decide(&app, "call-1").await, "consent_given");
+    assert_eq!(
+        decide(&app, "call-2").await,
+        "consent_missing",
+        "the next call asks again"
+    );
+    // A snapshot of the compact states does not hold per-call consents; a restart still knows.
+    app.engine.snapshot().await.expect("snapshot");
+    drop(app);
+    let app = open().await;
+    assert!(app.engine.loaded.snapshot_seq.is_some());
+    assert_eq!(decide(&app, "call-1").await, "consent_given");
+    // Withdrawn during the call (or the call ended): no more recording.
+    let (s, _, _) = app
+        .call(
+            "POST",
+            "/v1/subjects/c-1/call-consents",
+            Some(json!({"purpose": "call_recording", "call": "call-1", "granted": false})),
+        )
+        .await;
+    assert_eq!(s, 201);
+    assert_eq!(decide(&app, "call-1").await, "consent_missing");
+    // An erasure ends every consent of the person.
+    app.call(
+        "POST",
+        "/v1/subjects/c-1/call-consents",
+        Some(json!({"purpose": "call_recording", "call": "call-3", "granted": true, "evidence": "IVR 1"})),
+    )
+    .await;
+    assert_eq!(decide(&app, "call-3").await, "consent_given");
+    let (s, _, _) = app.call("POST", "/v1/subjects/c-1/erasure", None).await;
+    assert_eq!(s, 201);
+    assert_ne!(decide(&app, "call-3").await, "consent_given");
     app.finish().await;
 }

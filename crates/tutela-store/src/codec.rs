@@ -22,6 +22,9 @@ pub fn encode(kind: &EventKind) -> (&'static str, String) {
         } => {
             json!({"purpose": purpose, "channel": channel, "source": source, "notice_version": notice_version})
         }
+        EventKind::CallConsent { purpose, call, .. } => {
+            json!({"purpose": purpose, "call": call})
+        }
         EventKind::ConsentUse { purpose, channel } => {
             json!({"purpose": purpose, "channel": channel})
         }
@@ -67,6 +70,11 @@ pub fn decode(name: &str, body: &str) -> Result<EventKind, String> {
         "transfer_consent_given" | "transfer_consent_withdrawn" => EventKind::TransferConsent {
             country: CountryCode::parse(&need("country")?).ok_or("bad country")?,
             granted: name == "transfer_consent_given",
+        },
+        "call_consent_given" | "call_consent_withdrawn" => EventKind::CallConsent {
+            purpose: need("purpose")?,
+            call: need("call")?,
+            granted: name == "call_consent_given",
         },
         "transfer_necessity_recorded" | "transfer_necessity_ended" => {
             EventKind::TransferNecessity {

@@ -132,6 +132,13 @@ pub trait Store: Send + Sync {
         seq: i64,
     ) -> impl Future<Output = Result<Vec<LedgerEvent>, StoreError>> + Send;
 
+    /// Per-call consents, their withdrawals and erasures recorded at or after `at`, in ledger
+    /// order: what a snapshot of the compact states does not hold.
+    fn call_consents_since(
+        &self,
+        at: jiff::Timestamp,
+    ) -> impl Future<Output = Result<Vec<LedgerEvent>, StoreError>> + Send;
+
     /// Replaces any stored snapshot with this one, atomically.
     fn save_snapshot(
         &self,

@@ -238,6 +238,12 @@ CREATE INDEX call_summaries_by_agent ON call_summaries (agent, status);
 CREATE INDEX call_summaries_by_subject ON call_summaries (subject);
 "#;
 
+// Per-call consents (N23) are read back at start by time, also when a snapshot covers them.
+const INDEX_V10: &str = r#"
+CREATE INDEX ledger_call_consents ON ledger (at_us)
+    WHERE kind IN ('call_consent_given', 'call_consent_withdrawn', 'erased');
+"#;
+
 const SQLITE_REQUESTS_APPEND_ONLY: &str = r#"
 CREATE TRIGGER request_events_no_update BEFORE UPDATE ON request_events
 BEGIN SELECT RAISE(ABORT, 'the request ledger is append-only'); END;
@@ -289,6 +295,7 @@ pub fn sqlite() -> Vec<(i64, String)> {
         (7, sqlite_types(TABLES_V7)),
         (8, sqlite_types(TABLES_V8)),
         (9, sqlite_types(TABLES_V9)),
+        (10, INDEX_V10.to_owned()),
     ]
 }
 
@@ -303,6 +310,7 @@ pub fn postgres() -> Vec<(i64, String)> {
         (7, postgres_types(TABLES_V7)),
         (8, postgres_types(TABLES_V8)),
         (9, postgres_types(TABLES_V9)),
+        (10, INDEX_V10.to_owned()),
     ]
 }
 

@@ -217,6 +217,20 @@ macro_rules! sql_store {
                     .collect()
             }
 
+            async fn call_consents_since(&self, at: jiff::Timestamp) -> Result<Vec<LedgerEvent>, StoreError> {
+                let rows = sqlx::query("SELECT seq, subject, at_us, kind, body FROM ledger WHERE at_us >= $1 AND kind IN ('call_consent_given', 'call_consent_withdrawn', 'erased') ORDER BY seq")
+                    .bind(at.as_microsecond())
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|r| {
+                        let kind: String = r.try_get("kind")?;
+                        let body: String = r.try_get("body")?;
+                        event(r.try_get("seq")?, r.try_get("subject")?, r.try_get("at_us")?, &kind, &body)
+                    })
+                    .collect()
+            }
+
             async fn save_snapshot(&self, policy_version: &str, snapshot: &Snapshot) -> Result<(), StoreError> {
                 let mut tx = self.pool.begin_with($begin).await?;
                 sqlx::query("DELETE FROM state_snapshots").execute(&mut *tx).await?;
@@ -639,6 +653,12 @@ impl Store for AnyStore {
     }
     async fn events_after(&self, seq: i64) -> Result<Vec<LedgerEvent>, StoreError> {
         dispatch!(self, s => s.events_after(seq).await)
+    }
+    async fn call_consents_since(
+        &self,
+        at: jiff::Timestamp,
+    ) -> Result<Vec<LedgerEvent>, StoreError> {
+        dispatch!(self, s => s.call_consents_since(at).await)
     }
     async fn save_snapshot(
         &self,

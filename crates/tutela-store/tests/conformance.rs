@@ -36,6 +36,7 @@ pub async fn run_all<S: Store>(store: &S) {
     erasure_keeps_the_evidence_a_legal_duty_holds(store).await;
     concurrent_appends_lose_nothing(store).await;
     snapshots_replace_each_other_and_events_after_follow_them(store).await;
+    call_consents_are_read_back_by_time(store).await;
     store.ping().await.expect("ping");
 }
 
@@ -231,6 +232,43 @@ async fn snapshots_replace_each_other_and_events_after_follow_them<S: Store>(sto
         "a snapshot replaces the one before"
     );
     assert_eq!(store.load_snapshot("v2").await.expect("load"), Some(second));
+}
+
+async fn call_consents_are_read_back_by_time<S: Store>(store: &S) {
+    let call = |t: &str, granted: bool| {
+        let mut e = consent("carla", "call_recording", granted, None);
+        e.at = at(t);
+        e.kind = EventKind::CallConsent {
+            purpose: "call_recording".into(),
+            call: "call-1".into(),
+            granted,
+        };
+        e
+    };
+    store
+        .append(&[
+            call("2026-03-01T10:00:00Z", true),
+            consent("carla", "email_marketing", true, None),
+            call("2026-03-02T10:00:00Z", true),
+            call("2026-03-02T10:05:00Z", false),
+        ])
+        .await
+        .expect("append");
+    let read = store
+        .call_consents_since(at("2026-03-02T00:00:00Z"))
+        .await
+        .expect("read");
+    let kinds: Vec<&str> = read.iter().map(|e| e.kind.name()).collect();
+    assert_eq!(kinds, ["call_consent_given", "call_consent_withdrawn"]);
+    assert!(read.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert_eq!(
+        read[0].kind,
+        EventKind::CallConsent {
+            purpose: "call_recording".into(),
+            call: "call-1".into(),
+            granted: true
+        }
+    );
 }
 
 /// Runs futures concurrently on this task (no extra dependency for a join).

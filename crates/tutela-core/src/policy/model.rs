@@ -142,6 +142,8 @@ pub struct Purpose {
     pub bases: Vec<Basis>,
     pub channels: Vec<usize>,
     pub consent_per_channel: bool,
+    /// Consent is given for one call and holds at most this long (N23).
+    pub consent_per_call: Option<Period>,
     pub direct_marketing: bool,
     pub survives_objection: bool,
     pub permitted_under_restriction: bool,

@@ -150,6 +150,9 @@ pub struct RawPurpose {
     /// Consent is recorded per channel (marketing by e-mail, SMS, phone).
     #[serde(default)]
     pub consent_per_channel: bool,
+    /// Consent is given for one call (N23: recording a service call) and holds at most this
+    /// long, e.g. `P1D`; the call's end or a withdrawal ends it sooner.
+    pub consent_per_call: Option<Spanned<String>>,
     /// An Art. 21(2) objection to direct marketing stops this purpose.
     #[serde(default)]
     pub direct_marketing: bool,

@@ -786,6 +786,23 @@ fn purpose(
             "list the channels in `channels`",
         );
     }
+    let consent_per_call = p.consent_per_call.as_ref().and_then(|k| {
+        if !has_consent || p.consent_per_channel {
+            ctx.err(
+                f,
+                k.span(),
+                format!("purpose `{name}` takes consent per call, so it needs a consent basis and no consent per channel"),
+                "add `legal_basis = \"eu-gdpr:A6-1-a\"` with `explicit = true`, or remove `consent_per_call`",
+            );
+        }
+        match Period::parse(k.get_ref()) {
+            Ok(period) => Some(period),
+            Err(e) => {
+                ctx.err(f, k.span(), e.to_string(), "e.g. consent_per_call = \"P1D\"");
+                None
+            }
+        }
+    });
     if p.direct_marketing
         && !bases
             .iter()
@@ -884,6 +901,7 @@ fn purpose(
         bases,
         channels: channel_ids,
         consent_per_channel: p.consent_per_channel,
+        consent_per_call,
         direct_marketing: p.direct_marketing,
         survives_objection: p.survives_objection,
         permitted_under_restriction: p.permitted_under_restriction,

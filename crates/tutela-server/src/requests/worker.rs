@@ -398,6 +398,10 @@ impl Worker {
                             EventKind::Objection { scope } => {
                                 h.scope = Some(scope.as_str().to_owned())
                             }
+                            EventKind::CallConsent { purpose, call, .. } => {
+                                h.purpose = Some(purpose);
+                                h.scope = Some(call);
+                            }
                             EventKind::TransferConsent { country, .. }
                             | EventKind::TransferNecessity { country, .. } => {
                                 h.scope = Some(country.as_str().to_owned());

@@ -13,7 +13,8 @@ use tutela_store::Store;
 use super::{record, subject_id};
 use crate::AppState;
 use crate::dto::{
-    ConsentEntry, ConsentHistory, ConsentPost, Recorded, TransferConsentPost, TransferNecessityPost,
+    CallConsentPost, ConsentEntry, ConsentHistory, ConsentPost, Recorded, TransferConsentPost,
+    TransferNecessityPost,
 };
 use crate::extract::Json as Body;
 use crate::problem::{Code, Problem};
@@ -90,6 +91,25 @@ pub async fn transfer(
     text_field(&body.evidence, "evidence", 4000)?;
     let kind = EventKind::TransferConsent {
         country,
+        granted: body.granted,
+    };
+    record(&state, &id, kind, &headers, (body.evidence, None, None)).await
+}
+
+#[utoipa::path(post, path = "/v1/subjects/{id}/call-consents", request_body = CallConsentPost,
+    params(("id" = String, Path, description = "The operator's id of the person")),
+    responses((status = 201, body = Recorded), (status = 422, body = crate::problem::ProblemBody)),
+    security(("bearer" = [])))]
+pub async fn call_consent(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Body(body): Body<CallConsentPost>,
+) -> Result<(StatusCode, Json<Recorded>), Problem> {
+    text_field(&body.evidence, "evidence", 4000)?;
+    let kind = EventKind::CallConsent {
+        purpose: body.purpose,
+        call: body.call,
         granted: body.granted,
     };
     record(&state, &id, kind, &headers, (body.evidence, None, None)).await

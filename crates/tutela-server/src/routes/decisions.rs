@@ -18,13 +18,16 @@ use crate::problem::{Code, Problem};
 use crate::{AppState, MAX_BATCH};
 use tutela_core::state::SubjectState;
 
+use crate::engine::Live;
+
 fn decide_one<'p>(
     policy: &'p CompiledPolicy,
+    live: &Live,
     state: &SubjectState,
     q: &DecisionRequest<'_>,
     now: jiff::Timestamp,
     tally: &mut Tally,
-) -> DecisionResponse<'p> {
+) -> Result<DecisionResponse<'p>, Problem> {
     let resolved = policy.resolve(
         &q.purpose,
         q.categories.iter().map(|c| c.as_ref()),
@@ -32,7 +35,7 @@ fn decide_one<'p>(
         q.recipient.as_deref(),
         q.country.as_deref(),
     );
-    match resolved {
+    Ok(match resolved {
         Err(gap) => {
             tally.record(Outcome::Gap, gap.reason);
             let mut set = ReasonSet::default();
@@ -57,6 +60,32 @@ fn decide_one<'p>(
             }
         }
         Ok(query) => {
+            // A purpose with consent per call (N23) is decided on the consent for this call.
+            let during;
+            let state = if policy.takes_consent_per_call(query.purpose) {
+                let Some(call) = q.call.as_deref() else {
+                    return Err(Problem::new(
+                        Code::InvalidField,
+                        format!(
+                            "consent to `{}` is given per call; name the call",
+                            q.purpose
+                        ),
+                    )
+                    .field("call")
+                    .fix("send the telephony system's id of the call in `call`"));
+                };
+                during = live.calls.during_call(
+                    policy,
+                    &q.subject,
+                    state,
+                    query.purpose,
+                    Some(call),
+                    now,
+                );
+                &during
+            } else {
+                state
+            };
             let e = policy.explain(state, &query, now);
             let d = e.decision;
             tally.record(d.outcome, d.reason);
@@ -79,7 +108,7 @@ fn decide_one<'p>(
                 policy_version: policy.policy_version(),
             }
         }
-    }
+    })
 }
 
 fn check_subject(q: &DecisionRequest<'_>, at: &str) -> Result<(), Problem> {
@@ -104,9 +133,16 @@ pub async fn single(
         policy = states.policy.clone();
         let policy = &*policy;
         let mut tally = Tally::default();
-        let r = decide_one(policy, states.state(&q.subject), &q, now, &mut tally);
+        let r = decide_one(
+            policy,
+            &states,
+            states.state(&q.subject),
+            &q,
+            now,
+            &mut tally,
+        );
         tally.flush();
-        r
+        r?
     };
     Ok(Json(response).into_response())
 }
@@ -150,10 +186,14 @@ pub async fn batch(
             .queries
             .iter()
             .zip(found)
-            .map(|(q, s)| decide_one(policy, s, q, now, &mut tally))
-            .collect();
+            .enumerate()
+            .map(|(i, (q, s))| {
+                decide_one(policy, &states, s, q, now, &mut tally)
+                    .map_err(|p| p.field(format!("queries[{i}].call")))
+            })
+            .collect::<Result<Vec<_>, Problem>>();
         tally.flush();
-        results
+        results?
     };
     Ok(Json(BatchResponse { results }).into_response())
 }

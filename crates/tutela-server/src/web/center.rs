@@ -55,6 +55,8 @@ pub(crate) struct ConsentRow {
     pub given: bool,
     /// Given under an earlier notice version, before the purpose was widened (N33).
     pub renew: bool,
+    /// Asked on each call, for that call only (N23): nothing to give or withdraw here.
+    pub per_call: bool,
 }
 
 pub(crate) struct RequestRow {
@@ -330,6 +332,7 @@ pub(crate) async fn person_facts(
                     .unwrap_or_default(),
                 given: st.consents & mask != 0,
                 renew: st.renewal() & mask != 0,
+                per_call: p.consent_per_call.is_some(),
             });
         }
     }
@@ -472,6 +475,14 @@ fn event_label(kind: &str, lang: Lang) -> String {
         "restriction_lifted" => ("Einschränkung aufgehoben", "Restriction lifted"),
         "transfer_consent_given" => ("Einwilligung in Übermittlung", "Transfer consent given"),
         "transfer_consent_withdrawn" => ("Übermittlung widerrufen", "Transfer consent withdrawn"),
+        "call_consent_given" => (
+            "Einwilligung in Aufzeichnung dieses Gesprächs",
+            "Consent to recording this call",
+        ),
+        "call_consent_withdrawn" => (
+            "Aufzeichnung dieses Gesprächs beendet",
+            "Recording of this call ended",
+        ),
         "transfer_necessity_recorded" => (
             "Übermittlung für Ihren Vertrag erforderlich",
             "Transfer necessary for your contract",

@@ -146,6 +146,7 @@ texts! {
     record: "Verzeichnis von Verarbeitungstätigkeiten (Art. 30)", "Record of processing activities (Art. 30)";
     coverage: "Abdeckung der Hinweise", "Coverage of the notice";
     restricted: "Verarbeitung eingeschränkt", "Processing restricted";
+    asked_per_call: "Wir fragen Sie in jedem Gespräch neu; Ihre Zustimmung gilt nur für dieses Gespräch.", "We ask you on each call; your consent holds for that call only.";
     art49: "Übermittlung in Drittländer (Art. 49)", "Transfers to third countries (Art. 49)";
     art49_consent: "ausdrückliche Einwilligung", "explicit consent";
     art49_contract: "für den Vertrag erforderlich", "necessary for the contract";
