@@ -38,6 +38,11 @@ pub struct Config {
     /// Hours an AI call-summary draft waits for its agent's review before it expires (N24;
     /// default 24).
     pub summary_draft_hours: Option<u32>,
+    /// The file holding the verifiable log's signing key (Ed25519 secret, hex), outside the
+    /// database; created when missing (default `tutela-log.key`).
+    pub log_key: Option<String>,
+    /// Seconds between signed tree heads while the log grows (default 60).
+    pub log_head_seconds: Option<u32>,
 }
 
 /// `[web]`: every value optional, defaults in `tutela_server::web::WebSettings`.

@@ -29,6 +29,7 @@ macro_rules! say_raw {
 
 mod client;
 mod config;
+mod log_cmd;
 mod policy_cmd;
 mod requests_cmd;
 mod risk_cmd;
@@ -223,6 +224,11 @@ enum Command {
         #[command(subcommand)]
         command: TransfersCommand,
     },
+    /// The verifiable log (RFC 6962): verify it from the store, check a proof, show the key.
+    Log {
+        #[command(subcommand)]
+        command: log_cmd::LogCommand,
+    },
     /// The risk check's scorecard (N14): train, score, explain.
     Risk {
         #[command(subcommand)]
@@ -279,6 +285,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Policy { command } => policy_cmd::run(command),
         Command::Risk { command } => risk_cmd::run(command),
+        Command::Log { command } => {
+            let database = match &command {
+                log_cmd::LogCommand::Verify { database, .. } => config.database(database),
+                _ => String::new(),
+            };
+            log_cmd::run(command, database)
+        }
         Command::Redact {
             input,
             out,
@@ -805,6 +818,19 @@ async fn serve(
             agency,
         ));
     }
+    let key_path = std::env::var("TUTELA_LOG_KEY")
+        .ok()
+        .or(config.log_key.clone())
+        .unwrap_or_else(|| "tutela-log.key".to_owned());
+    let key =
+        tutela_server::verifiable_log::LogKey::load_or_create(std::path::Path::new(&key_path))?;
+    tracing::info!(
+        key_id = key.key_id(),
+        "tree heads of the verifiable log are signed with this key"
+    );
+    let head_every =
+        std::time::Duration::from_secs(u64::from(config.log_head_seconds.unwrap_or(60).max(1)));
+    state = state.with_log_key(key, Some(head_every));
     tutela_server::serve(listener, state).await?;
     // The next start reads this snapshot instead of folding the ledger.
     if engine.events_since_snapshot() > 0 {

@@ -174,6 +174,7 @@ fn start(dir: &Path, db: &str) -> Server {
         ])
         .current_dir(dir)
         .env_remove("TUTELA_API_TOKEN")
+        .env_remove("TUTELA_LOG_KEY")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -994,4 +995,87 @@ fn transfers_report_counts_the_art49_grounds_recorded_per_person() {
         "csv",
     ]);
     assert!(text(&o).starts_with("recipient,country,ground,purposes,categories"));
+}
+
+// covers: N9c
+#[test]
+fn a_proof_from_the_server_checks_without_the_store_and_the_log_verifies_from_it() {
+    let dir = temp_dir("log");
+    let server = start(&dir, "sqlite://tutela.db");
+    let token = std::fs::read_to_string(dir.join("tutela.token"))
+        .expect("token")
+        .trim()
+        .to_owned();
+    let (s, b) = http(
+        server.port,
+        "PUT",
+        "/v1/subjects/log-1",
+        &token,
+        r#"{"relationship":"customer"}"#,
+    );
+    assert_eq!(s, 201, "{b}");
+    let (s, b) = http(server.port, "POST", "/v1/log/head", &token, "");
+    assert_eq!(s, 201, "{b}");
+    let (s, proof) = http(server.port, "GET", "/v1/log/proof/ledger:1", &token, "");
+    assert_eq!(s, 200, "{proof}");
+    drop(server);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("tutela-log.key"))
+            .expect("the key is a file of its own, outside the database")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .current_dir(&dir)
+            .env_remove("TUTELA_LOG_KEY")
+            .output()
+            .expect("run")
+    };
+    let out = run(&["log", "public-key", "--key", "tutela-log.key"]);
+    let public = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert_eq!(public.len(), 64, "{}", text(&out));
+
+    let proof_path = dir.join("proof.json");
+    std::fs::write(&proof_path, &proof).expect("write");
+    let p = proof_path.to_string_lossy().into_owned();
+    let out = run(&["log", "check-proof", "--proof", &p, "--public-key", &public]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("ok: ledger:1 is leaf 0"),
+        "{}",
+        text(&out)
+    );
+    // A proof for another leaf, or a head signed by another key, is refused.
+    let mut v: serde_json::Value = serde_json::from_str(&proof).expect("json");
+    v["leaf_hash"] = serde_json::json!("00".repeat(32));
+    std::fs::write(&proof_path, v.to_string()).expect("write");
+    let out = run(&["log", "check-proof", "--proof", &p, "--public-key", &public]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    std::fs::write(&proof_path, &proof).expect("write");
+    let other = "11".repeat(32);
+    let out = run(&["log", "check-proof", "--proof", &p, "--public-key", &other]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("not signed by key"), "{}", text(&out));
+
+    let out = run(&[
+        "log",
+        "verify",
+        "--database",
+        "sqlite://tutela.db",
+        "--public-key",
+        &public,
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("every signature valid"),
+        "{}",
+        text(&out)
+    );
+    let _ = std::fs::remove_dir_all(dir);
 }

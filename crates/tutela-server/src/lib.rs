@@ -17,6 +17,7 @@ pub mod problem;
 pub mod requests;
 pub mod risk;
 mod routes;
+pub mod verifiable_log;
 pub mod web;
 mod writer;
 
@@ -46,6 +47,8 @@ pub struct AppState {
     pub web: Arc<web::WebContext>,
     /// Hours a call-summary draft waits for its agent's review (N24).
     pub summary_hours: i64,
+    /// The key that signs the verifiable log's tree heads; kept outside the store.
+    pub log_key: Option<Arc<verifiable_log::LogKey>>,
 }
 
 impl AppState {
@@ -76,6 +79,7 @@ impl AppState {
             token: token.into(),
             web: Arc::default(),
             summary_hours: routes::summaries::DRAFT_VALIDITY_HOURS,
+            log_key: None,
         }
     }
 
@@ -89,6 +93,25 @@ impl AppState {
     }
 
     /// The same state with risk checks on `model` (and an agency, when configured).
+    /// Signs tree heads with `key`, and seals and signs in the background: new rows every
+    /// second, a head every `head_every` when the log grew.
+    pub fn with_log_key(
+        mut self,
+        key: verifiable_log::LogKey,
+        head_every: Option<std::time::Duration>,
+    ) -> AppState {
+        let key = Arc::new(key);
+        if let Some(every) = head_every {
+            tokio::spawn(verifiable_log::run(
+                Arc::downgrade(&self.engine),
+                key.clone(),
+                every,
+            ));
+        }
+        self.log_key = Some(key);
+        self
+    }
+
     pub fn with_risk(mut self, risk: risk::RiskService) -> AppState {
         self.risk = Some(Arc::new(risk));
         self
@@ -132,6 +155,12 @@ pub fn app(state: AppState) -> Router {
             "/v1/subjects/{id}/transfer-necessities",
             post(routes::consents::necessity),
         )
+        .route(
+            "/v1/log/head",
+            get(routes::log::head).post(routes::log::sign),
+        )
+        .route("/v1/log/proof/{event}", get(routes::log::inclusion))
+        .route("/v1/log/consistency", get(routes::log::consistency))
         .route("/v1/decisions", post(routes::decisions::single))
         .route("/v1/decisions/batch", post(routes::decisions::batch))
         .route("/v1/policy", get(routes::meta::policy))

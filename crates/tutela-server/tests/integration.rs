@@ -13,6 +13,7 @@ mod bad_input;
 mod disclosures;
 mod fulfilment;
 mod ledger;
+mod log;
 mod pages;
 mod requests;
 mod risk;

@@ -122,6 +122,14 @@ impl TestApp {
         }
     }
 
+    /// The same app, signing the verifiable log's heads with `key` (no background sealer:
+    /// tests seal and sign through POST /v1/log/head).
+    pub fn with_log_key(mut self, key: tutela_server::verifiable_log::LogKey) -> TestApp {
+        self.state = self.state.clone().with_log_key(key, None);
+        self.router = app(self.state.clone());
+        self
+    }
+
     /// The same app with risk checks.
     pub fn with_risk(mut self, risk: tutela_server::risk::RiskService) -> TestApp {
         self.state = self.state.clone().with_risk(risk);

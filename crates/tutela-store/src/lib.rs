@@ -19,6 +19,7 @@ mod activations;
 mod codec;
 mod disclosures;
 mod error;
+mod log;
 mod migrations;
 mod requests;
 mod risk;
@@ -34,6 +35,7 @@ use std::future::Future;
 pub use activations::{ActivationRecord, ActivationStore};
 pub use disclosures::{DisclosureRecord, DisclosureStore};
 pub use error::StoreError;
+pub use log::{LogLeaf, LogSource, LogStore, SignedHead};
 pub use requests::{
     CodeRecord, RequestEvent, RequestEventNew, RequestRecord, RequestStore, StepRecord,
 };

@@ -244,6 +244,36 @@ CREATE INDEX ledger_call_consents ON ledger (at_us)
     WHERE kind IN ('call_consent_given', 'call_consent_withdrawn', 'erased');
 "#;
 
+// The verifiable log (issue 10): leaves in tree order and signed tree heads. Both append-only.
+const TABLES_V11: &str = r#"
+CREATE TABLE log_leaves (
+    idx {int} PRIMARY KEY,        -- category: none (leaf index from 0)
+    source TEXT NOT NULL,         -- category: none (ledger or request)
+    source_seq {int} NOT NULL,    -- category: none (the row's sequence number)
+    leaf_hash {blob} NOT NULL,    -- category: none (SHA-256 of the row's content without personal attributes)
+    UNIQUE (source, source_seq)
+);
+CREATE TABLE log_heads (
+    size {int} PRIMARY KEY,       -- category: none (tree size)
+    root {blob} NOT NULL,         -- category: none (tree hash)
+    at_us {int} NOT NULL,         -- category: none (time)
+    key_id TEXT NOT NULL,         -- category: none (the signing key's id)
+    signature {blob} NOT NULL     -- category: none (Ed25519)
+);
+"#;
+
+const SQLITE_LOG_APPEND_ONLY: &str = r#"
+CREATE TRIGGER log_leaves_no_update BEFORE UPDATE ON log_leaves
+BEGIN SELECT RAISE(ABORT, 'the log is append-only'); END;
+CREATE TRIGGER log_leaves_no_delete BEFORE DELETE ON log_leaves
+BEGIN SELECT RAISE(ABORT, 'the log is append-only'); END;
+"#;
+
+const POSTGRES_LOG_APPEND_ONLY: &str = r#"
+CREATE TRIGGER log_leaves_no_change BEFORE UPDATE OR DELETE ON log_leaves
+FOR EACH ROW EXECUTE FUNCTION ledger_append_only();
+"#;
+
 const SQLITE_REQUESTS_APPEND_ONLY: &str = r#"
 CREATE TRIGGER request_events_no_update BEFORE UPDATE ON request_events
 BEGIN SELECT RAISE(ABORT, 'the request ledger is append-only'); END;
@@ -296,6 +326,7 @@ pub fn sqlite() -> Vec<(i64, String)> {
         (8, sqlite_types(TABLES_V8)),
         (9, sqlite_types(TABLES_V9)),
         (10, INDEX_V10.to_owned()),
+        (11, sqlite_types(TABLES_V11) + SQLITE_LOG_APPEND_ONLY),
     ]
 }
 
@@ -311,6 +342,7 @@ pub fn postgres() -> Vec<(i64, String)> {
         (8, postgres_types(TABLES_V8)),
         (9, postgres_types(TABLES_V9)),
         (10, INDEX_V10.to_owned()),
+        (11, postgres_types(TABLES_V11) + POSTGRES_LOG_APPEND_ONLY),
     ]
 }
 
@@ -330,6 +362,7 @@ mod tests {
             super::TABLES_V7,
             super::TABLES_V8,
             super::TABLES_V9,
+            super::TABLES_V11,
         ]
         .iter()
         .flat_map(|t| t.lines())
@@ -339,12 +372,16 @@ mod tests {
                 in_table = true;
             } else if l.starts_with(");") {
                 in_table = false;
-            } else if in_table && !l.is_empty() && !l.starts_with("PRIMARY KEY") {
+            } else if in_table
+                && !l.is_empty()
+                && !l.starts_with("PRIMARY KEY")
+                && !l.starts_with("UNIQUE")
+            {
                 columns += 1;
                 assert!(l.contains("-- category: "), "column without category: {l}");
             }
         }
-        assert_eq!(columns, 19 + 41 + 17 + 14 + 9 + 21 + 11 + 11);
+        assert_eq!(columns, 19 + 41 + 17 + 14 + 9 + 21 + 11 + 11 + 9);
     }
 
     #[test]

@@ -94,3 +94,20 @@ impl PgSchema {
         .await;
     }
 }
+
+/// Runs raw SQL statements against the store, as someone with direct database access would:
+/// the tampering tests of the verifiable log use it to change, delete and reorder rows.
+pub async fn tamper(store: &crate::AnyStore, statements: &[&str]) -> Result<(), sqlx::Error> {
+    for sql in statements {
+        let sql = sqlx::AssertSqlSafe(sql.to_string());
+        match store {
+            crate::AnyStore::Sqlite(s) => {
+                sqlx::raw_sql(sql).execute(&s.pool).await?;
+            }
+            crate::AnyStore::Postgres(s) => {
+                sqlx::raw_sql(sql).execute(&s.pool).await?;
+            }
+        }
+    }
+    Ok(())
+}

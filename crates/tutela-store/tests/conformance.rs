@@ -27,7 +27,7 @@ fn consent(subject: &str, purpose: &str, granted: bool, key: Option<&str>) -> Ne
     }
 }
 
-pub async fn run_all<S: Store>(store: &S) {
+pub async fn run_all<S: Store + tutela_store::LogStore>(store: &S) {
     store.migrate().await.expect("migrate");
     store.migrate().await.expect("migrate again");
     appends_and_reads_history_in_order(store).await;
@@ -37,6 +37,7 @@ pub async fn run_all<S: Store>(store: &S) {
     concurrent_appends_lose_nothing(store).await;
     snapshots_replace_each_other_and_events_after_follow_them(store).await;
     call_consents_are_read_back_by_time(store).await;
+    log_leaves_and_heads_are_kept_in_order(store).await;
     store.ping().await.expect("ping");
 }
 
@@ -269,6 +270,59 @@ async fn call_consents_are_read_back_by_time<S: Store>(store: &S) {
             granted: true
         }
     );
+}
+
+async fn log_leaves_and_heads_are_kept_in_order<S: Store + tutela_store::LogStore>(store: &S) {
+    use tutela_store::{LogLeaf, LogSource, SignedHead};
+    assert_eq!(store.log_size().await.expect("size"), 0);
+    let rows = store
+        .log_contents(LogSource::Ledger, 0, 3)
+        .await
+        .expect("contents");
+    assert_eq!(rows.len(), 3);
+    assert!(rows.windows(2).all(|w| w[0].0 < w[1].0));
+    assert!(rows[0].1.starts_with(b"ledger\n"));
+    let leaves: Vec<LogLeaf> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, (seq, content))| LogLeaf {
+            index: i as u64,
+            source: LogSource::Ledger,
+            seq: *seq,
+            leaf_hash: tutela_core::merkle::leaf_hash(content),
+        })
+        .collect();
+    store.append_leaves(&leaves).await.expect("append");
+    assert!(matches!(
+        store.append_leaves(&leaves[2..]).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(store.log_size().await.expect("size"), 3);
+    assert_eq!(store.log_leaves().await.expect("leaves"), leaves);
+    assert_eq!(
+        store.log_cursor(LogSource::Ledger).await.expect("cursor"),
+        rows[2].0
+    );
+    assert_eq!(
+        store
+            .log_cursor(LogSource::RequestEvent)
+            .await
+            .expect("cursor"),
+        0
+    );
+    let head = SignedHead {
+        size: 3,
+        root: [7; 32],
+        at: at("2026-03-03T00:00:00Z"),
+        key_id: "k".into(),
+        signature: vec![1; 64],
+    };
+    store.insert_head(&head).await.expect("head");
+    store
+        .insert_head(&head)
+        .await
+        .expect("the same size twice is one head");
+    assert_eq!(store.heads().await.expect("heads"), vec![head]);
 }
 
 /// Runs futures concurrently on this task (no extra dependency for a join).

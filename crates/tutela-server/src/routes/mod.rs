@@ -4,6 +4,7 @@ pub mod audiences;
 pub mod consents;
 pub mod decisions;
 pub mod disclosures;
+pub mod log;
 pub mod meta;
 pub mod requests;
 pub mod risk;

@@ -1,0 +1,240 @@
+//! The verifiable log (issue 10): ledger events and request transitions sealed as RFC 6962
+//! leaves, signed heads, inclusion and consistency proofs over HTTP, and `verify`, which
+//! catches a changed byte, a deleted row, two reordered entries, a changed or removed leaf and
+//! a foreign key, and names the entry, every time.
+
+use serde_json::{Value, json};
+use tutela_core::merkle::{self, Hash};
+use tutela_server::verifiable_log::{self, LogKey, hex_decode};
+use tutela_store::Store;
+use tutela_store::testing::tamper;
+
+use crate::support::TestApp;
+
+fn hash(v: &Value) -> Hash {
+    v.as_str()
+        .and_then(hex_decode)
+        .and_then(|b| b.try_into().ok())
+        .expect("a hex hash")
+}
+
+/// A server with a log key, six ledger events, a request's transitions, and a signed head.
+async fn seeded() -> (TestApp, [u8; 32]) {
+    let key = LogKey::generate().expect("key");
+    let public = key.public_key();
+    let app = TestApp::sqlite().await.with_log_key(key);
+    for who in ["L-1", "L-2", "L-3"] {
+        let (s, _, _) = app
+            .call(
+                "PUT",
+                &format!("/v1/subjects/{who}"),
+                Some(json!({"relationship": "customer", "email": format!("{who}@example.org")})),
+            )
+            .await;
+        assert_eq!(s, 201);
+        let (s, _, _) = app
+            .call(
+                "POST",
+                &format!("/v1/subjects/{who}/consents"),
+                Some(json!({"purpose": "email_marketing", "channel": "email", "granted": true, "source": "web", "evidence": "double opt-in"})),
+            )
+            .await;
+        assert_eq!(s, 201);
+    }
+    let (s, _, r) = app
+        .call(
+            "POST",
+            "/v1/requests",
+            Some(json!({"type": "access", "subject": "L-1"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{r}");
+    let (s, _, head) = app.call("POST", "/v1/log/head", None).await;
+    assert_eq!(s, 201, "{head}");
+    (app, public)
+}
+
+async fn verdict(app: &TestApp, public: &[u8; 32]) -> Result<verifiable_log::Verified, String> {
+    verifiable_log::verify(&app.engine.store, Some(public)).await
+}
+
+// covers: N9c
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heads_are_signed_and_proofs_verify_against_them() {
+    let (app, public) = seeded().await;
+    let (s, _, head) = app.call("GET", "/v1/log/head", None).await;
+    assert_eq!(s, 200);
+    let ledger = app.engine.store.all_events().await.expect("ledger").len() as u64;
+    let size = head["size"].as_u64().expect("size");
+    assert!(
+        size > ledger,
+        "ledger events and request transitions: {head}"
+    );
+
+    // An inclusion proof for every ledger event checks against the signed head.
+    for seq in 1..=ledger {
+        let (s, _, p) = app
+            .call("GET", &format!("/v1/log/proof/ledger:{seq}"), None)
+            .await;
+        assert_eq!(s, 200, "{p}");
+        let path: Vec<Hash> = p["proof"]
+            .as_array()
+            .expect("proof")
+            .iter()
+            .map(hash)
+            .collect();
+        assert!(merkle::verify_inclusion(
+            &hash(&p["leaf_hash"]),
+            p["leaf_index"].as_u64().expect("index"),
+            p["head"]["size"].as_u64().expect("size"),
+            &path,
+            &hash(&p["head"]["root"]),
+        ));
+    }
+    let (s, _, p) = app.call("GET", "/v1/log/proof/request:1", None).await;
+    assert_eq!(s, 200, "{p}");
+    // Bad or unknown entries get a clear answer.
+    let (s, _, p) = app.call("GET", "/v1/log/proof/ledger:x", None).await;
+    assert_eq!((s.as_u16(), p["field"].as_str()), (422, Some("event")));
+    let (s, _, _) = app.call("GET", "/v1/log/proof/ledger:999", None).await;
+    assert_eq!(s, 404);
+
+    // Later writes: a new head, consistent with the old one.
+    let (s, _, _) = app
+        .call(
+            "POST",
+            "/v1/subjects/L-2/consents",
+            Some(json!({"purpose": "email_marketing", "channel": "email", "granted": false, "source": "web"})),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let (s, _, newer) = app.call("POST", "/v1/log/head", None).await;
+    assert_eq!(s, 201);
+    let to = newer["size"].as_u64().expect("size");
+    assert!(to > size);
+    let (s, _, c) = app
+        .call(
+            "GET",
+            &format!("/v1/log/consistency?from={size}&to={to}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{c}");
+    let proof: Vec<Hash> = c["proof"]
+        .as_array()
+        .expect("proof")
+        .iter()
+        .map(hash)
+        .collect();
+    assert!(merkle::verify_consistency(
+        size,
+        to,
+        &hash(&head["root"]),
+        &hash(&newer["root"]),
+        &proof
+    ));
+    let v = verdict(&app, &public)
+        .await
+        .expect("an untouched log verifies");
+    assert_eq!((v.leaves, v.heads), (to, 2));
+    // Another key's signature is no signature.
+    let other = LogKey::generate().expect("key").public_key();
+    let e = verdict(&app, &other).await.expect_err("foreign key");
+    assert!(e.contains("signature does not verify"), "{e}");
+    app.finish().await;
+}
+
+// covers: N9c
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_tampering_is_caught_and_named() {
+    const UNLOCK: &[&str] = &[
+        "DROP TRIGGER ledger_no_update",
+        "DROP TRIGGER ledger_no_delete",
+        "DROP TRIGGER log_leaves_no_update",
+        "DROP TRIGGER log_leaves_no_delete",
+    ];
+    let cases: &[(&[&str], &str)] = &[
+        // One byte of one stored event.
+        (
+            &[
+                "UPDATE ledger SET body = replace(body, 'email_marketing', 'email_marketinG') WHERE seq = 4",
+            ],
+            "leaf 3 (ledger 4): the stored row does not match the sealed hash (changed)",
+        ),
+        // One event deleted.
+        (
+            &[
+                "DELETE FROM ledger_personal WHERE seq = 3",
+                "DELETE FROM ledger WHERE seq = 3",
+            ],
+            "leaf 2 (ledger 3): the row is missing from the store (deleted)",
+        ),
+        // Two events' contents swapped.
+        (
+            &[
+                "UPDATE ledger SET at_us = at_us + 1 WHERE seq = 5",
+                "UPDATE ledger SET kind = 'consent_withdrawn' WHERE seq = 2",
+            ],
+            "leaf 1 (ledger 2): the stored row does not match the sealed hash (changed)",
+        ),
+        // Two leaves reordered.
+        (
+            &[
+                "UPDATE log_leaves SET idx = -1 WHERE idx = 1",
+                "UPDATE log_leaves SET idx = 1 WHERE idx = 2",
+                "UPDATE log_leaves SET idx = 2 WHERE idx = -1",
+            ],
+            "leaf 1 (ledger 3): out of order in the log (reordered)",
+        ),
+        // A leaf's hash replaced.
+        (
+            &[
+                "UPDATE log_leaves SET leaf_hash = (SELECT leaf_hash FROM log_leaves WHERE idx = 0) WHERE idx = 5",
+            ],
+            "leaf 5 (ledger 6): the stored row does not match the sealed hash (changed)",
+        ),
+        // The newest leaf removed.
+        (
+            &["DELETE FROM log_leaves WHERE idx = (SELECT MAX(idx) FROM log_leaves)"],
+            "the log holds only",
+        ),
+        // A leaf re-pointed elsewhere: the row it sealed is in no leaf any more.
+        (
+            &[
+                "UPDATE log_leaves SET source_seq = source_seq + 100 WHERE source = 'ledger' AND source_seq = 1",
+            ],
+            "ledger 1: the row is in the store but in no leaf",
+        ),
+    ];
+    for (statements, expected) in cases {
+        let (app, public) = seeded().await;
+        verdict(&app, &public)
+            .await
+            .expect("verifies before tampering");
+        tamper(&app.engine.store, UNLOCK).await.expect("unlock");
+        tamper(&app.engine.store, statements).await.expect("tamper");
+        let e = verdict(&app, &public)
+            .await
+            .expect_err("tampering must be caught");
+        assert!(
+            e.contains(expected),
+            "{statements:?}: expected `{expected}`, got `{e}`"
+        );
+        app.finish().await;
+    }
+}
+
+// covers: N9c, N9e
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erasing_a_person_does_not_break_the_log() {
+    let (app, public) = seeded().await;
+    let (s, _, _) = app.call("POST", "/v1/subjects/L-2/erasure", None).await;
+    assert_eq!(s, 201);
+    let (s, _, _) = app.call("POST", "/v1/log/head", None).await;
+    assert_eq!(s, 201);
+    let v = verdict(&app, &public)
+        .await
+        .expect("verifies after an erasure");
+    assert_eq!(v.heads, 2);
+    app.finish().await;
+}

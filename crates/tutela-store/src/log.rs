@@ -1,0 +1,304 @@
+//! The verifiable log's storage (issue 10), behind [`LogStore`]: each row of the ledger and of
+//! the request ledger becomes a leaf of an RFC 6962 Merkle tree, in the order it was sealed,
+//! and signed tree heads are kept. A leaf holds the hash of its row's content, never the
+//! content, and a row's content leaves out the personal attributes an erasure removes, so
+//! erasing a person does not break the tree.
+
+use std::future::Future;
+
+use sqlx::Row;
+
+use crate::sql::{from_micros, micros};
+use crate::{AnyStore, PgStore, SqliteStore, StoreError};
+
+/// Where a leaf's content lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LogSource {
+    /// A ledger event, by its sequence number.
+    Ledger,
+    /// A request transition, by its sequence number in the request ledger.
+    RequestEvent,
+}
+
+impl LogSource {
+    pub const ALL: [LogSource; 2] = [LogSource::Ledger, LogSource::RequestEvent];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogSource::Ledger => "ledger",
+            LogSource::RequestEvent => "request",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<LogSource> {
+        LogSource::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+/// One sealed leaf.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLeaf {
+    /// The leaf's place in the tree, from 0.
+    pub index: u64,
+    pub source: LogSource,
+    pub seq: i64,
+    /// `SHA-256(0x00 || content)`, as RFC 6962 hashes a leaf.
+    pub leaf_hash: [u8; 32],
+}
+
+/// A tree head signed with the log key (Ed25519).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedHead {
+    pub size: u64,
+    pub root: [u8; 32],
+    pub at: jiff::Timestamp,
+    pub key_id: String,
+    pub signature: Vec<u8>,
+}
+
+pub trait LogStore: Send + Sync {
+    /// The canonical content of the source's rows after `after`, in order, at most `limit`.
+    fn log_contents(
+        &self,
+        source: LogSource,
+        after: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<(i64, Vec<u8>)>, StoreError>> + Send;
+
+    /// The highest sequence number of the source that is sealed (0 when none is).
+    fn log_cursor(&self, source: LogSource)
+    -> impl Future<Output = Result<i64, StoreError>> + Send;
+
+    /// How many leaves are sealed: the next leaf's index.
+    fn log_size(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Every sealed leaf, in tree order.
+    fn log_leaves(&self) -> impl Future<Output = Result<Vec<LogLeaf>, StoreError>> + Send;
+
+    /// Appends leaves atomically; [`StoreError::Conflict`] when another sealer took an index.
+    fn append_leaves(
+        &self,
+        leaves: &[LogLeaf],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn insert_head(&self, head: &SignedHead)
+    -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Every signed head, by size.
+    fn heads(&self) -> impl Future<Output = Result<Vec<SignedHead>, StoreError>> + Send;
+}
+
+/// The bytes a ledger row is sealed as: every column but the personal attributes (evidence,
+/// reasons, e-mail) that an erasure removes.
+fn ledger_content(
+    seq: i64,
+    subject: &str,
+    at_us: i64,
+    kind: &str,
+    body: &str,
+    version: &str,
+) -> Vec<u8> {
+    format!("ledger\n{seq}\n{subject}\n{at_us}\n{kind}\n{body}\n{version}").into_bytes()
+}
+
+fn request_content(
+    seq: i64,
+    request: &str,
+    at_us: i64,
+    actor: &str,
+    kind: &str,
+    body: &str,
+) -> Vec<u8> {
+    format!("request\n{seq}\n{request}\n{at_us}\n{actor}\n{kind}\n{body}").into_bytes()
+}
+
+fn hash32(v: Vec<u8>) -> Result<[u8; 32], StoreError> {
+    v.try_into().map_err(|_| StoreError::Corrupt {
+        seq: -1,
+        what: "a log hash is not 32 bytes".into(),
+    })
+}
+
+macro_rules! log_store {
+    ($store:ty) => {
+        impl LogStore for $store {
+            async fn log_contents(
+                &self,
+                source: LogSource,
+                after: i64,
+                limit: i64,
+            ) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+                match source {
+                    LogSource::Ledger => sqlx::query(
+                        "SELECT seq, subject, at_us, kind, body, policy_version FROM ledger WHERE seq > $1 ORDER BY seq LIMIT $2",
+                    )
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(|r| {
+                        let seq: i64 = r.try_get("seq")?;
+                        let subject: String = r.try_get("subject")?;
+                        let kind: String = r.try_get("kind")?;
+                        let body: String = r.try_get("body")?;
+                        let version: String = r.try_get("policy_version")?;
+                        Ok((
+                            seq,
+                            ledger_content(seq, &subject, r.try_get("at_us")?, &kind, &body, &version),
+                        ))
+                    })
+                    .collect(),
+                    LogSource::RequestEvent => sqlx::query(
+                        "SELECT seq, request_id, at_us, actor, kind, body FROM request_events WHERE seq > $1 ORDER BY seq LIMIT $2",
+                    )
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(|r| {
+                        let seq: i64 = r.try_get("seq")?;
+                        let request: String = r.try_get("request_id")?;
+                        let actor: String = r.try_get("actor")?;
+                        let kind: String = r.try_get("kind")?;
+                        let body: String = r.try_get("body")?;
+                        Ok((
+                            seq,
+                            request_content(seq, &request, r.try_get("at_us")?, &actor, &kind, &body),
+                        ))
+                    })
+                    .collect(),
+                }
+            }
+
+            async fn log_cursor(&self, source: LogSource) -> Result<i64, StoreError> {
+                let row = sqlx::query(
+                    "SELECT COALESCE(MAX(source_seq), 0) AS cursor FROM log_leaves WHERE source = $1",
+                )
+                .bind(source.as_str())
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(row.try_get("cursor")?)
+            }
+
+            async fn log_size(&self) -> Result<u64, StoreError> {
+                let row = sqlx::query("SELECT COALESCE(MAX(idx) + 1, 0) AS size FROM log_leaves")
+                    .fetch_one(&self.pool)
+                    .await?;
+                let size: i64 = row.try_get("size")?;
+                Ok(u64::try_from(size).unwrap_or(0))
+            }
+
+            async fn log_leaves(&self) -> Result<Vec<LogLeaf>, StoreError> {
+                sqlx::query("SELECT idx, source, source_seq, leaf_hash FROM log_leaves ORDER BY idx")
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(|r| {
+                        let source: String = r.try_get("source")?;
+                        let index: i64 = r.try_get("idx")?;
+                        Ok(LogLeaf {
+                            index: u64::try_from(index).unwrap_or(u64::MAX),
+                            source: LogSource::parse(&source).ok_or_else(|| StoreError::Corrupt {
+                                seq: index,
+                                what: format!("unknown log source `{source}`"),
+                            })?,
+                            seq: r.try_get("source_seq")?,
+                            leaf_hash: hash32(r.try_get("leaf_hash")?)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn append_leaves(&self, leaves: &[LogLeaf]) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await?;
+                for l in leaves {
+                    let done = sqlx::query(
+                        "INSERT INTO log_leaves (idx, source, source_seq, leaf_hash) VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(i64::try_from(l.index).unwrap_or(i64::MAX))
+                    .bind(l.source.as_str())
+                    .bind(l.seq)
+                    .bind(l.leaf_hash.as_slice())
+                    .execute(&mut *tx)
+                    .await;
+                    if let Err(e) = done {
+                        return Err(match e {
+                            sqlx::Error::Database(d) if d.is_unique_violation() => {
+                                StoreError::Conflict
+                            }
+                            other => other.into(),
+                        });
+                    }
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn insert_head(&self, h: &SignedHead) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO log_heads (size, root, at_us, key_id, signature) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (size) DO NOTHING",
+                )
+                .bind(i64::try_from(h.size).unwrap_or(i64::MAX))
+                .bind(h.root.as_slice())
+                .bind(micros(h.at))
+                .bind(&h.key_id)
+                .bind(h.signature.as_slice())
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn heads(&self) -> Result<Vec<SignedHead>, StoreError> {
+                sqlx::query("SELECT size, root, at_us, key_id, signature FROM log_heads ORDER BY size")
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(|r| {
+                        let size: i64 = r.try_get("size")?;
+                        Ok(SignedHead {
+                            size: u64::try_from(size).unwrap_or(0),
+                            root: hash32(r.try_get("root")?)?,
+                            at: from_micros(r.try_get("at_us")?),
+                            key_id: r.try_get("key_id")?,
+                            signature: r.try_get("signature")?,
+                        })
+                    })
+                    .collect()
+            }
+        }
+    };
+}
+
+log_store!(SqliteStore);
+log_store!(PgStore);
+
+impl LogStore for AnyStore {
+    async fn log_contents(
+        &self,
+        source: LogSource,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+        dispatch!(self, s => s.log_contents(source, after, limit).await)
+    }
+    async fn log_cursor(&self, source: LogSource) -> Result<i64, StoreError> {
+        dispatch!(self, s => s.log_cursor(source).await)
+    }
+    async fn log_size(&self) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.log_size().await)
+    }
+    async fn log_leaves(&self) -> Result<Vec<LogLeaf>, StoreError> {
+        dispatch!(self, s => s.log_leaves().await)
+    }
+    async fn append_leaves(&self, leaves: &[LogLeaf]) -> Result<(), StoreError> {
+        dispatch!(self, s => s.append_leaves(leaves).await)
+    }
+    async fn insert_head(&self, head: &SignedHead) -> Result<(), StoreError> {
+        dispatch!(self, s => s.insert_head(head).await)
+    }
+    async fn heads(&self) -> Result<Vec<SignedHead>, StoreError> {
+        dispatch!(self, s => s.heads().await)
+    }
+}
