@@ -1079,3 +1079,155 @@ fn a_proof_from_the_server_checks_without_the_store_and_the_log_verifies_from_it
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+// covers: N9c
+#[test]
+fn no_personal_data_reaches_the_log_output_of_any_flow() {
+    let dir = temp_dir("logs");
+    let log_path = dir.join("server.log");
+    let port = free_port();
+    let log_file = std::fs::File::create(&log_path).expect("log file");
+    let child = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--database",
+            "sqlite://tutela.db",
+        ])
+        .current_dir(&dir)
+        .env_remove("TUTELA_API_TOKEN")
+        .env_remove("TUTELA_LOG_KEY")
+        // Everything tutela and its libraries log at debug, more than production's info.
+        .env("TUTELA_LOG", "debug")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log_file))
+        .spawn()
+        .expect("spawn");
+    let server = Server { child, port };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let token = std::fs::read_to_string(dir.join("tutela.token"))
+        .expect("token")
+        .trim()
+        .to_owned();
+    // Known personal values, each used in a flow that stores, refuses or mails it.
+    const EMAIL: &str = "erika.mustermann@example.org";
+    const NAME: &str = "Mustermann";
+    const IBAN: &str = "DE89370400440532013000";
+    const STREET: &str = "Heidestraße 17";
+    const CUSTOMER: &str = "K-4711-0815";
+    let personal = [EMAIL, NAME, IBAN, STREET, CUSTOMER];
+    let call = |method: &str, path: &str, body: &str| http(port, method, path, &token, body);
+    let steps: Vec<(&str, String, String)> = vec![
+        (
+            "PUT",
+            format!("/v1/subjects/{CUSTOMER}"),
+            format!(r#"{{"relationship":"customer","email":"{EMAIL}"}}"#),
+        ),
+        (
+            "POST",
+            format!("/v1/subjects/{CUSTOMER}/consents"),
+            format!(
+                r#"{{"purpose":"email_marketing","channel":"email","granted":true,"source":"web","evidence":"signed by Erika {NAME}, {STREET}"}}"#
+            ),
+        ),
+        (
+            "POST",
+            format!("/v1/subjects/{CUSTOMER}/objections"),
+            format!(r#"{{"scope":"legitimate_interest","reason":"{NAME} moved to {STREET}"}}"#),
+        ),
+        (
+            "POST",
+            format!("/v1/subjects/{CUSTOMER}/transfer-necessities"),
+            format!(
+                r#"{{"country":"IN","active":true,"contract":"roaming order for {NAME}, {IBAN}"}}"#
+            ),
+        ),
+        (
+            "POST",
+            format!("/v1/subjects/{CUSTOMER}/call-consents"),
+            format!(
+                r#"{{"purpose":"call_recording","call":"c-1","granted":true,"evidence":"{NAME} said yes"}}"#
+            ),
+        ),
+        (
+            "POST",
+            "/v1/decisions".into(),
+            format!(
+                r#"{{"subject":"{CUSTOMER}","purpose":"call_recording","categories":["call_audio"],"call":"c-1"}}"#
+            ),
+        ),
+        (
+            "POST",
+            "/v1/call-summaries".into(),
+            format!(
+                r#"{{"subject":"{CUSTOMER}","call_id":"c-1","agent":"nobody","text":"{NAME} pays from {IBAN}"}}"#
+            ),
+        ),
+        (
+            "POST",
+            "/v1/disclosures".into(),
+            format!(
+                r#"{{"subject":"{CUSTOMER}","recipient":"nobody","purpose":"contract_performance","categories":["contact"],"basis":"contract","reference":"{NAME}"}}"#
+            ),
+        ),
+        (
+            "POST",
+            "/v1/requests".into(),
+            format!(r#"{{"type":"access","subject":"{CUSTOMER}","email":"{EMAIL}"}}"#),
+        ),
+        (
+            "POST",
+            "/v1/requests".into(),
+            format!(
+                r#"{{"type":"erasure","email":"{EMAIL}","details":{{"note":"{NAME}, {STREET}"}}}}"#
+            ),
+        ),
+        // Bad input that carries personal data: refused, and the refusal not logged with it.
+        (
+            "POST",
+            format!("/v1/subjects/{CUSTOMER}/consents"),
+            format!(r#"{{"purpose":"{EMAIL}","granted":true,"source":"web"}}"#),
+        ),
+        (
+            "PUT",
+            format!("/v1/subjects/{CUSTOMER}"),
+            format!(r#"{{"relationship":"{IBAN}"}}"#),
+        ),
+        (
+            "POST",
+            "/v1/decisions".into(),
+            format!(r#"{{"subject":"{CUSTOMER}","purpose":"{NAME}""#),
+        ),
+        ("POST", "/v1/log/head".into(), String::new()),
+        (
+            "POST",
+            format!("/v1/subjects/{CUSTOMER}/erasure"),
+            String::new(),
+        ),
+    ];
+    for (method, path, body) in &steps {
+        let (s, b) = call(method, path, body);
+        assert!(s != 0 && s < 500, "{method} {path}: {s} {b}");
+    }
+    // The request worker runs and the log is sealed while the server lives.
+    std::thread::sleep(Duration::from_millis(2500));
+    drop(server);
+    let log = std::fs::read_to_string(&log_path).expect("log");
+    assert!(log.len() > 200, "the server logged at debug: {log}");
+    for value in personal {
+        assert!(
+            !log.contains(value),
+            "`{value}` appears in the log output:\n{}",
+            log.lines()
+                .filter(|l| l.contains(value))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
