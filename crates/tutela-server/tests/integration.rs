@@ -7,6 +7,7 @@
     reason = "test helpers fail by panicking and say why they skip"
 )]
 
+mod access;
 mod api_scenarios;
 mod audiences;
 mod bad_input;

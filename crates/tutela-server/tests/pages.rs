@@ -109,6 +109,15 @@ impl<'a> Browser<'a> {
         }
     }
 
+    /// The browser's cookies as one `Cookie` header.
+    pub fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
     pub async fn get(&mut self, path: &str) -> Page {
         self.request("GET", path, None).await
     }
