@@ -193,5 +193,7 @@ pub fn load_model(path: &str) -> anyhow::Result<Scorecard> {
             risk::FORMAT
         );
     }
+    card.validate()
+        .with_context(|| format!("{path} is not a usable scorecard"))?;
     Ok(card)
 }

@@ -110,6 +110,26 @@ fn a_score_explains_itself() {
     let json = serde_json::to_string(card).unwrap_or_default();
     let back: risk::Scorecard = serde_json::from_str(&json).unwrap_or_else(|e| unreachable!("{e}"));
     assert_eq!(&back, card);
+    assert_eq!(card.validate(), Ok(()));
+    // A file whose bins and WoEs do not fit together is refused before it is used (found by
+    // the `model` fuzz target: compiling such a model indexed past the WoEs).
+    for broken in [
+        json.replacen("\"other\":", "\"other\":9", 1),
+        json.replacen("\"uppers\":[", "\"uppers\":[1e300,", 1),
+    ] {
+        if let Ok(b) = serde_json::from_str::<risk::Scorecard>(&broken) {
+            assert!(b.validate().is_err(), "{broken}");
+        }
+    }
+    let mut short = card.clone();
+    if let Some(f) = short.features.first_mut() {
+        match &mut f.bins {
+            risk::Bins::Numeric { woe, .. } | risk::Bins::Categorical { woe, .. } => {
+                woe.pop();
+            }
+        }
+    }
+    assert!(short.validate().is_err());
 }
 
 #[test]

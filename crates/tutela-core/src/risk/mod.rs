@@ -90,7 +90,72 @@ pub enum ScoreError {
     NotNumeric { feature: String, value: String },
 }
 
+/// A model file whose numbers do not fit together: scoring with it would be meaningless.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("feature `{feature}`: {what}")]
+pub struct ModelError {
+    pub feature: String,
+    pub what: String,
+}
+
 impl Scorecard {
+    /// Checks what scoring relies on: every bin has its weight of evidence, bounds ascend,
+    /// `other` is a bin, and every number is finite. A model file is read through this.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        let bad = |feature: &str, what: &str| {
+            Err(ModelError {
+                feature: feature.to_owned(),
+                what: what.to_owned(),
+            })
+        };
+        let scaling = [self.intercept, self.base_points, self.base_odds, self.pdo];
+        if scaling.iter().any(|x| !x.is_finite()) || self.base_odds <= 0.0 || self.pdo == 0.0 {
+            return bad(
+                "(scaling)",
+                "intercept, base points, base odds and pdo must be finite; odds positive, pdo not zero",
+            );
+        }
+        for f in &self.features {
+            if !f.weight.is_finite() {
+                return bad(&f.name, "the weight is not a finite number");
+            }
+            match &f.bins {
+                Bins::Numeric { uppers, woe } => {
+                    if woe.len() != uppers.len() + 1 {
+                        return bad(
+                            &f.name,
+                            "a numeric feature needs one WoE per bound plus one for the open last bin",
+                        );
+                    }
+                    if uppers.iter().any(|u| !u.is_finite())
+                        || uppers.windows(2).any(|w| w[0] >= w[1])
+                    {
+                        return bad(&f.name, "bin bounds must be finite and ascending");
+                    }
+                    if woe.iter().any(|w| !w.is_finite()) {
+                        return bad(&f.name, "a WoE is not a finite number");
+                    }
+                }
+                Bins::Categorical {
+                    categories,
+                    woe,
+                    other,
+                } => {
+                    if woe.len() != categories.len() || *other >= woe.len() {
+                        return bad(
+                            &f.name,
+                            "a categorical feature needs one WoE per bin and `other` among them",
+                        );
+                    }
+                    if woe.iter().any(|w| !w.is_finite()) {
+                        return bad(&f.name, "a WoE is not a finite number");
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn factor(&self) -> f64 {
         self.pdo / std::f64::consts::LN_2
     }
