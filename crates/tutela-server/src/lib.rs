@@ -10,6 +10,7 @@ mod auth;
 mod dto;
 pub mod engine;
 mod extract;
+pub mod fuzzing;
 mod http_post;
 mod metrics;
 mod openapi;

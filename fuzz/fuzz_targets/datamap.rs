@@ -1,0 +1,24 @@
+//! Dataset maps of the operator's databases, validated against the reference policy.
+#![no_main]
+
+use std::sync::OnceLock;
+
+use libfuzzer_sys::fuzz_target;
+use tutela_core::policy::{MemoryLoader, Policy, load_policy};
+
+static POLICY: OnceLock<Policy> = OnceLock::new();
+
+fuzz_target!(|data: &[u8]| {
+    let policy = POLICY.get_or_init(|| {
+        let text = include_str!("../../policies/reference.toml");
+        load_policy(
+            &MemoryLoader::new().with("reference.toml", text),
+            "reference.toml",
+        )
+        .expect("the reference policy loads")
+    });
+    let text = String::from_utf8_lossy(data);
+    if let Ok(map) = tutela_core::datamap::load("d.toml", &text, policy) {
+        let _ = tutela_core::datamap::children(&map);
+    }
+});

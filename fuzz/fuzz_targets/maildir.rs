@@ -1,0 +1,16 @@
+//! Messages from a Maildir, as `tutela intake maildir` reads them: parsed, then classified.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let parsed = mail_parser::MessageParser::default().parse(data);
+    let (subject, text) = match &parsed {
+        Some(m) => (
+            m.subject().unwrap_or("").to_owned(),
+            m.body_text(0).map(|t| t.into_owned()).unwrap_or_default(),
+        ),
+        None => (String::new(), String::from_utf8_lossy(data).into_owned()),
+    };
+    let _ = tutela_core::intake::classify(&subject, &text);
+});

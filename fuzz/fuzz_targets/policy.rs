@@ -1,0 +1,14 @@
+//! The policy parser and validator, then the compiler, on any file.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use tutela_core::compiled::CompiledPolicy;
+use tutela_core::policy::{MemoryLoader, load_policy};
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    let loader = MemoryLoader::new().with("p.toml", &text);
+    if let Ok(p) = load_policy(&loader, "p.toml") {
+        let _ = CompiledPolicy::new(p);
+    }
+});
