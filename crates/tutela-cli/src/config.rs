@@ -43,6 +43,13 @@ pub struct Config {
     pub log_key: Option<String>,
     /// Seconds between signed tree heads while the log grows (default 60).
     pub log_head_seconds: Option<u32>,
+    /// The file with the master keys that wrap every person's data key (created when missing;
+    /// default `tutela-master.key` beside the SQLite database, or in the working directory).
+    /// `TUTELA_MASTER_KEYS` holds the file's text instead, for containers.
+    pub master_key: Option<String>,
+    /// The key store of the wrapped data keys, a database apart from the data (default
+    /// `sqlite://tutela-keys.db` beside the SQLite database, or in the working directory).
+    pub keystore: Option<String>,
 }
 
 /// `[web]`: every value optional, defaults in `tutela_server::web::WebSettings`.
@@ -145,6 +152,49 @@ impl Config {
             .unwrap_or_else(|| "sqlite://tutela.db".to_owned())
     }
 
+    /// The data store at `url`, sealing personal attributes with the configured keys.
+    pub async fn open_store(&self, url: &str) -> anyhow::Result<tutela_store::AnyStore> {
+        let store = tutela_store::AnyStore::open(url)
+            .await
+            .with_context(|| format!("opening {}", crate::redact(url)))?;
+        Ok(store.with_vault(self.vault(url).await?))
+    }
+
+    /// Where the master keys come from for the data at `url`.
+    pub fn master_key_source(&self, url: &str) -> tutela_store::vault::KeySource {
+        use tutela_store::vault::KeySource;
+        if std::env::var_os("TUTELA_MASTER_KEYS").is_some() {
+            return KeySource::Env("TUTELA_MASTER_KEYS".to_owned());
+        }
+        KeySource::File(
+            self.master_key
+                .clone()
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|| key_dir(url).join("tutela-master.key")),
+        )
+    }
+
+    /// The key store's URL for the data at `url`.
+    pub fn keystore_url(&self, url: &str) -> String {
+        self.keystore.clone().unwrap_or_else(|| {
+            format!("sqlite://{}", key_dir(url).join("tutela-keys.db").display())
+        })
+    }
+
+    pub async fn vault(
+        &self,
+        url: &str,
+    ) -> anyhow::Result<std::sync::Arc<tutela_store::vault::Vault>> {
+        use tutela_store::vault::{KeyStore, LocalMasterKeys, Vault};
+        let master = LocalMasterKeys::open(self.master_key_source(url))
+            .context("reading the master keys")?;
+        let keystore = self.keystore_url(url);
+        let keys = KeyStore::open(&keystore)
+            .await
+            .with_context(|| format!("opening the key store {}", crate::redact(&keystore)))?;
+        Ok(Vault::new(Box::new(master), keys))
+    }
+
     pub fn policy(&self, flag: &Option<String>) -> Option<String> {
         flag.clone().or_else(|| self.policy.clone())
     }
@@ -184,4 +234,15 @@ pub fn write_token_file(database_url: &str) -> anyhow::Result<String> {
         path.display()
     );
     Ok(token)
+}
+
+/// Keys sit beside an SQLite file by default (one directory for the quick start); production
+/// puts them elsewhere, and never into the data's backups.
+fn key_dir(url: &str) -> std::path::PathBuf {
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .and_then(|p| std::path::Path::new(p).parent())
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default()
 }

@@ -29,6 +29,7 @@ macro_rules! say_raw {
 
 mod client;
 mod config;
+mod keys_cmd;
 mod log_cmd;
 mod policy_cmd;
 mod requests_cmd;
@@ -229,6 +230,11 @@ enum Command {
         #[command(subcommand)]
         command: log_cmd::LogCommand,
     },
+    /// The master keys of encryption at rest: status, rotation, retiring an old key.
+    Keys {
+        #[command(subcommand)]
+        command: keys_cmd::KeysCommand,
+    },
     /// The risk check's scorecard (N14): train, score, explain.
     Risk {
         #[command(subcommand)]
@@ -285,6 +291,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Policy { command } => policy_cmd::run(command),
         Command::Risk { command } => risk_cmd::run(command),
+        Command::Keys { command } => keys_cmd::run(command, &config),
         Command::Log { command } => {
             let database = match &command {
                 log_cmd::LogCommand::Verify { database, .. } => config.database(database),
@@ -358,6 +365,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let persons = match &database {
                 Some(url) => Some(runtime()?.block_on(async {
                     let store = tutela_store::AnyStore::open(url).await?;
+                    // Decision states only: no personal attribute is read, so no keys needed.
                     let (states, _) = tutela_server::engine::load_states(&store, &policy).await?;
                     Ok::<_, tutela_store::StoreError>(tutela_core::transfers::person_grounds(
                         &policy,
@@ -431,6 +439,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => runtime()?.block_on(training_set(sources, &config, &out, &basis)),
         Command::Migrate { sources } => runtime()?.block_on(async {
             let url = config.database(&sources.database);
+            // The schema only: no personal attribute is read or written, so no keys are needed.
             let store = AnyStore::open(&url)
                 .await
                 .with_context(|| format!("opening {}", redact(&url)))?;
@@ -450,6 +459,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => runtime()?.block_on(async {
             let policy = load_policy(&config.policy(&sources.policy))?;
             let url = config.database(&sources.database);
+            // Decisions read event kinds, never personal attributes: no keys needed.
             let store = AnyStore::open(&url)
                 .await
                 .with_context(|| format!("opening {}", redact(&url)))?;
@@ -546,6 +556,7 @@ async fn operators(command: OperatorsCommand, config: &config::Config) -> anyhow
         OperatorsCommand::Add { sources, .. } | OperatorsCommand::List { sources } => sources,
     };
     let url = config.database(&sources.database);
+    // Operator accounts hold no person's data: no keys needed.
     let store = AnyStore::open(&url)
         .await
         .with_context(|| format!("opening {}", redact(&url)))?;
@@ -636,10 +647,12 @@ async fn training_set(
     }
     let file_policy = load_policy(&config.policy(&sources.policy))?;
     let url = config.database(&sources.database);
-    let store = AnyStore::open(&url)
-        .await
-        .with_context(|| format!("opening {}", redact(&url)))?;
+    let store = config.open_store(&url).await?;
     store.migrate().await?;
+    tracing::info!(
+        key_store = %redact(&config.keystore_url(&url)),
+        "personal attributes are sealed with per-person keys (AES-256-GCM)"
+    );
     let policy = in_force_or(&store, file_policy).await?;
     let Some(purpose) = policy.purpose_index("ai_training") else {
         anyhow::bail!("the policy has no purpose `ai_training` (N25); nothing can be exported");
@@ -712,9 +725,7 @@ async fn serve(
         .with_context(|| format!("`{listen}` is not an address such as 127.0.0.1:8080"))?;
     let file_policy = load_policy(&config.policy(&sources.policy))?;
     let url = config.database(&sources.database);
-    let store = AnyStore::open(&url)
-        .await
-        .with_context(|| format!("opening {}", redact(&url)))?;
+    let store = config.open_store(&url).await?;
     store.migrate().await?;
     let policy = in_force_or(&store, file_policy).await?;
     let token = match std::env::var("TUTELA_API_TOKEN")

@@ -1231,3 +1231,80 @@ fn no_personal_data_reaches_the_log_output_of_any_flow() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+// Encryption at rest (issue 10): what the server stores of a person is sealed in the database
+// file; the master key rotates and the old one is retired, and the data still reads back.
+#[test]
+fn personal_attributes_are_sealed_and_the_master_key_rotates() {
+    let dir = temp_dir("keys");
+    let evidence = "signed form 4711 at the shop in Bonn";
+    let email = "sealed.person@example.org";
+    let server = start(&dir, "sqlite://tutela.db");
+    let token = std::fs::read_to_string(dir.join("tutela.token"))
+        .expect("token")
+        .trim()
+        .to_owned();
+    let body = format!(r#"{{"relationship":"customer","email":"{email}"}}"#);
+    let (s, b) = http(server.port, "PUT", "/v1/subjects/k-1", &token, &body);
+    assert_eq!(s, 201, "{b}");
+    let body = format!(
+        r#"{{"purpose":"phone_marketing","channel":"phone","granted":true,"source":"shop","evidence":"{evidence}"}}"#
+    );
+    let (s, b) = http(
+        server.port,
+        "POST",
+        "/v1/subjects/k-1/consents",
+        &token,
+        &body,
+    );
+    assert_eq!(s, 201, "{b}");
+    drop(server);
+
+    let data: Vec<u8> = ["tutela.db", "tutela.db-wal"]
+        .iter()
+        .filter_map(|f| std::fs::read(dir.join(f)).ok())
+        .flatten()
+        .collect();
+    for plain in [evidence, email] {
+        assert!(
+            !data.windows(plain.len()).any(|w| w == plain.as_bytes()),
+            "{plain:?} is in the database file in plaintext"
+        );
+    }
+    assert!(dir.join("tutela-master.key").exists());
+    assert!(dir.join("tutela-keys.db").exists());
+
+    let status = text(&tutela_in(&dir, &["keys", "status"]));
+    let old = status
+        .lines()
+        .find_map(|l| l.strip_prefix("master key ")?.strip_suffix(" (active)"))
+        .expect("an active key")
+        .to_owned();
+    assert!(
+        status.contains(&format!("1 data keys wrapped under {old}")),
+        "{status}"
+    );
+    let out = tutela_in(&dir, &["keys", "rotate"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("1 data keys wrapped with it"),
+        "{}",
+        text(&out)
+    );
+    let refused = tutela_in(&dir, &["keys", "retire", "mk-unknown"]);
+    assert!(!refused.status.success());
+    let out = tutela_in(&dir, &["keys", "retire", &old]);
+    assert!(out.status.success(), "{}", text(&out));
+    let status = text(&tutela_in(&dir, &["keys", "status"]));
+    assert!(!status.contains(&old), "{status}");
+
+    let server = start(&dir, "sqlite://tutela.db");
+    let (s, b) = http(server.port, "GET", "/v1/subjects/k-1/consents", &token, "");
+    assert_eq!(s, 200, "{b}");
+    assert!(
+        b.contains(evidence),
+        "the evidence reads back after the rotation: {b}"
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}

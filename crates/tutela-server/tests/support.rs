@@ -23,6 +23,21 @@ pub fn policy() -> CompiledPolicy {
     CompiledPolicy::new(load_policy(&loader, "reference.toml").expect("reference policy"))
 }
 
+/// The keys of a test server: a key file and a key store in `dir` (the server seals personal
+/// attributes as in production; a restart in the same directory reads them again).
+pub async fn vault(dir: &std::path::Path) -> std::sync::Arc<tutela_store::vault::Vault> {
+    use tutela_store::vault::{KeySource, KeyStore, LocalMasterKeys, Vault};
+    let master =
+        LocalMasterKeys::open(KeySource::File(dir.join("tutela-master.key"))).expect("keys");
+    let keys = KeyStore::open(&format!(
+        "sqlite://{}",
+        dir.join("tutela-keys.db").display()
+    ))
+    .await
+    .expect("key store");
+    Vault::new(Box::new(master), keys)
+}
+
 pub struct TestApp {
     pub router: Router,
     pub engine: std::sync::Arc<Engine>,
@@ -56,7 +71,8 @@ impl TestApp {
     ) -> TestApp {
         let store = SqliteStore::open(&dir.join("tutela.db").to_string_lossy())
             .await
-            .expect("sqlite");
+            .expect("sqlite")
+            .with_vault(vault(&dir).await);
         Self::with(AnyStore::Sqlite(store), None, Some(dir), mailer, connectors).await
     }
 
@@ -65,7 +81,8 @@ impl TestApp {
         let pg = PgSchema::create().await?;
         let store = PgStore::connect_in_schema(&pg.url, Some(&pg.schema))
             .await
-            .expect("pg");
+            .expect("pg")
+            .with_vault(vault(&temp_dir("server-keys")).await);
         Some(
             Self::with(
                 AnyStore::Postgres(store),
@@ -83,7 +100,8 @@ impl TestApp {
         let pg = PgSchema::create().await?;
         let store = PgStore::connect_in_schema(&pg.url, Some(&pg.schema))
             .await
-            .expect("pg");
+            .expect("pg")
+            .with_vault(vault(&temp_dir("server-keys")).await);
         Some(
             Self::with(
                 AnyStore::Postgres(store),

@@ -5,6 +5,7 @@ use std::future::Future;
 use sqlx::Row;
 
 use crate::sql::{from_micros, micros};
+use crate::vault::{OwnerKind, open_opt, seal_opt};
 use crate::{AnyStore, PgStore, SqliteStore, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,10 +84,30 @@ macro_rules! disclosure_store {
                     bar_lifted_at: r.try_get::<Option<i64>, _>("bar_lifted_at_us")?.map(from_micros),
                 })
             }
+
+            // The reference (a court order, a file number) outlives the person's erasure: the
+            // disclosure log is a legal record, so it is sealed under the retained key.
+            async fn disclosures_opened(&self, rows: Vec<$row>) -> Result<Vec<DisclosureRecord>, StoreError> {
+                let mut out = Vec::with_capacity(rows.len());
+                for r in &rows {
+                    let mut d = Self::disclosure_from(r)?;
+                    d.reference = open_opt(self.vault.as_deref(), &d.subject, "disclosures.reference", d.reference).await?;
+                    out.push(d);
+                }
+                Ok(out)
+            }
         }
 
         impl DisclosureStore for $store {
             async fn insert_disclosure(&self, d: &DisclosureRecord) -> Result<(), StoreError> {
+                let reference = seal_opt(
+                    self.vault.as_deref(),
+                    OwnerKind::Retained,
+                    &d.subject,
+                    "disclosures.reference",
+                    d.reference.as_deref(),
+                )
+                .await?;
                 sqlx::query(sqlx::AssertSqlSafe(format!(
                     "INSERT INTO disclosures ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
                 )))
@@ -100,7 +121,7 @@ macro_rules! disclosure_store {
                 .bind(i64::from(d.allowed))
                 .bind(&d.legal_basis)
                 .bind(&d.reason)
-                .bind(&d.reference)
+                .bind(&reference)
                 .bind(&d.bar_reason)
                 .bind(d.bar_until.map(micros))
                 .bind(d.bar_lifted_at.map(micros))
@@ -110,24 +131,21 @@ macro_rules! disclosure_store {
             }
 
             async fn disclosures_of(&self, subject: &str) -> Result<Vec<DisclosureRecord>, StoreError> {
-                sqlx::query(sqlx::AssertSqlSafe(format!(
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "SELECT {COLUMNS} FROM disclosures WHERE subject = $1 ORDER BY at_us, id"
                 )))
                 .bind(subject)
                 .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(Self::disclosure_from)
-                .collect()
+                .await?;
+                self.disclosures_opened(rows).await
             }
 
             async fn disclosure(&self, id: &str) -> Result<Option<DisclosureRecord>, StoreError> {
-                sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM disclosures WHERE id = $1")))
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM disclosures WHERE id = $1")))
                     .bind(id)
                     .fetch_optional(&self.pool)
-                    .await?
-                    .map(|r| Self::disclosure_from(&r))
-                    .transpose()
+                    .await?;
+                Ok(self.disclosures_opened(row.into_iter().collect()).await?.pop())
             }
 
             async fn lift_disclosure_bar(&self, id: &str, at: jiff::Timestamp) -> Result<(), StoreError> {

@@ -13,6 +13,8 @@ pub enum StoreError {
     Conflict,
     #[error("unsupported database url; use sqlite://PATH or postgres://…")]
     UnsupportedUrl,
+    #[error("key vault: {0}")]
+    Vault(#[from] crate::vault::VaultError),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 }

@@ -27,6 +27,7 @@ mod sql;
 mod summaries;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod vault;
 mod versions;
 mod web;
 

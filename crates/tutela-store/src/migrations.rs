@@ -262,6 +262,13 @@ CREATE TABLE log_heads (
 );
 "#;
 
+// Encryption at rest (issue 10): the subject's e-mail is sealed, so searches go through a keyed
+// blind index of it.
+const COLUMNS_V12: &str = r#"
+ALTER TABLE subjects ADD COLUMN email_index TEXT; -- category: none (keyed HMAC of the e-mail address; cleared on erasure)
+CREATE INDEX subjects_by_email_index ON subjects (email_index);
+"#;
+
 const SQLITE_LOG_APPEND_ONLY: &str = r#"
 CREATE TRIGGER log_leaves_no_update BEFORE UPDATE ON log_leaves
 BEGIN SELECT RAISE(ABORT, 'the log is append-only'); END;
@@ -327,6 +334,7 @@ pub fn sqlite() -> Vec<(i64, String)> {
         (9, sqlite_types(TABLES_V9)),
         (10, INDEX_V10.to_owned()),
         (11, sqlite_types(TABLES_V11) + SQLITE_LOG_APPEND_ONLY),
+        (12, COLUMNS_V12.to_owned()),
     ]
 }
 
@@ -343,6 +351,7 @@ pub fn postgres() -> Vec<(i64, String)> {
         (9, postgres_types(TABLES_V9)),
         (10, INDEX_V10.to_owned()),
         (11, postgres_types(TABLES_V11) + POSTGRES_LOG_APPEND_ONLY),
+        (12, COLUMNS_V12.to_owned()),
     ]
 }
 

@@ -12,6 +12,7 @@ use std::future::Future;
 use sqlx::Row;
 
 use crate::sql::{from_micros, micros};
+use crate::vault::{OwnerKind, open_opt, seal_many, seal_opt};
 use crate::{AnyStore, PgStore, SqliteStore, StoreError};
 
 /// A request as stored.
@@ -198,6 +199,44 @@ macro_rules! request_store {
                 })
             }
 
+            async fn requests_opened(&self, rows: Vec<$row>) -> Result<Vec<RequestRecord>, StoreError> {
+                let vault = self.vault.as_deref();
+                let mut out = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    let mut r = Self::record_from(row)?;
+                    r.email = open_opt(vault, &r.id, "requests.email", r.email).await?;
+                    r.details = open_opt(vault, &r.id, "requests.details", r.details).await?;
+                    out.push(r);
+                }
+                Ok(out)
+            }
+
+            /// The request's e-mail, details and the event's note, sealed under the request's key.
+            async fn sealed_parts(
+                &self,
+                r: &RequestRecord,
+                event: &RequestEventNew,
+            ) -> Result<(RequestRecord, RequestEventNew), StoreError> {
+                let id = r.id.as_str();
+                let mut sealed = seal_many(
+                    self.vault.as_deref(),
+                    OwnerKind::Request,
+                    &[
+                        (id, "requests.email", r.email.as_deref()),
+                        (id, "requests.details", r.details.as_deref()),
+                        (id, "request_notes.note", event.note.as_deref()),
+                    ],
+                )
+                .await?
+                .into_iter();
+                let mut r = r.clone();
+                let mut event = event.clone();
+                r.email = sealed.next().flatten();
+                r.details = sealed.next().flatten();
+                event.note = sealed.next().flatten();
+                Ok((r, event))
+            }
+
             async fn insert_event(
                 tx: &mut sqlx::Transaction<'static, $db>,
                 id: &str,
@@ -231,6 +270,9 @@ macro_rules! request_store {
                 event: &RequestEventNew,
                 idempotency_key: Option<&str>,
             ) -> Result<(RequestRecord, bool), StoreError> {
+                let plain = r;
+                let (sealed, event) = self.sealed_parts(r, event).await?;
+                let (r, event) = (&sealed, &event);
                 let mut tx = self.pool.begin_with($begin).await?;
                 if let Some(key) = idempotency_key {
                     let seen = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -240,7 +282,9 @@ macro_rules! request_store {
                     .fetch_optional(&mut *tx)
                     .await?;
                     if let Some(row) = seen {
-                        return Ok((Self::record_from(&row)?, true));
+                        drop(tx);
+                        let first = self.requests_opened(vec![row]).await?.pop();
+                        return Ok((first.ok_or(StoreError::Conflict)?, true));
                     }
                 }
                 sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -265,7 +309,7 @@ macro_rules! request_store {
                 .await?;
                 Self::insert_event(&mut tx, &r.id, event).await?;
                 tx.commit().await?;
-                Ok((r.clone(), false))
+                Ok((plain.clone(), false))
             }
 
             async fn update_request(
@@ -273,6 +317,8 @@ macro_rules! request_store {
                 r: &RequestRecord,
                 event: &RequestEventNew,
             ) -> Result<(), StoreError> {
+                let (sealed, event) = self.sealed_parts(r, event).await?;
+                let (r, event) = (&sealed, &event);
                 let mut tx = self.pool.begin_with($begin).await?;
                 let changed = sqlx::query(
                     "UPDATE requests SET type = $2, status = $3, subject = $4, email = $5, due_at_us = $6, \
@@ -304,27 +350,24 @@ macro_rules! request_store {
             }
 
             async fn request(&self, id: &str) -> Result<Option<RequestRecord>, StoreError> {
-                sqlx::query(sqlx::AssertSqlSafe(format!(
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "SELECT {REQUEST_COLUMNS} FROM requests WHERE id = $1"
                 )))
                 .bind(id)
                 .fetch_optional(&self.pool)
-                .await?
-                .map(|r| Self::record_from(&r))
-                .transpose()
+                .await?;
+                Ok(self.requests_opened(row.into_iter().collect()).await?.pop())
             }
 
             async fn requests_of(&self, subject: &str, limit: i64) -> Result<Vec<RequestRecord>, StoreError> {
-                sqlx::query(sqlx::AssertSqlSafe(format!(
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "SELECT {REQUEST_COLUMNS} FROM requests WHERE subject = $1 ORDER BY received_at_us DESC, id LIMIT $2"
                 )))
                 .bind(subject)
                 .bind(limit)
                 .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(Self::record_from)
-                .collect()
+                .await?;
+                self.requests_opened(rows).await
             }
 
             async fn list_requests(
@@ -347,11 +390,8 @@ macro_rules! request_store {
                 for s in statuses {
                     q = q.bind(*s);
                 }
-                q.fetch_all(&self.pool)
-                    .await?
-                    .iter()
-                    .map(Self::record_from)
-                    .collect()
+                let rows = q.fetch_all(&self.pool).await?;
+                self.requests_opened(rows).await
             }
 
             async fn request_events(&self, id: &str) -> Result<Vec<RequestEvent>, StoreError> {
@@ -362,19 +402,20 @@ macro_rules! request_store {
                 .bind(id)
                 .fetch_all(&self.pool)
                 .await?;
-                rows.iter()
-                    .map(|r| {
-                        Ok(RequestEvent {
-                            seq: r.try_get("seq")?,
-                            request_id: r.try_get("request_id")?,
-                            at: from_micros(r.try_get("at_us")?),
-                            actor: r.try_get("actor")?,
-                            kind: r.try_get("kind")?,
-                            body: r.try_get("body")?,
-                            note: r.try_get("note")?,
-                        })
-                    })
-                    .collect()
+                let mut out = Vec::with_capacity(rows.len());
+                for r in &rows {
+                    let note: Option<String> = r.try_get("note")?;
+                    out.push(RequestEvent {
+                        seq: r.try_get("seq")?,
+                        request_id: r.try_get("request_id")?,
+                        at: from_micros(r.try_get("at_us")?),
+                        actor: r.try_get("actor")?,
+                        kind: r.try_get("kind")?,
+                        body: r.try_get("body")?,
+                        note: open_opt(self.vault.as_deref(), id, "request_notes.note", note).await?,
+                    });
+                }
+                Ok(out)
             }
 
             async fn put_code(&self, id: &str, c: &CodeRecord) -> Result<(), StoreError> {
@@ -423,6 +464,7 @@ macro_rules! request_store {
             }
 
             async fn put_step(&self, id: &str, s: &StepRecord) -> Result<(), StoreError> {
+                let output = seal_opt(self.vault.as_deref(), OwnerKind::Request, id, "request_steps.output", s.output.as_deref()).await?;
                 sqlx::query(
                     "INSERT INTO request_steps (request_id, step, status, attempts, last_error, next_at_us, output) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (request_id, step) DO UPDATE SET \
@@ -435,7 +477,7 @@ macro_rules! request_store {
                 .bind(s.attempts)
                 .bind(&s.last_error)
                 .bind(s.next_at.map(micros))
-                .bind(&s.output)
+                .bind(&output)
                 .execute(&self.pool)
                 .await?;
                 Ok(())
@@ -449,18 +491,19 @@ macro_rules! request_store {
                 .bind(id)
                 .fetch_all(&self.pool)
                 .await?;
-                rows.iter()
-                    .map(|r| {
-                        Ok(StepRecord {
-                            step: r.try_get("step")?,
-                            status: r.try_get("status")?,
-                            attempts: r.try_get("attempts")?,
-                            last_error: r.try_get("last_error")?,
-                            next_at: r.try_get::<Option<i64>, _>("next_at_us")?.map(from_micros),
-                            output: r.try_get("output")?,
-                        })
-                    })
-                    .collect()
+                let mut out = Vec::with_capacity(rows.len());
+                for r in &rows {
+                    let output: Option<String> = r.try_get("output")?;
+                    out.push(StepRecord {
+                        step: r.try_get("step")?,
+                        status: r.try_get("status")?,
+                        attempts: r.try_get("attempts")?,
+                        last_error: r.try_get("last_error")?,
+                        next_at: r.try_get::<Option<i64>, _>("next_at_us")?.map(from_micros),
+                        output: open_opt(self.vault.as_deref(), id, "request_steps.output", output).await?,
+                    });
+                }
+                Ok(out)
             }
 
             async fn put_result(
@@ -471,6 +514,17 @@ macro_rules! request_store {
                 created_at: jiff::Timestamp,
                 expires_at: jiff::Timestamp,
             ) -> Result<(), StoreError> {
+                // Exports may be binary (a ZIP): sealed as bytes, stored as the sealed text.
+                let sealed = match self.vault.as_deref() {
+                    Some(vault) => {
+                        let owner = OwnerKind::Request.owner(id);
+                        let keys = vault.keys_for(std::slice::from_ref(&owner)).await?;
+                        let key = keys.get(&owner).ok_or(crate::vault::VaultError::Cipher)?;
+                        crate::vault::Vault::seal_with(key, OwnerKind::Request, &owner, "request_results.content", content)?
+                            .into_bytes()
+                    }
+                    None => content.to_vec(),
+                };
                 sqlx::query(
                     "INSERT INTO request_results (request_id, format, content, created_at_us, expires_at_us) \
                      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (request_id, format) DO UPDATE SET \
@@ -478,7 +532,7 @@ macro_rules! request_store {
                 )
                 .bind(id)
                 .bind(format)
-                .bind(content)
+                .bind(&sealed)
                 .bind(micros(created_at))
                 .bind(micros(expires_at))
                 .execute(&self.pool)
@@ -487,17 +541,29 @@ macro_rules! request_store {
             }
 
             async fn result(&self, id: &str, format: &str) -> Result<Option<Vec<u8>>, StoreError> {
-                Ok(sqlx::query_scalar(
+                let stored: Option<Vec<u8>> = sqlx::query_scalar(
                     "SELECT content FROM request_results WHERE request_id = $1 AND format = $2",
                 )
                 .bind(id)
                 .bind(format)
                 .fetch_optional(&self.pool)
-                .await?)
+                .await?;
+                match (self.vault.as_deref(), stored) {
+                    (Some(vault), Some(bytes)) if bytes.starts_with(b"tv1:") => match std::str::from_utf8(&bytes) {
+                        Ok(text) => vault.open_bytes(id, "request_results.content", text).await,
+                        Err(_) => Ok(None),
+                    },
+                    (_, stored) => Ok(stored),
+                }
             }
 
             async fn purge_requests(&self, now: jiff::Timestamp) -> Result<u64, StoreError> {
+                let at = now;
                 let now = micros(now);
+                let purged_ids: Vec<String> = sqlx::query_scalar("SELECT id FROM requests WHERE purge_at_us <= $1")
+                    .bind(now)
+                    .fetch_all(&self.pool)
+                    .await?;
                 let mut tx = self.pool.begin_with($begin).await?;
                 sqlx::query("DELETE FROM request_results WHERE expires_at_us <= $1")
                     .bind(now)
@@ -531,14 +597,21 @@ macro_rules! request_store {
                 .await?
                 .rows_affected();
                 tx.commit().await?;
+                // Crypto-shredding: copies of the cleared values in backups go with the key.
+                if let Some(vault) = self.vault.as_deref() {
+                    for id in &purged_ids {
+                        vault.destroy(OwnerKind::Request, id, at).await?;
+                    }
+                }
                 Ok(purged)
             }
 
             async fn subject_by_email(&self, email: &str) -> Result<Option<String>, StoreError> {
+                // The address itself is sealed: the search goes through its blind index.
                 Ok(sqlx::query_scalar(
-                    "SELECT id FROM subjects WHERE lower(email) = lower($1) AND erased_at_us IS NULL ORDER BY created_at_us LIMIT 1",
+                    "SELECT id FROM subjects WHERE email_index = $1 AND erased_at_us IS NULL ORDER BY created_at_us LIMIT 1",
                 )
-                .bind(email)
+                .bind(crate::vault::email_index(self.vault.as_deref(), email))
                 .fetch_optional(&self.pool)
                 .await?)
             }

@@ -5,6 +5,7 @@ use std::future::Future;
 use sqlx::Row;
 
 use crate::sql::{from_micros, micros};
+use crate::vault::{OwnerKind, open_opt, seal_many, seal_opt};
 use crate::{AnyStore, PgStore, SqliteStore, StoreError};
 
 /// A risk check as stored. Facts, reasons and the agency's answer are JSON.
@@ -102,6 +103,27 @@ macro_rules! risk_store {
                     model: r.try_get("model")?,
                 })
             }
+
+            async fn risk_opened(&self, mut c: RiskCheckRecord) -> Result<RiskCheckRecord, StoreError> {
+                let vault = self.vault.as_deref();
+                if let Some(facts) = open_opt(vault, &c.subject, "risk_checks.facts", Some(c.facts)).await? {
+                    c.facts = facts;
+                } else {
+                    // The person was erased: their facts are unreadable.
+                    c.facts = "{}".to_owned();
+                }
+                c.agency_answer = open_opt(vault, &c.subject, "risk_checks.agency_answer", c.agency_answer).await?;
+                c.review_note = open_opt(vault, &c.subject, "risk_checks.review_note", c.review_note).await?;
+                Ok(c)
+            }
+
+            async fn risks_opened(&self, rows: Vec<$row>) -> Result<Vec<RiskCheckRecord>, StoreError> {
+                let mut out = Vec::with_capacity(rows.len());
+                for r in &rows {
+                    out.push(self.risk_opened(Self::risk_from(r)?).await?);
+                }
+                Ok(out)
+            }
         }
 
         impl RiskStore for $store {
@@ -110,8 +132,19 @@ macro_rules! risk_store {
             }
 
             async fn insert_risk_checks(&self, checks: &[RiskCheckRecord]) -> Result<(), StoreError> {
+                let items: Vec<(&str, &str, Option<&str>)> = checks
+                    .iter()
+                    .flat_map(|c| {
+                        [
+                            (c.subject.as_str(), "risk_checks.facts", Some(c.facts.as_str())),
+                            (c.subject.as_str(), "risk_checks.agency_answer", c.agency_answer.as_deref()),
+                            (c.subject.as_str(), "risk_checks.review_note", c.review_note.as_deref()),
+                        ]
+                    })
+                    .collect();
+                let sealed = seal_many(self.vault.as_deref(), OwnerKind::Subject, &items).await?;
                 let mut tx = self.pool.begin_with($begin).await?;
-                for c in checks {
+                for (c, sealed) in checks.iter().zip(sealed.chunks(3)) {
                 sqlx::query(sqlx::AssertSqlSafe(format!(
                     "INSERT INTO risk_checks ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
                 )))
@@ -124,12 +157,12 @@ macro_rules! risk_store {
                 .bind(c.probability)
                 .bind(c.points)
                 .bind(&c.reasons)
-                .bind(&c.facts)
+                .bind(&sealed[0])
                 .bind(i64::from(c.agency_queried))
-                .bind(&c.agency_answer)
+                .bind(&sealed[1])
                 .bind(&c.decision)
                 .bind(&c.reviewer)
-                .bind(&c.review_note)
+                .bind(&sealed[2])
                 .bind(c.reviewed_at.map(micros))
                 .bind(&c.model)
                 .execute(&mut *tx)
@@ -140,12 +173,14 @@ macro_rules! risk_store {
             }
 
             async fn risk_check(&self, id: &str) -> Result<Option<RiskCheckRecord>, StoreError> {
-                sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM risk_checks WHERE id = $1")))
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM risk_checks WHERE id = $1")))
                     .bind(id)
                     .fetch_optional(&self.pool)
-                    .await?
-                    .map(|r| Self::risk_from(&r))
-                    .transpose()
+                    .await?;
+                match row {
+                    Some(r) => Ok(Some(self.risk_opened(Self::risk_from(&r)?).await?)),
+                    None => Ok(None),
+                }
             }
 
             async fn review_risk_check(
@@ -156,6 +191,13 @@ macro_rules! risk_store {
                 note: &str,
                 at: jiff::Timestamp,
             ) -> Result<(), StoreError> {
+                let subject: Option<String> = sqlx::query_scalar("SELECT subject FROM risk_checks WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                let Some(subject) = subject else { return Err(StoreError::Conflict) };
+                let note = seal_opt(self.vault.as_deref(), OwnerKind::Subject, &subject, "risk_checks.review_note", Some(note))
+                    .await?;
                 let n = sqlx::query(
                     "UPDATE risk_checks SET review = $2, reviewer = $3, review_note = $4, reviewed_at_us = $5 \
                      WHERE id = $1 AND review = 'pending'",
@@ -172,27 +214,23 @@ macro_rules! risk_store {
             }
 
             async fn pending_risk_reviews(&self, limit: i64) -> Result<Vec<RiskCheckRecord>, StoreError> {
-                sqlx::query(sqlx::AssertSqlSafe(format!(
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "SELECT {COLUMNS} FROM risk_checks WHERE review = 'pending' ORDER BY created_at_us, id LIMIT $1"
                 )))
                 .bind(limit)
                 .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(Self::risk_from)
-                .collect()
+                .await?;
+                self.risks_opened(rows).await
             }
 
             async fn risk_checks_of(&self, subject: &str) -> Result<Vec<RiskCheckRecord>, StoreError> {
-                sqlx::query(sqlx::AssertSqlSafe(format!(
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "SELECT {COLUMNS} FROM risk_checks WHERE subject = $1 ORDER BY created_at_us, id"
                 )))
                 .bind(subject)
                 .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(Self::risk_from)
-                .collect()
+                .await?;
+                self.risks_opened(rows).await
             }
 
             async fn purge_risk_checks(&self, now: jiff::Timestamp) -> Result<u64, StoreError> {

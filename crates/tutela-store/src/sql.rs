@@ -2,6 +2,7 @@
 //! that the backends cannot drift apart.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::Row;
@@ -11,8 +12,9 @@ use sqlx::sqlite::{
 };
 use tutela_core::ledger::{EventKind, LedgerEvent};
 
-use crate::codec::{decode, encode, request_hash};
+use crate::codec::{decode, encode};
 use crate::migrations;
+use crate::vault::{OwnerKind, SealedEvents, Vault};
 use crate::{Appended, NewEvent, Snapshot, Store, StoreError, StoredEvent, SubjectRecord};
 
 pub(crate) fn micros(t: jiff::Timestamp) -> i64 {
@@ -43,6 +45,7 @@ fn event(
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
+    pub(crate) vault: Option<Arc<Vault>>,
 }
 
 impl SqliteStore {
@@ -58,11 +61,17 @@ impl SqliteStore {
             .max_connections(4)
             .connect_with(options)
             .await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore { pool, vault: None })
     }
 
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// Seals personal attributes with `vault` from now on (see [`crate::vault`]).
+    pub fn with_vault(mut self, vault: Arc<Vault>) -> SqliteStore {
+        self.vault = Some(vault);
+        self
     }
 }
 
@@ -70,6 +79,7 @@ impl SqliteStore {
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pub(crate) pool: PgPool,
+    pub(crate) vault: Option<Arc<Vault>>,
 }
 
 impl PgStore {
@@ -87,11 +97,17 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        Ok(PgStore { pool })
+        Ok(PgStore { pool, vault: None })
     }
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Seals personal attributes with `vault` from now on (see [`crate::vault`]).
+    pub fn with_vault(mut self, vault: Arc<Vault>) -> PgStore {
+        self.vault = Some(vault);
+        self
     }
 }
 
@@ -149,14 +165,16 @@ macro_rules! sql_store {
                 &self,
                 events: &[NewEvent],
             ) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
+                // Sealed before the transaction: the key store is another database.
+                let sealed = crate::vault::seal_events(self.vault.as_deref(), events).await?;
                 let mut tx = self.pool.begin_with($begin).await?;
-                let out = Self::append_rows(&mut tx, events).await?;
+                let out = Self::append_rows(&mut tx, &sealed).await?;
                 tx.commit().await?;
                 Ok(out)
             }
 
             async fn history(&self, subject: &str) -> Result<Vec<StoredEvent>, StoreError> {
-                sqlx::query(
+                let events = sqlx::query(
                     "SELECT l.seq, l.subject, l.at_us, l.kind, l.body, l.policy_version, p.evidence, p.reason \
                      FROM ledger l LEFT JOIN ledger_personal p ON p.seq = l.seq \
                      WHERE l.subject = $1 ORDER BY l.seq",
@@ -166,7 +184,8 @@ macro_rules! sql_store {
                 .await?
                 .iter()
                 .map(|r| stored_event!(r))
-                .collect()
+                .collect::<Result<Vec<_>, StoreError>>()?;
+                crate::vault::open_events(self.vault.as_deref(), subject, events).await
             }
 
             async fn recent_history(
@@ -175,7 +194,7 @@ macro_rules! sql_store {
                 before_seq: Option<i64>,
                 limit: i64,
             ) -> Result<Vec<StoredEvent>, StoreError> {
-                sqlx::query(
+                let events = sqlx::query(
                     "SELECT l.seq, l.subject, l.at_us, l.kind, l.body, l.policy_version, p.evidence, p.reason \
                      FROM ledger l LEFT JOIN ledger_personal p ON p.seq = l.seq \
                      WHERE l.subject = $1 AND l.seq < $2 ORDER BY l.seq DESC LIMIT $3",
@@ -187,7 +206,8 @@ macro_rules! sql_store {
                 .await?
                 .iter()
                 .map(|r| stored_event!(r))
-                .collect()
+                .collect::<Result<Vec<_>, StoreError>>()?;
+                crate::vault::open_events(self.vault.as_deref(), subject, events).await
             }
 
             async fn all_events(&self) -> Result<Vec<LedgerEvent>, StoreError> {
@@ -268,14 +288,13 @@ macro_rules! sql_store {
                     .bind(subject)
                     .fetch_optional(&self.pool)
                     .await?;
-                row.map(|r| {
-                    Ok(SubjectRecord {
-                        id: r.try_get("id")?,
-                        email: r.try_get("email")?,
-                        erased_at: r.try_get::<Option<i64>, _>("erased_at_us")?.map(from_micros),
-                    })
-                })
-                .transpose()
+                let Some(r) = row else { return Ok(None) };
+                let email: Option<String> = r.try_get("email")?;
+                Ok(Some(SubjectRecord {
+                    email: crate::vault::open_opt(self.vault.as_deref(), subject, "subjects.email", email).await?,
+                    id: r.try_get("id")?,
+                    erased_at: r.try_get::<Option<i64>, _>("erased_at_us")?.map(from_micros),
+                }))
             }
 
             async fn erase(
@@ -286,7 +305,41 @@ macro_rules! sql_store {
                 keep: &[i64],
             ) -> Result<Appended, StoreError> {
                 let at_us = micros(at);
+                // Kept rows (a legal duty outlives the erasure) move to the person's retained
+                // key before the person's key is destroyed.
+                let kept_rows = match self.vault.as_deref() {
+                    Some(vault) if !keep.is_empty() => {
+                        let mut out = Vec::new();
+                        for &seq in keep {
+                            let row = sqlx::query("SELECT evidence, reason FROM ledger_personal WHERE seq = $1")
+                                .bind(seq)
+                                .fetch_optional(&self.pool)
+                                .await?;
+                            let Some(row) = row else { continue };
+                            let mut fields = [row.try_get::<Option<String>, _>("evidence")?, row.try_get::<Option<String>, _>("reason")?];
+                            for (value, field) in fields.iter_mut().zip(["ledger_personal.evidence", "ledger_personal.reason"]) {
+                                if let Some(v) = value.take() {
+                                    if let Some(plain) = vault.open(subject, field, &v).await? {
+                                        *value = Some(vault.seal(OwnerKind::Retained, subject, field, &plain).await?);
+                                    }
+                                }
+                            }
+                            let [evidence, reason] = fields;
+                            out.push((seq, evidence, reason));
+                        }
+                        out
+                    }
+                    _ => Vec::new(),
+                };
                 let mut tx = self.pool.begin_with($begin).await?;
+                for (seq, evidence, reason) in &kept_rows {
+                    sqlx::query("UPDATE ledger_personal SET evidence = $2, reason = $3 WHERE seq = $1")
+                        .bind(seq)
+                        .bind(evidence)
+                        .bind(reason)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 // One placeholder per kept row: the SQL text holds no value.
                 let kept = if keep.is_empty() {
                     String::new()
@@ -309,7 +362,7 @@ macro_rules! sql_store {
                     .await?;
                 sqlx::query(
                     "INSERT INTO subjects (id, email, created_at_us, erased_at_us) VALUES ($1, NULL, $2, $2) \
-                     ON CONFLICT (id) DO UPDATE SET email = NULL, erased_at_us = excluded.erased_at_us",
+                     ON CONFLICT (id) DO UPDATE SET email = NULL, email_index = NULL, erased_at_us = excluded.erased_at_us",
                 )
                 .bind(subject)
                 .bind(at_us)
@@ -327,6 +380,11 @@ macro_rules! sql_store {
                 .fetch_one(&mut *tx)
                 .await?;
                 tx.commit().await?;
+                // Crypto-shredding: what the statements above cleared is also gone from every
+                // backup, whose copies were sealed under this key.
+                if let Some(vault) = self.vault.as_deref() {
+                    vault.destroy(OwnerKind::Subject, subject, at).await?;
+                }
                 Ok(Appended {
                     seq,
                     at,
@@ -346,11 +404,11 @@ impl SqliteStore {
     /// Row by row: SQLite is in-process, a statement costs microseconds.
     async fn append_rows(
         tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
-        events: &[NewEvent],
+        sealed: &SealedEvents,
     ) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
-        let mut out = Vec::with_capacity(events.len());
-        for e in events {
-            let hash = request_hash(e);
+        let mut out = Vec::with_capacity(sealed.events.len());
+        for (i, e) in sealed.events.iter().enumerate() {
+            let hash = &sealed.hashes[i];
             if let Some(key) = &e.idempotency_key {
                 let seen = sqlx::query(
                     "SELECT seq, at_us, request_hash FROM ledger WHERE idempotency_key = $1",
@@ -376,11 +434,13 @@ impl SqliteStore {
             let (kind, body) = encode(&e.kind);
             let at_us = micros(e.at);
             sqlx::query(
-                "INSERT INTO subjects (id, email, created_at_us) VALUES ($1, $2, $3) \
-                 ON CONFLICT (id) DO UPDATE SET email = COALESCE(excluded.email, subjects.email)",
+                "INSERT INTO subjects (id, email, email_index, created_at_us) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (id) DO UPDATE SET email = COALESCE(excluded.email, subjects.email), \
+                 email_index = COALESCE(excluded.email_index, subjects.email_index)",
             )
             .bind(&e.subject)
             .bind(&e.email)
+            .bind(&sealed.email_index[i])
             .bind(at_us)
             .execute(&mut **tx)
             .await?;
@@ -394,7 +454,7 @@ impl SqliteStore {
             .bind(body)
             .bind(&e.policy_version)
             .bind(&e.idempotency_key)
-            .bind(&hash)
+            .bind(hash)
             .fetch_one(&mut **tx)
             .await?;
             if e.evidence.is_some() || e.reason.is_some() {
@@ -422,11 +482,12 @@ impl PgStore {
     /// server's writer pays for one transaction, not for one statement per event.
     async fn append_rows(
         tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
-        events: &[NewEvent],
+        sealed: &SealedEvents,
     ) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
         use std::collections::HashMap;
 
-        let hashes: Vec<String> = events.iter().map(request_hash).collect();
+        let events = &sealed.events;
+        let hashes = &sealed.hashes;
         // Keys seen before, in the ledger or earlier in this batch.
         let keys: Vec<&str> = events
             .iter()
@@ -489,24 +550,38 @@ impl PgStore {
             .await?;
             seqs.sort_unstable();
             // One row per subject: the last e-mail given wins, as row by row it would.
-            let mut subjects: HashMap<&str, (Option<&str>, i64)> = HashMap::new();
+            type SubjectRow<'a> = (Option<&'a str>, Option<&'a str>, i64);
+            let mut subjects: HashMap<&str, SubjectRow> = HashMap::new();
             for &i in &fresh {
                 let e = &events[i];
-                let entry = subjects
-                    .entry(e.subject.as_str())
-                    .or_insert((None, micros(e.at)));
+                let entry =
+                    subjects
+                        .entry(e.subject.as_str())
+                        .or_insert((None, None, micros(e.at)));
                 if e.email.is_some() {
                     entry.0 = e.email.as_deref();
+                    entry.1 = sealed.email_index[i].as_deref();
                 }
             }
-            let (ids, rest): (Vec<&str>, Vec<(Option<&str>, i64)>) = subjects.into_iter().unzip();
-            let (emails, created): (Vec<Option<&str>>, Vec<i64>) = rest.into_iter().unzip();
+            let mut ids = Vec::new();
+            let mut emails = Vec::new();
+            let mut indexes = Vec::new();
+            let mut created = Vec::new();
+            for (id, (email, index, at)) in subjects {
+                ids.push(id);
+                emails.push(email);
+                indexes.push(index);
+                created.push(at);
+            }
             sqlx::query(
-                "INSERT INTO subjects (id, email, created_at_us) SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[]) \
-                 ON CONFLICT (id) DO UPDATE SET email = COALESCE(excluded.email, subjects.email)",
+                "INSERT INTO subjects (id, email, email_index, created_at_us) \
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[]) \
+                 ON CONFLICT (id) DO UPDATE SET email = COALESCE(excluded.email, subjects.email), \
+                 email_index = COALESCE(excluded.email_index, subjects.email_index)",
             )
             .bind(&ids)
             .bind(&emails)
+            .bind(&indexes)
             .bind(&created)
             .execute(&mut **tx)
             .await?;
@@ -617,6 +692,18 @@ impl AnyStore {
         } else {
             Err(StoreError::UnsupportedUrl)
         }
+    }
+
+    /// Seals personal attributes with `vault` from now on (see [`crate::vault`]).
+    pub fn with_vault(self, vault: Arc<Vault>) -> AnyStore {
+        match self {
+            AnyStore::Sqlite(s) => AnyStore::Sqlite(s.with_vault(vault)),
+            AnyStore::Postgres(s) => AnyStore::Postgres(s.with_vault(vault)),
+        }
+    }
+
+    pub fn vault(&self) -> Option<&Arc<Vault>> {
+        dispatch!(self, s => s.vault.as_ref())
     }
 
     pub fn backend(&self) -> &'static str {

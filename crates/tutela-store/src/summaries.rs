@@ -6,6 +6,7 @@ use std::future::Future;
 use sqlx::Row;
 
 use crate::sql::{from_micros, micros};
+use crate::vault::{OwnerKind, open_opt, seal_many, seal_opt};
 use crate::{AnyStore, PgStore, SqliteStore, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,10 +98,31 @@ macro_rules! summary_store {
                     reviewed_by: r.try_get("reviewed_by")?,
                 })
             }
+
+            async fn summaries_opened(&self, rows: Vec<$row>) -> Result<Vec<SummaryRecord>, StoreError> {
+                let vault = self.vault.as_deref();
+                let mut out = Vec::with_capacity(rows.len());
+                for r in &rows {
+                    let mut s = Self::summary_from(r)?;
+                    s.draft = open_opt(vault, &s.subject, "call_summaries.draft", s.draft).await?;
+                    s.text = open_opt(vault, &s.subject, "call_summaries.text", s.text).await?;
+                    out.push(s);
+                }
+                Ok(out)
+            }
         }
 
         impl SummaryStore for $store {
             async fn insert_summary(&self, s: &SummaryRecord) -> Result<(), StoreError> {
+                let sealed = seal_many(
+                    self.vault.as_deref(),
+                    OwnerKind::Subject,
+                    &[
+                        (s.subject.as_str(), "call_summaries.draft", s.draft.as_deref()),
+                        (s.subject.as_str(), "call_summaries.text", s.text.as_deref()),
+                    ],
+                )
+                .await?;
                 let n = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "INSERT INTO call_summaries ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
                      ON CONFLICT (call_id) DO NOTHING"
@@ -109,8 +131,8 @@ macro_rules! summary_store {
                 .bind(&s.subject)
                 .bind(&s.call_id)
                 .bind(&s.agent)
-                .bind(&s.draft)
-                .bind(&s.text)
+                .bind(&sealed[0])
+                .bind(&sealed[1])
                 .bind(&s.status)
                 .bind(micros(s.created_at))
                 .bind(micros(s.expires_at))
@@ -123,26 +145,23 @@ macro_rules! summary_store {
             }
 
             async fn summary(&self, id: &str) -> Result<Option<SummaryRecord>, StoreError> {
-                sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM call_summaries WHERE id = $1")))
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM call_summaries WHERE id = $1")))
                     .bind(id)
                     .fetch_optional(&self.pool)
-                    .await?
-                    .map(|r| Self::summary_from(&r))
-                    .transpose()
+                    .await?;
+                Ok(self.summaries_opened(row.into_iter().collect()).await?.pop())
             }
 
             async fn open_drafts(&self, agent: Option<&str>, now: jiff::Timestamp) -> Result<Vec<SummaryRecord>, StoreError> {
-                sqlx::query(sqlx::AssertSqlSafe(format!(
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "SELECT {COLUMNS} FROM call_summaries WHERE status = 'draft' AND expires_at_us > $1 \
                      AND ($2 IS NULL OR agent = $2) ORDER BY created_at_us, id"
                 )))
                 .bind(micros(now))
                 .bind(agent)
                 .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(Self::summary_from)
-                .collect()
+                .await?;
+                self.summaries_opened(rows).await
             }
 
             async fn review_summary(
@@ -153,13 +172,19 @@ macro_rules! summary_store {
                 by: &str,
                 at: jiff::Timestamp,
             ) -> Result<(), StoreError> {
+                let subject: Option<String> = sqlx::query_scalar("SELECT subject FROM call_summaries WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                let Some(subject) = subject else { return Err(StoreError::Conflict) };
+                let text = seal_opt(self.vault.as_deref(), OwnerKind::Subject, &subject, "call_summaries.text", text).await?;
                 let n = sqlx::query(
                     "UPDATE call_summaries SET status = $2, text = $3, draft = NULL, reviewed_by = $4, reviewed_at_us = $5 \
                      WHERE id = $1 AND status = 'draft' AND expires_at_us > $5",
                 )
                 .bind(id)
                 .bind(status)
-                .bind(text)
+                .bind(&text)
                 .bind(by)
                 .bind(micros(at))
                 .execute(&self.pool)
@@ -179,26 +204,22 @@ macro_rules! summary_store {
             }
 
             async fn reviewed_summaries(&self, subject: &str) -> Result<Vec<SummaryRecord>, StoreError> {
-                sqlx::query(sqlx::AssertSqlSafe(format!(
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "SELECT {COLUMNS} FROM call_summaries WHERE subject = $1 AND {REVIEWED} ORDER BY created_at_us, id"
                 )))
                 .bind(subject)
                 .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(Self::summary_from)
-                .collect()
+                .await?;
+                self.summaries_opened(rows).await
             }
 
             async fn all_reviewed_summaries(&self) -> Result<Vec<SummaryRecord>, StoreError> {
-                sqlx::query(sqlx::AssertSqlSafe(format!(
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "SELECT {COLUMNS} FROM call_summaries WHERE {REVIEWED} ORDER BY created_at_us, id"
                 )))
                 .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(Self::summary_from)
-                .collect()
+                .await?;
+                self.summaries_opened(rows).await
             }
         }
     };

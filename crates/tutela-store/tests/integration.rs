@@ -32,25 +32,54 @@ macro_rules! append_only {
 }
 mod requests;
 mod risk;
+mod vault;
 mod web;
 
 use tutela_store::testing::{PgSchema, temp_dir};
 use tutela_store::{PgStore, SqliteStore, Store};
 
+/// Every check of the suite, on one store.
+async fn suite<S>(store: &S)
+where
+    S: Store
+        + tutela_store::LogStore
+        + tutela_store::RequestStore
+        + tutela_store::RiskStore
+        + tutela_store::DisclosureStore
+        + tutela_store::WebStore
+        + tutela_store::ActivationStore
+        + tutela_store::SummaryStore,
+{
+    conformance::run_all(store).await;
+    requests::run_all(store).await;
+    risk::run_all(store).await;
+    disclosures::run_all(store).await;
+    web::run_all(store).await;
+    web::activations_are_decided_once(store).await;
+    web::summaries_are_reviewed_once_or_expire(store).await;
+}
+
+// The server always seals personal attributes; the suite runs with a vault on both backends,
+// and once without (a library user's plain store).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance_on_sqlite() {
     let dir = temp_dir("conformance");
     let store = SqliteStore::open(&dir.join("tutela.db").to_string_lossy())
         .await
-        .expect("open sqlite");
-    conformance::run_all(&store).await;
-    requests::run_all(&store).await;
-    risk::run_all(&store).await;
-    disclosures::run_all(&store).await;
-    web::run_all(&store).await;
-    web::activations_are_decided_once(&store).await;
-    web::summaries_are_reviewed_once_or_expire(&store).await;
+        .expect("open sqlite")
+        .with_vault(vault::open_vault(&dir).await);
+    suite(&store).await;
     append_only!(store.pool());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_on_sqlite_without_a_vault() {
+    let dir = temp_dir("conformance-plain");
+    let store = SqliteStore::open(&dir.join("tutela.db").to_string_lossy())
+        .await
+        .expect("open sqlite");
+    suite(&store).await;
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -59,19 +88,16 @@ async fn conformance_on_postgres() {
     let Some(pg) = PgSchema::create().await else {
         return;
     };
+    let dir = temp_dir("conformance-pg");
     let store = PgStore::connect_in_schema(&pg.url, Some(&pg.schema))
         .await
-        .expect("connect postgres");
-    conformance::run_all(&store).await;
-    requests::run_all(&store).await;
-    risk::run_all(&store).await;
-    disclosures::run_all(&store).await;
-    web::run_all(&store).await;
-    web::activations_are_decided_once(&store).await;
-    web::summaries_are_reviewed_once_or_expire(&store).await;
+        .expect("connect postgres")
+        .with_vault(vault::open_vault(&dir).await);
+    suite(&store).await;
     append_only!(store.pool());
     drop(store);
     pg.drop_schema().await;
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test]

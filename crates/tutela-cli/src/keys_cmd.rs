@@ -1,0 +1,111 @@
+//! `tutela keys`: the master keys that wrap every person's data key. Status, rotation without
+//! downtime (a new active key, every data key wrapped again while servers keep running), and
+//! retiring an old key once nothing is wrapped under it.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Subcommand;
+use tutela_store::vault::{KeySource, MasterKeys, write_key_file};
+
+use crate::config::Config;
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// The master keys (ids only), how many data keys each wraps, and how many were destroyed.
+    Status {
+        /// Database URL of the data (it locates the default key file and key store).
+        #[arg(long, env = "TUTELA_DATABASE_URL")]
+        database: Option<String>,
+    },
+    /// Add a master key, make it active, and wrap every data key with it. Running servers read
+    /// the new key when they meet it; the old key stays until `retire`.
+    Rotate {
+        #[arg(long, env = "TUTELA_DATABASE_URL")]
+        database: Option<String>,
+    },
+    /// Remove master key ID from the key file; refused while a data key is wrapped under it.
+    Retire {
+        id: String,
+        #[arg(long, env = "TUTELA_DATABASE_URL")]
+        database: Option<String>,
+    },
+}
+
+fn key_file(config: &Config, url: &str) -> anyhow::Result<std::path::PathBuf> {
+    match config.master_key_source(url) {
+        KeySource::File(path) => Ok(path),
+        KeySource::Env(var) => anyhow::bail!(
+            "the master keys come from {var}; rotate them where that variable is set, then run `tutela keys rotate` with a key file"
+        ),
+    }
+}
+
+fn read_keys(path: &std::path::Path) -> anyhow::Result<MasterKeys> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {shown}"))?;
+    Ok(MasterKeys::parse(&shown, &text)?)
+}
+
+pub fn run(cmd: KeysCommand, config: &Config) -> anyhow::Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    match cmd {
+        KeysCommand::Status { database } => rt.block_on(async {
+            let url = config.database(&database);
+            let vault = config.vault(&url).await?;
+            let (live, destroyed) = vault.key_store().counts().await?;
+            if let KeySource::File(path) = config.master_key_source(&url) {
+                let keys = read_keys(&path)?;
+                say!("key file: {}", path.display());
+                for id in keys.keys.keys() {
+                    let active = if *id == keys.active { " (active)" } else { "" };
+                    say!("master key {id}{active}");
+                }
+            }
+            say!("key store: {}", crate::redact(&config.keystore_url(&url)));
+            for (id, n) in live {
+                say!("{n} data keys wrapped under {id}");
+            }
+            say!("{destroyed} data keys destroyed (erased persons, expired requests)");
+            Ok(ExitCode::SUCCESS)
+        }),
+        KeysCommand::Rotate { database } => rt.block_on(async {
+            let url = config.database(&database);
+            let path = key_file(config, &url)?;
+            // Read (or create) the keys through the vault first, then add the new one.
+            let _ = config.vault(&url).await?;
+            let mut keys = read_keys(&path)?;
+            let new = keys.rotate()?;
+            write_key_file(&path, &keys)?;
+            let vault = config.vault(&url).await?;
+            let n = vault.rewrap(1000).await?;
+            say!("master key {new} is active; {n} data keys wrapped with it");
+            say!("retire the old keys with `tutela keys retire ID` once every server runs with the new file");
+            Ok(ExitCode::SUCCESS)
+        }),
+        KeysCommand::Retire { id, database } => rt.block_on(async {
+            let url = config.database(&database);
+            let path = key_file(config, &url)?;
+            let mut keys = read_keys(&path)?;
+            if id == keys.active {
+                anyhow::bail!("{id} is the active master key; rotate first");
+            }
+            if !keys.keys.contains_key(&id) {
+                anyhow::bail!("the key file has no master key {id}");
+            }
+            let vault = config.vault(&url).await?;
+            // Keys a server wrapped under the old key since the rotation move first.
+            vault.rewrap(1000).await?;
+            let (live, _) = vault.key_store().counts().await?;
+            if let Some((_, n)) = live.iter().find(|(k, _)| *k == id) {
+                anyhow::bail!("{n} data keys are still wrapped under {id}; run `tutela keys rotate` again");
+            }
+            keys.keys.remove(&id);
+            write_key_file(&path, &keys)?;
+            say!("master key {id} retired");
+            Ok(ExitCode::SUCCESS)
+        }),
+    }
+}

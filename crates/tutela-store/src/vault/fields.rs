@@ -1,0 +1,153 @@
+//! The stores' side of the vault: seal what goes into personal columns, open what comes out.
+//! A store without a vault (library users, most tests) passes values through unchanged.
+
+use super::{OwnerKind, Vault, blind_index_with};
+use crate::codec::request_hash;
+use crate::{NewEvent, StoreError, StoredEvent};
+
+/// Events ready for the ledger: personal attributes sealed, with what the plain values give.
+pub(crate) struct SealedEvents {
+    pub events: Vec<NewEvent>,
+    /// Fingerprints of the plain events: a retried write matches its first try.
+    pub hashes: Vec<String>,
+    /// The blind index of each event's e-mail address.
+    pub email_index: Vec<Option<String>>,
+}
+
+pub(crate) async fn seal_events(
+    vault: Option<&Vault>,
+    events: &[NewEvent],
+) -> Result<SealedEvents, StoreError> {
+    let hashes = events.iter().map(request_hash).collect();
+    let email_index = events
+        .iter()
+        .map(|e| e.email.as_deref().map(|m| email_index(vault, m)))
+        .collect();
+    let Some(vault) = vault else {
+        return Ok(SealedEvents {
+            events: events.to_vec(),
+            hashes,
+            email_index,
+        });
+    };
+    let personal = |e: &NewEvent| e.evidence.is_some() || e.reason.is_some() || e.email.is_some();
+    let owners: Vec<String> = events
+        .iter()
+        .filter(|e| personal(e))
+        .map(|e| OwnerKind::Subject.owner(&e.subject))
+        .collect();
+    let keys = vault.keys_for(&owners).await?;
+    let mut sealed = Vec::with_capacity(events.len());
+    for e in events {
+        let mut s = e.clone();
+        if personal(e) {
+            let owner = OwnerKind::Subject.owner(&e.subject);
+            let key = keys.get(&owner).ok_or(super::VaultError::Cipher)?;
+            let seal = |field: &str, v: &Option<String>| {
+                v.as_deref()
+                    .map(|v| Vault::seal_with(key, OwnerKind::Subject, &owner, field, v.as_bytes()))
+                    .transpose()
+            };
+            s.evidence = seal("ledger_personal.evidence", &e.evidence)?;
+            s.reason = seal("ledger_personal.reason", &e.reason)?;
+            s.email = seal("subjects.email", &e.email)?;
+        }
+        sealed.push(s);
+    }
+    Ok(SealedEvents {
+        events: sealed,
+        hashes,
+        email_index,
+    })
+}
+
+pub(crate) async fn open_events(
+    vault: Option<&Vault>,
+    subject: &str,
+    mut events: Vec<StoredEvent>,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    if vault.is_none() {
+        return Ok(events);
+    }
+    for e in &mut events {
+        e.evidence = open_opt(
+            vault,
+            subject,
+            "ledger_personal.evidence",
+            e.evidence.take(),
+        )
+        .await?;
+        e.reason = open_opt(vault, subject, "ledger_personal.reason", e.reason.take()).await?;
+    }
+    Ok(events)
+}
+
+/// Opens a stored value of person or request `id`; `None` stays `None`, and so does a value
+/// whose key was destroyed.
+pub(crate) async fn open_opt(
+    vault: Option<&Vault>,
+    id: &str,
+    field: &str,
+    stored: Option<String>,
+) -> Result<Option<String>, StoreError> {
+    match (vault, stored) {
+        (Some(vault), Some(v)) => vault.open(id, field, &v).await,
+        (_, v) => Ok(v),
+    }
+}
+
+/// Seals a value for `kind`'s key of `id`.
+pub(crate) async fn seal_opt(
+    vault: Option<&Vault>,
+    kind: OwnerKind,
+    id: &str,
+    field: &str,
+    plain: Option<&str>,
+) -> Result<Option<String>, StoreError> {
+    match (vault, plain) {
+        (Some(vault), Some(v)) => Ok(Some(vault.seal(kind, id, field, v).await?)),
+        (_, v) => Ok(v.map(str::to_owned)),
+    }
+}
+
+/// Seals several values at once (one key-store transaction for the missing keys): each item is
+/// the owner's id, the column and the value; the answer is in the same order.
+pub(crate) async fn seal_many(
+    vault: Option<&Vault>,
+    kind: OwnerKind,
+    items: &[(&str, &str, Option<&str>)],
+) -> Result<Vec<Option<String>>, StoreError> {
+    let Some(vault) = vault else {
+        return Ok(items.iter().map(|(_, _, v)| v.map(str::to_owned)).collect());
+    };
+    let owners: Vec<String> = items
+        .iter()
+        .filter(|(_, _, v)| v.is_some())
+        .map(|(id, _, _)| kind.owner(id))
+        .collect();
+    let keys = vault.keys_for(&owners).await?;
+    items
+        .iter()
+        .map(|(id, field, v)| {
+            let Some(v) = v else { return Ok(None) };
+            let owner = kind.owner(id);
+            let key = keys.get(&owner).ok_or(super::VaultError::Cipher)?;
+            Ok(Some(Vault::seal_with(
+                key,
+                kind,
+                &owner,
+                field,
+                v.as_bytes(),
+            )?))
+        })
+        .collect()
+}
+
+/// The blind index of an e-mail address. Without a vault the key is all zeros: a plain hash,
+/// for stores that keep plaintext anyway.
+pub(crate) fn email_index(vault: Option<&Vault>, email: &str) -> String {
+    match vault {
+        Some(v) => v.blind_index(email),
+        None => blind_index_with(&[0u8; 32], email),
+    }
+}

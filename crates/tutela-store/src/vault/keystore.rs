@@ -1,0 +1,207 @@
+//! The key store: the wrapped data keys, in a database of their own (an SQLite file beside the
+//! data, or a PostgreSQL database). Never the data store: a backup of the data must not hold
+//! the keys that open it, so that destroying a key erases the data in every backup too.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::Row;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::StoreError;
+
+/// A wrapped data key as stored; `wrapped` is `None` once the key was destroyed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrappedKey {
+    pub owner: String,
+    pub master_key_id: Option<String>,
+    pub wrapped: Option<Vec<u8>>,
+}
+
+#[derive(Clone, Debug)]
+pub enum KeyStore {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+macro_rules! on_pool {
+    ($self:ident, $p:ident => $e:expr) => {
+        match $self {
+            KeyStore::Sqlite($p) => $e,
+            KeyStore::Postgres($p) => $e,
+        }
+    };
+}
+
+const SCHEMA_SQLITE: &str = "CREATE TABLE IF NOT EXISTS data_keys (\
+    owner TEXT PRIMARY KEY, master_key_id TEXT, wrapped BLOB, \
+    created_at_us INTEGER NOT NULL, destroyed_at_us INTEGER)";
+const SCHEMA_POSTGRES: &str = "CREATE TABLE IF NOT EXISTS data_keys (\
+    owner TEXT PRIMARY KEY, master_key_id TEXT, wrapped BYTEA, \
+    created_at_us BIGINT NOT NULL, destroyed_at_us BIGINT)";
+
+impl KeyStore {
+    /// `sqlite://PATH` or `postgres://…`; creates the table when missing.
+    pub async fn open(url: &str) -> Result<KeyStore, StoreError> {
+        let store = if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            let options = SqliteConnectOptions::new()
+                .filename(path)
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(Duration::from_secs(10));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(2)
+                .connect_with(options)
+                .await?;
+            sqlx::query(SCHEMA_SQLITE).execute(&pool).await?;
+            KeyStore::Sqlite(pool)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(4)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(PgConnectOptions::from_str(url)?)
+                .await?;
+            sqlx::query(SCHEMA_POSTGRES).execute(&pool).await?;
+            KeyStore::Postgres(pool)
+        } else {
+            return Err(StoreError::UnsupportedUrl);
+        };
+        Ok(store)
+    }
+
+    pub async fn get(&self, owner: &str) -> Result<Option<WrappedKey>, StoreError> {
+        on_pool!(self, p => {
+            let row = sqlx::query("SELECT owner, master_key_id, wrapped FROM data_keys WHERE owner = $1")
+                .bind(owner)
+                .fetch_optional(p)
+                .await?;
+            row.map(|r| Ok(WrappedKey {
+                owner: r.try_get("owner")?,
+                master_key_id: r.try_get("master_key_id")?,
+                wrapped: r.try_get("wrapped")?,
+            }))
+            .transpose()
+        })
+    }
+
+    /// Stores new keys in one transaction. An owner whose key exists keeps it; an owner whose
+    /// key was destroyed gets the new one (a person erased and later back): the old data stays
+    /// unreadable, since it was sealed under the destroyed key.
+    pub async fn insert(
+        &self,
+        keys: &[(String, String, Vec<u8>)],
+        at_us: i64,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            for (owner, master, wrapped) in keys {
+                sqlx::query(
+                    "INSERT INTO data_keys (owner, master_key_id, wrapped, created_at_us) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (owner) DO UPDATE SET master_key_id = excluded.master_key_id, \
+                     wrapped = excluded.wrapped, created_at_us = excluded.created_at_us, destroyed_at_us = NULL \
+                     WHERE data_keys.wrapped IS NULL",
+                )
+                .bind(owner)
+                .bind(master)
+                .bind(wrapped.as_slice())
+                .bind(at_us)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Destroys a key: the row stays as a tombstone saying when.
+    pub async fn destroy(&self, owner: &str, at_us: i64) -> Result<(), StoreError> {
+        on_pool!(self, p => {
+            sqlx::query(
+                "INSERT INTO data_keys (owner, master_key_id, wrapped, created_at_us, destroyed_at_us) \
+                 VALUES ($1, NULL, NULL, $2, $2) \
+                 ON CONFLICT (owner) DO UPDATE SET master_key_id = NULL, wrapped = NULL, destroyed_at_us = $2",
+            )
+            .bind(owner)
+            .bind(at_us)
+            .execute(p)
+            .await?;
+            Ok(())
+        })
+    }
+
+    /// Up to `limit` live keys wrapped under another master key than `active`.
+    pub async fn wrapped_elsewhere(
+        &self,
+        active: &str,
+        limit: i64,
+    ) -> Result<Vec<WrappedKey>, StoreError> {
+        on_pool!(self, p => {
+            let rows = sqlx::query(
+                "SELECT owner, master_key_id, wrapped FROM data_keys \
+                 WHERE wrapped IS NOT NULL AND master_key_id <> $1 ORDER BY owner LIMIT $2",
+            )
+            .bind(active)
+            .bind(limit)
+            .fetch_all(p)
+            .await?;
+            rows.iter()
+                .map(|r| Ok(WrappedKey {
+                    owner: r.try_get("owner")?,
+                    master_key_id: r.try_get("master_key_id")?,
+                    wrapped: r.try_get("wrapped")?,
+                }))
+                .collect()
+        })
+    }
+
+    /// Replaces a key's wrapping, only if it is still wrapped under `old` (a concurrent
+    /// destruction wins).
+    pub async fn rewrap(
+        &self,
+        owner: &str,
+        old: &str,
+        new: &str,
+        wrapped: &[u8],
+    ) -> Result<(), StoreError> {
+        on_pool!(self, p => {
+            sqlx::query(
+                "UPDATE data_keys SET master_key_id = $3, wrapped = $4 \
+                 WHERE owner = $1 AND master_key_id = $2 AND wrapped IS NOT NULL",
+            )
+            .bind(owner)
+            .bind(old)
+            .bind(new)
+            .bind(wrapped)
+            .execute(p)
+            .await?;
+            Ok(())
+        })
+    }
+
+    /// Live keys per master key id, and the number of destroyed keys.
+    pub async fn counts(&self) -> Result<(Vec<(String, i64)>, i64), StoreError> {
+        on_pool!(self, p => {
+            let rows = sqlx::query(
+                "SELECT master_key_id, COUNT(*) AS n FROM data_keys WHERE wrapped IS NOT NULL \
+                 GROUP BY master_key_id ORDER BY master_key_id",
+            )
+            .fetch_all(p)
+            .await?;
+            let live = rows
+                .iter()
+                .map(|r| Ok((r.try_get::<String, _>("master_key_id")?, r.try_get::<i64, _>("n")?)))
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let destroyed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM data_keys WHERE wrapped IS NULL")
+                .fetch_one(p)
+                .await?;
+            Ok((live, destroyed))
+        })
+    }
+}

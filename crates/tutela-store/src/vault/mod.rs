@@ -1,0 +1,400 @@
+//! Encryption at rest (issue 10). Personal attributes are sealed with AES-256-GCM under a data
+//! key of their owner (a person, a person's retained records, or a request); data keys are
+//! wrapped by a master key ([`MasterKey`]) and kept in a [`KeyStore`] apart from the data.
+//! Destroying an owner's key (crypto-shredding) leaves their data unreadable wherever it was
+//! copied, backups included.
+//!
+//! A sealed text is `tv1:<owner kind>:<base64 of nonce and ciphertext>`; the associated data
+//! binds it to its owner and column, so a value copied to another row or column fails to open.
+//! Text without the prefix was written before the vault and is returned as it is.
+
+mod fields;
+mod keystore;
+mod master;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use aes_gcm::Aes256Gcm;
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
+use hmac::Mac;
+
+pub(crate) use fields::{
+    SealedEvents, email_index, open_events, open_opt, seal_events, seal_many, seal_opt,
+};
+pub use keystore::{KeyStore, WrappedKey};
+pub use master::{KeySource, LocalMasterKeys, MasterKey, MasterKeys, write_key_file};
+
+use crate::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    #[error("{origin}, line {line}: {what}")]
+    KeyFile {
+        origin: String,
+        line: usize,
+        what: String,
+    },
+    #[error("{path}: {what}")]
+    Io { path: String, what: String },
+    #[error("no master key with id {0}; is the key file the one the data keys were wrapped with?")]
+    UnknownMasterKey(String),
+    #[error("a data key or value did not decrypt")]
+    Cipher,
+    #[error("the system has no randomness")]
+    NoRandomness,
+}
+
+/// Whose key seals a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OwnerKind {
+    /// A person's attributes: destroyed when the person is erased.
+    Subject,
+    /// A person's records kept past their erasure by a legal duty (a consent's evidence during
+    /// a claim, a court order's reference).
+    Retained,
+    /// A request's own data (the e-mail and words of someone not yet identified): destroyed
+    /// when the request's data expires.
+    Request,
+}
+
+impl OwnerKind {
+    fn tag(self) -> char {
+        match self {
+            OwnerKind::Subject => 's',
+            OwnerKind::Retained => 'r',
+            OwnerKind::Request => 'q',
+        }
+    }
+
+    fn from_tag(tag: char) -> Option<OwnerKind> {
+        match tag {
+            's' => Some(OwnerKind::Subject),
+            'r' => Some(OwnerKind::Retained),
+            'q' => Some(OwnerKind::Request),
+            _ => None,
+        }
+    }
+
+    /// The key store's name of this kind's key for `id`.
+    pub fn owner(self, id: &str) -> String {
+        format!("{}:{id}", self.tag())
+    }
+}
+
+const PREFIX: &str = "tv1:";
+/// Unwrapped data keys kept in memory; the cache is emptied when it grows past this.
+const CACHE_LIMIT: usize = 100_000;
+
+/// What a key lookup found.
+enum Lookup {
+    Key([u8; 32]),
+    Destroyed,
+    Missing,
+}
+
+/// Seals and opens personal attributes. Cheap to share: clone the `Arc`.
+pub struct Vault {
+    master: Box<dyn MasterKey>,
+    keys: KeyStore,
+    cache: Mutex<HashMap<String, [u8; 32]>>,
+    /// When the master keys were last read: a rotation by another process reaches every
+    /// running server within [`RELOAD_EVERY`], so that no server keeps wrapping under a key
+    /// about to be retired.
+    loaded: Mutex<std::time::Instant>,
+}
+
+/// How often a server reads its master keys again before it wraps a new data key.
+pub const RELOAD_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vault")
+            .field("active_master_key", &self.master.active_id())
+            .finish_non_exhaustive()
+    }
+}
+
+fn now_us() -> i64 {
+    jiff::Timestamp::now().as_microsecond()
+}
+
+impl Vault {
+    pub fn new(master: Box<dyn MasterKey>, keys: KeyStore) -> Arc<Vault> {
+        Arc::new(Vault {
+            master,
+            keys,
+            cache: Mutex::new(HashMap::new()),
+            loaded: Mutex::new(std::time::Instant::now()),
+        })
+    }
+
+    pub fn key_store(&self) -> &KeyStore {
+        &self.keys
+    }
+
+    fn reload_if_due(&self) {
+        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        if loaded.elapsed() >= RELOAD_EVERY {
+            *loaded = std::time::Instant::now();
+            if let Err(e) = self.master.reload() {
+                tracing::warn!(error = %e, "the master keys could not be read again; the ones in memory stay");
+            }
+        }
+    }
+
+    fn cached(&self, owner: &str) -> Option<[u8; 32]> {
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(owner)
+            .copied()
+    }
+
+    fn remember(&self, owner: &str, key: [u8; 32]) {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(owner.to_owned(), key);
+    }
+
+    fn forget(&self, owner: &str) {
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(owner);
+    }
+
+    fn unwrap_key(&self, row: &WrappedKey) -> Result<Lookup, StoreError> {
+        let (Some(id), Some(wrapped)) = (&row.master_key_id, &row.wrapped) else {
+            return Ok(Lookup::Destroyed);
+        };
+        let key = match self.master.unwrap(id, &row.owner, wrapped) {
+            Err(VaultError::UnknownMasterKey(_)) => {
+                // Another process rotated the master key: read the key source again.
+                self.master.reload()?;
+                self.master.unwrap(id, &row.owner, wrapped)?
+            }
+            other => other?,
+        };
+        self.remember(&row.owner, key);
+        Ok(Lookup::Key(key))
+    }
+
+    async fn lookup(&self, owner: &str) -> Result<Lookup, StoreError> {
+        if let Some(k) = self.cached(owner) {
+            return Ok(Lookup::Key(k));
+        }
+        match self.keys.get(owner).await? {
+            Some(row) => self.unwrap_key(&row),
+            None => Ok(Lookup::Missing),
+        }
+    }
+
+    /// The data keys of `owners`, created (in one key-store transaction) where missing or
+    /// destroyed. Called before the data transaction that uses them.
+    pub async fn keys_for(
+        &self,
+        owners: &[String],
+    ) -> Result<HashMap<String, [u8; 32]>, StoreError> {
+        self.reload_if_due();
+        let mut found = HashMap::new();
+        let mut create = Vec::new();
+        for owner in owners {
+            if found.contains_key(owner) {
+                continue;
+            }
+            match self.lookup(owner).await? {
+                Lookup::Key(k) => {
+                    found.insert(owner.clone(), k);
+                }
+                Lookup::Destroyed | Lookup::Missing => {
+                    let mut k = [0u8; 32];
+                    getrandom::fill(&mut k).map_err(|_| VaultError::NoRandomness)?;
+                    let (master, wrapped) = self.master.wrap(owner, &k)?;
+                    create.push((owner.clone(), master, wrapped));
+                    found.insert(owner.clone(), k);
+                }
+            }
+        }
+        if !create.is_empty() {
+            self.keys.insert(&create, now_us()).await?;
+            // Another process may have created the same owner's key first: use the stored one.
+            for (owner, _, _) in &create {
+                self.forget(owner);
+                if let Some(row) = self.keys.get(owner).await?
+                    && let Lookup::Key(k) = self.unwrap_key(&row)?
+                {
+                    found.insert(owner.clone(), k);
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Seals `plain` for `owner` (its key from [`Vault::keys_for`]) in column `field`.
+    pub fn seal_with(
+        key: &[u8; 32],
+        kind: OwnerKind,
+        owner: &str,
+        field: &str,
+        plain: &[u8],
+    ) -> Result<String, StoreError> {
+        let mut nonce = [0u8; 12];
+        getrandom::fill(&mut nonce).map_err(|_| VaultError::NoRandomness)?;
+        let cipher = Aes256Gcm::new(&(*key).into());
+        let aad = format!("{owner}\u{0}{field}");
+        let sealed = cipher
+            .encrypt(
+                &nonce.into(),
+                Payload {
+                    msg: plain,
+                    aad: aad.as_bytes(),
+                },
+            )
+            .map_err(|_| VaultError::Cipher)?;
+        let mut body = nonce.to_vec();
+        body.extend_from_slice(&sealed);
+        Ok(format!("{PREFIX}{}:{}", kind.tag(), B64.encode(body)))
+    }
+
+    /// Seals one value, creating the owner's key when needed.
+    pub async fn seal(
+        &self,
+        kind: OwnerKind,
+        id: &str,
+        field: &str,
+        plain: &str,
+    ) -> Result<String, StoreError> {
+        let owner = kind.owner(id);
+        let keys = self.keys_for(std::slice::from_ref(&owner)).await?;
+        let key = keys.get(&owner).ok_or(VaultError::Cipher)?;
+        Vault::seal_with(key, kind, &owner, field, plain.as_bytes())
+    }
+
+    /// Opens a stored value of the person or request `id`. `None` when its key was destroyed
+    /// (the value is erased) or the value does not open under the key it names.
+    pub async fn open(
+        &self,
+        id: &str,
+        field: &str,
+        stored: &str,
+    ) -> Result<Option<String>, StoreError> {
+        if !Vault::is_sealed(stored) {
+            return Ok(Some(stored.to_owned()));
+        }
+        Ok(self
+            .open_bytes(id, field, stored)
+            .await?
+            .and_then(|b| String::from_utf8(b).ok()))
+    }
+
+    /// [`Vault::open`] for binary values (exports, archives).
+    pub async fn open_bytes(
+        &self,
+        id: &str,
+        field: &str,
+        stored: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some(rest) = stored.strip_prefix(PREFIX) else {
+            return Ok(Some(stored.as_bytes().to_vec()));
+        };
+        let mut chars = rest.chars();
+        let (Some(tag), Some(':')) = (chars.next(), chars.next()) else {
+            return Ok(None);
+        };
+        let Some(kind) = OwnerKind::from_tag(tag) else {
+            return Ok(None);
+        };
+        let owner = kind.owner(id);
+        let key = match self.lookup(&owner).await? {
+            Lookup::Key(k) => k,
+            Lookup::Destroyed | Lookup::Missing => return Ok(None),
+        };
+        let Ok(body) = B64.decode(chars.as_str()) else {
+            return Ok(None);
+        };
+        let Some((nonce, ct)) = body.split_at_checked(12) else {
+            return Ok(None);
+        };
+        let Ok(nonce) = <[u8; 12]>::try_from(nonce) else {
+            return Ok(None);
+        };
+        let aad = format!("{owner}\u{0}{field}");
+        let plain = Aes256Gcm::new(&key.into()).decrypt(
+            &nonce.into(),
+            Payload {
+                msg: ct,
+                aad: aad.as_bytes(),
+            },
+        );
+        match plain {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(_) => {
+                tracing::warn!(field, "a sealed value did not open under its owner's key");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Crypto-shredding: the owner's data key is gone, and with it every copy of their data.
+    pub async fn destroy(
+        &self,
+        kind: OwnerKind,
+        id: &str,
+        at: jiff::Timestamp,
+    ) -> Result<(), StoreError> {
+        let owner = kind.owner(id);
+        self.keys.destroy(&owner, at.as_microsecond()).await?;
+        self.forget(&owner);
+        Ok(())
+    }
+
+    /// Whether `stored` is a sealed value (tests and `tutela keys status` use it).
+    pub fn is_sealed(stored: &str) -> bool {
+        stored.starts_with(PREFIX)
+    }
+
+    /// The keyed blind index of an e-mail address: equal addresses (ignoring case and outer
+    /// spaces) give equal indexes, and the index says nothing without the key.
+    pub fn blind_index(&self, email: &str) -> String {
+        blind_index_with(&self.master.blind_index_key(), email)
+    }
+
+    /// Wraps every data key still under an older master key with the active one, `batch` at a
+    /// time; returns how many were wrapped again.
+    pub async fn rewrap(&self, batch: i64) -> Result<u64, StoreError> {
+        self.master.reload()?;
+        let active = self.master.active_id();
+        let mut done = 0;
+        loop {
+            let rows = self.keys.wrapped_elsewhere(&active, batch.max(1)).await?;
+            if rows.is_empty() {
+                return Ok(done);
+            }
+            for row in rows {
+                let Lookup::Key(key) = self.unwrap_key(&row)? else {
+                    continue;
+                };
+                let (new, wrapped) = self.master.wrap(&row.owner, &key)?;
+                let old = row.master_key_id.unwrap_or_default();
+                self.keys.rewrap(&row.owner, &old, &new, &wrapped).await?;
+                done += 1;
+            }
+        }
+    }
+}
+
+/// The blind index with a given key; also the keyless fallback of a store without a vault.
+pub fn blind_index_with(key: &[u8; 32], email: &str) -> String {
+    let normal = email.trim().to_lowercase();
+    let mut mac = <hmac::Hmac<sha2::Sha256>>::new_from_slice(key).unwrap_or_else(|_| {
+        // HMAC accepts keys of any length; this arm cannot be reached.
+        <hmac::Hmac<sha2::Sha256>>::new(&Default::default())
+    });
+    mac.update(normal.as_bytes());
+    master::hex(&mac.finalize().into_bytes())
+}
