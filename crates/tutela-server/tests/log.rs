@@ -144,6 +144,22 @@ async fn heads_are_signed_and_proofs_verify_against_them() {
     app.finish().await;
 }
 
+// Found by schemathesis: the empty tree's head has no consistency proof (RFC 9162 2.1.4); asking
+// for one is the caller's mistake, not a broken store.
+#[tokio::test]
+async fn a_consistency_proof_from_the_empty_tree_is_refused_with_the_field() {
+    let app = TestApp::sqlite()
+        .await
+        .with_log_key(LogKey::generate().expect("key"));
+    let (s, _, head) = app.call("POST", "/v1/log/head", None).await;
+    assert_eq!((s.as_u16(), head["size"].as_u64()), (201, Some(0)), "{head}");
+    let (s, _, p) = app
+        .call("GET", "/v1/log/consistency?from=0&to=0", None)
+        .await;
+    assert_eq!((s.as_u16(), p["field"].as_str()), (422, Some("from")), "{p}");
+    app.finish().await;
+}
+
 // covers: N9c
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_tampering_is_caught_and_named() {

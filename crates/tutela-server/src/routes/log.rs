@@ -165,6 +165,16 @@ pub async fn consistency(
         })
     };
     let (from, to) = (find(q.from, "from")?, find(q.to, "to")?);
+    if from.size == 0 {
+        // RFC 9162 2.1.4 defines proofs from a tree of at least one leaf: every log extends
+        // the empty tree, there is nothing to prove.
+        return Err(Problem::new(
+            Code::InvalidField,
+            "a consistency proof starts from a head with at least one leaf",
+        )
+        .field("from")
+        .fix("use the size of a non-empty head; every log is consistent with the empty tree"));
+    }
     if from.size > to.size {
         return Err(
             Problem::new(Code::InvalidField, "`from` must not be larger than `to`")
