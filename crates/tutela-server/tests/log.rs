@@ -49,6 +49,11 @@ async fn seeded() -> (TestApp, [u8; 32]) {
         )
         .await;
     assert_eq!(s, 201, "{r}");
+    // A disclosure: an audit row, sealed after the ledgers' rows.
+    let (s, _, d) = app
+        .call("POST", "/v1/disclosures", Some(json!({"subject": "L-1", "recipient": "finance_services", "purpose": "contract_performance", "categories": ["identity", "payment"], "country": "DE"})))
+        .await;
+    assert_eq!(s, 201, "{d}");
     let (s, _, head) = app.call("POST", "/v1/log/head", None).await;
     assert_eq!(s, 201, "{head}");
     (app, public)
@@ -70,6 +75,23 @@ async fn heads_are_signed_and_proofs_verify_against_them() {
         size > ledger,
         "ledger events and request transitions: {head}"
     );
+
+    // The disclosure is a leaf too, with its proof.
+    let (s, _, p) = app.call("GET", "/v1/log/proof/audit:1", None).await;
+    assert_eq!(s, 200, "{p}");
+    let path: Vec<Hash> = p["proof"]
+        .as_array()
+        .expect("proof")
+        .iter()
+        .map(hash)
+        .collect();
+    assert!(merkle::verify_inclusion(
+        &hash(&p["leaf_hash"]),
+        p["leaf_index"].as_u64().expect("index"),
+        size,
+        &path,
+        &hash(&head["root"]),
+    ));
 
     // An inclusion proof for every ledger event checks against the signed head.
     for seq in 1..=ledger {
@@ -152,11 +174,19 @@ async fn a_consistency_proof_from_the_empty_tree_is_refused_with_the_field() {
         .await
         .with_log_key(LogKey::generate().expect("key"));
     let (s, _, head) = app.call("POST", "/v1/log/head", None).await;
-    assert_eq!((s.as_u16(), head["size"].as_u64()), (201, Some(0)), "{head}");
+    assert_eq!(
+        (s.as_u16(), head["size"].as_u64()),
+        (201, Some(0)),
+        "{head}"
+    );
     let (s, _, p) = app
         .call("GET", "/v1/log/consistency?from=0&to=0", None)
         .await;
-    assert_eq!((s.as_u16(), p["field"].as_str()), (422, Some("from")), "{p}");
+    assert_eq!(
+        (s.as_u16(), p["field"].as_str()),
+        (422, Some("from")),
+        "{p}"
+    );
     app.finish().await;
 }
 
@@ -168,6 +198,7 @@ async fn every_tampering_is_caught_and_named() {
         "DROP TRIGGER ledger_no_delete",
         "DROP TRIGGER log_leaves_no_update",
         "DROP TRIGGER log_leaves_no_delete",
+        "DROP TRIGGER audit_events_no_update",
     ];
     let cases: &[(&[&str], &str)] = &[
         // One byte of one stored event.
@@ -213,6 +244,13 @@ async fn every_tampering_is_caught_and_named() {
         (
             &["DELETE FROM log_leaves WHERE idx = (SELECT MAX(idx) FROM log_leaves)"],
             "the log holds only",
+        ),
+        // One byte of a disclosure's audit row.
+        (
+            &[
+                "UPDATE audit_events SET body = replace(body, 'finance_services', 'finance_servicez') WHERE seq = 1",
+            ],
+            "(audit 1): the stored row does not match the sealed hash (changed)",
         ),
         // A leaf re-pointed elsewhere: the row it sealed is in no leaf any more.
         (

@@ -76,6 +76,7 @@ macro_rules! activation_store {
 
         impl ActivationStore for $store {
             async fn insert_activation(&self, a: &ActivationRecord) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await?;
                 sqlx::query(sqlx::AssertSqlSafe(format!(
                     "INSERT INTO policy_activations ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
                 )))
@@ -90,8 +91,17 @@ macro_rules! activation_store {
                 .bind(&a.status)
                 .bind(a.decided_at.map(micros))
                 .bind(&a.error)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
+                let body = serde_json::json!({
+                    "hash": a.hash,
+                    "notice_version": a.notice_version,
+                    "effective_at_us": micros(a.effective_at),
+                    "status": a.status,
+                })
+                .to_string();
+                audit!(tx, micros(a.requested_at), &a.requested_by, "policy_activation_requested", &a.id, None::<&str>, body);
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -114,6 +124,7 @@ macro_rules! activation_store {
                 at: jiff::Timestamp,
                 error: Option<&str>,
             ) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await?;
                 let n = sqlx::query(
                     "UPDATE policy_activations SET status = $3, decided_at_us = $4, error = $5 WHERE id = $1 AND status = $2",
                 )
@@ -122,10 +133,16 @@ macro_rules! activation_store {
                 .bind(to)
                 .bind(micros(at))
                 .bind(error)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?
                 .rows_affected();
-                if n == 1 { Ok(()) } else { Err(StoreError::Conflict) }
+                if n != 1 {
+                    return Err(StoreError::Conflict);
+                }
+                let body = serde_json::json!({ "from": from, "to": to, "refused": error.is_some() }).to_string();
+                audit!(tx, micros(at), "system", "policy_activation_decided", id, None::<&str>, body);
+                tx.commit().await?;
+                Ok(())
             }
         }
     };

@@ -108,6 +108,7 @@ macro_rules! disclosure_store {
                     d.reference.as_deref(),
                 )
                 .await?;
+                let mut tx = self.pool.begin().await?;
                 sqlx::query(sqlx::AssertSqlSafe(format!(
                     "INSERT INTO disclosures ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
                 )))
@@ -125,8 +126,20 @@ macro_rules! disclosure_store {
                 .bind(&d.bar_reason)
                 .bind(d.bar_until.map(micros))
                 .bind(d.bar_lifted_at.map(micros))
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
+                let body = serde_json::json!({
+                    "recipient": d.recipient,
+                    "purpose": d.purpose,
+                    "allowed": d.allowed,
+                    "reason": d.reason,
+                    "country": d.country,
+                    "barred": d.bar_reason.is_some(),
+                })
+                .to_string();
+                let kind = if d.allowed { "disclosure_made" } else { "disclosure_refused" };
+                audit!(tx, micros(d.at), "api", kind, &d.id, Some(&d.subject), body);
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -149,15 +162,21 @@ macro_rules! disclosure_store {
             }
 
             async fn lift_disclosure_bar(&self, id: &str, at: jiff::Timestamp) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await?;
                 let n = sqlx::query(
                     "UPDATE disclosures SET bar_lifted_at_us = $2 WHERE id = $1 AND bar_reason IS NOT NULL AND bar_lifted_at_us IS NULL",
                 )
                 .bind(id)
                 .bind(micros(at))
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?
                 .rows_affected();
-                if n == 1 { Ok(()) } else { Err(StoreError::Conflict) }
+                if n != 1 {
+                    return Err(StoreError::Conflict);
+                }
+                audit!(tx, micros(at), "api", "disclosure_bar_lifted", id, None::<&str>, "{}");
+                tx.commit().await?;
+                Ok(())
             }
         }
     };

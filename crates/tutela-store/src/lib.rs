@@ -15,6 +15,24 @@ macro_rules! dispatch {
     };
 }
 
+/// Appends a disclosure or an operator action to `audit_events` inside the transaction `$tx`,
+/// so that the action and its leaf-to-be commit together. `$body` is JSON without free text.
+macro_rules! audit {
+    ($tx:expr, $at_us:expr, $actor:expr, $kind:expr, $object:expr, $subject:expr, $body:expr) => {
+        sqlx::query(
+            "INSERT INTO audit_events (at_us, actor, kind, object, subject, body) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind($at_us)
+        .bind($actor)
+        .bind($kind)
+        .bind($object)
+        .bind($subject)
+        .bind($body)
+        .execute(&mut *$tx)
+        .await?
+    };
+}
+
 mod activations;
 mod codec;
 mod disclosures;

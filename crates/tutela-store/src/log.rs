@@ -18,15 +18,18 @@ pub enum LogSource {
     Ledger,
     /// A request transition, by its sequence number in the request ledger.
     RequestEvent,
+    /// A disclosure or an operator action, by its sequence number in `audit_events`.
+    Audit,
 }
 
 impl LogSource {
-    pub const ALL: [LogSource; 2] = [LogSource::Ledger, LogSource::RequestEvent];
+    pub const ALL: [LogSource; 3] = [LogSource::Ledger, LogSource::RequestEvent, LogSource::Audit];
 
     pub fn as_str(self) -> &'static str {
         match self {
             LogSource::Ledger => "ledger",
             LogSource::RequestEvent => "request",
+            LogSource::Audit => "audit",
         }
     }
 
@@ -112,6 +115,19 @@ fn request_content(
     format!("request\n{seq}\n{request}\n{at_us}\n{actor}\n{kind}\n{body}").into_bytes()
 }
 
+fn audit_content(
+    seq: i64,
+    at_us: i64,
+    actor: &str,
+    kind: &str,
+    object: &str,
+    subject: Option<&str>,
+    body: &str,
+) -> Vec<u8> {
+    let subject = subject.unwrap_or("");
+    format!("audit\n{seq}\n{at_us}\n{actor}\n{kind}\n{object}\n{subject}\n{body}").into_bytes()
+}
+
 fn hash32(v: Vec<u8>) -> Result<[u8; 32], StoreError> {
     v.try_into().map_err(|_| StoreError::Corrupt {
         seq: -1,
@@ -166,6 +182,27 @@ macro_rules! log_store {
                         Ok((
                             seq,
                             request_content(seq, &request, r.try_get("at_us")?, &actor, &kind, &body),
+                        ))
+                    })
+                    .collect(),
+                    LogSource::Audit => sqlx::query(
+                        "SELECT seq, at_us, actor, kind, object, subject, body FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2",
+                    )
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(|r| {
+                        let seq: i64 = r.try_get("seq")?;
+                        let actor: String = r.try_get("actor")?;
+                        let kind: String = r.try_get("kind")?;
+                        let object: String = r.try_get("object")?;
+                        let subject: Option<String> = r.try_get("subject")?;
+                        let body: String = r.try_get("body")?;
+                        Ok((
+                            seq,
+                            audit_content(seq, r.try_get("at_us")?, &actor, &kind, &object, subject.as_deref(), &body),
                         ))
                     })
                     .collect(),

@@ -269,6 +269,32 @@ ALTER TABLE subjects ADD COLUMN email_index TEXT; -- category: none (keyed HMAC 
 CREATE INDEX subjects_by_email_index ON subjects (email_index);
 "#;
 
+// Disclosures and operator actions as rows of their own (issue 10), so that the verifiable log
+// holds them as leaves. Append-only, like the ledgers.
+const TABLES_V13: &str = r#"
+CREATE TABLE audit_events (
+    seq {serial},                 -- category: none (position)
+    at_us {int} NOT NULL,         -- category: none (time)
+    actor TEXT NOT NULL,          -- category: none (operator id, `api`, `cli` or `system`)
+    kind TEXT NOT NULL,           -- category: none (what was done)
+    object TEXT NOT NULL,         -- category: none (the record's id)
+    subject TEXT,                 -- category: customer_number (the person concerned, if any)
+    body TEXT NOT NULL            -- category: none (JSON of ids, outcomes and counts: no free text)
+);
+"#;
+
+const SQLITE_AUDIT_APPEND_ONLY: &str = r#"
+CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+"#;
+
+const POSTGRES_AUDIT_APPEND_ONLY: &str = r#"
+CREATE TRIGGER audit_events_no_change BEFORE UPDATE OR DELETE ON audit_events
+FOR EACH ROW EXECUTE FUNCTION ledger_append_only();
+"#;
+
 const SQLITE_LOG_APPEND_ONLY: &str = r#"
 CREATE TRIGGER log_leaves_no_update BEFORE UPDATE ON log_leaves
 BEGIN SELECT RAISE(ABORT, 'the log is append-only'); END;
@@ -335,6 +361,7 @@ pub fn sqlite() -> Vec<(i64, String)> {
         (10, INDEX_V10.to_owned()),
         (11, sqlite_types(TABLES_V11) + SQLITE_LOG_APPEND_ONLY),
         (12, COLUMNS_V12.to_owned()),
+        (13, sqlite_types(TABLES_V13) + SQLITE_AUDIT_APPEND_ONLY),
     ]
 }
 
@@ -352,6 +379,7 @@ pub fn postgres() -> Vec<(i64, String)> {
         (10, INDEX_V10.to_owned()),
         (11, postgres_types(TABLES_V11) + POSTGRES_LOG_APPEND_ONLY),
         (12, COLUMNS_V12.to_owned()),
+        (13, postgres_types(TABLES_V13) + POSTGRES_AUDIT_APPEND_ONLY),
     ]
 }
 
@@ -372,6 +400,7 @@ mod tests {
             super::TABLES_V8,
             super::TABLES_V9,
             super::TABLES_V11,
+            super::TABLES_V13,
         ]
         .iter()
         .flat_map(|t| t.lines())
@@ -390,7 +419,7 @@ mod tests {
                 assert!(l.contains("-- category: "), "column without category: {l}");
             }
         }
-        assert_eq!(columns, 19 + 41 + 17 + 14 + 9 + 21 + 11 + 11 + 9);
+        assert_eq!(columns, 19 + 41 + 17 + 14 + 9 + 21 + 11 + 11 + 9 + 7);
     }
 
     #[test]

@@ -167,6 +167,13 @@ macro_rules! risk_store {
                 .bind(&c.model)
                 .execute(&mut *tx)
                 .await?;
+                let body = serde_json::json!({
+                    "outcome": c.outcome,
+                    "agency_queried": c.agency_queried,
+                    "model": c.model,
+                })
+                .to_string();
+                audit!(tx, micros(c.created_at), "api", "risk_check", &c.id, Some(&c.subject), body);
                 }
                 tx.commit().await?;
                 Ok(())
@@ -198,6 +205,7 @@ macro_rules! risk_store {
                 let Some(subject) = subject else { return Err(StoreError::Conflict) };
                 let note = seal_opt(self.vault.as_deref(), OwnerKind::Subject, &subject, "risk_checks.review_note", Some(note))
                     .await?;
+                let mut tx = self.pool.begin_with($begin).await?;
                 let n = sqlx::query(
                     "UPDATE risk_checks SET review = $2, reviewer = $3, review_note = $4, reviewed_at_us = $5 \
                      WHERE id = $1 AND review = 'pending'",
@@ -207,10 +215,16 @@ macro_rules! risk_store {
                 .bind(reviewer)
                 .bind(note)
                 .bind(micros(at))
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?
                 .rows_affected();
-                if n == 1 { Ok(()) } else { Err(StoreError::Conflict) }
+                if n != 1 {
+                    return Err(StoreError::Conflict);
+                }
+                let body = serde_json::json!({ "review": review }).to_string();
+                audit!(tx, micros(at), reviewer, "risk_review", id, Some(&subject), body);
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn pending_risk_reviews(&self, limit: i64) -> Result<Vec<RiskCheckRecord>, StoreError> {

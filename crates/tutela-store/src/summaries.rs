@@ -178,6 +178,7 @@ macro_rules! summary_store {
                     .await?;
                 let Some(subject) = subject else { return Err(StoreError::Conflict) };
                 let text = seal_opt(self.vault.as_deref(), OwnerKind::Subject, &subject, "call_summaries.text", text).await?;
+                let mut tx = self.pool.begin().await?;
                 let n = sqlx::query(
                     "UPDATE call_summaries SET status = $2, text = $3, draft = NULL, reviewed_by = $4, reviewed_at_us = $5 \
                      WHERE id = $1 AND status = 'draft' AND expires_at_us > $5",
@@ -187,20 +188,33 @@ macro_rules! summary_store {
                 .bind(&text)
                 .bind(by)
                 .bind(micros(at))
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?
                 .rows_affected();
-                if n == 1 { Ok(()) } else { Err(StoreError::Conflict) }
+                if n != 1 {
+                    return Err(StoreError::Conflict);
+                }
+                let body = serde_json::json!({ "status": status }).to_string();
+                audit!(tx, micros(at), by, "summary_review", id, Some(&subject), body);
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn expire_summaries(&self, now: jiff::Timestamp) -> Result<u64, StoreError> {
-                Ok(sqlx::query(
+                let mut tx = self.pool.begin().await?;
+                let n = sqlx::query(
                     "UPDATE call_summaries SET status = 'expired', draft = NULL WHERE status = 'draft' AND expires_at_us <= $1",
                 )
                 .bind(micros(now))
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?
-                .rows_affected())
+                .rows_affected();
+                if n > 0 {
+                    let body = serde_json::json!({ "expired": n }).to_string();
+                    audit!(tx, micros(now), "system", "summary_drafts_expired", "call_summaries", None::<&str>, body);
+                }
+                tx.commit().await?;
+                Ok(n)
             }
 
             async fn reviewed_summaries(&self, subject: &str) -> Result<Vec<SummaryRecord>, StoreError> {

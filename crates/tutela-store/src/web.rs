@@ -142,6 +142,7 @@ macro_rules! web_store {
 
         impl WebStore for $store {
             async fn insert_operator(&self, o: &OperatorRecord) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await?;
                 let done = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "INSERT INTO operators ({OPERATOR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
                      ON CONFLICT (name) DO NOTHING"
@@ -154,9 +155,16 @@ macro_rules! web_store {
                 .bind(o.totp_last_step)
                 .bind(micros(o.created_at))
                 .bind(o.disabled_at.map(micros))
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
-                if done.rows_affected() == 1 { Ok(()) } else { Err(StoreError::Conflict) }
+                if done.rows_affected() != 1 {
+                    return Err(StoreError::Conflict);
+                }
+                // The operator's id and role, never the sign-in name.
+                let body = serde_json::json!({ "role": o.role }).to_string();
+                audit!(tx, micros(o.created_at), "cli", "operator_added", &o.id, None::<&str>, body);
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn operator_by_name(&self, name: &str) -> Result<Option<OperatorRecord>, StoreError> {

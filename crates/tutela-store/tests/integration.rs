@@ -16,7 +16,7 @@ mod disclosures;
 /// in type).
 macro_rules! append_only {
     ($pool:expr) => {
-        for table in ["ledger", "request_events"] {
+        for table in ["ledger", "request_events", "audit_events"] {
             let update = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "UPDATE {table} SET kind = 'x'"
             )))

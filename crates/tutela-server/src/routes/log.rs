@@ -41,7 +41,7 @@ impl From<&SignedHead> for HeadOut {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct InclusionOut {
-    /// `ledger:<seq>` or `request:<seq>`.
+    /// `ledger:<seq>`, `request:<seq>` or `audit:<seq>`.
     pub event: String,
     pub leaf_index: u64,
     pub leaf_hash: String,
@@ -88,7 +88,7 @@ pub async fn sign(State(state): State<AppState>) -> Result<(StatusCode, Json<Hea
 }
 
 #[utoipa::path(get, path = "/v1/log/proof/{event}",
-    params(("event" = String, Path, description = "`ledger:<seq>` or `request:<seq>`")),
+    params(("event" = String, Path, description = "`ledger:<seq>`, `request:<seq>` or `audit:<seq>`")),
     responses((status = 200, body = InclusionOut), (status = 404, body = crate::problem::ProblemBody), (status = 409, body = crate::problem::ProblemBody)),
     security(("bearer" = [])))]
 pub async fn inclusion(
@@ -102,7 +102,7 @@ pub async fn inclusion(
         return Err(
             Problem::new(Code::InvalidField, format!("`{event}` names no log entry"))
                 .field("event")
-                .fix("write `ledger:<seq>` or `request:<seq>`"),
+                .fix("write `ledger:<seq>`, `request:<seq>` or `audit:<seq>`"),
         );
     };
     let store = &state.engine.store;
