@@ -64,6 +64,8 @@ pub struct Web {
     pub codes_per_address: Option<u32>,
     /// Sign-in attempts per client address in 15 minutes (default 30).
     pub attempts_per_client: Option<u32>,
+    /// Requests a signed-in person may file in 15 minutes (default 10).
+    pub requests_per_person: Option<u32>,
 }
 
 impl Web {
@@ -80,6 +82,9 @@ impl Web {
         }
         if let Some(n) = self.attempts_per_client {
             s.attempts_per_client = n;
+        }
+        if let Some(n) = self.requests_per_person {
+            s.requests_per_person = n;
         }
         s
     }

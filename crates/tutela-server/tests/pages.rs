@@ -323,6 +323,20 @@ async fn a_person_exercises_their_rights_in_the_privacy_center() {
     let due = tutela_server::web::format_date(mine[0].due_at, tutela_core::render::Lang::De);
     assert!(home.body.contains(&due), "due date {due} listed");
     assert!(home.body.contains("Löschung"));
+    // Intake is rate-limited: ten requests in the window, the eleventh waits.
+    let mut statuses = vec![];
+    for _ in 0..9 {
+        statuses.push(
+            anna.post("/requests", &[("csrf", &csrf), ("type", "access")])
+                .await
+                .status,
+        );
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        1,
+        "{statuses:?}"
+    );
 
     // English one click away, remembered.
     let en = anna.get("/?lang=en").await;

@@ -806,6 +806,15 @@ async fn file_request(
         Ok(s) => s,
         Err(r) => return r,
     };
+    // Request intake is rate-limited per person: every request starts a deadline and work.
+    let w = &state.web;
+    if !w.limits.allow(
+        &format!("requests:{}", s.principal),
+        w.settings.requests_per_person,
+        w.settings.rate_window,
+    ) {
+        return message(&state, lang, StatusCode::TOO_MANY_REQUESTS, t.too_many, "/");
+    }
     let Some(request_type) =
         RequestType::parse(&f.request_type).filter(|t| *t != RequestType::Unclassified)
     else {

@@ -31,6 +31,8 @@ pub struct WebSettings {
     pub attempts_per_client: u32,
     /// Password attempts per operator name in one window.
     pub attempts_per_operator: u32,
+    /// Requests a signed-in person may file in one window.
+    pub requests_per_person: u32,
     pub rate_window: Duration,
 }
 
@@ -42,6 +44,7 @@ impl Default for WebSettings {
             codes_per_address: 5,
             attempts_per_client: 30,
             attempts_per_operator: 10,
+            requests_per_person: 10,
             rate_window: Duration::from_secs(15 * 60),
         }
     }
