@@ -76,7 +76,7 @@ macro_rules! activation_store {
 
         impl ActivationStore for $store {
             async fn insert_activation(&self, a: &ActivationRecord) -> Result<(), StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_sealed().await?;
                 sqlx::query(sqlx::AssertSqlSafe(format!(
                     "INSERT INTO policy_activations ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
                 )))
@@ -124,7 +124,7 @@ macro_rules! activation_store {
                 at: jiff::Timestamp,
                 error: Option<&str>,
             ) -> Result<(), StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_sealed().await?;
                 let n = sqlx::query(
                     "UPDATE policy_activations SET status = $3, decided_at_us = $4, error = $5 WHERE id = $1 AND status = $2",
                 )

@@ -108,7 +108,7 @@ macro_rules! disclosure_store {
                     d.reference.as_deref(),
                 )
                 .await?;
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_sealed().await?;
                 sqlx::query(sqlx::AssertSqlSafe(format!(
                     "INSERT INTO disclosures ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
                 )))
@@ -162,7 +162,7 @@ macro_rules! disclosure_store {
             }
 
             async fn lift_disclosure_bar(&self, id: &str, at: jiff::Timestamp) -> Result<(), StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_sealed().await?;
                 let n = sqlx::query(
                     "UPDATE disclosures SET bar_lifted_at_us = $2 WHERE id = $1 AND bar_reason IS NOT NULL AND bar_lifted_at_us IS NULL",
                 )

@@ -80,7 +80,7 @@ pub trait RiskStore: Send + Sync {
 const COLUMNS: &str = "id, subject, created_at_us, expires_at_us, outcome, review, probability, points, reasons, facts, agency_queried, agency_answer, decision, reviewer, review_note, reviewed_at_us, model";
 
 macro_rules! risk_store {
-    ($store:ty, $row:ty, $begin:literal) => {
+    ($store:ty, $row:ty) => {
         impl $store {
             fn risk_from(r: &$row) -> Result<RiskCheckRecord, StoreError> {
                 Ok(RiskCheckRecord {
@@ -143,7 +143,7 @@ macro_rules! risk_store {
                     })
                     .collect();
                 let sealed = seal_many(self.vault.as_deref(), OwnerKind::Subject, &items).await?;
-                let mut tx = self.pool.begin_with($begin).await?;
+                let mut tx = self.begin_sealed().await?;
                 for (c, sealed) in checks.iter().zip(sealed.chunks(3)) {
                 sqlx::query(sqlx::AssertSqlSafe(format!(
                     "INSERT INTO risk_checks ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
@@ -205,7 +205,7 @@ macro_rules! risk_store {
                 let Some(subject) = subject else { return Err(StoreError::Conflict) };
                 let note = seal_opt(self.vault.as_deref(), OwnerKind::Subject, &subject, "risk_checks.review_note", Some(note))
                     .await?;
-                let mut tx = self.pool.begin_with($begin).await?;
+                let mut tx = self.begin_sealed().await?;
                 let n = sqlx::query(
                     "UPDATE risk_checks SET review = $2, reviewer = $3, review_note = $4, reviewed_at_us = $5 \
                      WHERE id = $1 AND review = 'pending'",
@@ -258,8 +258,8 @@ macro_rules! risk_store {
     };
 }
 
-risk_store!(SqliteStore, sqlx::sqlite::SqliteRow, "BEGIN IMMEDIATE");
-risk_store!(PgStore, sqlx::postgres::PgRow, "BEGIN");
+risk_store!(SqliteStore, sqlx::sqlite::SqliteRow);
+risk_store!(PgStore, sqlx::postgres::PgRow);
 
 impl RiskStore for AnyStore {
     async fn insert_risk_check(&self, c: &RiskCheckRecord) -> Result<(), StoreError> {

@@ -68,6 +68,14 @@ impl SqliteStore {
         &self.pool
     }
 
+    /// A transaction that appends to a sealed table (see [`PgStore::begin_sealed`]). SQLite
+    /// serialises its writers already: `BEGIN IMMEDIATE` takes the write lock up front.
+    pub(crate) async fn begin_sealed(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
     /// Seals personal attributes with `vault` from now on (see [`crate::vault`]).
     pub fn with_vault(mut self, vault: Arc<Vault>) -> SqliteStore {
         self.vault = Some(vault);
@@ -104,12 +112,31 @@ impl PgStore {
         &self.pool
     }
 
+    /// A transaction that appends to a table the verifiable log follows by sequence number
+    /// (`ledger`, `request_events`, `audit_events`). Its first statement takes one advisory
+    /// lock, held until commit, so that such rows commit in the order of their sequence numbers
+    /// across connections and servers: the sealer never passes a row that commits late. Taken
+    /// first, before any row lock, so that no two such transactions can deadlock.
+    pub(crate) async fn begin_sealed(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(SEQUENCE_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+
     /// Seals personal attributes with `vault` from now on (see [`crate::vault`]).
     pub fn with_vault(mut self, vault: Arc<Vault>) -> PgStore {
         self.vault = Some(vault);
         self
     }
 }
+
+/// The advisory lock key of [`PgStore::begin_sealed`] ("6962" for RFC 6962).
+const SEQUENCE_LOCK: i64 = 6962;
 
 /// A `StoredEvent` from a row of the history queries (a macro: the row types differ).
 macro_rules! stored_event {
@@ -167,7 +194,7 @@ macro_rules! sql_store {
             ) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
                 // Sealed before the transaction: the key store is another database.
                 let sealed = crate::vault::seal_events(self.vault.as_deref(), events).await?;
-                let mut tx = self.pool.begin_with($begin).await?;
+                let mut tx = self.begin_sealed().await?;
                 let out = Self::append_rows(&mut tx, &sealed).await?;
                 tx.commit().await?;
                 Ok(out)
@@ -331,7 +358,7 @@ macro_rules! sql_store {
                     }
                     _ => Vec::new(),
                 };
-                let mut tx = self.pool.begin_with($begin).await?;
+                let mut tx = self.begin_sealed().await?;
                 for (seq, evidence, reason) in &kept_rows {
                     sqlx::query("UPDATE ledger_personal SET evidence = $2, reason = $3 WHERE seq = $1")
                         .bind(seq)

@@ -178,7 +178,7 @@ macro_rules! summary_store {
                     .await?;
                 let Some(subject) = subject else { return Err(StoreError::Conflict) };
                 let text = seal_opt(self.vault.as_deref(), OwnerKind::Subject, &subject, "call_summaries.text", text).await?;
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_sealed().await?;
                 let n = sqlx::query(
                     "UPDATE call_summaries SET status = $2, text = $3, draft = NULL, reviewed_by = $4, reviewed_at_us = $5 \
                      WHERE id = $1 AND status = 'draft' AND expires_at_us > $5",
@@ -201,7 +201,7 @@ macro_rules! summary_store {
             }
 
             async fn expire_summaries(&self, now: jiff::Timestamp) -> Result<u64, StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_sealed().await?;
                 let n = sqlx::query(
                     "UPDATE call_summaries SET status = 'expired', draft = NULL WHERE status = 'draft' AND expires_at_us <= $1",
                 )

@@ -142,7 +142,7 @@ macro_rules! web_store {
 
         impl WebStore for $store {
             async fn insert_operator(&self, o: &OperatorRecord) -> Result<(), StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_sealed().await?;
                 let done = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "INSERT INTO operators ({OPERATOR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
                      ON CONFLICT (name) DO NOTHING"
