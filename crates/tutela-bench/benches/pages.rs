@@ -194,6 +194,12 @@ fn main() {
             .await
             .unwrap();
         run("SQLite", AnyStore::Sqlite(sqlite), samples, events).await;
+        // As `tutela serve` runs: personal attributes sealed (encryption at rest).
+        let sealed = SqliteStore::open(&dir.join("sealed.db").to_string_lossy())
+            .await
+            .unwrap()
+            .with_vault(tutela_store::testing::vault(&dir).await);
+        run("SQLite, sealed", AnyStore::Sqlite(sealed), samples, events).await;
         let _ = std::fs::remove_dir_all(&dir);
         let url = std::env::var("TUTELA_TEST_PG_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());

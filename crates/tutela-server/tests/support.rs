@@ -9,7 +9,7 @@ use tutela_core::policy::{MemoryLoader, load_policy};
 use tutela_server::requests::RequestSettings;
 use tutela_server::requests::mailer::{Mailer, NoMailer};
 use tutela_server::{AppState, Engine, app};
-use tutela_store::testing::{PgSchema, temp_dir};
+use tutela_store::testing::{PgSchema, temp_dir, vault};
 use tutela_store::{AnyStore, PgStore, SqliteStore};
 
 pub const REFERENCE: &str = include_str!("../../../policies/reference.toml");
@@ -21,21 +21,6 @@ pub const TOKEN: &str = "test-token-0123456789abcdef";
 pub fn policy() -> CompiledPolicy {
     let loader = MemoryLoader::new().with("reference.toml", REFERENCE);
     CompiledPolicy::new(load_policy(&loader, "reference.toml").expect("reference policy"))
-}
-
-/// The keys of a test server: a key file and a key store in `dir` (the server seals personal
-/// attributes as in production; a restart in the same directory reads them again).
-pub async fn vault(dir: &std::path::Path) -> std::sync::Arc<tutela_store::vault::Vault> {
-    use tutela_store::vault::{KeySource, KeyStore, LocalMasterKeys, Vault};
-    let master =
-        LocalMasterKeys::open(KeySource::File(dir.join("tutela-master.key"))).expect("keys");
-    let keys = KeyStore::open(&format!(
-        "sqlite://{}",
-        dir.join("tutela-keys.db").display()
-    ))
-    .await
-    .expect("key store");
-    Vault::new(Box::new(master), keys)
 }
 
 pub struct TestApp {

@@ -111,3 +111,19 @@ pub async fn tamper(store: &crate::AnyStore, statements: &[&str]) -> Result<(), 
     }
     Ok(())
 }
+
+/// A vault whose key file and key store are in `dir`, apart from any data file, as the server
+/// sets one up; a second call with the same directory reads the same keys.
+#[allow(clippy::panic, reason = "a test helper fails by panicking")]
+pub async fn vault(dir: &std::path::Path) -> std::sync::Arc<crate::vault::Vault> {
+    use crate::vault::{KeySource, KeyStore, LocalMasterKeys, Vault};
+    let master = LocalMasterKeys::open(KeySource::File(dir.join("tutela-master.key")))
+        .unwrap_or_else(|e| panic!("master keys in {}: {e}", dir.display()));
+    let keys = KeyStore::open(&format!(
+        "sqlite://{}",
+        dir.join("tutela-keys.db").display()
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("key store in {}: {e}", dir.display()));
+    Vault::new(Box::new(master), keys)
+}

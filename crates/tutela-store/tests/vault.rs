@@ -3,10 +3,9 @@
 //! through the blind index, and the master key rotates while the data stays readable.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use tutela_core::ledger::EventKind;
-use tutela_store::vault::{KeySource, KeyStore, LocalMasterKeys, MasterKeys, Vault};
+use tutela_store::vault::{MasterKeys, Vault};
 use tutela_store::{
     DisclosureRecord, DisclosureStore, NewEvent, RequestEventNew, RequestRecord, RequestStore,
     RiskCheckRecord, RiskStore, SqliteStore, StepRecord, Store, SummaryRecord, SummaryStore,
@@ -16,14 +15,7 @@ fn at(s: &str) -> jiff::Timestamp {
     s.parse().expect("timestamp")
 }
 
-/// A vault with its key file and key store in `dir`, apart from any data file.
-pub async fn open_vault(dir: &Path) -> Arc<Vault> {
-    let master = LocalMasterKeys::open(KeySource::File(dir.join("master.key"))).expect("keys");
-    let keys = KeyStore::open(&format!("sqlite://{}", dir.join("keys.db").display()))
-        .await
-        .expect("key store");
-    Vault::new(Box::new(master), keys)
-}
+pub use tutela_store::testing::vault as open_vault;
 
 /// Every personal value a person leaves in tutela's store.
 struct Person {
@@ -441,9 +433,12 @@ async fn the_master_key_rotates_and_the_old_one_can_go() {
 
     // A second process (the CLI) rotates: a new active key in the file, every data key
     // wrapped again. The running store reads on without a restart.
-    let path = dir.join("master.key");
-    let mut keys = MasterKeys::parse("master.key", &std::fs::read_to_string(&path).expect("read"))
-        .expect("parse");
+    let path = dir.join("tutela-master.key");
+    let mut keys = MasterKeys::parse(
+        "tutela-master.key",
+        &std::fs::read_to_string(&path).expect("read"),
+    )
+    .expect("parse");
     let old = keys.active.clone();
     let new = keys.rotate().expect("rotate");
     tutela_store::vault::write_key_file(&path, &keys).expect("write");

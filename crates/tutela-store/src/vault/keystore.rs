@@ -91,32 +91,62 @@ impl KeyStore {
         })
     }
 
+    /// The stored keys of `owners` (those that have a row), in one query per 500 owners.
+    pub async fn get_many(&self, owners: &[String]) -> Result<Vec<WrappedKey>, StoreError> {
+        let mut out = Vec::with_capacity(owners.len());
+        for chunk in owners.chunks(500) {
+            // One placeholder per owner: the SQL text holds no value.
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT owner, master_key_id, wrapped FROM data_keys WHERE owner IN ({})",
+                marks.join(", ")
+            );
+            on_pool!(self, p => {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for o in chunk {
+                    q = q.bind(o);
+                }
+                for r in q.fetch_all(p).await? {
+                    out.push(WrappedKey {
+                        owner: r.try_get("owner")?,
+                        master_key_id: r.try_get("master_key_id")?,
+                        wrapped: r.try_get("wrapped")?,
+                    });
+                }
+            });
+        }
+        Ok(out)
+    }
+
     /// Stores new keys in one transaction. An owner whose key exists keeps it; an owner whose
     /// key was destroyed gets the new one (a person erased and later back): the old data stays
-    /// unreadable, since it was sealed under the destroyed key.
+    /// unreadable, since it was sealed under the destroyed key. Answers the owners whose key
+    /// this call stored (the others had a live key already, from another process).
     pub async fn insert(
         &self,
         keys: &[(String, String, Vec<u8>)],
         at_us: i64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<String>, StoreError> {
         on_pool!(self, p => {
             let mut tx = p.begin().await?;
+            let mut stored = Vec::with_capacity(keys.len());
             for (owner, master, wrapped) in keys {
-                sqlx::query(
+                let row: Option<String> = sqlx::query_scalar(
                     "INSERT INTO data_keys (owner, master_key_id, wrapped, created_at_us) VALUES ($1, $2, $3, $4) \
                      ON CONFLICT (owner) DO UPDATE SET master_key_id = excluded.master_key_id, \
                      wrapped = excluded.wrapped, created_at_us = excluded.created_at_us, destroyed_at_us = NULL \
-                     WHERE data_keys.wrapped IS NULL",
+                     WHERE data_keys.wrapped IS NULL RETURNING owner",
                 )
                 .bind(owner)
                 .bind(master)
                 .bind(wrapped.as_slice())
                 .bind(at_us)
-                .execute(&mut *tx)
+                .fetch_optional(&mut *tx)
                 .await?;
+                stored.extend(row);
             }
             tx.commit().await?;
-            Ok(())
+            Ok(stored)
         })
     }
 

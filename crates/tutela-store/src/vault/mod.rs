@@ -202,32 +202,47 @@ impl Vault {
     ) -> Result<HashMap<String, [u8; 32]>, StoreError> {
         self.reload_if_due();
         let mut found = HashMap::new();
-        let mut create = Vec::new();
+        let mut unknown: Vec<String> = Vec::new();
         for owner in owners {
-            if found.contains_key(owner) {
+            if found.contains_key(owner) || unknown.contains(owner) {
                 continue;
             }
-            match self.lookup(owner).await? {
-                Lookup::Key(k) => {
+            match self.cached(owner) {
+                Some(k) => {
                     found.insert(owner.clone(), k);
                 }
-                Lookup::Destroyed | Lookup::Missing => {
-                    let mut k = [0u8; 32];
-                    getrandom::fill(&mut k).map_err(|_| VaultError::NoRandomness)?;
-                    let (master, wrapped) = self.master.wrap(owner, &k)?;
-                    create.push((owner.clone(), master, wrapped));
-                    found.insert(owner.clone(), k);
-                }
+                None => unknown.push(owner.clone()),
             }
         }
+        // One query for the keys not in memory, one transaction for the keys to create.
+        for row in self.keys.get_many(&unknown).await? {
+            if let Lookup::Key(k) = self.unwrap_key(&row)? {
+                found.insert(row.owner.clone(), k);
+            }
+        }
+        let mut create = Vec::new();
+        for owner in unknown.iter().filter(|o| !found.contains_key(*o)) {
+            let mut k = [0u8; 32];
+            getrandom::fill(&mut k).map_err(|_| VaultError::NoRandomness)?;
+            let (master, wrapped) = self.master.wrap(owner, &k)?;
+            create.push((owner.clone(), master, wrapped));
+        }
         if !create.is_empty() {
-            self.keys.insert(&create, now_us()).await?;
-            // Another process may have created the same owner's key first: use the stored one.
-            for (owner, _, _) in &create {
-                self.forget(owner);
-                if let Some(row) = self.keys.get(owner).await?
+            let stored = self.keys.insert(&create, now_us()).await?;
+            for (owner, master, wrapped) in &create {
+                if stored.contains(owner) {
+                    let row = WrappedKey {
+                        owner: owner.clone(),
+                        master_key_id: Some(master.clone()),
+                        wrapped: Some(wrapped.clone()),
+                    };
+                    if let Lookup::Key(k) = self.unwrap_key(&row)? {
+                        found.insert(owner.clone(), k);
+                    }
+                } else if let Some(row) = self.keys.get(owner).await?
                     && let Lookup::Key(k) = self.unwrap_key(&row)?
                 {
+                    // Another process created this owner's key first: use the stored one.
                     found.insert(owner.clone(), k);
                 }
             }
