@@ -76,42 +76,33 @@ async fn heads_are_signed_and_proofs_verify_against_them() {
         "ledger events and request transitions: {head}"
     );
 
-    // The disclosure is a leaf too, with its proof.
-    let (s, _, p) = app.call("GET", "/v1/log/proof/audit:1", None).await;
-    assert_eq!(s, 200, "{p}");
-    let path: Vec<Hash> = p["proof"]
-        .as_array()
-        .expect("proof")
-        .iter()
-        .map(hash)
-        .collect();
-    assert!(merkle::verify_inclusion(
-        &hash(&p["leaf_hash"]),
-        p["leaf_index"].as_u64().expect("index"),
-        size,
-        &path,
-        &hash(&head["root"]),
-    ));
-
-    // An inclusion proof for every ledger event checks against the signed head.
-    for seq in 1..=ledger {
+    // An inclusion proof for every ledger event, and for the disclosure's audit row, checks
+    // against the signed head.
+    let events = (1..=ledger)
+        .map(|seq| format!("ledger:{seq}"))
+        .chain(["audit:1".to_owned()]);
+    for event in events {
         let (s, _, p) = app
-            .call("GET", &format!("/v1/log/proof/ledger:{seq}"), None)
+            .call("GET", &format!("/v1/log/proof/{event}"), None)
             .await;
         assert_eq!(s, 200, "{p}");
+        assert_eq!(p["head"]["root"], head["root"], "the newest head");
         let path: Vec<Hash> = p["proof"]
             .as_array()
             .expect("proof")
             .iter()
             .map(hash)
             .collect();
-        assert!(merkle::verify_inclusion(
-            &hash(&p["leaf_hash"]),
-            p["leaf_index"].as_u64().expect("index"),
-            p["head"]["size"].as_u64().expect("size"),
-            &path,
-            &hash(&p["head"]["root"]),
-        ));
+        assert!(
+            merkle::verify_inclusion(
+                &hash(&p["leaf_hash"]),
+                p["leaf_index"].as_u64().expect("index"),
+                p["head"]["size"].as_u64().expect("size"),
+                &path,
+                &hash(&p["head"]["root"]),
+            ),
+            "{event}"
+        );
     }
     let (s, _, p) = app.call("GET", "/v1/log/proof/request:1", None).await;
     assert_eq!(s, 200, "{p}");

@@ -91,41 +91,20 @@ pub trait LogStore: Send + Sync {
     fn heads(&self) -> impl Future<Output = Result<Vec<SignedHead>, StoreError>> + Send;
 }
 
-/// The bytes a ledger row is sealed as: every column but the personal attributes (evidence,
-/// reasons, e-mail) that an erasure removes.
-fn ledger_content(
-    seq: i64,
-    subject: &str,
-    at_us: i64,
-    kind: &str,
-    body: &str,
-    version: &str,
-) -> Vec<u8> {
-    format!("ledger\n{seq}\n{subject}\n{at_us}\n{kind}\n{body}\n{version}").into_bytes()
-}
-
-fn request_content(
-    seq: i64,
-    request: &str,
-    at_us: i64,
-    actor: &str,
-    kind: &str,
-    body: &str,
-) -> Vec<u8> {
-    format!("request\n{seq}\n{request}\n{at_us}\n{actor}\n{kind}\n{body}").into_bytes()
-}
-
-fn audit_content(
-    seq: i64,
-    at_us: i64,
-    actor: &str,
-    kind: &str,
-    object: &str,
-    subject: Option<&str>,
-    body: &str,
-) -> Vec<u8> {
-    let subject = subject.unwrap_or("");
-    format!("audit\n{seq}\n{at_us}\n{actor}\n{kind}\n{object}\n{subject}\n{body}").into_bytes()
+/// The bytes a row is sealed as: every column but the personal attributes (evidence, reasons,
+/// e-mail addresses) that an erasure removes. `c` holds the source's columns in the order of
+/// its query in `log_contents`.
+fn content(source: LogSource, seq: i64, at_us: i64, c: &[String; 5]) -> Vec<u8> {
+    let [c1, c2, c3, c4, c5] = c;
+    match source {
+        // subject, kind, body, policy version
+        LogSource::Ledger => format!("ledger\n{seq}\n{c1}\n{at_us}\n{c2}\n{c3}\n{c4}"),
+        // request id, actor, kind, body
+        LogSource::RequestEvent => format!("request\n{seq}\n{c1}\n{at_us}\n{c2}\n{c3}\n{c4}"),
+        // actor, kind, object, subject (empty when none), body
+        LogSource::Audit => format!("audit\n{seq}\n{at_us}\n{c1}\n{c2}\n{c3}\n{c4}\n{c5}"),
+    }
+    .into_bytes()
 }
 
 fn hash32(v: Vec<u8>) -> Result<[u8; 32], StoreError> {
@@ -144,10 +123,17 @@ macro_rules! log_store {
                 after: i64,
                 limit: i64,
             ) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
-                match source {
-                    LogSource::Ledger => sqlx::query(
-                        "SELECT seq, subject, at_us, kind, body, policy_version FROM ledger WHERE seq > $1 ORDER BY seq LIMIT $2",
-                    )
+                // Every source answers the same columns (seq, at_us, c1..c5), so one mapping
+                // reads them all; `content` puts them in the source's canonical order.
+                let sql = match source {
+                    LogSource::Ledger => "SELECT seq, at_us, subject AS c1, kind AS c2, body AS c3, \
+                        policy_version AS c4, '' AS c5 FROM ledger WHERE seq > $1 ORDER BY seq LIMIT $2",
+                    LogSource::RequestEvent => "SELECT seq, at_us, request_id AS c1, actor AS c2, kind AS c3, \
+                        body AS c4, '' AS c5 FROM request_events WHERE seq > $1 ORDER BY seq LIMIT $2",
+                    LogSource::Audit => "SELECT seq, at_us, actor AS c1, kind AS c2, object AS c3, \
+                        COALESCE(subject, '') AS c4, body AS c5 FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2",
+                };
+                sqlx::query(sql)
                     .bind(after)
                     .bind(limit)
                     .fetch_all(&self.pool)
@@ -155,58 +141,16 @@ macro_rules! log_store {
                     .iter()
                     .map(|r| {
                         let seq: i64 = r.try_get("seq")?;
-                        let subject: String = r.try_get("subject")?;
-                        let kind: String = r.try_get("kind")?;
-                        let body: String = r.try_get("body")?;
-                        let version: String = r.try_get("policy_version")?;
-                        Ok((
-                            seq,
-                            ledger_content(seq, &subject, r.try_get("at_us")?, &kind, &body, &version),
-                        ))
+                        let columns = [
+                            r.try_get::<String, _>("c1")?,
+                            r.try_get::<String, _>("c2")?,
+                            r.try_get::<String, _>("c3")?,
+                            r.try_get::<String, _>("c4")?,
+                            r.try_get::<String, _>("c5")?,
+                        ];
+                        Ok((seq, content(source, seq, r.try_get("at_us")?, &columns)))
                     })
-                    .collect(),
-                    LogSource::RequestEvent => sqlx::query(
-                        "SELECT seq, request_id, at_us, actor, kind, body FROM request_events WHERE seq > $1 ORDER BY seq LIMIT $2",
-                    )
-                    .bind(after)
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?
-                    .iter()
-                    .map(|r| {
-                        let seq: i64 = r.try_get("seq")?;
-                        let request: String = r.try_get("request_id")?;
-                        let actor: String = r.try_get("actor")?;
-                        let kind: String = r.try_get("kind")?;
-                        let body: String = r.try_get("body")?;
-                        Ok((
-                            seq,
-                            request_content(seq, &request, r.try_get("at_us")?, &actor, &kind, &body),
-                        ))
-                    })
-                    .collect(),
-                    LogSource::Audit => sqlx::query(
-                        "SELECT seq, at_us, actor, kind, object, subject, body FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2",
-                    )
-                    .bind(after)
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?
-                    .iter()
-                    .map(|r| {
-                        let seq: i64 = r.try_get("seq")?;
-                        let actor: String = r.try_get("actor")?;
-                        let kind: String = r.try_get("kind")?;
-                        let object: String = r.try_get("object")?;
-                        let subject: Option<String> = r.try_get("subject")?;
-                        let body: String = r.try_get("body")?;
-                        Ok((
-                            seq,
-                            audit_content(seq, r.try_get("at_us")?, &actor, &kind, &object, subject.as_deref(), &body),
-                        ))
-                    })
-                    .collect(),
-                }
+                    .collect()
             }
 
             async fn log_cursor(&self, source: LogSource) -> Result<i64, StoreError> {
@@ -337,5 +281,43 @@ impl LogStore for AnyStore {
     }
     async fn heads(&self) -> Result<Vec<SignedHead>, StoreError> {
         dispatch!(self, s => s.heads().await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{LogSource, content};
+
+    // Sealed leaves hash these bytes: a change here breaks every stored log's verification.
+    #[test]
+    fn the_sealed_content_of_each_source_keeps_its_format() {
+        let c = |a: &str, b: &str, c: &str, d: &str, e: &str| [a, b, c, d, e].map(str::to_owned);
+        assert_eq!(
+            content(
+                LogSource::Ledger,
+                4,
+                17,
+                &c("S-1", "consent_given", "{}", "v1", "")
+            ),
+            b"ledger\n4\nS-1\n17\nconsent_given\n{}\nv1"
+        );
+        assert_eq!(
+            content(
+                LogSource::RequestEvent,
+                5,
+                18,
+                &c("rq-1", "system", "verified", "{}", "")
+            ),
+            b"request\n5\nrq-1\n18\nsystem\nverified\n{}"
+        );
+        assert_eq!(
+            content(
+                LogSource::Audit,
+                6,
+                19,
+                &c("api", "disclosure_made", "d-1", "S-1", "{}")
+            ),
+            b"audit\n6\n19\napi\ndisclosure_made\nd-1\nS-1\n{}"
+        );
     }
 }
