@@ -138,20 +138,29 @@ impl PgStore {
 /// The advisory lock key of [`PgStore::begin_sealed`] ("6962" for RFC 6962).
 const SEQUENCE_LOCK: i64 = 6962;
 
-/// A `StoredEvent` from a row of the history queries (a macro: the row types differ).
-macro_rules! stored_event {
+/// A `LedgerEvent` from a row with the columns seq, subject, at_us, kind and body (a macro: the
+/// row types differ).
+macro_rules! ledger_event {
     ($r:expr) => {{
         let r = $r;
         let kind: String = r.try_get("kind")?;
         let body: String = r.try_get("body")?;
+        event(
+            r.try_get("seq")?,
+            r.try_get("subject")?,
+            r.try_get("at_us")?,
+            &kind,
+            &body,
+        )
+    }};
+}
+
+/// A `StoredEvent` from a row of the history queries (a macro: the row types differ).
+macro_rules! stored_event {
+    ($r:expr) => {{
+        let r = $r;
         Ok::<_, StoreError>(StoredEvent {
-            event: event(
-                r.try_get("seq")?,
-                r.try_get("subject")?,
-                r.try_get("at_us")?,
-                &kind,
-                &body,
-            )?,
+            event: ledger_event!(r)?,
             evidence: r.try_get("evidence")?,
             reason: r.try_get("reason")?,
             policy_version: r.try_get("policy_version")?,
@@ -241,13 +250,7 @@ macro_rules! sql_store {
                 let rows = sqlx::query("SELECT seq, subject, at_us, kind, body FROM ledger ORDER BY seq")
                     .fetch_all(&self.pool)
                     .await?;
-                rows.iter()
-                    .map(|r| {
-                        let kind: String = r.try_get("kind")?;
-                        let body: String = r.try_get("body")?;
-                        event(r.try_get("seq")?, r.try_get("subject")?, r.try_get("at_us")?, &kind, &body)
-                    })
-                    .collect()
+                rows.iter().map(|r| ledger_event!(r)).collect()
             }
 
             async fn events_after(&self, seq: i64) -> Result<Vec<LedgerEvent>, StoreError> {
@@ -255,13 +258,7 @@ macro_rules! sql_store {
                     .bind(seq)
                     .fetch_all(&self.pool)
                     .await?;
-                rows.iter()
-                    .map(|r| {
-                        let kind: String = r.try_get("kind")?;
-                        let body: String = r.try_get("body")?;
-                        event(r.try_get("seq")?, r.try_get("subject")?, r.try_get("at_us")?, &kind, &body)
-                    })
-                    .collect()
+                rows.iter().map(|r| ledger_event!(r)).collect()
             }
 
             async fn call_consents_since(&self, at: jiff::Timestamp) -> Result<Vec<LedgerEvent>, StoreError> {
@@ -269,13 +266,7 @@ macro_rules! sql_store {
                     .bind(at.as_microsecond())
                     .fetch_all(&self.pool)
                     .await?;
-                rows.iter()
-                    .map(|r| {
-                        let kind: String = r.try_get("kind")?;
-                        let body: String = r.try_get("body")?;
-                        event(r.try_get("seq")?, r.try_get("subject")?, r.try_get("at_us")?, &kind, &body)
-                    })
-                    .collect()
+                rows.iter().map(|r| ledger_event!(r)).collect()
             }
 
             async fn save_snapshot(&self, policy_version: &str, snapshot: &Snapshot) -> Result<(), StoreError> {
