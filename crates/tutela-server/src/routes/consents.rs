@@ -62,6 +62,18 @@ pub async fn record_consent(
     record(&state, &id, kind, &headers, (body.evidence, None, None)).await
 }
 
+/// The `country` field of a transfer ground, as an ISO 3166-1 alpha-2 code.
+fn country_field(code: &str) -> Result<CountryCode, Problem> {
+    CountryCode::parse(code).ok_or_else(|| {
+        Problem::new(
+            Code::InvalidField,
+            format!("`{code}` is not a country code"),
+        )
+        .field("country")
+        .fix("use an ISO 3166-1 alpha-2 code such as `IN`")
+    })
+}
+
 #[utoipa::path(post, path = "/v1/subjects/{id}/transfer-consents", request_body = TransferConsentPost,
     params(("id" = String, Path, description = "The operator's id of the person")),
     responses((status = 201, body = Recorded), (status = 422, body = crate::problem::ProblemBody)),
@@ -72,14 +84,7 @@ pub async fn transfer(
     headers: HeaderMap,
     Body(body): Body<TransferConsentPost>,
 ) -> Result<(StatusCode, Json<Recorded>), Problem> {
-    let country = CountryCode::parse(&body.country).ok_or_else(|| {
-        Problem::new(
-            Code::InvalidField,
-            format!("`{}` is not a country code", body.country),
-        )
-        .field("country")
-        .fix("use an ISO 3166-1 alpha-2 code such as `IN`")
-    })?;
+    let country = country_field(&body.country)?;
     if body.granted && body.evidence.as_deref().is_none_or(|e| e.trim().is_empty()) {
         return Err(Problem::new(
             Code::InvalidField,
@@ -125,14 +130,7 @@ pub async fn necessity(
     headers: HeaderMap,
     Body(body): Body<TransferNecessityPost>,
 ) -> Result<(StatusCode, Json<Recorded>), Problem> {
-    let country = CountryCode::parse(&body.country).ok_or_else(|| {
-        Problem::new(
-            Code::InvalidField,
-            format!("`{}` is not a country code", body.country),
-        )
-        .field("country")
-        .fix("use an ISO 3166-1 alpha-2 code such as `IN`")
-    })?;
+    let country = country_field(&body.country)?;
     if body.active && body.contract.as_deref().is_none_or(|c| c.trim().is_empty()) {
         return Err(Problem::new(
             Code::InvalidField,
