@@ -22,6 +22,7 @@ pub mod index;
 pub mod intake;
 pub mod ledger;
 pub mod merkle;
+pub mod merkle_nodes;
 pub mod policy;
 pub mod reason;
 pub mod record;

@@ -9,6 +9,7 @@ use std::path::Path;
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use sha2::{Digest, Sha256};
 use tutela_core::merkle::{self, Hash};
+use tutela_core::merkle_nodes::{self, NodeId, Nodes};
 use tutela_store::{AnyStore, LogLeaf, LogSource, LogStore, SignedHead, StoreError};
 
 /// Rows sealed per source in one step.
@@ -176,10 +177,55 @@ pub async fn seal(store: &AnyStore) -> Result<usize, StoreError> {
             next += 1;
         }
     }
-    if !leaves.is_empty() {
-        store.append_leaves(&leaves).await?;
+    if leaves.is_empty() {
+        return Ok(0);
     }
+    let old = leaves[0].index;
+    let new = next;
+    let needs = merkle_nodes::grow_needs(old, new);
+    let mut stored = store.log_nodes(&needs).await?;
+    if stored.len() < needs.len() {
+        // A log sealed before nodes were kept: derive them once from its leaves.
+        fill_nodes(store).await?;
+        stored = store.log_nodes(&needs).await?;
+    }
+    let hashes: Vec<Hash> = leaves.iter().map(|l| l.leaf_hash).collect();
+    let nodes =
+        merkle_nodes::grow(old, new, &hashes, &stored).ok_or_else(|| StoreError::Corrupt {
+            seq: -1,
+            what: "a log node the new leaves need is missing".into(),
+        })?;
+    store.append_leaves(&leaves, &nodes).await?;
     Ok(leaves.len())
+}
+
+/// Stores the nodes a log's leaves imply and that are missing (a log sealed before nodes were
+/// kept); returns how many were added.
+pub async fn fill_nodes(store: &AnyStore) -> Result<usize, StoreError> {
+    let leaves = store.log_leaves().await?;
+    let size = leaves.len() as u64;
+    let expected: u64 = (1..64).map(|l| size >> l).sum();
+    let present = store.all_log_nodes().await?;
+    if present.len() as u64 >= expected {
+        return Ok(0);
+    }
+    let hashes: Vec<Hash> = leaves.iter().map(|l| l.leaf_hash).collect();
+    let all = merkle_nodes::grow(0, size, &hashes, &Nodes::new()).unwrap_or_default();
+    let missing: Vec<(NodeId, Hash)> = all
+        .into_iter()
+        .filter(|(id, _)| !present.contains_key(id))
+        .collect();
+    store.append_leaves(&[], &missing).await?;
+    Ok(missing.len())
+}
+
+/// The head of the first `size` leaves, from O(log n) stored nodes.
+pub async fn root_of(store: &AnyStore, size: u64) -> Result<Option<Hash>, StoreError> {
+    if size == 0 {
+        return Ok(Some(merkle::root(&[])));
+    }
+    let nodes = store.log_nodes(&merkle_nodes::root_needs(size)).await?;
+    Ok(merkle_nodes::root_from(size, &nodes))
 }
 
 /// Seals what is pending, then signs the tree head unless the newest signed head already has
@@ -190,15 +236,25 @@ pub async fn sign_head(
     now: jiff::Timestamp,
 ) -> Result<SignedHead, StoreError> {
     while seal(store).await? > 0 {}
-    let leaves = store.log_leaves().await?;
-    let size = leaves.len() as u64;
+    let size = store.log_size().await?;
     if let Some(last) = store.heads().await?.pop()
         && last.size == size
     {
         return Ok(last);
     }
-    let hashes: Vec<Hash> = leaves.iter().map(|l| l.leaf_hash).collect();
-    let head = key.sign(size, merkle::root(&hashes), now);
+    let root = match root_of(store, size).await? {
+        Some(root) => root,
+        None => {
+            fill_nodes(store).await?;
+            root_of(store, size)
+                .await?
+                .ok_or_else(|| StoreError::Corrupt {
+                    seq: -1,
+                    what: "the log's nodes do not cover its leaves".into(),
+                })?
+        }
+    };
+    let head = key.sign(size, root, now);
     store.insert_head(&head).await?;
     Ok(head)
 }
@@ -291,6 +347,28 @@ pub async fn verify(store: &AnyStore, public: Option<&[u8; 32]>) -> Result<Verif
         }
     }
     let hashes: Vec<Hash> = leaves.iter().map(|l| l.leaf_hash).collect();
+    // The stored nodes must be what the leaves give: proofs are built from them.
+    let expected: Nodes = merkle_nodes::grow(0, hashes.len() as u64, &hashes, &Nodes::new())
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let stored = store.all_log_nodes().await.map_err(io)?;
+    let mut ids: Vec<&NodeId> = expected.keys().collect();
+    ids.sort_unstable();
+    for id in ids {
+        if stored.get(id).is_some_and(|s| Some(s) != expected.get(id)) {
+            return Err(format!(
+                "node (level {}, index {}): the leaves do not give its hash (changed)",
+                id.level, id.index
+            ));
+        }
+    }
+    if let Some(extra) = stored.keys().filter(|id| !expected.contains_key(id)).min() {
+        return Err(format!(
+            "node (level {}, index {}): covers leaves the log does not hold (truncated)",
+            extra.level, extra.index
+        ));
+    }
     let heads = store.heads().await.map_err(io)?;
     for h in &heads {
         let Some(prefix) = hashes.get(..usize::try_from(h.size).unwrap_or(usize::MAX)) else {

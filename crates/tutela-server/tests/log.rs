@@ -157,6 +157,46 @@ async fn heads_are_signed_and_proofs_verify_against_them() {
     app.finish().await;
 }
 
+// Proofs come from stored subtree hashes; a log sealed before they were kept gets them from
+// its leaves at the next seal, and its proofs verify.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_without_stored_nodes_gets_them_and_proves_as_before() {
+    let (app, public) = seeded().await;
+    tamper(
+        &app.engine.store,
+        &["DROP TRIGGER log_nodes_no_delete", "DELETE FROM log_nodes"],
+    )
+    .await
+    .expect("forget the nodes");
+    let (s, _, _) = app
+        .call(
+            "POST",
+            "/v1/subjects/L-9/consents",
+            Some(json!({"purpose": "email_marketing", "channel": "email", "granted": true, "source": "web"})),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let (s, _, head) = app.call("POST", "/v1/log/head", None).await;
+    assert_eq!(s, 201, "{head}");
+    let (s, _, p) = app.call("GET", "/v1/log/proof/ledger:1", None).await;
+    assert_eq!(s, 200, "{p}");
+    let path: Vec<Hash> = p["proof"]
+        .as_array()
+        .expect("proof")
+        .iter()
+        .map(hash)
+        .collect();
+    assert!(merkle::verify_inclusion(
+        &hash(&p["leaf_hash"]),
+        0,
+        head["size"].as_u64().expect("size"),
+        &path,
+        &hash(&head["root"]),
+    ));
+    verdict(&app, &public).await.expect("verifies");
+    app.finish().await;
+}
+
 // Found by schemathesis: the empty tree's head has no consistency proof (RFC 9162 2.1.4); asking
 // for one is the caller's mistake, not a broken store.
 #[tokio::test]
@@ -190,6 +230,8 @@ async fn every_tampering_is_caught_and_named() {
         "DROP TRIGGER log_leaves_no_update",
         "DROP TRIGGER log_leaves_no_delete",
         "DROP TRIGGER audit_events_no_update",
+        "DROP TRIGGER log_nodes_no_update",
+        "DROP TRIGGER log_nodes_no_delete",
     ];
     let cases: &[(&[&str], &str)] = &[
         // One byte of one stored event.
@@ -235,6 +277,13 @@ async fn every_tampering_is_caught_and_named() {
         (
             &["DELETE FROM log_leaves WHERE idx = (SELECT MAX(idx) FROM log_leaves)"],
             "the log holds only",
+        ),
+        // A stored subtree hash that proofs are built from.
+        (
+            &[
+                "UPDATE log_nodes SET hash = (SELECT leaf_hash FROM log_leaves WHERE idx = 0) WHERE level = 1 AND idx = 1",
+            ],
+            "node (level 1, index 1): the leaves do not give its hash (changed)",
         ),
         // One byte of a disclosure's audit row.
         (

@@ -8,6 +8,8 @@ use std::future::Future;
 
 use sqlx::Row;
 
+use tutela_core::merkle_nodes::{NodeId, Nodes};
+
 use crate::sql::{from_micros, micros};
 use crate::{AnyStore, PgStore, SqliteStore, StoreError};
 
@@ -78,11 +80,26 @@ pub trait LogStore: Send + Sync {
     /// Every sealed leaf, in tree order.
     fn log_leaves(&self) -> impl Future<Output = Result<Vec<LogLeaf>, StoreError>> + Send;
 
-    /// Appends leaves atomically; [`StoreError::Conflict`] when another sealer took an index.
+    /// The leaf that sealed row `seq` of `source`, if any.
+    fn log_leaf(
+        &self,
+        source: LogSource,
+        seq: i64,
+    ) -> impl Future<Output = Result<Option<LogLeaf>, StoreError>> + Send;
+
+    /// Appends leaves and the subtree nodes they complete atomically;
+    /// [`StoreError::Conflict`] when another sealer took an index.
     fn append_leaves(
         &self,
         leaves: &[LogLeaf],
+        nodes: &[(NodeId, [u8; 32])],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The stored hashes of these nodes (level 0: the leaves); missing ones are left out.
+    fn log_nodes(&self, ids: &[NodeId]) -> impl Future<Output = Result<Nodes, StoreError>> + Send;
+
+    /// Every stored node above the leaves, for verification and to fill in what is missing.
+    fn all_log_nodes(&self) -> impl Future<Output = Result<Nodes, StoreError>> + Send;
 
     fn insert_head(&self, head: &SignedHead)
     -> impl Future<Output = Result<(), StoreError>> + Send;
@@ -192,8 +209,21 @@ macro_rules! log_store {
                     .collect()
             }
 
-            async fn append_leaves(&self, leaves: &[LogLeaf]) -> Result<(), StoreError> {
+            async fn append_leaves(
+                &self,
+                leaves: &[LogLeaf],
+                nodes: &[(NodeId, [u8; 32])],
+            ) -> Result<(), StoreError> {
                 let mut tx = self.pool.begin().await?;
+                for (id, hash) in nodes {
+                    // A node is a function of its leaves: one stored already is the same.
+                    sqlx::query("INSERT INTO log_nodes (level, idx, hash) VALUES ($1, $2, $3) ON CONFLICT (level, idx) DO NOTHING")
+                        .bind(i64::from(id.level))
+                        .bind(i64::try_from(id.index).unwrap_or(i64::MAX))
+                        .bind(hash.as_slice())
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 for l in leaves {
                     let done = sqlx::query(
                         "INSERT INTO log_leaves (idx, source, source_seq, leaf_hash) VALUES ($1, $2, $3, $4)",
@@ -215,6 +245,67 @@ macro_rules! log_store {
                 }
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn log_leaf(&self, source: LogSource, seq: i64) -> Result<Option<LogLeaf>, StoreError> {
+                let row = sqlx::query("SELECT idx, leaf_hash FROM log_leaves WHERE source = $1 AND source_seq = $2")
+                    .bind(source.as_str())
+                    .bind(seq)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(|r| {
+                    let index: i64 = r.try_get("idx")?;
+                    Ok(LogLeaf {
+                        index: u64::try_from(index).unwrap_or(u64::MAX),
+                        source,
+                        seq,
+                        leaf_hash: hash32(r.try_get("leaf_hash")?)?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn log_nodes(&self, ids: &[NodeId]) -> Result<Nodes, StoreError> {
+                let mut out = Nodes::new();
+                // A proof needs a few dozen nodes: one indexed lookup each.
+                for id in ids {
+                    let index = i64::try_from(id.index).unwrap_or(i64::MAX);
+                    let hash: Option<Vec<u8>> = if id.level == 0 {
+                        sqlx::query_scalar("SELECT leaf_hash FROM log_leaves WHERE idx = $1")
+                            .bind(index)
+                            .fetch_optional(&self.pool)
+                            .await?
+                    } else {
+                        sqlx::query_scalar("SELECT hash FROM log_nodes WHERE level = $1 AND idx = $2")
+                            .bind(i64::from(id.level))
+                            .bind(index)
+                            .fetch_optional(&self.pool)
+                            .await?
+                    };
+                    if let Some(h) = hash {
+                        out.insert(*id, hash32(h)?);
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn all_log_nodes(&self) -> Result<Nodes, StoreError> {
+                let rows = sqlx::query("SELECT level, idx, hash FROM log_nodes")
+                    .fetch_all(&self.pool)
+                    .await?;
+                let mut out = Nodes::with_capacity(rows.len());
+                for r in &rows {
+                    let level: i64 = r.try_get("level")?;
+                    let index: i64 = r.try_get("idx")?;
+                    out.insert(
+                        NodeId {
+                            level: u32::try_from(level).unwrap_or(u32::MAX),
+                            index: u64::try_from(index).unwrap_or(u64::MAX),
+                        },
+                        hash32(r.try_get("hash")?)?,
+                    );
+                }
+                Ok(out)
             }
 
             async fn insert_head(&self, h: &SignedHead) -> Result<(), StoreError> {
@@ -273,8 +364,21 @@ impl LogStore for AnyStore {
     async fn log_leaves(&self) -> Result<Vec<LogLeaf>, StoreError> {
         dispatch!(self, s => s.log_leaves().await)
     }
-    async fn append_leaves(&self, leaves: &[LogLeaf]) -> Result<(), StoreError> {
-        dispatch!(self, s => s.append_leaves(leaves).await)
+    async fn append_leaves(
+        &self,
+        leaves: &[LogLeaf],
+        nodes: &[(NodeId, [u8; 32])],
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.append_leaves(leaves, nodes).await)
+    }
+    async fn log_leaf(&self, source: LogSource, seq: i64) -> Result<Option<LogLeaf>, StoreError> {
+        dispatch!(self, s => s.log_leaf(source, seq).await)
+    }
+    async fn log_nodes(&self, ids: &[NodeId]) -> Result<Nodes, StoreError> {
+        dispatch!(self, s => s.log_nodes(ids).await)
+    }
+    async fn all_log_nodes(&self) -> Result<Nodes, StoreError> {
+        dispatch!(self, s => s.all_log_nodes().await)
     }
     async fn insert_head(&self, head: &SignedHead) -> Result<(), StoreError> {
         dispatch!(self, s => s.insert_head(head).await)

@@ -295,6 +295,29 @@ CREATE TRIGGER audit_events_no_change BEFORE UPDATE OR DELETE ON audit_events
 FOR EACH ROW EXECUTE FUNCTION ledger_append_only();
 "#;
 
+// The hash of every complete, aligned subtree of the log above the leaves, so that heads and
+// proofs read O(log n) rows (issue 10). Derived from the leaves; `tutela log verify` checks them.
+const TABLES_V14: &str = r#"
+CREATE TABLE log_nodes (
+    level {int} NOT NULL,         -- category: none (height above the leaves, from 1)
+    idx {int} NOT NULL,           -- category: none (position at that height)
+    hash {blob} NOT NULL,         -- category: none (SHA-256 node hash)
+    PRIMARY KEY (level, idx)
+);
+"#;
+
+const SQLITE_NODES_APPEND_ONLY: &str = r#"
+CREATE TRIGGER log_nodes_no_update BEFORE UPDATE ON log_nodes
+BEGIN SELECT RAISE(ABORT, 'the log is append-only'); END;
+CREATE TRIGGER log_nodes_no_delete BEFORE DELETE ON log_nodes
+BEGIN SELECT RAISE(ABORT, 'the log is append-only'); END;
+"#;
+
+const POSTGRES_NODES_APPEND_ONLY: &str = r#"
+CREATE TRIGGER log_nodes_no_change BEFORE UPDATE OR DELETE ON log_nodes
+FOR EACH ROW EXECUTE FUNCTION ledger_append_only();
+"#;
+
 const SQLITE_LOG_APPEND_ONLY: &str = r#"
 CREATE TRIGGER log_leaves_no_update BEFORE UPDATE ON log_leaves
 BEGIN SELECT RAISE(ABORT, 'the log is append-only'); END;
@@ -362,6 +385,7 @@ pub fn sqlite() -> Vec<(i64, String)> {
         (11, sqlite_types(TABLES_V11) + SQLITE_LOG_APPEND_ONLY),
         (12, COLUMNS_V12.to_owned()),
         (13, sqlite_types(TABLES_V13) + SQLITE_AUDIT_APPEND_ONLY),
+        (14, sqlite_types(TABLES_V14) + SQLITE_NODES_APPEND_ONLY),
     ]
 }
 
@@ -380,6 +404,7 @@ pub fn postgres() -> Vec<(i64, String)> {
         (11, postgres_types(TABLES_V11) + POSTGRES_LOG_APPEND_ONLY),
         (12, COLUMNS_V12.to_owned()),
         (13, postgres_types(TABLES_V13) + POSTGRES_AUDIT_APPEND_ONLY),
+        (14, postgres_types(TABLES_V14) + POSTGRES_NODES_APPEND_ONLY),
     ]
 }
 
@@ -401,6 +426,7 @@ mod tests {
             super::TABLES_V9,
             super::TABLES_V11,
             super::TABLES_V13,
+            super::TABLES_V14,
         ]
         .iter()
         .flat_map(|t| t.lines())
@@ -419,7 +445,7 @@ mod tests {
                 assert!(l.contains("-- category: "), "column without category: {l}");
             }
         }
-        assert_eq!(columns, 19 + 41 + 17 + 14 + 9 + 21 + 11 + 11 + 9 + 7);
+        assert_eq!(columns, 19 + 41 + 17 + 14 + 9 + 21 + 11 + 11 + 9 + 7 + 3);
     }
 
     #[test]

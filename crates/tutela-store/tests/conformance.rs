@@ -2,6 +2,7 @@
 
 use tutela_core::basis::{ContractKind, Relationship};
 use tutela_core::ledger::{EventKind, ObjectionScope};
+use tutela_core::merkle_nodes::NodeId;
 use tutela_store::{NewEvent, Snapshot, Store, StoreError};
 
 fn at(s: &str) -> jiff::Timestamp {
@@ -292,11 +293,24 @@ async fn log_leaves_and_heads_are_kept_in_order<S: Store + tutela_store::LogStor
             leaf_hash: tutela_core::merkle::leaf_hash(content),
         })
         .collect();
-    store.append_leaves(&leaves).await.expect("append");
+    let node = NodeId { level: 1, index: 0 };
+    let node_hash = tutela_core::merkle::node_hash(&leaves[0].leaf_hash, &leaves[1].leaf_hash);
+    store
+        .append_leaves(&leaves, &[(node, node_hash)])
+        .await
+        .expect("append");
     assert!(matches!(
-        store.append_leaves(&leaves[2..]).await,
+        store.append_leaves(&leaves[2..], &[]).await,
         Err(StoreError::Conflict)
     ));
+    // Nodes read back by id, the leaves as level 0; a missing one is left out.
+    let leaf = NodeId { level: 0, index: 2 };
+    let absent = NodeId { level: 1, index: 1 };
+    let read = store.log_nodes(&[node, leaf, absent]).await.expect("nodes");
+    assert_eq!(read.len(), 2);
+    assert_eq!(read[&node], node_hash);
+    assert_eq!(read[&leaf], leaves[2].leaf_hash);
+    assert_eq!(store.all_log_nodes().await.expect("all").len(), 1);
     assert_eq!(store.log_size().await.expect("size"), 3);
     assert_eq!(store.log_leaves().await.expect("leaves"), leaves);
     assert_eq!(

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use tutela_core::merkle;
+use tutela_core::merkle_nodes;
 use tutela_store::{LogSource, LogStore, SignedHead};
 use utoipa::ToSchema;
 
@@ -106,8 +106,7 @@ pub async fn inclusion(
         );
     };
     let store = &state.engine.store;
-    let leaves = store.log_leaves().await.map_err(unavailable)?;
-    let Some(leaf) = leaves.iter().find(|l| l.source == source && l.seq == seq) else {
+    let Some(leaf) = store.log_leaf(source, seq).await.map_err(unavailable)? else {
         return Err(
             Problem::new(Code::NotFound, format!("`{event}` is not sealed in the log"))
                 .fix("an entry is sealed within a second of its write; POST /v1/log/head seals and signs now"),
@@ -121,16 +120,15 @@ pub async fn inclusion(
         )
         .fix("POST /v1/log/head signs a head that includes it"));
     };
-    let hashes: Vec<merkle::Hash> = leaves.iter().map(|l| l.leaf_hash).collect();
-    let size = usize::try_from(h.size).unwrap_or(usize::MAX);
-    let index = usize::try_from(leaf.index).unwrap_or(usize::MAX);
-    let proof = hashes
-        .get(..size)
-        .and_then(|prefix| merkle::inclusion_proof(prefix, index))
-        .ok_or_else(|| {
-            Problem::new(Code::StorageUnavailable, "the log is shorter than its head")
-                .fix("run `tutela log verify`")
-        })?;
+    // O(log n) stored subtree hashes, not every leaf.
+    let nodes = store
+        .log_nodes(&merkle_nodes::inclusion_needs(leaf.index, h.size))
+        .await
+        .map_err(unavailable)?;
+    let proof = merkle_nodes::inclusion_from(leaf.index, h.size, &nodes).ok_or_else(|| {
+        Problem::new(Code::StorageUnavailable, "the log is shorter than its head")
+            .fix("run `tutela log verify`")
+    })?;
     Ok(Json(InclusionOut {
         event,
         leaf_index: leaf.index,
@@ -182,17 +180,14 @@ pub async fn consistency(
                 .fix("swap the sizes"),
         );
     }
-    let leaves = store.log_leaves().await.map_err(unavailable)?;
-    let hashes: Vec<merkle::Hash> = leaves.iter().map(|l| l.leaf_hash).collect();
-    let proof = hashes
-        .get(..usize::try_from(to.size).unwrap_or(usize::MAX))
-        .and_then(|prefix| {
-            merkle::consistency_proof(prefix, usize::try_from(from.size).unwrap_or(usize::MAX))
-        })
-        .ok_or_else(|| {
-            Problem::new(Code::StorageUnavailable, "the log is shorter than its head")
-                .fix("run `tutela log verify`")
-        })?;
+    let nodes = store
+        .log_nodes(&merkle_nodes::consistency_needs(from.size, to.size))
+        .await
+        .map_err(unavailable)?;
+    let proof = merkle_nodes::consistency_from(from.size, to.size, &nodes).ok_or_else(|| {
+        Problem::new(Code::StorageUnavailable, "the log is shorter than its head")
+            .fix("run `tutela log verify`")
+    })?;
     Ok(Json(ConsistencyOut {
         from: from.into(),
         to: to.into(),
