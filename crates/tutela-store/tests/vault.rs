@@ -480,3 +480,64 @@ async fn the_master_key_rotates_and_the_old_one_can_go() {
     assert_eq!(live.len(), 1);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+// Several servers share a key store in PostgreSQL (a database apart from the data): every
+// statement of the key store runs there too.
+#[tokio::test]
+async fn the_key_store_runs_on_postgresql() {
+    use tutela_store::vault::{KeySource, KeyStore, LocalMasterKeys, OwnerKind};
+    let Some(pg) = tutela_store::testing::PgSchema::create().await else {
+        return;
+    };
+    let dir = tutela_store::testing::temp_dir("vault-pg");
+    let path = dir.join("tutela-master.key");
+    let keys = KeyStore::open(&pg.store_url()).await.expect("key store");
+    let vault = Vault::new(
+        Box::new(LocalMasterKeys::open(KeySource::File(path.clone())).expect("keys")),
+        keys,
+    );
+    let owners: Vec<String> = ["A", "B", "C"]
+        .iter()
+        .map(|id| OwnerKind::Subject.owner(id))
+        .collect();
+    let first = vault.keys_for(&owners).await.expect("create");
+    assert_eq!(first.len(), 3);
+    let sealed = vault
+        .seal(OwnerKind::Subject, "A", "subjects.email", "a@example.org")
+        .await
+        .expect("seal");
+    // Another process with the same key store and key file reads the same keys.
+    let other = Vault::new(
+        Box::new(LocalMasterKeys::open(KeySource::File(path.clone())).expect("keys")),
+        KeyStore::open(&pg.store_url()).await.expect("key store"),
+    );
+    assert_eq!(other.keys_for(&owners).await.expect("read"), first);
+    assert_eq!(
+        other
+            .open("A", "subjects.email", &sealed)
+            .await
+            .expect("open"),
+        Some("a@example.org".to_owned())
+    );
+    // Rotation wraps every live key again; a destroyed one stays destroyed.
+    other
+        .destroy(OwnerKind::Subject, "B", at("2026-04-01T00:00:00Z"))
+        .await
+        .expect("destroy");
+    let mut master =
+        MasterKeys::parse("k", &std::fs::read_to_string(&path).expect("read")).expect("parse");
+    let new = master.rotate().expect("rotate");
+    tutela_store::vault::write_key_file(&path, &master).expect("write");
+    assert_eq!(other.rewrap(1).await.expect("rewrap"), 2);
+    let (live, destroyed) = other.key_store().counts().await.expect("counts");
+    assert_eq!((live, destroyed), (vec![(new, 2)], 1));
+    assert_eq!(
+        other
+            .open("A", "subjects.email", &sealed)
+            .await
+            .expect("open"),
+        Some("a@example.org".to_owned())
+    );
+    pg.drop_schema().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
