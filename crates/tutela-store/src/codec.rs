@@ -87,22 +87,42 @@ pub fn decode(name: &str, body: &str) -> Result<EventKind, String> {
     })
 }
 
+/// The parts of a write that its fingerprint covers.
+fn fingerprint_parts(e: &crate::NewEvent) -> [String; 6] {
+    let (name, body) = encode(&e.kind);
+    [
+        e.subject.clone(),
+        name.to_owned(),
+        body,
+        e.evidence.clone().unwrap_or_default(),
+        e.reason.clone().unwrap_or_default(),
+        e.email.clone().unwrap_or_default(),
+    ]
+}
+
 /// A fingerprint of a write's content, to tell a retried write from a reused key.
 pub fn request_hash(e: &crate::NewEvent) -> String {
-    let (name, body) = encode(&e.kind);
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for part in [
-        e.subject.as_str(),
-        name,
-        body.as_str(),
-        e.evidence.as_deref().unwrap_or(""),
-        e.reason.as_deref().unwrap_or(""),
-        e.email.as_deref().unwrap_or(""),
-    ] {
+    for part in fingerprint_parts(e) {
         for b in part.bytes().chain(std::iter::once(0xff)) {
             h ^= u64::from(b);
             h = h.wrapping_mul(0x0100_0000_01b3);
         }
     }
     format!("{h:016x}")
+}
+
+/// [`request_hash`] keyed with the person's data key, for a write with personal attributes:
+/// without the key (destroyed at erasure) the fingerprint confirms no guessed evidence.
+pub fn keyed_request_hash(e: &crate::NewEvent, key: &[u8; 32]) -> String {
+    use hmac::{KeyInit, Mac};
+    let Ok(mut mac) = <hmac::Hmac<sha2::Sha256>>::new_from_slice(key) else {
+        return request_hash(e);
+    };
+    for part in fingerprint_parts(e) {
+        mac.update(part.as_bytes());
+        mac.update(&[0xff]);
+    }
+    let full = crate::vault::hex(&mac.finalize().into_bytes());
+    format!("k{}", &full[..16])
 }

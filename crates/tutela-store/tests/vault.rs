@@ -313,6 +313,21 @@ async fn a_backup_restored_after_an_erasure_holds_nothing_readable_of_the_person
         }
     }
 
+    // A write's fingerprint (idempotency) covers its evidence: it is keyed with the person's
+    // data key, so after the erasure it confirms no guessed text.
+    let fingerprints: Vec<Option<String>> =
+        sqlx::query_scalar("SELECT request_hash FROM ledger WHERE subject = $1")
+            .bind(ALICE.id)
+            .fetch_all(store.pool())
+            .await
+            .expect("fingerprints");
+    assert!(
+        fingerprints
+            .iter()
+            .all(|f| f.as_deref().is_some_and(|f| f.starts_with('k'))),
+        "{fingerprints:?}"
+    );
+
     // Alice is erased, and her request's data expires.
     store
         .erase(ALICE.id, at("2026-04-01T00:00:00Z"), "v1", &[])

@@ -2,7 +2,7 @@
 //! A store without a vault (library users, most tests) passes values through unchanged.
 
 use super::{OwnerKind, Vault, blind_index_with};
-use crate::codec::request_hash;
+use crate::codec::{keyed_request_hash, request_hash};
 use crate::{NewEvent, StoreError, StoredEvent};
 
 /// Events ready for the ledger: personal attributes sealed, with what the plain values give.
@@ -18,7 +18,7 @@ pub(crate) async fn seal_events(
     vault: Option<&Vault>,
     events: &[NewEvent],
 ) -> Result<SealedEvents, StoreError> {
-    let hashes = events.iter().map(request_hash).collect();
+    let mut hashes: Vec<String> = events.iter().map(request_hash).collect();
     let email_index = events
         .iter()
         .map(|e| e.email.as_deref().map(|m| email_index(vault, m)))
@@ -38,11 +38,12 @@ pub(crate) async fn seal_events(
         .collect();
     let keys = vault.keys_for(&owners).await?;
     let mut sealed = Vec::with_capacity(events.len());
-    for e in events {
+    for (i, e) in events.iter().enumerate() {
         let mut s = e.clone();
         if personal(e) {
             let owner = OwnerKind::Subject.owner(&e.subject);
             let key = keys.get(&owner).ok_or(super::VaultError::Cipher)?;
+            hashes[i] = keyed_request_hash(e, key);
             let seal = |field: &str, v: &Option<String>| {
                 v.as_deref()
                     .map(|v| Vault::seal_with(key, OwnerKind::Subject, &owner, field, v.as_bytes()))

@@ -25,6 +25,7 @@ pub(crate) use fields::{
     SealedEvents, email_index, open_events, open_opt, seal_events, seal_many, seal_opt,
 };
 pub use keystore::{KeyStore, WrappedKey};
+pub(crate) use master::hex;
 pub use master::{KeySource, LocalMasterKeys, MasterKey, MasterKeys, write_key_file};
 
 use crate::StoreError;
