@@ -18,6 +18,16 @@ fn hash(v: &Value) -> Hash {
         .expect("a hex hash")
 }
 
+/// The hashes of a proof document's `proof` array.
+fn proof_of(doc: &Value) -> Vec<Hash> {
+    doc["proof"]
+        .as_array()
+        .expect("proof")
+        .iter()
+        .map(hash)
+        .collect()
+}
+
 /// A server with a log key, six ledger events, a request's transitions, and a signed head.
 async fn seeded() -> (TestApp, [u8; 32]) {
     let key = LogKey::generate().expect("key");
@@ -87,12 +97,7 @@ async fn heads_are_signed_and_proofs_verify_against_them() {
             .await;
         assert_eq!(s, 200, "{p}");
         assert_eq!(p["head"]["root"], head["root"], "the newest head");
-        let path: Vec<Hash> = p["proof"]
-            .as_array()
-            .expect("proof")
-            .iter()
-            .map(hash)
-            .collect();
+        let path = proof_of(&p);
         assert!(
             merkle::verify_inclusion(
                 &hash(&p["leaf_hash"]),
@@ -133,12 +138,7 @@ async fn heads_are_signed_and_proofs_verify_against_them() {
         )
         .await;
     assert_eq!(s, 200, "{c}");
-    let proof: Vec<Hash> = c["proof"]
-        .as_array()
-        .expect("proof")
-        .iter()
-        .map(hash)
-        .collect();
+    let proof = proof_of(&c);
     assert!(merkle::verify_consistency(
         size,
         to,
@@ -180,12 +180,7 @@ async fn a_log_without_stored_nodes_gets_them_and_proves_as_before() {
     assert_eq!(s, 201, "{head}");
     let (s, _, p) = app.call("GET", "/v1/log/proof/ledger:1", None).await;
     assert_eq!(s, 200, "{p}");
-    let path: Vec<Hash> = p["proof"]
-        .as_array()
-        .expect("proof")
-        .iter()
-        .map(hash)
-        .collect();
+    let path = proof_of(&p);
     assert!(merkle::verify_inclusion(
         &hash(&p["leaf_hash"]),
         0,

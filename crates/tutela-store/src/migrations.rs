@@ -283,18 +283,6 @@ CREATE TABLE audit_events (
 );
 "#;
 
-const SQLITE_AUDIT_APPEND_ONLY: &str = r#"
-CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
-BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
-BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-"#;
-
-const POSTGRES_AUDIT_APPEND_ONLY: &str = r#"
-CREATE TRIGGER audit_events_no_change BEFORE UPDATE OR DELETE ON audit_events
-FOR EACH ROW EXECUTE FUNCTION ledger_append_only();
-"#;
-
 // The hash of every complete, aligned subtree of the log above the leaves, so that heads and
 // proofs read O(log n) rows (issue 10). Derived from the leaves; `tutela log verify` checks them.
 const TABLES_V14: &str = r#"
@@ -306,41 +294,24 @@ CREATE TABLE log_nodes (
 );
 "#;
 
-const SQLITE_NODES_APPEND_ONLY: &str = r#"
-CREATE TRIGGER log_nodes_no_update BEFORE UPDATE ON log_nodes
-BEGIN SELECT RAISE(ABORT, 'the log is append-only'); END;
-CREATE TRIGGER log_nodes_no_delete BEFORE DELETE ON log_nodes
-BEGIN SELECT RAISE(ABORT, 'the log is append-only'); END;
-"#;
+/// Triggers that refuse updates and deletes on an append-only `table` in SQLite; `what` names
+/// it in the error.
+fn sqlite_append_only(table: &str, what: &str) -> String {
+    format!(
+        "\nCREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table}\n\
+         BEGIN SELECT RAISE(ABORT, '{what} is append-only'); END;\n\
+         CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table}\n\
+         BEGIN SELECT RAISE(ABORT, '{what} is append-only'); END;\n"
+    )
+}
 
-const POSTGRES_NODES_APPEND_ONLY: &str = r#"
-CREATE TRIGGER log_nodes_no_change BEFORE UPDATE OR DELETE ON log_nodes
-FOR EACH ROW EXECUTE FUNCTION ledger_append_only();
-"#;
-
-const SQLITE_LOG_APPEND_ONLY: &str = r#"
-CREATE TRIGGER log_leaves_no_update BEFORE UPDATE ON log_leaves
-BEGIN SELECT RAISE(ABORT, 'the log is append-only'); END;
-CREATE TRIGGER log_leaves_no_delete BEFORE DELETE ON log_leaves
-BEGIN SELECT RAISE(ABORT, 'the log is append-only'); END;
-"#;
-
-const POSTGRES_LOG_APPEND_ONLY: &str = r#"
-CREATE TRIGGER log_leaves_no_change BEFORE UPDATE OR DELETE ON log_leaves
-FOR EACH ROW EXECUTE FUNCTION ledger_append_only();
-"#;
-
-const SQLITE_REQUESTS_APPEND_ONLY: &str = r#"
-CREATE TRIGGER request_events_no_update BEFORE UPDATE ON request_events
-BEGIN SELECT RAISE(ABORT, 'the request ledger is append-only'); END;
-CREATE TRIGGER request_events_no_delete BEFORE DELETE ON request_events
-BEGIN SELECT RAISE(ABORT, 'the request ledger is append-only'); END;
-"#;
-
-const POSTGRES_REQUESTS_APPEND_ONLY: &str = r#"
-CREATE TRIGGER request_events_no_change BEFORE UPDATE OR DELETE ON request_events
-FOR EACH ROW EXECUTE FUNCTION ledger_append_only();
-"#;
+/// The same in PostgreSQL, with the function the ledger's migration creates.
+fn postgres_append_only(table: &str) -> String {
+    format!(
+        "\nCREATE TRIGGER {table}_no_change BEFORE UPDATE OR DELETE ON {table}\n\
+         FOR EACH ROW EXECUTE FUNCTION ledger_append_only();\n"
+    )
+}
 
 const SQLITE_APPEND_ONLY: &str = r#"
 CREATE TRIGGER ledger_no_update BEFORE UPDATE ON ledger
@@ -374,7 +345,10 @@ pub fn sqlite() -> Vec<(i64, String)> {
     vec![
         (1, sqlite_types(TABLES_V1) + SQLITE_APPEND_ONLY),
         (2, sqlite_types(TABLES_V2)),
-        (3, sqlite_types(TABLES_V3) + SQLITE_REQUESTS_APPEND_ONLY),
+        (
+            3,
+            sqlite_types(TABLES_V3) + &sqlite_append_only("request_events", "the request ledger"),
+        ),
         (4, sqlite_types(TABLES_V4)),
         (5, sqlite_types(TABLES_V5)),
         (6, sqlite_types(TABLES_V6)),
@@ -382,10 +356,19 @@ pub fn sqlite() -> Vec<(i64, String)> {
         (8, sqlite_types(TABLES_V8)),
         (9, sqlite_types(TABLES_V9)),
         (10, INDEX_V10.to_owned()),
-        (11, sqlite_types(TABLES_V11) + SQLITE_LOG_APPEND_ONLY),
+        (
+            11,
+            sqlite_types(TABLES_V11) + &sqlite_append_only("log_leaves", "the log"),
+        ),
         (12, COLUMNS_V12.to_owned()),
-        (13, sqlite_types(TABLES_V13) + SQLITE_AUDIT_APPEND_ONLY),
-        (14, sqlite_types(TABLES_V14) + SQLITE_NODES_APPEND_ONLY),
+        (
+            13,
+            sqlite_types(TABLES_V13) + &sqlite_append_only("audit_events", "the audit log"),
+        ),
+        (
+            14,
+            sqlite_types(TABLES_V14) + &sqlite_append_only("log_nodes", "the log"),
+        ),
     ]
 }
 
@@ -393,7 +376,10 @@ pub fn postgres() -> Vec<(i64, String)> {
     vec![
         (1, postgres_types(TABLES_V1) + POSTGRES_APPEND_ONLY),
         (2, postgres_types(TABLES_V2)),
-        (3, postgres_types(TABLES_V3) + POSTGRES_REQUESTS_APPEND_ONLY),
+        (
+            3,
+            postgres_types(TABLES_V3) + &postgres_append_only("request_events"),
+        ),
         (4, postgres_types(TABLES_V4)),
         (5, postgres_types(TABLES_V5)),
         (6, postgres_types(TABLES_V6)),
@@ -401,10 +387,19 @@ pub fn postgres() -> Vec<(i64, String)> {
         (8, postgres_types(TABLES_V8)),
         (9, postgres_types(TABLES_V9)),
         (10, INDEX_V10.to_owned()),
-        (11, postgres_types(TABLES_V11) + POSTGRES_LOG_APPEND_ONLY),
+        (
+            11,
+            postgres_types(TABLES_V11) + &postgres_append_only("log_leaves"),
+        ),
         (12, COLUMNS_V12.to_owned()),
-        (13, postgres_types(TABLES_V13) + POSTGRES_AUDIT_APPEND_ONLY),
-        (14, postgres_types(TABLES_V14) + POSTGRES_NODES_APPEND_ONLY),
+        (
+            13,
+            postgres_types(TABLES_V13) + &postgres_append_only("audit_events"),
+        ),
+        (
+            14,
+            postgres_types(TABLES_V14) + &postgres_append_only("log_nodes"),
+        ),
     ]
 }
 

@@ -277,6 +277,19 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
         .any(|w| w == needle.as_bytes())
 }
 
+/// A sealed store in a new directory with Alice's and Bob's data.
+async fn alice_and_bob(name: &str) -> (std::path::PathBuf, SqliteStore) {
+    let dir = tutela_store::testing::temp_dir(name);
+    let store = SqliteStore::open(&dir.join("tutela.db").to_string_lossy())
+        .await
+        .expect("open")
+        .with_vault(open_vault(&dir).await);
+    store.migrate().await.expect("migrate");
+    seed(&store, &ALICE).await;
+    seed(&store, &BOB).await;
+    (dir, store)
+}
+
 async fn backup(store: &SqliteStore, to: &Path) {
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "VACUUM INTO '{}'",
@@ -415,14 +428,7 @@ async fn the_blind_index_finds_a_person_by_email_and_the_address_is_sealed() {
 
 #[tokio::test]
 async fn a_sealed_value_copied_to_another_person_does_not_open() {
-    let dir = tutela_store::testing::temp_dir("vault-swap");
-    let store = SqliteStore::open(&dir.join("tutela.db").to_string_lossy())
-        .await
-        .expect("open")
-        .with_vault(open_vault(&dir).await);
-    store.migrate().await.expect("migrate");
-    seed(&store, &ALICE).await;
-    seed(&store, &BOB).await;
+    let (dir, store) = alice_and_bob("vault-swap").await;
     sqlx::query(
         "UPDATE call_summaries SET text = (SELECT text FROM call_summaries WHERE subject = 'C-ALICE') \
          WHERE subject = 'C-BOB'",
@@ -437,17 +443,10 @@ async fn a_sealed_value_copied_to_another_person_does_not_open() {
 
 #[tokio::test]
 async fn the_master_key_rotates_and_the_old_one_can_go() {
-    let dir = tutela_store::testing::temp_dir("vault-rotate");
-    let store = SqliteStore::open(&dir.join("tutela.db").to_string_lossy())
-        .await
-        .expect("open")
-        .with_vault(open_vault(&dir).await);
-    store.migrate().await.expect("migrate");
-    seed(&store, &ALICE).await;
-    seed(&store, &BOB).await;
+    let (dir, store) = alice_and_bob("vault-rotate").await;
 
     // A second process (the CLI) rotates: a new active key in the file, every data key
-    // wrapped again. The running store reads on without a restart.
+    // wrapped again, while `store` keeps running.
     let path = dir.join("tutela-master.key");
     let mut keys = MasterKeys::parse(
         "tutela-master.key",
@@ -493,6 +492,10 @@ async fn the_master_key_rotates_and_the_old_one_can_go() {
         .expect("append");
     let (live, _) = rotating.key_store().counts().await.expect("counts");
     assert_eq!(live.len(), 1);
+    // The store that ran all along meets a key wrapped under the new master key, which it
+    // never loaded: it reads its key file again and opens it.
+    let history = store.history("C-NEW").await.expect("history");
+    assert_eq!(history[0].evidence.as_deref(), Some("x"));
     let _ = std::fs::remove_dir_all(dir);
 }
 
