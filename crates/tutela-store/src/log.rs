@@ -124,6 +124,21 @@ fn content(source: LogSource, seq: i64, at_us: i64, c: &[String; 5]) -> Vec<u8> 
     .into_bytes()
 }
 
+/// Rows per multi-row insert: 500 rows of 4 values stay far below both databases' limits on
+/// bound parameters.
+const ROWS_PER_INSERT: usize = 500;
+
+/// `($1, $2, $3), ($4, $5, $6), …`: `rows` tuples of `width` placeholders (no value in the text).
+fn placeholders(rows: usize, width: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let cols: Vec<String> = (1..=width).map(|c| format!("${}", r * width + c)).collect();
+            format!("({})", cols.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn hash32(v: Vec<u8>) -> Result<[u8; 32], StoreError> {
     v.try_into().map_err(|_| StoreError::Corrupt {
         seq: -1,
@@ -215,26 +230,36 @@ macro_rules! log_store {
                 nodes: &[(NodeId, [u8; 32])],
             ) -> Result<(), StoreError> {
                 let mut tx = self.pool.begin().await?;
-                for (id, hash) in nodes {
+                // Many rows per statement: a batch of 10,000 leaves is a few dozen statements.
+                for chunk in nodes.chunks(ROWS_PER_INSERT) {
                     // A node is a function of its leaves: one stored already is the same.
-                    sqlx::query("INSERT INTO log_nodes (level, idx, hash) VALUES ($1, $2, $3) ON CONFLICT (level, idx) DO NOTHING")
-                        .bind(i64::from(id.level))
-                        .bind(i64::try_from(id.index).unwrap_or(i64::MAX))
-                        .bind(hash.as_slice())
-                        .execute(&mut *tx)
-                        .await?;
+                    let sql = format!(
+                        "INSERT INTO log_nodes (level, idx, hash) VALUES {} ON CONFLICT (level, idx) DO NOTHING",
+                        placeholders(chunk.len(), 3)
+                    );
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for (id, hash) in chunk {
+                        q = q
+                            .bind(i64::from(id.level))
+                            .bind(i64::try_from(id.index).unwrap_or(i64::MAX))
+                            .bind(hash.as_slice());
+                    }
+                    q.execute(&mut *tx).await?;
                 }
-                for l in leaves {
-                    let done = sqlx::query(
-                        "INSERT INTO log_leaves (idx, source, source_seq, leaf_hash) VALUES ($1, $2, $3, $4)",
-                    )
-                    .bind(i64::try_from(l.index).unwrap_or(i64::MAX))
-                    .bind(l.source.as_str())
-                    .bind(l.seq)
-                    .bind(l.leaf_hash.as_slice())
-                    .execute(&mut *tx)
-                    .await;
-                    if let Err(e) = done {
+                for chunk in leaves.chunks(ROWS_PER_INSERT) {
+                    let sql = format!(
+                        "INSERT INTO log_leaves (idx, source, source_seq, leaf_hash) VALUES {}",
+                        placeholders(chunk.len(), 4)
+                    );
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for l in chunk {
+                        q = q
+                            .bind(i64::try_from(l.index).unwrap_or(i64::MAX))
+                            .bind(l.source.as_str())
+                            .bind(l.seq)
+                            .bind(l.leaf_hash.as_slice());
+                    }
+                    if let Err(e) = q.execute(&mut *tx).await {
                         return Err(match e {
                             sqlx::Error::Database(d) if d.is_unique_violation() => {
                                 StoreError::Conflict
