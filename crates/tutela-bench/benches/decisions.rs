@@ -17,16 +17,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use cedar_policy::{Authorizer, Decision as CedarDecision, Entity};
-use tutela_bench::{Rng, index, population, queries, random_events, reference};
+use tutela_bench::{Rng, env, index, population, queries, random_events, reference};
 use tutela_core::index::StateIndex;
 use tutela_core::ledger::EventKind;
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn per_op(d: Duration, n: usize) -> f64 {
     d.as_nanos() as f64 / n as f64

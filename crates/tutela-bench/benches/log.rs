@@ -14,17 +14,10 @@
 
 use std::time::{Duration, Instant};
 
-use tutela_bench::Rng;
+use tutela_bench::{Rng, env};
 use tutela_core::merkle::{self, Hash};
 use tutela_core::merkle_nodes::{self, Nodes};
 use tutela_store::{LogLeaf, LogSource, LogStore, SqliteStore, Store};
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn ms(mut d: Vec<Duration>) -> (f64, f64) {
     d.sort_unstable();

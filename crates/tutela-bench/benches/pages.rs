@@ -20,7 +20,7 @@ use std::time::Instant;
 use axum::body::Body;
 use axum::http::Request;
 use tower::ServiceExt;
-use tutela_bench::reference;
+use tutela_bench::{env, reference};
 use tutela_core::ledger::EventKind;
 use tutela_server::requests::mailer::NoMailer;
 use tutela_server::requests::{Fulfilment, RequestSettings};
@@ -29,13 +29,6 @@ use tutela_store::{AnyStore, NewEvent, PgStore, SessionRecord, SqliteStore, WebS
 
 const TOKEN: &str = "bench-token-0123456789abcdef";
 const COOKIE: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 async fn setup(store: AnyStore, events: usize) -> axum::Router {
     let policy = reference().unwrap();

@@ -15,18 +15,12 @@
 
 use std::hint::black_box;
 use std::time::Instant;
+use tutela_bench::env;
 
 use tutela_core::ledger::EventKind;
 use tutela_store::testing::vault;
 use tutela_store::vault::{OwnerKind, Vault};
 use tutela_store::{NewEvent, SqliteStore, Store};
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn event(run: &str, i: usize) -> NewEvent {
     NewEvent {

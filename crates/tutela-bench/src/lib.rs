@@ -230,3 +230,12 @@ pub fn index(pop: &Population) -> StateIndex {
     }
     idx
 }
+
+/// A count from the environment variable `name`, or `default` when it is unset or not a number
+/// (the benchmarks' sizes).
+pub fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}

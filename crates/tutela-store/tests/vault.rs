@@ -277,14 +277,21 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
         .any(|w| w == needle.as_bytes())
 }
 
-/// A sealed store in a new directory with Alice's and Bob's data.
-async fn alice_and_bob(name: &str) -> (std::path::PathBuf, SqliteStore) {
-    let dir = tutela_store::testing::temp_dir(name);
+/// A migrated store in `dir` that seals with the keys in `dir`, and its vault.
+async fn sealed_store(dir: &Path) -> (std::sync::Arc<Vault>, SqliteStore) {
+    let vault = open_vault(dir).await;
     let store = SqliteStore::open(&dir.join("tutela.db").to_string_lossy())
         .await
         .expect("open")
-        .with_vault(open_vault(&dir).await);
+        .with_vault(vault.clone());
     store.migrate().await.expect("migrate");
+    (vault, store)
+}
+
+/// A sealed store in a new directory with Alice's and Bob's data.
+async fn alice_and_bob(name: &str) -> (std::path::PathBuf, SqliteStore) {
+    let dir = tutela_store::testing::temp_dir(name);
+    let (_, store) = sealed_store(&dir).await;
     seed(&store, &ALICE).await;
     seed(&store, &BOB).await;
     (dir, store)
@@ -303,12 +310,7 @@ async fn backup(store: &SqliteStore, to: &Path) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_restored_after_an_erasure_holds_nothing_readable_of_the_person() {
     let dir = tutela_store::testing::temp_dir("vault-backup");
-    let vault = open_vault(&dir).await;
-    let store = SqliteStore::open(&dir.join("tutela.db").to_string_lossy())
-        .await
-        .expect("open")
-        .with_vault(vault.clone());
-    store.migrate().await.expect("migrate");
+    let (_, store) = sealed_store(&dir).await;
     seed(&store, &ALICE).await;
     seed(&store, &BOB).await;
     for p in [&ALICE, &BOB] {
@@ -381,12 +383,7 @@ async fn a_backup_restored_after_an_erasure_holds_nothing_readable_of_the_person
 #[tokio::test]
 async fn the_blind_index_finds_a_person_by_email_and_the_address_is_sealed() {
     let dir = tutela_store::testing::temp_dir("vault-index");
-    let vault = open_vault(&dir).await;
-    let store = SqliteStore::open(&dir.join("tutela.db").to_string_lossy())
-        .await
-        .expect("open")
-        .with_vault(vault.clone());
-    store.migrate().await.expect("migrate");
+    let (vault, store) = sealed_store(&dir).await;
     seed(&store, &ALICE).await;
     let found = store
         .subject_by_email("  alice.sample@EXAMPLE.org ")
