@@ -516,13 +516,10 @@ macro_rules! request_store {
             ) -> Result<(), StoreError> {
                 // Exports may be binary (a ZIP): sealed as bytes, stored as the sealed text.
                 let sealed = match self.vault.as_deref() {
-                    Some(vault) => {
-                        let owner = OwnerKind::Request.owner(id);
-                        let keys = vault.keys_for(std::slice::from_ref(&owner)).await?;
-                        let key = keys.get(&owner).ok_or(crate::vault::VaultError::Cipher)?;
-                        crate::vault::Vault::seal_with(key, OwnerKind::Request, &owner, "request_results.content", content)?
-                            .into_bytes()
-                    }
+                    Some(vault) => vault
+                        .seal_bytes(OwnerKind::Request, id, "request_results.content", content)
+                        .await?
+                        .into_bytes(),
                     None => content.to_vec(),
                 };
                 sqlx::query(

@@ -18,7 +18,6 @@ pub(crate) async fn seal_events(
     vault: Option<&Vault>,
     events: &[NewEvent],
 ) -> Result<SealedEvents, StoreError> {
-    let mut hashes: Vec<String> = events.iter().map(request_hash).collect();
     let email_index = events
         .iter()
         .map(|e| e.email.as_deref().map(|m| email_index(vault, m)))
@@ -26,7 +25,7 @@ pub(crate) async fn seal_events(
     let Some(vault) = vault else {
         return Ok(SealedEvents {
             events: events.to_vec(),
-            hashes,
+            hashes: events.iter().map(request_hash).collect(),
             email_index,
         });
     };
@@ -38,12 +37,15 @@ pub(crate) async fn seal_events(
         .collect();
     let keys = vault.keys_for(&owners).await?;
     let mut sealed = Vec::with_capacity(events.len());
-    for (i, e) in events.iter().enumerate() {
+    let mut hashes = Vec::with_capacity(events.len());
+    for e in events {
         let mut s = e.clone();
-        if personal(e) {
+        if !personal(e) {
+            hashes.push(request_hash(e));
+        } else {
             let owner = OwnerKind::Subject.owner(&e.subject);
             let key = keys.get(&owner).ok_or(super::VaultError::Cipher)?;
-            hashes[i] = keyed_request_hash(e, key);
+            hashes.push(keyed_request_hash(e, key));
             let seal = |field: &str, v: &Option<String>| {
                 v.as_deref()
                     .map(|v| Vault::seal_with(key, OwnerKind::Subject, &owner, field, v.as_bytes()))
@@ -105,10 +107,10 @@ pub(crate) async fn seal_opt(
     field: &str,
     plain: Option<&str>,
 ) -> Result<Option<String>, StoreError> {
-    match (vault, plain) {
-        (Some(vault), Some(v)) => Ok(Some(vault.seal(kind, id, field, v).await?)),
-        (_, v) => Ok(v.map(str::to_owned)),
-    }
+    Ok(seal_many(vault, kind, &[(id, field, plain)])
+        .await?
+        .pop()
+        .flatten())
 }
 
 /// Seals several values at once (one key-store transaction for the missing keys): each item is

@@ -285,10 +285,21 @@ impl Vault {
         field: &str,
         plain: &str,
     ) -> Result<String, StoreError> {
+        self.seal_bytes(kind, id, field, plain.as_bytes()).await
+    }
+
+    /// [`Vault::seal`] for binary values (exports, archives).
+    pub async fn seal_bytes(
+        &self,
+        kind: OwnerKind,
+        id: &str,
+        field: &str,
+        plain: &[u8],
+    ) -> Result<String, StoreError> {
         let owner = kind.owner(id);
         let keys = self.keys_for(std::slice::from_ref(&owner)).await?;
         let key = keys.get(&owner).ok_or(VaultError::Cipher)?;
-        Vault::seal_with(key, kind, &owner, field, plain.as_bytes())
+        Vault::seal_with(key, kind, &owner, field, plain)
     }
 
     /// Opens a stored value of the person or request `id`. `None` when its key was destroyed
