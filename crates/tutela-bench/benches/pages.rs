@@ -167,62 +167,53 @@ async fn run(backend: &str, store: AnyStore, samples: usize, events: usize) {
     );
 }
 
-fn main() {
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
     let samples = env("TUTELA_BENCH_SAMPLES", 2000);
     let events = env("TUTELA_BENCH_EVENTS", 1000);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
+    println!("{samples} sequential requests per row, server-side (router and store, no network)\n");
+    println!("| store | page | ledger events | p50 ms | p95 ms | p99 ms |");
+    println!("|---|---|---|---|---|---|");
+    let dir = tutela_store::testing::temp_dir("bench-pages");
+    let sqlite = SqliteStore::open(&dir.join("t.db").to_string_lossy())
+        .await
         .unwrap();
-    rt.block_on(async {
-        println!(
-            "{samples} sequential requests per row, server-side (router and store, no network)\n"
-        );
-        println!("| store | page | ledger events | p50 ms | p95 ms | p99 ms |");
-        println!("|---|---|---|---|---|---|");
-        let dir = std::env::temp_dir().join(format!("tutela-bench-pages-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let sqlite = SqliteStore::open(&dir.join("t.db").to_string_lossy())
+    run("SQLite", AnyStore::Sqlite(sqlite), samples, events).await;
+    // As `tutela serve` runs: personal attributes sealed (encryption at rest).
+    let sealed = SqliteStore::open(&dir.join("sealed.db").to_string_lossy())
+        .await
+        .unwrap()
+        .with_vault(tutela_store::testing::vault(&dir).await);
+    run("SQLite, sealed", AnyStore::Sqlite(sealed), samples, events).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let url = std::env::var("TUTELA_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let schema = format!("tutela_bench_pages_{}", std::process::id());
+    let created = match PgStore::connect(&url).await {
+        Ok(admin) => sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(admin.pool())
             .await
-            .unwrap();
-        run("SQLite", AnyStore::Sqlite(sqlite), samples, events).await;
-        // As `tutela serve` runs: personal attributes sealed (encryption at rest).
-        let sealed = SqliteStore::open(&dir.join("sealed.db").to_string_lossy())
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    match created.and(
+        PgStore::connect_in_schema(&url, Some(&schema))
             .await
-            .unwrap()
-            .with_vault(tutela_store::testing::vault(&dir).await);
-        run("SQLite, sealed", AnyStore::Sqlite(sealed), samples, events).await;
-        let _ = std::fs::remove_dir_all(&dir);
-        let url = std::env::var("TUTELA_TEST_PG_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-        let schema = format!("tutela_bench_pages_{}", std::process::id());
-        let created = match PgStore::connect(&url).await {
-            Ok(admin) => sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-                .execute(admin.pool())
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        match created.and(
-            PgStore::connect_in_schema(&url, Some(&schema))
-                .await
-                .map_err(|e| e.to_string()),
-        ) {
-            Ok(pg) => {
-                run(
-                    "PostgreSQL",
-                    AnyStore::Postgres(pg.clone()),
-                    samples,
-                    events,
-                )
+            .map_err(|e| e.to_string()),
+    ) {
+        Ok(pg) => {
+            run(
+                "PostgreSQL",
+                AnyStore::Postgres(pg.clone()),
+                samples,
+                events,
+            )
+            .await;
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+                .execute(pg.pool())
                 .await;
-                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-                    .execute(pg.pool())
-                    .await;
-            }
-            Err(e) => println!("(PostgreSQL skipped: {e})"),
         }
-    });
+        Err(e) => println!("(PostgreSQL skipped: {e})"),
+    }
 }

@@ -57,6 +57,12 @@ pub struct ConsistencyOut {
     pub proof: Vec<String>,
 }
 
+/// A stored node a proof needs is missing: the store lost part of the log.
+fn shorter_than_head() -> Problem {
+    Problem::new(Code::StorageUnavailable, "the log is shorter than its head")
+        .fix("run `tutela log verify`")
+}
+
 fn unavailable(_: tutela_store::StoreError) -> Problem {
     Problem::new(Code::StorageUnavailable, "the log could not be read").fix("retry")
 }
@@ -125,10 +131,8 @@ pub async fn inclusion(
         .log_nodes(&merkle_nodes::inclusion_needs(leaf.index, h.size))
         .await
         .map_err(unavailable)?;
-    let proof = merkle_nodes::inclusion_from(leaf.index, h.size, &nodes).ok_or_else(|| {
-        Problem::new(Code::StorageUnavailable, "the log is shorter than its head")
-            .fix("run `tutela log verify`")
-    })?;
+    let proof =
+        merkle_nodes::inclusion_from(leaf.index, h.size, &nodes).ok_or_else(shorter_than_head)?;
     Ok(Json(InclusionOut {
         event,
         leaf_index: leaf.index,
@@ -184,10 +188,8 @@ pub async fn consistency(
         .log_nodes(&merkle_nodes::consistency_needs(from.size, to.size))
         .await
         .map_err(unavailable)?;
-    let proof = merkle_nodes::consistency_from(from.size, to.size, &nodes).ok_or_else(|| {
-        Problem::new(Code::StorageUnavailable, "the log is shorter than its head")
-            .fix("run `tutela log verify`")
-    })?;
+    let proof =
+        merkle_nodes::consistency_from(from.size, to.size, &nodes).ok_or_else(shorter_than_head)?;
     Ok(Json(ConsistencyOut {
         from: from.into(),
         to: to.into(),
