@@ -18,6 +18,21 @@ fn hash(v: &Value) -> Hash {
         .expect("a hex hash")
 }
 
+/// Records a marketing consent (or its withdrawal) for `who`, then seals and signs a head.
+async fn consent_and_head(app: &TestApp, who: &str, granted: bool) -> Value {
+    let (s, _, _) = app
+        .call(
+            "POST",
+            &format!("/v1/subjects/{who}/consents"),
+            Some(json!({"purpose": "email_marketing", "channel": "email", "granted": granted, "source": "web"})),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let (s, _, head) = app.call("POST", "/v1/log/head", None).await;
+    assert_eq!(s, 201, "{head}");
+    head
+}
+
 /// The hashes of a proof document's `proof` array.
 fn proof_of(doc: &Value) -> Vec<Hash> {
     doc["proof"]
@@ -118,16 +133,7 @@ async fn heads_are_signed_and_proofs_verify_against_them() {
     assert_eq!(s, 404);
 
     // Later writes: a new head, consistent with the old one.
-    let (s, _, _) = app
-        .call(
-            "POST",
-            "/v1/subjects/L-2/consents",
-            Some(json!({"purpose": "email_marketing", "channel": "email", "granted": false, "source": "web"})),
-        )
-        .await;
-    assert_eq!(s, 201);
-    let (s, _, newer) = app.call("POST", "/v1/log/head", None).await;
-    assert_eq!(s, 201);
+    let newer = consent_and_head(&app, "L-2", false).await;
     let to = newer["size"].as_u64().expect("size");
     assert!(to > size);
     let (s, _, c) = app
@@ -168,16 +174,7 @@ async fn a_log_without_stored_nodes_gets_them_and_proves_as_before() {
     )
     .await
     .expect("forget the nodes");
-    let (s, _, _) = app
-        .call(
-            "POST",
-            "/v1/subjects/L-9/consents",
-            Some(json!({"purpose": "email_marketing", "channel": "email", "granted": true, "source": "web"})),
-        )
-        .await;
-    assert_eq!(s, 201);
-    let (s, _, head) = app.call("POST", "/v1/log/head", None).await;
-    assert_eq!(s, 201, "{head}");
+    let head = consent_and_head(&app, "L-9", true).await;
     let (s, _, p) = app.call("GET", "/v1/log/proof/ledger:1", None).await;
     assert_eq!(s, 200, "{p}");
     let path = proof_of(&p);

@@ -14,7 +14,7 @@ use tutela_core::ledger::{EventKind, LedgerEvent};
 
 use crate::codec::{decode, encode};
 use crate::migrations;
-use crate::vault::{OwnerKind, SealedEvents, Vault};
+use crate::vault::{OwnerKind, SealedEvents, Vault, to_retained};
 use crate::{Appended, NewEvent, Snapshot, Store, StoreError, StoredEvent, SubjectRecord};
 
 pub(crate) fn micros(t: jiff::Timestamp) -> i64 {
@@ -334,15 +334,8 @@ macro_rules! sql_store {
                                 .fetch_optional(&self.pool)
                                 .await?;
                             let Some(row) = row else { continue };
-                            let mut fields = [row.try_get::<Option<String>, _>("evidence")?, row.try_get::<Option<String>, _>("reason")?];
-                            for (value, field) in fields.iter_mut().zip(["ledger_personal.evidence", "ledger_personal.reason"]) {
-                                if let Some(v) = value.take() {
-                                    if let Some(plain) = vault.open(subject, field, &v).await? {
-                                        *value = Some(vault.seal(OwnerKind::Retained, subject, field, &plain).await?);
-                                    }
-                                }
-                            }
-                            let [evidence, reason] = fields;
+                            let evidence = to_retained(vault, subject, "ledger_personal.evidence", row.try_get("evidence")?).await?;
+                            let reason = to_retained(vault, subject, "ledger_personal.reason", row.try_get("reason")?).await?;
                             out.push((seq, evidence, reason));
                         }
                         out

@@ -99,6 +99,27 @@ pub(crate) async fn open_opt(
     }
 }
 
+/// A value of person `subject` sealed again under their retained key (kept past an erasure by a
+/// legal duty); `None` when it does not open.
+pub(crate) async fn to_retained(
+    vault: &Vault,
+    subject: &str,
+    field: &str,
+    stored: Option<String>,
+) -> Result<Option<String>, StoreError> {
+    let Some(stored) = stored else {
+        return Ok(None);
+    };
+    match vault.open(subject, field, &stored).await? {
+        Some(plain) => Ok(Some(
+            vault
+                .seal(OwnerKind::Retained, subject, field, &plain)
+                .await?,
+        )),
+        None => Ok(None),
+    }
+}
+
 /// Seals a value for `kind`'s key of `id`.
 pub(crate) async fn seal_opt(
     vault: Option<&Vault>,

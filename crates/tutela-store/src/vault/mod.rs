@@ -22,7 +22,7 @@ use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
 use hmac::Mac;
 
 pub(crate) use fields::{
-    SealedEvents, email_index, open_events, open_opt, seal_events, seal_many, seal_opt,
+    SealedEvents, email_index, open_events, open_opt, seal_events, seal_many, seal_opt, to_retained,
 };
 pub use keystore::{KeyStore, WrappedKey};
 pub(crate) use master::hex;
