@@ -11,6 +11,7 @@
 pub mod audience;
 pub mod basis;
 pub mod calls;
+pub mod checksum;
 pub mod compiled;
 pub mod coverage;
 pub mod csv;
@@ -24,6 +25,7 @@ pub mod ledger;
 pub mod merkle;
 pub mod merkle_nodes;
 pub mod policy;
+pub mod pseudonym;
 pub mod reason;
 pub mod record;
 pub mod redact;

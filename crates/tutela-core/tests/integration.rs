@@ -41,6 +41,7 @@ mod datamap;
 mod decisions;
 mod diff;
 mod policy_check;
+mod pseudonym;
 mod record;
 mod render;
 mod requests;
