@@ -50,6 +50,9 @@ pub struct Config {
     /// The key store of the wrapped data keys, a database apart from the data (default
     /// `sqlite://tutela-keys.db` beside the SQLite database, or in the working directory).
     pub keystore: Option<String>,
+    /// The pseudonymisation key file (default `tutela-pseudonym.key` in the working
+    /// directory); `TUTELA_PSEUDONYMISATION_KEYS` holds the file's text instead.
+    pub pseudonym_keys: Option<String>,
 }
 
 /// `[web]`: every value optional, defaults in `tutela_server::web::WebSettings`.
@@ -176,6 +179,27 @@ impl Config {
                 .clone()
                 .map(std::path::PathBuf::from)
                 .unwrap_or_else(|| key_dir(url).join("tutela-master.key")),
+        )
+    }
+
+    /// Where the pseudonymisation keys come from: `--keys`, then the environment, then the
+    /// config file, then `tutela-pseudonym.key`.
+    pub fn pseudonym_key_source(
+        &self,
+        flag: Option<&str>,
+    ) -> tutela_store::vault::PseudonymKeySource {
+        use tutela_store::vault::PseudonymKeySource;
+        if let Some(path) = flag {
+            return PseudonymKeySource::File(path.into());
+        }
+        if std::env::var_os("TUTELA_PSEUDONYMISATION_KEYS").is_some() {
+            return PseudonymKeySource::Env("TUTELA_PSEUDONYMISATION_KEYS".to_owned());
+        }
+        PseudonymKeySource::File(
+            self.pseudonym_keys
+                .as_deref()
+                .unwrap_or("tutela-pseudonym.key")
+                .into(),
         )
     }
 

@@ -30,6 +30,74 @@ pub enum KeysCommand {
         #[arg(long, env = "TUTELA_DATABASE_URL")]
         database: Option<String>,
     },
+    /// The pseudonymisation keys (N7b): a file apart from the data, never the master keys.
+    Pseudonyms {
+        #[command(subcommand)]
+        command: PseudonymKeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum PseudonymKeysCommand {
+    /// Create the key file with one key (mode 0600); refused when it exists.
+    New {
+        #[arg(long)]
+        keys: Option<String>,
+    },
+    /// Add a key and make it active: new pseudonyms differ from the old, which stay
+    /// reversible while their key is in the file.
+    Rotate {
+        #[arg(long)]
+        keys: Option<String>,
+    },
+    /// The key ids and which is active.
+    List {
+        #[arg(long)]
+        keys: Option<String>,
+    },
+}
+
+fn pseudonym_keys(config: &Config, cmd: PseudonymKeysCommand) -> anyhow::Result<ExitCode> {
+    use tutela_store::vault::{
+        PseudonymKeySource, create_pseudonym_keys, read_pseudonym_keys, rotate_pseudonym_keys,
+    };
+    let (PseudonymKeysCommand::New { keys }
+    | PseudonymKeysCommand::Rotate { keys }
+    | PseudonymKeysCommand::List { keys }) = &cmd;
+    let source = config.pseudonym_key_source(keys.as_deref());
+    let file = match &source {
+        PseudonymKeySource::File(path) => Some(path.clone()),
+        PseudonymKeySource::Env(_) => None,
+    };
+    match (cmd, file) {
+        (PseudonymKeysCommand::List { .. }, _) => {
+            let keys = read_pseudonym_keys(&source)?;
+            for id in keys.ids() {
+                let active = if id == keys.active_id() {
+                    " (active)"
+                } else {
+                    ""
+                };
+                say!("pseudonymisation key {id}{active}");
+            }
+        }
+        (PseudonymKeysCommand::New { .. }, Some(path)) => {
+            let keys = create_pseudonym_keys(&path)?;
+            say!(
+                "pseudonymisation key {} in {} (mode 0600)",
+                keys.active_id(),
+                path.display()
+            );
+        }
+        (PseudonymKeysCommand::Rotate { .. }, Some(path)) => {
+            let id = rotate_pseudonym_keys(&path)?;
+            say!("pseudonymisation key {id} is active in {}", path.display());
+        }
+        (_, None) => anyhow::bail!(
+            "the pseudonymisation keys come from TUTELA_PSEUDONYMISATION_KEYS; name a file with --keys"
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn key_file(config: &Config, url: &str) -> anyhow::Result<std::path::PathBuf> {
@@ -107,5 +175,6 @@ pub fn run(cmd: KeysCommand, config: &Config) -> anyhow::Result<ExitCode> {
             say!("master key {id} retired");
             Ok(ExitCode::SUCCESS)
         }),
+        KeysCommand::Pseudonyms { command } => pseudonym_keys(config, command),
     }
 }

@@ -32,6 +32,7 @@ mod config;
 mod keys_cmd;
 mod log_cmd;
 mod policy_cmd;
+mod pseudonymise_cmd;
 mod requests_cmd;
 mod risk_cmd;
 
@@ -220,6 +221,9 @@ enum Command {
         #[arg(long)]
         customer_number: Option<String>,
     },
+    /// Pseudonymise columns of a CSV file (N7b, N7c, N16): HMAC pseudonyms per domain, or
+    /// format-preserving FF1 pseudonyms of IMSI, ICCID, MSISDN, IMEI and IBAN.
+    Pseudonymise(pseudonymise_cmd::PseudonymiseArgs),
     /// Transfers to third countries (N29–N31).
     Transfers {
         #[command(subcommand)]
@@ -292,6 +296,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Policy { command } => policy_cmd::run(command),
         Command::Risk { command } => risk_cmd::run(command),
         Command::Keys { command } => keys_cmd::run(command, &config),
+        Command::Pseudonymise(args) => {
+            let started = std::time::Instant::now();
+            let summary = pseudonymise_cmd::run(&args, &config)?;
+            let secs = started.elapsed().as_secs_f64();
+            for e in summary.rejected.iter().take(20) {
+                eprintln!("rejected: {e}");
+            }
+            eprintln!(
+                "{} rows read, {} pseudonyms under key {}, {} rejected, in {secs:.2} s",
+                summary.rows,
+                summary.pseudonyms,
+                summary.key_id,
+                summary.rejected.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Log { command } => {
             let database = match &command {
                 log_cmd::LogCommand::Verify { database, .. } => config.database(database),

@@ -1308,3 +1308,5 @@ fn personal_attributes_are_sealed_and_the_master_key_rotates() {
     drop(server);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+mod pseudonymise;

@@ -250,6 +250,11 @@ fn read_or_create(path: &Path) -> Result<MasterKeys, VaultError> {
 
 /// Writes a key file atomically (a new file renamed over the old), readable by its owner only.
 pub fn write_key_file(path: &Path, keys: &MasterKeys) -> Result<(), VaultError> {
+    write_secret_file(path, &keys.format())
+}
+
+/// Writes `text` to `path` atomically (a new file renamed over the old), mode 0600.
+pub(crate) fn write_secret_file(path: &Path, text: &str) -> Result<(), VaultError> {
     let io = |e: std::io::Error| VaultError::Io {
         path: path.display().to_string(),
         what: e.to_string(),
@@ -265,7 +270,7 @@ pub fn write_key_file(path: &Path, keys: &MasterKeys) -> Result<(), VaultError> 
             options.mode(0o600);
         }
         let mut f = options.open(&tmp).map_err(io)?;
-        f.write_all(keys.format().as_bytes()).map_err(io)?;
+        f.write_all(text.as_bytes()).map_err(io)?;
         f.sync_all().map_err(io)?;
     }
     std::fs::rename(&tmp, path).map_err(io)

@@ -11,6 +11,7 @@
 mod fields;
 mod keystore;
 mod master;
+mod pseudonym_keys;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -27,6 +28,9 @@ pub(crate) use fields::{
 pub use keystore::{KeyStore, WrappedKey};
 pub(crate) use master::hex;
 pub use master::{KeySource, LocalMasterKeys, MasterKey, MasterKeys, write_key_file};
+pub use pseudonym_keys::{
+    PseudonymKeySource, create_pseudonym_keys, read_pseudonym_keys, rotate_pseudonym_keys,
+};
 
 use crate::StoreError;
 

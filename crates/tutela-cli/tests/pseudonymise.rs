@@ -1,0 +1,176 @@
+//! `tutela pseudonymise` and `tutela keys pseudonyms`: a CSV file in, pseudonyms out, nothing
+//! half-written.
+
+use super::{temp_dir, text, tutela_in};
+
+const USAGE: &str = "ts,imsi,msisdn,bytes\n\
+2026-01-05T10:00:00Z,262011234567890,+4915112345678,100\n\
+2026-01-05T10:00:01Z,26201123,+4915112345679,200\n\
+2026-01-05T10:00:02Z,262011234567892,+4915112345670,300\n";
+
+fn pseudonymise(dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "pseudonymise",
+        "--in",
+        "usage.csv",
+        "--out",
+        "out.csv",
+        "--column",
+        "imsi=ff1",
+        "--column",
+        "msisdn=hmac",
+        "--domain",
+        "service_quality_analysis",
+    ];
+    args.extend_from_slice(extra);
+    tutela_in(dir, &args)
+}
+
+// covers: N7b
+#[test]
+fn pseudonymise_writes_the_whole_file_or_nothing_and_needs_its_key_first() {
+    let dir = temp_dir("pseudonymise");
+    std::fs::write(dir.join("usage.csv"), USAGE).expect("write");
+
+    // No key file: the run stops before any output exists, and says how to make one.
+    let out = pseudonymise(&dir, &[]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("tutela keys pseudonyms new"),
+        "{}",
+        text(&out)
+    );
+    assert!(!dir.join("out.csv").exists());
+
+    let new = tutela_in(&dir, &["keys", "pseudonyms", "new"]);
+    assert!(new.status.success(), "{}", text(&new));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("tutela-pseudonym.key"))
+            .expect("key")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    assert!(
+        !tutela_in(&dir, &["keys", "pseudonyms", "new"])
+            .status
+            .success(),
+        "never replaced"
+    );
+
+    // A bad row stops the run: nothing written, no partial file left.
+    let out = pseudonymise(&dir, &[]);
+    assert!(!out.status.success());
+    let t = text(&out);
+    assert!(
+        t.contains("line 3, column `imsi`") && t.contains("nothing was written"),
+        "{t}"
+    );
+    assert!(!t.contains("26201123,"), "the value is never shown: {t}");
+    assert!(!dir.join("out.csv").exists() && !dir.join("out.csv.partial").exists());
+
+    // With a reject file the run goes on; the bad row goes there as it was.
+    let out = pseudonymise(&dir, &["--rejects", "rejects.csv"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("3 rows read, 4 pseudonyms"),
+        "{}",
+        text(&out)
+    );
+    let result = std::fs::read_to_string(dir.join("out.csv")).expect("out");
+    let rejects = std::fs::read_to_string(dir.join("rejects.csv")).expect("rejects");
+    assert_eq!(
+        rejects,
+        "ts,imsi,msisdn,bytes\n2026-01-05T10:00:01Z,26201123,+4915112345679,200\n"
+    );
+    let rows: Vec<Vec<&str>> = result.lines().map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0], ["ts", "imsi", "msisdn", "bytes"]);
+    for (row, original) in rows[1..].iter().zip(["262011234567890", "262011234567892"]) {
+        assert_eq!(row[1].len(), 15);
+        assert!(row[1].starts_with("26201") && row[1] != original);
+        assert_eq!(row[2].len(), 32, "an HMAC pseudonym: {}", row[2]);
+        assert!(!result.contains("+49151"));
+    }
+    assert_eq!(rows[1][3], "100");
+
+    // Another domain gives other pseudonyms; a rotated key too, and the old key still works.
+    let first = result.clone();
+    let out = tutela_in(
+        &dir,
+        &[
+            "pseudonymise",
+            "--in",
+            "usage.csv",
+            "--out",
+            "stats.csv",
+            "--column",
+            "msisdn=hmac",
+            "--domain",
+            "statistics",
+            "--rejects",
+            "r2.csv",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let stats = std::fs::read_to_string(dir.join("stats.csv")).expect("stats");
+    assert_ne!(
+        stats.lines().nth(1).map(|l| l.split(',').nth(2)),
+        first.lines().nth(1).map(|l| l.split(',').nth(2))
+    );
+    let old_id = String::from_utf8_lossy(&tutela_in(&dir, &["keys", "pseudonyms", "list"]).stdout)
+        .split_whitespace()
+        .nth(2)
+        .expect("an id")
+        .to_owned();
+    assert!(
+        tutela_in(&dir, &["keys", "pseudonyms", "rotate"])
+            .status
+            .success()
+    );
+    assert!(
+        pseudonymise(&dir, &["--rejects", "rejects.csv"])
+            .status
+            .success()
+    );
+    assert_ne!(
+        std::fs::read_to_string(dir.join("out.csv")).expect("out"),
+        first
+    );
+    assert!(
+        pseudonymise(&dir, &["--rejects", "rejects.csv", "--key-id", &old_id])
+            .status
+            .success()
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("out.csv")).expect("out"),
+        first
+    );
+
+    // A key id the file does not hold, or a column the file does not have: nothing written.
+    std::fs::remove_file(dir.join("out.csv")).expect("rm");
+    assert!(
+        !pseudonymise(&dir, &["--key-id", "pk-none"])
+            .status
+            .success()
+    );
+    let out = tutela_in(
+        &dir,
+        &[
+            "pseudonymise",
+            "--in",
+            "usage.csv",
+            "--out",
+            "out.csv",
+            "--column",
+            "iccid=ff1",
+            "--domain",
+            "q",
+        ],
+    );
+    assert!(text(&out).contains("no column `iccid`"), "{}", text(&out));
+    assert!(!dir.join("out.csv").exists());
+    let _ = std::fs::remove_dir_all(dir);
+}
