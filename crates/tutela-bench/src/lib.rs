@@ -239,3 +239,82 @@ pub fn env(name: &str, default: usize) -> usize {
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
 }
+
+/// The header of the usage records that [`usage_record`] writes: one data session of a SIM,
+/// with the identifiers a mobile network's usage records carry (docs/pseudonymisation.md).
+pub const USAGE_HEADER: &str = "start,end,imsi,iccid,msisdn,imei,plmn,cell,rat,apn,charging_id,bytes_up,bytes_down,roaming,cause\n";
+
+fn digits(rng: &mut Rng, n: usize, out: &mut Vec<u8>) {
+    for _ in 0..n {
+        out.push(b'0' + (rng.next_u64() % 10) as u8);
+    }
+}
+
+/// An ISO 8601 time with milliseconds, `second` seconds after 2026-01-01T00:00:00Z (within
+/// January).
+fn iso(second: u64, millis: u64, out: &mut Vec<u8>) {
+    use std::io::Write as _;
+    let (day, rest) = (second / 86_400 % 31, second % 86_400);
+    let _ = write!(
+        out,
+        "2026-01-{:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        day + 1,
+        rest / 3600,
+        rest / 60 % 60,
+        rest % 60
+    );
+}
+
+/// Appends one usage record (about 210 bytes) with valid identifiers: an IMSI of a German
+/// network, an ICCID and an IMEI with their Luhn digits, a German mobile number.
+pub fn usage_record(rng: &mut Rng, i: u64, out: &mut Vec<u8>) {
+    use std::io::Write as _;
+    const TACS: [&[u8]; 4] = [b"35332811", b"86891704", b"35875409", b"01326300"];
+    const RATS: [&str; 4] = ["LTE-M", "NB-IoT", "LTE", "5G-SA"];
+    const CAUSES: [&str; 3] = ["normal", "timeout", "abnormal"];
+    let second = i / 40;
+    iso(second, i % 1000, out);
+    out.push(b',');
+    iso(second + rng.next_u64() % 3600, rng.next_u64() % 1000, out);
+    out.extend_from_slice(b",26201");
+    digits(rng, 10, out);
+    let start = out.len();
+    out.extend_from_slice(b",8949010");
+    digits(rng, 11, out);
+    let check = tutela_core::checksum::luhn_digit(&out[start + 1..]).unwrap_or(b'0');
+    out.push(check);
+    out.extend_from_slice(b",+49151");
+    digits(rng, 8, out);
+    out.push(b',');
+    let start = out.len();
+    out.extend_from_slice(TACS[rng.below(4)]);
+    digits(rng, 6, out);
+    let check = tutela_core::checksum::luhn_digit(&out[start..]).unwrap_or(b'0');
+    out.push(check);
+    let roaming = rng.chance(80);
+    let _ = writeln!(
+        out,
+        ",{},26201-{}-{},{},iot.example.net,{},{},{},{},{}",
+        if roaming { "20801" } else { "26201" },
+        rng.below(65_536),
+        rng.below(1 << 28),
+        RATS[rng.below(4)],
+        rng.next_u64() % 10_000_000_000,
+        rng.below(100_000),
+        rng.below(10_000_000),
+        u8::from(roaming),
+        CAUSES[rng.below(3)]
+    );
+}
+/// A usage-record CSV of at least `bytes` bytes, the header first; the same for the same seed.
+pub fn usage_csv(bytes: usize, seed: u64) -> Vec<u8> {
+    let mut rng = Rng::new(seed);
+    let mut out = Vec::with_capacity(bytes + 256);
+    out.extend_from_slice(USAGE_HEADER.as_bytes());
+    let mut i = 0;
+    while out.len() < bytes {
+        usage_record(&mut rng, i, &mut out);
+        i += 1;
+    }
+    out
+}

@@ -163,17 +163,21 @@ impl Ff1 {
                 }
                 self.cipher.encrypt(&mut r);
             }
-            let y = r[..d]
-                .iter()
-                .fold(0u128, |acc, &c| (acc << 8) | u128::from(c));
             let modulus = if i % 2 == 0 { ru } else { rv };
-            let y = y % modulus;
+            let y = reduce(&r[..d], modulus);
+            // Both operands are below the modulus: one subtraction reduces the sum.
             if forward {
-                let c = (a + y) % modulus;
+                let mut c = a + y;
+                if c >= modulus {
+                    c -= modulus;
+                }
                 a = bb;
                 bb = c;
             } else {
-                let c = (bb + modulus - y) % modulus;
+                let mut c = bb + modulus - y;
+                if c >= modulus {
+                    c -= modulus;
+                }
                 bb = a;
                 a = c;
             }
@@ -184,9 +188,28 @@ impl Ff1 {
     }
 }
 
-fn write_numerals(mut value: u128, radix: u32, out: &mut [u8]) {
+/// NUM(S) mod `modulus`, in 64-bit arithmetic where both fit (every identifier tutela
+/// pseudonymises): a 128-bit remainder is a library call and cost a third of a pseudonym.
+fn reduce(s: &[u8], modulus: u128) -> u128 {
+    if let (true, Ok(m)) = (s.len() <= 8, u64::try_from(modulus)) {
+        let y = s.iter().fold(0u64, |acc, &c| (acc << 8) | u64::from(c));
+        return u128::from(y % m);
+    }
+    s.iter().fold(0u128, |acc, &c| (acc << 8) | u128::from(c)) % modulus
+}
+
+fn write_numerals(value: u128, radix: u32, out: &mut [u8]) {
+    // 64-bit division where the value fits: u128 division is a library call.
+    if let Ok(mut v) = u64::try_from(value) {
+        for o in out.iter_mut().rev() {
+            *o = (v % u64::from(radix)) as u8;
+            v /= u64::from(radix);
+        }
+        return;
+    }
+    let mut v = value;
     for o in out.iter_mut().rev() {
-        *o = (value % u128::from(radix)) as u8;
-        value /= u128::from(radix);
+        *o = (v % u128::from(radix)) as u8;
+        v /= u128::from(radix);
     }
 }

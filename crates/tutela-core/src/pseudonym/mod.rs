@@ -7,6 +7,7 @@
 //! the data store; this module only ever sees its bytes.
 
 pub mod ff1;
+mod hmac256;
 pub mod identifiers;
 pub mod keys;
 pub mod table;
@@ -18,6 +19,7 @@ pub use identifiers::{Identifier, IdentifierError};
 pub use keys::{KeyFileError, PseudonymKeys};
 
 use ff1::Ff1;
+use hmac256::Hmac256;
 
 /// How a value becomes a pseudonym.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +65,7 @@ pub fn domain_key(secret: &[u8; 32], method: &str, domain: &str) -> [u8; 32] {
 #[derive(Clone)]
 pub struct DomainPseudonyms {
     key_id: String,
-    hmac: Hmac<Sha256>,
+    hmac: Hmac256,
     ff1: Ff1,
 }
 
@@ -79,8 +81,7 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 
 impl DomainPseudonyms {
     pub fn new(key_id: &str, secret: &[u8; 32], domain: &str) -> DomainPseudonyms {
-        let hmac = <Hmac<Sha256> as KeyInit>::new_from_slice(&domain_key(secret, "hmac", domain))
-            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        let hmac = Hmac256::new(&domain_key(secret, "hmac", domain));
         let ff1 = Ff1::new(&domain_key(secret, "ff1", domain), 10)
             .unwrap_or_else(|_| unreachable!("a 32-byte key and radix 10 are valid"));
         DomainPseudonyms {
@@ -101,13 +102,13 @@ impl DomainPseudonyms {
 
     /// Appends the HMAC pseudonym of `value` (32 lower-case hex digits) to `out`.
     pub fn hmac_into(&self, value: &[u8], out: &mut Vec<u8>) {
-        let mut mac = self.hmac.clone();
-        mac.update(value);
-        let digest = mac.finalize().into_bytes();
-        for b in &digest[..16] {
-            out.push(HEX[usize::from(b >> 4)]);
-            out.push(HEX[usize::from(b & 0x0f)]);
+        let digest = self.hmac.mac(value);
+        let mut hex = [0u8; 32];
+        for (pair, b) in hex.chunks_exact_mut(2).zip(&digest[..16]) {
+            pair[0] = HEX[usize::from(b >> 4)];
+            pair[1] = HEX[usize::from(b & 0x0f)];
         }
+        out.extend_from_slice(&hex);
     }
 
     /// The pseudonym of `value` by `method`.

@@ -76,6 +76,27 @@ fn split(
     fields: &mut Vec<(usize, usize, bool)>,
 ) -> Result<Split, (&'static str, usize)> {
     fields.clear();
+    // Most records are one line without quotes: find the line end and the commas, with SIMD.
+    let newline = memchr::memchr(b'\n', input);
+    let line_end = match newline {
+        Some(e) => e,
+        None if last => input.len(),
+        None => return Ok(None),
+    };
+    let line = &input[..line_end];
+    if memchr::memchr(b'"', line).is_none() {
+        let content = line.strip_suffix(b"\r").unwrap_or(line);
+        let mut start = 0;
+        for comma in memchr::memchr_iter(b',', content) {
+            fields.push((start, comma, false));
+            start = comma + 1;
+        }
+        fields.push((start, content.len(), false));
+        return Ok(Some(match newline {
+            Some(e) => (e + 1, 1),
+            None => (input.len(), 0),
+        }));
+    }
     let mut i = 0;
     let mut breaks = 0;
     loop {
@@ -206,6 +227,11 @@ impl TablePseudonymiser {
         errors: &mut Vec<RowError>,
     ) -> Result<Progress, RowError> {
         let mut progress = Progress::default();
+        // UTF-8 is checked once for the chunk; only records past a bad (or cut) byte again.
+        let valid_to = match std::str::from_utf8(input) {
+            Ok(_) => input.len(),
+            Err(e) => e.valid_up_to(),
+        };
         while progress.consumed < input.len() {
             let rest = &input[progress.consumed..];
             let line = self.line;
@@ -214,13 +240,13 @@ impl TablePseudonymiser {
                 Ok(Some((len, breaks))) => {
                     let record = &rest[..len];
                     let mark = out.len();
-                    let outcome = self.row(record, line, out);
-                    if outcome.is_err() {
-                        out.truncate(mark);
-                    } else {
-                        progress.pseudonyms += self.methods.iter().flatten().count() as u64;
+                    let checked = progress.consumed + len <= valid_to;
+                    let outcome = self.row(record, checked, line, out);
+                    match outcome {
+                        Ok(n) => progress.pseudonyms += n,
+                        Err(_) => out.truncate(mark),
                     }
-                    (len, breaks, outcome)
+                    (len, breaks, outcome.map(|_| ()))
                 }
                 Err((what, breaks)) => {
                     // Skip to the end of the line, so the rest of the file is read anew.
@@ -251,13 +277,20 @@ impl TablePseudonymiser {
         Ok(progress)
     }
 
-    fn row(&mut self, record: &[u8], line: usize, out: &mut Vec<u8>) -> Result<(), RowError> {
+    /// Writes the record with its pseudonyms; the number of pseudonyms made.
+    fn row(
+        &mut self,
+        record: &[u8],
+        utf8_checked: bool,
+        line: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<u64, RowError> {
         let err = |column: Option<&String>, what: String| RowError {
             line,
             column: column.cloned(),
             what,
         };
-        if std::str::from_utf8(record).is_err() {
+        if !utf8_checked && std::str::from_utf8(record).is_err() {
             return Err(err(None, "not UTF-8".to_owned()));
         }
         if self.fields.len() != self.methods.len() {
@@ -271,6 +304,7 @@ impl TablePseudonymiser {
             ));
         }
         let mut copied = 0;
+        let mut made = 0;
         for (i, &(s, e, quoted)) in self.fields.iter().enumerate() {
             let Some(method) = self.methods[i] else {
                 continue;
@@ -278,14 +312,20 @@ impl TablePseudonymiser {
             if e == s {
                 continue;
             }
+            made += 1;
             out.extend_from_slice(&record[copied..s]);
             copied = e;
-            unquote(&record[s..e], quoted, &mut self.value);
+            let value = if quoted {
+                unquote(&record[s..e], quoted, &mut self.value);
+                &self.value[..]
+            } else {
+                &record[s..e]
+            };
             match method {
-                Method::Hmac => self.domain.hmac_into(&self.value, out),
+                Method::Hmac => self.domain.hmac_into(value, out),
                 Method::Ff1(id) => {
                     // UTF-8 was checked for the whole record.
-                    let value = std::str::from_utf8(&self.value).unwrap_or_default();
+                    let value = std::str::from_utf8(value).unwrap_or_default();
                     self.text.clear();
                     identifiers::transform(self.domain.ff1(), id, value, true, &mut self.text)
                         .map_err(|e| err(Some(&self.names[i]), e.to_string()))?;
@@ -294,6 +334,6 @@ impl TablePseudonymiser {
             }
         }
         out.extend_from_slice(&record[copied..]);
-        Ok(())
+        Ok(made)
     }
 }
