@@ -862,6 +862,17 @@ async fn serve(
     let head_every =
         std::time::Duration::from_secs(u64::from(config.log_head_seconds.unwrap_or(60).max(1)));
     state = state.with_log_key(key, Some(head_every));
+    let source = config.pseudonym_key_source(None);
+    let keys = match &source {
+        // The server's first start makes the key file, as it makes the other key files.
+        tutela_store::vault::PseudonymKeySource::File(path) if !path.exists() => {
+            let keys = tutela_store::vault::create_pseudonym_keys(path)?;
+            tracing::info!(key_id = keys.active_id(), path = %path.display(), "pseudonymisation key file created");
+            keys
+        }
+        _ => tutela_store::vault::read_pseudonym_keys(&source)?,
+    };
+    state = state.with_pseudonyms(keys);
     tutela_server::serve(listener, state).await?;
     // The next start reads this snapshot instead of folding the ledger.
     if engine.events_since_snapshot() > 0 {

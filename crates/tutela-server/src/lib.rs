@@ -15,6 +15,7 @@ mod http_post;
 mod metrics;
 mod openapi;
 pub mod problem;
+pub mod pseudonymised;
 pub mod requests;
 pub mod risk;
 mod routes;
@@ -50,6 +51,8 @@ pub struct AppState {
     pub summary_hours: i64,
     /// The key that signs the verifiable log's tree heads; kept outside the store.
     pub log_key: Option<Arc<verifiable_log::LogKey>>,
+    /// The pseudonymisation keys (from a key file outside the store), when configured.
+    pub pseudonyms: Option<Arc<tutela_core::pseudonym::PseudonymKeys>>,
 }
 
 impl AppState {
@@ -81,7 +84,14 @@ impl AppState {
             web: Arc::default(),
             summary_hours: routes::summaries::DRAFT_VALIDITY_HOURS,
             log_key: None,
+            pseudonyms: None,
         }
+    }
+
+    /// The same state with pseudonyms for small batches and their reversal (N7b).
+    pub fn with_pseudonyms(mut self, keys: tutela_core::pseudonym::PseudonymKeys) -> AppState {
+        self.pseudonyms = Some(Arc::new(keys));
+        self
     }
 
     /// The same state with these settings for the pages.
@@ -204,6 +214,12 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/v1/subjects/{id}/call-summaries",
             get(routes::summaries::of_subject),
+        )
+        .route("/v1/pseudonyms", post(routes::pseudonyms::create))
+        .route("/v1/pseudonyms/reverse", post(routes::pseudonyms::reverse))
+        .route(
+            "/v1/pseudonymised-datasets",
+            get(routes::pseudonyms::list).post(routes::pseudonyms::register),
         )
         .route("/v1/risk-checks", post(routes::risk::create))
         .route("/v1/risk-checks/{id}", get(routes::risk::get))

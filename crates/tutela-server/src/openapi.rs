@@ -4,7 +4,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    audiences, consents, decisions, disclosures, log, meta, requests, risk, subjects, summaries,
+    audiences, consents, decisions, disclosures, log, meta, pseudonyms, requests, risk, subjects,
+    summaries,
 };
 
 #[derive(OpenApi)]
@@ -21,6 +22,7 @@ use crate::routes::{
         summaries::create, summaries::get, summaries::of_subject,
         disclosures::create, disclosures::list, disclosures::lift_bar,
         audiences::create,
+        pseudonyms::create, pseudonyms::reverse, pseudonyms::register, pseudonyms::list,
         log::head, log::sign, log::inclusion, log::consistency,
     ),
     components(schemas(crate::problem::ProblemBody)),

@@ -16,6 +16,7 @@ mod fulfilment;
 mod ledger;
 mod log;
 mod pages;
+mod pseudonyms;
 mod requests;
 mod risk;
 mod smtp_sink;

@@ -133,6 +133,13 @@ impl TestApp {
         self
     }
 
+    /// The same app with pseudonymisation keys.
+    pub fn with_pseudonyms(mut self, keys: tutela_core::pseudonym::PseudonymKeys) -> TestApp {
+        self.state = self.state.clone().with_pseudonyms(keys);
+        self.router = app(self.state.clone());
+        self
+    }
+
     /// The same app with risk checks.
     pub fn with_risk(mut self, risk: tutela_server::risk::RiskService) -> TestApp {
         self.state = self.state.clone().with_risk(risk);

@@ -39,6 +39,7 @@ mod disclosures;
 mod error;
 mod log;
 mod migrations;
+mod pseudonymised;
 mod requests;
 mod risk;
 mod sql;
@@ -55,6 +56,7 @@ pub use activations::{ActivationRecord, ActivationStore};
 pub use disclosures::{DisclosureRecord, DisclosureStore};
 pub use error::StoreError;
 pub use log::{LogLeaf, LogSource, LogStore, SignedHead};
+pub use pseudonymised::{DatasetRecord, PseudonymisedStore, Reversal};
 pub use requests::{
     CodeRecord, RequestEvent, RequestEventNew, RequestRecord, RequestStore, StepRecord,
 };

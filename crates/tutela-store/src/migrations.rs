@@ -296,6 +296,25 @@ CREATE TABLE log_nodes (
 
 /// Triggers that refuse updates and deletes on an append-only `table` in SQLite; `what` names
 /// it in the error.
+/// Pseudonymised datasets (N7b): where each is, for which purpose, under which key, and when
+/// the retention rule of its purpose says it must be gone.
+const TABLES_V15: &str = r#"
+CREATE TABLE pseudonymised_datasets (
+    id TEXT PRIMARY KEY,          -- category: none (random id)
+    purpose TEXT NOT NULL,        -- category: none (a purpose of the policy)
+    domain TEXT NOT NULL,         -- category: none (the pseudonymisation domain)
+    location TEXT NOT NULL,       -- category: none (a path of pseudonymised data)
+    columns TEXT NOT NULL,        -- category: none (column=method pairs)
+    key_id TEXT NOT NULL,         -- category: none (the pseudonymisation key's id, never the key)
+    row_count {int} NOT NULL,     -- category: none (count)
+    created_at_us {int} NOT NULL, -- category: none (time)
+    expires_at_us {int} NOT NULL, -- category: none (time)
+    deleted_at_us {int},          -- category: none (time)
+    error TEXT                    -- category: none (why the last deletion failed)
+);
+CREATE INDEX pseudonymised_datasets_by_expiry ON pseudonymised_datasets (expires_at_us);
+"#;
+
 fn sqlite_append_only(table: &str, what: &str) -> String {
     format!(
         "\nCREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table}\n\
@@ -369,6 +388,7 @@ pub fn sqlite() -> Vec<(i64, String)> {
             14,
             sqlite_types(TABLES_V14) + &sqlite_append_only("log_nodes", "the log"),
         ),
+        (15, sqlite_types(TABLES_V15)),
     ]
 }
 
@@ -400,6 +420,7 @@ pub fn postgres() -> Vec<(i64, String)> {
             14,
             postgres_types(TABLES_V14) + &postgres_append_only("log_nodes"),
         ),
+        (15, postgres_types(TABLES_V15)),
     ]
 }
 
@@ -422,6 +443,7 @@ mod tests {
             super::TABLES_V11,
             super::TABLES_V13,
             super::TABLES_V14,
+            super::TABLES_V15,
         ]
         .iter()
         .flat_map(|t| t.lines())
@@ -440,7 +462,10 @@ mod tests {
                 assert!(l.contains("-- category: "), "column without category: {l}");
             }
         }
-        assert_eq!(columns, 19 + 41 + 17 + 14 + 9 + 21 + 11 + 11 + 9 + 7 + 3);
+        assert_eq!(
+            columns,
+            19 + 41 + 17 + 14 + 9 + 21 + 11 + 11 + 9 + 7 + 3 + 11
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@
 
 mod conformance;
 mod disclosures;
+mod pseudonymised;
 
 /// The ledgers refuse updates and deletes, whatever the client (a macro: the two pools differ
 /// in type).
@@ -48,7 +49,8 @@ where
         + tutela_store::DisclosureStore
         + tutela_store::WebStore
         + tutela_store::ActivationStore
-        + tutela_store::SummaryStore,
+        + tutela_store::SummaryStore
+        + tutela_store::PseudonymisedStore,
 {
     conformance::run_all(store).await;
     requests::run_all(store).await;
@@ -57,6 +59,7 @@ where
     web::run_all(store).await;
     web::activations_are_decided_once(store).await;
     web::summaries_are_reviewed_once_or_expire(store).await;
+    pseudonymised::run_all(store).await;
 }
 
 // The server always seals personal attributes; the suite runs with a vault on both backends,

@@ -291,6 +291,27 @@ pub struct RetentionRule {
     pub notice_refs: Vec<ClauseId>,
 }
 
+impl RetentionRule {
+    /// When data collected at `collected` must be gone, for rules that run from collection or
+    /// from the end of its calendar year (UTC); `None` for rules that wait for another event
+    /// (contract end, an event the caller names), or past the end of time.
+    pub fn end_from_collection(&self, collected: jiff::Timestamp) -> Option<jiff::Timestamp> {
+        let utc = collected.to_zoned(jiff::tz::TimeZone::UTC);
+        let start = match self.from {
+            RetentionStart::Collection => utc,
+            RetentionStart::EndOfCalendarYear => jiff::civil::date(utc.year(), 12, 31)
+                .at(23, 59, 59, 999_999_999)
+                .to_zoned(jiff::tz::TimeZone::UTC)
+                .ok()?,
+            RetentionStart::ContractEnd | RetentionStart::Event => return None,
+        };
+        start
+            .checked_add(self.period.to_span())
+            .ok()
+            .map(|z| z.timestamp())
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct RuleRefs {
     pub consent: Vec<ClauseId>,

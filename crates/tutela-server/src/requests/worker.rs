@@ -35,6 +35,8 @@ pub struct TickReport {
     pub summaries_expired: u64,
     /// Risk checks deleted after their year (N15).
     pub risk_checks_deleted: u64,
+    /// Pseudonymised datasets deleted when their purpose's retention ended (N7b).
+    pub datasets: crate::pseudonymised::Swept,
 }
 
 /// A request being worked on in this process, released when dropped.
@@ -111,6 +113,7 @@ impl Worker {
             purged: store.purge_requests(now).await?,
             risk_checks_deleted: tutela_store::RiskStore::purge_risk_checks(&store, now).await?,
             summaries_expired: tutela_store::SummaryStore::expire_summaries(&store, now).await?,
+            datasets: crate::pseudonymised::sweep(&store, now).await?,
             ..TickReport::default()
         };
         let open = store

@@ -8,19 +8,11 @@ use serde::Deserialize;
 use tutela_core::basis::LegalBasis;
 use tutela_store::{DisclosureRecord, DisclosureStore};
 
-use super::{now, subject_id};
+use super::{now, storage, subject_id};
 use crate::AppState;
 use crate::dto::{DisclosureList, DisclosurePost, DisclosureView};
 use crate::extract::Json as Body;
 use crate::problem::{Code, Problem};
-
-fn storage(_: tutela_store::StoreError) -> Problem {
-    Problem::new(
-        Code::StorageUnavailable,
-        "the database did not answer; nothing was recorded",
-    )
-    .fix("retry")
-}
 
 fn view(d: DisclosureRecord, at: jiff::Timestamp) -> DisclosureView {
     DisclosureView {

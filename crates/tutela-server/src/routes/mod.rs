@@ -6,6 +6,7 @@ pub mod decisions;
 pub mod disclosures;
 pub mod log;
 pub mod meta;
+pub mod pseudonyms;
 pub mod requests;
 pub mod risk;
 pub mod subjects;
@@ -19,6 +20,15 @@ use crate::AppState;
 use crate::dto::Recorded;
 use crate::engine::EngineError;
 use crate::problem::{Code, Problem};
+
+/// The database did not answer: nothing was recorded, and the caller may retry.
+pub(crate) fn storage(_: tutela_store::StoreError) -> Problem {
+    Problem::new(
+        Code::StorageUnavailable,
+        "the database did not answer; nothing was recorded",
+    )
+    .fix("retry")
+}
 
 pub(crate) fn now() -> jiff::Timestamp {
     jiff::Timestamp::now()

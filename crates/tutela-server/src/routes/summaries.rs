@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use tutela_store::{StoreError, SummaryRecord, SummaryStore, WebStore};
 use utoipa::ToSchema;
 
-use super::{now, subject_id};
+use super::{now, storage, subject_id};
 use crate::AppState;
 use crate::extract::Json as Body;
 use crate::problem::{Code, Problem};
@@ -47,14 +47,6 @@ pub struct SummaryView {
     pub text: String,
     pub reviewed_by: Option<String>,
     pub reviewed_at: Option<String>,
-}
-
-fn storage(_: StoreError) -> Problem {
-    Problem::new(
-        Code::StorageUnavailable,
-        "the database did not answer; nothing was recorded",
-    )
-    .fix("retry")
 }
 
 fn view(s: SummaryRecord) -> SummaryView {
