@@ -310,6 +310,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 summary.key_id,
                 summary.rejected.len()
             );
+            if let Some(r) = summary.registered {
+                eprintln!("{r}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Log { command } => {

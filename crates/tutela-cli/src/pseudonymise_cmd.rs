@@ -37,6 +37,50 @@ pub struct PseudonymiseArgs {
     /// Bad rows go here, as they were, and the run goes on; without it a bad row stops the run.
     #[arg(long)]
     rejects: Option<PathBuf>,
+    /// Register the output with the running server for this purpose, before it appears: the
+    /// server deletes it when the purpose's retention ends (N7b: three months).
+    #[arg(long)]
+    register_for: Option<String>,
+    /// The running tutela server, for --register-for.
+    #[arg(long, env = "TUTELA_SERVER", default_value = "http://127.0.0.1:8080")]
+    server: String,
+    /// Where the API token is, unless `TUTELA_API_TOKEN` is set.
+    #[arg(long, default_value = "tutela.token")]
+    token_file: String,
+}
+
+/// Registers the output (still under its temporary name) with the server, so no dataset
+/// exists that the retention sweep does not know of.
+fn register(
+    args: &PseudonymiseArgs,
+    purpose: &str,
+    specs: &[ColumnSpec],
+    key_id: &str,
+    rows: u64,
+) -> anyhow::Result<String> {
+    let location = std::path::absolute(&args.out)
+        .with_context(|| format!("the absolute path of {}", args.out.display()))?;
+    let body = serde_json::json!({
+        "purpose": purpose,
+        "domain": args.domain,
+        "location": location.to_string_lossy(),
+        "columns": specs.iter().map(|c| format!("{}={}", c.column, c.method.name())).collect::<Vec<_>>(),
+        "key_id": key_id,
+        "rows": rows,
+    });
+    let client = crate::client::ApiClient::new(&args.server, &args.token_file)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let answer = rt
+        .block_on(client.call("POST", "/v1/pseudonymised-datasets", Some(&body), None))?
+        .ok()
+        .context("registering the dataset; nothing was written")?;
+    Ok(format!(
+        "registered as {}, deleted on {}",
+        answer.json()["id"].as_str().unwrap_or("?"),
+        answer.json()["expires_at"].as_str().unwrap_or("?")
+    ))
 }
 
 /// Parses `COLUMN=METHOD`.
@@ -111,6 +155,8 @@ pub struct Summary {
     pub pseudonyms: u64,
     pub rejected: Vec<RowError>,
     pub key_id: String,
+    /// The server's id and deletion date, when registered.
+    pub registered: Option<String>,
 }
 
 pub fn run(args: &PseudonymiseArgs, config: &Config) -> anyhow::Result<Summary> {
@@ -202,6 +248,16 @@ pub fn run(args: &PseudonymiseArgs, config: &Config) -> anyhow::Result<Summary> 
         progress.show(read);
     }
     progress.finish();
+    let registered = match &args.register_for {
+        Some(purpose) => Some(register(
+            args,
+            purpose,
+            &specs,
+            &key_id,
+            rows - errors.len() as u64,
+        )?),
+        None => None,
+    };
     out.commit()?;
     if let Some(r) = rejects {
         r.commit()?;
@@ -211,6 +267,7 @@ pub fn run(args: &PseudonymiseArgs, config: &Config) -> anyhow::Result<Summary> 
         pseudonyms,
         rejected: errors,
         key_id,
+        registered,
     })
 }
 

@@ -1,7 +1,7 @@
 //! `tutela pseudonymise` and `tutela keys pseudonyms`: a CSV file in, pseudonyms out, nothing
 //! half-written.
 
-use super::{temp_dir, text, tutela_in};
+use super::{http, start, temp_dir, text, tutela_in};
 
 const USAGE: &str = "ts,imsi,msisdn,bytes\n\
 2026-01-05T10:00:00Z,262011234567890,+4915112345678,100\n\
@@ -172,5 +172,60 @@ fn pseudonymise_writes_the_whole_file_or_nothing_and_needs_its_key_first() {
     );
     assert!(text(&out).contains("no column `iccid`"), "{}", text(&out));
     assert!(!dir.join("out.csv").exists());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+// covers: N7b
+#[test]
+fn a_pseudonymised_file_is_registered_before_it_appears_and_the_server_makes_the_key() {
+    let dir = temp_dir("pseudonymise-register");
+    std::fs::write(
+        dir.join("usage.csv"),
+        USAGE.replace("26201123,", "262011234567891,"),
+    )
+    .expect("write");
+    let db = format!("sqlite://{}", dir.join("tutela.db").display());
+    let server = start(&dir, &db);
+    // The server's first start made the key file the CLI then uses.
+    assert!(dir.join("tutela-pseudonym.key").exists());
+    let url = format!("http://127.0.0.1:{}", server.port);
+
+    // A purpose without a retention rule cannot hold a pseudonymised dataset: nothing written.
+    let out = pseudonymise(&dir, &["--register-for", "statistics", "--server", &url]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("retention"), "{}", text(&out));
+    assert!(!dir.join("out.csv").exists() && !dir.join("out.csv.partial").exists());
+
+    let out = pseudonymise(
+        &dir,
+        &[
+            "--register-for",
+            "service_quality_analysis",
+            "--server",
+            &url,
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("registered as pds_"), "{}", text(&out));
+    let token = std::fs::read_to_string(dir.join("tutela.token")).expect("token");
+    let (status, body) = http(
+        server.port,
+        "GET",
+        "/v1/pseudonymised-datasets",
+        token.trim(),
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    let list: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let d = &list[0];
+    assert_eq!(d["purpose"], "service_quality_analysis");
+    assert_eq!(d["rows"], 3);
+    assert_eq!(
+        d["columns"],
+        serde_json::json!(["imsi=ff1:imsi", "msisdn=hmac"])
+    );
+    let location = d["location"].as_str().expect("location");
+    assert!(location.ends_with("out.csv") && std::path::Path::new(location).exists());
+    drop(server);
     let _ = std::fs::remove_dir_all(dir);
 }
