@@ -53,6 +53,9 @@ pub struct Config {
     /// The pseudonymisation key file (default `tutela-pseudonym.key` in the working
     /// directory); `TUTELA_PSEUDONYMISATION_KEYS` holds the file's text instead.
     pub pseudonym_keys: Option<String>,
+    /// The directories pseudonymised datasets may be registered in, and so deleted from when
+    /// their retention ends (default: the working directory).
+    pub pseudonymised_dirs: Option<Vec<String>>,
 }
 
 /// `[web]`: every value optional, defaults in `tutela_server::web::WebSettings`.

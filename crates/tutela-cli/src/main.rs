@@ -783,6 +783,11 @@ async fn serve(
     if let Some(days) = config.result_retention_days {
         settings.result_retention = jiff::SignedDuration::from_hours(i64::from(days) * 24);
     }
+    // Default: the working directory, where `tutela pseudonymise` writes unless told otherwise.
+    settings.pseudonymised_dirs = match &config.pseudonymised_dirs {
+        Some(dirs) => dirs.iter().map(std::path::PathBuf::from).collect(),
+        None => vec![std::env::current_dir().context("the working directory")?],
+    };
     if let Some(tz) = &config.time_zone {
         settings.deadlines.time_zone = jiff::tz::TimeZone::get(tz)
             .with_context(|| format!("`{tz}` is not a time zone such as Europe/Berlin"))?;

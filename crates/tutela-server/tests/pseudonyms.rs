@@ -199,7 +199,18 @@ async fn a_pseudonymised_dataset_is_deleted_when_three_months_have_passed() {
             "location",
         ),
         (
-            json!({"purpose": "service_quality_analysis", "location": "/x", "columns": ["imsi"], "key_id": "pk-test", "rows": 1}),
+            register("service_quality_analysis", "/etc/passwd"),
+            "location",
+        ),
+        (
+            register(
+                "service_quality_analysis",
+                &format!("{}/../../etc/passwd", dir.display()),
+            ),
+            "location",
+        ),
+        (
+            json!({"purpose": "service_quality_analysis", "location": file.to_string_lossy(), "columns": ["imsi"], "key_id": "pk-test", "rows": 1}),
             "columns[0]",
         ),
     ] {

@@ -46,6 +46,9 @@ pub struct RequestSettings {
     /// The first wait before a failed step is tried again; it doubles up to `retry_max`.
     pub retry_base: Duration,
     pub retry_max: Duration,
+    /// The directories pseudonymised datasets may be registered in: the worker deletes
+    /// registered files when their retention ends, so it must never reach anything else.
+    pub pseudonymised_dirs: Vec<std::path::PathBuf>,
 }
 
 impl Default for RequestSettings {
@@ -66,6 +69,7 @@ impl Default for RequestSettings {
             public_url: "http://127.0.0.1:8080".into(),
             retry_base: Duration::from_secs(5),
             retry_max: Duration::from_secs(600),
+            pseudonymised_dirs: Vec::new(),
         }
     }
 }

@@ -113,7 +113,12 @@ impl Worker {
             purged: store.purge_requests(now).await?,
             risk_checks_deleted: tutela_store::RiskStore::purge_risk_checks(&store, now).await?,
             summaries_expired: tutela_store::SummaryStore::expire_summaries(&store, now).await?,
-            datasets: crate::pseudonymised::sweep(&store, now).await?,
+            datasets: crate::pseudonymised::sweep(
+                &store,
+                &self.requests.settings.pseudonymised_dirs,
+                now,
+            )
+            .await?,
             ..TickReport::default()
         };
         let open = store

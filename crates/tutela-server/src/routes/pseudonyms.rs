@@ -293,15 +293,16 @@ pub async fn register(
     };
     let domain = body.domain.unwrap_or_else(|| body.purpose.clone());
     domain_of(&state, &domain, "domain")?;
-    if !std::path::Path::new(&body.location).is_absolute()
-        || body.location.chars().any(char::is_control)
-    {
+    if !crate::pseudonymised::inside(
+        &state.requests.settings.pseudonymised_dirs,
+        std::path::Path::new(&body.location),
+    ) {
         return Err(Problem::new(
             Code::InvalidField,
-            "the location must be an absolute file path",
+            "the location must be an absolute file path in a directory the server keeps pseudonymised datasets in",
         )
         .field("location")
-        .fix("send the path the pseudonymised file was written to"));
+        .fix("write the file into one of the server's pseudonymised_dirs and send its absolute path"));
     }
     for (i, c) in body.columns.iter().enumerate() {
         let ok = c
