@@ -759,6 +759,17 @@ async fn serve(
         Some(_) => anyhow::bail!("the API token must have at least 16 characters"),
         None => config::write_token_file(&url)?,
     };
+    // Key files before the socket: once it accepts, everything the server makes is there.
+    let source = config.pseudonym_key_source(None);
+    let pseudonym_keys = match &source {
+        // The server's first start makes the key file, as it makes the other key files.
+        tutela_store::vault::PseudonymKeySource::File(path) if !path.exists() => {
+            let keys = tutela_store::vault::create_pseudonym_keys(path)?;
+            tracing::info!(key_id = keys.active_id(), path = %path.display(), "pseudonymisation key file created");
+            keys
+        }
+        _ => tutela_store::vault::read_pseudonym_keys(&source)?,
+    };
     let started = std::time::Instant::now();
     let engine = Engine::start(store, policy)
         .await
@@ -870,17 +881,7 @@ async fn serve(
     let head_every =
         std::time::Duration::from_secs(u64::from(config.log_head_seconds.unwrap_or(60).max(1)));
     state = state.with_log_key(key, Some(head_every));
-    let source = config.pseudonym_key_source(None);
-    let keys = match &source {
-        // The server's first start makes the key file, as it makes the other key files.
-        tutela_store::vault::PseudonymKeySource::File(path) if !path.exists() => {
-            let keys = tutela_store::vault::create_pseudonym_keys(path)?;
-            tracing::info!(key_id = keys.active_id(), path = %path.display(), "pseudonymisation key file created");
-            keys
-        }
-        _ => tutela_store::vault::read_pseudonym_keys(&source)?,
-    };
-    state = state.with_pseudonyms(keys);
+    state = state.with_pseudonyms(pseudonym_keys);
     tutela_server::serve(listener, state).await?;
     // The next start reads this snapshot instead of folding the ledger.
     if engine.events_since_snapshot() > 0 {

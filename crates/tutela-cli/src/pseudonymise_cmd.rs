@@ -178,16 +178,20 @@ pub fn run(args: &PseudonymiseArgs, config: &Config) -> anyhow::Result<Summary> 
     let mut buf = vec![0u8; CHUNK];
     let mut filled = 0;
     let mut eof = false;
-    // The header must be whole before it is read.
-    while !eof && !buf[..filled].contains(&b'\n') {
-        if filled == buf.len() {
+    // Reads on after `filled`, growing the buffer when a record fills it; true at the end.
+    let mut fill = |buf: &mut Vec<u8>, filled: &mut usize| -> anyhow::Result<bool> {
+        if *filled == buf.len() {
             buf.resize(buf.len() * 2, 0);
         }
         let n = input
-            .read(&mut buf[filled..])
+            .read(&mut buf[*filled..])
             .with_context(|| format!("reading {}", args.input.display()))?;
-        filled += n;
-        eof = n == 0;
+        *filled += n;
+        Ok(n == 0)
+    };
+    // The header must be whole before it is read.
+    while !eof && !buf[..filled].contains(&b'\n') {
+        eof = fill(&mut buf, &mut filled)?;
     }
     let (mut table, header) = TablePseudonymiser::new(domain, &specs, &buf[..filled])
         .with_context(|| format!("{}", args.input.display()))?;
@@ -236,15 +240,9 @@ pub fn run(args: &PseudonymiseArgs, config: &Config) -> anyhow::Result<Summary> 
         buf.copy_within(start..filled, 0);
         filled -= start;
         start = 0;
-        if filled == buf.len() {
-            buf.resize(buf.len() * 2, 0);
-        }
-        let n = input
-            .read(&mut buf[filled..])
-            .with_context(|| format!("reading {}", args.input.display()))?;
-        filled += n;
-        read += n as u64;
-        eof = n == 0;
+        let before = filled;
+        eof = fill(&mut buf, &mut filled)?;
+        read += (filled - before) as u64;
         progress.show(read);
     }
     progress.finish();

@@ -8,22 +8,38 @@ const USAGE: &str = "ts,imsi,msisdn,bytes\n\
 2026-01-05T10:00:01Z,26201123,+4915112345679,200\n\
 2026-01-05T10:00:02Z,262011234567892,+4915112345670,300\n";
 
-fn pseudonymise(dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
+/// `tutela pseudonymise --in usage.csv --out OUT --column … --domain DOMAIN EXTRA…`.
+fn pseudonymise_to(
+    dir: &std::path::Path,
+    out: &str,
+    columns: &[&str],
+    domain: &str,
+    extra: &[&str],
+) -> std::process::Output {
     let mut args = vec![
         "pseudonymise",
         "--in",
         "usage.csv",
         "--out",
-        "out.csv",
-        "--column",
-        "imsi=ff1",
-        "--column",
-        "msisdn=hmac",
+        out,
         "--domain",
-        "service_quality_analysis",
+        domain,
     ];
+    for c in columns {
+        args.extend_from_slice(&["--column", c]);
+    }
     args.extend_from_slice(extra);
     tutela_in(dir, &args)
+}
+
+fn pseudonymise(dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    pseudonymise_to(
+        dir,
+        "out.csv",
+        &["imsi=ff1", "msisdn=hmac"],
+        "service_quality_analysis",
+        extra,
+    )
 }
 
 // covers: N7b
@@ -98,21 +114,12 @@ fn pseudonymise_writes_the_whole_file_or_nothing_and_needs_its_key_first() {
 
     // Another domain gives other pseudonyms; a rotated key too, and the old key still works.
     let first = result.clone();
-    let out = tutela_in(
+    let out = pseudonymise_to(
         &dir,
-        &[
-            "pseudonymise",
-            "--in",
-            "usage.csv",
-            "--out",
-            "stats.csv",
-            "--column",
-            "msisdn=hmac",
-            "--domain",
-            "statistics",
-            "--rejects",
-            "r2.csv",
-        ],
+        "stats.csv",
+        &["msisdn=hmac"],
+        "statistics",
+        &["--rejects", "r2.csv"],
     );
     assert!(out.status.success(), "{}", text(&out));
     let stats = std::fs::read_to_string(dir.join("stats.csv")).expect("stats");
@@ -156,20 +163,7 @@ fn pseudonymise_writes_the_whole_file_or_nothing_and_needs_its_key_first() {
             .status
             .success()
     );
-    let out = tutela_in(
-        &dir,
-        &[
-            "pseudonymise",
-            "--in",
-            "usage.csv",
-            "--out",
-            "out.csv",
-            "--column",
-            "iccid=ff1",
-            "--domain",
-            "q",
-        ],
-    );
+    let out = pseudonymise_to(&dir, "out.csv", &["iccid=ff1"], "q", &[]);
     assert!(text(&out).contains("no column `iccid`"), "{}", text(&out));
     assert!(!dir.join("out.csv").exists());
     let _ = std::fs::remove_dir_all(dir);

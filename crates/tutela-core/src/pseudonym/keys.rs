@@ -38,17 +38,6 @@ impl std::fmt::Debug for PseudonymKeys {
     }
 }
 
-fn from_hex(s: &str) -> Option<[u8; 32]> {
-    if s.len() != 64 || !s.is_ascii() {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(out)
-}
-
 impl PseudonymKeys {
     /// A key set of one key, `id`, made of `secret` (random bytes from the caller).
     pub fn new(id: &str, secret: [u8; 32]) -> PseudonymKeys {
@@ -100,7 +89,8 @@ impl PseudonymKeys {
             match l.split_whitespace().collect::<Vec<_>>().as_slice() {
                 ["active", id] => active = Some((*id).to_owned()),
                 ["key", id, k] => {
-                    let k = from_hex(k).ok_or_else(|| bad(i + 1, "a key is 64 hex digits"))?;
+                    let k = crate::hex::decode_32(k)
+                        .ok_or_else(|| bad(i + 1, "a key is 64 hex digits"))?;
                     if keys.insert((*id).to_owned(), k).is_some() {
                         return Err(bad(i + 1, "this key id appears twice"));
                     }
@@ -122,11 +112,7 @@ impl PseudonymKeys {
         );
         out.push_str(&format!("active {}\n", self.active));
         for (id, k) in &self.keys {
-            out.push_str(&format!("key {id} "));
-            for b in k {
-                out.push_str(&format!("{b:02x}"));
-            }
-            out.push('\n');
+            out.push_str(&format!("key {id} {}\n", crate::hex::encode(k)));
         }
         out
     }

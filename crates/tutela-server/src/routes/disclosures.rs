@@ -8,7 +8,7 @@ use serde::Deserialize;
 use tutela_core::basis::LegalBasis;
 use tutela_store::{DisclosureRecord, DisclosureStore};
 
-use super::{now, storage, subject_id};
+use super::{now, random_id, storage, subject_id};
 use crate::AppState;
 use crate::dto::{DisclosureList, DisclosurePost, DisclosureView};
 use crate::extract::Json as Body;
@@ -29,12 +29,6 @@ fn view(d: DisclosureRecord, at: jiff::Timestamp) -> DisclosureView {
         reason: d.reason,
         reference: d.reference,
     }
-}
-
-fn random_id() -> Result<String, Problem> {
-    let hex = crate::random_hex(12)
-        .map_err(|_| Problem::new(Code::StorageUnavailable, "no randomness").fix("retry"))?;
-    Ok(format!("dis_{hex}"))
 }
 
 #[utoipa::path(post, path = "/v1/disclosures", request_body = DisclosurePost,
@@ -99,7 +93,7 @@ pub async fn create(
         .fix("e.g. the court order under section 101 UrhG with its file number"));
     }
     let record = DisclosureRecord {
-        id: random_id()?,
+        id: random_id("dis")?,
         subject: body.subject,
         at,
         recipient: body.recipient,

@@ -30,6 +30,33 @@ pub(crate) fn storage(_: tutela_store::StoreError) -> Problem {
     .fix("retry")
 }
 
+/// A new random id: `prefix` and 24 hex digits.
+pub(crate) fn random_id(prefix: &str) -> Result<String, Problem> {
+    let hex = crate::random_hex(12)
+        .map_err(|_| Problem::new(Code::StorageUnavailable, "no randomness").fix("retry"))?;
+    Ok(format!("{prefix}_{hex}"))
+}
+
+/// Applies `f` to every item; a failure names `field[i]`, the item's place (never its value).
+pub(crate) fn each<T, U>(
+    items: &[T],
+    field: &str,
+    fix: &str,
+    mut f: impl FnMut(&T) -> Result<U, String>,
+) -> Result<Vec<U>, Problem> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            f(item).map_err(|e| {
+                Problem::new(Code::InvalidField, e)
+                    .field(format!("{field}[{i}]"))
+                    .fix(fix)
+            })
+        })
+        .collect()
+}
+
 pub(crate) fn now() -> jiff::Timestamp {
     jiff::Timestamp::now()
 }

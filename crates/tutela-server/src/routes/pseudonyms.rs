@@ -10,7 +10,7 @@ use tutela_core::pseudonym::{DomainPseudonyms, Identifier, Method, PseudonymKeys
 use tutela_store::{DatasetRecord, PseudonymisedStore, Reversal};
 use utoipa::ToSchema;
 
-use super::{now, storage};
+use super::{each, now, random_id, storage};
 use crate::AppState;
 use crate::extract::Json as Body;
 use crate::problem::{Code, Problem};
@@ -183,19 +183,13 @@ pub async fn create(
     })?;
     batch(body.values.len(), "values")?;
     let d = in_domain(keys, &body.domain, None)?;
-    let pseudonyms = body
-        .values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            // The value is personal data: the problem names its place, never the value.
-            d.pseudonym(method, v).map_err(|e| {
-                Problem::new(Code::InvalidField, e.to_string())
-                    .field(format!("values[{i}]"))
-                    .fix("send the identifier in the format the method names")
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    // The value is personal data: a problem names its place, never the value.
+    let pseudonyms = each(
+        &body.values,
+        "values",
+        "send the identifier in the format the method names",
+        |v| d.pseudonym(method, v).map_err(|e| e.to_string()),
+    )?;
     Ok(Json(PseudonymsMade {
         domain: body.domain,
         method: method.name(),
@@ -232,18 +226,12 @@ pub async fn reverse(
     }
     batch(body.pseudonyms.len(), "pseudonyms")?;
     let d = in_domain(keys, &body.domain, Some(&body.key_id))?;
-    let values = body
-        .pseudonyms
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            d.reverse(id, p).map_err(|e| {
-                Problem::new(Code::InvalidField, e.to_string())
-                    .field(format!("pseudonyms[{i}]"))
-                    .fix("send pseudonyms made by this domain and key")
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let values = each(
+        &body.pseudonyms,
+        "pseudonyms",
+        "send pseudonyms made by this domain and key",
+        |p| d.reverse(id, p).map_err(|e| e.to_string()),
+    )?;
     // Recorded before anything is handed out: no record, no value.
     let reversal = Reversal {
         at: now(),
@@ -304,27 +292,25 @@ pub async fn register(
         .field("location")
         .fix("write the file into one of the server's pseudonymised_dirs and send its absolute path"));
     }
-    for (i, c) in body.columns.iter().enumerate() {
-        let ok = c
-            .split_once('=')
-            .is_some_and(|(col, m)| !col.is_empty() && Method::parse(m, col).is_some());
-        if !ok || c.contains(',') {
-            return Err(Problem::new(Code::InvalidField, "expected column=method")
-                .field(format!("columns[{i}]"))
-                .fix("e.g. imsi=ff1:imsi or msisdn=hmac"));
-        }
-    }
+    each(
+        &body.columns,
+        "columns",
+        "e.g. imsi=ff1:imsi or msisdn=hmac",
+        |c| {
+            let ok = c
+                .split_once('=')
+                .is_some_and(|(col, m)| !col.is_empty() && Method::parse(m, col).is_some());
+            if ok && !c.contains(',') {
+                Ok(())
+            } else {
+                Err("expected column=method".to_owned())
+            }
+        },
+    )?;
     if let Some(keys) = state.pseudonyms.as_deref() {
         in_domain(keys, &domain, Some(&body.key_id))?;
     }
-    let id = format!(
-        "pds_{}",
-        crate::random_hex(12).map_err(|_| Problem::new(
-            Code::StorageUnavailable,
-            "no randomness"
-        )
-        .fix("retry"))?
-    );
+    let id = random_id("pds")?;
     let record = DatasetRecord {
         id,
         purpose: body.purpose,

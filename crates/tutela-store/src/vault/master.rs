@@ -66,26 +66,7 @@ fn new_id() -> Result<String, VaultError> {
     Ok(format!("mk-{}", hex(&b)))
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    out
-}
-
-fn key_from_hex(s: &str) -> Option<[u8; 32]> {
-    if s.len() != 64 || !s.is_ascii() {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(out)
-}
+pub(crate) use tutela_core::hex::encode as hex;
 
 impl MasterKeys {
     /// A new set: one active key and a blind-index key.
@@ -127,14 +108,17 @@ impl MasterKeys {
             match words.as_slice() {
                 ["active", id] => active = Some((*id).to_owned()),
                 ["key", id, k] => {
-                    let k = key_from_hex(k).ok_or_else(|| bad(line, "a key is 64 hex digits"))?;
+                    let k = tutela_core::hex::decode_32(k)
+                        .ok_or_else(|| bad(line, "a key is 64 hex digits"))?;
                     if keys.insert((*id).to_owned(), k).is_some() {
                         return Err(bad(line, "this key id appears twice"));
                     }
                 }
                 ["blind", k] => {
-                    blind =
-                        Some(key_from_hex(k).ok_or_else(|| bad(line, "a key is 64 hex digits"))?);
+                    blind = Some(
+                        tutela_core::hex::decode_32(k)
+                            .ok_or_else(|| bad(line, "a key is 64 hex digits"))?,
+                    );
                 }
                 _ => {
                     return Err(bad(
