@@ -310,8 +310,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 summary.key_id,
                 summary.rejected.len()
             );
-            if let Some(r) = summary.registered {
-                eprintln!("{r}");
+            match summary.registered {
+                Some(r) => eprintln!("{r}"),
+                None => eprintln!(
+                    "not registered: no retention rule will delete this file; use --register-for PURPOSE (N7b)"
+                ),
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -90,6 +90,7 @@ fn pseudonymise_writes_the_whole_file_or_nothing_and_needs_its_key_first() {
     // With a reject file the run goes on; the bad row goes there as it was.
     let out = pseudonymise(&dir, &["--rejects", "rejects.csv"]);
     assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("not registered"), "{}", text(&out));
     assert!(
         text(&out).contains("3 rows read, 4 pseudonyms"),
         "{}",
