@@ -44,7 +44,10 @@ fn iban_remainder(country: &[u8], check: &[u8], bban: &[u8]) -> Option<u32> {
 
 /// Whether `iban` (compact, upper case) has valid check digits and a plausible length.
 pub fn iban_valid(iban: &[u8]) -> bool {
-    if !(15..=34).contains(&iban.len()) || !iban[..2].iter().all(u8::is_ascii_uppercase) {
+    if !(15..=34).contains(&iban.len())
+        || !iban[..2].iter().all(u8::is_ascii_uppercase)
+        || !iban[2..4].iter().all(u8::is_ascii_digit)
+    {
         return false;
     }
     iban_remainder(&iban[..2], &iban[2..4], &iban[4..]) == Some(1)
@@ -79,6 +82,8 @@ mod tests {
             Some(*b"89")
         );
         assert!(iban_valid(b"GB82WEST12345698765432"));
+        // Check digits are digits, whatever the remainder (found by fuzzing).
+        assert!(!iban_valid(b"DREZ0K03DRK03Q24A"));
         assert_eq!(
             iban_check_digits(b"GB", b"WEST12345698765432"),
             Some(*b"82")

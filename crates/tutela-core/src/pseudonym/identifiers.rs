@@ -209,6 +209,18 @@ fn iban(
     let check =
         iban_check_digits(&iban[..2], &iban[4..]).ok_or_else(|| bad("letters and digits only"))?;
     iban[2..4].copy_from_slice(&check);
-    out.extend(iban.iter().map(|&c| char::from(c)));
+    // The format as given: spaces where they were, lower-case letters where they were.
+    let mut next = iban.iter();
+    for &c in v {
+        if c == b' ' {
+            out.push(' ');
+        } else if let Some(&p) = next.next() {
+            out.push(char::from(if c.is_ascii_lowercase() {
+                p.to_ascii_lowercase()
+            } else {
+                p
+            }));
+        }
+    }
     Ok(())
 }
