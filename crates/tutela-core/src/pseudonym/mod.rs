@@ -12,9 +12,6 @@ pub mod identifiers;
 pub mod keys;
 pub mod table;
 
-use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
-
 pub use identifiers::{Identifier, IdentifierError};
 pub use keys::{KeyFileError, PseudonymKeys};
 
@@ -51,14 +48,14 @@ impl Method {
 /// A domain's key for one use: HMAC-SHA-256 of the secret over a label naming the use and the
 /// domain, so keys of different domains or methods are unrelated.
 pub fn domain_key(secret: &[u8; 32], method: &str, domain: &str) -> [u8; 32] {
-    // A 32-byte key is always accepted.
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret)
-        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    mac.update(b"tutela pseudonym v1\0");
-    mac.update(method.as_bytes());
-    mac.update(b"\0");
-    mac.update(domain.as_bytes());
-    mac.finalize().into_bytes().into()
+    let label = [
+        b"tutela pseudonym v1\0",
+        method.as_bytes(),
+        b"\0",
+        domain.as_bytes(),
+    ]
+    .concat();
+    Hmac256::new(secret).mac(&label)
 }
 
 /// Pseudonyms of one domain under one key, for every method.
