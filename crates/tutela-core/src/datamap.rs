@@ -621,6 +621,10 @@ pub fn plan_erasure(
             continue;
         };
         let rule = &policy.retention[*rule_ix];
+        if !rule.obligation {
+            // A period that only limits keeping (N7b's 3 months) never holds back an erasure.
+            continue;
+        }
         for r in table_rows {
             let Some(from) = r.retention_from.as_deref().and_then(parse_day) else {
                 continue;

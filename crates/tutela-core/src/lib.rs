@@ -33,6 +33,7 @@ pub mod redact;
 pub mod render;
 pub mod report;
 pub mod request;
+pub mod retention;
 pub mod risk;
 pub mod scenario;
 pub mod snapshot;

@@ -45,6 +45,7 @@ mod pseudonym;
 mod record;
 mod render;
 mod requests;
+mod retention;
 mod risk;
 mod tcf;
 mod transfers;

@@ -288,10 +288,41 @@ pub struct RetentionRule {
     pub from: RetentionStart,
     pub label: Text,
     pub categories: Vec<usize>,
+    /// A legal duty to keep the data for the period, not only a limit on keeping it.
+    pub obligation: bool,
     pub notice_refs: Vec<ClauseId>,
 }
 
 impl RetentionRule {
+    /// The first day (UTC) whose rows are still inside the period on `today`: a row whose
+    /// start column lies before this day has outlived the rule and may be deleted today.
+    /// For a period from the end of the calendar year that is 1 January of the latest year
+    /// whose 31 December plus the period lies before `today` (law.md 2.1: deletion is eligible
+    /// from the day after the period ends). `None` for rules that wait for another event, or
+    /// when the arithmetic leaves the calendar.
+    pub fn cutoff(&self, today: jiff::civil::Date) -> Option<jiff::civil::Date> {
+        match self.from {
+            RetentionStart::Collection => today.checked_sub(self.period.to_span()).ok(),
+            RetentionStart::EndOfCalendarYear => {
+                let mut year = today.year();
+                // At most a few steps: the first year tried is at most one period too late.
+                let first = today
+                    .checked_sub(self.period.to_span())
+                    .ok()
+                    .map_or(year, |d| d.year());
+                year = year.min(first);
+                loop {
+                    let end = jiff::civil::Date::new(year, 12, 31).ok()?;
+                    if end.checked_add(self.period.to_span()).ok()? < today {
+                        return jiff::civil::Date::new(year.checked_add(1)?, 1, 1).ok();
+                    }
+                    year = year.checked_sub(1)?;
+                }
+            }
+            RetentionStart::ContractEnd | RetentionStart::Event => None,
+        }
+    }
+
     /// When data collected at `collected` must be gone, for rules that run from collection or
     /// from the end of its calendar year (UTC); `None` for rules that wait for another event
     /// (contract end, an event the caller names), or past the end of time.

@@ -274,6 +274,10 @@ pub struct RawRetention {
     pub label: RawText,
     #[serde(default)]
     pub categories: Vec<Id>,
+    /// A legal duty to keep the data for the period (Art. 6(1)(c), Art. 17(3)(b)): an erasure
+    /// restricts such rows instead of deleting them. Without it the period is only a limit.
+    #[serde(default)]
+    pub obligation: bool,
     #[serde(default)]
     pub notice_ref: Vec<Id>,
 }

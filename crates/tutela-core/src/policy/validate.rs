@@ -467,6 +467,7 @@ pub(crate) fn validate(files: Vec<ParsedFile>) -> Result<Policy, PolicyErrors> {
                 from,
                 label: ctx.text(f, r.id.span(), &r.label, "a retention label"),
                 categories: categories.all(&mut ctx, f, &r.categories),
+                obligation: r.obligation,
                 notice_refs: ctx.clauses(f, &r.notice_ref),
             }
         })
