@@ -10,6 +10,7 @@
 pub mod demo;
 mod dialect;
 mod exec;
+mod sweep;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,6 +25,7 @@ use tutela_core::report::CollectedTable;
 use dialect::Dialect;
 pub use exec::Bind;
 use exec::{Exec, Pool};
+pub use sweep::{SweepBatch, SweepCursor};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectorError {

@@ -260,6 +260,137 @@ async fn run_all(c: &Connector) {
             .expect("collect")
             .is_empty()
     );
+    sweep_checks(c).await;
+}
+
+/// C-3: usage records on both sides of the 3-month cutoff (25 of them at one instant, so
+/// batches cross ties), one held; an old invoice with an old payment, and an old invoice whose
+/// payment is still inside its period.
+fn sweep_data() -> Vec<String> {
+    let mut s: Vec<String> = [
+        "INSERT INTO customers (id, customer_no, name, email, birth_date, street, city, created_at) VALUES (3, 'C-3', 'Cem Kaya', 'cem@example.org', '1990-01-01', 'Ring 3', 'Bonn', '2015-01-01')",
+        "INSERT INTO contracts (id, customer_id, product, started_at, ended_at) VALUES (22, 3, 'IoT M2M 1GB', '2015-01-01', NULL)",
+        "INSERT INTO sims (id, contract_id, iccid, imsi, msisdn) VALUES (32, 22, '8949010000000000037', '262011111111111', '4915111111111')",
+        "INSERT INTO usage_records (id, sim_id, recorded_at, bytes) VALUES (90, 32, '2026-08-29T23:59:59Z', 1)",
+        "INSERT INTO usage_records (id, sim_id, recorded_at, bytes) VALUES (91, 32, '2026-08-30T00:00:00Z', 1)",
+        "INSERT INTO usage_records (id, sim_id, recorded_at, bytes) VALUES (93, 32, '2026-02-01T00:00:00Z', 1)",
+        "INSERT INTO invoices (id, customer_id, issued_at, amount_cents, iban) VALUES (95, 3, '2016-03-01', 100, 'DE89370400440532013000')",
+        "INSERT INTO payments (id, invoice_id, paid_at, amount_cents) VALUES (96, 95, '2016-03-10', 100)",
+        "INSERT INTO invoices (id, customer_id, issued_at, amount_cents, iban) VALUES (97, 3, '2016-05-01', 100, 'DE89370400440532013000')",
+        "INSERT INTO payments (id, invoice_id, paid_at, amount_cents) VALUES (98, 97, '2019-01-01', 100)",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    for id in 100..125 {
+        s.push(format!("INSERT INTO usage_records (id, sim_id, recorded_at, bytes) VALUES ({id}, 32, '2026-01-01T00:00:00Z', 1)"));
+    }
+    s
+}
+
+/// The sweep step on the demo schema: what is due goes, in small batches; held rows, rows
+/// inside their period and rows still referenced stay.
+async fn sweep_checks(c: &Connector) {
+    // covers: N6, N7b, N5a
+    use std::collections::BTreeSet;
+    use tutela_core::retention::plan_sweep;
+    c.run_statements(&sweep_data()).await.expect("sweep data");
+    let today = jiff::civil::date(2026, 11, 30);
+    let plan = plan_sweep(&policy(), std::slice::from_ref(&c.map), today);
+    let held_usage: BTreeSet<String> = BTreeSet::from(["93".to_owned()]);
+    let held = |t: &str| {
+        if t == "usage_records" {
+            held_usage.clone()
+        } else {
+            BTreeSet::new()
+        }
+    };
+    let due = |t: &str| {
+        let target = plan
+            .targets
+            .iter()
+            .find(|x| x.table_name == t)
+            .expect("target")
+            .clone();
+        let h = held(t);
+        async move { c.count_due(&target, &h).await.expect("count") }
+    };
+    // 90 and the 25 tied ones (93 is held); invoice 61 of C-1 (2010), not yet 95, whose
+    // payment 96 still references it; payment 96.
+    assert_eq!(due("usage_records").await, 26, "{:?}", c.kind());
+    assert_eq!(due("invoices").await, 1, "{:?}", c.kind());
+    assert_eq!(due("payments").await, 1, "{:?}", c.kind());
+    let mut deleted = BTreeMap::new();
+    for target in &plan.targets {
+        let mut cursor = None;
+        let mut batches = 0;
+        loop {
+            let b = c
+                .sweep_batch(target, cursor.as_ref(), 4, &held(&target.table_name))
+                .await
+                .expect("batch");
+            *deleted.entry(target.table_name.clone()).or_insert(0) += b.deleted;
+            batches += 1;
+            assert!(batches < 100, "the cursor advances");
+            match b.cursor {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+    }
+    assert_eq!(deleted.get("usage_records"), Some(&26), "{:?}", c.kind());
+    // Payments run first, so invoice 95 has no payment left when invoices run.
+    assert_eq!(deleted.get("payments"), Some(&1));
+    assert_eq!(deleted.get("invoices"), Some(&2));
+    for t in ["usage_records", "invoices", "payments"] {
+        assert_eq!(due(t).await, 0, "{t} after the sweep");
+    }
+    let left = c
+        .collect(&ids("customer_number", "C-3"))
+        .await
+        .expect("collect");
+    let keys = |t: &str| -> Vec<String> {
+        let ti = c.map.table(t).expect("table");
+        let mut k: Vec<String> = left
+            .get(&ti)
+            .into_iter()
+            .flatten()
+            .map(|r| r.key.clone())
+            .collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys("usage_records"), vec!["91", "93"], "{:?}", c.kind());
+    assert_eq!(keys("invoices"), vec!["97"]);
+    assert_eq!(keys("payments"), vec!["98"]);
+    assert_eq!(
+        keys("customers"),
+        vec!["3"],
+        "tables without a rule are not swept"
+    );
+    // Another sweep finds nothing; once the hold is lifted, the held row goes.
+    for target in &plan.targets {
+        let again = c
+            .sweep_batch(target, None, 100, &held(&target.table_name))
+            .await
+            .expect("batch");
+        assert_eq!(
+            (again.deleted, again.cursor),
+            (0, None),
+            "{}",
+            target.table_name
+        );
+    }
+    let usage = plan
+        .targets
+        .iter()
+        .find(|t| t.table_name == "usage_records")
+        .expect("usage");
+    let lifted = c
+        .sweep_batch(usage, None, 100, &BTreeSet::new())
+        .await
+        .expect("batch");
+    assert_eq!(lifted.deleted, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -366,4 +497,70 @@ async fn an_unreachable_database_is_unavailable_not_a_map_error() {
         "{:?}",
         r.err()
     );
+}
+
+/// PostgreSQL time columns (`timestamptz`, `date`) compare with the cutoff as times, not text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweeps_postgres_time_columns() {
+    // covers: N7b
+    use std::collections::BTreeSet;
+    let Some(pg) = PgSchema::create().await else {
+        return;
+    };
+    let text = "[dataset]\nid = \"net\"\nconnector = \"postgres\"\nurl_env = \"UNUSED\"\nperson_table = \"people\"\n\
+        [[table]]\nname = \"people\"\n[[table.field]]\nname = \"email\"\ncategory = \"contact\"\nidentifies = \"email\"\n\
+        [[table]]\nname = \"events\"\nreferences = [{ column = \"person_id\", table = \"people\" }]\n\
+        retention = \"service_quality_data\"\nretention_from = \"at\"\n[[table.field]]\nname = \"bytes\"\ncategory = \"usage\"\n\
+        [[table]]\nname = \"days\"\nreferences = [{ column = \"person_id\", table = \"people\" }]\n\
+        retention = \"service_quality_data\"\nretention_from = \"on_day\"\n[[table.field]]\nname = \"bytes\"\ncategory = \"usage\"\n";
+    let map = datamap::load("net.toml", text, &policy()).expect("map");
+    let c = Connector::open(map, Some(&pg.store_url()), b"k".to_vec())
+        .await
+        .expect("open");
+    c.run_statements(&[
+        "CREATE TABLE people (id BIGINT PRIMARY KEY, email TEXT)".to_owned(),
+        "CREATE TABLE events (id BIGINT PRIMARY KEY, person_id BIGINT REFERENCES people (id), at TIMESTAMPTZ NOT NULL, bytes BIGINT)".to_owned(),
+        "CREATE TABLE days (id BIGINT PRIMARY KEY, person_id BIGINT REFERENCES people (id), on_day DATE NOT NULL, bytes BIGINT)".to_owned(),
+        "INSERT INTO people VALUES (1, 'p@example.org')".to_owned(),
+        // The cutoff on 2026-11-30 is 2026-08-30 00:00 UTC; a time zone must not move it.
+        "INSERT INTO events VALUES (1, 1, '2026-08-29 23:59:59.999999+00', 1), (2, 1, '2026-08-30 00:00:00+00', 1), (3, 1, '2026-08-30 01:00:00+02', 1), (4, 1, '2020-01-01 00:00:00+00', 1)".to_owned(),
+        "INSERT INTO days VALUES (1, 1, '2026-08-29', 1), (2, 1, '2026-08-30', 1)".to_owned(),
+    ])
+    .await
+    .expect("schema");
+    let plan = tutela_core::retention::plan_sweep(
+        &policy(),
+        std::slice::from_ref(&c.map),
+        jiff::civil::date(2026, 11, 30),
+    );
+    let mut gone = BTreeMap::new();
+    for t in &plan.targets {
+        let mut cursor = None;
+        loop {
+            let b = c
+                .sweep_batch(t, cursor.as_ref(), 1, &BTreeSet::new())
+                .await
+                .expect("batch");
+            *gone.entry(t.table_name.clone()).or_insert(0) += b.deleted;
+            match b.cursor {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+    }
+    // 01:00+02 is 23:00 UTC of the 29th: before the cutoff.
+    assert_eq!(gone.get("events"), Some(&3));
+    assert_eq!(gone.get("days"), Some(&1));
+    let left = c
+        .collect(&ids("email", "p@example.org"))
+        .await
+        .expect("collect");
+    let events = c.map.table("events").expect("events");
+    assert_eq!(
+        left.get(&events)
+            .map(|r| r.iter().map(|x| x.key.clone()).collect::<Vec<_>>()),
+        Some(vec!["2".to_owned()])
+    );
+    drop(c);
+    pg.drop_schema().await;
 }

@@ -123,7 +123,14 @@ fn an_erasure_is_not_held_back_by_a_limit() {
             values: vec![],
         }],
     );
-    let actions = datamap::plan_erasure(&map, &p, &rows, "2026-12-01T00:00:00Z".parse().unwrap_or_else(|e| unreachable!("{e}")));
+    let actions = datamap::plan_erasure(
+        &map,
+        &p,
+        &rows,
+        "2026-12-01T00:00:00Z"
+            .parse()
+            .unwrap_or_else(|e| unreachable!("{e}")),
+    );
     assert!(
         actions
             .iter()
@@ -163,11 +170,13 @@ fn holds_keep_a_persons_rows_and_named_records() {
     ];
     let held = held_keys(&map, &holds, &[person]);
     assert_eq!(
-        held.get(&usage).map(|s| s.iter().cloned().collect::<Vec<_>>()),
+        held.get(&usage)
+            .map(|s| s.iter().cloned().collect::<Vec<_>>()),
         Some(vec!["7".to_owned()])
     );
     assert_eq!(
-        held.get(&invoices).map(|s| s.iter().cloned().collect::<Vec<_>>()),
+        held.get(&invoices)
+            .map(|s| s.iter().cloned().collect::<Vec<_>>()),
         Some(vec!["42".to_owned()])
     );
 }
