@@ -41,6 +41,7 @@ mod log;
 mod migrations;
 mod pseudonymised;
 mod requests;
+mod retention;
 mod risk;
 mod sql;
 mod summaries;
@@ -60,6 +61,7 @@ pub use pseudonymised::{DatasetRecord, PseudonymisedStore, Reversal};
 pub use requests::{
     CodeRecord, RequestEvent, RequestEventNew, RequestRecord, RequestStore, StepRecord,
 };
+pub use retention::{HoldRecord, RetentionStore, SweepRecord};
 pub use risk::{RiskCheckRecord, RiskStore};
 pub use sql::{AnyStore, PgStore, SqliteStore};
 pub use summaries::{SummaryRecord, SummaryStore};

@@ -315,6 +315,36 @@ CREATE TABLE pseudonymised_datasets (
 CREATE INDEX pseudonymised_datasets_by_expiry ON pseudonymised_datasets (expires_at_us);
 "#;
 
+/// Legal holds (N5a) that suspend retention deletion, and the sweeps of the retention engine
+/// with the cursor each table has reached, so a sweep resumes where a crash left it.
+const TABLES_V16: &str = r#"
+CREATE TABLE legal_holds (
+    id TEXT PRIMARY KEY,          -- category: none (random id)
+    subject TEXT,                 -- category: customer_number (a held person)
+    dataset TEXT,                 -- category: none (a dataset map id)
+    table_name TEXT,              -- category: none (a mapped table)
+    record_key TEXT,              -- category: none (a row key of the operator's database)
+    reference TEXT NOT NULL,      -- category: none (the case or claim reference, no free text)
+    placed_by TEXT NOT NULL,      -- category: none (operator id)
+    placed_at_us {int} NOT NULL,  -- category: none (time)
+    lifted_by TEXT,               -- category: none (operator id)
+    lifted_at_us {int}            -- category: none (time)
+);
+CREATE INDEX legal_holds_by_subject ON legal_holds (subject);
+CREATE TABLE retention_sweeps (
+    id TEXT PRIMARY KEY,          -- category: none (random id)
+    plan_day TEXT NOT NULL,       -- category: none (the day the cutoffs were computed for)
+    started_at_us {int} NOT NULL, -- category: none (time)
+    finished_at_us {int},         -- category: none (time)
+    open_flag {int},              -- category: none (1 while unfinished: at most one such row)
+    owner TEXT,                   -- category: none (the process holding the lease)
+    lease_until_us {int},         -- category: none (time)
+    progress TEXT NOT NULL,       -- category: none (per table: rule, cutoff, cursor, counts)
+    error TEXT                    -- category: none (why the last step failed)
+);
+CREATE UNIQUE INDEX retention_sweeps_one_open ON retention_sweeps (open_flag);
+"#;
+
 fn sqlite_append_only(table: &str, what: &str) -> String {
     format!(
         "\nCREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table}\n\
@@ -389,6 +419,7 @@ pub fn sqlite() -> Vec<(i64, String)> {
             sqlite_types(TABLES_V14) + &sqlite_append_only("log_nodes", "the log"),
         ),
         (15, sqlite_types(TABLES_V15)),
+        (16, sqlite_types(TABLES_V16)),
     ]
 }
 
@@ -421,6 +452,7 @@ pub fn postgres() -> Vec<(i64, String)> {
             postgres_types(TABLES_V14) + &postgres_append_only("log_nodes"),
         ),
         (15, postgres_types(TABLES_V15)),
+        (16, postgres_types(TABLES_V16)),
     ]
 }
 
@@ -444,6 +476,7 @@ mod tests {
             super::TABLES_V13,
             super::TABLES_V14,
             super::TABLES_V15,
+            super::TABLES_V16,
         ]
         .iter()
         .flat_map(|t| t.lines())
@@ -464,7 +497,7 @@ mod tests {
         }
         assert_eq!(
             columns,
-            19 + 41 + 17 + 14 + 9 + 21 + 11 + 11 + 9 + 7 + 3 + 11
+            19 + 41 + 17 + 14 + 9 + 21 + 11 + 11 + 9 + 7 + 3 + 11 + 19
         );
     }
 

@@ -32,6 +32,7 @@ macro_rules! append_only {
     };
 }
 mod requests;
+mod retention;
 mod risk;
 mod vault;
 mod web;
@@ -50,7 +51,8 @@ where
         + tutela_store::WebStore
         + tutela_store::ActivationStore
         + tutela_store::SummaryStore
-        + tutela_store::PseudonymisedStore,
+        + tutela_store::PseudonymisedStore
+        + tutela_store::RetentionStore,
 {
     conformance::run_all(store).await;
     requests::run_all(store).await;
@@ -60,6 +62,7 @@ where
     web::activations_are_decided_once(store).await;
     web::summaries_are_reviewed_once_or_expire(store).await;
     pseudonymised::run_all(store).await;
+    retention::run_all(store).await;
 }
 
 // The server always seals personal attributes; the suite runs with a vault on both backends,
