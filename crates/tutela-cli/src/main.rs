@@ -34,6 +34,7 @@ mod log_cmd;
 mod policy_cmd;
 mod pseudonymise_cmd;
 mod requests_cmd;
+mod retention_cmd;
 mod risk_cmd;
 
 use std::net::SocketAddr;
@@ -162,6 +163,11 @@ enum Command {
     Operators {
         #[command(subcommand)]
         command: OperatorsCommand,
+    },
+    /// Retention sweeps of the operator's databases and legal holds (N5a, N6, N7b).
+    Retention {
+        #[command(subcommand)]
+        command: retention_cmd::RetentionCommand,
     },
     /// Create or upgrade the database schema.
     Migrate {
@@ -463,6 +469,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ai {
             command: AiCommand::TrainingSet { out, basis, sources },
         } => runtime()?.block_on(training_set(sources, &config, &out, &basis)),
+        Command::Retention { command } => {
+            runtime()?.block_on(retention_cmd::run(command, &config))
+        }
         Command::Migrate { sources } => runtime()?.block_on(async {
             let url = config.database(&sources.database);
             // The schema only: no personal attribute is read or written, so no keys are needed.

@@ -1,10 +1,12 @@
 //! The single step of a retention sweep: delete one batch of rows past a rule's cutoff, in
 //! one short transaction, and say where the next batch starts.
 //!
-//! Batches walk the table in `(timestamp, key)` order behind a cursor, so a batch never rescans
-//! the rows (or the dead index entries) of the batches before it, and the time a batch holds
-//! its row locks stays bounded by its size. Rows of held persons, held records and rows that
-//! rows of other mapped tables still reference are left alone; the cursor walks past them.
+//! Batches walk the table in timestamp order behind a cursor: a batch is the range from the
+//! cursor to the timestamp about `limit` rows on (found by an index range scan), deleted with
+//! one range `DELETE`. So a batch never rescans the rows (or the dead index entries) of the
+//! batches before it, and the time it holds its locks stays bounded by its size. Rows of held
+//! persons, held records and rows that rows of other mapped tables still reference are left
+//! alone; the cursor walks past them. The timestamp column needs an index.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -15,12 +17,11 @@ use tutela_core::retention::SweepTarget;
 use crate::exec::{Bind, Exec};
 use crate::{Connector, ConnectorError, binds};
 
-/// Where a sweep of one table stands: the timestamp (as the database writes it as text) and
-/// the key of the last row a batch deleted.
+/// Where a sweep of one table stands: the timestamp (as the database writes it as text) the
+/// next batch starts at.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SweepCursor {
     pub at: String,
-    pub key: String,
 }
 
 /// What one batch did.
@@ -43,7 +44,7 @@ impl Connector {
         let mut tx = self.pool.begin().await.map_err(|e| self.error(e))?;
         let typed = self.typed_time(&mut tx, target).await?;
         let mut values = Vec::new();
-        let filter = self.due_filter(target, None, held, typed, &mut values)?;
+        let filter = self.due_filter(target, None, None, held, typed, &mut values)?;
         let sql = format!(
             "SELECT CAST(COUNT(*) AS {}) FROM {} WHERE {filter}",
             self.text_type(),
@@ -58,7 +59,8 @@ impl Connector {
             .unwrap_or(0))
     }
 
-    /// Deletes up to `limit` due rows after `after`, in one transaction.
+    /// Deletes the due rows of the next slice of about `limit` rows in timestamp order, from
+    /// `after` on, in one transaction.
     pub async fn sweep_batch(
         &self,
         target: &SweepTarget,
@@ -67,66 +69,46 @@ impl Connector {
         held: &BTreeSet<String>,
     ) -> Result<SweepBatch, ConnectorError> {
         let started = Instant::now();
-        let table = self.table_of(target)?;
         let d = &self.dialect;
+        let (t, c) = (d.quote(&target.table_name), d.quote(&target.column));
+        let lo = after.map(|cur| cur.at.as_str());
         let mut tx = self.pool.begin().await.map_err(|e| self.error(e))?;
         let typed = self.typed_time(&mut tx, target).await?;
+        // 1. Where the slice ends: the timestamp `limit` rows on (an index range scan).
         let mut values = Vec::new();
-        let filter = self.due_filter(target, after, held, typed, &mut values)?;
-        let (t, k, c) = (
-            d.quote(&target.table_name),
-            d.quote(&table.key),
-            d.quote(&target.column),
+        let range = self.time_range(target, lo, None, typed, &mut values);
+        // Ordered by the column itself, never by its text (which would defeat the index).
+        let sql = format!(
+            "SELECT {} AS sweep_at FROM {t} WHERE {range} ORDER BY {t}.{c} LIMIT 1 OFFSET {}",
+            d.text(&target.column),
+            limit.max(1)
         );
-        let limit = limit.max(1);
-        let (deleted, last) = if self.kind() == ConnectorKind::Postgres {
-            // One statement: the batch, its deletion and the new cursor.
+        let rows = tx.rows(&sql, &values).await.map_err(|e| self.error(e))?;
+        let mut hi = rows.first().and_then(|r| r.first().cloned().flatten());
+        if hi.is_some() && hi.as_deref() == lo {
+            // More than `limit` rows share one instant: the slice takes all of them.
+            let mut values = Vec::new();
+            let range = self.time_range(target, None, None, typed, &mut values);
+            values.push(Bind::Text(lo.unwrap_or_default().to_owned()));
             let sql = format!(
-                "WITH batch AS (SELECT {k} AS k, {c} AS c FROM {t} WHERE {filter} \
-                 ORDER BY {c}, {k} LIMIT {limit}), \
-                 gone AS (DELETE FROM {t} WHERE {k} IN (SELECT k FROM batch) RETURNING 1) \
-                 SELECT CAST((SELECT COUNT(*) FROM gone) AS TEXT), CAST(c AS TEXT), \
-                 CAST(k AS TEXT) FROM batch ORDER BY c DESC, k DESC LIMIT 1"
+                "SELECT {} FROM {t} WHERE {range} AND {c} > {}",
+                self.min_text(&target.column),
+                self.time_mark(values.len(), typed)
             );
             let rows = tx.rows(&sql, &values).await.map_err(|e| self.error(e))?;
-            match rows.into_iter().next() {
-                Some(mut r) => {
-                    let key = r.pop().flatten().unwrap_or_default();
-                    let at = r.pop().flatten().unwrap_or_default();
-                    let n = r.pop().flatten().and_then(|n| n.parse().ok()).unwrap_or(0);
-                    (n, Some(SweepCursor { at, key }))
-                }
-                None => (0, None),
-            }
-        } else {
-            let sql = format!(
-                "SELECT {}, {} FROM {t} WHERE {filter} ORDER BY {c}, {k} LIMIT {limit}",
-                d.text(&table.key),
-                d.text(&target.column)
-            );
-            let rows = tx.rows(&sql, &values).await.map_err(|e| self.error(e))?;
-            let keys: Vec<String> = rows
-                .iter()
-                .filter_map(|r| r.first().cloned().flatten())
-                .collect();
-            let last = rows.last().map(|r| SweepCursor {
-                key: r.first().cloned().flatten().unwrap_or_default(),
-                at: r.get(1).cloned().flatten().unwrap_or_default(),
-            });
-            let mut n = 0;
-            for chunk in keys.chunks(crate::CHUNK) {
-                let sql = format!("DELETE FROM {t} WHERE {k} IN ({})", d.marks(1, chunk.len()));
-                n += tx
-                    .exec(&sql, &binds(table.key_type, chunk))
-                    .await
-                    .map_err(|e| self.error(e))?;
-            }
-            (n, last)
-        };
+            hi = rows.first().and_then(|r| r.first().cloned().flatten());
+        }
+        // 2. The slice's due rows go; held and still referenced ones stay behind the cursor.
+        let mut values = Vec::new();
+        let filter = self.due_filter(target, lo, hi.as_deref(), held, typed, &mut values)?;
+        let deleted = tx
+            .exec(&format!("DELETE FROM {t} WHERE {filter}"), &values)
+            .await
+            .map_err(|e| self.error(e))?;
         tx.commit().await.map_err(|e| self.error(e))?;
         Ok(SweepBatch {
             deleted,
-            cursor: last,
+            cursor: hi.map(|at| SweepCursor { at }),
             elapsed: started.elapsed(),
         })
     }
@@ -200,18 +182,25 @@ impl Connector {
         }
     }
 
-    /// `column < cutoff AND (after the cursor) AND key NOT IN held AND no child references`.
-    fn due_filter(
+    /// The least value of the column, as text.
+    fn min_text(&self, column: &str) -> String {
+        let q = self.dialect.quote(column);
+        match self.kind() {
+            ConnectorKind::Mysql => format!("CAST(MIN({q}) AS CHAR)"),
+            ConnectorKind::Postgres | ConnectorKind::Sqlite => format!("CAST(MIN({q}) AS TEXT)"),
+        }
+    }
+
+    /// `column < cutoff [AND column >= lo] [AND column < hi]`.
+    fn time_range(
         &self,
         target: &SweepTarget,
-        after: Option<&SweepCursor>,
-        held: &BTreeSet<String>,
+        lo: Option<&str>,
+        hi: Option<&str>,
         typed: bool,
         values: &mut Vec<Bind>,
-    ) -> Result<String, ConnectorError> {
-        let table = self.table_of(target)?;
-        let d = &self.dialect;
-        let (k, c) = (d.quote(&table.key), d.quote(&target.column));
+    ) -> String {
+        let c = self.dialect.quote(&target.column);
         // Time values compare with midnight UTC of the cutoff day. Times kept as ISO 8601 text
         // compare with the bare date: every time of an earlier day sorts before it, every time
         // of the cutoff day (`2026-09-01`, `2026-09-01T…`, `2026-09-01 …`) not.
@@ -222,22 +211,31 @@ impl Connector {
         };
         values.push(Bind::Text(cutoff));
         let mut parts = vec![format!("{c} < {}", self.time_mark(values.len(), typed))];
-        if let Some(cur) = after {
-            values.push(Bind::Text(cur.at.clone()));
-            let at = self.time_mark(values.len(), typed);
-            values.push(Bind::Text(cur.at.clone()));
-            let at_again = self.time_mark(values.len(), typed);
-            values.extend(binds(table.key_type, std::slice::from_ref(&cur.key)));
-            if values.last() == Some(&Bind::Null) {
-                return Err(ConnectorError::Refused(
-                    "the sweep cursor's key is not an integer".into(),
-                ));
-            }
-            parts.push(format!(
-                "({c} > {at} OR ({c} = {at_again} AND {k} > {}))",
-                d.mark(values.len())
-            ));
+        if let Some(lo) = lo {
+            values.push(Bind::Text(lo.to_owned()));
+            parts.push(format!("{c} >= {}", self.time_mark(values.len(), typed)));
         }
+        if let Some(hi) = hi {
+            values.push(Bind::Text(hi.to_owned()));
+            parts.push(format!("{c} < {}", self.time_mark(values.len(), typed)));
+        }
+        parts.join(" AND ")
+    }
+
+    /// The time range, and `key NOT IN held AND no row of a child table references it`.
+    fn due_filter(
+        &self,
+        target: &SweepTarget,
+        lo: Option<&str>,
+        hi: Option<&str>,
+        held: &BTreeSet<String>,
+        typed: bool,
+        values: &mut Vec<Bind>,
+    ) -> Result<String, ConnectorError> {
+        let table = self.table_of(target)?;
+        let d = &self.dialect;
+        let k = d.quote(&table.key);
+        let mut parts = vec![self.time_range(target, lo, hi, typed, values)];
         if !held.is_empty() {
             let keys: Vec<String> = held.iter().cloned().collect();
             let first = values.len() + 1;

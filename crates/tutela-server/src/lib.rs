@@ -17,6 +17,7 @@ mod openapi;
 pub mod problem;
 pub mod pseudonymised;
 pub mod requests;
+pub mod retention;
 pub mod risk;
 mod routes;
 pub mod verifiable_log;
@@ -281,7 +282,7 @@ pub fn generate_token() -> Result<String, getrandom::Error> {
 
 /// `bytes` random bytes from the operating system, as hex: ids, codes, salts, tokens. There is
 /// no fallback: without randomness nothing that needs it is made.
-pub(crate) fn random_hex(bytes: usize) -> Result<String, getrandom::Error> {
+pub fn random_hex(bytes: usize) -> Result<String, getrandom::Error> {
     let mut b = vec![0u8; bytes];
     getrandom::fill(&mut b)?;
     Ok(hex(&b))

@@ -36,6 +36,14 @@ fn map(id: &str, connector: &str) -> tutela_core::datamap::DatasetMap {
     tutela_core::datamap::load("demo.toml", &text, &policy().policy).expect("map")
 }
 
+/// A week before today, at midnight UTC: when the usage record of the tests was recorded.
+fn recent_usage() -> String {
+    let day = (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(7 * 24))
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date();
+    format!("{day}T00:00:00Z")
+}
+
 async fn seeded(id: &str, connector: &str, url: &str) -> Arc<Connector> {
     let c = Connector::open(
         map(id, connector),
@@ -45,7 +53,14 @@ async fn seeded(id: &str, connector: &str, url: &str) -> Arc<Connector> {
     .await
     .expect("open");
     let mut all: Vec<String> = SCHEMA.iter().map(|s| (*s).to_owned()).collect();
-    all.extend(PERSON.iter().map(|s| (*s).to_owned()));
+    // The usage record is a week old: inside its 3 months, so the worker's retention sweep
+    // (which runs in the same ticks) leaves it for the requests to find.
+    let recent = recent_usage();
+    all.extend(
+        PERSON
+            .iter()
+            .map(|s| s.replace("2026-05-01T00:00:00Z", &recent)),
+    );
     c.run_statements(&all).await.expect("seed");
     Arc::new(c)
 }
@@ -326,7 +341,10 @@ async fn every_request_type_across_postgres_mariadb_and_sqlite() {
         .1;
     let rows = crate::requests::parse_csv(usage);
     assert_eq!(rows[0], ["id", "recorded_at", "bytes"]);
-    assert_eq!(rows[1], ["50", "2026-05-01T00:00:00Z", "4096"]);
+    assert_eq!(
+        rows[1],
+        ["50".to_owned(), recent_usage(), "4096".to_owned()]
+    );
 
     // Rectification names fields; unknown names are refused at intake.
     let (s, _, p) = app

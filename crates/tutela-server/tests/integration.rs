@@ -18,6 +18,7 @@ mod log;
 mod pages;
 mod pseudonyms;
 mod requests;
+mod retention;
 mod risk;
 mod smtp_sink;
 mod summaries;

@@ -49,6 +49,8 @@ pub struct RequestSettings {
     /// The directories pseudonymised datasets may be registered in: the worker deletes
     /// registered files when their retention ends, so it must never reach anything else.
     pub pseudonymised_dirs: Vec<std::path::PathBuf>,
+    /// When retention sweeps of the operator's databases run, and how they hold locks.
+    pub retention: crate::retention::SweepSettings,
 }
 
 impl Default for RequestSettings {
@@ -70,6 +72,7 @@ impl Default for RequestSettings {
             retry_base: Duration::from_secs(5),
             retry_max: Duration::from_secs(600),
             pseudonymised_dirs: Vec::new(),
+            retention: crate::retention::SweepSettings::default(),
         }
     }
 }
@@ -135,6 +138,8 @@ pub struct Requests {
     pub notifier: notify::Notifier,
     /// Requests a worker tick of this process is running now.
     pub(crate) in_flight: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// This process's name in leases (retention sweeps).
+    pub(crate) owner: String,
 }
 
 /// Where requests are fulfilled beyond tutela's own records.
@@ -181,6 +186,11 @@ impl Requests {
             connectors: fulfilment.connectors,
             notifier: fulfilment.notifier,
             in_flight: std::sync::Mutex::default(),
+            owner: format!(
+                "{}-{}",
+                std::process::id(),
+                crate::random_hex(6).unwrap_or_default()
+            ),
         }
     }
 

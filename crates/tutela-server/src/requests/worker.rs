@@ -37,6 +37,11 @@ pub struct TickReport {
     pub risk_checks_deleted: u64,
     /// Pseudonymised datasets deleted when their purpose's retention ended (N7b).
     pub datasets: crate::pseudonymised::Swept,
+    /// Rows this tick's slice of the retention sweep deleted (N6, N7b).
+    pub retention_deleted: u64,
+    /// Whether that slice finished the sweep, or stopped on an error (it resumes next tick).
+    pub retention_finished: bool,
+    pub retention_failed: bool,
 }
 
 /// A request being worked on in this process, released when dropped.
@@ -121,6 +126,10 @@ impl Worker {
             .await?,
             ..TickReport::default()
         };
+        let swept = self.retention_step(now).await;
+        report.retention_deleted = swept.deleted;
+        report.retention_finished = swept.finished;
+        report.retention_failed = swept.error.is_some();
         let open = store
             .list_requests(
                 &[
@@ -155,6 +164,39 @@ impl Worker {
             collect(&mut running, &mut report).await;
         }
         Ok(report)
+    }
+
+    /// Opens the retention sweep when it is due and runs a slice of it. A failure is kept
+    /// with the sweep (which resumes at the next tick) and never stops the requests.
+    async fn retention_step(&self, now: Timestamp) -> crate::retention::StepReport {
+        let compiled = self.requests.engine.policy();
+        let settings = &self.requests.settings.retention;
+        let sweeper = crate::retention::Sweeper {
+            store: &self.requests.engine.store,
+            policy: &compiled.policy,
+            connectors: &self.requests.connectors,
+            owner: &self.requests.owner,
+            settings,
+        };
+        let outcome = match sweeper.open(now, false).await {
+            Ok(_) => sweeper.step(now, settings.tick_budget, |_| {}).await,
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(r) => {
+                if let Some(e) = &r.error {
+                    tracing::warn!(error = %e, "retention sweep step stopped; it resumes at the next tick");
+                }
+                r
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "retention sweep step failed");
+                crate::retention::StepReport {
+                    error: Some(e.to_string()),
+                    ..Default::default()
+                }
+            }
+        }
     }
 
     /// Starts a verified request and runs what is due of it. A request another tick of this

@@ -1,0 +1,291 @@
+//! `cargo bench -p tutela-bench --bench retention`: a retention sweep over expired usage
+//! records in PostgreSQL against the plain `DELETE … WHERE recorded_at < cutoff` it is made of,
+//! on the same table refilled with the same rows, in one run.
+//!
+//! Both run while a probe asks for a SHARE lock on the table every 20 ms (what `CREATE INDEX`
+//! or a `LOCK TABLE` needs; it conflicts with the ROW EXCLUSIVE lock a DELETE holds until it
+//! commits): the longest wait is the longest the table was locked against it.
+//!
+//! The sweep is tutela's own path: `Sweeper::step` with the progress saved in a SQLite tutela
+//! store after every batch, as `tutela retention run` does.
+//!
+//! Environment: `TUTELA_BENCH_ROWS` (expired rows, default 10,000,000; a tenth as many recent
+//! rows stay), `TUTELA_TEST_PG_URL`.
+
+#![allow(
+    clippy::print_stdout,
+    clippy::panic,
+    clippy::unwrap_used,
+    reason = "a benchmark report"
+)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use tutela_bench::reference;
+use tutela_connectors::Connector;
+use tutela_server::retention::{SweepSettings, Sweeper};
+use tutela_store::{AnyStore, SqliteStore, Store};
+
+fn pg_url() -> String {
+    std::env::var("TUTELA_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+fn with_schema(url: &str, schema: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}options=-c%20search_path%3D{schema}")
+}
+
+const MAP: &str = r#"
+[dataset]
+id = "net"
+connector = "postgres"
+url_env = "UNUSED"
+person_table = "sims"
+
+[[table]]
+name = "sims"
+[[table.field]]
+name = "iccid"
+category = "device"
+identifies = "iccid"
+
+[[table]]
+name = "usage_records"
+references = [{ column = "sim_id", table = "sims" }]
+retention = "service_quality_data"
+retention_from = "recorded_at"
+[[table.field]]
+name = "bytes"
+category = "usage"
+"#;
+
+async fn exec(pool: &sqlx::PgPool, sql: &str) {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
+/// Empties the table and fills it: `rows` expired usage records (a second apart, before the
+/// cutoff of 2026-09-01) and a tenth as many after it.
+async fn fill(pool: &sqlx::PgPool, rows: u64) -> Duration {
+    let t = Instant::now();
+    exec(pool, "TRUNCATE usage_records").await;
+    exec(
+        pool,
+        &format!(
+            "INSERT INTO usage_records (id, sim_id, recorded_at, bytes) \
+             SELECT g, g % 100000, TIMESTAMPTZ '2026-08-31 23:59:59+00' - g * INTERVAL '1 second', g % 65536 \
+             FROM generate_series(1, {rows}) g"
+        ),
+    )
+    .await;
+    exec(
+        pool,
+        &format!(
+            "INSERT INTO usage_records (id, sim_id, recorded_at, bytes) \
+             SELECT {rows} + g, g % 100000, TIMESTAMPTZ '2026-09-01 00:00:00+00' + g * INTERVAL '1 second', 1 \
+             FROM generate_series(1, {}) g",
+            rows / 10
+        ),
+    )
+    .await;
+    exec(pool, "VACUUM ANALYZE usage_records").await;
+    exec(pool, "CHECKPOINT").await;
+    t.elapsed()
+}
+
+/// Asks for a SHARE lock every 20 ms until stopped; returns the longest wait and the count.
+fn probe(url: String, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<(Duration, u64)> {
+    tokio::spawn(async move {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&url)
+            .await
+            .unwrap();
+        let mut longest = Duration::ZERO;
+        let mut n = 0;
+        while !stop.load(Ordering::SeqCst) {
+            let t = Instant::now();
+            let mut tx = pool.begin().await.unwrap();
+            sqlx::query("SET LOCAL lock_timeout = '600s'")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            sqlx::query("LOCK TABLE usage_records IN SHARE MODE")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            longest = longest.max(t.elapsed());
+            n += 1;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        (longest, n)
+    })
+}
+
+async fn count(pool: &sqlx::PgPool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM usage_records")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let rows: u64 = std::env::var("TUTELA_BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000_000);
+    let schema = format!("bench_retention_{}", std::process::id());
+    let admin = sqlx::PgPool::connect(&pg_url()).await.unwrap();
+    exec(
+        &admin,
+        &format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"),
+    )
+    .await;
+    let url = with_schema(&pg_url(), &schema);
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&url)
+        .await
+        .unwrap();
+    exec(
+        &pool,
+        "CREATE TABLE sims (id BIGINT PRIMARY KEY, iccid TEXT)",
+    )
+    .await;
+    exec(
+        &pool,
+        "CREATE TABLE usage_records (id BIGINT PRIMARY KEY, sim_id BIGINT NOT NULL, \
+         recorded_at TIMESTAMPTZ NOT NULL, bytes BIGINT)",
+    )
+    .await;
+    exec(
+        &pool,
+        "CREATE INDEX usage_records_by_time ON usage_records (recorded_at)",
+    )
+    .await;
+    let cutoff = "2026-09-01T00:00:00Z";
+    println!(
+        "retention sweep vs plain DELETE, PostgreSQL, {rows} expired rows + {} recent",
+        rows / 10
+    );
+
+    // 1. The plain DELETE.
+    let filled = fill(&pool, rows).await;
+    println!("  fill: {:.1} s", filled.as_secs_f64());
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = probe(url.clone(), stop.clone());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let t = Instant::now();
+    let deleted =
+        sqlx::query("DELETE FROM usage_records WHERE recorded_at < CAST($1 AS TIMESTAMPTZ)")
+            .bind(cutoff)
+            .execute(&pool)
+            .await
+            .unwrap()
+            .rows_affected();
+    let plain = t.elapsed();
+    stop.store(true, Ordering::SeqCst);
+    let (plain_lock, plain_probes) = watcher.await.unwrap();
+    assert_eq!(deleted, rows);
+    assert_eq!(count(&pool).await, i64::try_from(rows / 10).unwrap());
+    let plain_rate = rows as f64 / plain.as_secs_f64();
+
+    // 2. The sweep, on the same rows.
+    let filled = fill(&pool, rows).await;
+    println!("  fill: {:.1} s", filled.as_secs_f64());
+    let compiled = reference().unwrap();
+    let map = tutela_core::datamap::load("net.toml", MAP, &compiled.policy).unwrap();
+    let connector = Arc::new(
+        Connector::open(map, Some(&url), b"k".to_vec())
+            .await
+            .unwrap(),
+    );
+    let dir = std::env::temp_dir().join(format!("tutela-bench-retention-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = AnyStore::Sqlite(
+        SqliteStore::open(&dir.join("tutela.db").to_string_lossy())
+            .await
+            .unwrap(),
+    );
+    store.migrate().await.unwrap();
+    let mut settings = SweepSettings::default();
+    if let Some(ms) = std::env::var("TUTELA_BENCH_TARGET_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        settings.batch.target_ms = ms;
+    }
+    let connectors = vec![connector];
+    let sweeper = Sweeper {
+        store: &store,
+        policy: &compiled.policy,
+        connectors: &connectors,
+        owner: "bench",
+        settings: &settings,
+    };
+    let now: jiff::Timestamp = "2026-12-01T03:00:00Z".parse().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = probe(url.clone(), stop.clone());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let t = Instant::now();
+    sweeper.open(now, true).await.unwrap().unwrap();
+    let mut swept = 0;
+    loop {
+        let r = sweeper
+            .step(now, Duration::from_secs(3600), |_| {})
+            .await
+            .unwrap();
+        assert!(r.error.is_none(), "{r:?}");
+        swept += r.deleted;
+        if r.finished {
+            break;
+        }
+    }
+    let sweep = t.elapsed();
+    stop.store(true, Ordering::SeqCst);
+    let (sweep_lock, sweep_probes) = watcher.await.unwrap();
+    assert_eq!(swept, rows);
+    assert_eq!(count(&pool).await, i64::try_from(rows / 10).unwrap());
+    let done = tutela_store::RetentionStore::sweeps(&store, 1)
+        .await
+        .unwrap();
+    let progress: tutela_server::retention::Progress =
+        serde_json::from_str(&done[0].progress).unwrap();
+    let t0 = &progress.tables[0];
+    let sweep_rate = rows as f64 / sweep.as_secs_f64();
+
+    println!(
+        "  plain DELETE: {:>8.2} s  {:>10.0} rows/s  longest wait for a table lock {:>8.0} ms ({} probes)",
+        plain.as_secs_f64(),
+        plain_rate,
+        plain_lock.as_secs_f64() * 1e3,
+        plain_probes
+    );
+    println!(
+        "  tutela sweep: {:>8.2} s  {:>10.0} rows/s  longest wait for a table lock {:>8.0} ms ({} probes); {} batches, longest {} ms",
+        sweep.as_secs_f64(),
+        sweep_rate,
+        sweep_lock.as_secs_f64() * 1e3,
+        sweep_probes,
+        t0.batches,
+        t0.longest_batch_ms
+    );
+    println!(
+        "  sweep rate / plain rate: {:.0}% (target >= 80%); longest lock {} (target <= 100 ms)",
+        sweep_rate / plain_rate * 100.0,
+        if sweep_lock <= Duration::from_millis(100) {
+            "met"
+        } else {
+            "NOT met"
+        }
+    );
+    exec(&admin, &format!("DROP SCHEMA {schema} CASCADE")).await;
+    let _ = std::fs::remove_dir_all(dir);
+}

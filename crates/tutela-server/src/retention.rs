@@ -1,0 +1,417 @@
+//! The retention engine's executor: opens a sweep on its schedule, and runs a slice of it per
+//! step — batches of the core's plan through the connectors, the progress saved after every
+//! batch under a lease — until every table is done; then the counts per rule go to the audit
+//! log. A sweep that fails or whose process dies stays open and resumes at its cursor, with the
+//! cutoffs of the day it was planned for. A sweep is never reported finished while a table
+//! is left.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+use tutela_connectors::{Connector, Identities, SweepCursor};
+use tutela_core::policy::Policy;
+use tutela_core::retention::{BatchSize, HoldScope, SweepPlan, SweepTarget, held_keys, plan_sweep};
+use tutela_store::{AnyStore, RetentionStore, Store, StoreError, SweepRecord};
+
+/// When sweeps run and how they hold locks.
+#[derive(Debug, Clone)]
+pub struct SweepSettings {
+    /// A new sweep opens this long after the last one started.
+    pub interval: SignedDuration,
+    /// How long a process may go without saving progress before another takes the sweep.
+    pub lease: SignedDuration,
+    /// How long one worker tick spends on a sweep before it lets other work run.
+    pub tick_budget: Duration,
+    pub batch: BatchSize,
+}
+
+impl Default for SweepSettings {
+    fn default() -> Self {
+        SweepSettings {
+            interval: SignedDuration::from_hours(24),
+            lease: SignedDuration::from_mins(2),
+            tick_budget: Duration::from_secs(5),
+            batch: BatchSize::default(),
+        }
+    }
+}
+
+/// Where one table of a sweep stands (kept as JSON in the store).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableProgress {
+    pub dataset: String,
+    pub table: String,
+    pub rule: String,
+    pub cutoff: String,
+    pub cursor: Option<SweepCursor>,
+    pub deleted: u64,
+    pub batches: u64,
+    /// The longest batch so far: the longest the sweep held locks on this table.
+    pub longest_batch_ms: u64,
+    pub done: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    pub tables: Vec<TableProgress>,
+}
+
+impl Progress {
+    pub fn deleted(&self) -> u64 {
+        self.tables.iter().map(|t| t.deleted).sum()
+    }
+
+    /// Rows deleted per rule and `dataset.table`: what the audit log keeps of a sweep.
+    pub fn counts(&self) -> BTreeMap<String, BTreeMap<String, u64>> {
+        let mut out: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+        for t in &self.tables {
+            *out.entry(t.rule.clone())
+                .or_default()
+                .entry(format!("{}.{}", t.dataset, t.table))
+                .or_default() += t.deleted;
+        }
+        out
+    }
+}
+
+/// What one step did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StepReport {
+    pub sweep: Option<String>,
+    pub deleted: u64,
+    pub finished: bool,
+    /// Why the step stopped early (a database away); the sweep resumes at the next step.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+    #[error("another process took over the sweep")]
+    LeaseLost,
+    #[error("the stored progress of sweep `{0}` cannot be read")]
+    Progress(String),
+    #[error("the rows under legal hold in dataset `{dataset}` could not be found: {why}")]
+    Holds { dataset: String, why: String },
+    #[error("the operating system gave no randomness")]
+    NoRandomness,
+}
+
+/// The executor over one store, policy and set of connectors; `owner` names this process in
+/// leases.
+pub struct Sweeper<'a> {
+    pub store: &'a AnyStore,
+    pub policy: &'a Policy,
+    pub connectors: &'a [Arc<Connector>],
+    pub owner: &'a str,
+    pub settings: &'a SweepSettings,
+}
+
+/// One row of `tutela retention plan`: a table, its rule and cutoff, and how many rows are due.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedTable {
+    pub dataset: String,
+    pub table: String,
+    pub rule: String,
+    pub notice_refs: Vec<String>,
+    pub cutoff: String,
+    /// Due and not held; `None` when the database could not be asked (see `error`).
+    pub due: Option<u64>,
+    pub held: usize,
+    pub error: Option<String>,
+}
+
+fn later(t: Timestamp, by: SignedDuration) -> Timestamp {
+    t.saturating_add(by).unwrap_or(Timestamp::MAX)
+}
+
+fn day(now: Timestamp) -> jiff::civil::Date {
+    now.to_zoned(jiff::tz::TimeZone::UTC).date()
+}
+
+impl Sweeper<'_> {
+    pub fn plan(&self, today: jiff::civil::Date) -> SweepPlan {
+        let maps: Vec<_> = self.connectors.iter().map(|c| c.map.clone()).collect();
+        plan_sweep(self.policy, &maps, today)
+    }
+
+    /// What a sweep on `now` would delete, table by table, and why.
+    pub async fn preview(&self, now: Timestamp) -> Result<Vec<PlannedTable>, SweepError> {
+        let plan = self.plan(day(now));
+        let held = self.held().await?;
+        let mut out = Vec::new();
+        for t in &plan.targets {
+            let keys = held
+                .get(&(t.dataset.clone(), t.table))
+                .cloned()
+                .unwrap_or_default();
+            let (due, error) = match self.connector(&t.dataset) {
+                Some(c) => match c.count_due(t, &keys).await {
+                    Ok(n) => (Some(n), None),
+                    Err(e) => (None, Some(e.to_string())),
+                },
+                None => (
+                    None,
+                    Some(format!("dataset `{}` is not configured", t.dataset)),
+                ),
+            };
+            out.push(PlannedTable {
+                dataset: t.dataset.clone(),
+                table: t.table_name.clone(),
+                rule: t.rule.clone(),
+                notice_refs: t.notice_refs.clone(),
+                cutoff: t.cutoff.to_string(),
+                due,
+                held: keys.len(),
+                error,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Opens a sweep planned for `now`'s day, unless one is open or, when not `force`d, the
+    /// last one started less than the interval ago. Returns the id of the sweep opened.
+    pub async fn open(&self, now: Timestamp, force: bool) -> Result<Option<String>, SweepError> {
+        let last = self.store.sweeps(1).await?;
+        if let Some(s) = last.first() {
+            if s.finished_at.is_none() {
+                return Ok(None);
+            }
+            if !force && now < later(s.started_at, self.settings.interval) {
+                return Ok(None);
+            }
+        }
+        if self.connectors.is_empty() {
+            return Ok(None);
+        }
+        let plan = self.plan(day(now));
+        let progress = Progress {
+            tables: plan
+                .targets
+                .iter()
+                .map(|t| TableProgress {
+                    dataset: t.dataset.clone(),
+                    table: t.table_name.clone(),
+                    rule: t.rule.clone(),
+                    cutoff: t.cutoff.to_string(),
+                    cursor: None,
+                    deleted: 0,
+                    batches: 0,
+                    longest_batch_ms: 0,
+                    done: false,
+                })
+                .collect(),
+        };
+        let id = format!(
+            "rs_{}",
+            crate::random_hex(12).map_err(|_| SweepError::NoRandomness)?
+        );
+        let record = SweepRecord {
+            id: id.clone(),
+            plan_day: day(now).to_string(),
+            started_at: now,
+            finished_at: None,
+            owner: None,
+            lease_until: None,
+            progress: serde_json::to_string(&progress).unwrap_or_default(),
+            error: None,
+        };
+        match self.store.open_sweep(&record).await {
+            Ok(()) => Ok(Some(id)),
+            // Another process opened one first: that one runs.
+            Err(StoreError::Conflict) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Runs the open sweep until `budget` is spent (at least one batch; a batch is never cut
+    /// short), calling `on_batch` after every saved batch.
+    pub async fn step(
+        &self,
+        now: Timestamp,
+        budget: Duration,
+        mut on_batch: impl FnMut(&Progress),
+    ) -> Result<StepReport, SweepError> {
+        let lease = |t: Timestamp| later(t, self.settings.lease);
+        let Some(sweep) = self.store.claim_sweep(self.owner, now, lease(now)).await? else {
+            return Ok(StepReport::default());
+        };
+        let mut progress: Progress = serde_json::from_str(&sweep.progress)
+            .map_err(|_| SweepError::Progress(sweep.id.clone()))?;
+        let plan_day: jiff::civil::Date = sweep
+            .plan_day
+            .parse()
+            .map_err(|_| SweepError::Progress(sweep.id.clone()))?;
+        let plan = self.plan(plan_day);
+        let held = self.held().await?;
+        let started = Instant::now();
+        let mut report = StepReport {
+            sweep: Some(sweep.id.clone()),
+            ..StepReport::default()
+        };
+        let mut size = self.settings.batch;
+        'tables: for i in 0..progress.tables.len() {
+            if progress.tables[i].done {
+                continue;
+            }
+            let Some(target) = find_target(&plan, &progress.tables[i]) else {
+                // The map no longer names this table under this rule: nothing to do there.
+                progress.tables[i].done = true;
+                continue;
+            };
+            let Some(c) = self.connector(&target.dataset) else {
+                report.error = Some(format!("dataset `{}` is not configured", target.dataset));
+                break;
+            };
+            let keys = held
+                .get(&(target.dataset.clone(), target.table))
+                .cloned()
+                .unwrap_or_default();
+            loop {
+                let tp = &mut progress.tables[i];
+                match c
+                    .sweep_batch(target, tp.cursor.as_ref(), size.rows, &keys)
+                    .await
+                {
+                    Ok(b) => {
+                        let ms = u64::try_from(b.elapsed.as_millis()).unwrap_or(u64::MAX);
+                        tp.deleted += b.deleted;
+                        tp.batches += 1;
+                        tp.longest_batch_ms = tp.longest_batch_ms.max(ms);
+                        report.deleted += b.deleted;
+                        size = size.next(ms, usize::try_from(b.deleted).unwrap_or(0));
+                        tp.done = b.cursor.is_none();
+                        if let Some(cursor) = b.cursor {
+                            tp.cursor = Some(cursor);
+                        }
+                    }
+                    Err(e) => {
+                        report.error = Some(e.to_string());
+                        break 'tables;
+                    }
+                }
+                let done = tp.done;
+                // Saved after every batch, so a crash loses no more than the count of the
+                // batch in flight; a lost lease stops this process at once.
+                let text = serde_json::to_string(&progress).unwrap_or_default();
+                self.save(&sweep.id, &text, None, now).await?;
+                on_batch(&progress);
+                if done {
+                    break;
+                }
+                if started.elapsed() >= budget {
+                    break 'tables;
+                }
+            }
+        }
+        let text = serde_json::to_string(&progress).unwrap_or_default();
+        if progress.tables.iter().all(|t| t.done) {
+            let counts = serde_json::json!({
+                "plan_day": sweep.plan_day,
+                "deleted": progress.counts(),
+                "longest_batch_ms": progress.tables.iter().map(|t| t.longest_batch_ms).max().unwrap_or(0),
+            })
+            .to_string();
+            match self
+                .store
+                .finish_sweep(&sweep.id, self.owner, &text, &counts, now)
+                .await
+            {
+                Ok(()) => report.finished = true,
+                Err(StoreError::Conflict) => return Err(SweepError::LeaseLost),
+                Err(e) => return Err(e.into()),
+            }
+        } else {
+            self.save(&sweep.id, &text, report.error.as_deref(), now)
+                .await?;
+        }
+        Ok(report)
+    }
+
+    async fn save(
+        &self,
+        id: &str,
+        progress: &str,
+        error: Option<&str>,
+        now: Timestamp,
+    ) -> Result<(), SweepError> {
+        match self
+            .store
+            .save_sweep(
+                id,
+                self.owner,
+                progress,
+                error,
+                later(now, self.settings.lease),
+            )
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(StoreError::Conflict) => Err(SweepError::LeaseLost),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn connector(&self, dataset: &str) -> Option<&Arc<Connector>> {
+        self.connectors.iter().find(|c| c.map.id == dataset)
+    }
+
+    /// The keys legal holds keep, per (dataset, table index): every row of a held person,
+    /// found through the map like an access request finds it, and every held record.
+    async fn held(&self) -> Result<BTreeMap<(String, usize), BTreeSet<String>>, SweepError> {
+        let holds = self.store.holds(true).await?;
+        let mut scopes = Vec::new();
+        let mut subjects = Vec::new();
+        for h in &holds {
+            if let Some(s) = &h.subject {
+                scopes.push(HoldScope::Subject(s.clone()));
+                subjects.push(s.clone());
+            }
+            if let (Some(dataset), Some(table), Some(key)) =
+                (&h.dataset, &h.table_name, &h.record_key)
+            {
+                scopes.push(HoldScope::Record {
+                    dataset: dataset.clone(),
+                    table: table.clone(),
+                    key: key.clone(),
+                });
+            }
+        }
+        let mut out = BTreeMap::new();
+        for c in self.connectors {
+            let mut rows = Vec::new();
+            for s in &subjects {
+                let mut ids = Identities::new();
+                ids.insert("customer_number".into(), vec![s.clone()]);
+                if let Some(email) = self.store.subject(s).await?.and_then(|x| x.email) {
+                    ids.insert("email".into(), vec![email]);
+                }
+                // A database that cannot say whose rows these are is not swept at all: a held
+                // person's rows must never go because their lookup failed.
+                match c.collect(&ids).await {
+                    Ok(r) => rows.push(r),
+                    Err(e) => {
+                        return Err(SweepError::Holds {
+                            dataset: c.map.id.clone(),
+                            why: e.to_string(),
+                        });
+                    }
+                }
+            }
+            for (ti, keys) in held_keys(&c.map, &scopes, &rows) {
+                out.insert((c.map.id.clone(), ti), keys);
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn find_target<'p>(plan: &'p SweepPlan, tp: &TableProgress) -> Option<&'p SweepTarget> {
+    plan.targets
+        .iter()
+        .find(|t| t.dataset == tp.dataset && t.table_name == tp.table && t.rule == tp.rule)
+}

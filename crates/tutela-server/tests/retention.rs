@@ -1,0 +1,257 @@
+//! The retention engine end to end, on the demo schema in a real operator database, with an
+//! injected clock: the worker's tick sweeps on schedule, a legal hold keeps a person's rows
+//! until lifted, the counts per rule reach the audit log, and a sweep whose process died is
+//! resumed by another at its cursor with nothing deleted twice or left behind.
+
+use std::sync::Arc;
+
+use tutela_connectors::Connector;
+use tutela_connectors::demo::{MAP, SCHEMA};
+use tutela_server::requests::Fulfilment;
+use tutela_server::requests::worker::Worker;
+use tutela_server::retention::{SweepSettings, Sweeper};
+use tutela_store::testing::temp_dir;
+use tutela_store::{HoldRecord, LogSource, LogStore, RetentionStore};
+
+use crate::support::{TestApp, policy};
+
+fn at(s: &str) -> jiff::Timestamp {
+    s.parse().expect("time")
+}
+
+/// each with one SIM: usage records before and after the 3-month cutoff of
+/// 2026-12-01 (2026-09-01), and an invoice and payment of 2016 (past the 8 years).
+fn rows() -> Vec<String> {
+    let mut s: Vec<String> = SCHEMA.iter().map(|x| (*x).to_owned()).collect();
+    for (c, no) in [(1, "R-1"), (2, "R-2")] {
+        s.push(format!("INSERT INTO customers (id, customer_no, name, email, created_at) VALUES ({c}, '{no}', 'Name {c}', 'r{c}@example.org', '2015-01-01')"));
+        s.push(format!("INSERT INTO contracts (id, customer_id, product, started_at) VALUES ({c}, {c}, 'IoT', '2015-01-01')"));
+        s.push(format!(
+            "INSERT INTO sims (id, contract_id, iccid) VALUES ({c}, {c}, '894901000000000{c}')"
+        ));
+        for i in 0..30 {
+            let id = c * 1000 + i;
+            let day = if i < 20 {
+                "2026-06-15T10:00:00Z"
+            } else {
+                "2026-11-01T10:00:00Z"
+            };
+            s.push(format!("INSERT INTO usage_records (id, sim_id, recorded_at, bytes) VALUES ({id}, {c}, '{day}', 1)"));
+        }
+        s.push(format!("INSERT INTO invoices (id, customer_id, issued_at, amount_cents, iban) VALUES ({c}, {c}, '2016-03-01', 100, 'DE89370400440532013000')"));
+        s.push(format!("INSERT INTO payments (id, invoice_id, paid_at, amount_cents) VALUES ({c}, {c}, '2016-03-10', 100)"));
+    }
+    s
+}
+
+async fn operator_db() -> (Arc<Connector>, std::path::PathBuf) {
+    let dir = temp_dir("retention-operator");
+    let file = dir.join("operator.db");
+    std::fs::File::create(&file).expect("file");
+    let text = MAP.replace("connector = \"postgres\"", "connector = \"sqlite\"");
+    let map = tutela_core::datamap::load("demo.toml", &text, &policy().policy).expect("map");
+    let c = Connector::open(
+        map,
+        Some(&format!("sqlite://{}", file.display())),
+        b"k".to_vec(),
+    )
+    .await
+    .expect("open");
+    c.run_statements(&rows()).await.expect("seed");
+    (Arc::new(c), dir)
+}
+
+async fn usage_of(c: &Connector, who: &str) -> usize {
+    let ids =
+        std::collections::BTreeMap::from([("customer_number".to_owned(), vec![who.to_owned()])]);
+    let rows = c.collect(&ids).await.expect("collect");
+    let t = c.map.table("usage_records").expect("table");
+    rows.get(&t).map_or(0, Vec::len)
+}
+
+async fn app_with(c: &Arc<Connector>) -> TestApp {
+    TestApp::sqlite_with(
+        Arc::new(tutela_server::requests::mailer::NoMailer),
+        Fulfilment {
+            connectors: vec![c.clone()],
+            ..Fulfilment::default()
+        },
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_sweeps_on_schedule_and_holds_keep_rows_until_lifted() {
+    // covers: N5a, N6, N7b
+    let (c, dir) = operator_db().await;
+    let app = app_with(&c).await;
+    let store = &app.engine.store;
+    store
+        .place_hold(&HoldRecord {
+            id: "lh-1".into(),
+            subject: Some("R-2".into()),
+            dataset: None,
+            table_name: None,
+            record_key: None,
+            reference: "claim 2026-17".into(),
+            placed_by: "dpo-1".into(),
+            placed_at: at("2026-11-30T00:00:00Z"),
+            lifted_by: None,
+            lifted_at: None,
+        })
+        .await
+        .expect("hold");
+    let worker = Worker {
+        requests: app.requests.clone(),
+    };
+    let t0 = at("2026-12-01T03:00:00Z");
+    let report = worker.tick(t0).await.expect("tick");
+    assert!(
+        report.retention_finished && !report.retention_failed,
+        "{report:?}"
+    );
+    // 20 usage records, the payment, then the invoice; R-2 is held.
+    assert_eq!(report.retention_deleted, 22, "{report:?}");
+    assert_eq!(usage_of(&c, "R-1").await, 10);
+    assert_eq!(usage_of(&c, "R-2").await, 30, "held rows stay");
+
+    // Within the interval no new sweep opens, even after the hold is lifted.
+    assert!(
+        store
+            .lift_hold("lh-1", "dpo-1", at("2026-12-01T09:00:00Z"))
+            .await
+            .expect("lift")
+    );
+    let soon = worker.tick(at("2026-12-01T12:00:00Z")).await.expect("tick");
+    assert_eq!(soon.retention_deleted, 0);
+    assert_eq!(usage_of(&c, "R-2").await, 30);
+    let next = worker.tick(at("2026-12-02T03:00:00Z")).await.expect("tick");
+    assert!(next.retention_finished, "{next:?}");
+    assert_eq!(next.retention_deleted, 22);
+    assert_eq!(usage_of(&c, "R-2").await, 10);
+
+    // Each sweep's counts per rule are audit rows (leaves of the verifiable log); no values.
+    let audit = store
+        .log_contents(LogSource::Audit, 0, 1_000_000)
+        .await
+        .expect("audit");
+    let sweeps: Vec<String> = audit
+        .iter()
+        .map(|(_, c)| String::from_utf8_lossy(c).into_owned())
+        .filter(|t| t.contains("\nretention_sweep\n"))
+        .collect();
+    assert_eq!(sweeps.len(), 2, "{sweeps:?}");
+    assert!(
+        sweeps[0].contains("\"service_quality_data\":{\"operator.usage_records\":20}"),
+        "{}",
+        sweeps[0]
+    );
+    assert!(
+        sweeps[0]
+            .contains("\"booking_vouchers\":{\"operator.invoices\":1,\"operator.payments\":1}")
+    );
+    assert!(
+        !sweeps
+            .iter()
+            .any(|s| s.contains("example.org") || s.contains("DE89"))
+    );
+    app.finish().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_whose_process_died_is_resumed_by_another() {
+    // covers: N7b
+    let (c, dir) = operator_db().await;
+    let app = app_with(&c).await;
+    let compiled = policy();
+    let settings = SweepSettings {
+        batch: tutela_core::retention::BatchSize {
+            rows: 3,
+            min: 3,
+            max: 3,
+            target_ms: 25,
+        },
+        ..SweepSettings::default()
+    };
+    let connectors = vec![c.clone()];
+    let sweeper = |owner: &'static str| Sweeper {
+        store: &app.engine.store,
+        policy: &compiled.policy,
+        connectors: &connectors,
+        owner,
+        settings: &settings,
+    };
+    let t0 = at("2026-12-01T03:00:00Z");
+    let plan = sweeper("a").preview(t0).await.expect("preview");
+    let usage = plan
+        .iter()
+        .find(|p| p.table == "usage_records")
+        .expect("usage");
+    assert_eq!((usage.due, usage.cutoff.as_str()), (Some(40), "2026-09-01"));
+    assert!(sweeper("a").open(t0, false).await.expect("open").is_some());
+    assert!(
+        sweeper("b").open(t0, true).await.expect("open").is_none(),
+        "one open sweep"
+    );
+    // Process a deletes two batches of at most three, then dies without a word.
+    let mut deleted = 0;
+    for _ in 0..2 {
+        let r = sweeper("a")
+            .step(t0, std::time::Duration::ZERO, |_| {})
+            .await
+            .expect("step");
+        assert!(r.deleted > 0 && r.deleted <= 3 && !r.finished, "{r:?}");
+        deleted += r.deleted;
+    }
+    // b cannot take it while a's lease runs; once it has run out, b resumes at a's cursor.
+    let r = sweeper("b")
+        .step(t0, std::time::Duration::ZERO, |_| {})
+        .await
+        .expect("step");
+    assert_eq!(r.sweep, None);
+    let later = at("2026-12-01T03:05:00Z");
+    let mut batches = 0;
+    loop {
+        let r = sweeper("b")
+            .step(later, std::time::Duration::ZERO, |_| {})
+            .await
+            .expect("step");
+        deleted += r.deleted;
+        batches += 1;
+        if r.finished {
+            break;
+        }
+        assert!(batches < 100);
+    }
+    // 40 usage records (neither held nor in their 3 months), 2 payments, 2 invoices.
+    assert_eq!(deleted, 44);
+    assert_eq!(usage_of(&c, "R-1").await + usage_of(&c, "R-2").await, 20);
+    // a, back, finds its lease gone and stops.
+    assert!(
+        sweeper("a")
+            .step(later, std::time::Duration::ZERO, |_| {})
+            .await
+            .expect("step")
+            .sweep
+            .is_none()
+    );
+    let sweeps = app.engine.store.sweeps(5).await.expect("sweeps");
+    assert_eq!(sweeps.len(), 1);
+    assert!(sweeps[0].finished_at.is_some());
+    let progress: tutela_server::retention::Progress =
+        serde_json::from_str(&sweeps[0].progress).expect("progress");
+    assert_eq!(
+        progress.deleted(),
+        44,
+        "the counts of both processes add up"
+    );
+    assert!(
+        progress
+            .tables
+            .iter()
+            .all(|t| t.done && t.longest_batch_ms < 100)
+    );
+    app.finish().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
