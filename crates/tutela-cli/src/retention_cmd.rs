@@ -160,9 +160,10 @@ pub async fn run(command: RetentionCommand, config: &Config) -> anyhow::Result<E
                 }
                 if r.finished {
                     bar.finish();
-                    let done = store.sweeps(1).await?;
+                    let done = store.sweeps(10).await?;
                     let progress: Progress = done
-                        .first()
+                        .iter()
+                        .find(|s| s.id == id)
                         .and_then(|s| serde_json::from_str(&s.progress).ok())
                         .unwrap_or_default();
                     for t in &progress.tables {
