@@ -50,6 +50,11 @@ pub fn iban_valid(iban: &[u8]) -> bool {
     {
         return false;
     }
+    // Check digits are 98 − (n mod 97), so 02–98: 00, 01 and 99 pass mod 97 only by accident
+    // (00 ≡ 97), and a pseudonym's new check digits would not reverse to them.
+    if !(b"02".as_slice()..=b"98".as_slice()).contains(&&iban[2..4]) {
+        return false;
+    }
     iban_remainder(&iban[..2], &iban[2..4], &iban[4..]) == Some(1)
 }
 
@@ -63,6 +68,19 @@ pub fn iban_check_digits(country: &[u8], bban: &[u8]) -> Option<[u8; 2]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn check_digits_outside_02_to_98_are_refused() {
+        // Found by the pseudonymise fuzz target: "00" passed mod 97 and came back as "97".
+        assert!(iban_valid(b"GB82WEST12345698765432"));
+        let bban = b"WEST12345698765432";
+        for bad in [b"00", b"01", b"99"] {
+            let mut v = b"GB".to_vec();
+            v.extend_from_slice(bad);
+            v.extend_from_slice(bban);
+            assert!(!iban_valid(&v), "{}", String::from_utf8_lossy(&v));
+        }
+    }
 
     #[test]
     fn luhn_of_known_numbers() {
