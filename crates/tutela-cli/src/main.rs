@@ -36,6 +36,7 @@ mod pseudonymise_cmd;
 mod requests_cmd;
 mod retention_cmd;
 mod risk_cmd;
+mod stats_cmd;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -230,6 +231,10 @@ enum Command {
     /// Pseudonymise columns of a CSV file (N7b, N7c, N16): HMAC pseudonyms per domain, or
     /// format-preserving FF1 pseudonyms of IMSI, ICCID, MSISDN, IMEI and IBAN.
     Pseudonymise(pseudonymise_cmd::PseudonymiseArgs),
+    /// Anonymous statistics (N7c, N16): counts, sums, means and histograms per group, groups
+    /// under k persons suppressed; with --dataset through the server, with noise from the
+    /// dataset's privacy budget.
+    Stats(stats_cmd::StatsArgs),
     /// Transfers to third countries (N29–N31).
     Transfers {
         #[command(subcommand)]
@@ -321,6 +326,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => eprintln!(
                     "not registered: no retention rule will delete this file; use --register-for PURPOSE (N7b)"
                 ),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Stats(args) => {
+            let outcome = stats_cmd::run(&args, &config)?;
+            say_raw!("{}", outcome.csv);
+            for n in outcome.notes {
+                eprintln!("{n}");
             }
             Ok(ExitCode::SUCCESS)
         }

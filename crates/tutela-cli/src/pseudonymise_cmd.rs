@@ -270,14 +270,14 @@ pub fn run(args: &PseudonymiseArgs, config: &Config) -> anyhow::Result<Summary> 
 }
 
 /// A progress line on standard error, when it is a terminal.
-struct Progress {
+pub(crate) struct Progress {
     total: u64,
     started: Instant,
     tty: bool,
 }
 
 impl Progress {
-    fn new(total: u64) -> Progress {
+    pub(crate) fn new(total: u64) -> Progress {
         Progress {
             total,
             started: Instant::now(),
@@ -285,7 +285,7 @@ impl Progress {
         }
     }
 
-    fn show(&self, read: u64) {
+    pub(crate) fn show(&self, read: u64) {
         if !self.tty || self.total == 0 {
             return;
         }
@@ -301,7 +301,7 @@ impl Progress {
         );
     }
 
-    fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if self.tty {
             let _ = writeln!(std::io::stderr());
         }

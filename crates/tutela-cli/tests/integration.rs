@@ -1311,3 +1311,4 @@ fn personal_attributes_are_sealed_and_the_master_key_rotates() {
 
 mod pseudonymise;
 mod retention;
+mod stats;

@@ -38,6 +38,7 @@ pub mod risk;
 pub mod scenario;
 pub mod snapshot;
 pub mod state;
+pub mod stats;
 pub mod tcf;
 pub mod transfers;
 

@@ -47,5 +47,6 @@ mod render;
 mod requests;
 mod retention;
 mod risk;
+mod stats;
 mod tcf;
 mod transfers;

@@ -20,6 +20,7 @@ pub mod requests;
 pub mod retention;
 pub mod risk;
 mod routes;
+pub mod statistics;
 pub mod verifiable_log;
 pub mod web;
 mod writer;
@@ -222,6 +223,11 @@ pub fn app(state: AppState) -> Router {
             "/v1/pseudonymised-datasets",
             get(routes::pseudonyms::list).post(routes::pseudonyms::register),
         )
+        .route(
+            "/v1/pseudonymised-datasets/{id}/budget",
+            get(routes::statistics::budget),
+        )
+        .route("/v1/statistics", post(routes::statistics::create))
         .route("/v1/risk-checks", post(routes::risk::create))
         .route("/v1/risk-checks/{id}", get(routes::risk::get))
         .route("/v1/risk-checks/{id}/review", post(routes::risk::review))

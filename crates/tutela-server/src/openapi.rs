@@ -4,8 +4,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    audiences, consents, decisions, disclosures, log, meta, pseudonyms, requests, risk, subjects,
-    summaries,
+    audiences, consents, decisions, disclosures, log, meta, pseudonyms, requests, risk, statistics,
+    subjects, summaries,
 };
 
 #[derive(OpenApi)]
@@ -23,6 +23,7 @@ use crate::routes::{
         disclosures::create, disclosures::list, disclosures::lift_bar,
         audiences::create,
         pseudonyms::create, pseudonyms::reverse, pseudonyms::register, pseudonyms::list,
+        statistics::create, statistics::budget,
         log::head, log::sign, log::inclusion, log::consistency,
     ),
     components(schemas(crate::problem::ProblemBody)),

@@ -21,6 +21,7 @@ mod requests;
 mod retention;
 mod risk;
 mod smtp_sink;
+mod statistics;
 mod summaries;
 mod support;
 mod versions;

@@ -44,6 +44,7 @@ mod requests;
 mod retention;
 mod risk;
 mod sql;
+mod statistics;
 mod summaries;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -64,6 +65,7 @@ pub use requests::{
 pub use retention::{HoldRecord, RetentionStore, SweepRecord};
 pub use risk::{RiskCheckRecord, RiskStore};
 pub use sql::{AnyStore, PgStore, SqliteStore};
+pub use statistics::{BudgetLimit, BudgetSpend, BudgetUse, SpendOutcome, StatisticsStore};
 pub use summaries::{SummaryRecord, SummaryStore};
 use tutela_core::ledger::{EventKind, LedgerEvent};
 pub use versions::{PolicyArchive, PolicyVersionRecord};

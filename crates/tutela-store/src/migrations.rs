@@ -345,6 +345,15 @@ CREATE TABLE retention_sweeps (
 CREATE UNIQUE INDEX retention_sweeps_one_open ON retention_sweeps (open_flag);
 "#;
 
+const TABLES_V17: &str = r#"
+CREATE TABLE privacy_budgets (
+    dataset_id TEXT PRIMARY KEY,            -- category: none (a registered dataset's id)
+    epsilon_spent_micros {int} NOT NULL,    -- category: none (privacy loss spent, millionths)
+    delta_spent_picos {int} NOT NULL,       -- category: none (delta spent, units of 1e-12)
+    releases {int} NOT NULL                 -- category: none (noisy releases made)
+);
+"#;
+
 fn sqlite_append_only(table: &str, what: &str) -> String {
     format!(
         "\nCREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table}\n\
@@ -420,6 +429,7 @@ pub fn sqlite() -> Vec<(i64, String)> {
         ),
         (15, sqlite_types(TABLES_V15)),
         (16, sqlite_types(TABLES_V16)),
+        (17, sqlite_types(TABLES_V17)),
     ]
 }
 
@@ -453,6 +463,7 @@ pub fn postgres() -> Vec<(i64, String)> {
         ),
         (15, postgres_types(TABLES_V15)),
         (16, postgres_types(TABLES_V16)),
+        (17, postgres_types(TABLES_V17)),
     ]
 }
 
@@ -477,6 +488,7 @@ mod tests {
             super::TABLES_V14,
             super::TABLES_V15,
             super::TABLES_V16,
+            super::TABLES_V17,
         ]
         .iter()
         .flat_map(|t| t.lines())
@@ -497,7 +509,7 @@ mod tests {
         }
         assert_eq!(
             columns,
-            19 + 41 + 17 + 14 + 9 + 21 + 11 + 11 + 9 + 7 + 3 + 11 + 19
+            19 + 41 + 17 + 14 + 9 + 21 + 11 + 11 + 9 + 7 + 3 + 11 + 19 + 4
         );
     }
 

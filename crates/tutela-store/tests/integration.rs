@@ -34,6 +34,7 @@ macro_rules! append_only {
 mod requests;
 mod retention;
 mod risk;
+mod statistics;
 mod vault;
 mod web;
 
@@ -52,7 +53,8 @@ where
         + tutela_store::ActivationStore
         + tutela_store::SummaryStore
         + tutela_store::PseudonymisedStore
-        + tutela_store::RetentionStore,
+        + tutela_store::RetentionStore
+        + tutela_store::StatisticsStore,
 {
     conformance::run_all(store).await;
     requests::run_all(store).await;
@@ -63,6 +65,7 @@ where
     web::summaries_are_reviewed_once_or_expire(store).await;
     pseudonymised::run_all(store).await;
     retention::run_all(store).await;
+    statistics::run_all(store).await;
 }
 
 // The server always seals personal attributes; the suite runs with a vault on both backends,

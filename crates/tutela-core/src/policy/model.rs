@@ -48,6 +48,25 @@ pub struct Policy {
     pub rule_refs: RuleRefs,
     /// The risk check's rules (N11–N15), when the policy has a risk check.
     pub risk: Option<RiskRules>,
+    /// How anonymous statistics are released (N7c, N16, N25), when the policy allows them.
+    pub statistics: Option<StatisticsRules>,
+}
+
+/// What makes a statistic anonymous enough to leave (WP29 Opinion 05/2014: aggregation with
+/// a minimum group size, and noise with a budget for repeated releases).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatisticsRules {
+    /// k: a group with fewer distinct persons is never released.
+    pub min_group_size: u32,
+    /// The rows of one person a query counts unless it asks for another bound.
+    pub rows_per_person: u32,
+    /// The privacy loss all noisy releases from one dataset may add up to.
+    pub budget_epsilon: crate::stats::Epsilon,
+    /// The delta they may add up to; without it, only Laplace noise (pure ε) is released.
+    pub budget_delta: Option<crate::stats::Delta>,
+    /// The purposes whose pseudonymised datasets may be queried.
+    pub purposes: Vec<String>,
+    pub notice_refs: Vec<ClauseId>,
 }
 
 /// How a risk check decides (N11–N15, Art. 22 GDPR, section 31 BDSG).

@@ -14,6 +14,7 @@ pub struct RawPolicy {
     pub transfers: Option<RawTransfers>,
     pub rule_refs: Option<Spanned<RawRuleRefs>>,
     pub risk: Option<Spanned<RawRisk>>,
+    pub statistics: Option<Spanned<RawStatistics>>,
     #[serde(default)]
     pub section: Vec<RawSection>,
     #[serde(default)]
@@ -45,6 +46,21 @@ pub struct RawRisk {
     pub excluded_features: Vec<String>,
     #[serde(default)]
     pub address_features: Vec<String>,
+    #[serde(default)]
+    pub notice_ref: Vec<Id>,
+}
+
+/// Anonymous statistics (N7c, N16, N25): the smallest group released, the privacy budget of
+/// each dataset, and which purposes' datasets may be queried.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawStatistics {
+    pub min_group_size: u32,
+    pub rows_per_person: u32,
+    pub budget_epsilon: f64,
+    pub budget_delta: Option<f64>,
+    #[serde(default)]
+    pub purposes: Vec<Id>,
     #[serde(default)]
     pub notice_ref: Vec<Id>,
 }

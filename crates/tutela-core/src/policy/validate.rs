@@ -342,6 +342,12 @@ pub(crate) fn validate(files: Vec<ParsedFile>) -> Result<Policy, PolicyErrors> {
             }
         });
 
+    let statistics = fs
+        .iter()
+        .enumerate()
+        .find_map(|(i, f)| f.raw.statistics.as_ref().map(|r| (i, r)))
+        .map(|(f, r)| statistics(&mut ctx, f, r, &purposes_t));
+
     let (id, version, title, notice_refs) = match header {
         Some((f, h)) => {
             let title = ctx.text(f, h.id.span(), &h.title, "the policy title");
@@ -676,7 +682,78 @@ pub(crate) fn validate(files: Vec<ParsedFile>) -> Result<Policy, PolicyErrors> {
         retention,
         rule_refs,
         risk,
+        statistics,
     })
+}
+
+fn statistics(
+    ctx: &mut Ctx<'_>,
+    f: usize,
+    r: &Spanned<raw::RawStatistics>,
+    purposes: &IdTable,
+) -> StatisticsRules {
+    let span = r.span();
+    let r = r.get_ref();
+    if r.min_group_size < 2 {
+        ctx.err(
+            f,
+            span.clone(),
+            format!(
+                "min_group_size {} releases single persons",
+                r.min_group_size
+            ),
+            "k must be at least 2; 10 or more is usual for released statistics",
+        );
+    }
+    if !(1..=crate::stats::query::MAX_ROWS_PER_PERSON).contains(&r.rows_per_person) {
+        ctx.err(
+            f,
+            span.clone(),
+            format!("rows_per_person {} is out of range", r.rows_per_person),
+            &format!(
+                "bound one person's rows to 1 to {}",
+                crate::stats::query::MAX_ROWS_PER_PERSON
+            ),
+        );
+    }
+    let budget_epsilon = crate::stats::Epsilon::from_f64(r.budget_epsilon);
+    if budget_epsilon.is_none() {
+        ctx.err(
+            f,
+            span.clone(),
+            format!("budget_epsilon {} is not a privacy budget", r.budget_epsilon),
+            "give epsilon as a number above 0 and at most 20, in millionths at the finest, e.g. 3.0",
+        );
+    }
+    let budget_delta = r.budget_delta.map(|d| {
+        let delta = crate::stats::Delta::from_f64(d);
+        if delta.is_none() {
+            ctx.err(
+                f,
+                span.clone(),
+                format!("budget_delta {d} is out of range"),
+                "give delta above 0 and at most 0.001, far below one over the number of persons, e.g. 1e-6",
+            );
+        }
+        delta
+    });
+    if r.purposes.is_empty() {
+        ctx.err(
+            f,
+            span.clone(),
+            "[statistics] names no purpose".into(),
+            "list the purposes whose pseudonymised datasets may be queried, e.g. purposes = [\"statistics\"]",
+        );
+    }
+    purposes.all(ctx, f, &r.purposes);
+    StatisticsRules {
+        min_group_size: r.min_group_size,
+        rows_per_person: r.rows_per_person,
+        budget_epsilon: budget_epsilon.unwrap_or(crate::stats::Epsilon::MIN),
+        budget_delta: budget_delta.flatten(),
+        purposes: r.purposes.iter().map(|p| p.get_ref().clone()).collect(),
+        notice_refs: ctx.clauses(f, &r.notice_ref),
+    }
 }
 
 fn purpose(

@@ -70,7 +70,7 @@ pub struct TablePseudonymiser {
 /// complete record and more may come.
 type Split = Option<(usize, usize)>;
 
-fn split(
+pub(crate) fn split_record(
     input: &[u8],
     last: bool,
     fields: &mut Vec<(usize, usize, bool)>,
@@ -149,7 +149,7 @@ fn split(
     }
 }
 
-fn unquote(raw: &[u8], quoted: bool, out: &mut Vec<u8>) {
+pub(crate) fn unquote(raw: &[u8], quoted: bool, out: &mut Vec<u8>) {
     out.clear();
     if !quoted {
         out.extend_from_slice(raw);
@@ -176,7 +176,7 @@ impl TablePseudonymiser {
         input: &[u8],
     ) -> Result<(TablePseudonymiser, usize), TableError> {
         let mut fields = Vec::new();
-        let (end, breaks) = match split(input, true, &mut fields) {
+        let (end, breaks) = match split_record(input, true, &mut fields) {
             Ok(Some(r)) if !input.is_empty() => r,
             Ok(_) => return Err(TableError::NoHeader),
             Err((what, _)) => return Err(TableError::Header(what)),
@@ -235,7 +235,7 @@ impl TablePseudonymiser {
         while progress.consumed < input.len() {
             let rest = &input[progress.consumed..];
             let line = self.line;
-            let (len, breaks, outcome) = match split(rest, last, &mut self.fields) {
+            let (len, breaks, outcome) = match split_record(rest, last, &mut self.fields) {
                 Ok(None) => break,
                 Ok(Some((len, breaks))) => {
                     let record = &rest[..len];

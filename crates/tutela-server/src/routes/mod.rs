@@ -9,6 +9,7 @@ pub mod meta;
 pub mod pseudonyms;
 pub mod requests;
 pub mod risk;
+pub mod statistics;
 pub mod subjects;
 pub mod summaries;
 
