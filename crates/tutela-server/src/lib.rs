@@ -228,6 +228,16 @@ pub fn app(state: AppState) -> Router {
             get(routes::statistics::budget),
         )
         .route("/v1/statistics", post(routes::statistics::create))
+        .route("/v1/retention/plan", get(routes::retention::plan))
+        .route(
+            "/v1/retention/sweeps",
+            get(routes::retention::sweeps).post(routes::retention::open),
+        )
+        .route(
+            "/v1/legal-holds",
+            get(routes::retention::holds).post(routes::retention::place),
+        )
+        .route("/v1/legal-holds/{id}/lift", post(routes::retention::lift))
         .route("/v1/risk-checks", post(routes::risk::create))
         .route("/v1/risk-checks/{id}", get(routes::risk::get))
         .route("/v1/risk-checks/{id}/review", post(routes::risk::review))

@@ -4,8 +4,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    audiences, consents, decisions, disclosures, log, meta, pseudonyms, requests, risk, statistics,
-    subjects, summaries,
+    audiences, consents, decisions, disclosures, log, meta, pseudonyms, requests, retention, risk,
+    statistics, subjects, summaries,
 };
 
 #[derive(OpenApi)]
@@ -24,6 +24,7 @@ use crate::routes::{
         audiences::create,
         pseudonyms::create, pseudonyms::reverse, pseudonyms::register, pseudonyms::list,
         statistics::create, statistics::budget,
+        retention::plan, retention::open, retention::sweeps, retention::place, retention::holds, retention::lift,
         log::head, log::sign, log::inclusion, log::consistency,
     ),
     components(schemas(crate::problem::ProblemBody)),

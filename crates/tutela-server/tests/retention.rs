@@ -256,3 +256,149 @@ async fn a_sweep_whose_process_died_is_resumed_by_another() {
     app.finish().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_plans_opens_sweeps_and_places_and_lifts_holds() {
+    // covers: N5a, N6, N7b
+    use axum::http::StatusCode;
+    use serde_json::json;
+    let (c, dir) = operator_db().await;
+    let app = app_with(&c).await;
+    let usage = |plan: &serde_json::Value| {
+        plan["tables"]
+            .as_array()
+            .expect("tables")
+            .iter()
+            .find(|t| t["table"] == "usage_records")
+            .cloned()
+            .expect("usage_records")
+    };
+    let (s, _, plan) = app
+        .call("GET", "/v1/retention/plan?at=2026-12-01T03:00:00Z", None)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{plan}");
+    let u = usage(&plan);
+    assert_eq!(
+        (
+            u["rule"].clone(),
+            u["delete_before"].clone(),
+            u["due"].clone()
+        ),
+        (
+            json!("service_quality_data"),
+            json!("2026-09-01"),
+            json!(40)
+        ),
+        "{plan}"
+    );
+    assert_eq!(u["notice_refs"], json!(["N7b"]));
+
+    let (s, _, hold) = app
+        .call(
+            "POST",
+            "/v1/legal-holds",
+            Some(json!({"subject": "R-1", "reference": "claim 2026-17", "placed_by": "dpo-1"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{hold}");
+    let id = hold["id"].as_str().expect("id").to_owned();
+    let (_, _, plan) = app
+        .call("GET", "/v1/retention/plan?at=2026-12-01T03:00:00Z", None)
+        .await;
+    assert_eq!(
+        (usage(&plan)["due"].clone(), usage(&plan)["held"].clone()),
+        (json!(20), json!(30)),
+        "R-1's 30 usage records are held: {plan}"
+    );
+    for (body, field) in [
+        (
+            json!({"subject": "R-1", "dataset": "operator", "reference": "c", "placed_by": "d"}),
+            "subject",
+        ),
+        (
+            json!({"dataset": "crm", "table": "invoices", "record_key": "1", "reference": "c", "placed_by": "d"}),
+            "dataset",
+        ),
+        (
+            json!({"dataset": "operator", "table": "letters", "record_key": "1", "reference": "c", "placed_by": "d"}),
+            "table",
+        ),
+        (
+            json!({"subject": "R-1", "reference": " ", "placed_by": "d"}),
+            "reference",
+        ),
+    ] {
+        let (s, _, p) = app.call("POST", "/v1/legal-holds", Some(body)).await;
+        assert_eq!(
+            (s, p["field"].clone()),
+            (StatusCode::UNPROCESSABLE_ENTITY, json!(field)),
+            "{p}"
+        );
+    }
+    let (s, _, p) = app
+        .call("GET", "/v1/retention/plan?at=yesterday", None)
+        .await;
+    assert_eq!(
+        (s, p["field"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("at"))
+    );
+
+    // A sweep opened now, run by the worker; a second call names the open one.
+    let (s, _, opened) = app.call("POST", "/v1/retention/sweeps", None).await;
+    assert_eq!(
+        (s, opened["opened"].clone()),
+        (StatusCode::ACCEPTED, json!(true)),
+        "{opened}"
+    );
+    let (_, _, again) = app.call("POST", "/v1/retention/sweeps", None).await;
+    assert_eq!(
+        (again["opened"].clone(), again["sweep"].clone()),
+        (json!(false), opened["sweep"].clone())
+    );
+    let worker = Worker {
+        requests: app.requests.clone(),
+    };
+    let report = worker.tick(jiff::Timestamp::now()).await.expect("tick");
+    assert!(report.retention_finished, "{report:?}");
+    let (_, _, list) = app.call("GET", "/v1/retention/sweeps", None).await;
+    let done = &list[0];
+    assert_eq!(done["id"], opened["sweep"]);
+    assert!(done["finished_at"].is_string(), "{done}");
+    let tables = done["tables"].as_array().expect("tables");
+    let swept_usage = tables
+        .iter()
+        .find(|t| t["table"] == "usage_records")
+        .expect("usage");
+    assert_eq!(
+        (swept_usage["deleted"].clone(), swept_usage["done"].clone()),
+        (json!(20), json!(true))
+    );
+    assert_eq!(usage_of(&c, "R-1").await, 30, "held");
+    assert_eq!(usage_of(&c, "R-2").await, 10);
+
+    let (s, _, lifted) = app
+        .call(
+            "POST",
+            &format!("/v1/legal-holds/{id}/lift"),
+            Some(json!({"lifted_by": "dpo-2"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{lifted}");
+    assert!(lifted["lifted_at"].is_string());
+    let (s, _, p) = app
+        .call(
+            "POST",
+            &format!("/v1/legal-holds/{id}/lift"),
+            Some(json!({"lifted_by": "dpo-2"})),
+        )
+        .await;
+    assert_eq!(
+        (s, p["field"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("id"))
+    );
+    let (_, _, active) = app.call("GET", "/v1/legal-holds", None).await;
+    let (_, _, all) = app.call("GET", "/v1/legal-holds?all=true", None).await;
+    assert_eq!((active, all[0]["id"].clone()), (json!([]), json!(id)));
+    app.finish().await;
+    let _ = std::fs::remove_dir_all(dir);
+}

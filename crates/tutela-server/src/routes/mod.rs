@@ -8,6 +8,7 @@ pub mod log;
 pub mod meta;
 pub mod pseudonyms;
 pub mod requests;
+pub mod retention;
 pub mod risk;
 pub mod statistics;
 pub mod subjects;
