@@ -4,6 +4,8 @@
 
 #![allow(clippy::print_stdout, reason = "benchmark reports go to stdout")]
 
+pub mod redact_eval;
+
 use tutela_core::basis::{ContractKind, CountryCode, Relationship};
 use tutela_core::compiled::{CompiledPolicy, Query};
 use tutela_core::index::StateIndex;

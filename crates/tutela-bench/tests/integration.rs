@@ -3,6 +3,7 @@
 
 #[path = "../benches/cedar.rs"]
 mod cedar;
+mod redact;
 
 use cedar_policy::{Authorizer, Decision};
 use tutela_bench::{index, population, queries, reference};

@@ -221,12 +221,26 @@ enum Command {
         /// Where to write the redacted text (standard output when not given).
         #[arg(long)]
         out: Option<String>,
-        /// replace (`<IBAN>`) or mask (`****`).
+        /// replace (`<IBAN>`), mask (`****`) or pseudonym (`<EMAIL:3f9a…>`, keyed HMAC in
+        /// --domain).
         #[arg(long, default_value = "replace")]
         operator: String,
-        /// A regular expression for the operator's customer numbers.
+        /// A regular expression for the operator's customer numbers (default: the policy's
+        /// `[redaction] customer_number`).
         #[arg(long)]
         customer_number: Option<String>,
+        /// A name known to be in the text (repeated): found without a context word too.
+        #[arg(long = "name")]
+        names: Vec<String>,
+        /// The pseudonymisation domain of `--operator pseudonym`, e.g. ai_training.
+        #[arg(long)]
+        domain: Option<String>,
+        /// The key file for `--operator pseudonym`.
+        #[arg(long)]
+        keys: Option<String>,
+        /// The policy file (for its customer-number pattern).
+        #[arg(long)]
+        policy: Option<String>,
     },
     /// Pseudonymise columns of a CSV file (N7b, N7c, N16): HMAC pseudonyms per domain, or
     /// format-preserving FF1 pseudonyms of IMSI, ICCID, MSISDN, IMEI and IBAN.
@@ -349,16 +363,39 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out,
             operator,
             customer_number,
+            names,
+            domain,
+            keys,
+            policy,
         } => {
             use tutela_core::redact::{Operator, Recognisers, redact};
-            let op = match operator.as_str() {
-                "replace" => Operator::Replace,
-                "mask" => Operator::Mask,
-                other => anyhow::bail!("unknown operator `{other}`; use replace or mask"),
+            // The key comes first: a missing key stops the run before any output.
+            let domain = match (operator.as_str(), &domain) {
+                ("pseudonym", Some(d)) => {
+                    let keys: tutela_core::pseudonym::PseudonymKeys =
+                        tutela_store::vault::read_pseudonym_keys(&config.pseudonym_key_source(keys.as_deref()))?;
+                    Some(keys.domain(d, None)?)
+                }
+                ("pseudonym", None) => anyhow::bail!("--operator pseudonym needs --domain, e.g. ai_training"),
+                _ => None,
+            };
+            let op = match (operator.as_str(), &domain) {
+                ("replace", _) => Operator::Replace,
+                ("mask", _) => Operator::Mask,
+                ("pseudonym", Some(d)) => Operator::Pseudonym(d),
+                (other, _) => anyhow::bail!("unknown operator `{other}`; use replace, mask or pseudonym"),
+            };
+            let customer_number = match customer_number {
+                Some(p) => Some(p),
+                None => load_policy(&config.policy(&policy))?
+                    .policy
+                    .redaction
+                    .and_then(|r| r.customer_number),
             };
             let text = std::fs::read_to_string(&input).with_context(|| format!("reading {input} (UTF-8 text)"))?;
             let r = Recognisers::new(customer_number.as_deref())
-                .map_err(|e| anyhow::anyhow!("--customer-number is not a regular expression: {e}"))?;
+                .and_then(|r| r.with_names(&names))
+                .map_err(|e| anyhow::anyhow!("--customer-number or --name is not usable: {e}"))?;
             let findings = r.find(&text);
             let redacted = redact(&text, &findings, op);
             match out {

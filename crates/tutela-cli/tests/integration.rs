@@ -708,20 +708,42 @@ fn redact_replaces_personal_data_in_a_text_file() {
     let dir = temp_dir("redact");
     std::fs::write(
         dir.join("summary.txt"),
-        "Kundin (geb. 03.02.1980) ruft an: IBAN DE89 3704 0044 0532 0130 00, Tel. +49 228 1234567, Auftragsnummer 0123 4567890.\n",
+        "Kundin (geb. 03.02.1980) ruft an: IBAN DE89 3704 0044 0532 0130 00, Tel. +49 228 1234567, Auftragsnummer 0123 4567890.\n\
+         Herr Jan Kowalski, KD-0012345, Hauptstraße 5, 10115 Berlin. Rückfrage an Petra Lang.\n",
     )
     .expect("write");
+    let policy = root().join("policies/reference.toml");
     let out = tutela_in(
         &dir,
-        &["redact", "--in", "summary.txt", "--out", "clean.txt"],
+        &[
+            "redact",
+            "--in",
+            "summary.txt",
+            "--out",
+            "clean.txt",
+            "--name",
+            "Petra Lang",
+            "--policy",
+            &policy.to_string_lossy(),
+        ],
     );
     assert!(out.status.success(), "{}", text(&out));
     let clean = std::fs::read_to_string(dir.join("clean.txt")).expect("clean");
     assert_eq!(
         clean,
-        "Kundin (geb. <DATE_OF_BIRTH>) ruft an: IBAN <IBAN>, Tel. <PHONE>, Auftragsnummer 0123 4567890.\n"
+        "Kundin (geb. <DATE_OF_BIRTH>) ruft an: IBAN <IBAN>, Tel. <PHONE>, Auftragsnummer 0123 4567890.\n\
+         Herr <PERSON>, <CUSTOMER_NUMBER>, <ADDRESS>. Rückfrage an <PERSON>.\n"
     );
-    assert!(text(&out).contains("3 findings"));
+    assert!(text(&out).contains("7 findings"), "{}", text(&out));
+    let out = tutela_in(
+        &dir,
+        &["redact", "--in", "summary.txt", "--operator", "pseudonym"],
+    );
+    assert!(
+        !out.status.success() && text(&out).contains("--domain"),
+        "{}",
+        text(&out)
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -228,6 +228,7 @@ pub fn app(state: AppState) -> Router {
             get(routes::statistics::budget),
         )
         .route("/v1/statistics", post(routes::statistics::create))
+        .route("/v1/redactions", post(routes::redactions::create))
         .route("/v1/retention/plan", get(routes::retention::plan))
         .route(
             "/v1/retention/sweeps",

@@ -4,8 +4,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    audiences, consents, decisions, disclosures, log, meta, pseudonyms, requests, retention, risk,
-    statistics, subjects, summaries,
+    audiences, consents, decisions, disclosures, log, meta, pseudonyms, redactions, requests,
+    retention, risk, statistics, subjects, summaries,
 };
 
 #[derive(OpenApi)]
@@ -23,7 +23,7 @@ use crate::routes::{
         disclosures::create, disclosures::list, disclosures::lift_bar,
         audiences::create,
         pseudonyms::create, pseudonyms::reverse, pseudonyms::register, pseudonyms::list,
-        statistics::create, statistics::budget,
+        statistics::create, statistics::budget, redactions::create,
         retention::plan, retention::open, retention::sweeps, retention::place, retention::holds, retention::lift,
         log::head, log::sign, log::inclusion, log::consistency,
     ),

@@ -17,6 +17,7 @@ mod ledger;
 mod log;
 mod pages;
 mod pseudonyms;
+mod redactions;
 mod requests;
 mod retention;
 mod risk;

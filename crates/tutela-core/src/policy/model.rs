@@ -50,6 +50,15 @@ pub struct Policy {
     pub risk: Option<RiskRules>,
     /// How anonymous statistics are released (N7c, N16, N25), when the policy allows them.
     pub statistics: Option<StatisticsRules>,
+    /// What redaction of free text knows of the operator's identifiers (N24, N25).
+    pub redaction: Option<RedactionRules>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedactionRules {
+    /// A regular expression for the operator's customer numbers (checked when loaded).
+    pub customer_number: Option<String>,
+    pub notice_refs: Vec<ClauseId>,
 }
 
 /// What makes a statistic anonymous enough to leave (WP29 Opinion 05/2014: aggregation with

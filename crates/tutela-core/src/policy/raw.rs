@@ -15,6 +15,7 @@ pub struct RawPolicy {
     pub rule_refs: Option<Spanned<RawRuleRefs>>,
     pub risk: Option<Spanned<RawRisk>>,
     pub statistics: Option<Spanned<RawStatistics>>,
+    pub redaction: Option<Spanned<RawRedaction>>,
     #[serde(default)]
     pub section: Vec<RawSection>,
     #[serde(default)]
@@ -61,6 +62,15 @@ pub struct RawStatistics {
     pub budget_delta: Option<f64>,
     #[serde(default)]
     pub purposes: Vec<Id>,
+    #[serde(default)]
+    pub notice_ref: Vec<Id>,
+}
+
+/// Redaction of free text (N24, N25): the operator's own identifier patterns.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawRedaction {
+    pub customer_number: Option<Spanned<String>>,
     #[serde(default)]
     pub notice_ref: Vec<Id>,
 }

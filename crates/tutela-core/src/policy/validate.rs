@@ -348,6 +348,28 @@ pub(crate) fn validate(files: Vec<ParsedFile>) -> Result<Policy, PolicyErrors> {
         .find_map(|(i, f)| f.raw.statistics.as_ref().map(|r| (i, r)))
         .map(|(f, r)| statistics(&mut ctx, f, r, &purposes_t));
 
+    let redaction = fs
+        .iter()
+        .enumerate()
+        .find_map(|(i, f)| f.raw.redaction.as_ref().map(|r| (i, r)))
+        .map(|(f, r)| {
+            let r = r.get_ref();
+            if let Some(p) = &r.customer_number
+                && let Err(e) = regex::Regex::new(p.get_ref())
+            {
+                ctx.err(
+                    f,
+                    p.span(),
+                    format!("customer_number is not a regular expression: {e}"),
+                    "write the pattern in Rust regex syntax, e.g. \\bKD-[0-9]{7}\\b",
+                );
+            }
+            RedactionRules {
+                customer_number: r.customer_number.as_ref().map(|p| p.get_ref().clone()),
+                notice_refs: ctx.clauses(f, &r.notice_ref),
+            }
+        });
+
     let (id, version, title, notice_refs) = match header {
         Some((f, h)) => {
             let title = ctx.text(f, h.id.span(), &h.title, "the policy title");
@@ -683,6 +705,7 @@ pub(crate) fn validate(files: Vec<ParsedFile>) -> Result<Policy, PolicyErrors> {
         rule_refs,
         risk,
         statistics,
+        redaction,
     })
 }
 

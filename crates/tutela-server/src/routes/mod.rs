@@ -7,6 +7,7 @@ pub mod disclosures;
 pub mod log;
 pub mod meta;
 pub mod pseudonyms;
+pub mod redactions;
 pub mod requests;
 pub mod retention;
 pub mod risk;
