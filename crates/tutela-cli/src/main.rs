@@ -74,12 +74,14 @@ struct Sources {
 
 #[derive(Subcommand)]
 enum AiCommand {
-    /// Reviewed call summaries as JSON lines for training, for persons who consented to
-    /// `ai_training` and never for persons who objected; no ids are written.
+    /// Reviewed call summaries as JSON lines for training (N25), never of persons who
+    /// objected or were erased; no ids are written. `--basis consent`: as written, of persons
+    /// who consented to `ai_training`; `--basis redacted`: of everyone else too, with their
+    /// personal data replaced by its type (legitimate interest, Art. 6(1)(f)).
     TrainingSet {
         #[arg(long)]
         out: String,
-        /// `consent`; `redacted` refuses to run until names and addresses are recognised.
+        /// `consent` or `redacted`.
         #[arg(long, default_value = "consent")]
         basis: String,
         #[command(flatten)]
@@ -722,14 +724,11 @@ async fn training_set(
 ) -> anyhow::Result<ExitCode> {
     use tutela_core::state::{ERASED, OBJECTED_LEGITIMATE_INTEREST};
     use tutela_store::SummaryStore;
-    if basis == "redacted" {
-        anyhow::bail!(
-            "--basis redacted refuses to run: the redaction does not recognise names and postal addresses yet, so a redacted text could still name the person; export --basis consent, or wait for full redaction"
-        );
-    }
-    if basis != "consent" {
-        anyhow::bail!("--basis must be `consent` (or `redacted`, which refuses to run for now)");
-    }
+    let redacting = match basis {
+        "consent" => false,
+        "redacted" => true,
+        other => anyhow::bail!("--basis {other}: use consent or redacted"),
+    };
     let file_policy = load_policy(&config.policy(&sources.policy))?;
     let url = config.database(&sources.database);
     let store = config.open_store(&url).await?;
@@ -743,7 +742,15 @@ async fn training_set(
         anyhow::bail!("the policy has no purpose `ai_training` (N25); nothing can be exported");
     };
     let consent = policy.consent_mask("ai_training", None);
-    if consent == 0 {
+    let recognisers = tutela_core::redact::Recognisers::new(
+        policy
+            .policy
+            .redaction
+            .as_ref()
+            .and_then(|r| r.customer_number.as_deref()),
+    )
+    .map_err(|e| anyhow::anyhow!("the policy's customer-number pattern: {e}"))?;
+    if consent == 0 && !redacting {
         anyhow::bail!(
             "`ai_training` has no consent basis in the policy; nothing can be exported on consent"
         );
@@ -759,13 +766,25 @@ async fn training_set(
             || st.objected & (1u64 << (purpose & 63)) != 0
         {
             objected += 1;
-        } else if st.consents & consent == 0 || st.renewal() & consent != 0 {
+        } else if !redacting && (st.consents & consent == 0 || st.renewal() & consent != 0) {
             no_consent += 1;
         } else {
             included += 1;
+            let text = s.text.unwrap_or_default();
+            let (text, basis) = if redacting {
+                let found = recognisers.find(&text);
+                let clean = tutela_core::redact::redact(
+                    &text,
+                    &found,
+                    tutela_core::redact::Operator::Replace,
+                );
+                (clean, "legitimate_interest_redacted")
+            } else {
+                (text, "consent")
+            };
             let line = serde_json::json!({
-                "text": s.text.unwrap_or_default(),
-                "basis": "consent",
+                "text": text,
+                "basis": basis,
                 "policy_version": policy.policy_version(),
             });
             lines.push_str(&line.to_string());

@@ -875,7 +875,7 @@ fn ai_training_set_exports_only_consented_texts_and_never_objectors() {
             .expect("append");
         for (who, text) in [
             ("A-1", "Alpha text"),
-            ("B-1", "Bravo text"),
+            ("B-1", "Bravo text: Frau Berta Bauer, berta@example.org"),
             ("C-1", "Charlie text"),
         ] {
             let now = jiff::Timestamp::now();
@@ -910,12 +910,20 @@ fn ai_training_set_exports_only_consented_texts_and_never_objectors() {
         "--database",
         &db,
     ]);
+    // Redacted (legitimate interest): every person but the objector, personal data replaced.
+    assert!(o.status.success(), "{}", text(&o));
+    let written = std::fs::read_to_string(&out).expect("written");
     assert!(
-        !o.status.success() && text(&o).contains("refuses to run"),
-        "{}",
-        text(&o)
+        written.contains("Alpha text")
+            && written.contains("Bravo text: Frau <PERSON>, <EMAIL>")
+            && !written.contains("Berta")
+            && !written.contains("Charlie"),
+        "{written}"
     );
-    assert!(!out.exists(), "nothing written");
+    assert!(
+        written.contains("legitimate_interest_redacted"),
+        "{written}"
+    );
     let o = tutela(&["ai", "training-set", "--out", &out_s, "--database", &db]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(

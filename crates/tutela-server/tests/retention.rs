@@ -402,3 +402,106 @@ async fn the_api_plans_opens_sweeps_and_places_and_lifts_holds() {
     app.finish().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_persons_erasure_restricts_instead_and_erases_once_the_hold_is_lifted() {
+    // covers: N5a, N9e
+    use axum::http::StatusCode;
+    use serde_json::json;
+    let (c, dir) = operator_db().await;
+    let app = app_with(&c).await;
+    let (s, _, _) = app
+        .call(
+            "PUT",
+            "/v1/subjects/R-1",
+            Some(json!({"relationship": "customer"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (_, _, hold) = app
+        .call(
+            "POST",
+            "/v1/legal-holds",
+            Some(json!({"subject": "R-1", "reference": "claim 2026-17", "placed_by": "dpo-1"})),
+        )
+        .await;
+    let erase = || async {
+        let (s, _, r) = app
+            .call(
+                "POST",
+                "/v1/requests",
+                Some(json!({"type": "erasure", "subject": "R-1"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{r}");
+        let id = r["id"].as_str().expect("id").to_owned();
+        let (s, _, v) = app
+            .act(
+                &id,
+                "verify-by-agent",
+                json!({"note": "identity card checked", "agent": "agent-1"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        Worker {
+            requests: app.requests.clone(),
+        }
+        .tick(jiff::Timestamp::now())
+        .await
+        .expect("tick");
+        app.call("GET", &format!("/v1/requests/{id}"), None).await.2
+    };
+    let v = erase().await;
+    assert_eq!(v["status"], "partially_refused", "{v}");
+    let result = |v: serde_json::Value| {
+        let app = &app;
+        async move {
+            let id = v["id"].as_str().expect("id").to_owned();
+            app.call("GET", &format!("/v1/requests/{id}/result"), None)
+                .await
+                .2
+        }
+    };
+    let r = result(v).await;
+    let why = r["datasets"][0]["result"]["restricted"][0]["why"].clone();
+    assert!(
+        why.as_str()
+            .is_some_and(|w| w.contains("legal hold claim 2026-17") && w.contains("17(3)(e)")),
+        "{r}"
+    );
+    assert_eq!(
+        usage_of(&c, "R-1").await,
+        30,
+        "nothing of a held person is erased"
+    );
+    let history = tutela_store::Store::history(&app.engine.store, "R-1")
+        .await
+        .expect("history");
+    let kinds: Vec<_> = history.iter().map(|e| e.event.kind.clone()).collect();
+    assert!(
+        kinds.contains(&tutela_core::ledger::EventKind::Restriction { active: true }),
+        "{kinds:?}"
+    );
+    assert!(
+        !kinds.contains(&tutela_core::ledger::EventKind::Erasure),
+        "{kinds:?}"
+    );
+
+    let id = hold["id"].as_str().expect("id");
+    let (s, _, _) = app
+        .call(
+            "POST",
+            &format!("/v1/legal-holds/{id}/lift"),
+            Some(json!({"lifted_by": "dpo-1"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let v = erase().await;
+    // The 2016 invoice and payment are past their eight years: everything goes.
+    assert_eq!(v["status"], "completed", "{v}");
+    let r = result(v).await;
+    assert!(!r.to_string().contains("legal hold"), "{r}");
+    assert_eq!(usage_of(&c, "R-1").await, 0);
+    app.finish().await;
+    let _ = std::fs::remove_dir_all(dir);
+}

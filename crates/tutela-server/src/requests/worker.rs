@@ -469,6 +469,21 @@ impl Worker {
                 self.produce(r, step, steps, now).await.map(|()| None)
             }
             "50-erase:tutela" => {
+                // Under a legal hold (N5a) the person is restricted, not erased (Art. 17(3)(e)):
+                // the datasets kept the rows too, and the refusal says why.
+                if let Some(hold) = self.hold_on(&subject).await? {
+                    return append(
+                        engine,
+                        write(
+                            EventKind::Restriction { active: true },
+                            Some(format!(
+                                "erasure request {} held: legal hold {}",
+                                r.id, hold.reference
+                            )),
+                        ),
+                    )
+                    .await;
+                }
                 if !state.has(ERASED) {
                     engine
                         .erase(subject.clone(), now)
@@ -613,13 +628,32 @@ impl Worker {
                 let rows = c.collect(&ids).await.map_err(connector_error)?;
                 serde_json::to_string(&c.tables(&rows, false))
             }
-            "40-erase" => {
-                let report = c
-                    .erase(&ids, &self.requests.engine.policy().policy, now)
-                    .await
-                    .map_err(connector_error)?;
-                serde_json::to_string(&report)
-            }
+            "40-erase" => match self.hold_on(subject).await? {
+                // Nothing of a held person is erased (Art. 17(3)(e): legal claims, N5a); the
+                // rows are restricted and the erasure refused for them until the hold ends.
+                Some(hold) => {
+                    let n = c.restrict(&ids).await.map_err(connector_error)?;
+                    serde_json::to_string(&json!({
+                        "dataset": dataset,
+                        "deleted": {},
+                        "anonymised": {},
+                        "restricted": [{
+                            "table": "all tables",
+                            "rows": n,
+                            "until": "the legal hold is lifted",
+                            "why": format!("legal hold {} (Art. 17(3)(e) GDPR)", hold.reference),
+                            "rule": "legal_hold",
+                        }],
+                    }))
+                }
+                None => {
+                    let report = c
+                        .erase(&ids, &self.requests.engine.policy().policy, now)
+                        .await
+                        .map_err(connector_error)?;
+                    serde_json::to_string(&report)
+                }
+            },
             "40-restrict" => {
                 let n = c.restrict(&ids).await.map_err(connector_error)?;
                 serde_json::to_string(&json!({"dataset": dataset, "rows_flagged": n}))
@@ -651,6 +685,21 @@ impl Worker {
             }
         };
         out.map(Some).map_err(transient)
+    }
+
+    /// The active legal hold on `subject`, if any.
+    async fn hold_on(&self, subject: &str) -> Result<Option<tutela_store::HoldRecord>, StepError> {
+        use tutela_store::RetentionStore;
+        let holds = self
+            .requests
+            .engine
+            .store
+            .holds(true)
+            .await
+            .map_err(|e| StepError::Transient(format!("storage: {e}")))?;
+        Ok(holds
+            .into_iter()
+            .find(|h| h.subject.as_deref() == Some(subject)))
     }
 
     /// Withdraws the named consent, or every active one.
