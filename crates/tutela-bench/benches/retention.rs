@@ -268,9 +268,16 @@ async fn main() {
     let t = Instant::now();
     sweeper.open(now, true).await.unwrap().unwrap();
     let mut swept = 0;
+    // Each batch's time (between progress callbacks) and its place, for the slowest ones.
+    let mut last = Instant::now();
+    let mut batch_times: Vec<(Duration, u64)> = Vec::new();
     loop {
         let r = sweeper
-            .step(now, Duration::from_secs(3600), |_| {})
+            .step(now, Duration::from_secs(3600), |p| {
+                let n = p.tables.iter().map(|t| t.batches).sum::<u64>();
+                batch_times.push((last.elapsed(), n));
+                last = Instant::now();
+            })
             .await
             .unwrap();
         assert!(r.error.is_none(), "{r:?}");
@@ -311,6 +318,16 @@ async fn main() {
         settings.batch.target_ms,
         settings.batch.max,
         t0.longest_batch_ms
+    );
+    batch_times.sort_by(|a, b| b.0.cmp(&a.0));
+    println!(
+        "  slowest batches (time including saving the progress, batch number): {}",
+        batch_times
+            .iter()
+            .take(5)
+            .map(|(d, n)| format!("{:.0} ms #{n}", d.as_secs_f64() * 1e3))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     println!(
         "  sweep rate / plain rate: {:.0}% (target >= 80%); longest lock {} (target <= 100 ms)",
