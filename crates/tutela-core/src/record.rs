@@ -40,6 +40,9 @@ pub struct Activity {
     pub transfers: Vec<String>,
     /// Art. 30(1)(f): the time limits for erasure.
     pub erasure: Vec<String>,
+    /// Art. 30(1)(g): the technical measures the policy sets for this purpose (anonymous
+    /// statistics, redaction of free text), as DPV measure ids with their settings.
+    pub measures: Vec<String>,
     pub notice_refs: Vec<String>,
 }
 
@@ -78,6 +81,30 @@ pub fn build(policy: &Policy, lang: Lang, today: jiff::civil::Date) -> Record {
                 .map(|r| format!("{} ({}): {}", r.id, r.period, r.label.get(lang)))
                 .collect();
             erasure.dedup();
+            let mut measures = Vec::new();
+            if let Some(st) = policy.statistics.as_ref().filter(|st| st.purposes.contains(&p.id)) {
+                measures.push(format!(
+                    "dpv:Anonymisation: statistics released only for groups of at least {} persons, one person's rows bounded to {}",
+                    st.min_group_size, st.rows_per_person
+                ));
+                measures.push(format!(
+                    "dpv:DifferentialPrivacy: a budget of epsilon {}{} per dataset",
+                    st.budget_epsilon.value(),
+                    st.budget_delta
+                        .map(|d| format!(" and delta {}", d.value()))
+                        .unwrap_or_default()
+                ));
+            }
+            if policy
+                .redaction
+                .as_ref()
+                .is_some_and(|r| r.notice_refs.iter().any(|c| p.notice_refs.contains(c)))
+            {
+                measures.push(
+                    "dpv:DataRedaction: personal data in free text replaced before further use"
+                        .to_owned(),
+                );
+            }
             Activity {
                 purpose: p.id.clone(),
                 name: p.label.get(lang).to_owned(),
@@ -112,6 +139,7 @@ pub fn build(policy: &Policy, lang: Lang, today: jiff::civil::Date) -> Record {
                     })
                     .collect(),
                 erasure,
+                measures,
                 notice_refs: p.notice_refs.clone(),
             }
         })
@@ -144,6 +172,7 @@ pub fn csv(record: &Record) -> String {
             "recipients",
             "transfers",
             "erasure",
+            "measures",
             "controller",
             "data_protection_officer",
             "notice_refs",
@@ -159,6 +188,7 @@ pub fn csv(record: &Record) -> String {
             a.recipients.join(" | "),
             a.transfers.join(" | "),
             a.erasure.join(" | "),
+            a.measures.join(" | "),
             record.controller.clone(),
             record.data_protection_officer.clone(),
             a.notice_refs.join(" "),
@@ -206,7 +236,7 @@ pub fn dpv_jsonld(record: &Record) -> String {
     for (i, a) in record.activities.iter().enumerate() {
         let _ = writeln!(
             s,
-            "    {{\"@id\": {}, \"@type\": \"dpv:PersonalDataHandling\", \"dct:title\": {}, \"dct:description\": {}, \"dpv:hasPurpose\": {{\"@id\": {}}}, \"dpv:hasLegalBasis\": [{}], \"dpv:hasDataSubject\": [{}], \"dpv:hasPersonalData\": [{}], \"dpv:hasRecipient\": [{}], \"dpv:hasStorageCondition\": [{}], \"tutela:transfers\": [{}]}}{}",
+            "    {{\"@id\": {}, \"@type\": \"dpv:PersonalDataHandling\", \"dct:title\": {}, \"dct:description\": {}, \"dpv:hasPurpose\": {{\"@id\": {}}}, \"dpv:hasLegalBasis\": [{}], \"dpv:hasDataSubject\": [{}], \"dpv:hasPersonalData\": [{}], \"dpv:hasRecipient\": [{}], \"dpv:hasStorageCondition\": [{}], \"dpv:hasTechnicalMeasure\": [{}], \"tutela:transfers\": [{}]}}{}",
             q(&format!("tutela:activity:{}", a.purpose)),
             q(&a.name),
             q(&a.description),
@@ -219,6 +249,7 @@ pub fn dpv_jsonld(record: &Record) -> String {
             )),
             list(&a.recipients, &|r| q(r)),
             list(&a.erasure, &|e| q(e)),
+            list(&a.measures, &|m| q(m)),
             list(&a.transfers, &|t| q(t)),
             if i + 1 == record.activities.len() {
                 ""

@@ -55,3 +55,36 @@ fn every_purpose_is_an_activity_with_its_registers() {
         "eu-gdpr:A6-1-b"
     );
 }
+
+#[test]
+fn the_record_names_the_measures_of_statistics_and_redaction() {
+    // covers: N7c, N25
+    let policy = crate::support::reference();
+    let r = tutela_core::record::build(
+        &policy,
+        tutela_core::render::Lang::En,
+        "2026-12-01".parse().expect("date"),
+    );
+    let of = |p: &str| {
+        r.activities
+            .iter()
+            .find(|a| a.purpose == p)
+            .map(|a| a.measures.clone())
+            .unwrap_or_default()
+    };
+    let stats = of("statistics");
+    assert!(
+        stats.iter().any(|m| m.contains("at least 10 persons"))
+            && stats.iter().any(|m| m.contains("epsilon 3")),
+        "{stats:?}"
+    );
+    assert!(
+        of("ai_training")
+            .iter()
+            .any(|m| m.starts_with("dpv:DataRedaction"))
+    );
+    assert!(of("contract_performance").is_empty());
+    assert!(tutela_core::record::csv(&r).starts_with(
+        "purpose,name,legal_bases,data_subjects,categories,recipients,transfers,erasure,measures,"
+    ));
+}
