@@ -319,7 +319,7 @@ async fn main() {
         settings.batch.max,
         t0.longest_batch_ms
     );
-    batch_times.sort_by(|a, b| b.0.cmp(&a.0));
+    batch_times.sort_by_key(|b| std::cmp::Reverse(b.0));
     println!(
         "  slowest batches (time including saving the progress, batch number): {}",
         batch_times
