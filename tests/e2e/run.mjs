@@ -350,6 +350,13 @@ async function main() {
     await axeCheck(agent, 'console-reviews');
     await agent.goto('/console/versions');
     await axeCheck(agent, 'console-versions');
+    // A legal hold placed through the API shows on the retention page.
+    r = await api(base, 'POST', '/v1/legal-holds', { subject: 'X-7', reference: 'claim e2e-1', placed_by: 'dora' });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    await agent.goto('/console/retention');
+    await agent.waitForSelector('text=claim e2e-1');
+    await axeCheck(agent, 'console-retention');
+    await shot(agent, 'console-retention', false);
 
     // --- the auditor: reads, changes nothing ---------------------------------------------------
     const auditCtx = await browser.newContext({ baseURL: base, bypassCSP: true });

@@ -453,6 +453,29 @@ async fn a_held_persons_erasure_restricts_instead_and_erases_once_the_hold_is_li
     };
     let v = erase().await;
     assert_eq!(v["status"], "partially_refused", "{v}");
+    // The console shows the active hold and the sweep the tick ran, to any signed-in operator.
+    let secret = tutela_server::web::operators::create(
+        &app.engine.store,
+        "audrey",
+        tutela_server::web::operators::Role::Auditor,
+        "correct horse battery",
+        jiff::Timestamp::now(),
+    )
+    .await
+    .expect("auditor")
+    .totp_secret;
+    let mut audrey = crate::pages::Browser::new(&app);
+    audrey
+        .operator("audrey", "correct horse battery", &secret)
+        .await;
+    let page = audrey.get("/console/retention").await;
+    assert!(
+        page.body.contains("claim 2026-17")
+            && page.body.contains("R-1")
+            && page.body.contains("operator.usage_records"),
+        "{}",
+        page.body
+    );
     let result = |v: serde_json::Value| {
         let app = &app;
         async move {

@@ -70,7 +70,8 @@ pub trait RiskStore: Send + Sync {
         subject: &str,
     ) -> impl Future<Output = Result<Vec<RiskCheckRecord>, StoreError>> + Send;
 
-    /// Deletes checks whose year is over (N15); returns how many.
+    /// Deletes checks whose year is over (N15), except those of persons under an active legal
+    /// hold (N5a); returns how many.
     fn purge_risk_checks(
         &self,
         now: jiff::Timestamp,
@@ -248,7 +249,11 @@ macro_rules! risk_store {
             }
 
             async fn purge_risk_checks(&self, now: jiff::Timestamp) -> Result<u64, StoreError> {
-                Ok(sqlx::query("DELETE FROM risk_checks WHERE expires_at_us <= $1")
+                // A person under a legal hold (N5a) keeps their checks until it is lifted.
+                Ok(sqlx::query(
+                    "DELETE FROM risk_checks WHERE expires_at_us <= $1 AND subject NOT IN \
+                     (SELECT subject FROM legal_holds WHERE lifted_at_us IS NULL AND subject IS NOT NULL)",
+                )
                     .bind(micros(now))
                     .execute(&self.pool)
                     .await?

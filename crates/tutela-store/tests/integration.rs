@@ -66,6 +66,7 @@ where
     pseudonymised::run_all(store).await;
     retention::run_all(store).await;
     statistics::run_all(store).await;
+    risk::held_checks_stay(store).await;
 }
 
 // The server always seals personal attributes; the suite runs with a vault on both backends,

@@ -34,6 +34,45 @@ fn check(
     }
 }
 
+/// A held person's expired check stays until the hold is lifted (N5a over N15).
+pub async fn held_checks_stay<S: RiskStore + tutela_store::RetentionStore>(store: &S) {
+    // covers: N5a, N15
+    let c = check("rc-held", "H-9", "accept", None, "2025-01-10T00:00:00Z");
+    store.insert_risk_check(&c).await.expect("insert");
+    let hold = tutela_store::HoldRecord {
+        id: "lh-risk".into(),
+        subject: Some("H-9".into()),
+        dataset: None,
+        table_name: None,
+        record_key: None,
+        reference: "dispute 2026-3".into(),
+        placed_by: "dpo-1".into(),
+        placed_at: at("2026-01-01T00:00:00Z"),
+        lifted_by: None,
+        lifted_at: None,
+    };
+    store.place_hold(&hold).await.expect("hold");
+    store
+        .purge_risk_checks(at("2027-06-01T00:00:00Z"))
+        .await
+        .expect("purge");
+    assert!(
+        store.risk_check("rc-held").await.expect("read").is_some(),
+        "held"
+    );
+    assert!(
+        store
+            .lift_hold("lh-risk", "dpo-1", at("2027-06-02T00:00:00Z"))
+            .await
+            .expect("lift")
+    );
+    store
+        .purge_risk_checks(at("2027-06-03T00:00:00Z"))
+        .await
+        .expect("purge");
+    assert_eq!(store.risk_check("rc-held").await.expect("read"), None);
+}
+
 pub async fn run_all<S: RiskStore>(store: &S) {
     let a = check(
         "rc-1",

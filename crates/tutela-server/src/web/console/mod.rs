@@ -23,6 +23,7 @@ use crate::routes::now;
 mod people;
 mod policy;
 mod requests;
+mod retention;
 mod reviews;
 mod summaries;
 
@@ -72,6 +73,7 @@ pub const ROUTES: &[(&str, &str, Permission)] = &[
         Permission::HandleRequests,
     ),
     ("GET", "/console/reviews", Permission::HandleRequests),
+    ("GET", "/console/retention", Permission::Read),
     ("POST", "/console/reviews/{id}", Permission::HandleRequests),
     ("GET", "/console/versions", Permission::Read),
     ("POST", "/console/versions", Permission::Administer),
@@ -102,6 +104,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/operators", get(operators_page))
         .route("/console/summaries", get(summaries_page))
         .route("/console/reviews", get(reviews::reviews_page))
+        .route("/console/retention", get(retention::retention_page))
         .route("/console/reviews/{id}", post(reviews::review))
         .route("/console/summaries/{id}/review", post(review_summary))
         .route(
