@@ -58,6 +58,9 @@ pub(super) fn either_case(phrase: &str) -> String {
 #[derive(Debug, Clone)]
 pub(super) struct Names {
     pub(super) context: Regex,
+    /// The context part alone, anchored: where in a match of `context` the name begins. (A
+    /// second short search is cheaper than asking `context` for its capture group.)
+    prefix: Regex,
     pub(super) known: Option<Regex>,
 }
 
@@ -65,10 +68,11 @@ impl Names {
     pub(super) fn new(known: &[String]) -> Result<Names, regex::Error> {
         let title = r"(?:(?:Dr\.|Prof\.|Dipl\.-Ing\.)\s+)*";
         let phrases: Vec<String> = PHRASES.iter().map(|p| either_case(p)).collect();
+        let lead = format!(r"(?:{TITLES}|(?-u:\b)(?:{}):?)\s+", phrases.join("|"));
         let context = Regex::new(&format!(
-            r"(?:{TITLES}|(?-u:\b)(?:{}):?)\s+({title}{WORD}(?:\s+(?:{PARTICLE}\s+)?{WORD}){{0,2}})",
-            phrases.join("|")
+            r"{lead}{title}{WORD}(?:\s+(?:{PARTICLE}\s+)?{WORD}){{0,2}}"
         ))?;
+        let prefix = Regex::new(&format!("^{lead}"))?;
         let mut words: Vec<String> = Vec::new();
         for name in known {
             let name = name.trim();
@@ -92,14 +96,19 @@ impl Names {
         } else {
             Some(Regex::new(&format!(r"\b(?:{})\b", words.join("|")))?)
         };
-        Ok(Names { context, known })
+        Ok(Names {
+            context,
+            prefix,
+            known,
+        })
     }
 
     /// Byte ranges of names in `text`.
     pub(super) fn find(&self, text: &str, out: &mut Vec<(usize, usize)>) {
-        for c in self.context.captures_iter(text) {
-            if let Some(m) = c.get(1) {
-                out.push((m.start(), m.end()));
+        for m in self.context.find_iter(text) {
+            let lead = self.prefix.find(m.as_str()).map_or(0, |p| p.end());
+            if m.start() + lead < m.end() {
+                out.push((m.start() + lead, m.end()));
             }
         }
         if let Some(k) = &self.known {
