@@ -149,6 +149,29 @@ pub(crate) fn split_record(
     }
 }
 
+/// A record `split_record` could not read, skipped to the end of its line so the rest of the
+/// file is read anew: its length, its line breaks and its error; `None` when the line's end
+/// has not arrived yet.
+pub(crate) fn unreadable(
+    rest: &[u8],
+    last: bool,
+    breaks: usize,
+    line: usize,
+    what: &str,
+) -> Option<(usize, usize, RowError)> {
+    let len = match memchr::memchr(b'\n', rest) {
+        Some(e) => e + 1,
+        None if last => rest.len(),
+        None => return None,
+    };
+    let err = RowError {
+        line,
+        column: None,
+        what: what.to_owned(),
+    };
+    Some((len, breaks.max(1), err))
+}
+
 pub(crate) fn unquote(raw: &[u8], quoted: bool, out: &mut Vec<u8>) {
     out.clear();
     if !quoted {
@@ -248,20 +271,10 @@ impl TablePseudonymiser {
                     }
                     (len, breaks, outcome.map(|_| ()))
                 }
-                Err((what, breaks)) => {
-                    // Skip to the end of the line, so the rest of the file is read anew.
-                    let len = match memchr::memchr(b'\n', rest) {
-                        Some(e) => e + 1,
-                        None if last => rest.len(),
-                        None => break,
-                    };
-                    let err = RowError {
-                        line,
-                        column: None,
-                        what: what.to_owned(),
-                    };
-                    (len, breaks.max(1), Err(err))
-                }
+                Err((what, breaks)) => match unreadable(rest, last, breaks, line, what) {
+                    Some((len, breaks, err)) => (len, breaks, Err(err)),
+                    None => break,
+                },
             };
             self.line += breaks;
             if let Err(e) = outcome {

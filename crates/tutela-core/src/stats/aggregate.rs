@@ -6,7 +6,7 @@
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::query::{Aggregate, Milli, Query};
-use crate::pseudonym::table::{OnBadRow, RowError, TableError, split_record, unquote};
+use crate::pseudonym::table::{OnBadRow, RowError, TableError, split_record, unquote, unreadable};
 
 /// One group's exact figures.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,19 +150,10 @@ impl Aggregator {
             let (len, breaks, outcome) = match split_record(rest, last, &mut self.fields) {
                 Ok(None) => break,
                 Ok(Some((len, breaks))) => (len, breaks, self.row(&rest[..len], line)),
-                Err((what, breaks)) => {
-                    let len = match memchr::memchr(b'\n', rest) {
-                        Some(e) => e + 1,
-                        None if last => rest.len(),
-                        None => break,
-                    };
-                    let err = RowError {
-                        line,
-                        column: None,
-                        what: what.to_owned(),
-                    };
-                    (len, breaks.max(1), Err(err))
-                }
+                Err((what, breaks)) => match unreadable(rest, last, breaks, line, what) {
+                    Some((len, breaks, err)) => (len, breaks, Err(err)),
+                    None => break,
+                },
             };
             self.line += breaks;
             self.tally.rows_read += 1;
