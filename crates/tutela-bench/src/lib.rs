@@ -320,3 +320,52 @@ pub fn usage_csv(bytes: usize, seed: u64) -> Vec<u8> {
     }
     out
 }
+
+/// The IMSI of the `i`-th SIM of the gate benchmarks (a German network, 15 digits).
+pub fn bench_imsi(i: usize) -> String {
+    format!("26201{:010}", i % 10_000_000_000)
+}
+
+/// A usage event of the `i`-th SIM at `ts_ms`, as the network would send it to the gate
+/// (`policies/gate.toml` names its fields).
+pub fn usage_event(i: usize, ts_ms: i64) -> String {
+    format!(
+        r#"{{"imsi":"{}","msisdn":"+4917{:08}","ts":{ts_ms},"cell":"26201-{}","rat":"nbiot","bytes_up":{},"bytes_down":{},"duration_ms":{}}}"#,
+        bench_imsi(i),
+        i % 100_000_000,
+        i % 9973,
+        (i * 37) % 4096,
+        (i * 101) % 65536,
+        (i * 7) % 60_000
+    )
+}
+
+/// The gate's view of `pop`: its states, and the identifier index with the `i`-th person
+/// linked to the `i`-th SIM's IMSI under the key `k1` of `keys`.
+pub fn gate_index(
+    pop: &Population,
+    keys: &tutela_core::pseudonym::PseudonymKeys,
+) -> (StateIndex, tutela_core::gate::IdentifierIndex) {
+    let tokens = keys
+        .domain(tutela_core::gate::TOKEN_DOMAIN, None)
+        .unwrap_or_else(|e| unreachable!("{e}"));
+    let mut ids = tutela_core::gate::IdentifierIndex::default();
+    for (i, id) in pop.ids.iter().enumerate() {
+        let token = tutela_core::gate::identifier_token(
+            &tokens,
+            tutela_core::pseudonym::Identifier::Imsi,
+            &bench_imsi(i),
+        )
+        .unwrap_or_else(|e| unreachable!("{e}"));
+        ids.apply(
+            id,
+            &EventKind::Identifier {
+                kind: tutela_core::pseudonym::Identifier::Imsi,
+                key_id: tokens.key_id().to_owned(),
+                token,
+                active: true,
+            },
+        );
+    }
+    (index(pop), ids)
+}

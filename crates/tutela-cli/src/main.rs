@@ -29,6 +29,7 @@ macro_rules! say_raw {
 
 mod client;
 mod config;
+mod gate_cmd;
 mod keys_cmd;
 mod log_cmd;
 mod policy_cmd;
@@ -171,6 +172,12 @@ enum Command {
     Retention {
         #[command(subcommand)]
         command: retention_cmd::RetentionCommand,
+    },
+    /// Usage and traffic events from NATS JetStream through the gate: decided, pseudonymised,
+    /// given an expiry (N7b, N19).
+    Gate {
+        #[command(subcommand)]
+        command: gate_cmd::GateCommand,
     },
     /// Create or upgrade the database schema.
     Migrate {
@@ -524,6 +531,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Retention { command } => {
             runtime()?.block_on(retention_cmd::run(command, &config))
         }
+        Command::Gate { command } => runtime()?.block_on(gate_cmd::run(command, &config)),
         Command::Migrate { sources } => runtime()?.block_on(async {
             let url = config.database(&sources.database);
             // The schema only: no personal attribute is read or written, so no keys are needed.

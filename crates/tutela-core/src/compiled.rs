@@ -713,6 +713,26 @@ impl CompiledPolicy {
                 }
                 Ok(())
             }
+            EventKind::Identifier {
+                kind: id_kind,
+                key_id,
+                token,
+                ..
+            } => {
+                if *id_kind == crate::pseudonym::Identifier::Iban {
+                    return err(
+                        "kind",
+                        "an IBAN is no network identifier; link an imsi, iccid, msisdn or imei".into(),
+                    );
+                }
+                if key_id.is_empty() || key_id.len() > 64 {
+                    return err("key_id", "name the pseudonymisation key: 1 to 64 characters".into());
+                }
+                if !crate::gate::is_token(token) {
+                    return err("token", "a token is 32 lower-case hex digits".into());
+                }
+                Ok(())
+            }
             EventKind::Relationship { .. } | EventKind::Restriction { .. } | EventKind::Erasure => {
                 Ok(())
             }

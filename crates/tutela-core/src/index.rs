@@ -11,14 +11,16 @@ use crate::state::SubjectState;
 
 const INLINE: usize = 22;
 
+/// A person id stored inline when short (the common case), so a table of them needs no
+/// pointer chase per lookup.
 #[derive(Clone, Debug)]
-enum Key {
+pub(crate) enum Key {
     Inline { len: u8, bytes: [u8; INLINE] },
     Heap(Box<str>),
 }
 
 impl Key {
-    fn new(id: &str) -> Key {
+    pub(crate) fn new(id: &str) -> Key {
         let b = id.as_bytes();
         if b.len() <= INLINE {
             let mut bytes = [0u8; INLINE];
@@ -32,7 +34,7 @@ impl Key {
         }
     }
 
-    fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         match self {
             // Inline keys are copied from a `&str` whole, so they are valid UTF-8.
             Key::Inline { .. } => std::str::from_utf8(self.as_bytes()).unwrap_or_default(),
@@ -41,7 +43,7 @@ impl Key {
     }
 
     #[inline]
-    fn as_bytes(&self) -> &[u8] {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
         match self {
             Key::Inline { len, bytes } => &bytes[..usize::from(*len)],
             Key::Heap(s) => s.as_bytes(),

@@ -3,6 +3,7 @@
 //! apart so that erasure can remove it while the ledger itself stays append-only.
 
 use crate::basis::{ContractKind, CountryCode, Relationship};
+use crate::pseudonym::Identifier;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ObjectionScope {
@@ -75,6 +76,16 @@ pub enum EventKind {
         country: CountryCode,
         active: bool,
     },
+    /// A network identifier (IMSI, ICCID, MSISDN, IMEI) was linked to the person, or unlinked:
+    /// what the gate's identifier index is folded from. The value itself is never stored, only
+    /// its keyed token ([`crate::gate::identifier_token`]) under the pseudonymisation key
+    /// `key_id`, so the ledger links no readable identifier to a person.
+    Identifier {
+        kind: Identifier,
+        key_id: String,
+        token: String,
+        active: bool,
+    },
     /// The person's personal attributes were removed; this tombstone proves the erasure.
     Erasure,
 }
@@ -95,6 +106,8 @@ impl EventKind {
             EventKind::CallConsent { granted: false, .. } => "call_consent_withdrawn",
             EventKind::TransferNecessity { active: true, .. } => "transfer_necessity_recorded",
             EventKind::TransferNecessity { active: false, .. } => "transfer_necessity_ended",
+            EventKind::Identifier { active: true, .. } => "identifier_linked",
+            EventKind::Identifier { active: false, .. } => "identifier_unlinked",
             EventKind::Erasure => "erased",
         }
     }

@@ -19,6 +19,7 @@ pub mod datamap;
 pub mod decide;
 pub mod diff;
 pub mod duration;
+pub mod gate;
 pub mod hex;
 pub mod index;
 pub mod intake;

@@ -145,8 +145,8 @@ impl SubjectState {
                     }
                 }
             }
-            // Per-call consents are kept by `CallConsents`, not in the compact state.
-            EventKind::CallConsent { .. } => {}
+            // Per-call consents are kept by `CallConsents`, identifiers by the gate's index.
+            EventKind::CallConsent { .. } | EventKind::Identifier { .. } => {}
             EventKind::TransferNecessity { country, active } => {
                 if let Some(bit) = policy.third_country_bit(*country) {
                     if *active {

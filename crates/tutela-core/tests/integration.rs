@@ -40,6 +40,7 @@ mod coverage;
 mod datamap;
 mod decisions;
 mod diff;
+mod gate;
 mod policy_check;
 mod pseudonym;
 mod record;

@@ -135,6 +135,18 @@ pub struct TransferNecessityPost {
     pub contract: Option<String>,
 }
 
+/// A network identifier linked to the person, for the gate's identifier index (N7b, N19).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IdentifierPost {
+    /// `imsi`, `iccid`, `msisdn` or `imei`.
+    pub kind: String,
+    /// The identifier. tutela stores only its keyed token, never the value.
+    pub value: String,
+    /// `true` links it to the person, `false` unlinks it (the SIM or device left the contract).
+    pub active: bool,
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ObjectionPost {

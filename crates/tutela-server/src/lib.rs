@@ -11,6 +11,7 @@ mod dto;
 pub mod engine;
 mod extract;
 pub mod fuzzing;
+pub mod gate;
 mod http_post;
 mod metrics;
 mod openapi;
@@ -169,6 +170,10 @@ pub fn app(state: AppState) -> Router {
             post(routes::consents::necessity),
         )
         .route(
+            "/v1/subjects/{id}/identifiers",
+            post(routes::consents::identifier),
+        )
+        .route(
             "/v1/log/head",
             get(routes::log::head).post(routes::log::sign),
         )
@@ -273,7 +278,8 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::i
     .await
 }
 
-async fn shutdown() {
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -13,7 +13,7 @@ use crate::routes::{
     info(title = "tutela", description = "A privacy engine: the privacy notice as code. Decisions, consents, objections, restriction and erasure."),
     paths(
         subjects::put, subjects::get, subjects::object, subjects::restrict, subjects::lift_restriction, subjects::erase,
-        consents::record_consent, consents::history, consents::transfer, consents::necessity, consents::call_consent, consents::record_use, consents::tcf,
+        consents::record_consent, consents::history, consents::transfer, consents::necessity, consents::identifier, consents::call_consent, consents::record_use, consents::tcf,
         decisions::single, decisions::batch,
         meta::policy, meta::notice, meta::record, meta::versions, meta::diff,
         requests::create, requests::list, requests::get, requests::verify, requests::verify_by_agent,

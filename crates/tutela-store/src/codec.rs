@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 use tutela_core::basis::{ContractKind, CountryCode, Relationship};
 use tutela_core::ledger::{EventKind, ObjectionScope};
+use tutela_core::pseudonym::Identifier;
 
 pub fn encode(kind: &EventKind) -> (&'static str, String) {
     let body = match kind {
@@ -33,6 +34,12 @@ pub fn encode(kind: &EventKind) -> (&'static str, String) {
         | EventKind::TransferNecessity { country, .. } => {
             json!({"country": country.as_str()})
         }
+        EventKind::Identifier {
+            kind,
+            key_id,
+            token,
+            ..
+        } => json!({"kind": kind.name(), "key_id": key_id, "token": token}),
         EventKind::Restriction { .. } | EventKind::Erasure => json!({}),
     };
     (kind.name(), body.to_string())
@@ -82,6 +89,12 @@ pub fn decode(name: &str, body: &str) -> Result<EventKind, String> {
                 active: name == "transfer_necessity_recorded",
             }
         }
+        "identifier_linked" | "identifier_unlinked" => EventKind::Identifier {
+            kind: Identifier::parse(&need("kind")?).ok_or("bad identifier kind")?,
+            key_id: need("key_id")?,
+            token: need("token")?,
+            active: name == "identifier_linked",
+        },
         "erased" => EventKind::Erasure,
         other => return Err(format!("unknown event kind `{other}`")),
     })

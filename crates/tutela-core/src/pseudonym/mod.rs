@@ -108,6 +108,15 @@ impl DomainPseudonyms {
         out.extend_from_slice(&hex);
     }
 
+    /// The first 128 bits of the HMAC of `value`: the same bits [`Self::hmac_into`] writes in
+    /// hex, as a number for hash tables.
+    pub fn hmac128(&self, value: &[u8]) -> u128 {
+        let digest = self.hmac.mac(value);
+        let mut first = [0u8; 16];
+        first.copy_from_slice(&digest[..16]);
+        u128::from_be_bytes(first)
+    }
+
     /// The pseudonym of `value` by `method`.
     pub fn pseudonym(&self, method: Method, value: &str) -> Result<String, IdentifierError> {
         match method {

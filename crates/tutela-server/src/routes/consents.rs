@@ -147,6 +147,51 @@ pub async fn necessity(
     record(&state, &id, kind, &headers, (body.contract, None, None)).await
 }
 
+#[utoipa::path(post, path = "/v1/subjects/{id}/identifiers", request_body = crate::dto::IdentifierPost,
+    params(("id" = String, Path, description = "The operator's id of the person")),
+    responses((status = 201, body = Recorded), (status = 422, body = crate::problem::ProblemBody),
+               (status = 501, body = crate::problem::ProblemBody)),
+    security(("bearer" = [])))]
+pub async fn identifier(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Body(body): Body<crate::dto::IdentifierPost>,
+) -> Result<(StatusCode, Json<Recorded>), Problem> {
+    use tutela_core::pseudonym::Identifier;
+    let kind = match Identifier::parse(&body.kind) {
+        Some(Identifier::Iban) | None => {
+            return Err(Problem::new(Code::InvalidField, "unknown identifier kind")
+                .field("kind")
+                .fix("use imsi, iccid, msisdn or imei"));
+        }
+        Some(k) => k,
+    };
+    let keys = state.pseudonyms.as_deref().ok_or_else(|| {
+        Problem::new(
+            Code::NotConfigured,
+            "no pseudonymisation keys are configured, so identifiers cannot be tokenised",
+        )
+        .fix("set pseudonym_keys in the config file (tutela keys pseudonyms new)")
+    })?;
+    let tokens = keys
+        .domain(tutela_core::gate::TOKEN_DOMAIN, None)
+        .map_err(|e| Problem::new(Code::NotConfigured, e.to_string()))?;
+    // The error names the kind and what is wrong, never the value.
+    let token = tutela_core::gate::identifier_token(&tokens, kind, &body.value).map_err(|e| {
+        Problem::new(Code::InvalidField, e.to_string())
+            .field("value")
+            .fix("send the digits of the identifier (an MSISDN may start with +)")
+    })?;
+    let kind = EventKind::Identifier {
+        kind,
+        key_id: tokens.key_id().to_owned(),
+        token,
+        active: body.active,
+    };
+    record(&state, &id, kind, &headers, (None, None, None)).await
+}
+
 #[derive(Debug, Deserialize)]
 pub struct HistoryQuery {
     format: Option<String>,

@@ -491,6 +491,14 @@ fn event_label(kind: &str, lang: Lang) -> String {
             "Übermittlung für Ihren Vertrag beendet",
             "Transfer for your contract ended",
         ),
+        "identifier_linked" => (
+            "Kennung (SIM oder Gerät) Ihrem Vertrag zugeordnet",
+            "Identifier (SIM or device) linked to your contract",
+        ),
+        "identifier_unlinked" => (
+            "Kennung (SIM oder Gerät) nicht mehr zugeordnet",
+            "Identifier (SIM or device) no longer linked",
+        ),
         "erased" => ("Gelöscht", "Erased"),
         other => (other, other),
     };

@@ -1,0 +1,484 @@
+//! `tutela gate` at run time: routes of NATS JetStream events through the pure
+//! [`tutela_core::gate::Gate`], exactly once.
+//!
+//! Per route, one durable pull consumer on the source stream, shared by every gate process of
+//! the route (scale out; any of them can die). For each fetched batch the gate first folds the
+//! ledger events written since the last batch, so a consent withdrawal or objection recorded
+//! before an event was fetched applies to it; then it transforms the batch, publishes every
+//! output with the message id `<route>:<source sequence>`, waits until JetStream has stored
+//! each one, and only then acknowledges the source messages. A gate that dies before its acks
+//! leaves the messages to be redelivered, and JetStream's deduplication on the target stores
+//! their outputs once.
+//!
+//! Retention companion: events are filed under `<target>.<YYYYMMDD>`, the day they expire
+//! (dead letters under `<dead_letter>.<YYYYMMDD>`, counted from when the gate filed them), and
+//! the gate purges every day whose date has come. The stream's `max_age` is a backstop.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer, stream};
+use futures_util::StreamExt;
+use tutela_core::compiled::CompiledPolicy;
+use tutela_core::gate::{Gate, GateCounts, IdentifierIndex, Route, Verdict, World};
+use tutela_core::index::StateIndex;
+use tutela_core::pseudonym::PseudonymKeys;
+use tutela_store::{AnyStore, Store, StoreError};
+
+/// How the gate talks to NATS.
+#[derive(Debug, Clone)]
+pub struct GateSettings {
+    pub nats_url: String,
+    /// Messages per fetch.
+    pub batch: usize,
+    /// How long the target stream remembers message ids. A redelivery after a crash must
+    /// come within it (it does: the ack wait is far shorter).
+    pub duplicate_window: Duration,
+    /// How often the expired days are purged from the target stream.
+    pub purge_every: Duration,
+    /// How long a fetched message waits for its ack before JetStream delivers it again (to
+    /// another gate process when this one died).
+    pub ack_wait: Duration,
+}
+
+impl GateSettings {
+    pub fn new(nats_url: &str) -> GateSettings {
+        GateSettings {
+            nats_url: nats_url.to_owned(),
+            batch: 1000,
+            duplicate_window: Duration::from_secs(3600),
+            purge_every: Duration::from_secs(60),
+            ack_wait: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    #[error("NATS: {0}")]
+    Nats(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("pseudonymisation keys: {0}")]
+    Keys(String),
+}
+
+fn nats<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> GateError {
+    move |e| GateError::Nats(format!("{what}: {e}"))
+}
+
+/// The names the gate gives its JetStream objects for a route.
+pub fn target_stream(route: &Route) -> String {
+    format!("TUTELA_GATE_{}", route.id.to_uppercase().replace('-', "_"))
+}
+
+pub fn durable_name(route: &Route) -> String {
+    format!("tutela-gate-{}", route.id)
+}
+
+/// The person states and identifier index the gate decides with, folded from the ledger.
+struct Ledger {
+    states: StateIndex,
+    index: IdentifierIndex,
+    seq: i64,
+}
+
+impl Ledger {
+    async fn load(store: &AnyStore, policy: &CompiledPolicy) -> Result<Ledger, StoreError> {
+        let mut l = Ledger {
+            states: StateIndex::default(),
+            index: IdentifierIndex::default(),
+            seq: 0,
+        };
+        l.fold(policy, store.all_events().await?);
+        Ok(l)
+    }
+
+    fn fold(&mut self, policy: &CompiledPolicy, events: Vec<tutela_core::ledger::LedgerEvent>) {
+        for e in events {
+            self.states.get_or_insert(&e.subject).apply(policy, &e.kind);
+            self.index.apply(&e.subject, &e.kind);
+            self.seq = self.seq.max(e.seq);
+        }
+    }
+
+    async fn catch_up(
+        &mut self,
+        store: &AnyStore,
+        policy: &CompiledPolicy,
+    ) -> Result<(), StoreError> {
+        let events = store.events_after(self.seq).await?;
+        self.fold(policy, events);
+        Ok(())
+    }
+}
+
+/// The days (`YYYYMMDD`) on or before `today` among those the gate has filed events under.
+fn due_days(filed: &BTreeSet<String>, today: &str) -> Vec<String> {
+    filed
+        .iter()
+        .filter(|d| d.as_str() <= today)
+        .cloned()
+        .collect()
+}
+
+fn day_of(t: jiff::Timestamp) -> String {
+    t.strftime("%Y%m%d").to_string()
+}
+
+/// The shortest the route's period can be, for the stream's `max_age` backstop: a month
+/// counts 28 days, a year 365.
+fn shortest(route: &Route) -> Duration {
+    let p = route.period;
+    let days = u64::from(p.years) * 365 + u64::from(p.months) * 28 + u64::from(p.days);
+    Duration::from_secs(days.max(1) * 86_400)
+}
+
+/// Creates the target stream of a route (events and dead letters) if it is missing, and the
+/// source stream if no stream holds the source subject yet.
+pub async fn ensure_streams(
+    js: &jetstream::Context,
+    route: &Route,
+    settings: &GateSettings,
+) -> Result<stream::Stream, GateError> {
+    js.get_or_create_stream(stream::Config {
+        name: target_stream(route),
+        subjects: vec![
+            format!("{}.*", route.target),
+            format!("{}.*", route.dead_letter),
+        ],
+        duplicate_window: settings.duplicate_window,
+        max_age: shortest(route),
+        ..Default::default()
+    })
+    .await
+    .map_err(nats("creating the target stream"))?;
+    let source = match js.stream_by_subject(route.source.clone()).await {
+        Ok(name) => name,
+        Err(_) => {
+            let name = format!("{}_SOURCE", target_stream(route));
+            js.get_or_create_stream(stream::Config {
+                name: name.clone(),
+                subjects: vec![route.source.clone()],
+                ..Default::default()
+            })
+            .await
+            .map_err(nats("creating the source stream"))?;
+            name
+        }
+    };
+    js.get_stream(source)
+        .await
+        .map_err(nats("opening the source stream"))
+}
+
+/// Counters of every route, readable while the gate runs.
+pub type SharedCounts = Arc<Mutex<Vec<(String, GateCounts)>>>;
+
+/// Runs every route until `stop` resolves; returns the counts.
+pub async fn run(
+    store: AnyStore,
+    policy: Arc<CompiledPolicy>,
+    routes: Vec<Route>,
+    keys: PseudonymKeys,
+    settings: GateSettings,
+    counts: SharedCounts,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<(), GateError> {
+    let client = async_nats::ConnectOptions::new()
+        .connection_timeout(Duration::from_secs(5))
+        .retry_on_initial_connect()
+        .connect(settings.nats_url.as_str())
+        .await
+        .map_err(nats("connecting"))?;
+    {
+        let mut c = counts.lock().unwrap_or_else(|p| p.into_inner());
+        *c = routes
+            .iter()
+            .map(|r| (r.id.clone(), GateCounts::default()))
+            .collect();
+    }
+    let mut tasks = Vec::new();
+    for (i, route) in routes.into_iter().enumerate() {
+        let gate = Gate::new(route, keys.clone()).map_err(|e| GateError::Keys(e.to_string()))?;
+        // Every output of a batch is in flight before the first ack is awaited: the context
+        // must allow that many, or publishing would wait for acks no one awaits yet.
+        let js = jetstream::context::ContextBuilder::new()
+            .max_ack_inflight(settings.batch.max(1) + 16)
+            .build(client.clone());
+        let job = RouteJob {
+            store: store.clone(),
+            policy: policy.clone(),
+            settings: settings.clone(),
+            counts: counts.clone(),
+            slot: i,
+        };
+        tasks.push(tokio::spawn(job.run(js, gate, stop.clone())));
+    }
+    let mut first_error = None;
+    for t in tasks {
+        let result = t
+            .await
+            .map_err(|e| GateError::Nats(format!("a route's task ended: {e}")))
+            .and_then(|r| r);
+        if let Err(e) = result {
+            first_error.get_or_insert(e);
+        }
+    }
+    client.flush().await.map_err(nats("flushing"))?;
+    first_error.map_or(Ok(()), Err)
+}
+
+struct RouteJob {
+    store: AnyStore,
+    policy: Arc<CompiledPolicy>,
+    settings: GateSettings,
+    counts: SharedCounts,
+    slot: usize,
+}
+
+impl RouteJob {
+    async fn run(
+        self,
+        js: jetstream::Context,
+        mut gate: Gate,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) -> Result<(), GateError> {
+        let route = gate.route().clone();
+        let mut ledger = Ledger::load(&self.store, &self.policy).await?;
+        let missing = gate.missing_keys(&ledger.index);
+        if !missing.is_empty() {
+            tracing::warn!(route = %route.id, keys = ?missing, "identifiers linked under keys the key file lacks are unknown to this gate");
+        }
+        let target = ensure_streams(&js, &route, &self.settings).await?;
+        let source = js
+            .stream_by_subject(route.source.clone())
+            .await
+            .map_err(nats("finding the source stream"))?;
+        let source = js
+            .get_stream(source)
+            .await
+            .map_err(nats("opening the source stream"))?;
+        let consumer: consumer::PullConsumer = source
+            .get_or_create_consumer(
+                &durable_name(&route),
+                consumer::pull::Config {
+                    durable_name: Some(durable_name(&route)),
+                    filter_subject: route.source.clone(),
+                    ack_policy: consumer::AckPolicy::Explicit,
+                    ack_wait: self.settings.ack_wait,
+                    max_ack_pending: 100_000,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(nats("creating the consumer"))?;
+        tracing::info!(route = %route.id, persons = ledger.states.len(), identifiers = ledger.index.len(), "gate running");
+        let mut filed = BTreeSet::new();
+        let mut last_purge = std::time::Instant::now();
+        let mut out = Vec::with_capacity(1024);
+        let mut published = Vec::with_capacity(self.settings.batch);
+        let mut last_report = std::time::Instant::now();
+        while !*stop.borrow() {
+            let fetched = consumer
+                .fetch()
+                .max_messages(self.settings.batch)
+                .expires(Duration::from_millis(500))
+                .messages()
+                .await;
+            let mut batch = match fetched {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(route = %route.id, error = %e, "fetch failed; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                        _ = stop.changed() => {}
+                    }
+                    continue;
+                }
+            };
+            let mut messages = Vec::with_capacity(self.settings.batch);
+            while let Some(m) = batch.next().await {
+                match m {
+                    Ok(m) => messages.push(m),
+                    Err(e) => {
+                        tracing::warn!(route = %route.id, error = %e, "a fetch ended early");
+                        break;
+                    }
+                }
+            }
+            if !messages.is_empty() {
+                ledger.catch_up(&self.store, &self.policy).await?;
+                let now = jiff::Timestamp::now();
+                let dead_day = now
+                    .to_zoned(jiff::tz::TimeZone::UTC)
+                    .checked_add(route.period.to_span())
+                    .map(|z| day_of(z.timestamp()))
+                    .unwrap_or_else(|_| day_of(now));
+                let world = World {
+                    policy: &self.policy,
+                    states: &ledger.states,
+                    index: &ledger.index,
+                    now,
+                };
+                published.clear();
+                let mut failed = false;
+                for m in &messages {
+                    let (seq, delivered) = m
+                        .info()
+                        .map(|i| (i.stream_sequence, i.delivered))
+                        .unwrap_or((0, 1));
+                    if delivered > 1 {
+                        gate.counts.redelivered += 1;
+                    }
+                    let subject = match gate.transform(&m.payload, &world, &mut out) {
+                        Verdict::Pass => {
+                            let day = gate.expiry_day();
+                            if !filed.contains(day) {
+                                filed.insert(day.to_owned());
+                            }
+                            format!("{}.{day}", route.target)
+                        }
+                        Verdict::Dead(_) => {
+                            if !filed.contains(&dead_day) {
+                                filed.insert(dead_day.clone());
+                            }
+                            format!("{}.{dead_day}", route.dead_letter)
+                        }
+                        Verdict::Drop(_) | Verdict::Expired => continue,
+                    };
+                    let mut headers = async_nats::HeaderMap::new();
+                    headers.insert(
+                        async_nats::header::NATS_MESSAGE_ID,
+                        format!("{}:{seq}", route.id).as_str(),
+                    );
+                    match js
+                        .publish_with_headers(subject, headers, out.clone().into())
+                        .await
+                    {
+                        Ok(ack) => published.push(ack),
+                        Err(e) => {
+                            tracing::warn!(route = %route.id, error = %e, "publish failed; the batch will be redelivered");
+                            failed = true;
+                            break;
+                        }
+                    }
+                }
+                for ack in published.drain(..) {
+                    if let Err(e) = ack.await {
+                        tracing::warn!(route = %route.id, error = %e, "publish not stored; the batch will be redelivered");
+                        failed = true;
+                    }
+                }
+                if failed {
+                    // Not acknowledged: the messages come again after the ack wait, and the
+                    // target's deduplication keeps what was stored once.
+                    continue;
+                }
+                for m in &messages {
+                    if let Err(e) = m.ack().await {
+                        tracing::warn!(route = %route.id, error = %e, "ack failed; the message will be redelivered and deduplicated");
+                    }
+                }
+                let mut c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some((_, slot)) = c.get_mut(self.slot) {
+                    *slot = gate.counts.clone();
+                }
+            }
+            if last_purge.elapsed() >= self.settings.purge_every {
+                last_purge = std::time::Instant::now();
+                purge_due(&target, &route, &mut filed, &day_of(jiff::Timestamp::now())).await;
+            }
+            if last_report.elapsed() >= Duration::from_secs(10) {
+                last_report = std::time::Instant::now();
+                let c = &gate.counts;
+                tracing::info!(route = %route.id, passed = c.passed, expired = c.expired, dropped = ?c.dropped, dead = ?c.dead, "gate counts");
+            }
+        }
+        let mut c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, slot)) = c.get_mut(self.slot) {
+            *slot = gate.counts.clone();
+        }
+        Ok(())
+    }
+}
+
+/// Purges the days that have come from the target stream. A failed purge is tried again at
+/// the next round; a day is forgotten only once purged.
+async fn purge_due(
+    target: &stream::Stream,
+    route: &Route,
+    filed: &mut BTreeSet<String>,
+    today: &str,
+) {
+    for day in due_days(filed, today) {
+        let mut ok = true;
+        for prefix in [&route.target, &route.dead_letter] {
+            if let Err(e) = target.purge().filter(format!("{prefix}.{day}")).await {
+                tracing::warn!(route = %route.id, error = %e, "purging an expired day failed; trying again later");
+                ok = false;
+            }
+        }
+        if ok {
+            filed.remove(&day);
+        }
+    }
+}
+
+/// Purges every day before or on `today` from the route's target stream, whichever gate
+/// process filed it: the retention companion's sweep (`tutela gate purge`). Returns the
+/// messages purged.
+pub async fn purge_expired(
+    js: &jetstream::Context,
+    route: &Route,
+    today: jiff::civil::Date,
+) -> Result<u64, GateError> {
+    let target = js
+        .get_stream(target_stream(route))
+        .await
+        .map_err(nats("opening the target stream"))?;
+    let today = today.strftime("%Y%m%d").to_string();
+    let mut purged = 0;
+    for prefix in [&route.target, &route.dead_letter] {
+        // The stream lists its subjects: every day filed, by whichever gate process.
+        let mut subjects = target
+            .info_with_subjects(format!("{prefix}.*"))
+            .await
+            .map_err(nats("listing the stream's days"))?;
+        let mut due = Vec::new();
+        while let Some(s) = subjects.next().await {
+            let (subject, _) = s.map_err(nats("listing the stream's days"))?;
+            if let Some(day) = subject
+                .strip_prefix(prefix.as_str())
+                .and_then(|d| d.strip_prefix('.'))
+                && day.len() == 8
+                && day <= today.as_str()
+            {
+                due.push(subject);
+            }
+        }
+        for subject in due {
+            purged += target
+                .purge()
+                .filter(subject)
+                .await
+                .map_err(nats("purging"))?
+                .purged;
+        }
+    }
+    Ok(purged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_days_that_have_come_are_due() {
+        let filed: BTreeSet<String> = ["20260301", "20260302", "20260303"]
+            .map(String::from)
+            .into();
+        assert_eq!(due_days(&filed, "20260302"), ["20260301", "20260302"]);
+    }
+}
