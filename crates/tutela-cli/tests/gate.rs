@@ -60,6 +60,8 @@ fn gate(dir: &Path, routes: &Path) -> Child {
             "500",
             "--ack-wait-seconds",
             "2",
+            "--purge-seconds",
+            "1",
         ])
         .current_dir(dir)
         .env("TUTELA_LOG", "warn")
@@ -302,6 +304,36 @@ fn two_gates_one_killed_deliver_every_lawful_event_exactly_once() {
         }
     });
     wait_idle(&rt, &js, &source_stream, &run);
+    // The running gates purge a day that has come, whichever process filed it.
+    let due_count = |day: &str| {
+        rt.block_on(async {
+            let s = js.get_stream(&target_stream).await.expect("target");
+            let mut subjects = s
+                .info_with_subjects(format!("{run}.out.{day}"))
+                .await
+                .expect("subjects");
+            let mut n = 0;
+            while let Some(x) = subjects.next().await {
+                n += x.expect("subject").1;
+            }
+            n
+        })
+    };
+    rt.block_on(async {
+        js.publish(format!("{run}.out.20200102"), "{}".into())
+            .await
+            .expect("publish")
+            .await
+            .expect("stored");
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while due_count("20200102") > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the gates did not purge a due day"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let mut summaries = Vec::new();
     for mut g in [b, a2] {
         let _ = Command::new("kill")

@@ -12,9 +12,9 @@
 //!
 //! Retention companion: events are filed under `<target>.<YYYYMMDD>`, the day they expire
 //! (dead letters under `<dead_letter>.<YYYYMMDD>`, counted from when the gate filed them), and
-//! the gate purges every day whose date has come. The stream's `max_age` is a backstop.
+//! the gate purges every day in the stream whose date has come, whichever process filed it.
+//! The stream's `max_age` is a backstop.
 
-use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -114,15 +114,6 @@ impl Ledger {
     }
 }
 
-/// The days (`YYYYMMDD`) on or before `today` among those the gate has filed events under.
-fn due_days(filed: &BTreeSet<String>, today: &str) -> Vec<String> {
-    filed
-        .iter()
-        .filter(|d| d.as_str() <= today)
-        .cloned()
-        .collect()
-}
-
 fn day_of(t: jiff::Timestamp) -> String {
     t.strftime("%Y%m%d").to_string()
 }
@@ -136,24 +127,25 @@ fn shortest(route: &Route) -> Duration {
 }
 
 /// Creates the target stream of a route (events and dead letters) if it is missing, and the
-/// source stream if no stream holds the source subject yet.
+/// source stream if no stream holds the source subject yet; returns both, target first.
 pub async fn ensure_streams(
     js: &jetstream::Context,
     route: &Route,
     settings: &GateSettings,
-) -> Result<stream::Stream, GateError> {
-    js.get_or_create_stream(stream::Config {
-        name: target_stream(route),
-        subjects: vec![
-            format!("{}.*", route.target),
-            format!("{}.*", route.dead_letter),
-        ],
-        duplicate_window: settings.duplicate_window,
-        max_age: shortest(route),
-        ..Default::default()
-    })
-    .await
-    .map_err(nats("creating the target stream"))?;
+) -> Result<(stream::Stream, stream::Stream), GateError> {
+    let target = js
+        .get_or_create_stream(stream::Config {
+            name: target_stream(route),
+            subjects: vec![
+                format!("{}.*", route.target),
+                format!("{}.*", route.dead_letter),
+            ],
+            duplicate_window: settings.duplicate_window,
+            max_age: shortest(route),
+            ..Default::default()
+        })
+        .await
+        .map_err(nats("creating the target stream"))?;
     let source = match js.stream_by_subject(route.source.clone()).await {
         Ok(name) => name,
         Err(_) => {
@@ -168,9 +160,11 @@ pub async fn ensure_streams(
             name
         }
     };
-    js.get_stream(source)
+    let source = js
+        .get_stream(source)
         .await
-        .map_err(nats("opening the source stream"))
+        .map_err(nats("opening the source stream"))?;
+    Ok((target, source))
 }
 
 /// Counters of every route, readable while the gate runs.
@@ -251,15 +245,7 @@ impl RouteJob {
         if !missing.is_empty() {
             tracing::warn!(route = %route.id, keys = ?missing, "identifiers linked under keys the key file lacks are unknown to this gate");
         }
-        let target = ensure_streams(&js, &route, &self.settings).await?;
-        let source = js
-            .stream_by_subject(route.source.clone())
-            .await
-            .map_err(nats("finding the source stream"))?;
-        let source = js
-            .get_stream(source)
-            .await
-            .map_err(nats("opening the source stream"))?;
+        let (target, source) = ensure_streams(&js, &route, &self.settings).await?;
         let consumer: consumer::PullConsumer = source
             .get_or_create_consumer(
                 &durable_name(&route),
@@ -275,7 +261,6 @@ impl RouteJob {
             .await
             .map_err(nats("creating the consumer"))?;
         tracing::info!(route = %route.id, persons = ledger.states.len(), identifiers = ledger.index.len(), "gate running");
-        let mut filed = BTreeSet::new();
         let mut last_purge = std::time::Instant::now();
         let mut out = Vec::with_capacity(1024);
         let mut published = Vec::with_capacity(self.settings.batch);
@@ -333,19 +318,8 @@ impl RouteJob {
                         gate.counts.redelivered += 1;
                     }
                     let subject = match gate.transform(&m.payload, &world, &mut out) {
-                        Verdict::Pass => {
-                            let day = gate.expiry_day();
-                            if !filed.contains(day) {
-                                filed.insert(day.to_owned());
-                            }
-                            format!("{}.{day}", route.target)
-                        }
-                        Verdict::Dead(_) => {
-                            if !filed.contains(&dead_day) {
-                                filed.insert(dead_day.clone());
-                            }
-                            format!("{}.{dead_day}", route.dead_letter)
-                        }
+                        Verdict::Pass => format!("{}.{}", route.target, gate.expiry_day()),
+                        Verdict::Dead(_) => format!("{}.{dead_day}", route.dead_letter),
                         Verdict::Drop(_) | Verdict::Expired => continue,
                     };
                     let mut headers = async_nats::HeaderMap::new();
@@ -388,7 +362,13 @@ impl RouteJob {
             }
             if last_purge.elapsed() >= self.settings.purge_every {
                 last_purge = std::time::Instant::now();
-                purge_due(&target, &route, &mut filed, &day_of(jiff::Timestamp::now())).await;
+                let today = jiff::Timestamp::now()
+                    .to_zoned(jiff::tz::TimeZone::UTC)
+                    .date();
+                // A failed purge is tried again at the next round.
+                if let Err(e) = purge_due(&target, &route, today).await {
+                    tracing::warn!(route = %route.id, error = %e, "purging the expired days failed; trying again later");
+                }
             }
             if last_report.elapsed() >= Duration::from_secs(10) {
                 last_report = std::time::Instant::now();
@@ -404,28 +384,6 @@ impl RouteJob {
     }
 }
 
-/// Purges the days that have come from the target stream. A failed purge is tried again at
-/// the next round; a day is forgotten only once purged.
-async fn purge_due(
-    target: &stream::Stream,
-    route: &Route,
-    filed: &mut BTreeSet<String>,
-    today: &str,
-) {
-    for day in due_days(filed, today) {
-        let mut ok = true;
-        for prefix in [&route.target, &route.dead_letter] {
-            if let Err(e) = target.purge().filter(format!("{prefix}.{day}")).await {
-                tracing::warn!(route = %route.id, error = %e, "purging an expired day failed; trying again later");
-                ok = false;
-            }
-        }
-        if ok {
-            filed.remove(&day);
-        }
-    }
-}
-
 /// Purges every day before or on `today` from the route's target stream, whichever gate
 /// process filed it: the retention companion's sweep (`tutela gate purge`). Returns the
 /// messages purged.
@@ -438,6 +396,16 @@ pub async fn purge_expired(
         .get_stream(target_stream(route))
         .await
         .map_err(nats("opening the target stream"))?;
+    purge_due(&target, route, today).await
+}
+
+/// Purges the days on or before `today` from the route's `target` stream: every day it holds,
+/// listed from the stream's subjects.
+async fn purge_due(
+    target: &stream::Stream,
+    route: &Route,
+    today: jiff::civil::Date,
+) -> Result<u64, GateError> {
     let today = today.strftime("%Y%m%d").to_string();
     let mut purged = 0;
     for prefix in [&route.target, &route.dead_letter] {
@@ -468,17 +436,4 @@ pub async fn purge_expired(
         }
     }
     Ok(purged)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_days_that_have_come_are_due() {
-        let filed: BTreeSet<String> = ["20260301", "20260302", "20260303"]
-            .map(String::from)
-            .into();
-        assert_eq!(due_days(&filed, "20260302"), ["20260301", "20260302"]);
-    }
 }
