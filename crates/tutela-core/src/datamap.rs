@@ -33,13 +33,12 @@
 //! rule and the date until which they are kept.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ops::Range;
 
 use serde::Deserialize;
 use toml::Spanned;
 
 use crate::basis::LegalBasis;
-use crate::policy::{Policy, PolicyError, PolicyErrors, RetentionStart};
+use crate::policy::{Policy, PolicyErrors, RetentionStart};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -205,24 +204,7 @@ impl DatasetMap {
     }
 }
 
-struct Errors<'a> {
-    file: &'a str,
-    text: &'a str,
-    list: Vec<PolicyError>,
-}
-
-impl Errors<'_> {
-    fn at(&mut self, span: Range<usize>, message: String, help: &str) {
-        let (line, column) = crate::policy::error_line_column(self.text, span.start);
-        self.list.push(PolicyError {
-            file: self.file.to_owned(),
-            line,
-            column,
-            message,
-            help: help.to_owned(),
-        });
-    }
-}
+type Errors<'a> = crate::policy::SpannedErrors<'a>;
 
 fn ident_ok(s: &str) -> bool {
     !s.is_empty()
@@ -233,11 +215,7 @@ fn ident_ok(s: &str) -> bool {
 
 /// Parses and validates the map in `text` (named `file` in errors) against `policy`.
 pub fn load(file: &str, text: &str, policy: &Policy) -> Result<DatasetMap, PolicyErrors> {
-    let mut e = Errors {
-        file,
-        text,
-        list: Vec::new(),
-    };
+    let mut e = Errors::new(file, text);
     let raw: RawMap = match toml::from_str(text) {
         Ok(r) => r,
         Err(err) => {

@@ -22,14 +22,12 @@
 //! category = "usage"
 //! ```
 
-use std::ops::Range;
-
 use serde::Deserialize;
 use toml::Spanned;
 
 use crate::compiled::{CompiledPolicy, Query};
 use crate::duration::Period;
-use crate::policy::{PolicyError, PolicyErrors, RetentionStart};
+use crate::policy::{PolicyErrors, RetentionStart};
 use crate::pseudonym::{Identifier, Method};
 
 /// The largest event a route may accept.
@@ -115,24 +113,7 @@ impl Route {
     }
 }
 
-struct Errors<'a> {
-    file: &'a str,
-    text: &'a str,
-    list: Vec<PolicyError>,
-}
-
-impl Errors<'_> {
-    fn at(&mut self, span: Range<usize>, message: String, help: &str) {
-        let (line, column) = crate::policy::error_line_column(self.text, span.start);
-        self.list.push(PolicyError {
-            file: self.file.to_owned(),
-            line,
-            column,
-            message,
-            help: help.to_owned(),
-        });
-    }
-}
+type Errors<'a> = crate::policy::SpannedErrors<'a>;
 
 fn ident_ok(s: &str) -> bool {
     !s.is_empty()
@@ -170,11 +151,7 @@ pub fn parse_routes(
     text: &str,
     policy: &CompiledPolicy,
 ) -> Result<Vec<Route>, PolicyErrors> {
-    let mut e = Errors {
-        file,
-        text,
-        list: Vec::new(),
-    };
+    let mut e = Errors::new(file, text);
     let raw: RawRoutes = match toml::from_str(text) {
         Ok(r) => r,
         Err(err) => {

@@ -3,17 +3,15 @@
 //! bytes to publish come out. Pseudonyms and tokens of values seen before come from bounded
 //! caches, since a network's events name the same SIMs over and over.
 
-use std::hash::Hasher;
-
 use hashbrown::HashTable;
-use rustc_hash::{FxHashMap, FxHasher};
+use rustc_hash::FxHashMap;
 
 use super::config::{FieldAction, Route};
 use super::index::{IdentifierIndex, TOKEN_DOMAIN, canonical, token128};
 use super::json::{Member, ValueKind, scan_object};
 use crate::compiled::CompiledPolicy;
-use crate::index::Key;
 use crate::index::StateIndex;
+use crate::index::{Key, hash};
 use crate::pseudonym::{DomainPseudonyms, KeyFileError, Method, PseudonymKeys};
 use crate::reason::{Outcome, Reason};
 use crate::state::SubjectState;
@@ -54,13 +52,6 @@ impl Entry {
     fn value(&self) -> &[u8] {
         &self.value[..usize::from(self.value_len)]
     }
-}
-
-#[inline]
-fn hash(bytes: &[u8]) -> u64 {
-    let mut h = FxHasher::default();
-    h.write(bytes);
-    h.finish()
 }
 
 /// Why an event went to the dead-letter subject. The string form is part of the contract of
@@ -146,19 +137,6 @@ impl GateCounts {
             + self.expired
             + self.dropped.values().sum::<u64>()
             + self.dead.values().sum::<u64>()
-    }
-
-    pub fn add(&mut self, other: &GateCounts) {
-        self.passed += other.passed;
-        self.expired += other.expired;
-        self.fields_dropped += other.fields_dropped;
-        self.redelivered += other.redelivered;
-        for (k, v) in &other.dropped {
-            *self.dropped.entry(k).or_default() += v;
-        }
-        for (k, v) in &other.dead {
-            *self.dead.entry(k).or_default() += v;
-        }
     }
 }
 
@@ -269,11 +247,6 @@ impl Gate {
     /// events by it, so that a whole day can be deleted when it comes.
     pub fn expiry_day(&self) -> &str {
         std::str::from_utf8(&self.expiry_day).unwrap_or("00000000")
-    }
-
-    /// The id of the key this gate's pseudonyms are made with.
-    pub fn key_id(&self) -> &str {
-        self.domain.key_id()
     }
 
     /// Key ids of the index that the key file lacks: identifiers linked under them are unknown

@@ -41,6 +41,35 @@ impl fmt::Display for PolicyErrors {
     }
 }
 
+/// Errors of a TOML file parsed with spans (dataset maps, gate routes), collected in file
+/// order with line and column.
+pub(crate) struct SpannedErrors<'a> {
+    pub file: &'a str,
+    pub text: &'a str,
+    pub list: Vec<PolicyError>,
+}
+
+impl<'a> SpannedErrors<'a> {
+    pub fn new(file: &'a str, text: &'a str) -> SpannedErrors<'a> {
+        SpannedErrors {
+            file,
+            text,
+            list: Vec::new(),
+        }
+    }
+
+    pub fn at(&mut self, span: std::ops::Range<usize>, message: String, help: &str) {
+        let (line, column) = line_column(self.text, span.start);
+        self.list.push(PolicyError {
+            file: self.file.to_owned(),
+            line,
+            column,
+            message,
+            help: help.to_owned(),
+        });
+    }
+}
+
 /// Line and column (both from 1, column in characters) of a byte offset.
 pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());

@@ -7,7 +7,7 @@ pub mod model;
 pub mod raw;
 mod validate;
 
-pub(crate) use error::line_column as error_line_column;
+pub(crate) use error::SpannedErrors;
 pub use error::{PolicyError, PolicyErrors};
 pub use load::{
     MemoryLoader, RecordedSource, RecordingLoader, ReplayLoader, Source, SourceLoader, load_policy,

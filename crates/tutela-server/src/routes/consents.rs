@@ -167,13 +167,7 @@ pub async fn identifier(
         }
         Some(k) => k,
     };
-    let keys = state.pseudonyms.as_deref().ok_or_else(|| {
-        Problem::new(
-            Code::NotConfigured,
-            "no pseudonymisation keys are configured, so identifiers cannot be tokenised",
-        )
-        .fix("set pseudonym_keys in the config file (tutela keys pseudonyms new)")
-    })?;
+    let keys = super::pseudonyms::keys(&state)?;
     let tokens = keys
         .domain(tutela_core::gate::TOKEN_DOMAIN, None)
         .map_err(|e| Problem::new(Code::NotConfigured, e.to_string()))?;

@@ -109,7 +109,7 @@ fn view(d: DatasetRecord) -> DatasetView {
     }
 }
 
-fn keys(state: &AppState) -> Result<&PseudonymKeys, Problem> {
+pub(crate) fn keys(state: &AppState) -> Result<&PseudonymKeys, Problem> {
     state.pseudonyms.as_deref().ok_or_else(|| {
         Problem::new(
             Code::NotConfigured,
