@@ -1,13 +1,14 @@
 //! Events through the gate's transform (issue 11): arbitrary bytes as an event of the
-//! reference route. Nothing may panic; every output (a passed event or a dead letter) must be
-//! one JSON object, and a passed event must carry `expires_at` and no IMSI in clear.
+//! reference route, then as a message of JSON lines. Nothing may panic; every output (a
+//! passed event or a dead letter) must be one JSON object, a passed event must carry
+//! `expires_at` and no IMSI in clear, and every event of a message is counted.
 #![no_main]
 
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use tutela_core::compiled::CompiledPolicy;
-use tutela_core::gate::{Gate, IdentifierIndex, TOKEN_DOMAIN, Verdict, World, identifier_token, parse_routes};
+use tutela_core::gate::{Gate, IdentifierIndex, Outputs, TOKEN_DOMAIN, Verdict, World, events, identifier_token, parse_routes};
 use tutela_core::index::StateIndex;
 use tutela_core::ledger::EventKind;
 use tutela_core::policy::{MemoryLoader, load_policy};
@@ -70,6 +71,19 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
             Verdict::Drop(_) | Verdict::Expired => assert!(out.is_empty()),
+        }
+    }
+    // The same bytes as a message of JSON lines: every event counted, every output line one
+    // JSON object.
+    let before = gate.counts.total();
+    let mut outputs = Outputs::default();
+    gate.transform_message(data, &world, &mut outputs);
+    assert_eq!(gate.counts.total() - before, events(data).count() as u64);
+    for (_, body) in outputs.groups() {
+        for line in body.split(|&b| b == b'\n') {
+            let v: serde_json::Value = serde_json::from_slice(line)
+                .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(line)));
+            assert!(v.is_object());
         }
     }
 });

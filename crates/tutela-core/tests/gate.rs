@@ -3,8 +3,8 @@
 
 use tutela_core::compiled::CompiledPolicy;
 use tutela_core::gate::{
-    DeadReason, Gate, IdentifierIndex, Route, TOKEN_DOMAIN, Verdict, World, identifier_token,
-    parse_routes,
+    DeadReason, Destination, Gate, IdentifierIndex, Outputs, Route, TOKEN_DOMAIN, Verdict, World,
+    identifier_token, parse_routes,
 };
 use tutela_core::index::StateIndex;
 use tutela_core::ledger::{EventKind, ObjectionScope};
@@ -378,4 +378,63 @@ fn a_link_or_unlink_reaches_a_running_gate_for_the_very_next_event() {
         f.run(&mut gate, &event("1773144000000")).0,
         Verdict::Dead(DeadReason::UnknownIdentifier)
     );
+}
+
+// covers: N7b
+#[test]
+fn a_message_of_several_events_gives_one_output_per_destination() {
+    let mut f = Fixture::new();
+    f.link("alice", Identifier::Imsi, IMSI);
+    f.link("bob", Identifier::Imsi, "262019999999999");
+    f.apply(
+        "bob",
+        EventKind::Objection {
+            scope: ObjectionScope::Purpose("service_quality_analysis".into()),
+        },
+    );
+    let mut gate = f.gate();
+    let world = World {
+        policy: &f.policy,
+        states: &f.states,
+        index: &f.index,
+        now: now(),
+    };
+    let bob = event("1773144000000").replace(IMSI, "262019999999999");
+    // Two of alice's events a month apart, bob's (objected), a malformed line, a blank line
+    // and CRLF line ends.
+    let message = format!(
+        "{}\r\n{bob}\n\n{{\"imsi\":\n{}\r\n",
+        event("1773144000000"),
+        event("1770724800000")
+    );
+    let mut outputs = Outputs::default();
+    gate.transform_message(message.as_bytes(), &world, &mut outputs);
+    let groups: Vec<(Destination, String)> = outputs
+        .groups()
+        .map(|(d, b)| (*d, String::from_utf8_lossy(b).into_owned()))
+        .collect();
+    let days: Vec<Option<&str>> = groups.iter().map(|(d, _)| d.expiry_day()).collect();
+    assert_eq!(
+        days,
+        [Some("20260610"), None, Some("20260510")],
+        "{groups:?}"
+    );
+    for (_, body) in &groups {
+        assert_eq!(body.lines().count(), 1, "{body}");
+        assert!(!body.contains(IMSI), "{body}");
+    }
+    assert_eq!(json(&groups[1].1)["reason"], "malformed");
+    assert_eq!(gate.counts.passed, 2);
+    assert_eq!(gate.counts.dropped.get("objected"), Some(&1));
+    assert_eq!(gate.counts.total(), 4);
+    // The same day twice is one output of two lines.
+    let twice = format!("{}\n{}", event("1773144000000"), event("1773144000001"));
+    gate.transform_message(twice.as_bytes(), &world, &mut outputs);
+    let bodies: Vec<&[u8]> = outputs.groups().map(|(_, b)| b).collect();
+    assert_eq!(bodies.len(), 1);
+    assert_eq!(String::from_utf8_lossy(bodies[0]).lines().count(), 2);
+    // An empty message is one malformed event, counted, never nothing.
+    gate.transform_message(b"", &world, &mut outputs);
+    assert_eq!(outputs.groups().count(), 1);
+    assert_eq!(gate.counts.total(), 7);
 }
