@@ -17,9 +17,13 @@ pub enum GateCommand {
         /// The routes file (see policies/gate.toml).
         #[arg(long, default_value = "policies/gate.toml")]
         routes: String,
-        /// NATS (default: `nats_url` of the config file, else nats://127.0.0.1:4222).
+        /// NATS: one URL or a cluster's URLs separated by commas (default: `nats_url` of the
+        /// config file, else nats://127.0.0.1:4222).
         #[arg(long, env = "TUTELA_NATS_URL")]
         nats: Option<String>,
+        /// Replicas of the streams the gate creates (3 on a three-node cluster).
+        #[arg(long, default_value_t = 1)]
+        replicas: usize,
         /// The pseudonymisation key file.
         #[arg(long)]
         keys: Option<String>,
@@ -133,6 +137,7 @@ pub async fn run(command: GateCommand, config: &Config) -> anyhow::Result<ExitCo
         GateCommand::Run {
             routes: path,
             nats,
+            replicas,
             keys,
             batch,
             purge_seconds,
@@ -151,6 +156,7 @@ pub async fn run(command: GateCommand, config: &Config) -> anyhow::Result<ExitCo
             .map_err(|e| anyhow::anyhow!("{e}"))?;
             let mut settings = GateSettings::new(&nats_url(config, &nats));
             settings.batch = batch.clamp(1, 10_000);
+            settings.replicas = replicas.clamp(1, 5);
             settings.purge_every = std::time::Duration::from_secs(purge_seconds.max(1));
             settings.ack_wait = std::time::Duration::from_secs(ack_wait_seconds.max(1));
             let counts: SharedCounts = Arc::new(Mutex::new(Vec::new()));
@@ -179,7 +185,7 @@ pub async fn run(command: GateCommand, config: &Config) -> anyhow::Result<ExitCo
 async fn async_nats_connect(url: &str) -> anyhow::Result<async_nats::Client> {
     async_nats::ConnectOptions::new()
         .connection_timeout(std::time::Duration::from_secs(5))
-        .connect(url)
+        .connect(tutela_server::gate::server_urls(url).as_slice())
         .await
         .with_context(|| format!("connecting to NATS at {}", crate::redact(url)))
 }

@@ -4,9 +4,10 @@
 //! Per route, one durable pull consumer on the source stream, shared by every gate process of
 //! the route (scale out; any of them can die). For each fetched batch the gate first folds the
 //! ledger events written since the last batch, so a consent withdrawal or objection recorded
-//! before an event was fetched applies to it; then it transforms the batch, publishes every
-//! output with the message id `<route>:<source sequence>`, waits until JetStream has stored
-//! each one, and only then acknowledges the source messages. A gate that dies before its acks
+//! before an event was fetched applies to it; then it transforms the batch (a message may
+//! carry several events as JSON lines, and gives one output per destination), publishes every
+//! output with the message id `<route>:<source sequence>:<day or "dead">`, waits until
+//! JetStream has stored each one, and only then acknowledges the source messages. A gate that dies before its acks
 //! leaves the messages to be redelivered, and JetStream's deduplication on the target stores
 //! their outputs once.
 //!
@@ -21,7 +22,7 @@ use std::time::Duration;
 use async_nats::jetstream::{self, consumer, stream};
 use futures_util::StreamExt;
 use tutela_core::compiled::CompiledPolicy;
-use tutela_core::gate::{Gate, GateCounts, IdentifierIndex, Route, Verdict, World};
+use tutela_core::gate::{Gate, GateCounts, IdentifierIndex, Outputs, Route, World};
 use tutela_core::index::StateIndex;
 use tutela_core::pseudonym::PseudonymKeys;
 use tutela_store::{AnyStore, Store, StoreError};
@@ -29,7 +30,13 @@ use tutela_store::{AnyStore, Store, StoreError};
 /// How the gate talks to NATS.
 #[derive(Debug, Clone)]
 pub struct GateSettings {
+    /// One NATS URL, or several separated by commas (the servers of a cluster; the client
+    /// learns the rest from them and fails over between them).
     pub nats_url: String,
+    /// Copies JetStream keeps of the streams the gate creates: 1 on a single server, 3 on a
+    /// three-node cluster so a node can die without losing or stalling the route. A stream
+    /// that exists already keeps its own setting.
+    pub replicas: usize,
     /// Messages per fetch.
     pub batch: usize,
     /// How long the target stream remembers message ids. A redelivery after a crash must
@@ -46,6 +53,7 @@ impl GateSettings {
     pub fn new(nats_url: &str) -> GateSettings {
         GateSettings {
             nats_url: nats_url.to_owned(),
+            replicas: 1,
             batch: 1000,
             duplicate_window: Duration::from_secs(3600),
             purge_every: Duration::from_secs(60),
@@ -62,6 +70,15 @@ pub enum GateError {
     Store(#[from] StoreError),
     #[error("pseudonymisation keys: {0}")]
     Keys(String),
+}
+
+/// The servers of a comma-separated NATS URL list.
+pub fn server_urls(urls: &str) -> Vec<String> {
+    urls.split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn nats<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> GateError {
@@ -142,6 +159,7 @@ pub async fn ensure_streams(
             ],
             duplicate_window: settings.duplicate_window,
             max_age: shortest(route),
+            num_replicas: settings.replicas.max(1),
             ..Default::default()
         })
         .await
@@ -153,6 +171,7 @@ pub async fn ensure_streams(
             js.get_or_create_stream(stream::Config {
                 name: name.clone(),
                 subjects: vec![route.source.clone()],
+                num_replicas: settings.replicas.max(1),
                 ..Default::default()
             })
             .await
@@ -183,7 +202,7 @@ pub async fn run(
     let client = async_nats::ConnectOptions::new()
         .connection_timeout(Duration::from_secs(5))
         .retry_on_initial_connect()
-        .connect(settings.nats_url.as_str())
+        .connect(server_urls(&settings.nats_url).as_slice())
         .await
         .map_err(nats("connecting"))?;
     {
@@ -233,6 +252,30 @@ struct RouteJob {
 }
 
 impl RouteJob {
+    /// The route's target stream and its durable consumer on the source stream.
+    async fn open(
+        &self,
+        js: &jetstream::Context,
+        route: &Route,
+    ) -> Result<(stream::Stream, consumer::PullConsumer), GateError> {
+        let (target, source) = ensure_streams(js, route, &self.settings).await?;
+        let consumer = source
+            .get_or_create_consumer(
+                &durable_name(route),
+                consumer::pull::Config {
+                    durable_name: Some(durable_name(route)),
+                    filter_subject: route.source.clone(),
+                    ack_policy: consumer::AckPolicy::Explicit,
+                    ack_wait: self.settings.ack_wait,
+                    max_ack_pending: 100_000,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(nats("creating the consumer"))?;
+        Ok((target, consumer))
+    }
+
     async fn run(
         self,
         js: jetstream::Context,
@@ -245,24 +288,26 @@ impl RouteJob {
         if !missing.is_empty() {
             tracing::warn!(route = %route.id, keys = ?missing, "identifiers linked under keys the key file lacks are unknown to this gate");
         }
-        let (target, source) = ensure_streams(&js, &route, &self.settings).await?;
-        let consumer: consumer::PullConsumer = source
-            .get_or_create_consumer(
-                &durable_name(&route),
-                consumer::pull::Config {
-                    durable_name: Some(durable_name(&route)),
-                    filter_subject: route.source.clone(),
-                    ack_policy: consumer::AckPolicy::Explicit,
-                    ack_wait: self.settings.ack_wait,
-                    max_ack_pending: 100_000,
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(nats("creating the consumer"))?;
+        // NATS may be down or electing leaders (a cluster node just died): the gate waits for
+        // it rather than exiting, as it waits for the connection.
+        let (target, consumer) = loop {
+            match self.open(&js, &route).await {
+                Ok(opened) => break opened,
+                Err(e) => {
+                    tracing::warn!(route = %route.id, error = %e, "opening the streams failed; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        _ = stop.changed() => {}
+                    }
+                    if *stop.borrow() {
+                        return Ok(());
+                    }
+                }
+            }
+        };
         tracing::info!(route = %route.id, persons = ledger.states.len(), identifiers = ledger.index.len(), "gate running");
         let mut last_purge = std::time::Instant::now();
-        let mut out = Vec::with_capacity(1024);
+        let mut outputs = Outputs::default();
         let mut published = Vec::with_capacity(self.settings.batch);
         let mut last_report = std::time::Instant::now();
         while !*stop.borrow() {
@@ -317,33 +362,46 @@ impl RouteJob {
                     if delivered > 1 {
                         gate.counts.redelivered += 1;
                     }
-                    let subject = match gate.transform(&m.payload, &world, &mut out) {
-                        Verdict::Pass => format!("{}.{}", route.target, gate.expiry_day()),
-                        Verdict::Dead(_) => format!("{}.{dead_day}", route.dead_letter),
-                        Verdict::Drop(_) | Verdict::Expired => continue,
-                    };
-                    let mut headers = async_nats::HeaderMap::new();
-                    headers.insert(
-                        async_nats::header::NATS_MESSAGE_ID,
-                        format!("{}:{seq}", route.id).as_str(),
-                    );
-                    match js
-                        .publish_with_headers(subject, headers, out.clone().into())
-                        .await
-                    {
-                        Ok(ack) => published.push(ack),
-                        Err(e) => {
-                            tracing::warn!(route = %route.id, error = %e, "publish failed; the batch will be redelivered");
+                    gate.transform_message(&m.payload, &world, &mut outputs);
+                    for (destination, body) in outputs.groups() {
+                        // One output per destination and message: the id names both, so a
+                        // redelivered message stores each of its outputs once.
+                        let (subject, id) = match destination.expiry_day() {
+                            Some(day) => (
+                                format!("{}.{day}", route.target),
+                                format!("{}:{seq}:{day}", route.id),
+                            ),
+                            None => (
+                                format!("{}.{dead_day}", route.dead_letter),
+                                format!("{}:{seq}:dead", route.id),
+                            ),
+                        };
+                        // The context allows `batch + 16` acks in flight; a message of several
+                        // events can have several outputs, so settle before that is reached.
+                        if published.len() >= self.settings.batch && !settle(&mut published).await {
                             failed = true;
                             break;
                         }
+                        let mut headers = async_nats::HeaderMap::new();
+                        headers.insert(async_nats::header::NATS_MESSAGE_ID, id.as_str());
+                        match js
+                            .publish_with_headers(subject, headers, body.to_vec().into())
+                            .await
+                        {
+                            Ok(ack) => published.push(ack),
+                            Err(e) => {
+                                tracing::warn!(route = %route.id, error = %e, "publish failed; the batch will be redelivered");
+                                failed = true;
+                                break;
+                            }
+                        }
+                    }
+                    if failed {
+                        break;
                     }
                 }
-                for ack in published.drain(..) {
-                    if let Err(e) = ack.await {
-                        tracing::warn!(route = %route.id, error = %e, "publish not stored; the batch will be redelivered");
-                        failed = true;
-                    }
+                if !settle(&mut published).await {
+                    failed = true;
                 }
                 if failed {
                     // Not acknowledged: the messages come again after the ack wait, and the
@@ -382,6 +440,28 @@ impl RouteJob {
         }
         Ok(())
     }
+}
+
+/// Awaits the publish acks together (an ack's timeout starts when it is awaited, and acks lost
+/// with a dying NATS node would otherwise time out one after another); false when any output
+/// was not stored.
+async fn settle(published: &mut Vec<jetstream::context::PublishAckFuture>) -> bool {
+    let mut stored = true;
+    for result in futures_util::future::join_all(
+        published
+            .drain(..)
+            .map(std::future::IntoFuture::into_future),
+    )
+    .await
+    {
+        if let Err(e) = result {
+            if stored {
+                tracing::warn!(error = %e, "publish not stored; the batch will be redelivered");
+            }
+            stored = false;
+        }
+    }
+    stored
 }
 
 /// Purges every day before or on `today` from the route's target stream, whichever gate
