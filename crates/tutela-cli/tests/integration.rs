@@ -1340,6 +1340,7 @@ fn personal_attributes_are_sealed_and_the_master_key_rotates() {
 }
 
 mod gate;
+mod gate_cluster;
 mod pseudonymise;
 mod retention;
 mod stats;
