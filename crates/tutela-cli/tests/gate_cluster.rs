@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream::{self, stream};
 
 use super::free_port;
-use super::gate::{Scenario, stop, summary_of, try_connect, wait_idle};
+use super::gate::{Scenario, summary_of, try_connect, wait_idle};
 
 /// The `nats-server` binary: `$TUTELA_NATS_SERVER`, else the one on the PATH or Debian's.
 fn nats_server() -> Option<PathBuf> {
@@ -190,8 +190,10 @@ fn two_gates_on_a_three_node_cluster_survive_a_gate_and_a_node_killed() {
     s.publish(&rt, &js, 2 * events / 3, events);
     wait_idle(&rt, &js, &s.source_stream, &s.run);
     let elapsed = started.elapsed();
-    let summaries: Vec<serde_json::Value> =
-        [b, a2].into_iter().map(|g| summary_of(&stop(g))).collect();
+    let summaries: Vec<serde_json::Value> = [b, a2]
+        .into_iter()
+        .map(|g| summary_of(&s.stop(g)))
+        .collect();
 
     let tally = s.tally(&rt, &js);
     tally.assert_exact(&format!(

@@ -239,7 +239,12 @@ pub async fn run(
             first_error.get_or_insert(e);
         }
     }
-    client.flush().await.map_err(nats("flushing"))?;
+    // Everything that matters is acknowledged already; a flush towards a dying cluster node
+    // must not keep a stopping gate alive.
+    match tokio::time::timeout(Duration::from_secs(5), client.flush()).await {
+        Ok(flushed) => flushed.map_err(nats("flushing"))?,
+        Err(_) => tracing::warn!("flushing the connection timed out; stopping anyway"),
+    }
     first_error.map_or(Ok(()), Err)
 }
 
@@ -434,6 +439,7 @@ impl RouteJob {
                 tracing::info!(route = %route.id, passed = c.passed, expired = c.expired, dropped = ?c.dropped, dead = ?c.dead, "gate counts");
             }
         }
+        tracing::info!(route = %route.id, "gate stopping");
         let mut c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((_, slot)) = c.get_mut(self.slot) {
             *slot = gate.counts.clone();
