@@ -39,6 +39,7 @@ mod disclosures;
 mod error;
 mod log;
 mod migrations;
+mod outbox;
 mod pseudonymised;
 mod requests;
 mod retention;
@@ -58,6 +59,7 @@ pub use activations::{ActivationRecord, ActivationStore};
 pub use disclosures::{DisclosureRecord, DisclosureStore};
 pub use error::StoreError;
 pub use log::{LogLeaf, LogSource, LogStore, SignedHead};
+pub use outbox::{OutboxRow, OutboxSource, OutboxStore};
 pub use pseudonymised::{DatasetRecord, PseudonymisedStore, Reversal};
 pub use requests::{
     CodeRecord, RequestEvent, RequestEventNew, RequestRecord, RequestStore, StepRecord,

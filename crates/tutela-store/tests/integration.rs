@@ -11,6 +11,7 @@
 
 mod conformance;
 mod disclosures;
+mod outbox;
 mod pseudonymised;
 
 /// The ledgers refuse updates and deletes, whatever the client (a macro: the two pools differ
@@ -54,7 +55,8 @@ where
         + tutela_store::SummaryStore
         + tutela_store::PseudonymisedStore
         + tutela_store::RetentionStore
-        + tutela_store::StatisticsStore,
+        + tutela_store::StatisticsStore
+        + tutela_store::OutboxStore,
 {
     conformance::run_all(store).await;
     requests::run_all(store).await;
@@ -67,6 +69,7 @@ where
     retention::run_all(store).await;
     statistics::run_all(store).await;
     risk::held_checks_stay(store).await;
+    outbox::run_all(store).await;
 }
 
 // The server always seals personal attributes; the suite runs with a vault on both backends,
