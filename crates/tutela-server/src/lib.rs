@@ -9,6 +9,7 @@ pub mod activation;
 mod auth;
 mod dto;
 pub mod engine;
+pub mod events;
 mod extract;
 pub mod fuzzing;
 pub mod gate;

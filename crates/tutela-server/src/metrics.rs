@@ -16,6 +16,23 @@ static LEDGER_WRITES: AtomicU64 = AtomicU64::new(0);
 static REQUESTS_OVERDUE: AtomicU64 = AtomicU64::new(0);
 static REQUESTS_OPEN: AtomicU64 = AtomicU64::new(0);
 static REQUEST_STEP_FAILURES: AtomicU64 = AtomicU64::new(0);
+static EVENTS_PUBLISHED: AtomicU64 = AtomicU64::new(0);
+static EVENTS_FAILURES: AtomicU64 = AtomicU64::new(0);
+static EVENTS_LEDGER_CURSOR: AtomicU64 = AtomicU64::new(0);
+
+/// Rows of the ledgers stored in the event stream (crate::events).
+pub fn events_published(rows: u64) {
+    EVENTS_PUBLISHED.fetch_add(rows, Ordering::Relaxed);
+}
+
+pub fn events_failed() {
+    EVENTS_FAILURES.fetch_add(1, Ordering::Relaxed);
+}
+
+/// The ledger sequence number the event stream holds every row up to.
+pub fn events_ledger_cursor(seq: u64) {
+    EVENTS_LEDGER_CURSOR.fetch_max(seq, Ordering::Relaxed);
+}
 
 /// Open and overdue requests, as the request worker last counted them.
 pub fn requests(open: u64, overdue: u64) {
@@ -133,6 +150,15 @@ pub fn render(subjects: usize, ready: bool) -> String {
         REQUESTS_OPEN.load(Ordering::Relaxed),
         REQUESTS_OVERDUE.load(Ordering::Relaxed),
         REQUEST_STEP_FAILURES.load(Ordering::Relaxed),
+    );
+    let _ = write!(
+        out,
+        "# HELP tutela_events_published_total Ledger rows stored in the event stream.\n# TYPE tutela_events_published_total counter\ntutela_events_published_total {}\n\
+         # HELP tutela_events_failures_total Failed publishing steps (each is retried).\n# TYPE tutela_events_failures_total counter\ntutela_events_failures_total {}\n\
+         # HELP tutela_events_ledger_cursor The ledger sequence number the event stream holds every event up to.\n# TYPE tutela_events_ledger_cursor gauge\ntutela_events_ledger_cursor {}\n",
+        EVENTS_PUBLISHED.load(Ordering::Relaxed),
+        EVENTS_FAILURES.load(Ordering::Relaxed),
+        EVENTS_LEDGER_CURSOR.load(Ordering::Relaxed),
     );
     out
 }

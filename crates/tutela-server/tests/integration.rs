@@ -12,6 +12,7 @@ mod api_scenarios;
 mod audiences;
 mod bad_input;
 mod disclosures;
+mod events;
 mod fulfilment;
 mod ledger;
 mod log;
