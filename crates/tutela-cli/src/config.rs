@@ -24,6 +24,8 @@ pub struct Config {
     pub notify: Vec<Notify>,
     /// NATS JetStream for events (`nats://127.0.0.1:4222`); none: no events.
     pub nats_url: Option<String>,
+    /// Days the event stream keeps an event, when tutela creates the stream (default 30).
+    pub events_retention_days: Option<u32>,
     /// Days a report or export is kept after it was produced (default 30).
     pub result_retention_days: Option<u32>,
     /// The privacy center's public address, for links in mails and objection notices.

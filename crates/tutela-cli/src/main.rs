@@ -29,6 +29,7 @@ macro_rules! say_raw {
 
 mod client;
 mod config;
+mod events_cmd;
 mod gate_cmd;
 mod keys_cmd;
 mod log_cmd;
@@ -172,6 +173,12 @@ enum Command {
     Retention {
         #[command(subcommand)]
         command: retention_cmd::RetentionCommand,
+    },
+    /// The event stream for downstream systems: every ledger event and request transition
+    /// on NATS JetStream.
+    Events {
+        #[command(subcommand)]
+        command: events_cmd::EventsCommand,
     },
     /// Usage and traffic events from NATS JetStream through the gate: decided, pseudonymised,
     /// given an expiry (N7b, N19).
@@ -532,6 +539,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime()?.block_on(retention_cmd::run(command, &config))
         }
         Command::Gate { command } => runtime()?.block_on(gate_cmd::run(command, &config)),
+        Command::Events { command } => runtime()?.block_on(events_cmd::run(command, &config)),
         Command::Migrate { sources } => runtime()?.block_on(async {
             let url = config.database(&sources.database);
             // The schema only: no personal attribute is read or written, so no keys are needed.
@@ -918,8 +926,27 @@ async fn serve(
             url: n.url.clone(),
         });
     }
-    let nats = config
-        .nats_url
+    let nats_url = std::env::var("TUTELA_NATS_URL")
+        .ok()
+        .or(config.nats_url.clone());
+    // Every ledger event and request transition to downstream systems (docs/events.md).
+    if let Some(url) = &nats_url {
+        let (stop_tx, stop) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            tutela_server::shutdown().await;
+            let _ = stop_tx.send(true);
+        });
+        let mut settings = tutela_server::events::EventSettings::new(url);
+        if let Some(days) = config.events_retention_days {
+            settings.max_age = std::time::Duration::from_secs(u64::from(days.max(1)) * 86_400);
+        }
+        tokio::spawn(tutela_server::events::run(
+            engine.store.clone(),
+            settings,
+            stop,
+        ));
+    }
+    let nats = nats_url
         .clone()
         .map(|url| tutela_server::requests::notify::NatsSettings {
             url,

@@ -16,7 +16,7 @@ use super::free_port;
 use super::gate::{Scenario, summary_of, try_connect, wait_idle};
 
 /// The `nats-server` binary: `$TUTELA_NATS_SERVER`, else the one on the PATH or Debian's.
-fn nats_server() -> Option<PathBuf> {
+pub(super) fn nats_server() -> Option<PathBuf> {
     if let Ok(p) = std::env::var("TUTELA_NATS_SERVER") {
         return Some(PathBuf::from(p));
     }
