@@ -46,14 +46,8 @@ pub async fn run(command: EventsCommand, config: &Config) -> anyhow::Result<Exit
         idle_seconds,
         stream,
     } = command;
-    let url = nats
-        .or_else(|| config.nats_url.clone())
-        .unwrap_or_else(|| "nats://127.0.0.1:4222".to_owned());
-    let client = async_nats::ConnectOptions::new()
-        .connection_timeout(Duration::from_secs(5))
-        .connect(tutela_server::gate::server_urls(&url).as_slice())
-        .await
-        .with_context(|| format!("connecting to NATS at {}", crate::redact(&url)))?;
+    let client =
+        crate::gate_cmd::async_nats_connect(&crate::gate_cmd::nats_url(config, &nats)).await?;
     let js = jetstream::new(client);
     let stream = js
         .get_stream(&stream)

@@ -67,7 +67,7 @@ fn routes(
     parse_routes(path, &text, policy).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-fn nats_url(config: &Config, flag: &Option<String>) -> String {
+pub(crate) fn nats_url(config: &Config, flag: &Option<String>) -> String {
     flag.clone()
         .or_else(|| config.nats_url.clone())
         .unwrap_or_else(|| "nats://127.0.0.1:4222".to_owned())
@@ -182,7 +182,7 @@ pub async fn run(command: GateCommand, config: &Config) -> anyhow::Result<ExitCo
     }
 }
 
-async fn async_nats_connect(url: &str) -> anyhow::Result<async_nats::Client> {
+pub(crate) async fn async_nats_connect(url: &str) -> anyhow::Result<async_nats::Client> {
     async_nats::ConnectOptions::new()
         .connection_timeout(std::time::Duration::from_secs(5))
         .connect(tutela_server::gate::server_urls(url).as_slice())

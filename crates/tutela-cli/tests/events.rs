@@ -9,10 +9,10 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use async_nats::jetstream::{self, consumer};
-use futures_util::StreamExt;
+use async_nats::jetstream;
 
-use super::gate_cluster::nats_server;
+use super::gate::read_messages;
+use super::gate_cluster::nats_server_or_skip;
 use super::{BIN, Server, free_port, http, temp_dir};
 
 const TOKEN: &str = "events-test-token-0123456789";
@@ -99,44 +99,20 @@ impl Written {
     }
 }
 
+/// The stream's events, or `None` while NATS or the stream is not there (yet).
 async fn stream_events(js: &jetstream::Context) -> Option<Vec<serde_json::Value>> {
-    let s = js.get_stream("TUTELA_EVENTS").await.ok()?;
-    let c: consumer::PullConsumer = s
-        .create_consumer(consumer::pull::Config {
-            ack_policy: consumer::AckPolicy::None,
-            ..Default::default()
-        })
+    let messages = read_messages(js, "TUTELA_EVENTS", "tutela.events.>")
         .await
         .ok()?;
-    let expected = c.cached_info().num_pending as usize;
-    let mut out = Vec::with_capacity(expected);
-    while out.len() < expected {
-        let mut batch = c
-            .fetch()
-            .max_messages(1000)
-            .expires(Duration::from_millis(500))
-            .messages()
-            .await
-            .ok()?;
-        let before = out.len();
-        while let Some(m) = batch.next().await {
-            out.push(serde_json::from_slice(&m.ok()?.payload).ok()?);
-        }
-        if out.len() == before {
-            return None;
-        }
-    }
-    Some(out)
+    messages
+        .iter()
+        .map(|m| serde_json::from_slice(m).ok())
+        .collect()
 }
 
 #[test]
 fn every_acknowledged_write_reaches_nats_once_across_an_outage_and_a_crash() {
-    let Some(binary) = nats_server() else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "nats-server is required under CI=true (apt-get install nats-server)"
-        );
-        eprintln!("skipping: no nats-server binary");
+    let Some(binary) = nats_server_or_skip() else {
         return;
     };
     let dir = temp_dir("events-outage");

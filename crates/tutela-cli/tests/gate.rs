@@ -632,7 +632,9 @@ async fn stream_messages(js: &jetstream::Context, stream: &str, filter: &str) ->
     }
 }
 
-async fn read_messages(
+/// Every message of `stream` under `filter`, as far as the stream held them when the read
+/// began; an error when a request failed on the way.
+pub(super) async fn read_messages(
     js: &jetstream::Context,
     stream: &str,
     filter: &str,

@@ -16,7 +16,21 @@ use super::free_port;
 use super::gate::{Scenario, summary_of, try_connect, wait_idle};
 
 /// The `nats-server` binary: `$TUTELA_NATS_SERVER`, else the one on the PATH or Debian's.
-pub(super) fn nats_server() -> Option<PathBuf> {
+/// The `nats-server` binary; `None` (the test skips) when it is missing, a failure under
+/// `CI=true`.
+pub(super) fn nats_server_or_skip() -> Option<PathBuf> {
+    let found = nats_server();
+    if found.is_none() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "nats-server is required under CI=true (apt-get install nats-server)"
+        );
+        eprintln!("skipping: no nats-server binary");
+    }
+    found
+}
+
+fn nats_server() -> Option<PathBuf> {
     if let Ok(p) = std::env::var("TUTELA_NATS_SERVER") {
         return Some(PathBuf::from(p));
     }
@@ -116,12 +130,7 @@ impl Drop for Cluster {
 // covers: N7b
 #[test]
 fn two_gates_on_a_three_node_cluster_survive_a_gate_and_a_node_killed() {
-    let Some(binary) = nats_server() else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "nats-server is required under CI=true (apt-get install nats-server)"
-        );
-        eprintln!("skipping: no nats-server binary");
+    let Some(binary) = nats_server_or_skip() else {
         return;
     };
     let rt = tokio::runtime::Runtime::new().expect("runtime");

@@ -12,10 +12,12 @@ use tutela_server::events::{EventSettings, Publisher};
 
 use crate::support::TestApp;
 
+fn nats_url() -> String {
+    std::env::var("TUTELA_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned())
+}
+
 fn settings(run: &str) -> EventSettings {
-    let url = std::env::var("TUTELA_TEST_NATS_URL")
-        .unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned());
-    let mut s = EventSettings::new(&url);
+    let mut s = EventSettings::new(&nats_url());
     s.stream = format!("EV_{run}");
     s.prefix = format!("{run}.events");
     s.cursor_stream = format!("OB_{run}");
@@ -34,9 +36,7 @@ fn run_id(tag: &str) -> String {
 }
 
 async fn client() -> Option<async_nats::Client> {
-    let url = std::env::var("TUTELA_TEST_NATS_URL")
-        .unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned());
-    match async_nats::connect(url.as_str()).await {
+    match async_nats::connect(nats_url().as_str()).await {
         Ok(c) => Some(c),
         Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
             panic!("NATS is required under CI=true: {e}")
@@ -202,19 +202,51 @@ async fn check(app: &TestApp, messages: &[(String, Value)], prefix: &str) {
     assert_eq!(consents[0]["event"]["purpose"], "email_marketing");
 }
 
+/// A test's own streams on the real NATS, and a server whose ledgers hold [`write`]'s rows.
+struct Run {
+    client: async_nats::Client,
+    settings: EventSettings,
+    app: TestApp,
+}
+
+impl Run {
+    async fn start(tag: &str) -> Option<Run> {
+        let client = client().await?;
+        let app = TestApp::sqlite().await;
+        write(&app).await;
+        Some(Run {
+            client,
+            settings: settings(&run_id(tag)),
+            app,
+        })
+    }
+
+    async fn publisher(&self) -> Publisher {
+        Publisher::open(self.client.clone(), self.settings.clone())
+            .await
+            .expect("open a publisher")
+    }
+
+    /// Checks the stream against the ledgers, then removes the streams.
+    async fn check_and_finish(self) {
+        let js = jetstream::new(self.client);
+        let messages = read(&js, &self.settings.stream).await;
+        check(&self.app, &messages, &self.settings.prefix).await;
+        let _ = js.delete_stream(&self.settings.stream).await;
+        let _ = js.delete_stream(&self.settings.cursor_stream).await;
+        self.app.finish().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_ledger_row_reaches_the_stream_once_in_order() {
-    let Some(client) = client().await else { return };
-    let run = run_id("ev");
-    let settings = settings(&run);
-    let app = TestApp::sqlite().await;
-    write(&app).await;
-    let p = Publisher::open(client.clone(), settings.clone())
-        .await
-        .expect("open");
-    drain(&p, &app).await;
+    let Some(run) = Run::start("ev").await else {
+        return;
+    };
+    drain(&run.publisher().await, &run.app).await;
     // What comes later follows; a publisher started afresh (a restart) resumes at the cursor.
-    let (s, _, _) = app
+    let (s, _, _) = run
+        .app
         .call(
             "POST",
             "/v1/subjects/E-2/consents",
@@ -222,42 +254,23 @@ async fn every_ledger_row_reaches_the_stream_once_in_order() {
         )
         .await;
     assert_eq!(s, 201);
-    let again = Publisher::open(client.clone(), settings.clone())
-        .await
-        .expect("reopen");
-    drain(&again, &app).await;
-    let js = jetstream::new(client);
-    let messages = read(&js, &settings.stream).await;
-    check(&app, &messages, &settings.prefix).await;
-    let _ = js.delete_stream(&settings.stream).await;
-    let _ = js.delete_stream(&settings.cursor_stream).await;
-    app.finish().await;
+    drain(&run.publisher().await, &run.app).await;
+    run.check_and_finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_publishers_on_one_store_store_each_row_once() {
-    let Some(client) = client().await else { return };
-    let run = run_id("ew");
-    let settings = settings(&run);
-    let app = TestApp::sqlite().await;
-    write(&app).await;
-    let a = Publisher::open(client.clone(), settings.clone())
-        .await
-        .expect("open a");
-    let b = Publisher::open(client.clone(), settings.clone())
-        .await
-        .expect("open b");
+    let Some(run) = Run::start("ew").await else {
+        return;
+    };
+    let (a, b) = (run.publisher().await, run.publisher().await);
+    let store = &run.app.engine.store;
     // Both step at once until neither finds anything new (as two server instances would).
     for _ in 0..100 {
-        let (x, y) = tokio::join!(a.step(&app.engine.store), b.step(&app.engine.store));
+        let (x, y) = tokio::join!(a.step(store), b.step(store));
         if x.expect("a") == 0 && y.expect("b") == 0 {
             break;
         }
     }
-    let js = jetstream::new(client);
-    let messages = read(&js, &settings.stream).await;
-    check(&app, &messages, &settings.prefix).await;
-    let _ = js.delete_stream(&settings.stream).await;
-    let _ = js.delete_stream(&settings.cursor_stream).await;
-    app.finish().await;
+    run.check_and_finish().await;
 }
