@@ -34,6 +34,7 @@ macro_rules! audit {
 }
 
 mod activations;
+mod cluster;
 mod codec;
 mod disclosures;
 mod error;
@@ -56,6 +57,7 @@ mod web;
 use std::future::Future;
 
 pub use activations::{ActivationRecord, ActivationStore};
+pub use cluster::{ClusterStore, LedgerListener};
 pub use disclosures::{DisclosureRecord, DisclosureStore};
 pub use error::StoreError;
 pub use log::{LogLeaf, LogSource, LogStore, SignedHead};

@@ -354,6 +354,15 @@ CREATE TABLE privacy_budgets (
 );
 "#;
 
+/// Leases on background work that one instance of several runs at a time.
+const TABLES_V18: &str = r#"
+CREATE TABLE leases (
+    name TEXT PRIMARY KEY,        -- category: none (the work: request_worker, log_sealer)
+    owner TEXT NOT NULL,          -- category: none (the instance holding it)
+    until_us {int} NOT NULL       -- category: none (time the lease lapses)
+);
+"#;
+
 fn sqlite_append_only(table: &str, what: &str) -> String {
     format!(
         "\nCREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table}\n\
@@ -430,6 +439,7 @@ pub fn sqlite() -> Vec<(i64, String)> {
         (15, sqlite_types(TABLES_V15)),
         (16, sqlite_types(TABLES_V16)),
         (17, sqlite_types(TABLES_V17)),
+        (18, sqlite_types(TABLES_V18)),
     ]
 }
 
@@ -464,6 +474,7 @@ pub fn postgres() -> Vec<(i64, String)> {
         (15, postgres_types(TABLES_V15)),
         (16, postgres_types(TABLES_V16)),
         (17, postgres_types(TABLES_V17)),
+        (18, postgres_types(TABLES_V18)),
     ]
 }
 
@@ -489,6 +500,7 @@ mod tests {
             super::TABLES_V15,
             super::TABLES_V16,
             super::TABLES_V17,
+            super::TABLES_V18,
         ]
         .iter()
         .flat_map(|t| t.lines())
@@ -509,7 +521,7 @@ mod tests {
         }
         assert_eq!(
             columns,
-            19 + 41 + 17 + 14 + 9 + 21 + 11 + 11 + 9 + 7 + 3 + 11 + 19 + 4
+            19 + 41 + 17 + 14 + 9 + 21 + 11 + 11 + 9 + 7 + 3 + 11 + 19 + 4 + 3
         );
     }
 

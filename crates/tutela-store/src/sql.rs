@@ -205,6 +205,7 @@ macro_rules! sql_store {
                 let sealed = crate::vault::seal_events(self.vault.as_deref(), events).await?;
                 let mut tx = self.begin_sealed().await?;
                 let out = Self::append_rows(&mut tx, &sealed).await?;
+                Self::notify_ledger(&mut tx).await?;
                 tx.commit().await?;
                 Ok(out)
             }
@@ -390,6 +391,7 @@ macro_rules! sql_store {
                 .bind(policy_version)
                 .fetch_one(&mut *tx)
                 .await?;
+                Self::notify_ledger(&mut tx).await?;
                 tx.commit().await?;
                 // Crypto-shredding: what the statements above cleared is also gone from every
                 // backup, whose copies were sealed under this key.
@@ -412,8 +414,15 @@ macro_rules! sql_store {
 }
 
 impl SqliteStore {
+    /// Other processes on one SQLite file are not supported; nobody listens.
+    pub(crate) async fn notify_ledger(
+        _tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Row by row: SQLite is in-process, a statement costs microseconds.
-    async fn append_rows(
+    pub(crate) async fn append_rows(
         tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
         sealed: &SealedEvents,
     ) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
@@ -489,9 +498,20 @@ impl SqliteStore {
 }
 
 impl PgStore {
+    /// Tells every instance listening on this schema's ledger channel that rows were added.
+    /// PostgreSQL delivers it at commit, and not at all on rollback.
+    pub(crate) async fn notify_ledger(
+        tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(crate::cluster::NOTIFY_LEDGER)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
     /// A constant number of round trips per batch, whatever its size: the group commit of the
     /// server's writer pays for one transaction, not for one statement per event.
-    async fn append_rows(
+    pub(crate) async fn append_rows(
         tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
         sealed: &SealedEvents,
     ) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {

@@ -9,7 +9,7 @@ fn at(s: &str) -> jiff::Timestamp {
     s.parse().expect("timestamp")
 }
 
-fn consent(subject: &str, purpose: &str, granted: bool, key: Option<&str>) -> NewEvent {
+pub fn consent(subject: &str, purpose: &str, granted: bool, key: Option<&str>) -> NewEvent {
     NewEvent {
         subject: subject.into(),
         at: at("2026-02-01T10:00:00Z"),

@@ -9,6 +9,7 @@
     reason = "test helpers fail by panicking and say why they skip"
 )]
 
+mod cluster;
 mod conformance;
 mod disclosures;
 mod outbox;
@@ -56,7 +57,8 @@ where
         + tutela_store::PseudonymisedStore
         + tutela_store::RetentionStore
         + tutela_store::StatisticsStore
-        + tutela_store::OutboxStore,
+        + tutela_store::OutboxStore
+        + tutela_store::ClusterStore,
 {
     conformance::run_all(store).await;
     requests::run_all(store).await;
@@ -70,6 +72,7 @@ where
     statistics::run_all(store).await;
     risk::held_checks_stay(store).await;
     outbox::run_all(store).await;
+    cluster::run_all(store).await;
 }
 
 // The server always seals personal attributes; the suite runs with a vault on both backends,
@@ -111,6 +114,45 @@ async fn conformance_on_postgres() {
     drop(store);
     pg.drop_schema().await;
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A second server on the same schema hears of every commit that adds ledger rows, and of
+/// none that rolls back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ledger_notices_reach_other_connections_on_the_schema() {
+    use tutela_store::ClusterStore;
+    let Some(pg) = PgSchema::create().await else {
+        return;
+    };
+    let connect = || PgStore::connect_in_schema(&pg.url, Some(&pg.schema));
+    let writer = connect().await.expect("connect");
+    writer.migrate().await.expect("migrate");
+    let follower = connect().await.expect("connect");
+    let mut listener = follower.listen_ledger().await.expect("listen");
+    // Refused at a stale head: nothing committed, nothing told.
+    writer
+        .append(&[conformance::consent("n-1", "newsletter", true, None)])
+        .await
+        .expect("append");
+    assert!(notice(&mut listener).await);
+    let stale = writer
+        .append_at_head(&[conformance::consent("n-2", "newsletter", true, None)], 0)
+        .await;
+    assert!(stale.is_err());
+    let quiet = tokio::time::timeout(std::time::Duration::from_millis(300), listener.next()).await;
+    assert!(quiet.is_err(), "a refused append sent a notice");
+    let at = "2026-03-01T10:00:00Z".parse().expect("time");
+    writer.erase("n-1", at, "v1", &[]).await.expect("erase");
+    assert!(notice(&mut listener).await);
+    drop((writer, follower, listener));
+    pg.drop_schema().await;
+}
+
+async fn notice(listener: &mut tutela_store::LedgerListener) -> bool {
+    tokio::time::timeout(std::time::Duration::from_secs(5), listener.next())
+        .await
+        .map(|r| r.expect("notice"))
+        .unwrap_or(false)
 }
 
 #[tokio::test]

@@ -1,0 +1,178 @@
+//! What several server instances on one database need of it: appends that refuse to pass
+//! ledger rows the writer has not folded, the ledger's head, a notice of new rows (PostgreSQL
+//! `LISTEN`/`NOTIFY`), and leases on background work that one instance runs at a time.
+
+use std::future::Future;
+
+use sqlx::Row;
+
+use crate::sql::{AnyStore, PgStore, SqliteStore, micros};
+use crate::{Appended, NewEvent, StoreError};
+
+/// Sent inside every transaction that adds ledger rows; the channel is per schema, so that
+/// tutela instances on other schemas of the database are not woken.
+pub(crate) const NOTIFY_LEDGER: &str = "SELECT pg_notify('tutela_ledger_' || current_schema(), '')";
+
+pub trait ClusterStore: Send + Sync {
+    /// Appends like [`crate::Store::append`], but only while the ledger holds no row after
+    /// `head`: otherwise [`StoreError::Behind`] and nothing is written. A writer that checked
+    /// the events against states folded up to `head` thereby never commits past a row written
+    /// by another instance that it has not seen.
+    fn append_at_head(
+        &self,
+        events: &[NewEvent],
+        head: i64,
+    ) -> impl Future<Output = Result<Vec<Result<Appended, StoreError>>, StoreError>> + Send;
+
+    /// The highest ledger sequence number (0 for an empty ledger).
+    fn ledger_head(&self) -> impl Future<Output = Result<i64, StoreError>> + Send;
+
+    /// Takes or renews the lease `name` for `owner` until `until`, when it is free, lapsed at
+    /// `now`, or `owner`'s already. Returns whether `owner` holds it now.
+    fn take_lease(
+        &self,
+        name: &str,
+        owner: &str,
+        now: jiff::Timestamp,
+        until: jiff::Timestamp,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Gives the lease up, if `owner` holds it, so another instance need not wait it out.
+    fn release_lease(
+        &self,
+        name: &str,
+        owner: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+macro_rules! cluster_store {
+    ($store:ty) => {
+        impl ClusterStore for $store {
+            async fn append_at_head(
+                &self,
+                events: &[NewEvent],
+                head: i64,
+            ) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
+                let sealed = crate::vault::seal_events(self.vault.as_deref(), events).await?;
+                // The sealed transaction holds the appends' lock: no row can commit between
+                // this read and the insert.
+                let mut tx = self.begin_sealed().await?;
+                let newer: Option<i64> = sqlx::query_scalar(
+                    "SELECT seq FROM ledger WHERE seq > $1 ORDER BY seq LIMIT 1",
+                )
+                .bind(head)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some(seq) = newer {
+                    return Err(StoreError::Behind { newer: seq });
+                }
+                let out = Self::append_rows(&mut tx, &sealed).await?;
+                Self::notify_ledger(&mut tx).await?;
+                tx.commit().await?;
+                Ok(out)
+            }
+
+            async fn ledger_head(&self) -> Result<i64, StoreError> {
+                Ok(sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM ledger")
+                    .fetch_one(&self.pool)
+                    .await?)
+            }
+
+            async fn take_lease(
+                &self,
+                name: &str,
+                owner: &str,
+                now: jiff::Timestamp,
+                until: jiff::Timestamp,
+            ) -> Result<bool, StoreError> {
+                let row = sqlx::query(
+                    "INSERT INTO leases (name, owner, until_us) VALUES ($1, $2, $3) \
+                     ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until_us = excluded.until_us \
+                     WHERE leases.owner = excluded.owner OR leases.until_us < $4 \
+                     RETURNING owner",
+                )
+                .bind(name)
+                .bind(owner)
+                .bind(micros(until))
+                .bind(micros(now))
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(match row {
+                    Some(r) => r.try_get::<String, _>("owner")? == owner,
+                    None => false,
+                })
+            }
+
+            async fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError> {
+                sqlx::query("DELETE FROM leases WHERE name = $1 AND owner = $2")
+                    .bind(name)
+                    .bind(owner)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+        }
+    };
+}
+
+cluster_store!(SqliteStore);
+cluster_store!(PgStore);
+
+impl ClusterStore for AnyStore {
+    async fn append_at_head(
+        &self,
+        events: &[NewEvent],
+        head: i64,
+    ) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
+        dispatch!(self, s => s.append_at_head(events, head).await)
+    }
+    async fn ledger_head(&self) -> Result<i64, StoreError> {
+        dispatch!(self, s => s.ledger_head().await)
+    }
+    async fn take_lease(
+        &self,
+        name: &str,
+        owner: &str,
+        now: jiff::Timestamp,
+        until: jiff::Timestamp,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.take_lease(name, owner, now, until).await)
+    }
+    async fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError> {
+        dispatch!(self, s => s.release_lease(name, owner).await)
+    }
+}
+
+/// Notices of new ledger rows, written by any instance on the same PostgreSQL schema.
+pub struct LedgerListener {
+    inner: sqlx::postgres::PgListener,
+}
+
+impl LedgerListener {
+    /// Waits for the next notice. `Ok(false)` when the connection was lost and has been made
+    /// again: notices sent meanwhile are gone, so the caller reads the ledger to catch up.
+    pub async fn next(&mut self) -> Result<bool, StoreError> {
+        Ok(self.inner.try_recv().await?.is_some())
+    }
+}
+
+impl PgStore {
+    pub async fn listen_ledger(&self) -> Result<LedgerListener, StoreError> {
+        let schema: String = sqlx::query_scalar("SELECT current_schema()")
+            .fetch_one(&self.pool)
+            .await?;
+        let mut inner = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        inner.listen(&format!("tutela_ledger_{schema}")).await?;
+        Ok(LedgerListener { inner })
+    }
+}
+
+impl AnyStore {
+    /// Notices of other instances' writes; `None` for SQLite, which one process owns.
+    pub async fn ledger_listener(&self) -> Result<Option<LedgerListener>, StoreError> {
+        match self {
+            AnyStore::Sqlite(_) => Ok(None),
+            AnyStore::Postgres(s) => Ok(Some(s.listen_ledger().await?)),
+        }
+    }
+}
