@@ -78,6 +78,10 @@ pub(crate) enum Job {
         at: jiff::Timestamp,
         reply: oneshot::Sender<Result<Appended, EngineError>>,
     },
+    /// Fold the ledger rows after the applied position: other instances' writes.
+    CatchUp {
+        reply: oneshot::Sender<Result<usize, EngineError>>,
+    },
 }
 
 /// How the engine keeps its snapshot of the decision states.
@@ -87,6 +91,8 @@ pub struct EngineOptions {
     pub snapshot_every: i64,
     /// How often the engine looks whether a snapshot is due.
     pub snapshot_check: Duration,
+    /// How the engine follows other instances' writes on a shared PostgreSQL.
+    pub follow: crate::follow::FollowSettings,
 }
 
 impl Default for EngineOptions {
@@ -94,6 +100,7 @@ impl Default for EngineOptions {
         EngineOptions {
             snapshot_every: 100_000,
             snapshot_check: Duration::from_secs(10),
+            follow: crate::follow::FollowSettings::default(),
         }
     }
 }
@@ -110,8 +117,13 @@ pub struct Engine {
     snapshot_seq: AtomicI64,
     writer: mpsc::Sender<Job>,
     ready: AtomicBool,
+    /// Set while the engine cannot tell that it has folded every other instance's writes
+    /// (see [`crate::follow`]); `/readyz` answers not ready meanwhile.
+    lagging: AtomicBool,
     /// How the states were loaded at start.
     pub loaded: LoadStats,
+    /// This process among the instances on one database: the owner of its leases.
+    pub instance: String,
 }
 
 /// What loading the states at start did.
@@ -159,10 +171,17 @@ impl Engine {
             snapshot_seq: AtomicI64::new(snapshot_seq),
             writer: tx,
             ready: AtomicBool::new(false),
+            lagging: AtomicBool::new(false),
             loaded,
+            instance: format!(
+                "{}-{}",
+                std::process::id(),
+                crate::random_hex(6).unwrap_or_default()
+            ),
         });
         tokio::spawn(writer::run(Arc::downgrade(&engine), rx));
         tokio::spawn(snapshots(Arc::downgrade(&engine), options));
+        tokio::spawn(crate::follow::run(Arc::downgrade(&engine), options.follow));
         engine.ready.store(true, Ordering::Release);
         Ok(engine)
     }
@@ -190,6 +209,33 @@ impl Engine {
 
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
+    }
+
+    /// Whether the states may miss writes made on other instances: the follower lost its
+    /// notices or could not read the ledger.
+    pub fn is_lagging(&self) -> bool {
+        self.lagging.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_lagging(&self, lagging: bool) {
+        self.lagging.store(lagging, Ordering::Release);
+    }
+
+    /// The highest ledger sequence number folded into the states.
+    pub fn applied_seq(&self) -> i64 {
+        self.applied_seq.load(Ordering::Acquire)
+    }
+
+    /// Folds the ledger rows committed after the applied position (by other instances on the
+    /// same database) into the states, through the writer so that it never races a commit.
+    /// Returns how many were folded.
+    pub async fn catch_up(&self) -> Result<usize, EngineError> {
+        let (reply, rx) = oneshot::channel();
+        self.writer
+            .send(Job::CatchUp { reply })
+            .await
+            .map_err(|_| EngineError::Closed)?;
+        rx.await.map_err(|_| EngineError::Closed)?
     }
 
     /// Read access to the policy in force and the decision states folded under it, together.

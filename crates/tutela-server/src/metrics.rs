@@ -13,6 +13,7 @@ static HTTP: [AtomicU64; 6] = [const { AtomicU64::new(0) }; 6];
 static DECISIONS: [AtomicU64; 3] = [const { AtomicU64::new(0) }; 3];
 static REASONS: [AtomicU64; 64] = [const { AtomicU64::new(0) }; 64];
 static LEDGER_WRITES: AtomicU64 = AtomicU64::new(0);
+static LEDGER_FOLLOWED: AtomicU64 = AtomicU64::new(0);
 static REQUESTS_OVERDUE: AtomicU64 = AtomicU64::new(0);
 static REQUESTS_OPEN: AtomicU64 = AtomicU64::new(0);
 static REQUEST_STEP_FAILURES: AtomicU64 = AtomicU64::new(0);
@@ -96,6 +97,11 @@ impl Tally {
     }
 }
 
+/// Ledger rows folded from the database rather than from this instance's own commits.
+pub fn ledger_followed(n: usize) {
+    LEDGER_FOLLOWED.fetch_add(n as u64, Ordering::Relaxed);
+}
+
 pub fn ledger_writes(n: usize) {
     LEDGER_WRITES.fetch_add(n as u64, Ordering::Relaxed);
 }
@@ -140,12 +146,14 @@ pub fn render(subjects: usize, ready: bool) -> String {
     let _ = write!(
         out,
         "# HELP tutela_ledger_writes_total Ledger events committed.\n# TYPE tutela_ledger_writes_total counter\ntutela_ledger_writes_total {}\n\
+         # HELP tutela_ledger_followed_total Ledger events folded from other instances' writes.\n# TYPE tutela_ledger_followed_total counter\ntutela_ledger_followed_total {}\n\
          # HELP tutela_subjects Persons with decision state in memory.\n# TYPE tutela_subjects gauge\ntutela_subjects {subjects}\n\
          # HELP tutela_ready Whether the state is loaded.\n# TYPE tutela_ready gauge\ntutela_ready {}\n\
          # HELP tutela_requests_open Data subject requests not yet final.\n# TYPE tutela_requests_open gauge\ntutela_requests_open {}\n\
          # HELP tutela_requests_overdue Data subject requests past their due date (Art. 12(3)).\n# TYPE tutela_requests_overdue gauge\ntutela_requests_overdue {}\n\
          # HELP tutela_request_step_failures_total Failed fulfilment steps (each is retried).\n# TYPE tutela_request_step_failures_total counter\ntutela_request_step_failures_total {}\n",
         LEDGER_WRITES.load(Ordering::Relaxed),
+        LEDGER_FOLLOWED.load(Ordering::Relaxed),
         u8::from(ready),
         REQUESTS_OPEN.load(Ordering::Relaxed),
         REQUESTS_OVERDUE.load(Ordering::Relaxed),

@@ -272,15 +272,31 @@ pub async fn run(
         let Some(engine) = engine.upgrade() else {
             return;
         };
-        if let Err(e) = seal(&engine.store).await {
-            tracing::warn!(error = %e, "sealing the log failed; retrying");
-            continue;
-        }
-        if last_head.elapsed() >= head_every {
-            match sign_head(&engine.store, &key, jiff::Timestamp::now()).await {
-                Ok(_) => last_head = std::time::Instant::now(),
-                Err(e) => tracing::warn!(error = %e, "signing a tree head failed; retrying"),
+        let store = engine.store.clone();
+        let work = async {
+            seal(&store).await?;
+            if last_head.elapsed() >= head_every {
+                sign_head(&store, &key, jiff::Timestamp::now()).await?;
+                last_head = std::time::Instant::now();
             }
+            Ok::<_, StoreError>(())
+        };
+        // One sealer across instances: two would race for the same leaf indices.
+        let ttl = std::time::Duration::from_secs(15);
+        match crate::lease::holding(
+            &store,
+            crate::lease::LOG_SEALER,
+            &engine.instance,
+            ttl,
+            work,
+        )
+        .await
+        {
+            Ok(Some(Ok(())) | None) => {}
+            Ok(Some(Err(e))) => {
+                tracing::warn!(error = %e, "sealing or signing the log failed; retrying")
+            }
+            Err(e) => tracing::warn!(error = %e, "taking the log sealer's lease failed"),
         }
     }
 }

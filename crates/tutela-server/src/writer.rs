@@ -8,8 +8,9 @@ use std::sync::atomic::Ordering;
 
 use rustc_hash::FxHashMap;
 use tokio::sync::{mpsc, oneshot};
+use tutela_core::compiled::EventError;
 use tutela_core::state::SubjectState;
-use tutela_store::{Appended, NewEvent, Store};
+use tutela_store::{Appended, ClusterStore, NewEvent, Store, StoreError};
 
 use crate::engine::{Engine, EngineError, Job, check, is_erasure};
 use crate::metrics;
@@ -50,20 +51,19 @@ pub(crate) async fn run(engine: Weak<Engine>, mut rx: mpsc::Receiver<Job>) {
                         .erase(&subject, at, policy.policy_version(), &keep)
                         .await
                         .map_err(EngineError::from);
-                    if let Ok(done) = &result {
-                        let mut live = engine.live.write().unwrap_or_else(|e| e.into_inner());
-                        let policy = live.policy.clone();
-                        live.get_or_insert(&subject)
-                            .apply(&policy, &tutela_core::ledger::EventKind::Erasure);
-                        live.calls.apply(
-                            &policy,
-                            &subject,
-                            &tutela_core::ledger::EventKind::Erasure,
-                            at,
-                        );
-                        engine.applied_seq.fetch_max(done.seq, Ordering::AcqRel);
+                    // The tombstone is folded from the ledger with anything another instance
+                    // committed before it, so the applied position has no gap.
+                    if result.is_ok()
+                        && let Err(e) = fold_new(&engine).await
+                    {
+                        tracing::warn!(error = %e, "folding after an erasure failed; the follower retries");
+                        engine.set_lagging(true);
                     }
                     let _ = reply.send(result);
+                }
+                Job::CatchUp { reply } => {
+                    commit(&engine, std::mem::take(&mut appends)).await;
+                    let _ = reply.send(fold_new(&engine).await.map_err(EngineError::from));
                 }
             }
         }
@@ -135,15 +135,74 @@ async fn switch(
     Ok(stats)
 }
 
-async fn commit(engine: &Engine, appends: Vec<(NewEvent, Reply)>) {
-    if appends.is_empty() {
-        return;
+/// Folds the ledger rows after the applied position into the states and the per-call
+/// consents, in ledger order. Only the writer calls it, so no commit of this instance
+/// interleaves. Returns how many rows were folded.
+pub(crate) async fn fold_new(engine: &Engine) -> Result<usize, StoreError> {
+    let after = engine.applied_seq.load(Ordering::Acquire);
+    let events = engine.store.events_after(after).await?;
+    let Some(last) = events.last() else {
+        return Ok(0);
+    };
+    let mut live = engine.live.write().unwrap_or_else(|e| e.into_inner());
+    let policy = live.policy.clone();
+    for e in &events {
+        live.get_or_insert(&e.subject).apply(&policy, &e.kind);
+        live.calls.apply(&policy, &e.subject, &e.kind, e.at);
     }
+    engine.applied_seq.fetch_max(last.seq, Ordering::AcqRel);
+    drop(live);
+    metrics::ledger_followed(events.len());
+    Ok(events.len())
+}
+
+/// How often a batch is checked again after another instance wrote first, before its writes
+/// fail with a storage error (each retry means the ledger moved on meanwhile).
+const MAX_ATTEMPTS: usize = 16;
+
+async fn commit(engine: &Engine, mut appends: Vec<(NewEvent, Reply)>) {
+    for _ in 0..MAX_ATTEMPTS {
+        if appends.is_empty() {
+            return;
+        }
+        match attempt(engine, appends).await {
+            Attempt::Done => return,
+            Attempt::Behind(again) => {
+                appends = again;
+                if let Err(e) = fold_new(engine).await {
+                    fail(appends, &e.to_string());
+                    return;
+                }
+            }
+        }
+    }
+    fail(
+        appends,
+        "the ledger kept moving under other instances' writes; retry",
+    );
+}
+
+enum Attempt {
+    Done,
+    /// Another instance appended first; the writes, unanswered, to check again.
+    Behind(Vec<(NewEvent, Reply)>),
+}
+
+fn fail(appends: Vec<(NewEvent, Reply)>, msg: &str) {
+    for (_, reply) in appends {
+        let _ = reply.send(Err(EngineError::Storage(msg.to_owned())));
+    }
+}
+
+/// Checks the writes against the states folded up to the applied position and commits the
+/// accepted ones only if the ledger has not moved past that position.
+async fn attempt(engine: &Engine, appends: Vec<(NewEvent, Reply)>) -> Attempt {
     let policy = engine.policy();
     // Check each write against the state it will meet, including the writes before it here.
     let mut scratch: FxHashMap<String, SubjectState> = FxHashMap::default();
-    let mut accepted: Vec<(NewEvent, Reply)> = Vec::with_capacity(appends.len());
-    {
+    let mut verdicts: Vec<(NewEvent, Reply, Result<(), EventError>)> =
+        Vec::with_capacity(appends.len());
+    let head = {
         let states = engine.states();
         for (event, reply) in appends {
             let state = scratch
@@ -152,23 +211,25 @@ async fn commit(engine: &Engine, appends: Vec<(NewEvent, Reply)>) {
             // The version that checked the write is the one it records.
             let mut event = event;
             event.policy_version = policy.policy_version().to_owned();
-            match check(&policy, state, &event) {
-                Ok(()) if !is_erasure(&event.kind) => {
-                    state.apply(&policy, &event.kind);
-                    accepted.push((event, reply));
-                }
-                Ok(()) => accepted.push((event, reply)),
-                Err(e) => {
-                    let _ = reply.send(Err(EngineError::Rejected(e)));
-                }
+            let verdict = check(&policy, state, &event);
+            if verdict.is_ok() && !is_erasure(&event.kind) {
+                state.apply(&policy, &event.kind);
             }
+            verdicts.push((event, reply, verdict));
         }
+        // Read under the states' lock: the position the checks saw.
+        engine.applied_seq.load(Ordering::Acquire)
+    };
+    let events: Vec<NewEvent> = verdicts
+        .iter()
+        .filter(|(_, _, v)| v.is_ok())
+        .map(|(e, _, _)| e.clone())
+        .collect();
+    if events.is_empty() {
+        answer_rejected(verdicts);
+        return Attempt::Done;
     }
-    if accepted.is_empty() {
-        return;
-    }
-    let events: Vec<NewEvent> = accepted.iter().map(|(e, _)| e.clone()).collect();
-    match engine.store.append(&events).await {
+    match engine.store.append_at_head(&events, head).await {
         Ok(results) => {
             {
                 let mut states = engine.live.write().unwrap_or_else(|e| e.into_inner());
@@ -190,16 +251,43 @@ async fn commit(engine: &Engine, appends: Vec<(NewEvent, Reply)>) {
                 }
             }
             metrics::ledger_writes(results.iter().filter(|r| r.is_ok()).count());
-            for ((_, reply), result) in accepted.into_iter().zip(results) {
-                let _ = reply.send(result.map_err(EngineError::from));
+            let mut results = results.into_iter();
+            for (_, reply, verdict) in verdicts {
+                let answer = match verdict {
+                    Ok(()) => results
+                        .next()
+                        .unwrap_or(Err(tutela_store::StoreError::Conflict))
+                        .map_err(EngineError::from),
+                    Err(e) => Err(EngineError::Rejected(e)),
+                };
+                let _ = reply.send(answer);
             }
+            Attempt::Done
         }
+        Err(StoreError::Behind { .. }) => Attempt::Behind(
+            verdicts
+                .into_iter()
+                .map(|(event, reply, _)| (event, reply))
+                .collect(),
+        ),
         Err(e) => {
-            tracing::error!(error = %e, writes = accepted.len(), "ledger commit failed; nothing recorded");
+            tracing::error!(error = %e, writes = events.len(), "ledger commit failed; nothing recorded");
             let msg = e.to_string();
-            for (_, reply) in accepted {
-                let _ = reply.send(Err(EngineError::Storage(msg.clone())));
+            for (_, reply, verdict) in verdicts {
+                let _ = reply.send(match verdict {
+                    Ok(()) => Err(EngineError::Storage(msg.clone())),
+                    Err(e) => Err(EngineError::Rejected(e)),
+                });
             }
+            Attempt::Done
+        }
+    }
+}
+
+fn answer_rejected(verdicts: Vec<(NewEvent, Reply, Result<(), EventError>)>) {
+    for (_, reply, verdict) in verdicts {
+        if let Err(e) = verdict {
+            let _ = reply.send(Err(EngineError::Rejected(e)));
         }
     }
 }

@@ -11,6 +11,7 @@ mod access;
 mod api_scenarios;
 mod audiences;
 mod bad_input;
+mod cluster;
 mod disclosures;
 mod events;
 mod fulfilment;

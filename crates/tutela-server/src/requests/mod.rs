@@ -180,17 +180,13 @@ impl Requests {
         fulfilment: Fulfilment,
     ) -> Self {
         Requests {
-            engine,
             settings,
             mailer,
             connectors: fulfilment.connectors,
             notifier: fulfilment.notifier,
             in_flight: std::sync::Mutex::default(),
-            owner: format!(
-                "{}-{}",
-                std::process::id(),
-                crate::random_hex(6).unwrap_or_default()
-            ),
+            owner: engine.instance.clone(),
+            engine,
         }
     }
 

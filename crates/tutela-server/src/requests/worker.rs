@@ -1016,9 +1016,16 @@ pub async fn run(requests: std::sync::Weak<Requests>) {
         let Some(requests) = requests.upgrade() else {
             return;
         };
+        // One instance of several works at a time; another takes over when its lease lapses.
+        let ttl = (interval * 3).max(std::time::Duration::from_secs(30));
+        let store = requests.engine.store.clone();
+        let owner = requests.owner.clone();
         let worker = Worker { requests };
-        if let Err(e) = worker.tick(Timestamp::now()).await {
-            tracing::warn!(error = %e, "request worker tick failed; retrying");
+        let tick = worker.tick(Timestamp::now());
+        match crate::lease::holding(&store, crate::lease::REQUEST_WORKER, &owner, ttl, tick).await {
+            Ok(Some(Ok(_)) | None) => {}
+            Ok(Some(Err(e))) => tracing::warn!(error = %e, "request worker tick failed; retrying"),
+            Err(e) => tracing::warn!(error = %e, "taking the request worker's lease failed"),
         }
     }
 }

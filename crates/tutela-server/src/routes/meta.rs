@@ -124,7 +124,8 @@ pub async fn healthz() -> Json<serde_json::Value> {
 
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let db = state.engine.store.ping().await.is_ok();
-    let ready = db && state.engine.is_ready();
+    let caught_up = !state.engine.is_lagging();
+    let ready = db && state.engine.is_ready() && caught_up;
     let status = if ready {
         StatusCode::OK
     } else {
@@ -132,7 +133,13 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     };
     (
         status,
-        Json(json!({"ready": ready, "database": db, "state_loaded": state.engine.is_ready()})),
+        Json(json!({
+            "ready": ready,
+            "database": db,
+            "state_loaded": state.engine.is_ready(),
+            "caught_up": caught_up,
+            "applied_seq": state.engine.applied_seq(),
+        })),
     )
         .into_response()
 }
