@@ -1339,6 +1339,7 @@ fn personal_attributes_are_sealed_and_the_master_key_rotates() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+mod cluster;
 mod events;
 mod gate;
 mod gate_cluster;

@@ -149,6 +149,11 @@ pub(crate) async fn fold_new(engine: &Engine) -> Result<usize, StoreError> {
     for e in &events {
         live.get_or_insert(&e.subject).apply(&policy, &e.kind);
         live.calls.apply(&policy, &e.subject, &e.kind, e.at);
+        if is_erasure(&e.kind)
+            && let Some(vault) = engine.store.vault()
+        {
+            vault.forget_cached(tutela_store::vault::OwnerKind::Subject, &e.subject);
+        }
     }
     engine.applied_seq.fetch_max(last.seq, Ordering::AcqRel);
     drop(live);

@@ -384,6 +384,12 @@ impl Vault {
         Ok(())
     }
 
+    /// Drops the owner's data key from this process's cache: another instance on the same key
+    /// store destroyed it (an erasure it committed), and this copy must not outlive it.
+    pub fn forget_cached(&self, kind: OwnerKind, id: &str) {
+        self.forget(&kind.owner(id));
+    }
+
     /// Whether `stored` is a sealed value (tests and `tutela keys status` use it).
     pub fn is_sealed(stored: &str) -> bool {
         stored.starts_with(PREFIX)
