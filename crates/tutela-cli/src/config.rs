@@ -26,6 +26,12 @@ pub struct Config {
     pub nats_url: Option<String>,
     /// Days the event stream keeps an event, when tutela creates the stream (default 30).
     pub events_retention_days: Option<u32>,
+    /// Milliseconds between reads of the ledger for other instances' writes when no notice
+    /// came (default 1000); set it low (e.g. 50) with `follow_listen = false`.
+    pub follow_poll_ms: Option<u32>,
+    /// Listen for PostgreSQL's notices of other instances' writes (default true); false for
+    /// a PostgreSQL-compatible database without `LISTEN`.
+    pub follow_listen: Option<bool>,
     /// Days a report or export is kept after it was produced (default 30).
     pub result_retention_days: Option<u32>,
     /// The privacy center's public address, for links in mails and objection notices.

@@ -868,7 +868,14 @@ async fn serve(
         _ => tutela_store::vault::read_pseudonym_keys(&source)?,
     };
     let started = std::time::Instant::now();
-    let engine = Engine::start(store, policy)
+    let mut options = tutela_server::engine::EngineOptions::default();
+    if let Some(ms) = config.follow_poll_ms {
+        options.follow.poll = std::time::Duration::from_millis(u64::from(ms.max(1)));
+    }
+    if let Some(listen) = config.follow_listen {
+        options.follow.listen = listen;
+    }
+    let engine = Engine::start_with(store, policy, options)
         .await
         .context("starting the engine")?;
     let listener = tokio::net::TcpListener::bind(addr)

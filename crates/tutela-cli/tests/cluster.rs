@@ -316,7 +316,7 @@ fn drive(
             clients.push(std::thread::spawn(move || {
                 let mut mine = Acknowledged::new();
                 for i in (c..writes).step_by(CLIENTS) {
-                    let granted = (i / PERSONS) % 2 == 0;
+                    let granted = (i / PERSONS).is_multiple_of(2);
                     let body = format!(
                         r#"{{"purpose":"phone_marketing","channel":"phone","granted":{granted},"source":"call_center","evidence":"recorded call"}}"#
                     );

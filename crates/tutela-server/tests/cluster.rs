@@ -142,9 +142,17 @@ async fn concurrent_writes_on_both_leave_both_with_the_ledgers_states() {
         return;
     };
     let mut tasks = Vec::new();
-    for i in 0..400 {
-        let engine = if i % 2 == 0 { a.clone() } else { b.clone() };
-        let other = if i % 2 == 0 { b.clone() } else { a.clone() };
+    for i in 0..400u32 {
+        let engine = if i.is_multiple_of(2) {
+            a.clone()
+        } else {
+            b.clone()
+        };
+        let other = if i.is_multiple_of(2) {
+            b.clone()
+        } else {
+            a.clone()
+        };
         tasks.push(tokio::spawn(async move {
             let subject = format!("p-{}", i % 37);
             let key = format!("k-{i}");
