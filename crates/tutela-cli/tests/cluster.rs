@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream;
 use tutela_store::testing::PgSchema;
 
+use super::events::start_nats;
 use super::gate::read_messages;
 use super::gate_cluster::nats_server_or_skip;
 use super::{BIN, free_port, temp_dir};
@@ -152,26 +153,7 @@ impl Nats {
     }
 
     fn start(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join("nats.log"))
-            .expect("nats log");
-        let child = Command::new(&self.binary)
-            .args([
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-js",
-                "-sd",
-            ])
-            .arg(self.dir.join("nats"))
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn nats-server");
-        self.child = Some(child);
+        self.child = Some(start_nats(&self.binary, &self.dir, self.port));
     }
 
     fn kill(&mut self) {

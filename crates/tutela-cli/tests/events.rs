@@ -18,7 +18,7 @@ use super::{BIN, Server, free_port, http, temp_dir};
 const TOKEN: &str = "events-test-token-0123456789";
 const PERSONS: usize = 20;
 
-fn start_nats(binary: &Path, dir: &Path, port: u16) -> Child {
+pub(super) fn start_nats(binary: &Path, dir: &Path, port: u16) -> Child {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
