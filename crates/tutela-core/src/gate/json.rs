@@ -126,6 +126,7 @@ impl Scanner<'_> {
     }
 
     fn number(&mut self) -> Scan<()> {
+        let start = self.i;
         if self.peek() == Some(b'-') {
             self.i += 1;
         }
@@ -142,7 +143,8 @@ impl Scanner<'_> {
                 return self.fail("bad number");
             }
         }
-        if let Some(b'e' | b'E') = self.peek() {
+        let exponent = matches!(self.peek(), Some(b'e' | b'E'));
+        if exponent {
             self.i += 1;
             if let Some(b'+' | b'-') = self.peek() {
                 self.i += 1;
@@ -150,6 +152,20 @@ impl Scanner<'_> {
             if self.digits() == 0 {
                 return self.fail("bad number");
             }
+        }
+        // The grammar allows any magnitude, but consumers parse numbers as doubles and most
+        // (serde_json among them) reject one that overflows; the gate passes numbers on
+        // verbatim, so it must not accept what they cannot read. Only a number with an
+        // exponent or hundreds of digits can overflow, so the common case pays nothing.
+        let span = &self.b[start..self.i];
+        if (exponent || span.len() > 300)
+            && !std::str::from_utf8(span)
+                .ok()
+                .and_then(|s| s.parse::<f64>().ok())
+                .is_some_and(f64::is_finite)
+        {
+            self.i = start;
+            return self.fail("number out of range");
         }
         Ok(())
     }
@@ -316,6 +332,8 @@ mod tests {
             (r#"{"a":1} x"#, 8),
             (r#"{"a" 1}"#, 5),
             (r#"{"a":"unterminated"#, 18),
+            (r#"{"ts":7173148000e24200}"#, 6),
+            (r#"{"a":-1e309}"#, 5),
         ];
         for (input, offset) in cases {
             let e = members(input)
@@ -328,6 +346,12 @@ mod tests {
             members(&deep).err().map(|e| e.what),
             Some("nested too deep")
         );
+        let huge = format!("{{\"a\":{}}}", "9".repeat(400));
+        assert_eq!(
+            members(&huge).err().map(|e| e.what),
+            Some("number out of range")
+        );
+        assert!(members(r#"{"a":1e308,"b":-2.5E-400}"#).is_ok());
         let bad_utf8 = b"{\"a\":\"\xff\"}";
         assert!(scan_object(bad_utf8, |_| {}).is_err());
     }
