@@ -37,6 +37,7 @@ pub async fn run_all<S: Store + tutela_store::LogStore>(store: &S) {
     erasure_keeps_the_evidence_a_legal_duty_holds(store).await;
     concurrent_appends_lose_nothing(store).await;
     snapshots_replace_each_other_and_events_after_follow_them(store).await;
+    events_after_reads_past_a_page(store).await;
     call_consents_are_read_back_by_time(store).await;
     log_leaves_and_heads_are_kept_in_order(store).await;
     store.ping().await.expect("ping");
@@ -201,6 +202,38 @@ async fn concurrent_appends_lose_nothing<S: Store>(store: &S) {
     let all = store.all_events().await.expect("all");
     assert_eq!(all.len(), before + 160);
     assert!(all.windows(2).all(|w| w[0].seq < w[1].seq), "ledger order");
+}
+
+/// `events_after` reads in pages of 10,000; a gap longer than a page comes back whole.
+async fn events_after_reads_past_a_page<S: Store>(store: &S) {
+    let from = store
+        .all_events()
+        .await
+        .expect("all")
+        .last()
+        .map_or(0, |e| e.seq);
+    let batch: Vec<NewEvent> = (0..10_050)
+        .map(|i| {
+            consent(
+                &format!("page-{}", i % 50),
+                "email_marketing",
+                i % 2 == 0,
+                None,
+            )
+        })
+        .collect();
+    for r in store.append(&batch).await.expect("append") {
+        r.expect("appended");
+    }
+    let after = store.events_after(from).await.expect("after");
+    assert_eq!(after.len(), 10_050);
+    assert!(
+        after.windows(2).all(|w| w[0].seq < w[1].seq),
+        "ledger order"
+    );
+    assert!(after[0].seq > from);
+    let tail = store.events_after(after[10_000].seq).await.expect("after");
+    assert_eq!(tail.as_slice(), &after[10_001..]);
 }
 
 async fn snapshots_replace_each_other_and_events_after_follow_them<S: Store>(store: &S) {
