@@ -173,7 +173,10 @@ async fn main() {
                     .map(|j| consent(format!("h-{round}-{i}-{j}"), true))
                     .collect();
                 if check {
-                    let done = store.append_at_head(&batch, head).await.unwrap();
+                    let done = store
+                        .append_at_head(&batch, head, |_| panic!("no other writer"))
+                        .await
+                        .unwrap();
                     head = done
                         .iter()
                         .filter_map(|r| r.as_ref().ok())

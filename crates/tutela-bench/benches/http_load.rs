@@ -205,6 +205,18 @@ impl Instance {
         Instance { child, port }
     }
 
+    /// The resident memory of the process, in MiB.
+    fn rss_mib(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("VmRSS:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            })
+            .map_or(0, |kb| kb / 1024)
+    }
+
     /// Stops the process with SIGTERM, so that it writes its snapshot as in a rolling restart.
     fn stop(mut self) {
         let _ = Command::new("kill")
@@ -392,14 +404,14 @@ fn run(persons: usize, instances: &[Instance], connections: u64, seconds: u64) {
         }
     }
     let mut total = 0usize;
-    for op in 0..3 {
+    for (op, name) in OPS.iter().enumerate() {
         let samples = &mut all.micros[op];
         samples.sort_unstable();
         total += samples.len();
         println!(
             "| {persons} | {} | {} | {:.0} | {:.2} | {:.2} | {} |",
             instances.len(),
-            OPS[op],
+            name,
             samples.len() as f64 / seconds as f64,
             percentile_ms(samples, 0.5),
             percentile_ms(samples, 0.99),
@@ -480,6 +492,11 @@ fn main() {
             );
             println!("|---|---|---|---|---|---|---|");
             run(persons, &instances, connections, seconds);
+            let rss: Vec<String> = instances
+                .iter()
+                .map(|i| format!("{} MiB", i.rss_mib()))
+                .collect();
+            println!("resident memory after the run: {}", rss.join(", "));
             for i in instances {
                 i.stop();
             }

@@ -5,8 +5,9 @@
 //! Notices are a hint, never the data: a lost connection, a missed notice or a database
 //! without `LISTEN` only delays the fold until the next poll, and the engine reports itself
 //! lagging (`/readyz` not ready) until a read of the ledger succeeds again. The writer also
-//! refuses to commit past a row it has not folded ([`tutela_store::ClusterStore::append_at_head`]),
-//! so a write is never checked against a stale state.
+//! never commits past a row it has not folded ([`tutela_store::ClusterStore::append_at_head`]
+//! hands such rows over under the appends' lock), so a write is never checked against a
+//! stale state.
 
 use std::sync::Weak;
 use std::time::Duration;

@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 use rustc_hash::FxHashMap;
 use tokio::sync::{mpsc, oneshot};
 use tutela_core::compiled::EventError;
+use tutela_core::ledger::LedgerEvent;
 use tutela_core::state::SubjectState;
 use tutela_store::{Appended, ClusterStore, NewEvent, Store, StoreError};
 
@@ -141,12 +142,18 @@ async fn switch(
 pub(crate) async fn fold_new(engine: &Engine) -> Result<usize, StoreError> {
     let after = engine.applied_seq.load(Ordering::Acquire);
     let events = engine.store.events_after(after).await?;
+    fold_events(engine, &events);
+    Ok(events.len())
+}
+
+/// Folds rows another instance wrote (read after the applied position, in ledger order).
+fn fold_events(engine: &Engine, events: &[LedgerEvent]) {
     let Some(last) = events.last() else {
-        return Ok(0);
+        return;
     };
     let mut live = engine.live.write().unwrap_or_else(|e| e.into_inner());
     let policy = live.policy.clone();
-    for e in &events {
+    for e in events {
         live.get_or_insert(&e.subject).apply(&policy, &e.kind);
         live.calls.apply(&policy, &e.subject, &e.kind, e.at);
         if is_erasure(&e.kind)
@@ -158,93 +165,89 @@ pub(crate) async fn fold_new(engine: &Engine) -> Result<usize, StoreError> {
     engine.applied_seq.fetch_max(last.seq, Ordering::AcqRel);
     drop(live);
     metrics::ledger_followed(events.len());
-    Ok(events.len())
 }
 
-/// How often a batch is checked again after another instance wrote first, before its writes
-/// fail with a storage error (each retry means the ledger moved on meanwhile).
-const MAX_ATTEMPTS: usize = 16;
-
-async fn commit(engine: &Engine, mut appends: Vec<(NewEvent, Reply)>) {
-    for _ in 0..MAX_ATTEMPTS {
-        if appends.is_empty() {
-            return;
-        }
-        match attempt(engine, appends).await {
-            Attempt::Done => return,
-            Attempt::Behind(again) => {
-                appends = again;
-                if let Err(e) = fold_new(engine).await {
-                    fail(appends, &e.to_string());
-                    return;
-                }
-            }
-        }
-    }
-    fail(
-        appends,
-        "the ledger kept moving under other instances' writes; retry",
-    );
-}
-
-enum Attempt {
-    Done,
-    /// Another instance appended first; the writes, unanswered, to check again.
-    Behind(Vec<(NewEvent, Reply)>),
-}
-
-fn fail(appends: Vec<(NewEvent, Reply)>, msg: &str) {
-    for (_, reply) in appends {
-        let _ = reply.send(Err(EngineError::Storage(msg.to_owned())));
-    }
-}
-
-/// Checks the writes against the states folded up to the applied position and commits the
-/// accepted ones only if the ledger has not moved past that position.
-async fn attempt(engine: &Engine, appends: Vec<(NewEvent, Reply)>) -> Attempt {
+/// Checks each write against the state it will meet, including the writes before it in the
+/// group; the states are read at the applied position.
+fn check_group(engine: &Engine, events: &[NewEvent]) -> Vec<Result<(), EventError>> {
     let policy = engine.policy();
-    // Check each write against the state it will meet, including the writes before it here.
     let mut scratch: FxHashMap<String, SubjectState> = FxHashMap::default();
-    let mut verdicts: Vec<(NewEvent, Reply, Result<(), EventError>)> =
-        Vec::with_capacity(appends.len());
-    let head = {
-        let states = engine.states();
-        for (event, reply) in appends {
+    let states = engine.states();
+    events
+        .iter()
+        .map(|event| {
             let state = scratch
                 .entry(event.subject.clone())
                 .or_insert_with(|| *states.state(&event.subject));
-            // The version that checked the write is the one it records.
-            let mut event = event;
-            event.policy_version = policy.policy_version().to_owned();
-            let verdict = check(&policy, state, &event);
+            let verdict = check(&policy, state, event);
             if verdict.is_ok() && !is_erasure(&event.kind) {
                 state.apply(&policy, &event.kind);
             }
-            verdicts.push((event, reply, verdict));
-        }
-        // Read under the states' lock: the position the checks saw.
-        engine.applied_seq.load(Ordering::Acquire)
-    };
-    let events: Vec<NewEvent> = verdicts
-        .iter()
-        .filter(|(_, _, v)| v.is_ok())
-        .map(|(e, _, _)| e.clone())
-        .collect();
-    if events.is_empty() {
-        answer_rejected(verdicts);
-        return Attempt::Done;
+            verdict
+        })
+        .collect()
+}
+
+/// Checks the writes against the states folded up to the applied position and commits the
+/// accepted ones. When another instance wrote after that position, the store hands its rows
+/// over under the appends' lock; they are folded and the accepted writes checked again
+/// before the commit, in the same turn at the lock.
+async fn commit(engine: &Engine, appends: Vec<(NewEvent, Reply)>) {
+    if appends.is_empty() {
+        return;
     }
-    match engine.store.append_at_head(&events, head).await {
+    let policy = engine.policy();
+    let (events, replies): (Vec<NewEvent>, Vec<Reply>) = appends
+        .into_iter()
+        .map(|(mut event, reply)| {
+            // The version that checked the write is the one it records.
+            event.policy_version = policy.policy_version().to_owned();
+            (event, reply)
+        })
+        .unzip();
+    // Only this writer moves the states and the applied position, so the checks saw `head`.
+    let head = engine.applied_seq.load(Ordering::Acquire);
+    let mut verdicts = check_group(engine, &events);
+    let accepted: Vec<usize> = (0..events.len()).filter(|&i| verdicts[i].is_ok()).collect();
+    if accepted.is_empty() {
+        answer(verdicts, replies, Vec::new());
+        return;
+    }
+    let candidates: Vec<NewEvent> = accepted.iter().map(|&i| events[i].clone()).collect();
+    let mut rechecked: Option<Vec<Result<(), EventError>>> = None;
+    let recheck = |missed: &[LedgerEvent]| -> Vec<bool> {
+        fold_events(engine, missed);
+        let again = check_group(engine, &candidates);
+        let keep = again.iter().map(Result::is_ok).collect();
+        rechecked = Some(again);
+        keep
+    };
+    let outcome = engine
+        .store
+        .append_at_head(&candidates, head, recheck)
+        .await;
+    if let Some(again) = rechecked {
+        for (&i, verdict) in accepted.iter().zip(again) {
+            verdicts[i] = verdict;
+        }
+    }
+    let standing: Vec<usize> = accepted
+        .iter()
+        .copied()
+        .filter(|&i| verdicts[i].is_ok())
+        .collect();
+    match outcome {
         Ok(results) => {
             {
                 let mut states = engine.live.write().unwrap_or_else(|e| e.into_inner());
-                for (event, result) in events.iter().zip(&results) {
+                for (&i, result) in standing.iter().zip(&results) {
                     if let Ok(Appended {
                         duplicate: false,
                         seq,
                         ..
                     }) = result
                     {
+                        let event = &events[i];
                         states
                             .get_or_insert(&event.subject)
                             .apply(&policy, &event.kind);
@@ -256,43 +259,36 @@ async fn attempt(engine: &Engine, appends: Vec<(NewEvent, Reply)>) -> Attempt {
                 }
             }
             metrics::ledger_writes(results.iter().filter(|r| r.is_ok()).count());
-            let mut results = results.into_iter();
-            for (_, reply, verdict) in verdicts {
-                let answer = match verdict {
-                    Ok(()) => results
-                        .next()
-                        .unwrap_or(Err(tutela_store::StoreError::Conflict))
-                        .map_err(EngineError::from),
-                    Err(e) => Err(EngineError::Rejected(e)),
-                };
-                let _ = reply.send(answer);
-            }
-            Attempt::Done
+            answer(verdicts, replies, results);
         }
-        Err(StoreError::Behind { .. }) => Attempt::Behind(
-            verdicts
-                .into_iter()
-                .map(|(event, reply, _)| (event, reply))
-                .collect(),
-        ),
         Err(e) => {
-            tracing::error!(error = %e, writes = events.len(), "ledger commit failed; nothing recorded");
+            tracing::error!(error = %e, writes = standing.len(), "ledger commit failed; nothing recorded");
             let msg = e.to_string();
-            for (_, reply, verdict) in verdicts {
+            for (verdict, reply) in verdicts.into_iter().zip(replies) {
                 let _ = reply.send(match verdict {
                     Ok(()) => Err(EngineError::Storage(msg.clone())),
                     Err(e) => Err(EngineError::Rejected(e)),
                 });
             }
-            Attempt::Done
         }
     }
 }
 
-fn answer_rejected(verdicts: Vec<(NewEvent, Reply, Result<(), EventError>)>) {
-    for (_, reply, verdict) in verdicts {
-        if let Err(e) = verdict {
-            let _ = reply.send(Err(EngineError::Rejected(e)));
-        }
+/// Answers every write: the store's result for a standing one (in order), the refusal
+/// otherwise.
+fn answer(
+    verdicts: Vec<Result<(), EventError>>,
+    replies: Vec<Reply>,
+    results: Vec<Result<Appended, StoreError>>,
+) {
+    let mut results = results.into_iter();
+    for (verdict, reply) in verdicts.into_iter().zip(replies) {
+        let _ = reply.send(match verdict {
+            Ok(()) => results
+                .next()
+                .unwrap_or(Err(StoreError::Conflict))
+                .map_err(EngineError::from),
+            Err(e) => Err(EngineError::Rejected(e)),
+        });
     }
 }

@@ -102,8 +102,9 @@ async fn each_instance_follows_the_others_writes() {
     pg.drop_schema().await;
 }
 
-/// With its follower asleep, `b` learns of `a`'s erasure from the refused append, folds it,
-/// and refuses the write the erasure forbids: no write is accepted on a stale state.
+/// With its follower asleep, `b` learns of `a`'s erasure from the rows its append is handed
+/// under the lock, folds them, and refuses the write the erasure forbids: no write is accepted
+/// on a stale state.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_checked_against_a_stale_state_is_checked_again() {
     let asleep = FollowSettings {
@@ -184,6 +185,46 @@ async fn concurrent_writes_on_both_leave_both_with_the_ledgers_states() {
         assert!(follows(&a, &subject, folded).await, "a: {subject}");
         assert!(follows(&b, &subject, folded).await, "b: {subject}");
     }
+    drop((a, b));
+    pg.drop_schema().await;
+}
+
+/// Both engines busy at once, each with 16 clients writing back to back: whichever waits at the
+/// appends' lock always finds the other's commit ahead of it, and must still get its writes
+/// through (a writer that gave up its turn to catch up and then queued again starved here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sustained_writes_on_both_all_commit() {
+    let Some(Pair { a, b, pg }) = pair(FollowSettings::default()).await else {
+        return;
+    };
+    let mut tasks = Vec::new();
+    for c in 0..32u32 {
+        let engine = if c.is_multiple_of(2) {
+            a.clone()
+        } else {
+            b.clone()
+        };
+        tasks.push(tokio::spawn(async move {
+            let mut failed = 0;
+            for i in 0..100u32 {
+                let subject = format!("busy-{}", (c * 100 + i) % 101);
+                if engine
+                    .append(consent(&subject, i % 3 != 0, None))
+                    .await
+                    .is_err()
+                {
+                    failed += 1;
+                }
+            }
+            failed
+        }));
+    }
+    let mut failed = 0;
+    for t in tasks {
+        failed += t.await.expect("task");
+    }
+    assert_eq!(failed, 0, "writes failed under contention");
+    assert_eq!(a.store.all_events().await.expect("ledger").len(), 32 * 100);
     drop((a, b));
     pg.drop_schema().await;
 }

@@ -1,4 +1,4 @@
-//! What several server instances on one database need of it: appends that refuse to pass
+//! What several server instances on one database need of it: appends that never pass
 //! ledger rows the writer has not folded, the ledger's head, a notice of new rows (PostgreSQL
 //! `LISTEN`/`NOTIFY`), and leases on background work that one instance runs at a time.
 
@@ -7,6 +7,8 @@ use std::future::Future;
 use sqlx::Row;
 
 use crate::sql::{AnyStore, PgStore, SqliteStore, micros};
+use tutela_core::ledger::LedgerEvent;
+
 use crate::{Appended, NewEvent, StoreError};
 
 /// Sent inside every transaction that adds ledger rows; the channel is per schema, so that
@@ -14,15 +16,21 @@ use crate::{Appended, NewEvent, StoreError};
 pub(crate) const NOTIFY_LEDGER: &str = "SELECT pg_notify('tutela_ledger_' || current_schema(), '')";
 
 pub trait ClusterStore: Send + Sync {
-    /// Appends like [`crate::Store::append`], but only while the ledger holds no row after
-    /// `head`: otherwise [`StoreError::Behind`] and nothing is written. A writer that checked
-    /// the events against states folded up to `head` thereby never commits past a row written
-    /// by another instance that it has not seen.
-    fn append_at_head(
+    /// Appends like [`crate::Store::append`], but never past a ledger row the writer has not
+    /// folded. A writer checked `events` against states folded up to `head`. When the ledger
+    /// holds rows after `head` (another instance wrote them), they are read under the appends'
+    /// lock and given to `recheck`, which folds them and says, per event, whether it still
+    /// stands; the standing events are appended in the same transaction, so no row of another
+    /// instance can come between the check and the commit, and a writer never has to give up
+    /// its turn at the lock to catch up. The results are for the standing events, in order.
+    fn append_at_head<F>(
         &self,
         events: &[NewEvent],
         head: i64,
-    ) -> impl Future<Output = Result<Vec<Result<Appended, StoreError>>, StoreError>> + Send;
+        recheck: F,
+    ) -> impl Future<Output = Result<Vec<Result<Appended, StoreError>>, StoreError>> + Send
+    where
+        F: FnOnce(&[LedgerEvent]) -> Vec<bool> + Send;
 
     /// The highest ledger sequence number (0 for an empty ledger).
     fn ledger_head(&self) -> impl Future<Output = Result<i64, StoreError>> + Send;
@@ -48,23 +56,42 @@ pub trait ClusterStore: Send + Sync {
 macro_rules! cluster_store {
     ($store:ty) => {
         impl ClusterStore for $store {
-            async fn append_at_head(
+            async fn append_at_head<F>(
                 &self,
                 events: &[NewEvent],
                 head: i64,
-            ) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
-                let sealed = crate::vault::seal_events(self.vault.as_deref(), events).await?;
+                recheck: F,
+            ) -> Result<Vec<Result<Appended, StoreError>>, StoreError>
+            where
+                F: FnOnce(&[LedgerEvent]) -> Vec<bool> + Send,
+            {
+                let mut sealed = crate::vault::seal_events(self.vault.as_deref(), events).await?;
                 // The sealed transaction holds the appends' lock: no row can commit between
                 // this read and the insert.
                 let mut tx = self.begin_sealed().await?;
-                let newer: Option<i64> = sqlx::query_scalar(
-                    "SELECT seq FROM ledger WHERE seq > $1 ORDER BY seq LIMIT 1",
-                )
-                .bind(head)
-                .fetch_optional(&mut *tx)
-                .await?;
-                if let Some(seq) = newer {
-                    return Err(StoreError::Behind { newer: seq });
+                let mut missed = Vec::new();
+                loop {
+                    let after = missed.last().map_or(head, |e: &LedgerEvent| e.seq);
+                    let rows = sqlx::query(
+                        "SELECT seq, subject, at_us, kind, body FROM ledger WHERE seq > $1 ORDER BY seq LIMIT 10000",
+                    )
+                    .bind(after)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    let full = rows.len() == 10_000;
+                    for r in &rows {
+                        missed.push(crate::sql::ledger_event!(r)?);
+                    }
+                    if !full {
+                        break;
+                    }
+                }
+                if !missed.is_empty() {
+                    let keep = recheck(&missed);
+                    sealed.retain(&keep);
+                }
+                if sealed.events.is_empty() {
+                    return Ok(Vec::new());
                 }
                 let out = Self::append_rows(&mut tx, &sealed).await?;
                 Self::notify_ledger(&mut tx).await?;
@@ -119,12 +146,16 @@ cluster_store!(SqliteStore);
 cluster_store!(PgStore);
 
 impl ClusterStore for AnyStore {
-    async fn append_at_head(
+    async fn append_at_head<F>(
         &self,
         events: &[NewEvent],
         head: i64,
-    ) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
-        dispatch!(self, s => s.append_at_head(events, head).await)
+        recheck: F,
+    ) -> Result<Vec<Result<Appended, StoreError>>, StoreError>
+    where
+        F: FnOnce(&[LedgerEvent]) -> Vec<bool> + Send,
+    {
+        dispatch!(self, s => s.append_at_head(events, head, recheck).await)
     }
     async fn ledger_head(&self) -> Result<i64, StoreError> {
         dispatch!(self, s => s.ledger_head().await)

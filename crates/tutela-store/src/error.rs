@@ -11,10 +11,6 @@ pub enum StoreError {
     /// Someone else changed the record first; read it again and retry.
     #[error("the record was changed concurrently")]
     Conflict,
-    /// Another instance appended to the ledger after the writer's head (row `newer`): fold
-    /// the rows after the head, check again, retry.
-    #[error("the ledger has rows after the writer's head, from {newer} on")]
-    Behind { newer: i64 },
     #[error("unsupported database url; use sqlite://PATH or postgres://…")]
     UnsupportedUrl,
     #[error("key vault: {0}")]

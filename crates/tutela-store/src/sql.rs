@@ -25,7 +25,7 @@ pub(crate) fn from_micros(us: i64) -> jiff::Timestamp {
     jiff::Timestamp::from_microsecond(us).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
 }
 
-fn event(
+pub(crate) fn event(
     seq: i64,
     subject: String,
     at_us: i64,
@@ -145,7 +145,7 @@ macro_rules! ledger_event {
         let r = $r;
         let kind: String = r.try_get("kind")?;
         let body: String = r.try_get("body")?;
-        event(
+        $crate::sql::event(
             r.try_get("seq")?,
             r.try_get("subject")?,
             r.try_get("at_us")?,
@@ -154,6 +154,7 @@ macro_rules! ledger_event {
         )
     }};
 }
+pub(crate) use ledger_event;
 
 /// A `StoredEvent` from a row of the history queries (a macro: the row types differ).
 macro_rules! stored_event {

@@ -1,8 +1,8 @@
 //! The checks every store must pass for several instances on one database: appends that
-//! refuse to pass unseen rows, the ledger's head, leases. The ledger notices are PostgreSQL's
+//! never pass unseen rows, the ledger's head, leases. The ledger notices are PostgreSQL's
 //! alone and have their own test.
 
-use tutela_store::{ClusterStore, Store, StoreError};
+use tutela_store::{ClusterStore, Store};
 
 use crate::conformance::consent;
 
@@ -19,31 +19,68 @@ async fn appends_at_the_head_only<S: Store + ClusterStore>(store: &S) {
     let head = store.ledger_head().await.expect("head");
     let events = store.events_after(0).await.expect("events");
     assert_eq!(head, events.last().map_or(0, |e| e.seq));
+    let mut asked = false;
     let done = store
-        .append_at_head(&[consent("cl-1", "newsletter", true, None)], head)
+        .append_at_head(&[consent("cl-1", "newsletter", true, None)], head, |_| {
+            asked = true;
+            vec![true]
+        })
         .await
         .expect("at the head");
+    assert!(!asked, "nothing was missed, so nothing is checked again");
     let seq = done[0].as_ref().expect("appended").seq;
     assert!(seq > head);
     assert_eq!(store.ledger_head().await.expect("head"), seq);
-    // A writer that has not seen `seq` writes nothing and learns where to read from.
+    // A writer that has not seen `seq` is handed that row under the lock; the event it
+    // withdraws after folding it is not written.
+    let mut missed = Vec::new();
     let stale = store
-        .append_at_head(&[consent("cl-2", "newsletter", true, None)], head)
-        .await;
-    assert!(
-        matches!(stale, Err(StoreError::Behind { newer }) if newer == seq),
-        "{stale:?}"
-    );
+        .append_at_head(&[consent("cl-2", "newsletter", true, None)], head, |rows| {
+            missed = rows.iter().map(|e| e.seq).collect();
+            vec![false]
+        })
+        .await
+        .expect("stale");
+    assert_eq!(missed, vec![seq]);
+    assert!(stale.is_empty());
     assert_eq!(store.ledger_head().await.expect("head"), seq);
     assert!(store.history("cl-2").await.expect("history").is_empty());
+    // Of several events, the ones that still stand are written, in order, after the row.
+    let kept = store
+        .append_at_head(
+            &[
+                consent("cl-2", "newsletter", true, None),
+                consent("cl-4", "newsletter", true, None),
+            ],
+            head,
+            |rows| {
+                assert_eq!(rows.len(), 1);
+                vec![false, true]
+            },
+        )
+        .await
+        .expect("kept");
+    assert_eq!(kept.len(), 1);
+    let kept_seq = kept[0].as_ref().expect("appended").seq;
+    assert!(kept_seq > seq);
+    assert!(store.history("cl-2").await.expect("history").is_empty());
+    assert_eq!(store.history("cl-4").await.expect("history").len(), 1);
     // An idempotent repeat at the head answers with the first write.
     let first = store
-        .append_at_head(&[consent("cl-3", "newsletter", true, Some("cl-key"))], seq)
+        .append_at_head(
+            &[consent("cl-3", "newsletter", true, Some("cl-key"))],
+            kept_seq,
+            |_| vec![true],
+        )
         .await
         .expect("first");
     let head = store.ledger_head().await.expect("head");
     let again = store
-        .append_at_head(&[consent("cl-3", "newsletter", true, Some("cl-key"))], head)
+        .append_at_head(
+            &[consent("cl-3", "newsletter", true, Some("cl-key"))],
+            head,
+            |_| vec![true],
+        )
         .await
         .expect("again");
     let (first, again) = (

@@ -14,6 +14,24 @@ pub(crate) struct SealedEvents {
     pub email_index: Vec<Option<String>>,
 }
 
+impl SealedEvents {
+    /// Keeps the events whose entry in `keep` is true (missing entries count as false).
+    pub fn retain(&mut self, keep: &[bool]) {
+        let mut i = 0;
+        let mut events = std::mem::take(&mut self.events).into_iter();
+        let mut hashes = std::mem::take(&mut self.hashes).into_iter();
+        let mut index = std::mem::take(&mut self.email_index).into_iter();
+        while let (Some(e), Some(h), Some(x)) = (events.next(), hashes.next(), index.next()) {
+            if keep.get(i).copied().unwrap_or(false) {
+                self.events.push(e);
+                self.hashes.push(h);
+                self.email_index.push(x);
+            }
+            i += 1;
+        }
+    }
+}
+
 pub(crate) async fn seal_events(
     vault: Option<&Vault>,
     events: &[NewEvent],
