@@ -156,7 +156,7 @@ async fn main() {
         loaded,
     );
     println!(
-        "  B's load: {writes} writes in {secs:.1} s = {:.0} writes/s; A's retries after B wrote first are inside A's append",
+        "  B's load: {writes} writes in {secs:.1} s = {:.0} writes/s; when B wrote first, A folds and re-checks inside its append",
         writes as f64 / secs
     );
 
