@@ -5,10 +5,9 @@
 use std::future::Future;
 
 use sqlx::Row;
-
-use crate::sql::{AnyStore, PgStore, SqliteStore, micros};
 use tutela_core::ledger::LedgerEvent;
 
+use crate::sql::{AnyStore, PgStore, SqliteStore, micros};
 use crate::{Appended, NewEvent, StoreError};
 
 /// Sent inside every transaction that adds ledger rows; the channel is per schema, so that
