@@ -28,12 +28,12 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, consumer, stream};
 use futures_util::StreamExt;
-use tutela_bench::{Rng, bench_imsi, env, random_events, reference, usage_event};
+use tutela_bench::{Rng, bench_imsi, env, random_events, reference, seed, usage_event};
 use tutela_core::gate::{TOKEN_DOMAIN, identifier_token, parse_routes};
 use tutela_core::ledger::EventKind;
 use tutela_core::pseudonym::{Identifier, PseudonymKeys};
 use tutela_server::gate::{GateSettings, SharedCounts};
-use tutela_store::{AnyStore, NewEvent, SqliteStore, Store};
+use tutela_store::{AnyStore, SqliteStore, Store};
 
 const ROUTES: &str = include_str!("../../../policies/gate.toml");
 const BATCH: usize = 1000;
@@ -54,16 +54,7 @@ async fn seed(store: &AnyStore, persons: usize, keys: &PseudonymKeys) {
         };
         // The link first: an erasure among the random events ends what may be recorded.
         for kind in std::iter::once(link).chain(random_events(&policy, &mut rng)) {
-            batch.push(NewEvent {
-                subject: subject.clone(),
-                at,
-                kind,
-                evidence: None,
-                reason: None,
-                email: None,
-                idempotency_key: None,
-                policy_version: "bench".into(),
-            });
+            batch.push(seed::event(subject.clone(), at, kind));
         }
         if batch.len() >= 20_000 || i + 1 == persons {
             for r in store.append(&batch).await.unwrap() {

@@ -33,9 +33,10 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use sqlx::AssertSqlSafe;
-use tutela_bench::{Rng, random_events, reference};
+use tutela_bench::seed::{self, subject};
+use tutela_bench::{Rng, reference};
 use tutela_store::testing::pg_url;
-use tutela_store::{AnyStore, NewEvent, PgStore, Store};
+use tutela_store::{AnyStore, PgStore, Store};
 
 const TOKEN: &str = "load-bench-token-0123456789abcdef";
 const OPS: [&str; 3] = ["decisions", "consents", "requests"];
@@ -74,10 +75,6 @@ fn mix() -> [u64; 3] {
     weights
 }
 
-fn subject(i: usize) -> String {
-    format!("C{i:08}")
-}
-
 fn schema_url(base: &str, schema: &str) -> String {
     let sep = if base.contains('?') { '&' } else { '?' };
     format!("{base}{sep}options=-c%20search_path%3D{schema}")
@@ -109,6 +106,13 @@ async fn seed(persons: usize) -> i64 {
     .await
     .unwrap_or(None);
     if seeded != Some(persons as i64) {
+        // No marker: a seeding that did not finish, or none; start from an empty schema.
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "DROP SCHEMA {schema} CASCADE; CREATE SCHEMA {schema}"
+        )))
+        .execute(&admin)
+        .await
+        .unwrap();
         let store = AnyStore::Postgres(
             PgStore::connect_in_schema(&pg_url(), Some(&schema))
                 .await
@@ -117,36 +121,18 @@ async fn seed(persons: usize) -> i64 {
         store.migrate().await.unwrap();
         let t = Instant::now();
         let policy = reference().unwrap();
-        let mut rng = Rng::new(9);
-        let at: jiff::Timestamp = "2026-03-01T00:00:00Z".parse().unwrap();
-        let mut batch = Vec::with_capacity(20_000);
-        for i in 0..persons {
-            for kind in random_events(&policy, &mut rng) {
-                batch.push(NewEvent {
-                    subject: subject(i),
-                    at,
-                    kind,
-                    evidence: None,
-                    reason: None,
-                    email: None,
-                    idempotency_key: None,
-                    policy_version: "bench".into(),
-                });
-            }
-            if batch.len() >= 20_000 || i + 1 == persons {
-                for r in store.append(&batch).await.unwrap() {
-                    r.unwrap();
-                }
-                batch.clear();
-            }
-            if (i + 1) % 1_000_000 == 0 {
+        let mut shown = 0;
+        seed::random_histories(&store, &policy, persons, &mut Rng::new(9), |done| {
+            if done / 1_000_000 > shown && done < persons {
+                shown = done / 1_000_000;
                 println!(
-                    "  seeded {} persons in {:.0} s",
-                    i + 1,
+                    "  seeded {done} persons in {:.0} s",
                     t.elapsed().as_secs_f64()
                 );
             }
-        }
+        })
+        .await
+        .unwrap();
         sqlx::query(AssertSqlSafe(format!(
             "CREATE TABLE {schema}.load_seeded (persons BIGINT NOT NULL)"
         )))

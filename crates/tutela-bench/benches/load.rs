@@ -13,39 +13,16 @@
 
 use std::time::Instant;
 
-use tutela_bench::{Rng, random_events, reference};
+use tutela_bench::{Rng, random_events, reference, seed};
 use tutela_core::compiled::CompiledPolicy;
 use tutela_server::engine::{LoadStats, load_states};
-use tutela_store::{AnyStore, NewEvent, PgStore, Snapshot, SqliteStore, Store};
+use tutela_store::{AnyStore, PgStore, Snapshot, SqliteStore, Store};
 
 async fn seed(store: &AnyStore, persons: usize) -> usize {
     let policy = reference().unwrap();
-    let mut rng = Rng::new(5);
-    let at: jiff::Timestamp = "2026-03-01T00:00:00Z".parse().unwrap();
-    let mut batch = Vec::with_capacity(20_000);
-    let mut total = 0;
-    for i in 0..persons {
-        for kind in random_events(&policy, &mut rng) {
-            batch.push(NewEvent {
-                subject: format!("C{i:08}"),
-                at,
-                kind,
-                evidence: None,
-                reason: None,
-                email: None,
-                idempotency_key: None,
-                policy_version: "bench".into(),
-            });
-        }
-        if batch.len() >= 20_000 || i + 1 == persons {
-            total += batch.len();
-            for r in store.append(&batch).await.unwrap() {
-                r.unwrap();
-            }
-            batch.clear();
-        }
-    }
-    total
+    seed::random_histories(store, &policy, persons, &mut Rng::new(5), |_| {})
+        .await
+        .unwrap()
 }
 
 async fn best_load(store: &AnyStore, policy: &CompiledPolicy) -> (f64, LoadStats) {
@@ -105,18 +82,9 @@ async fn seed_tail(store: &AnyStore, policy: &CompiledPolicy, n: usize) -> usize
     let at: jiff::Timestamp = "2026-04-01T00:00:00Z".parse().unwrap();
     let mut batch = Vec::with_capacity(n);
     while batch.len() < n {
-        let who = format!("C{:08}", rng.below(1_000));
+        let who = seed::subject(rng.below(1_000));
         for kind in random_events(policy, &mut rng) {
-            batch.push(NewEvent {
-                subject: who.clone(),
-                at,
-                kind,
-                evidence: None,
-                reason: None,
-                email: None,
-                idempotency_key: None,
-                policy_version: "bench".into(),
-            });
+            batch.push(seed::event(who.clone(), at, kind));
         }
     }
     batch.truncate(n);

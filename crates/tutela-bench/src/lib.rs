@@ -5,6 +5,7 @@
 #![allow(clippy::print_stdout, reason = "benchmark reports go to stdout")]
 
 pub mod redact_eval;
+pub mod seed;
 
 use tutela_core::basis::{ContractKind, CountryCode, Relationship};
 use tutela_core::compiled::{CompiledPolicy, Query};
