@@ -144,15 +144,10 @@ async fn concurrent_writes_on_both_leave_both_with_the_ledgers_states() {
     };
     let mut tasks = Vec::new();
     for i in 0..400u32 {
-        let engine = if i.is_multiple_of(2) {
-            a.clone()
+        let (engine, other) = if i.is_multiple_of(2) {
+            (a.clone(), b.clone())
         } else {
-            b.clone()
-        };
-        let other = if i.is_multiple_of(2) {
-            b.clone()
-        } else {
-            a.clone()
+            (b.clone(), a.clone())
         };
         tasks.push(tokio::spawn(async move {
             let subject = format!("p-{}", i % 37);
@@ -199,11 +194,7 @@ async fn sustained_writes_on_both_all_commit() {
     };
     let mut tasks = Vec::new();
     for c in 0..32u32 {
-        let engine = if c.is_multiple_of(2) {
-            a.clone()
-        } else {
-            b.clone()
-        };
+        let engine = [&a, &b][c as usize % 2].clone();
         tasks.push(tokio::spawn(async move {
             let mut failed = 0;
             for i in 0..100u32 {
