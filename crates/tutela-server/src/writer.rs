@@ -208,12 +208,16 @@ async fn commit(engine: &Engine, appends: Vec<(NewEvent, Reply)>) {
     // Only this writer moves the states and the applied position, so the checks saw `head`.
     let head = engine.applied_seq.load(Ordering::Acquire);
     let mut verdicts = check_group(engine, &events);
-    let accepted: Vec<usize> = (0..events.len()).filter(|&i| verdicts[i].is_ok()).collect();
+    // The accepted writes move on as the candidates; `accepted[j]` is candidate j's place.
+    let (accepted, candidates): (Vec<usize>, Vec<NewEvent>) = events
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| verdicts[*i].is_ok())
+        .unzip();
     if accepted.is_empty() {
         answer(verdicts, replies, Vec::new());
         return;
     }
-    let candidates: Vec<NewEvent> = accepted.iter().map(|&i| events[i].clone()).collect();
     let mut rechecked: Option<Vec<Result<(), EventError>>> = None;
     let recheck = |missed: &[LedgerEvent]| -> Vec<bool> {
         fold_events(engine, missed);
@@ -231,23 +235,23 @@ async fn commit(engine: &Engine, appends: Vec<(NewEvent, Reply)>) {
             verdicts[i] = verdict;
         }
     }
-    let standing: Vec<usize> = accepted
+    let standing: Vec<&NewEvent> = accepted
         .iter()
-        .copied()
-        .filter(|&i| verdicts[i].is_ok())
+        .zip(&candidates)
+        .filter(|(i, _)| verdicts[**i].is_ok())
+        .map(|(_, event)| event)
         .collect();
     match outcome {
         Ok(results) => {
             {
                 let mut states = engine.live.write().unwrap_or_else(|e| e.into_inner());
-                for (&i, result) in standing.iter().zip(&results) {
+                for (event, result) in standing.iter().zip(&results) {
                     if let Ok(Appended {
                         duplicate: false,
                         seq,
                         ..
                     }) = result
                     {
-                        let event = &events[i];
                         states
                             .get_or_insert(&event.subject)
                             .apply(&policy, &event.kind);
