@@ -32,6 +32,9 @@ pub struct SweepBatch {
     pub cursor: Option<SweepCursor>,
     /// From the start of the transaction to its commit: the longest any lock was held.
     pub elapsed: Duration,
+    /// The database cancelled the `DELETE` at the lock limit: nothing was deleted, and the
+    /// cursor is where it was.
+    pub cancelled: bool,
 }
 
 impl Connector {
@@ -60,13 +63,16 @@ impl Connector {
     }
 
     /// Deletes the due rows of the next slice of about `limit` rows in timestamp order, from
-    /// `after` on, in one transaction.
+    /// `after` on, in one transaction. With a `lock_limit`, PostgreSQL cancels the `DELETE`
+    /// once it has run that long (its `statement_timeout`), so no batch holds its row locks
+    /// past it whatever the disk does; the other databases have no such bound.
     pub async fn sweep_batch(
         &self,
         target: &SweepTarget,
         after: Option<&SweepCursor>,
         limit: usize,
         held: &BTreeSet<String>,
+        lock_limit: Option<Duration>,
     ) -> Result<SweepBatch, ConnectorError> {
         let started = Instant::now();
         let d = &self.dialect;
@@ -101,15 +107,39 @@ impl Connector {
         // 2. The slice's due rows go; held and still referenced ones stay behind the cursor.
         let mut values = Vec::new();
         let filter = self.due_filter(target, lo, hi.as_deref(), held, typed, &mut values)?;
-        let deleted = tx
+        let limited = match lock_limit {
+            Some(limit) if self.kind() == ConnectorKind::Postgres => {
+                let ms = limit.as_millis().max(1);
+                tx.exec(&format!("SET LOCAL statement_timeout = {ms}"), &[])
+                    .await
+                    .map_err(|e| self.error(e))?;
+                true
+            }
+            _ => false,
+        };
+        let deleted = match tx
             .exec(&format!("DELETE FROM {t} WHERE {filter}"), &values)
             .await
-            .map_err(|e| self.error(e))?;
+        {
+            Ok(n) => n,
+            // 57014: query_canceled, here by the statement timeout just set.
+            Err(sqlx::Error::Database(e)) if limited && e.code().as_deref() == Some("57014") => {
+                tx.rollback().await.map_err(|e| self.error(e))?;
+                return Ok(SweepBatch {
+                    deleted: 0,
+                    cursor: after.cloned(),
+                    elapsed: started.elapsed(),
+                    cancelled: true,
+                });
+            }
+            Err(e) => return Err(self.error(e)),
+        };
         tx.commit().await.map_err(|e| self.error(e))?;
         Ok(SweepBatch {
             deleted,
             cursor: hi.map(|at| SweepCursor { at }),
             elapsed: started.elapsed(),
+            cancelled: false,
         })
     }
 

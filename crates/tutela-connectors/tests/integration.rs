@@ -320,13 +320,15 @@ async fn sweep_checks(c: &Connector) {
     assert_eq!(due("usage_records").await, 26, "{:?}", c.kind());
     assert_eq!(due("invoices").await, 1, "{:?}", c.kind());
     assert_eq!(due("payments").await, 1, "{:?}", c.kind());
+    // A lock limit far above what these batches take: set on PostgreSQL, never reached.
+    let limit = Some(std::time::Duration::from_secs(10));
     let mut deleted = BTreeMap::new();
     for target in &plan.targets {
         let mut cursor = None;
         let mut batches = 0;
         loop {
             let b = c
-                .sweep_batch(target, cursor.as_ref(), 4, &held(&target.table_name))
+                .sweep_batch(target, cursor.as_ref(), 4, &held(&target.table_name), limit)
                 .await
                 .expect("batch");
             *deleted.entry(target.table_name.clone()).or_insert(0) += b.deleted;
@@ -371,7 +373,7 @@ async fn sweep_checks(c: &Connector) {
     // Another sweep finds nothing; once the hold is lifted, the held row goes.
     for target in &plan.targets {
         let again = c
-            .sweep_batch(target, None, 100, &held(&target.table_name))
+            .sweep_batch(target, None, 100, &held(&target.table_name), None)
             .await
             .expect("batch");
         assert_eq!(
@@ -387,7 +389,7 @@ async fn sweep_checks(c: &Connector) {
         .find(|t| t.table_name == "usage_records")
         .expect("usage");
     let lifted = c
-        .sweep_batch(usage, None, 100, &BTreeSet::new())
+        .sweep_batch(usage, None, 100, &BTreeSet::new(), None)
         .await
         .expect("batch");
     assert_eq!(lifted.deleted, 1);
@@ -538,7 +540,7 @@ async fn sweeps_postgres_time_columns() {
         let mut cursor = None;
         loop {
             let b = c
-                .sweep_batch(t, cursor.as_ref(), 1, &BTreeSet::new())
+                .sweep_batch(t, cursor.as_ref(), 1, &BTreeSet::new(), None)
                 .await
                 .expect("batch");
             *gone.entry(t.table_name.clone()).or_insert(0) += b.deleted;
@@ -562,5 +564,82 @@ async fn sweeps_postgres_time_columns() {
         Some(vec!["2".to_owned()])
     );
     drop(c);
+    pg.drop_schema().await;
+}
+
+/// On PostgreSQL a batch whose `DELETE` runs past the lock limit is cancelled by the database
+/// itself: it deletes nothing and leaves the cursor where it was, and the next try deletes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_past_its_lock_limit_is_cancelled_and_changes_nothing() {
+    // covers: N7b
+    use sqlx::Connection;
+    use std::collections::BTreeSet;
+    use std::time::Duration;
+    let Some(pg) = PgSchema::create().await else {
+        return;
+    };
+    let text = "[dataset]\nid = \"net\"\nconnector = \"postgres\"\nurl_env = \"UNUSED\"\nperson_table = \"people\"\n\
+        [[table]]\nname = \"people\"\n[[table.field]]\nname = \"email\"\ncategory = \"contact\"\nidentifies = \"email\"\n\
+        [[table]]\nname = \"events\"\nreferences = [{ column = \"person_id\", table = \"people\" }]\n\
+        retention = \"service_quality_data\"\nretention_from = \"at\"\n[[table.field]]\nname = \"bytes\"\ncategory = \"usage\"\n";
+    let map = datamap::load("net.toml", text, &policy()).expect("map");
+    let c = Connector::open(map, Some(&pg.store_url()), b"k".to_vec())
+        .await
+        .expect("open");
+    c.run_statements(&[
+        "CREATE TABLE people (id BIGINT PRIMARY KEY, email TEXT)".to_owned(),
+        "CREATE TABLE events (id BIGINT PRIMARY KEY, person_id BIGINT REFERENCES people (id), at TIMESTAMPTZ NOT NULL, bytes BIGINT)".to_owned(),
+        "INSERT INTO people VALUES (1, 'p@example.org')".to_owned(),
+        "INSERT INTO events VALUES (1, 1, '2020-01-01 00:00:00+00', 1), (2, 1, '2020-01-02 00:00:00+00', 1), (3, 1, '2020-01-03 00:00:00+00', 1)".to_owned(),
+    ])
+    .await
+    .expect("schema");
+    let plan = tutela_core::retention::plan_sweep(
+        &policy(),
+        std::slice::from_ref(&c.map),
+        jiff::civil::date(2026, 11, 30),
+    );
+    let events = plan
+        .targets
+        .iter()
+        .find(|t| t.table_name == "events")
+        .expect("events are swept");
+    // Another transaction holds a due row, so the batch's DELETE waits until it is cancelled.
+    let mut blocker = sqlx::PgConnection::connect(&pg.store_url())
+        .await
+        .expect("second connection");
+    sqlx::query("BEGIN")
+        .execute(&mut blocker)
+        .await
+        .expect("begin");
+    sqlx::query("SELECT id FROM events WHERE id = 2 FOR UPDATE")
+        .execute(&mut blocker)
+        .await
+        .expect("lock a row");
+    let none = BTreeSet::new();
+    let limit = Some(Duration::from_millis(100));
+    let b = c
+        .sweep_batch(events, None, 10, &none, limit)
+        .await
+        .expect("a cancelled batch is no error");
+    assert!(b.cancelled, "{b:?}");
+    assert_eq!((b.deleted, b.cursor.clone()), (0, None));
+    assert!(
+        b.elapsed >= Duration::from_millis(100) && b.elapsed < Duration::from_secs(5),
+        "cancelled at the limit: {:?}",
+        b.elapsed
+    );
+    assert_eq!(c.count_due(events, &none).await.expect("count"), 3);
+    sqlx::query("ROLLBACK")
+        .execute(&mut blocker)
+        .await
+        .expect("release");
+    let b = c
+        .sweep_batch(events, None, 10, &none, limit)
+        .await
+        .expect("batch");
+    assert!(!b.cancelled, "{b:?}");
+    assert_eq!(b.deleted, 3);
+    assert_eq!(c.count_due(events, &none).await.expect("count"), 0);
     pg.drop_schema().await;
 }

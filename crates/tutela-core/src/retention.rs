@@ -140,6 +140,10 @@ pub struct BatchSize {
     pub min: usize,
     pub max: usize,
     pub target_ms: u64,
+    /// The longest one batch's `DELETE` may run: where the database can enforce it
+    /// (PostgreSQL's `statement_timeout`), it cancels a batch past this, the batch deletes
+    /// nothing and is tried again at a quarter of its size. `0` sets no limit.
+    pub lock_limit_ms: u64,
 }
 
 impl Default for BatchSize {
@@ -149,6 +153,7 @@ impl Default for BatchSize {
             min: 50,
             max: 50_000,
             target_ms: 25,
+            lock_limit_ms: 80,
         }
     }
 }
@@ -165,6 +170,14 @@ impl BatchSize {
         };
         BatchSize {
             rows: rows.clamp(self.min, self.max),
+            ..self
+        }
+    }
+
+    /// The size after a batch the database cancelled at the lock limit.
+    pub fn cancelled(self) -> BatchSize {
+        BatchSize {
+            rows: (self.rows / 4).clamp(self.min, self.max),
             ..self
         }
     }

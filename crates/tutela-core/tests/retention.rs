@@ -193,4 +193,7 @@ fn batches_adapt_to_the_time_they_take() {
     assert_eq!(small.next(500, 50).rows, 50);
     let big = BatchSize { rows: 50_000, ..b };
     assert_eq!(big.next(1, 50_000).rows, 50_000);
+    // A batch cancelled at the lock limit comes again at a quarter, never under the minimum.
+    assert_eq!(big.cancelled().rows, 12_500);
+    assert_eq!(small.cancelled().rows, 50);
 }

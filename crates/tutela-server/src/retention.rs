@@ -39,6 +39,10 @@ impl Default for SweepSettings {
     }
 }
 
+/// Cancellations in a row at the smallest batch size after which a batch runs without the
+/// lock limit.
+const UNLIMITED_AFTER: u32 = 8;
+
 /// Where one table of a sweep stands (kept as JSON in the store).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableProgress {
@@ -51,6 +55,9 @@ pub struct TableProgress {
     pub batches: u64,
     /// The longest batch so far: the longest the sweep held locks on this table.
     pub longest_batch_ms: u64,
+    /// Batches the database cancelled at the lock limit (each tried again smaller).
+    #[serde(default)]
+    pub cancelled: u64,
     pub done: bool,
 }
 
@@ -202,6 +209,7 @@ impl Sweeper<'_> {
                     deleted: 0,
                     batches: 0,
                     longest_batch_ms: 0,
+                    cancelled: 0,
                     done: false,
                 })
                 .collect(),
@@ -254,6 +262,8 @@ impl Sweeper<'_> {
             ..StepReport::default()
         };
         let mut size = self.settings.batch;
+        // Batches cancelled in a row at the smallest size.
+        let mut cancelled_at_min = 0u32;
         'tables: for i in 0..progress.tables.len() {
             if progress.tables[i].done {
                 continue;
@@ -273,11 +283,29 @@ impl Sweeper<'_> {
                 .unwrap_or_default();
             loop {
                 let tp = &mut progress.tables[i];
+                // After eight cancellations in a row at the smallest size the batch runs without
+                // the limit: rows that share one instant are one batch however small the size,
+                // and must go all the same. (A passing stall, or a row lock held elsewhere, is
+                // usually over by then.)
+                let limit = (size.lock_limit_ms > 0 && cancelled_at_min < UNLIMITED_AFTER)
+                    .then(|| Duration::from_millis(size.lock_limit_ms));
                 match c
-                    .sweep_batch(target, tp.cursor.as_ref(), size.rows, &keys)
+                    .sweep_batch(target, tp.cursor.as_ref(), size.rows, &keys, limit)
                     .await
                 {
+                    Ok(b) if b.cancelled => {
+                        let ms = u64::try_from(b.elapsed.as_millis()).unwrap_or(u64::MAX);
+                        tp.cancelled += 1;
+                        tp.longest_batch_ms = tp.longest_batch_ms.max(ms);
+                        cancelled_at_min = if size.rows == size.min {
+                            cancelled_at_min + 1
+                        } else {
+                            0
+                        };
+                        size = size.cancelled();
+                    }
                     Ok(b) => {
+                        cancelled_at_min = 0;
                         let ms = u64::try_from(b.elapsed.as_millis()).unwrap_or(u64::MAX);
                         tp.deleted += b.deleted;
                         tp.batches += 1;

@@ -171,6 +171,7 @@ async fn a_sweep_whose_process_died_is_resumed_by_another() {
             min: 3,
             max: 3,
             target_ms: 25,
+            lock_limit_ms: 80,
         },
         ..SweepSettings::default()
     };
@@ -527,4 +528,93 @@ async fn a_held_persons_erasure_restricts_instead_and_erases_once_the_hold_is_li
     assert_eq!(usage_of(&c, "R-1").await, 0);
     app.finish().await;
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// On PostgreSQL a batch held up past the lock limit (here by another transaction's row lock)
+/// is cancelled and tried again smaller, and the sweep still deletes everything due, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_cancelled_at_the_lock_limit_is_retried_and_the_sweep_completes() {
+    // covers: N7b
+    use sqlx::Connection;
+    let Some(pg) = tutela_store::testing::PgSchema::create().await else {
+        return;
+    };
+    let map = tutela_core::datamap::load("demo.toml", MAP, &policy().policy).expect("map");
+    let c = Connector::open(map, Some(&pg.store_url()), b"k".to_vec())
+        .await
+        .expect("open");
+    c.run_statements(&rows()).await.expect("seed");
+    let c = Arc::new(c);
+    let app = app_with(&c).await;
+    let compiled = policy();
+    let settings = SweepSettings {
+        batch: tutela_core::retention::BatchSize {
+            rows: 8,
+            min: 2,
+            max: 8,
+            target_ms: 25,
+            lock_limit_ms: 50,
+        },
+        ..SweepSettings::default()
+    };
+    let connectors = vec![c.clone()];
+    let sweeper = Sweeper {
+        store: &app.engine.store,
+        policy: &compiled.policy,
+        connectors: &connectors,
+        owner: "a",
+        settings: &settings,
+    };
+    // A due usage record of R-1 is locked by another transaction for 300 ms.
+    let mut blocker = sqlx::PgConnection::connect(&pg.store_url())
+        .await
+        .expect("second connection");
+    sqlx::query("BEGIN")
+        .execute(&mut blocker)
+        .await
+        .expect("begin");
+    sqlx::query("SELECT id FROM usage_records WHERE id = 1000 FOR UPDATE")
+        .execute(&mut blocker)
+        .await
+        .expect("lock a row");
+    let release = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        sqlx::query("ROLLBACK")
+            .execute(&mut blocker)
+            .await
+            .expect("release");
+    });
+    let t0 = at("2026-12-01T03:00:00Z");
+    assert!(sweeper.open(t0, false).await.expect("open").is_some());
+    let mut deleted = 0;
+    for _ in 0..100 {
+        let r = sweeper
+            .step(t0, std::time::Duration::from_secs(60), |_| {})
+            .await
+            .expect("step");
+        assert!(r.error.is_none(), "{r:?}");
+        deleted += r.deleted;
+        if r.finished {
+            break;
+        }
+    }
+    release.await.expect("released");
+    assert_eq!(deleted, 44, "40 usage records, 2 payments, 2 invoices");
+    assert_eq!(usage_of(&c, "R-1").await + usage_of(&c, "R-2").await, 20);
+    let sweeps = app.engine.store.sweeps(5).await.expect("sweeps");
+    let progress: tutela_server::retention::Progress =
+        serde_json::from_str(&sweeps[0].progress).expect("progress");
+    let usage = progress
+        .tables
+        .iter()
+        .find(|t| t.table == "usage_records")
+        .expect("usage");
+    assert!(usage.cancelled >= 1, "{usage:?}");
+    assert!(
+        usage.longest_batch_ms < 250,
+        "no batch held its locks until the row was released: {usage:?}"
+    );
+    assert_eq!(progress.deleted(), 44);
+    app.finish().await;
+    pg.drop_schema().await;
 }
