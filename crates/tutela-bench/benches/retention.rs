@@ -10,8 +10,9 @@
 //! store after every batch, as `tutela retention run` does.
 //!
 //! Environment: `TUTELA_BENCH_ROWS` (expired rows, default 10,000,000; a tenth as many recent
-//! rows stay), `TUTELA_BENCH_TARGET_MS` and `TUTELA_BENCH_MAX_ROWS` (the batch's target time and
-//! largest size), `TUTELA_TEST_PG_URL`.
+//! rows stay), `TUTELA_BENCH_TARGET_MS`, `TUTELA_BENCH_MAX_ROWS` and `TUTELA_BENCH_LOCK_LIMIT_MS`
+//! (the batch's target time, largest size, and the lock limit at which PostgreSQL cancels a
+//! batch; 0 for none), `TUTELA_TEST_PG_URL`.
 
 #![allow(
     clippy::print_stdout,
@@ -126,30 +127,65 @@ fn waits(mut all: Vec<Duration>) -> Waits {
 }
 
 /// Asks for a SHARE lock every 20 ms until stopped; returns every wait.
-fn probe(url: String, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<Vec<Duration>> {
+/// The probe's waits (the `LOCK TABLE` statement alone), and for every wait past 100 ms what
+/// held a lock on the table at that moment (backend type, lock mode, the start of its query).
+fn probe(
+    url: String,
+    stop: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<(Vec<Duration>, Vec<String>)> {
     tokio::spawn(async move {
         let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(1)
+            .max_connections(2)
             .connect(&url)
             .await
             .unwrap();
         let mut all = Vec::new();
+        let mut holders = Vec::new();
         while !stop.load(Ordering::SeqCst) {
-            let t = Instant::now();
             let mut tx = pool.begin().await.unwrap();
-            sqlx::query("SET LOCAL lock_timeout = '600s'")
+            sqlx::query("SET LOCAL lock_timeout = '100ms'")
                 .execute(&mut *tx)
                 .await
                 .unwrap();
-            sqlx::query("LOCK TABLE usage_records IN SHARE MODE")
+            let t = Instant::now();
+            let first = sqlx::query("LOCK TABLE usage_records IN SHARE MODE")
                 .execute(&mut *tx)
-                .await
-                .unwrap();
-            tx.commit().await.unwrap();
+                .await;
+            match first {
+                Ok(_) => tx.commit().await.unwrap(),
+                Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("55P03") => {
+                    let held: Vec<(String, String, String)> = sqlx::query_as(
+                        "SELECT coalesce(a.backend_type, '') || ' ' || coalesce(a.state, '') || ' ' || coalesce(a.wait_event_type || ':' || a.wait_event, 'no wait'), l.mode, coalesce(left(a.query, 40), '') \
+                         FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+                         WHERE l.relation = 'usage_records'::regclass AND l.granted",
+                    )
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap();
+                    holders.push(
+                        held.iter()
+                            .map(|(b, m, q)| format!("{b} {m} `{q}`"))
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    );
+                    tx.rollback().await.unwrap();
+                    let mut tx = pool.begin().await.unwrap();
+                    sqlx::query("SET LOCAL lock_timeout = '600s'")
+                        .execute(&mut *tx)
+                        .await
+                        .unwrap();
+                    sqlx::query("LOCK TABLE usage_records IN SHARE MODE")
+                        .execute(&mut *tx)
+                        .await
+                        .unwrap();
+                    tx.commit().await.unwrap();
+                }
+                Err(e) => panic!("probe: {e}"),
+            }
             all.push(t.elapsed());
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        all
+        (all, holders)
     })
 }
 
@@ -217,7 +253,8 @@ async fn main() {
             .rows_affected();
     let plain = t.elapsed();
     stop.store(true, Ordering::SeqCst);
-    let plain_waits = waits(watcher.await.unwrap());
+    let (plain_waits, _) = watcher.await.unwrap();
+    let plain_waits = waits(plain_waits);
     assert_eq!(deleted, rows);
     assert_eq!(count(&pool).await, i64::try_from(rows / 10).unwrap());
     let plain_rate = rows as f64 / plain.as_secs_f64();
@@ -252,6 +289,12 @@ async fn main() {
         .and_then(|v| v.parse().ok())
     {
         settings.batch.max = rows;
+    }
+    if let Some(ms) = std::env::var("TUTELA_BENCH_LOCK_LIMIT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        settings.batch.lock_limit_ms = ms;
     }
     let connectors = vec![connector];
     let sweeper = Sweeper {
@@ -288,7 +331,8 @@ async fn main() {
     }
     let sweep = t.elapsed();
     stop.store(true, Ordering::SeqCst);
-    let sweep_waits = waits(watcher.await.unwrap());
+    let (sweep_waits, holders) = watcher.await.unwrap();
+    let sweep_waits = waits(sweep_waits);
     assert_eq!(swept, rows);
     assert_eq!(count(&pool).await, i64::try_from(rows / 10).unwrap());
     let done = tutela_store::RetentionStore::sweeps(&store, 1)
@@ -307,7 +351,7 @@ async fn main() {
         plain_waits.n
     );
     println!(
-        "  tutela sweep: {:>8.2} s  {:>10.0} rows/s  waits for a table lock: longest {:.0} ms, p99 {:.0} ms, {} of {} over 100 ms; {} batches (target {} ms, at most {} rows), longest {} ms",
+        "  tutela sweep: {:>8.2} s  {:>10.0} rows/s  waits for a table lock: longest {:.0} ms, p99 {:.0} ms, {} of {} over 100 ms; {} batches (target {} ms, at most {} rows), longest {} ms; {} cancelled at the lock limit of {} ms",
         sweep.as_secs_f64(),
         sweep_rate,
         sweep_waits.longest.as_secs_f64() * 1e3,
@@ -317,8 +361,13 @@ async fn main() {
         t0.batches,
         settings.batch.target_ms,
         settings.batch.max,
-        t0.longest_batch_ms
+        t0.longest_batch_ms,
+        t0.cancelled,
+        settings.batch.lock_limit_ms
     );
+    for h in &holders {
+        println!("  a probe waited past 100 ms; holding locks on the table then: {h}");
+    }
     batch_times.sort_by_key(|b| std::cmp::Reverse(b.0));
     println!(
         "  slowest batches (time including saving the progress, batch number): {}",
