@@ -501,6 +501,12 @@ async fn an_unreachable_database_is_unavailable_not_a_map_error() {
     );
 }
 
+/// A PostgreSQL map of people and their events, swept 3 months after `at`.
+const PG_EVENTS_MAP: &str = "[dataset]\nid = \"net\"\nconnector = \"postgres\"\nurl_env = \"UNUSED\"\nperson_table = \"people\"\n\
+        [[table]]\nname = \"people\"\n[[table.field]]\nname = \"email\"\ncategory = \"contact\"\nidentifies = \"email\"\n\
+        [[table]]\nname = \"events\"\nreferences = [{ column = \"person_id\", table = \"people\" }]\n\
+        retention = \"service_quality_data\"\nretention_from = \"at\"\n[[table.field]]\nname = \"bytes\"\ncategory = \"usage\"\n";
+
 /// PostgreSQL time columns (`timestamptz`, `date`) compare with the cutoff as times, not text.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sweeps_postgres_time_columns() {
@@ -509,13 +515,12 @@ async fn sweeps_postgres_time_columns() {
     let Some(pg) = PgSchema::create().await else {
         return;
     };
-    let text = "[dataset]\nid = \"net\"\nconnector = \"postgres\"\nurl_env = \"UNUSED\"\nperson_table = \"people\"\n\
-        [[table]]\nname = \"people\"\n[[table.field]]\nname = \"email\"\ncategory = \"contact\"\nidentifies = \"email\"\n\
-        [[table]]\nname = \"events\"\nreferences = [{ column = \"person_id\", table = \"people\" }]\n\
-        retention = \"service_quality_data\"\nretention_from = \"at\"\n[[table.field]]\nname = \"bytes\"\ncategory = \"usage\"\n\
-        [[table]]\nname = \"days\"\nreferences = [{ column = \"person_id\", table = \"people\" }]\n\
-        retention = \"service_quality_data\"\nretention_from = \"on_day\"\n[[table.field]]\nname = \"bytes\"\ncategory = \"usage\"\n";
-    let map = datamap::load("net.toml", text, &policy()).expect("map");
+    let text = format!(
+        "{PG_EVENTS_MAP}\
+        [[table]]\nname = \"days\"\nreferences = [{{ column = \"person_id\", table = \"people\" }}]\n\
+        retention = \"service_quality_data\"\nretention_from = \"on_day\"\n[[table.field]]\nname = \"bytes\"\ncategory = \"usage\"\n"
+    );
+    let map = datamap::load("net.toml", &text, &policy()).expect("map");
     let c = Connector::open(map, Some(&pg.store_url()), b"k".to_vec())
         .await
         .expect("open");
@@ -572,16 +577,12 @@ async fn sweeps_postgres_time_columns() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_past_its_lock_limit_is_cancelled_and_changes_nothing() {
     // covers: N7b
-    use sqlx::Connection;
     use std::collections::BTreeSet;
     use std::time::Duration;
     let Some(pg) = PgSchema::create().await else {
         return;
     };
-    let text = "[dataset]\nid = \"net\"\nconnector = \"postgres\"\nurl_env = \"UNUSED\"\nperson_table = \"people\"\n\
-        [[table]]\nname = \"people\"\n[[table.field]]\nname = \"email\"\ncategory = \"contact\"\nidentifies = \"email\"\n\
-        [[table]]\nname = \"events\"\nreferences = [{ column = \"person_id\", table = \"people\" }]\n\
-        retention = \"service_quality_data\"\nretention_from = \"at\"\n[[table.field]]\nname = \"bytes\"\ncategory = \"usage\"\n";
+    let text = PG_EVENTS_MAP;
     let map = datamap::load("net.toml", text, &policy()).expect("map");
     let c = Connector::open(map, Some(&pg.store_url()), b"k".to_vec())
         .await
@@ -605,17 +606,9 @@ async fn a_batch_past_its_lock_limit_is_cancelled_and_changes_nothing() {
         .find(|t| t.table_name == "events")
         .expect("events are swept");
     // Another transaction holds a due row, so the batch's DELETE waits until it is cancelled.
-    let mut blocker = sqlx::PgConnection::connect(&pg.store_url())
-        .await
-        .expect("second connection");
-    sqlx::query("BEGIN")
-        .execute(&mut blocker)
-        .await
-        .expect("begin");
-    sqlx::query("SELECT id FROM events WHERE id = 2 FOR UPDATE")
-        .execute(&mut blocker)
-        .await
-        .expect("lock a row");
+    let blocker = pg
+        .lock_rows("SELECT id FROM events WHERE id = 2 FOR UPDATE")
+        .await;
     let none = BTreeSet::new();
     let limit = Some(Duration::from_millis(100));
     let b = c
@@ -630,10 +623,7 @@ async fn a_batch_past_its_lock_limit_is_cancelled_and_changes_nothing() {
         b.elapsed
     );
     assert_eq!(c.count_due(events, &none).await.expect("count"), 3);
-    sqlx::query("ROLLBACK")
-        .execute(&mut blocker)
-        .await
-        .expect("release");
+    blocker.release().await;
     let b = c
         .sweep_batch(events, None, 10, &none, limit)
         .await

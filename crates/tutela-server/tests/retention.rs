@@ -535,7 +535,6 @@ async fn a_held_persons_erasure_restricts_instead_and_erases_once_the_hold_is_li
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_cancelled_at_the_lock_limit_is_retried_and_the_sweep_completes() {
     // covers: N7b
-    use sqlx::Connection;
     let Some(pg) = tutela_store::testing::PgSchema::create().await else {
         return;
     };
@@ -566,23 +565,12 @@ async fn a_batch_cancelled_at_the_lock_limit_is_retried_and_the_sweep_completes(
         settings: &settings,
     };
     // A due usage record of R-1 is locked by another transaction for 300 ms.
-    let mut blocker = sqlx::PgConnection::connect(&pg.store_url())
-        .await
-        .expect("second connection");
-    sqlx::query("BEGIN")
-        .execute(&mut blocker)
-        .await
-        .expect("begin");
-    sqlx::query("SELECT id FROM usage_records WHERE id = 1000 FOR UPDATE")
-        .execute(&mut blocker)
-        .await
-        .expect("lock a row");
+    let blocker = pg
+        .lock_rows("SELECT id FROM usage_records WHERE id = 1000 FOR UPDATE")
+        .await;
     let release = tokio::spawn(async move {
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        sqlx::query("ROLLBACK")
-            .execute(&mut blocker)
-            .await
-            .expect("release");
+        blocker.release().await;
     });
     let t0 = at("2026-12-01T03:00:00Z");
     assert!(sweeper.open(t0, false).await.expect("open").is_some());

@@ -85,6 +85,24 @@ impl PgSchema {
         )
     }
 
+    /// Another session of the schema that runs `select` (a `SELECT … FOR UPDATE`) in an open
+    /// transaction, so the rows it selects stay locked until [`RowLock::release`]: what an
+    /// operator's long transaction does to a sweep.
+    #[allow(clippy::panic, reason = "a test helper fails by panicking")]
+    pub async fn lock_rows(&self, select: &'static str) -> RowLock {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&self.store_url())
+            .await
+            .unwrap_or_else(|e| panic!("a second connection: {e}"));
+        for sql in ["BEGIN", select] {
+            sqlx::query(sql)
+                .execute(&mut conn)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
+        RowLock { conn }
+    }
+
     pub async fn drop_schema(self) {
         let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
             "DROP SCHEMA {} CASCADE",
@@ -92,6 +110,22 @@ impl PgSchema {
         )))
         .execute(&self.admin)
         .await;
+    }
+}
+
+/// Rows locked by [`PgSchema::lock_rows`].
+pub struct RowLock {
+    conn: sqlx::PgConnection,
+}
+
+impl RowLock {
+    /// Ends the transaction, and with it the locks.
+    #[allow(clippy::panic, reason = "a test helper fails by panicking")]
+    pub async fn release(mut self) {
+        sqlx::query("ROLLBACK")
+            .execute(&mut self.conn)
+            .await
+            .unwrap_or_else(|e| panic!("ROLLBACK: {e}"));
     }
 }
 
