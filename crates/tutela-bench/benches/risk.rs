@@ -30,7 +30,10 @@ fn main() {
         .enable_all()
         .build()
         .unwrap()
-        .block_on(durable_layers(tutela_bench::env("TUTELA_BENCH_COMMITS", 3_000)));
+        .block_on(durable_layers(tutela_bench::env(
+            "TUTELA_BENCH_COMMITS",
+            3_000,
+        )));
 }
 
 fn scoring() {
@@ -194,7 +197,10 @@ async fn durable_layers(n: usize) {
         for i in 0..n {
             let c = check(i);
             let t = Instant::now();
-            store.insert_risk_checks(std::slice::from_ref(&c)).await.unwrap();
+            store
+                .insert_risk_checks(std::slice::from_ref(&c))
+                .await
+                .unwrap();
             samples.push(t.elapsed());
         }
         report(name, samples);

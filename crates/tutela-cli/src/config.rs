@@ -14,6 +14,12 @@ pub struct Config {
     pub api_token: Option<String>,
     /// The mail server that sends one-time codes to requesters.
     pub smtp: Option<Smtp>,
+    /// Without `[smtp]`, where mails are written instead, one file each (mode 0600; default
+    /// `tutela-outbox` beside the SQLite database, or in the working directory).
+    pub outbox_dir: Option<String>,
+    /// The file holding the HMAC key of one-time codes and rate limits, outside the database;
+    /// created when missing (default `tutela-hmac.key` beside the master key file's default).
+    pub hmac_key: Option<String>,
     /// The controller's time zone, in which request deadlines end (default Europe/Berlin).
     pub time_zone: Option<String>,
     /// The operator's databases that requests are fulfilled in.
@@ -80,10 +86,20 @@ pub struct Web {
     pub attempts_per_client: Option<u32>,
     /// Requests a signed-in person may file in 15 minutes (default 10).
     pub requests_per_person: Option<u32>,
+    /// Code mails per address from all clients in 5 minutes before more wait (default 10).
+    pub codes_per_address_ceiling: Option<u32>,
+    /// Password attempts per operator from one client in 15 minutes (default 10).
+    pub attempts_per_operator: Option<u32>,
+    /// Password attempts per operator from all clients in 5 minutes before each waits
+    /// 2 seconds (default 30).
+    pub attempts_per_operator_ceiling: Option<u32>,
+    /// Proxies (addresses or blocks such as `10.0.0.0/8`) whose `X-Forwarded-For` names the
+    /// client (default none: the peer is the client).
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 impl Web {
-    pub fn settings(&self) -> tutela_server::web::WebSettings {
+    pub fn settings(&self) -> anyhow::Result<tutela_server::web::WebSettings> {
         let mut s = tutela_server::web::WebSettings::default();
         if let Some(m) = self.person_session_minutes {
             s.person_session = jiff::SignedDuration::from_mins(i64::from(m));
@@ -100,7 +116,20 @@ impl Web {
         if let Some(n) = self.requests_per_person {
             s.requests_per_person = n;
         }
-        s
+        if let Some(n) = self.codes_per_address_ceiling {
+            s.codes_per_address_ceiling = n;
+        }
+        if let Some(n) = self.attempts_per_operator {
+            s.attempts_per_operator = n;
+        }
+        if let Some(n) = self.attempts_per_operator_ceiling {
+            s.attempts_per_operator_ceiling = n;
+        }
+        if let Some(list) = &self.trusted_proxies {
+            s.trusted_proxies = tutela_server::web::client::TrustedProxies::parse(list)
+                .context("[web] trusted_proxies")?;
+        }
+        Ok(s)
     }
 }
 
@@ -285,4 +314,84 @@ fn key_dir(url: &str) -> std::path::PathBuf {
         .filter(|p| !p.as_os_str().is_empty())
         .map(std::path::Path::to_path_buf)
         .unwrap_or_default()
+}
+
+impl Config {
+    /// The verifiable log's signing key: `TUTELA_LOG_KEY`, then the config file, then
+    /// `tutela-log.key` in the working directory.
+    pub fn log_key_path(&self) -> std::path::PathBuf {
+        std::env::var("TUTELA_LOG_KEY")
+            .ok()
+            .or(self.log_key.clone())
+            .unwrap_or_else(|| "tutela-log.key".to_owned())
+            .into()
+    }
+
+    /// Every file the API must never reach for the data at `url`: the databases, the key
+    /// files and the token. A directory the API may name must hold none of them.
+    pub fn secret_files(&self, url: &str) -> Vec<std::path::PathBuf> {
+        use tutela_store::vault::{KeySource, PseudonymKeySource};
+        let sqlite = |u: &str| {
+            u.strip_prefix("sqlite://")
+                .or_else(|| u.strip_prefix("sqlite:"))
+                .map(|p| std::path::PathBuf::from(p.split('?').next().unwrap_or(p)))
+        };
+        let mut files: Vec<std::path::PathBuf> = [url.to_owned(), self.keystore_url(url)]
+            .iter()
+            .filter_map(|u| sqlite(u))
+            .collect();
+        if let KeySource::File(p) = self.master_key_source(url) {
+            files.push(p);
+        }
+        if let PseudonymKeySource::File(p) = self.pseudonym_key_source(None) {
+            files.push(p);
+        }
+        files.push(self.log_key_path());
+        files.push(self.hmac_key_path(url));
+        // Mails with live one-time codes, when there is no mail server.
+        files.push(self.outbox_dir(url));
+        files.push(key_dir(url).join("tutela.token"));
+        files.push("tutela.token".into());
+        files
+    }
+
+    /// The directories pseudonymised datasets may be registered in: none unless configured,
+    /// and never one holding a secret of [`Config::secret_files`].
+    pub fn dataset_dirs(
+        &self,
+        url: &str,
+    ) -> anyhow::Result<tutela_server::dataset_files::DatasetDirs> {
+        let dirs: Vec<std::path::PathBuf> = self
+            .pseudonymised_dirs
+            .iter()
+            .flatten()
+            .map(std::path::PathBuf::from)
+            .collect();
+        Ok(tutela_server::dataset_files::DatasetDirs::new(
+            &dirs,
+            &self.secret_files(url),
+        )?)
+    }
+}
+
+impl Config {
+    /// The HMAC key of one-time codes and rate limits: `TUTELA_HMAC_KEY`, then the config
+    /// file, then `tutela-hmac.key` beside the SQLite database (or in the working directory),
+    /// where the master key file is by default.
+    pub fn hmac_key_path(&self, url: &str) -> std::path::PathBuf {
+        std::env::var("TUTELA_HMAC_KEY")
+            .ok()
+            .or(self.hmac_key.clone())
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| key_dir(url).join("tutela-hmac.key"))
+    }
+
+    /// Where mails go without `[smtp]`: `outbox_dir`, else `tutela-outbox` beside the SQLite
+    /// database (or in the working directory).
+    pub fn outbox_dir(&self, url: &str) -> std::path::PathBuf {
+        self.outbox_dir
+            .clone()
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| key_dir(url).join("tutela-outbox"))
+    }
 }

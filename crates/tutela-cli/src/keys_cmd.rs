@@ -30,6 +30,19 @@ pub enum KeysCommand {
         #[arg(long, env = "TUTELA_DATABASE_URL")]
         database: Option<String>,
     },
+    /// After restoring the key store from a backup: destroy again every data key that the data
+    /// database says was destroyed since (erased persons, purged requests), then scrub the key
+    /// store. Run it before any server starts on the restored key store.
+    ReplayErasures {
+        #[arg(long, env = "TUTELA_DATABASE_URL")]
+        database: Option<String>,
+    },
+    /// Rewrite the key store so that no destroyed key is left in its files. On PostgreSQL this
+    /// is `VACUUM FULL data_keys`: the key table is locked while it is copied.
+    Compact {
+        #[arg(long, env = "TUTELA_DATABASE_URL")]
+        database: Option<String>,
+    },
     /// The pseudonymisation keys (N7b): a file apart from the data, never the master keys.
     Pseudonyms {
         #[command(subcommand)]
@@ -173,6 +186,26 @@ pub fn run(cmd: KeysCommand, config: &Config) -> anyhow::Result<ExitCode> {
             keys.keys.remove(&id);
             write_key_file(&path, &keys)?;
             say!("master key {id} retired");
+            Ok(ExitCode::SUCCESS)
+        }),
+        KeysCommand::ReplayErasures { database } => rt.block_on(async {
+            use tutela_store::Store;
+            let url = config.database(&database);
+            let store = config.open_store(&url).await?;
+            store.migrate().await?;
+            let done = store.replay_key_destructions().await?;
+            say!(
+                "{} keys of erased persons and {} keys of purged requests destroyed again",
+                done.subjects,
+                done.requests
+            );
+            Ok(ExitCode::SUCCESS)
+        }),
+        KeysCommand::Compact { database } => rt.block_on(async {
+            let url = config.database(&database);
+            let vault = config.vault(&url).await?;
+            vault.key_store().compact().await?;
+            say!("key store rewritten without destroyed keys");
             Ok(ExitCode::SUCCESS)
         }),
         KeysCommand::Pseudonyms { command } => pseudonym_keys(config, command),

@@ -17,9 +17,15 @@ pub enum LogCommand {
         /// Database URL: `sqlite://PATH` (default `sqlite://tutela.db`) or `postgres://…`.
         #[arg(long, env = "TUTELA_DATABASE_URL")]
         database: Option<String>,
-        /// The log key's public half (hex) to check head signatures with.
+        /// The log key's public half (hex) to check head signatures with; an auditor takes it
+        /// from a copy kept apart from the server. Without it, the public half of the log key
+        /// file (`--key`); without either, nothing is reported verified.
         #[arg(long)]
         public_key: Option<String>,
+        /// The log key file whose public half checks the signatures when no --public-key is
+        /// given (never created here).
+        #[arg(long, env = "TUTELA_LOG_KEY", default_value = "tutela-log.key")]
+        key: String,
     },
     /// Check an inclusion proof (the JSON of GET /v1/log/proof/{event}) against its signed
     /// head, with nothing but the public key: no store, no server.
@@ -40,28 +46,34 @@ pub enum LogCommand {
 
 pub fn run(cmd: LogCommand, database: String) -> anyhow::Result<ExitCode> {
     match cmd {
-        LogCommand::Verify { public_key, .. } => {
-            let public = public_key.as_deref().map(public_key_of).transpose()?;
+        LogCommand::Verify {
+            public_key, key, ..
+        } => {
+            let (public, whose) = match public_key.as_deref() {
+                Some(hex) => (public_key_of(hex)?, "the given public key".to_owned()),
+                None => match LogKey::read(std::path::Path::new(&key)) {
+                    Ok(k) => (k.public_key(), format!("the public half of {key}")),
+                    Err(e) => {
+                        say!(
+                            "log not verified: no --public-key, and {e}; signatures must be checked for the log to count as verified"
+                        );
+                        return Ok(ExitCode::from(2));
+                    }
+                },
+            };
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
             let outcome = rt.block_on(async {
                 let store = tutela_store::AnyStore::open(&database).await?;
-                Ok::<_, tutela_store::StoreError>(
-                    verifiable_log::verify(&store, public.as_ref()).await,
-                )
+                Ok::<_, tutela_store::StoreError>(verifiable_log::verify(&store, &public).await)
             })?;
             match outcome {
                 Ok(v) => {
                     say!(
-                        "log verified: {} leaves, {} signed heads{}",
+                        "log verified: {} leaves, {} signed heads, every signature valid with {whose}",
                         v.leaves,
                         v.heads,
-                        if public.is_some() {
-                            ", every signature valid"
-                        } else {
-                            " (signatures not checked: no --public-key)"
-                        }
                     );
                     Ok(ExitCode::SUCCESS)
                 }

@@ -659,8 +659,9 @@ async fn operators(command: OperatorsCommand, config: &config::Config) -> anyhow
         OperatorsCommand::Add { sources, .. } | OperatorsCommand::List { sources } => sources,
     };
     let url = config.database(&sources.database);
-    // Operator accounts hold no person's data: no keys needed.
-    let store = AnyStore::open(&url)
+    // With the keys: the TOTP secret is sealed under the operator's own data key.
+    let store = config
+        .open_store(&url)
         .await
         .with_context(|| format!("opening {}", redact(&url)))?;
     store.migrate().await?;
@@ -898,11 +899,8 @@ async fn serve(
     if let Some(days) = config.result_retention_days {
         settings.result_retention = jiff::SignedDuration::from_hours(i64::from(days) * 24);
     }
-    // Default: the working directory, where `tutela pseudonymise` writes unless told otherwise.
-    settings.pseudonymised_dirs = match &config.pseudonymised_dirs {
-        Some(dirs) => dirs.iter().map(std::path::PathBuf::from).collect(),
-        None => vec![std::env::current_dir().context("the working directory")?],
-    };
+    // None by default; a directory holding the database, a key or the token is refused.
+    settings.pseudonymised_dirs = config.dataset_dirs(&url)?;
     if let Some(tz) = &config.time_zone {
         settings.deadlines.time_zone = jiff::tz::TimeZone::get(tz)
             .with_context(|| format!("`{tz}` is not a time zone such as Europe/Berlin"))?;
@@ -912,13 +910,20 @@ async fn serve(
             tutela_server::requests::mailer::SmtpMailer::new(&smtp.settings())
                 .map_err(|e| anyhow::anyhow!("smtp: {e}"))?,
         ),
+        // Never "no mail": sign-in and request codes still reach a person on this machine.
         None => {
+            let dir = config.outbox_dir(&url);
+            let outbox = tutela_server::requests::mailer::DirMailer::new(&dir)
+                .map_err(|e| anyhow::anyhow!("outbox {}: {e}", dir.display()))?;
             tracing::warn!(
-                "no [smtp] configured: requesters cannot get codes, agents verify every request"
+                outbox = %dir.display(),
+                "no [smtp] configured: mails are written to the outbox directory"
             );
-            std::sync::Arc::new(tutela_server::requests::mailer::NoMailer)
+            std::sync::Arc::new(outbox)
         }
     };
+    let hmac_path = config.hmac_key_path(&url);
+    settings.hmac_key = tutela_server::hmac_key::HmacKey::load_or_create(&hmac_path)?;
     let connectors = open_datasets(&config, &engine.policy().policy).await?;
     let mut webhooks = Vec::new();
     for n in &config.notify {
@@ -964,7 +969,7 @@ async fn serve(
         notifier: tutela_server::requests::notify::Notifier::new(webhooks, nats),
     };
     let mut state = AppState::new(engine.clone(), settings, mailer, fulfilment, &token)
-        .with_web(config.web.clone().unwrap_or_default().settings());
+        .with_web(config.web.clone().unwrap_or_default().settings()?);
     if let Some(h) = config.summary_draft_hours {
         if h == 0 {
             anyhow::bail!("summary_draft_hours must be at least 1");
@@ -991,12 +996,7 @@ async fn serve(
             agency,
         ));
     }
-    let key_path = std::env::var("TUTELA_LOG_KEY")
-        .ok()
-        .or(config.log_key.clone())
-        .unwrap_or_else(|| "tutela-log.key".to_owned());
-    let key =
-        tutela_server::verifiable_log::LogKey::load_or_create(std::path::Path::new(&key_path))?;
+    let key = tutela_server::verifiable_log::LogKey::load_or_create(&config.log_key_path())?;
     tracing::info!(
         key_id = key.key_id(),
         "tree heads of the verifiable log are signed with this key"

@@ -162,9 +162,15 @@ fn free_port() -> u16 {
         .expect("port")
 }
 
+/// `tutela serve` in `dir` on `db`, with `dir/tutela.toml` as its configuration when the
+/// test wrote one.
 fn start(dir: &Path, db: &str) -> Server {
     let port = free_port();
-    let child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    if dir.join("tutela.toml").exists() {
+        command.args(["--config", "tutela.toml"]);
+    }
+    let child = command
         .args([
             "serve",
             "--listen",
@@ -1107,6 +1113,29 @@ fn a_proof_from_the_server_checks_without_the_store_and_the_log_verifies_from_it
         "{}",
         text(&out)
     );
+    // Issue 30: without a public key it reported success having checked no signature. Now
+    // the key file's public half checks them, and without either nothing is verified.
+    let out = run(&["log", "verify", "--database", "sqlite://tutela.db"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("every signature valid with the public half of tutela-log.key"),
+        "{}",
+        text(&out)
+    );
+    let out = run(&[
+        "log",
+        "verify",
+        "--database",
+        "sqlite://tutela.db",
+        "--key",
+        "elsewhere.key",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("log not verified"), "{}", text(&out));
+    assert!(
+        !dir.join("elsewhere.key").exists(),
+        "never created by verify"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -1344,5 +1373,6 @@ mod events;
 mod gate;
 mod gate_cluster;
 mod pseudonymise;
+mod quick_signin;
 mod retention;
 mod stats;

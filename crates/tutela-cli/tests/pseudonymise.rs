@@ -179,6 +179,13 @@ fn a_pseudonymised_file_is_registered_before_it_appears_and_the_server_makes_the
         USAGE.replace("26201123,", "262011234567891,"),
     )
     .expect("write");
+    // The datasets' own directory: never the one holding the database, the keys and the token.
+    std::fs::create_dir_all(dir.join("exports")).expect("exports");
+    std::fs::write(
+        dir.join("tutela.toml"),
+        format!("pseudonymised_dirs = [{:?}]\n", dir.join("exports")),
+    )
+    .expect("config");
     let db = format!("sqlite://{}", dir.join("tutela.db").display());
     let server = start(&dir, &db);
     // The server's first start made the key file the CLI then uses.
@@ -186,11 +193,21 @@ fn a_pseudonymised_file_is_registered_before_it_appears_and_the_server_makes_the
     let url = format!("http://127.0.0.1:{}", server.port);
 
     // A purpose without a retention rule cannot hold a pseudonymised dataset: nothing written.
-    let out = pseudonymise(&dir, &["--register-for", "statistics", "--server", &url]);
+    let to_exports = |extra: &[&str]| {
+        pseudonymise_to(
+            &dir,
+            "exports/out.csv",
+            &["imsi=ff1", "msisdn=hmac"],
+            "service_quality_analysis",
+            extra,
+        )
+    };
+    let out = to_exports(&["--register-for", "statistics", "--server", &url]);
     assert!(!out.status.success());
     assert!(text(&out).contains("retention"), "{}", text(&out));
-    assert!(!dir.join("out.csv").exists() && !dir.join("out.csv.partial").exists());
+    assert!(!dir.join("exports/out.csv").exists() && !dir.join("exports/out.csv.partial").exists());
 
+    // Beside the database, the keys and the token: refused, nothing written.
     let out = pseudonymise(
         &dir,
         &[
@@ -200,6 +217,16 @@ fn a_pseudonymised_file_is_registered_before_it_appears_and_the_server_makes_the
             &url,
         ],
     );
+    assert!(!out.status.success());
+    assert!(text(&out).contains("pseudonymised_dirs"), "{}", text(&out));
+    assert!(!dir.join("out.csv").exists());
+
+    let out = to_exports(&[
+        "--register-for",
+        "service_quality_analysis",
+        "--server",
+        &url,
+    ]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("registered as pds_"), "{}", text(&out));
     let token = std::fs::read_to_string(dir.join("tutela.token")).expect("token");
@@ -222,5 +249,33 @@ fn a_pseudonymised_file_is_registered_before_it_appears_and_the_server_makes_the
     let location = d["location"].as_str().expect("location");
     assert!(location.ends_with("out.csv") && std::path::Path::new(location).exists());
     drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+// Issue 30, defect 1: the working directory (database, keys, token) was the default.
+#[test]
+fn serve_refuses_a_dataset_directory_that_holds_its_database_or_keys() {
+    let dir = temp_dir("pseudonymised-dirs-refused");
+    std::fs::write(
+        dir.join("tutela.toml"),
+        format!("pseudonymised_dirs = [{:?}]\n", dir),
+    )
+    .expect("config");
+    let out = tutela_in(
+        &dir,
+        &[
+            "--config",
+            "tutela.toml",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("pseudonymised_dirs") && text(&out).contains("holds"),
+        "{}",
+        text(&out)
+    );
     let _ = std::fs::remove_dir_all(dir);
 }

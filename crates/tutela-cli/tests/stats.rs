@@ -87,6 +87,12 @@ fn stats_releases_groups_of_k_and_noise_only_under_the_servers_budget() {
         text(&out)
     );
 
+    std::fs::create_dir_all(dir.join("exports")).expect("exports");
+    std::fs::write(
+        dir.join("tutela.toml"),
+        format!("pseudonymised_dirs = [{:?}]\n", dir.join("exports")),
+    )
+    .expect("config");
     let db = format!("sqlite://{}", dir.join("tutela.db").display());
     let server = start(&dir, &db);
     let url = format!("http://127.0.0.1:{}", server.port);
@@ -97,7 +103,7 @@ fn stats_releases_groups_of_k_and_noise_only_under_the_servers_budget() {
             "--in",
             "usage.csv",
             "--out",
-            "pseudonymised.csv",
+            "exports/pseudonymised.csv",
             "--column",
             "imsi=ff1",
             "--domain",

@@ -10,13 +10,38 @@ pub struct CsvError {
 }
 
 /// One field as RFC 4180 writes it: quoted, with quotes doubled, when it holds a comma, a quote
-/// or a line break.
+/// or a line break. A field a spreadsheet would run as a formula (starting with `=`, `+`, `-`,
+/// `@`, a tab or a carriage return, and not a plain number) gets a leading `'`, so an export
+/// opened in a spreadsheet shows what a person or a system typed instead of running it.
 pub fn field(v: &str) -> std::borrow::Cow<'_, str> {
+    let v: std::borrow::Cow<'_, str> = if is_formula(v) {
+        std::borrow::Cow::Owned(format!("'{v}"))
+    } else {
+        std::borrow::Cow::Borrowed(v)
+    };
     if v.contains([',', '"', '\r', '\n']) {
         std::borrow::Cow::Owned(format!("\"{}\"", v.replace('"', "\"\"")))
     } else {
-        std::borrow::Cow::Borrowed(v)
+        v
     }
+}
+
+/// Whether a spreadsheet would take `v` as a formula: it starts with a formula character and
+/// is not simply a signed decimal number (`-12.5`, `+4915112345678` stay as they are).
+fn is_formula(v: &str) -> bool {
+    let Some(first) = v.chars().next() else {
+        return false;
+    };
+    if !matches!(first, '=' | '+' | '-' | '@' | '\t' | '\r') {
+        return false;
+    }
+    let rest = &v[1..];
+    let number = matches!(first, '+' | '-')
+        && !rest.is_empty()
+        && rest.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && rest.chars().filter(|&c| c == '.').count() <= 1
+        && rest.chars().next().is_some_and(|c| c.is_ascii_digit());
+    !number
 }
 
 /// Appends one record to `out`, ended by CRLF.
@@ -109,7 +134,28 @@ pub fn parse(text: &str) -> Result<Vec<Vec<String>>, CsvError> {
 
 #[cfg(test)]
 mod tests {
-    use super::{CsvError, parse};
+    use super::{CsvError, field, parse};
+
+    #[test]
+    fn formulas_are_neutralised_and_numbers_kept() {
+        for (cell, written) in [
+            (
+                "=HYPERLINK(\"http://x\")",
+                "\"'=HYPERLINK(\"\"http://x\"\")\"",
+            ),
+            ("+SUM(A1)", "'+SUM(A1)"),
+            ("-2+3", "'-2+3"),
+            ("@cmd", "'@cmd"),
+            ("\tx", "'\tx"),
+            ("-12.5", "-12.5"),
+            ("+4915112345678", "+4915112345678"),
+            ("-", "'-"),
+            ("a=b", "a=b"),
+            ("", ""),
+        ] {
+            assert_eq!(field(cell), written, "{cell}");
+        }
+    }
 
     #[test]
     fn quoted_fields_and_line_ends() {

@@ -143,7 +143,7 @@ pub async fn tick(engine: &Engine, now: Timestamp) -> Result<Tick, ActivationErr
         }
         match load(&a).and_then(|next| check_renewals(&engine.policy(), &next)) {
             Ok(()) => match store
-                .decide_activation(&a.id, "scheduled", "active", now, None)
+                .decide_activation(&a.id, "scheduled", "active", now, None, "system")
                 .await
             {
                 Ok(()) => out.activated.push(a.hash.clone()),
@@ -155,7 +155,7 @@ pub async fn tick(engine: &Engine, now: Timestamp) -> Result<Tick, ActivationErr
                 let why = e.to_string();
                 tracing::warn!(activation = %a.id, "a scheduled policy version was refused");
                 match store
-                    .decide_activation(&a.id, "scheduled", "refused", now, Some(&why))
+                    .decide_activation(&a.id, "scheduled", "refused", now, Some(&why), "system")
                     .await
                 {
                     Ok(()) | Err(StoreError::Conflict) => out.refused.push((a.id.clone(), why)),
@@ -177,7 +177,7 @@ pub async fn tick(engine: &Engine, now: Timestamp) -> Result<Tick, ActivationErr
             .filter(|a| a.status == "active" && a.id != latest.id)
         {
             match store
-                .decide_activation(&a.id, "active", "superseded", now, None)
+                .decide_activation(&a.id, "active", "superseded", now, None, "system")
                 .await
             {
                 Ok(()) | Err(StoreError::Conflict) => {}

@@ -7,6 +7,7 @@
 
 pub mod activation;
 mod auth;
+pub mod dataset_files;
 mod dto;
 pub mod engine;
 pub mod events;
@@ -14,6 +15,8 @@ mod extract;
 pub mod follow;
 pub mod fuzzing;
 pub mod gate;
+mod headers;
+pub mod hmac_key;
 mod http_post;
 pub mod lease;
 mod metrics;
@@ -78,6 +81,8 @@ impl AppState {
             fulfilment,
         ));
         tokio::spawn(requests::worker::run(Arc::downgrade(&requests)));
+        // Sign-in mails left behind (a failed send, a delay, a crash) and expired pages' rows.
+        tokio::spawn(web::signin::run(Arc::downgrade(&requests)));
         tokio::spawn(activation::run(
             Arc::downgrade(&engine),
             std::time::Duration::from_secs(1),
@@ -102,10 +107,7 @@ impl AppState {
 
     /// The same state with these settings for the pages.
     pub fn with_web(mut self, settings: web::WebSettings) -> AppState {
-        self.web = Arc::new(web::WebContext {
-            settings,
-            limits: web::RateLimits::default(),
-        });
+        self.web = Arc::new(web::WebContext { settings });
         self
     }
 
@@ -265,6 +267,7 @@ pub fn app(state: AppState) -> Router {
         .route("/openapi.json", get(routes::meta::openapi))
         .fallback(routes::meta::not_found)
         .method_not_allowed_fallback(routes::meta::method_not_allowed)
+        .layer(middleware::from_fn(headers::security_headers))
         .layer(middleware::from_fn(metrics::count_requests))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)

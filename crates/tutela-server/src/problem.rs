@@ -43,6 +43,7 @@ catalog! {
     NotVerified => "not_verified", StatusCode::FORBIDDEN, "The requester's identity is not verified";
     ResultNotReady => "result_not_ready", StatusCode::CONFLICT, "The result of the request is not ready";
     ResultGone => "result_gone", StatusCode::GONE, "The result was deleted or does not exist in that format";
+    ResultErased => "result_erased", StatusCode::GONE, "The result was destroyed when the person was erased";
     NotConfigured => "not_configured", StatusCode::NOT_IMPLEMENTED, "The server is not configured for this";
     BudgetExhausted => "budget_exhausted", StatusCode::CONFLICT, "The release would pass the dataset's privacy budget";
     StorageUnavailable => "storage_unavailable", StatusCode::SERVICE_UNAVAILABLE, "The database did not accept the write; nothing was recorded";

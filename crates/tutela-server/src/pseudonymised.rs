@@ -3,7 +3,9 @@
 //! that could not be deleted keeps its error and is tried again at the next sweep; it is never
 //! marked deleted while its file is there.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
+
+use crate::dataset_files::DatasetDirs;
 
 use tutela_store::{AnyStore, PseudonymisedStore, StoreError};
 
@@ -14,40 +16,24 @@ pub struct Swept {
     pub failed: u64,
 }
 
-/// Whether `location` is an absolute path of a file directly or deeper in one of `dirs`,
-/// after resolving links of its directory: never `..`, never a link out of them.
-pub fn inside(dirs: &[PathBuf], location: &Path) -> bool {
-    if !location.is_absolute()
-        || location.file_name().is_none()
-        || location
-            .components()
-            .any(|c| matches!(c, Component::ParentDir))
-        || location.to_string_lossy().chars().any(char::is_control)
-    {
-        return false;
-    }
-    let Some(parent) = location.parent().and_then(|p| p.canonicalize().ok()) else {
-        return false;
-    };
-    dirs.iter()
-        .filter_map(|d| d.canonicalize().ok())
-        .any(|d| parent.starts_with(d))
-}
-
 /// The single step: deletes what is due at `now`, from `dirs` only.
 pub async fn sweep(
     store: &AnyStore,
-    dirs: &[PathBuf],
+    dirs: &DatasetDirs,
     now: jiff::Timestamp,
 ) -> Result<Swept, StoreError> {
     let mut swept = Swept::default();
     for d in store.datasets_due(now).await? {
         let location = Path::new(&d.location);
-        let removed = if location.exists() && !inside(dirs, location) {
-            // Registered when the directories were others: never delete outside them.
-            Err(std::io::Error::from(std::io::ErrorKind::PermissionDenied))
+        // Checked again at deletion: registered when the directories were others, or swapped
+        // for a link or a directory since, it is never deleted.
+        let removed = if std::fs::symlink_metadata(location).is_err() {
+            Err(std::io::Error::from(std::io::ErrorKind::NotFound))
         } else {
-            std::fs::remove_file(location)
+            match dirs.file(location) {
+                Ok(file) => std::fs::remove_file(file),
+                Err(_) => Err(std::io::Error::from(std::io::ErrorKind::PermissionDenied)),
+            }
         };
         let error = match removed {
             Ok(()) => None,

@@ -52,19 +52,27 @@ impl LogKey {
         LogKey { signing, key_id }
     }
 
+    /// Reads the key from `path` (the secret as hex); never creates it.
+    pub fn read(path: &Path) -> Result<LogKey, LogKeyError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| LogKeyError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        let bytes = hex_decode(text.trim()).ok_or(LogKeyError::Malformed {
+            path: shown.clone(),
+        })?;
+        let secret: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| LogKeyError::Malformed { path: shown })?;
+        Ok(LogKey::from_secret(secret))
+    }
+
     /// Reads the key from `path` (the secret as hex), creating it (mode 0600) when missing.
     pub fn load_or_create(path: &Path) -> Result<LogKey, LogKeyError> {
         let shown = path.display().to_string();
-        match std::fs::read_to_string(path) {
-            Ok(text) => {
-                let bytes = hex_decode(text.trim()).ok_or(LogKeyError::Malformed {
-                    path: shown.clone(),
-                })?;
-                let secret: [u8; 32] = bytes
-                    .try_into()
-                    .map_err(|_| LogKeyError::Malformed { path: shown })?;
-                Ok(LogKey::from_secret(secret))
-            }
+        match std::fs::metadata(path) {
+            Ok(_) => LogKey::read(path),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = LogKey::generate()?;
                 write_private(path, &hex(&key.signing.to_bytes())).map_err(|source| {
@@ -309,9 +317,10 @@ pub struct Verified {
 }
 
 /// Recomputes the log from the store: every leaf from its row, every row sealed up to its
-/// source's cursor, each source in order, every signed head's root and signature (when a
-/// public key is given). The error names the first entry that does not match.
-pub async fn verify(store: &AnyStore, public: Option<&[u8; 32]>) -> Result<Verified, String> {
+/// source's cursor, each source in order, every signed head's root and signature. The error
+/// names the first entry that does not match. The key is required: a log whose signatures were
+/// not checked is not verified (a forger with database access recomputes every hash).
+pub async fn verify(store: &AnyStore, public: &[u8; 32]) -> Result<Verified, String> {
     let io = |e: StoreError| format!("the store could not be read: {e}");
     let leaves = store.log_leaves().await.map_err(io)?;
     let mut rows: HashMap<LogSource, Vec<(i64, Vec<u8>)>> = HashMap::new();
@@ -400,9 +409,7 @@ pub async fn verify(store: &AnyStore, public: Option<&[u8; 32]>) -> Result<Verif
                 h.size
             ));
         }
-        if let Some(public) = public
-            && !verify_head(public, h)
-        {
+        if !verify_head(public, h) {
             return Err(format!(
                 "head of size {}: the signature does not verify with key {}",
                 h.size,

@@ -130,11 +130,15 @@ impl<'a> Browser<'a> {
     pub async fn sign_in(&mut self, sink: &SmtpSink, email: &str) {
         let p = self.get("/").await;
         let token = p.hidden("csrf");
+        let before = sink.count_to(email);
         let p = self
             .post("/signin", &[("csrf", &token), ("email", email)])
             .await;
         assert_eq!(p.status, 200, "{}", p.body);
-        let code = sink.code_for(email).expect("code mailed");
+        let code = sink
+            .wait_code_for(email, before)
+            .await
+            .expect("code mailed");
         let token = p.hidden("csrf");
         let p = self
             .post("/signin/code", &[("csrf", &token), ("code", &code)])
@@ -343,9 +347,15 @@ async fn a_person_exercises_their_rights_in_the_privacy_center() {
     assert!(en.body.contains("<html lang=\"en\"") && en.body.contains("Your consents"));
     assert!(anna.get("/").await.body.contains("Your consents"));
 
-    // Sign out: the cookie no longer opens anything.
+    // Sign out with a wrong form token (issue 30: it cleared the cookie and kept the session):
+    // refused, nothing ended, the person is still signed in.
     let csrf = anna.get("/").await.hidden("csrf");
     let stolen = anna.cookies.clone();
+    let p = anna.post("/signout", &[("csrf", "wrong")]).await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    assert_eq!(anna.cookies, stolen, "the cookie is kept");
+    assert!(anna.get("/").await.body.contains("action=\"/signout\""));
+    // Sign out: the cookie no longer opens anything.
     anna.post("/signout", &[("csrf", &csrf)]).await;
     anna.cookies = stolen;
     assert!(anna.get("/").await.body.contains("action=\"/signin\""));
@@ -750,6 +760,20 @@ async fn a_dpo_activates_a_policy_version_in_the_console() {
         .await
         .expect("list");
     assert_eq!(list[0].status, "cancelled");
+    // Issue 30: the cancellation was audited as `system`; it names the operator who did it.
+    let audit = tutela_store::LogStore::log_contents(
+        &app.engine.store,
+        tutela_store::LogSource::Audit,
+        0,
+        i64::MAX,
+    )
+    .await
+    .expect("audit");
+    let last = String::from_utf8_lossy(&audit.last().expect("a row").1).into_owned();
+    assert!(
+        last.contains("policy_activation_decided") && last.contains("operator:"),
+        "{last}"
+    );
     // The record of processing per version: the one in force, and an unknown one is a clear 404.
     let (s, _, _) = app
         .call("GET", "/v1/record?format=csv&version=2026-01", None)

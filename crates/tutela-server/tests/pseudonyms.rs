@@ -223,9 +223,9 @@ async fn a_pseudonymised_dataset_is_deleted_when_three_months_have_passed() {
             "{p}"
         );
     }
-    // A dataset that cannot be deleted (a directory where a file was registered).
+    // A dataset that cannot be deleted: a file registered, then swapped for a directory.
     let stuck = dir.join("stuck");
-    std::fs::create_dir_all(&stuck).expect("dir");
+    std::fs::write(&stuck, "imsi\n").expect("write");
     let (s, _, _) = app
         .call(
             "POST",
@@ -237,6 +237,8 @@ async fn a_pseudonymised_dataset_is_deleted_when_three_months_have_passed() {
         )
         .await;
     assert_eq!(s, StatusCode::CREATED);
+    std::fs::remove_file(&stuck).expect("rm");
+    std::fs::create_dir_all(&stuck).expect("dir");
 
     let worker = Worker {
         requests: app.requests.clone(),
@@ -276,4 +278,85 @@ async fn a_pseudonymised_dataset_is_deleted_when_three_months_have_passed() {
     assert_eq!(t.datasets.failed, 1);
     let _ = std::fs::remove_dir_all(dir);
     app.finish().await;
+}
+
+/// Issue 30, defect 1: a token holder named the log key (or a link to /etc/passwd) as a
+/// dataset, read its first line through a statistics error and had the sweep delete it.
+#[tokio::test]
+async fn the_register_never_reaches_a_key_file_a_link_or_a_swapped_file() {
+    let app = app().await;
+    let dir = tutela_store::testing::temp_dir("pseudonymised-secrets");
+    let secret = dir.join("tutela-log.key");
+    std::fs::write(&secret, "SECRET-SIGNING-KEY,x\n1,2\n").expect("write");
+    let link = dir.join("x.csv");
+    std::os::unix::fs::symlink(&secret, &link).expect("link");
+    let hard = dir.join("h.csv");
+    std::fs::hard_link(&secret, &hard).expect("hard link");
+    let register = |location: &std::path::Path| json!({"purpose": "service_quality_analysis", "location": location.to_string_lossy(), "columns": ["imsi=ff1:imsi"], "key_id": "pk-test", "rows": 1});
+    for location in [&link, &hard, &dir] {
+        let (s, _, p) = app
+            .call(
+                "POST",
+                "/v1/pseudonymised-datasets",
+                Some(register(location)),
+            )
+            .await;
+        assert_eq!(
+            (s, p["field"].clone()),
+            (StatusCode::UNPROCESSABLE_ENTITY, json!("location")),
+            "{p}"
+        );
+        assert!(!p.to_string().contains("SECRET"), "{p}");
+    }
+    std::fs::remove_file(&hard).expect("rm");
+
+    // A registered file swapped for a link afterwards: not read, not deleted through.
+    let file = dir.join("usage.csv");
+    std::fs::write(&file, "imsi,cell\n262015555555555,a\n").expect("write");
+    let (s, _, d) = app
+        .call("POST", "/v1/pseudonymised-datasets", Some(register(&file)))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{d}");
+    let id = d["id"].as_str().expect("id").to_owned();
+    let expires: jiff::Timestamp = d["expires_at"]
+        .as_str()
+        .expect("expires")
+        .parse()
+        .expect("time");
+    std::fs::remove_file(&file).expect("rm");
+    std::os::unix::fs::symlink(&secret, &file).expect("link");
+    let (s, _, p) = app
+        .call(
+            "POST",
+            "/v1/statistics",
+            Some(json!({"dataset": id, "person": "SECRET-SIGNING-KEY", "aggregate": "count", "requested_by": "analyst-1"})),
+        )
+        .await;
+    assert!(s.is_client_error(), "{s} {p}");
+    assert!(!p.to_string().contains("SECRET"), "{p}");
+    let worker = Worker {
+        requests: app.requests.clone(),
+    };
+    let t = worker
+        .tick(expires + jiff::SignedDuration::from_hours(2))
+        .await
+        .expect("tick");
+    assert_eq!(t.datasets.failed, 1, "{t:?}");
+    assert!(secret.exists(), "the sweep never deletes through a link");
+    let _ = std::fs::remove_dir_all(dir);
+    app.finish().await;
+}
+
+/// The server's own default: no directory, so no location at all.
+#[test]
+fn without_pseudonymised_dirs_no_location_is_accepted() {
+    let dirs = tutela_server::requests::RequestSettings::default().pseudonymised_dirs;
+    assert!(dirs.is_empty());
+    let file = std::env::temp_dir().join("tutela-no-dirs.csv");
+    std::fs::write(&file, "imsi\n").expect("write");
+    assert_eq!(
+        dirs.file(&file),
+        Err(tutela_server::dataset_files::LocationRefused::NotConfigured)
+    );
+    let _ = std::fs::remove_file(file);
 }

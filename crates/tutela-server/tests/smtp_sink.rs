@@ -84,6 +84,26 @@ impl SmtpSink {
         Some(mail.data[i..i + 8].to_owned())
     }
 
+    /// How many mails went to `to` so far.
+    pub fn count_to(&self, to: &str) -> usize {
+        self.mails()
+            .iter()
+            .filter(|m| m.to.iter().any(|t| t == to))
+            .count()
+    }
+
+    /// The code of the first mail to `to` after `before` of them, waiting up to 10 s for it:
+    /// sign-in mails leave after the answer.
+    pub async fn wait_code_for(&self, to: &str, before: usize) -> Option<String> {
+        for _ in 0..200 {
+            if self.count_to(to) > before {
+                return self.code_for(to);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        None
+    }
+
     pub fn mailer(&self) -> std::sync::Arc<dyn tutela_server::requests::mailer::Mailer> {
         std::sync::Arc::new(
             tutela_server::requests::mailer::SmtpMailer::new(

@@ -110,7 +110,9 @@ impl TestApp {
         // Tests drive the worker themselves, one tick at a time.
         let settings = RequestSettings {
             worker_interval: std::time::Duration::from_secs(3600),
-            pseudonymised_dirs: vec![std::env::temp_dir()],
+            pseudonymised_dirs: tutela_server::dataset_files::DatasetDirs::unchecked(vec![
+                std::env::temp_dir(),
+            ]),
             ..RequestSettings::default()
         };
         let state = AppState::new(engine.clone(), settings, mailer, connectors, TOKEN);

@@ -49,6 +49,7 @@ pub trait ActivationStore: Send + Sync {
         to: &str,
         at: jiff::Timestamp,
         error: Option<&str>,
+        actor: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
@@ -123,6 +124,7 @@ macro_rules! activation_store {
                 to: &str,
                 at: jiff::Timestamp,
                 error: Option<&str>,
+                actor: &str,
             ) -> Result<(), StoreError> {
                 let mut tx = self.begin_sealed().await?;
                 let n = sqlx::query(
@@ -140,7 +142,7 @@ macro_rules! activation_store {
                     return Err(StoreError::Conflict);
                 }
                 let body = serde_json::json!({ "from": from, "to": to, "refused": error.is_some() }).to_string();
-                audit!(tx, micros(at), "system", "policy_activation_decided", id, None::<&str>, body);
+                audit!(tx, micros(at), actor, "policy_activation_decided", id, None::<&str>, body);
                 tx.commit().await?;
                 Ok(())
             }
@@ -165,7 +167,8 @@ impl ActivationStore for AnyStore {
         to: &str,
         at: jiff::Timestamp,
         error: Option<&str>,
+        actor: &str,
     ) -> Result<(), StoreError> {
-        dispatch!(self, s => s.decide_activation(id, from, to, at, error).await)
+        dispatch!(self, s => s.decide_activation(id, from, to, at, error, actor).await)
     }
 }

@@ -13,6 +13,9 @@ pub enum StoreError {
     Conflict,
     #[error("unsupported database url; use sqlite://PATH or postgres://…")]
     UnsupportedUrl,
+    /// A database file could not be created or made private to its owner.
+    #[error("{path}: {what}")]
+    File { path: String, what: String },
     #[error("key vault: {0}")]
     Vault(#[from] crate::vault::VaultError),
     #[error("database error: {0}")]

@@ -4,6 +4,7 @@
 //! Stores persist; they never decide. What a write may contain is checked by the core before
 //! it reaches a store. The ledger table is append-only (a trigger refuses updates and
 //! deletes); personal free text lives in `ledger_personal` and `subjects`, which erasure clears.
+//! `ledger_personal` is append-only too, except below an erasure of its person in the ledger.
 
 /// Runs `$e` with `$s` bound to the store inside an `AnyStore`: one line per trait method.
 macro_rules! dispatch {
@@ -37,6 +38,7 @@ mod activations;
 mod cluster;
 mod codec;
 mod disclosures;
+mod erasure;
 mod error;
 mod log;
 mod migrations;
@@ -59,6 +61,7 @@ use std::future::Future;
 pub use activations::{ActivationRecord, ActivationStore};
 pub use cluster::{ClusterStore, LedgerListener};
 pub use disclosures::{DisclosureRecord, DisclosureStore};
+pub use erasure::PERSON_ERASED;
 pub use error::StoreError;
 pub use log::{LogLeaf, LogSource, LogStore, SignedHead};
 pub use outbox::{OutboxRow, OutboxSource, OutboxStore};
@@ -68,12 +71,12 @@ pub use requests::{
 };
 pub use retention::{HoldRecord, RetentionStore, SweepRecord};
 pub use risk::{RiskCheckRecord, RiskStore};
-pub use sql::{AnyStore, PgStore, SqliteStore};
+pub use sql::{AnyStore, PgStore, Replayed, SqliteStore};
 pub use statistics::{BudgetLimit, BudgetSpend, BudgetUse, SpendOutcome, StatisticsStore};
 pub use summaries::{SummaryRecord, SummaryStore};
 use tutela_core::ledger::{EventKind, LedgerEvent};
 pub use versions::{PolicyArchive, PolicyVersionRecord};
-pub use web::{OperatorRecord, SessionRecord, WebStore};
+pub use web::{OperatorRecord, RateCount, SessionRecord, SigninMail, SigninRecord, WebStore};
 
 /// An event to append, with the personal attributes kept apart from the ledger row.
 #[derive(Debug, Clone)]
@@ -190,7 +193,10 @@ pub trait Store: Send + Sync {
 
     /// Removes the person's personal attributes and appends the erasure tombstone, atomically.
     /// The evidence of the ledger rows in `keep` stays: a legal duty to keep it outlasts the
-    /// erasure (section 7a UWG for phone-marketing consents).
+    /// erasure (section 7a UWG for phone-marketing consents). In the same transaction it ends
+    /// everything else of the person: the results of their requests and the personal parts of
+    /// the finished ones (their keys destroyed after the commit), their sessions and pending
+    /// sign-ins; the requests and their events stay, without personal data.
     fn erase(
         &self,
         subject: &str,

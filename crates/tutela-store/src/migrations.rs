@@ -363,6 +363,70 @@ CREATE TABLE leases (
 );
 "#;
 
+/// Sign-in secrets hashed and keyed (issue 30): the pending sign-in is found by the SHA-256 of
+/// its cookie, its code is derived and checked with the server's HMAC key (a file outside the
+/// database), and the row is the durable outbox of its mail. Pending sign-ins live minutes:
+/// the old table, with plain pending ids and unkeyed hashes, is dropped with them. Rate limits
+/// are counted here so that they hold across restarts and instances.
+const TABLES_V19: &str = r#"
+DROP TABLE signin_codes;
+CREATE TABLE signin_codes (
+    id_hash TEXT PRIMARY KEY,     -- category: none (SHA-256 of the pending sign-in's cookie)
+    subject TEXT,                 -- category: customer_number (none for an address not on file)
+    salt TEXT NOT NULL,           -- category: none (random; the code is derived from it with the server's HMAC key)
+    code_hash TEXT NOT NULL,      -- category: none (HMAC of the code under the server's key)
+    expires_at_us {int} NOT NULL, -- category: none (time)
+    attempts {int} NOT NULL,      -- category: none (codes tried)
+    mail_due_us {int},            -- category: none (time the code's mail is due; none once sent, or when no mail goes)
+    mail_lease_us {int}           -- category: none (time an instance's claim on sending the mail lapses)
+);
+CREATE INDEX signin_codes_mail_due ON signin_codes (mail_due_us);
+CREATE TABLE rate_limits (
+    key_hash TEXT PRIMARY KEY,    -- category: none (HMAC under the server's key of what is counted: a client address, an e-mail address, an operator name)
+    window_start_us {int} NOT NULL, -- category: none (time)
+    expires_at_us {int} NOT NULL, -- category: none (time the window ends)
+    hits {int} NOT NULL           -- category: none (attempts in the window)
+);
+"#;
+
+/// `ledger_personal` is append-only like the ledger (issue 30), with one exception: a row may be
+/// deleted, or its values moved to the person's retained key, once its person's erasure is in
+/// the ledger after it. So erasure (crypto-shredding and the legal-duty exception) keeps
+/// working, and any other change of a consent's evidence or an objection's reason is refused.
+const SQLITE_PERSONAL_APPEND_ONLY_V20: &str = r#"
+CREATE TRIGGER ledger_personal_no_update BEFORE UPDATE ON ledger_personal
+WHEN NEW.seq IS NOT OLD.seq
+    OR NOT EXISTS (SELECT 1 FROM ledger l JOIN ledger e ON e.subject = l.subject
+                   WHERE l.seq = OLD.seq AND e.kind = 'erased' AND e.seq > OLD.seq)
+    OR (NEW.evidence IS NOT NULL AND NEW.evidence NOT LIKE 'tv_:r:%')
+    OR (NEW.reason IS NOT NULL AND NEW.reason NOT LIKE 'tv_:r:%')
+BEGIN SELECT RAISE(ABORT, 'ledger_personal is append-only: it changes only at its person''s erasure'); END;
+CREATE TRIGGER ledger_personal_no_delete BEFORE DELETE ON ledger_personal
+WHEN NOT EXISTS (SELECT 1 FROM ledger l JOIN ledger e ON e.subject = l.subject
+                 WHERE l.seq = OLD.seq AND e.kind = 'erased' AND e.seq > OLD.seq)
+BEGIN SELECT RAISE(ABORT, 'ledger_personal is append-only: it changes only at its person''s erasure'); END;
+"#;
+
+const POSTGRES_PERSONAL_APPEND_ONLY_V20: &str = r#"
+CREATE FUNCTION ledger_personal_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM ledger l JOIN ledger e ON e.subject = l.subject
+               WHERE l.seq = OLD.seq AND e.kind = 'erased' AND e.seq > OLD.seq) THEN
+        IF TG_OP = 'DELETE' THEN
+            RETURN OLD;
+        END IF;
+        IF NEW.seq = OLD.seq
+            AND (NEW.evidence IS NULL OR NEW.evidence LIKE 'tv_:r:%')
+            AND (NEW.reason IS NULL OR NEW.reason LIKE 'tv_:r:%') THEN
+            RETURN NEW;
+        END IF;
+    END IF;
+    RAISE EXCEPTION 'ledger_personal is append-only: it changes only at its person''s erasure';
+END $$;
+CREATE TRIGGER ledger_personal_no_change BEFORE UPDATE OR DELETE ON ledger_personal
+FOR EACH ROW EXECUTE FUNCTION ledger_personal_append_only();
+"#;
+
 fn sqlite_append_only(table: &str, what: &str) -> String {
     format!(
         "\nCREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table}\n\
@@ -440,6 +504,8 @@ pub fn sqlite() -> Vec<(i64, String)> {
         (16, sqlite_types(TABLES_V16)),
         (17, sqlite_types(TABLES_V17)),
         (18, sqlite_types(TABLES_V18)),
+        (19, sqlite_types(TABLES_V19)),
+        (20, SQLITE_PERSONAL_APPEND_ONLY_V20.to_owned()),
     ]
 }
 
@@ -475,6 +541,8 @@ pub fn postgres() -> Vec<(i64, String)> {
         (16, postgres_types(TABLES_V16)),
         (17, postgres_types(TABLES_V17)),
         (18, postgres_types(TABLES_V18)),
+        (19, postgres_types(TABLES_V19)),
+        (20, POSTGRES_PERSONAL_APPEND_ONLY_V20.to_owned()),
     ]
 }
 
@@ -501,6 +569,7 @@ mod tests {
             super::TABLES_V16,
             super::TABLES_V17,
             super::TABLES_V18,
+            super::TABLES_V19,
         ]
         .iter()
         .flat_map(|t| t.lines())
@@ -521,7 +590,7 @@ mod tests {
         }
         assert_eq!(
             columns,
-            19 + 41 + 17 + 14 + 9 + 21 + 11 + 11 + 9 + 7 + 3 + 11 + 19 + 4 + 3
+            19 + 41 + 17 + 14 + 9 + 21 + 11 + 11 + 9 + 7 + 3 + 11 + 19 + 4 + 3 + 12
         );
     }
 

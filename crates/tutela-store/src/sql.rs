@@ -41,7 +41,62 @@ pub(crate) fn event(
     })
 }
 
+/// Makes the SQLite file at `path` and its `-wal`, `-shm` and `-journal` files readable by the
+/// owner only (issue 30). The file is created with mode 0600 before SQLite opens it, whatever
+/// the process's umask: SQLite then gives the files it creates beside it the database file's
+/// mode. Files of an older run that are not 0600 are changed to it. Called before and after
+/// the first connection.
+pub(crate) fn private_sqlite_files(path: &str) -> Result<(), StoreError> {
+    // `:memory:` and an empty name are no file.
+    if path.is_empty() || path.starts_with(':') {
+        return Ok(());
+    }
+    private_files_unix(path)
+}
+
+#[cfg(unix)]
+fn private_files_unix(path: &str) -> Result<(), StoreError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let failed = |p: &str, e: std::io::Error| StoreError::File {
+        path: p.to_owned(),
+        what: e.to_string(),
+    };
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(failed(path, e)),
+    }
+    for file in [
+        path.to_owned(),
+        format!("{path}-wal"),
+        format!("{path}-shm"),
+        format!("{path}-journal"),
+    ] {
+        match std::fs::metadata(&file) {
+            Ok(m) if m.permissions().mode() & 0o777 != 0o600 => {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                    .map_err(|e| failed(&file, e))?;
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(failed(&file, e)),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn private_files_unix(_path: &str) -> Result<(), StoreError> {
+    Ok(())
+}
+
 /// Embedded SQLite in WAL mode with `synchronous=FULL`: a commit is on disk before it returns.
+/// Its files are the owner's only, and deleted content is overwritten (`secure_delete`).
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
@@ -50,17 +105,21 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     pub async fn open(path: &str) -> Result<SqliteStore, StoreError> {
+        private_sqlite_files(path)?;
+        // `secure_delete`: what an erasure deletes does not linger in free pages of the file.
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            .pragma("secure_delete", "ON");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
             .await?;
+        private_sqlite_files(path)?;
         Ok(SqliteStore { pool, vault: None })
     }
 
@@ -195,6 +254,7 @@ macro_rules! sql_store {
                     }
                     tx.commit().await?;
                 }
+                self.seal_totp_secrets().await?;
                 Ok(())
             }
 
@@ -350,8 +410,8 @@ macro_rules! sql_store {
                                 .fetch_optional(&self.pool)
                                 .await?;
                             let Some(row) = row else { continue };
-                            let evidence = to_retained(vault, subject, "ledger_personal.evidence", row.try_get("evidence")?).await?;
-                            let reason = to_retained(vault, subject, "ledger_personal.reason", row.try_get("reason")?).await?;
+                            let evidence = to_retained(vault, subject, "ledger_personal.evidence", seq, row.try_get("evidence")?).await?;
+                            let reason = to_retained(vault, subject, "ledger_personal.reason", seq, row.try_get("reason")?).await?;
                             out.push((seq, evidence, reason));
                         }
                         out
@@ -359,6 +419,19 @@ macro_rules! sql_store {
                     _ => Vec::new(),
                 };
                 let mut tx = self.begin_sealed().await?;
+                // The tombstone first: `ledger_personal` changes only below a later erasure of
+                // its person (the table's triggers check it).
+                let (kind, body) = encode(&EventKind::Erasure);
+                let seq: i64 = sqlx::query_scalar(
+                    "INSERT INTO ledger (subject, at_us, kind, body, policy_version) VALUES ($1, $2, $3, $4, $5) RETURNING seq",
+                )
+                .bind(subject)
+                .bind(at_us)
+                .bind(kind)
+                .bind(body)
+                .bind(policy_version)
+                .fetch_one(&mut *tx)
+                .await?;
                 for (seq, evidence, reason) in &kept_rows {
                     sqlx::query("UPDATE ledger_personal SET evidence = $2, reason = $3 WHERE seq = $1")
                         .bind(seq)
@@ -387,6 +460,10 @@ macro_rules! sql_store {
                     .bind(subject)
                     .execute(&mut *tx)
                     .await?;
+                // Their requests' results, their sessions and sign-ins end in this same
+                // transaction (see crate::erasure: every instance shares these rows, so this
+                // one commit ends them everywhere).
+                let finished_requests = Self::end_with_person(&mut tx, subject, at_us).await?;
                 sqlx::query(
                     "INSERT INTO subjects (id, email, created_at_us, erased_at_us) VALUES ($1, NULL, $2, $2) \
                      ON CONFLICT (id) DO UPDATE SET email = NULL, email_index = NULL, erased_at_us = excluded.erased_at_us",
@@ -395,23 +472,17 @@ macro_rules! sql_store {
                 .bind(at_us)
                 .execute(&mut *tx)
                 .await?;
-                let (kind, body) = encode(&EventKind::Erasure);
-                let seq: i64 = sqlx::query_scalar(
-                    "INSERT INTO ledger (subject, at_us, kind, body, policy_version) VALUES ($1, $2, $3, $4, $5) RETURNING seq",
-                )
-                .bind(subject)
-                .bind(at_us)
-                .bind(kind)
-                .bind(body)
-                .bind(policy_version)
-                .fetch_one(&mut *tx)
-                .await?;
                 Self::notify_ledger(&mut tx).await?;
                 tx.commit().await?;
                 // Crypto-shredding: what the statements above cleared is also gone from every
                 // backup, whose copies were sealed under this key.
                 if let Some(vault) = self.vault.as_deref() {
                     vault.destroy(OwnerKind::Subject, subject, at).await?;
+                    // The same for the copies of the person's reports and exports: sealed under
+                    // their request's key, not the person's.
+                    for id in &finished_requests {
+                        vault.destroy(OwnerKind::Request, id, at).await?;
+                    }
                 }
                 Ok(Appended {
                     seq,
@@ -493,12 +564,13 @@ impl SqliteStore {
             .fetch_one(&mut **tx)
             .await?;
             if e.evidence.is_some() || e.reason.is_some() {
+                let (evidence, reason) = sealed.personal(i, seq)?;
                 sqlx::query(
                     "INSERT INTO ledger_personal (seq, evidence, reason) VALUES ($1, $2, $3)",
                 )
                 .bind(seq)
-                .bind(&e.evidence)
-                .bind(&e.reason)
+                .bind(evidence)
+                .bind(reason)
                 .execute(&mut **tx)
                 .await?;
             }
@@ -652,9 +724,10 @@ impl PgStore {
                 cols.5.push(e.policy_version.as_str());
                 cols.6.push(e.idempotency_key.as_deref());
                 if e.evidence.is_some() || e.reason.is_some() {
+                    let (evidence, reason) = sealed.personal(i, seq)?;
                     personal.0.push(seq);
-                    personal.1.push(e.evidence.as_deref());
-                    personal.2.push(e.reason.as_deref());
+                    personal.1.push(evidence);
+                    personal.2.push(reason);
                 }
                 plan[i] = Some(Ok(Appended {
                     seq,
@@ -719,6 +792,121 @@ impl PgStore {
 sql_store!(SqliteStore, "BEGIN IMMEDIATE", migrations::sqlite);
 sql_store!(PgStore, "BEGIN", migrations::postgres);
 
+/// What [`AnyStore::replay_key_destructions`] destroyed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Replayed {
+    /// Keys of erased persons.
+    pub subjects: u64,
+    /// Keys of requests whose personal parts were purged.
+    pub requests: u64,
+}
+
+/// The statuses after which a request's personal parts are purged (`Status::is_final`).
+const FINAL_STATUSES: &str = "'completed', 'refused', 'partially_refused'";
+
+/// Upkeep of sealed values that needs the vault: sealing secrets written in plaintext, and
+/// replaying key destructions on a key store restored from a backup.
+macro_rules! vault_upkeep {
+    ($store:ty) => {
+        impl $store {
+            /// Seals the operators' TOTP secrets still stored in plaintext (rows written before
+            /// issue 30, or by a command that opened the store without a vault). Runs at every
+            /// migration; a sealed row is left alone.
+            pub(crate) async fn seal_totp_secrets(&self) -> Result<(), StoreError> {
+                let Some(vault) = self.vault.as_deref() else {
+                    return Ok(());
+                };
+                let rows = sqlx::query(
+                    "SELECT id, totp_secret FROM operators                      WHERE totp_secret NOT LIKE 'tv1:%' AND totp_secret NOT LIKE 'tv2:%'",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                for r in rows {
+                    let id: String = r.try_get("id")?;
+                    let plain: String = r.try_get("totp_secret")?;
+                    let sealed = vault
+                        .seal(OwnerKind::Operator, &id, crate::web::TOTP_FIELD, &plain)
+                        .await?;
+                    sqlx::query(
+                        "UPDATE operators SET totp_secret = $2 WHERE id = $1 AND totp_secret = $3",
+                    )
+                    .bind(&id)
+                    .bind(&sealed)
+                    .bind(&plain)
+                    .execute(&self.pool)
+                    .await?;
+                }
+                Ok(())
+            }
+
+            /// After the key store was restored from a backup: destroys again every key that
+            /// the data says was destroyed since. A person erased (their latest erasure in
+            /// `subjects`) loses the key made before that erasure, not one made after it (they
+            /// came back); a finished request whose personal parts were purged loses its key.
+            /// Idempotent; keys already destroyed are left alone. Scrubs the key store after.
+            pub async fn replay_key_destructions(&self) -> Result<Replayed, StoreError> {
+                let Some(vault) = self.vault.as_deref() else {
+                    return Ok(Replayed::default());
+                };
+                let keys = vault.key_store();
+                let now = jiff::Timestamp::now().as_microsecond();
+                let mut done = Replayed::default();
+                let mut after = String::new();
+                loop {
+                    let rows = sqlx::query(
+                        "SELECT id, erased_at_us FROM subjects                          WHERE erased_at_us IS NOT NULL AND id > $1 ORDER BY id LIMIT 1000",
+                    )
+                    .bind(&after)
+                    .fetch_all(&self.pool)
+                    .await?;
+                    for r in &rows {
+                        let id: String = r.try_get("id")?;
+                        let erased: i64 = r.try_get("erased_at_us")?;
+                        if keys
+                            .destroy_created_before(&OwnerKind::Subject.owner(&id), erased, now)
+                            .await?
+                        {
+                            vault.forget_cached(OwnerKind::Subject, &id);
+                            done.subjects += 1;
+                        }
+                        after = id;
+                    }
+                    if rows.len() < 1000 {
+                        break;
+                    }
+                }
+                let mut after = String::new();
+                loop {
+                    let ids: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                        "SELECT id FROM requests WHERE purge_at_us IS NULL                          AND status IN ({FINAL_STATUSES}) AND id > $1 ORDER BY id LIMIT 1000"
+                    )))
+                    .bind(&after)
+                    .fetch_all(&self.pool)
+                    .await?;
+                    for id in &ids {
+                        if keys
+                            .destroy_created_before(&OwnerKind::Request.owner(id), i64::MAX, now)
+                            .await?
+                        {
+                            vault.forget_cached(OwnerKind::Request, id);
+                            done.requests += 1;
+                        }
+                    }
+                    match ids.last() {
+                        Some(last) if ids.len() == 1000 => after = last.clone(),
+                        _ => break,
+                    }
+                }
+                keys.scrub().await?;
+                Ok(done)
+            }
+        }
+    };
+}
+
+vault_upkeep!(SqliteStore);
+vault_upkeep!(PgStore);
+
 /// The store a URL names: `sqlite://PATH` (or `sqlite:PATH`) or `postgres://…`.
 #[derive(Clone, Debug)]
 pub enum AnyStore {
@@ -757,6 +945,12 @@ impl AnyStore {
             AnyStore::Sqlite(_) => "sqlite",
             AnyStore::Postgres(_) => "postgres",
         }
+    }
+
+    /// See [`SqliteStore::replay_key_destructions`]: run after restoring the key store from a
+    /// backup older than the data (`tutela keys replay-erasures`).
+    pub async fn replay_key_destructions(&self) -> Result<Replayed, StoreError> {
+        dispatch!(self, s => s.replay_key_destructions().await)
     }
 }
 

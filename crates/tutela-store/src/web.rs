@@ -1,15 +1,16 @@
 //! Persistence for the web pages, behind [`WebStore`]: operator accounts, sessions of people
 //! and operators, and the one-time codes of a person's sign-in. Both SQL stores share it.
 //!
-//! Secrets are stored only as hashes: a session cookie as its SHA-256, a sign-in code salted,
-//! a password as an argon2id PHC string. The second factor's shared secret must be readable to
-//! check a code, so it is the one secret kept as it is.
+//! Secrets are stored only as hashes: a session cookie and a pending sign-in's cookie as their
+//! SHA-256, a sign-in code as an HMAC under a server key kept outside the database, a password
+//! as an argon2id PHC string. The second factor's shared secret must be readable to
+//! check a code: it is sealed with the vault under a data key of its operator (issue 30), and
+//! opened when an operator is read.
 
 use std::future::Future;
 
 use sqlx::Row;
 
-use crate::requests::CodeRecord;
 use crate::sql::{from_micros, micros};
 use crate::{AnyStore, PgStore, SqliteStore, StoreError};
 
@@ -42,6 +43,43 @@ pub struct SessionRecord {
     pub csrf: String,
     pub created_at: jiff::Timestamp,
     pub expires_at: jiff::Timestamp,
+}
+
+/// A pending sign-in to the privacy center, and the outbox of its code's mail: the row is
+/// written on the request path, the mail goes from a background step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigninRecord {
+    /// SHA-256 of the pending sign-in's cookie, hex.
+    pub id_hash: String,
+    /// The person the address belongs to; `None` when it is not on file. Such a row is kept
+    /// all the same, so that both answer alike; no code opens it and no mail goes.
+    pub subject: Option<String>,
+    /// Random; the code is derived from it with the server's key, so the row never holds it.
+    pub salt: String,
+    /// HMAC of the code under the server's key, hex.
+    pub code_hash: String,
+    pub expires_at: jiff::Timestamp,
+    /// Codes tried.
+    pub attempts: i64,
+    /// When the mail is due; `None` once sent, or when no mail goes.
+    pub mail_due: Option<jiff::Timestamp>,
+}
+
+/// A sign-in mail an instance claimed for sending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigninMail {
+    pub id_hash: String,
+    pub subject: String,
+    pub salt: String,
+    pub expires_at: jiff::Timestamp,
+}
+
+/// The hits counted for one key in its current window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateCount {
+    /// Hits in the window, this one included.
+    pub hits: i64,
+    pub window_end: jiff::Timestamp,
 }
 
 pub trait WebStore: Send + Sync {
@@ -92,25 +130,62 @@ pub trait WebStore: Send + Sync {
         now: jiff::Timestamp,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
-    /// Stores (or replaces) the code of a pending sign-in for `subject`.
-    fn put_signin(
-        &self,
-        id: &str,
-        subject: &str,
-        code: &CodeRecord,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Stores a pending sign-in; [`StoreError::Conflict`] when its hash exists.
+    fn put_signin(&self, s: &SigninRecord) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// The subject and code of a pending sign-in.
+    /// The pending sign-in with this hash.
     fn signin(
         &self,
-        id: &str,
-    ) -> impl Future<Output = Result<Option<(String, CodeRecord)>, StoreError>> + Send;
+        id_hash: &str,
+    ) -> impl Future<Output = Result<Option<SigninRecord>, StoreError>> + Send;
 
-    fn delete_signin(&self, id: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Counts one code tried against a pending sign-in and returns it, atomically: `None` when
+    /// there is none, it expired at `now`, or `max` codes were tried already. Concurrent
+    /// guesses each use up an attempt before they are checked.
+    fn count_signin_attempt(
+        &self,
+        id_hash: &str,
+        max: i64,
+        now: jiff::Timestamp,
+    ) -> impl Future<Output = Result<Option<SigninRecord>, StoreError>> + Send;
+
+    fn delete_signin(&self, id_hash: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Claims up to `limit` sign-in mails due at `now` (only `id_hash`'s, when given) until
+    /// `lease_until`: no other instance sends them meanwhile; one not marked sent by then is
+    /// claimed again.
+    fn claim_signin_mails(
+        &self,
+        id_hash: Option<&str>,
+        now: jiff::Timestamp,
+        lease_until: jiff::Timestamp,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<SigninMail>, StoreError>> + Send;
+
+    /// The sign-in mail left: nothing is due for this row any more.
+    fn signin_mail_sent(
+        &self,
+        id_hash: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Counts a hit on `key_hash` in a fixed window of `window` that starts with the first
+    /// hit after the last window ended; atomic across connections and instances.
+    fn count_hit(
+        &self,
+        key_hash: &str,
+        now: jiff::Timestamp,
+        window: jiff::SignedDuration,
+    ) -> impl Future<Output = Result<RateCount, StoreError>> + Send;
 }
+
+const SIGNIN_COLUMNS: &str =
+    "id_hash, subject, salt, code_hash, expires_at_us, attempts, mail_due_us";
 
 const OPERATOR_COLUMNS: &str =
     "id, name, role, password_hash, totp_secret, totp_last_step, created_at_us, disabled_at_us";
+
+/// The column of the operators' sealed TOTP secrets (the associated data names it).
+pub(crate) const TOTP_FIELD: &str = "operators.totp_secret";
 
 macro_rules! web_store {
     ($store:ty, $row:ty) => {
@@ -128,20 +203,58 @@ macro_rules! web_store {
                 })
             }
 
+            fn signin_from(r: &$row) -> Result<SigninRecord, StoreError> {
+                Ok(SigninRecord {
+                    id_hash: r.try_get("id_hash")?,
+                    subject: r.try_get("subject")?,
+                    salt: r.try_get("salt")?,
+                    code_hash: r.try_get("code_hash")?,
+                    expires_at: from_micros(r.try_get("expires_at_us")?),
+                    attempts: r.try_get("attempts")?,
+                    mail_due: r.try_get::<Option<i64>, _>("mail_due_us")?.map(from_micros),
+                })
+            }
+
             async fn operator_where(&self, column: &str, value: &str) -> Result<Option<OperatorRecord>, StoreError> {
-                sqlx::query(sqlx::AssertSqlSafe(format!(
+                let found = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "SELECT {OPERATOR_COLUMNS} FROM operators WHERE {column} = $1"
                 )))
                 .bind(value)
                 .fetch_optional(&self.pool)
                 .await?
                 .map(|r| Self::operator_from(&r))
-                .transpose()
+                .transpose()?;
+                match found {
+                    Some(o) => Ok(Some(self.open_totp(o).await?)),
+                    None => Ok(None),
+                }
+            }
+
+            /// The operator with their TOTP secret opened. A secret that does not open is an
+            /// error, never an empty secret: a code is then checked against nothing.
+            async fn open_totp(&self, mut o: OperatorRecord) -> Result<OperatorRecord, StoreError> {
+                if let Some(vault) = self.vault.as_deref() {
+                    o.totp_secret = vault
+                        .open(&o.id, TOTP_FIELD, &o.totp_secret)
+                        .await?
+                        .ok_or(crate::vault::VaultError::Cipher)?;
+                }
+                Ok(o)
             }
         }
 
         impl WebStore for $store {
             async fn insert_operator(&self, o: &OperatorRecord) -> Result<(), StoreError> {
+                // Sealed before the transaction: the key store is another database.
+                let totp_secret = crate::vault::seal_opt(
+                    self.vault.as_deref(),
+                    crate::vault::OwnerKind::Operator,
+                    &o.id,
+                    TOTP_FIELD,
+                    Some(&o.totp_secret),
+                )
+                .await?
+                .unwrap_or_default();
                 let mut tx = self.begin_sealed().await?;
                 let done = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "INSERT INTO operators ({OPERATOR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
@@ -151,7 +264,7 @@ macro_rules! web_store {
                 .bind(&o.name)
                 .bind(&o.role)
                 .bind(&o.password_hash)
-                .bind(&o.totp_secret)
+                .bind(&totp_secret)
                 .bind(o.totp_last_step)
                 .bind(micros(o.created_at))
                 .bind(o.disabled_at.map(micros))
@@ -176,14 +289,19 @@ macro_rules! web_store {
             }
 
             async fn operators(&self) -> Result<Vec<OperatorRecord>, StoreError> {
-                sqlx::query(sqlx::AssertSqlSafe(format!(
+                let found = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "SELECT {OPERATOR_COLUMNS} FROM operators ORDER BY name"
                 )))
                 .fetch_all(&self.pool)
                 .await?
                 .iter()
                 .map(Self::operator_from)
-                .collect()
+                .collect::<Result<Vec<_>, StoreError>>()?;
+                let mut out = Vec::with_capacity(found.len());
+                for o in found {
+                    out.push(self.open_totp(o).await?);
+                }
+                Ok(out)
             }
 
             async fn advance_totp_step(&self, id: &str, step: i64) -> Result<(), StoreError> {
@@ -246,7 +364,7 @@ macro_rules! web_store {
 
             async fn purge_web(&self, now: jiff::Timestamp) -> Result<u64, StoreError> {
                 let mut n = 0;
-                for table in ["web_sessions", "signin_codes"] {
+                for table in ["web_sessions", "signin_codes", "rate_limits"] {
                     n += sqlx::query(sqlx::AssertSqlSafe(format!(
                         "DELETE FROM {table} WHERE expires_at_us <= $1"
                     )))
@@ -258,52 +376,139 @@ macro_rules! web_store {
                 Ok(n)
             }
 
-            async fn put_signin(&self, id: &str, subject: &str, c: &CodeRecord) -> Result<(), StoreError> {
+            async fn put_signin(&self, r: &SigninRecord) -> Result<(), StoreError> {
+                let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "INSERT INTO signin_codes ({SIGNIN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                     ON CONFLICT (id_hash) DO NOTHING"
+                )))
+                .bind(&r.id_hash)
+                .bind(&r.subject)
+                .bind(&r.salt)
+                .bind(&r.code_hash)
+                .bind(micros(r.expires_at))
+                .bind(r.attempts)
+                .bind(r.mail_due.map(micros))
+                .execute(&self.pool)
+                .await?;
+                if done.rows_affected() != 1 {
+                    return Err(StoreError::Conflict);
+                }
+                Ok(())
+            }
+
+            async fn signin(&self, id_hash: &str) -> Result<Option<SigninRecord>, StoreError> {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {SIGNIN_COLUMNS} FROM signin_codes WHERE id_hash = $1"
+                )))
+                .bind(id_hash)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|r| Self::signin_from(&r))
+                .transpose()
+            }
+
+            async fn count_signin_attempt(
+                &self,
+                id_hash: &str,
+                max: i64,
+                now: jiff::Timestamp,
+            ) -> Result<Option<SigninRecord>, StoreError> {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "UPDATE signin_codes SET attempts = attempts + 1 \
+                     WHERE id_hash = $1 AND attempts < $2 AND expires_at_us > $3 \
+                     RETURNING {SIGNIN_COLUMNS}"
+                )))
+                .bind(id_hash)
+                .bind(max)
+                .bind(micros(now))
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|r| Self::signin_from(&r))
+                .transpose()
+            }
+
+            async fn delete_signin(&self, id_hash: &str) -> Result<(), StoreError> {
+                sqlx::query("DELETE FROM signin_codes WHERE id_hash = $1")
+                    .bind(id_hash)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn claim_signin_mails(
+                &self,
+                id_hash: Option<&str>,
+                now: jiff::Timestamp,
+                lease_until: jiff::Timestamp,
+                limit: i64,
+            ) -> Result<Vec<SigninMail>, StoreError> {
+                // The conditions twice: PostgreSQL checks the outer ones again on a row another
+                // instance claimed meanwhile, so a mail is claimed by one instance only.
+                let due = "mail_due_us <= $1 AND (mail_lease_us IS NULL OR mail_lease_us <= $1) \
+                           AND expires_at_us > $1 AND subject IS NOT NULL";
+                let one = if id_hash.is_some() { "AND id_hash = $4" } else { "" };
+                let q = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "UPDATE signin_codes SET mail_lease_us = $2 WHERE id_hash IN \
+                     (SELECT id_hash FROM signin_codes WHERE {due} {one} ORDER BY mail_due_us LIMIT $3) \
+                     AND {due} RETURNING id_hash, subject, salt, expires_at_us"
+                )))
+                .bind(micros(now))
+                .bind(micros(lease_until))
+                .bind(limit);
+                let q = match id_hash {
+                    Some(id) => q.bind(id),
+                    None => q,
+                };
+                q.fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(|r| {
+                        Ok(SigninMail {
+                            id_hash: r.try_get("id_hash")?,
+                            subject: r.try_get("subject")?,
+                            salt: r.try_get("salt")?,
+                            expires_at: from_micros(r.try_get("expires_at_us")?),
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn signin_mail_sent(&self, id_hash: &str) -> Result<(), StoreError> {
                 sqlx::query(
-                    "INSERT INTO signin_codes (id, subject, salt, code_hash, expires_at_us, attempts, locked) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE SET \
-                     attempts = excluded.attempts, locked = excluded.locked",
+                    "UPDATE signin_codes SET mail_due_us = NULL, mail_lease_us = NULL WHERE id_hash = $1",
                 )
-                .bind(id)
-                .bind(subject)
-                .bind(&c.salt)
-                .bind(&c.code_hash)
-                .bind(micros(c.expires_at))
-                .bind(c.attempts)
-                .bind(i64::from(c.locked))
+                .bind(id_hash)
                 .execute(&self.pool)
                 .await?;
                 Ok(())
             }
 
-            async fn signin(&self, id: &str) -> Result<Option<(String, CodeRecord)>, StoreError> {
-                sqlx::query(
-                    "SELECT subject, salt, code_hash, expires_at_us, attempts, locked FROM signin_codes WHERE id = $1",
+            async fn count_hit(
+                &self,
+                key_hash: &str,
+                now: jiff::Timestamp,
+                window: jiff::SignedDuration,
+            ) -> Result<RateCount, StoreError> {
+                let end = now.checked_add(window).unwrap_or(jiff::Timestamp::MAX);
+                // One statement: the row is locked while it is counted, so concurrent hits
+                // on any instance each count once. A window that ended starts afresh.
+                let r = sqlx::query(
+                    "INSERT INTO rate_limits (key_hash, window_start_us, expires_at_us, hits) \
+                     VALUES ($1, $2, $3, 1) ON CONFLICT (key_hash) DO UPDATE SET \
+                     window_start_us = CASE WHEN rate_limits.expires_at_us <= $2 THEN $2 ELSE rate_limits.window_start_us END, \
+                     hits = CASE WHEN rate_limits.expires_at_us <= $2 THEN 1 ELSE rate_limits.hits + 1 END, \
+                     expires_at_us = CASE WHEN rate_limits.expires_at_us <= $2 THEN $3 ELSE rate_limits.expires_at_us END \
+                     RETURNING hits, expires_at_us",
                 )
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?
-                .map(|r| {
-                    Ok((
-                        r.try_get("subject")?,
-                        CodeRecord {
-                            salt: r.try_get("salt")?,
-                            code_hash: r.try_get("code_hash")?,
-                            expires_at: from_micros(r.try_get("expires_at_us")?),
-                            attempts: r.try_get("attempts")?,
-                            locked: r.try_get::<i64, _>("locked")? != 0,
-                        },
-                    ))
+                .bind(key_hash)
+                .bind(micros(now))
+                .bind(micros(end))
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(RateCount {
+                    hits: r.try_get("hits")?,
+                    window_end: from_micros(r.try_get("expires_at_us")?),
                 })
-                .transpose()
-            }
-
-            async fn delete_signin(&self, id: &str) -> Result<(), StoreError> {
-                sqlx::query("DELETE FROM signin_codes WHERE id = $1")
-                    .bind(id)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
             }
         }
     };
@@ -344,13 +549,41 @@ impl WebStore for AnyStore {
     async fn purge_web(&self, now: jiff::Timestamp) -> Result<u64, StoreError> {
         dispatch!(self, s => s.purge_web(now).await)
     }
-    async fn put_signin(&self, id: &str, subject: &str, c: &CodeRecord) -> Result<(), StoreError> {
-        dispatch!(self, s => s.put_signin(id, subject, c).await)
+    async fn put_signin(&self, r: &SigninRecord) -> Result<(), StoreError> {
+        dispatch!(self, s => s.put_signin(r).await)
     }
-    async fn signin(&self, id: &str) -> Result<Option<(String, CodeRecord)>, StoreError> {
-        dispatch!(self, s => s.signin(id).await)
+    async fn signin(&self, id_hash: &str) -> Result<Option<SigninRecord>, StoreError> {
+        dispatch!(self, s => s.signin(id_hash).await)
     }
-    async fn delete_signin(&self, id: &str) -> Result<(), StoreError> {
-        dispatch!(self, s => s.delete_signin(id).await)
+    async fn count_signin_attempt(
+        &self,
+        id_hash: &str,
+        max: i64,
+        now: jiff::Timestamp,
+    ) -> Result<Option<SigninRecord>, StoreError> {
+        dispatch!(self, s => s.count_signin_attempt(id_hash, max, now).await)
+    }
+    async fn delete_signin(&self, id_hash: &str) -> Result<(), StoreError> {
+        dispatch!(self, s => s.delete_signin(id_hash).await)
+    }
+    async fn claim_signin_mails(
+        &self,
+        id_hash: Option<&str>,
+        now: jiff::Timestamp,
+        lease_until: jiff::Timestamp,
+        limit: i64,
+    ) -> Result<Vec<SigninMail>, StoreError> {
+        dispatch!(self, s => s.claim_signin_mails(id_hash, now, lease_until, limit).await)
+    }
+    async fn signin_mail_sent(&self, id_hash: &str) -> Result<(), StoreError> {
+        dispatch!(self, s => s.signin_mail_sent(id_hash).await)
+    }
+    async fn count_hit(
+        &self,
+        key_hash: &str,
+        now: jiff::Timestamp,
+        window: jiff::SignedDuration,
+    ) -> Result<RateCount, StoreError> {
+        dispatch!(self, s => s.count_hit(key_hash, now, window).await)
     }
 }

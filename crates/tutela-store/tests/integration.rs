@@ -36,6 +36,7 @@ macro_rules! append_only {
 mod requests;
 mod retention;
 mod risk;
+mod shredding;
 mod statistics;
 mod vault;
 mod web;

@@ -1,6 +1,6 @@
 //! The web store checks every store must pass: operators, sessions, sign-in codes.
 
-use tutela_store::{CodeRecord, OperatorRecord, SessionRecord, StoreError, WebStore};
+use tutela_store::{OperatorRecord, SessionRecord, SigninRecord, StoreError, WebStore};
 
 fn at(s: &str) -> jiff::Timestamp {
     s.parse().expect("timestamp")
@@ -84,28 +84,137 @@ async fn sessions_end_at_their_expiry<S: WebStore>(store: &S) {
 }
 
 async fn signin_codes_round_trip<S: WebStore>(store: &S) {
-    let code = CodeRecord {
+    let pending = SigninRecord {
+        id_hash: "p-1".into(),
+        subject: Some("S-1".into()),
         salt: "s".into(),
         code_hash: "h".into(),
         expires_at: at("2026-05-01T10:15:00Z"),
         attempts: 0,
-        locked: false,
+        mail_due: Some(at("2026-05-01T10:00:00Z")),
     };
-    store.put_signin("p-1", "S-1", &code).await.expect("put");
-    let counted = CodeRecord {
-        attempts: 1,
-        ..code.clone()
+    store.put_signin(&pending).await.expect("put");
+    assert!(matches!(
+        store.put_signin(&pending).await,
+        Err(StoreError::Conflict)
+    ));
+    // An address not on file: a row all the same, with no mail.
+    let decoy = SigninRecord {
+        id_hash: "p-2".into(),
+        subject: None,
+        mail_due: None,
+        ..pending.clone()
     };
-    store
-        .put_signin("p-1", "S-1", &counted)
+    store.put_signin(&decoy).await.expect("put");
+    let before = at("2026-05-01T10:01:00Z");
+    let counted = store
+        .count_signin_attempt("p-1", 2, before)
         .await
-        .expect("count");
+        .expect("count")
+        .expect("pending");
+    assert_eq!(counted.attempts, 1);
+    assert!(
+        store
+            .count_signin_attempt("p-1", 2, before)
+            .await
+            .expect("count")
+            .is_some()
+    );
     assert_eq!(
-        store.signin("p-1").await.expect("read"),
-        Some(("S-1".to_owned(), counted))
+        store
+            .count_signin_attempt("p-1", 2, before)
+            .await
+            .expect("count"),
+        None,
+        "used up"
+    );
+    assert_eq!(
+        store
+            .count_signin_attempt("p-2", 2, at("2026-05-01T10:15:00Z"))
+            .await
+            .expect("count"),
+        None,
+        "expired"
+    );
+    // The mail is claimed once, sent once; the decoy is never claimed.
+    let lease = at("2026-05-01T10:02:00Z");
+    let claimed = store
+        .claim_signin_mails(None, before, lease, 10)
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].subject, "S-1");
+    assert!(
+        store
+            .claim_signin_mails(Some("p-1"), before, lease, 10)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    // A claim that lapsed is taken again.
+    assert_eq!(
+        store
+            .claim_signin_mails(Some("p-1"), lease, at("2026-05-01T10:03:00Z"), 10)
+            .await
+            .expect("claim")
+            .len(),
+        1
+    );
+    store.signin_mail_sent("p-1").await.expect("sent");
+    assert!(
+        store
+            .claim_signin_mails(
+                None,
+                at("2026-05-01T10:05:00Z"),
+                at("2026-05-01T10:06:00Z"),
+                10
+            )
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .signin("p-1")
+            .await
+            .expect("read")
+            .expect("row")
+            .mail_due,
+        None
     );
     store.delete_signin("p-1").await.expect("delete");
     assert_eq!(store.signin("p-1").await.expect("read"), None);
+    // Rate-limit windows: counted, and started afresh when they end.
+    let window = jiff::SignedDuration::from_mins(15);
+    let t0 = at("2026-05-01T10:00:00Z");
+    assert_eq!(store.count_hit("k", t0, window).await.expect("hit").hits, 1);
+    let c = store
+        .count_hit("k", at("2026-05-01T10:14:00Z"), window)
+        .await
+        .expect("hit");
+    assert_eq!((c.hits, c.window_end), (2, at("2026-05-01T10:15:00Z")));
+    assert_eq!(
+        store
+            .count_hit("other", t0, window)
+            .await
+            .expect("hit")
+            .hits,
+        1
+    );
+    let c = store
+        .count_hit("k", at("2026-05-01T10:15:00Z"), window)
+        .await
+        .expect("hit");
+    assert_eq!((c.hits, c.window_end), (1, at("2026-05-01T10:30:00Z")));
+    // Expired windows and sign-ins go.
+    assert!(
+        store
+            .purge_web(at("2026-05-01T12:00:00Z"))
+            .await
+            .expect("purge")
+            >= 3
+    );
+    assert_eq!(store.signin("p-2").await.expect("read"), None);
 }
 
 /// Activations: kept with their files, decided once.
@@ -133,6 +242,7 @@ pub async fn activations_are_decided_once<S: tutela_store::ActivationStore>(stor
             "active",
             at("2026-07-01T00:00:01Z"),
             None,
+            "system",
         )
         .await
         .expect("decide");
@@ -143,7 +253,8 @@ pub async fn activations_are_decided_once<S: tutela_store::ActivationStore>(stor
                 "scheduled",
                 "refused",
                 at("2026-07-01T00:00:02Z"),
-                Some("x")
+                Some("x"),
+                "system",
             )
             .await,
         Err(StoreError::Conflict)

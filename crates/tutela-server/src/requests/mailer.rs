@@ -110,11 +110,85 @@ impl Mailer for SmtpMailer {
     }
 }
 
-/// No mail server configured: codes cannot be sent, so requests wait for an agent.
+/// No mail goes out at all: codes cannot be sent, so requests wait for an agent. `tutela serve`
+/// without `[smtp]` writes mails to a [`DirMailer`]'s outbox instead.
 pub struct NoMailer;
 
 impl Mailer for NoMailer {
     fn send<'a>(&'a self, _: &'a str, _: &'a str, _: &'a str) -> MailFuture<'a> {
         Box::pin(async { Err(MailError("no SMTP server is configured".into())) })
     }
+}
+
+/// No mail server configured: each mail is written to a file of its own in a local directory
+/// (the outbox), readable by the owner only, for the operator to deliver or a person on the
+/// same machine to read. The quick start signs people in this way.
+pub struct DirMailer {
+    dir: std::path::PathBuf,
+}
+
+impl DirMailer {
+    /// The outbox at `dir`, created (mode 0700) when missing.
+    pub fn new(dir: impl Into<std::path::PathBuf>) -> Result<DirMailer, MailError> {
+        let dir = dir.into();
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        builder
+            .create(&dir)
+            .map_err(|e| MailError(format!("the outbox directory cannot be created: {e}")))?;
+        Ok(DirMailer { dir })
+    }
+
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+}
+
+impl Mailer for DirMailer {
+    fn send<'a>(&'a self, to: &'a str, subject: &'a str, body: &'a str) -> MailFuture<'a> {
+        Box::pin(async move {
+            // Header injection: an address or subject with a line break is refused.
+            if to.contains(['\r', '\n']) || subject.contains(['\r', '\n']) {
+                return Err(MailError("the recipient address is not valid".into()));
+            }
+            let id = crate::random_hex(8)
+                .map_err(|_| MailError("the operating system gave no randomness".into()))?;
+            let now = jiff::Timestamp::now();
+            let name = format!("{}-{id}.eml", now.as_microsecond());
+            let text = format!(
+                "Date: {}\r\nTo: {to}\r\nSubject: {subject}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}",
+                now.strftime("%a, %d %b %Y %H:%M:%S +0000"),
+                body.replace('\n', "\r\n"),
+            );
+            let dir = self.dir.clone();
+            // Written under a temporary name and renamed: a reader never sees half a mail.
+            tokio::task::spawn_blocking(move || {
+                let tmp = dir.join(format!(".{name}.tmp"));
+                write_private(&tmp, text.as_bytes())?;
+                std::fs::rename(&tmp, dir.join(&name))
+            })
+            .await
+            .map_err(|_| MailError("the outbox could not be written".into()))?
+            .map_err(|e| MailError(format!("the outbox could not be written: {}", e.kind())))
+        })
+    }
+}
+
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
 }

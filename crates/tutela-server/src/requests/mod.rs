@@ -3,8 +3,9 @@
 //! ([`tutela_core::request`]); this module keeps them durable and talks to the person.
 //!
 //! Nothing is released or changed for a requester whose identity was not verified: a one-time
-//! code sent to the e-mail address on file (stored only as a salted hash, valid for a limited
-//! time, locked after a number of wrong attempts), or an agent's check with a recorded note.
+//! code sent to the e-mail address on file (stored only as a hash keyed by a server secret,
+//! valid for a limited time, locked after a number of wrong attempts), or an agent's check with
+//! a recorded note.
 
 pub mod export;
 pub mod mailer;
@@ -16,7 +17,6 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use tutela_core::request::{
     DeadlineRules, RequestState, RequestType, Status, Transition, TransitionError, Verification,
 };
@@ -48,9 +48,12 @@ pub struct RequestSettings {
     pub retry_max: Duration,
     /// The directories pseudonymised datasets may be registered in: the worker deletes
     /// registered files when their retention ends, so it must never reach anything else.
-    pub pseudonymised_dirs: Vec<std::path::PathBuf>,
+    pub pseudonymised_dirs: crate::dataset_files::DatasetDirs,
     /// When retention sweeps of the operator's databases run, and how they hold locks.
     pub retention: crate::retention::SweepSettings,
+    /// Keys the hashes of one-time codes (and the pages' sign-in codes and rate limits): a
+    /// secret outside the database. The default is random for this process only.
+    pub hmac_key: crate::hmac_key::HmacKey,
 }
 
 impl Default for RequestSettings {
@@ -71,8 +74,9 @@ impl Default for RequestSettings {
             public_url: "http://127.0.0.1:8080".into(),
             retry_base: Duration::from_secs(5),
             retry_max: Duration::from_secs(600),
-            pseudonymised_dirs: Vec::new(),
+            pseudonymised_dirs: crate::dataset_files::DatasetDirs::none(),
             retention: crate::retention::SweepSettings::default(),
+            hmac_key: crate::hmac_key::HmacKey::default(),
         }
     }
 }
@@ -101,6 +105,8 @@ pub enum RequestError {
         "the result was deleted at the end of its retention period, or there is none in this format"
     )]
     Gone,
+    #[error("the result was destroyed when the person was erased")]
+    Erased,
     #[error("storage failed: {0}")]
     Storage(String),
 }
@@ -149,8 +155,15 @@ pub struct Fulfilment {
     pub notifier: notify::Notifier,
 }
 
-fn hash_code(salt: &str, code: &str) -> String {
-    crate::hex(&Sha256::digest(format!("{salt}:{code}").as_bytes()))
+/// The stored form of a request's code: an HMAC under the server's key, so that a copy of the
+/// database does not give the code by trying all 10^8.
+fn hash_code(
+    key: &crate::hmac_key::HmacKey,
+    salt: &str,
+    code: &str,
+) -> Result<String, RequestError> {
+    key.mac_hex(&[b"request-code", salt.as_bytes(), code.as_bytes()])
+        .map_err(|e| RequestError::Storage(e.to_string()))
 }
 
 fn no_randomness(_: getrandom::Error) -> RequestError {
@@ -331,7 +344,7 @@ impl Requests {
                     &r.id,
                     &CodeRecord {
                         salt: salt.clone(),
-                        code_hash: hash_code(&salt, &code),
+                        code_hash: hash_code(&self.settings.hmac_key, &salt, &code)?,
                         expires_at,
                         attempts: 0,
                         locked: false,
@@ -469,7 +482,7 @@ impl Requests {
         if now > stored.expires_at {
             return Err(RequestError::CodeExpired);
         }
-        let presented = hash_code(&stored.salt, code.trim());
+        let presented = hash_code(&self.settings.hmac_key, &stored.salt, code.trim())?;
         if !crate::same_secret(presented.as_bytes(), stored.code_hash.as_bytes()) {
             stored.attempts += 1;
             stored.locked = stored.attempts >= self.settings.code_attempts;
@@ -692,9 +705,27 @@ impl Requests {
         if !matches!(r.status.as_str(), "completed" | "partially_refused") {
             return Err(RequestError::NotReady);
         }
-        self.store()
-            .result(id, format)
+        if let Some(bytes) = self.store().result(id, format).await? {
+            return Ok(bytes);
+        }
+        // Why it is missing: the person's erasure destroyed it (and recorded which formats),
+        // or its retention ended, or the request never had this format.
+        let erased = self
+            .store()
+            .request_events(id)
             .await?
-            .ok_or(RequestError::Gone)
+            .iter()
+            .filter(|e| e.kind == tutela_store::PERSON_ERASED)
+            .filter_map(|e| serde_json::from_str::<serde_json::Value>(&e.body).ok())
+            .any(|b| {
+                b["results_destroyed"]
+                    .as_array()
+                    .is_some_and(|f| f.iter().any(|f| f.as_str() == Some(format)))
+            });
+        Err(if erased {
+            RequestError::Erased
+        } else {
+            RequestError::Gone
+        })
     }
 }

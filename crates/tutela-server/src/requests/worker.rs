@@ -381,7 +381,7 @@ impl Worker {
             // Nobody tutela knows: nothing to collect or change.
             return match step {
                 "90-report" | "90-export" | "90-summary" => {
-                    self.produce(r, step, steps, now).await.map(|()| None)
+                    self.produce(r, step, now).await.map(|()| None)
                 }
                 _ => Ok(Some(json!({"history": [], "email": null}).to_string())),
             };
@@ -466,7 +466,7 @@ impl Worker {
                 ))
             }
             "90-report" | "90-export" | "90-summary" => {
-                self.produce(r, step, steps, now).await.map(|()| None)
+                self.produce(r, step, now).await.map(|()| None)
             }
             "50-erase:tutela" => {
                 // Under a legal hold (N5a) the person is restricted, not erased (Art. 17(3)(e)):
@@ -761,10 +761,12 @@ impl Worker {
         &self,
         r: &RequestRecord,
         step: &str,
-        steps: &[StepRecord],
         now: Timestamp,
     ) -> Result<(), StepError> {
         let engine = &self.requests.engine;
+        // The steps as stored now, not as this pass read them: an erasure of the person since
+        // then cleared what was collected of them, and the report must not bring it back.
+        let steps = &engine.store.steps(&r.id).await.map_err(transient)?;
         let collected: Value = steps
             .iter()
             .find(|s| s.step == "10-collect:tutela")

@@ -281,17 +281,12 @@ pub async fn register(
     };
     let domain = body.domain.unwrap_or_else(|| body.purpose.clone());
     domain_of(&state, &domain, "domain")?;
-    if !crate::pseudonymised::inside(
-        &state.requests.settings.pseudonymised_dirs,
-        std::path::Path::new(&body.location),
-    ) {
-        return Err(Problem::new(
-            Code::InvalidField,
-            "the location must be an absolute file path in a directory the server keeps pseudonymised datasets in",
-        )
-        .field("location")
-        .fix("write the file into one of the server's pseudonymised_dirs and send its absolute path"));
-    }
+    let location = state
+        .requests
+        .settings
+        .pseudonymised_dirs
+        .registrable(std::path::Path::new(&body.location))
+        .map_err(location_refused)?;
     each(
         &body.columns,
         "columns",
@@ -315,7 +310,7 @@ pub async fn register(
         id,
         purpose: body.purpose,
         domain,
-        location: body.location,
+        location: location.to_string_lossy().into_owned(),
         columns: body.columns.join(","),
         key_id: body.key_id,
         rows: i64::try_from(body.rows).unwrap_or(i64::MAX),
@@ -339,4 +334,22 @@ pub async fn register(
 pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<DatasetView>>, Problem> {
     let all = state.engine.store.datasets().await.map_err(storage)?;
     Ok(Json(all.into_iter().map(view).collect()))
+}
+
+/// A refused location as a problem; it never says anything about the file's content.
+fn location_refused(why: crate::dataset_files::LocationRefused) -> Problem {
+    use crate::dataset_files::LocationRefused;
+    let (code, fix) = match why {
+        LocationRefused::NotConfigured => (
+            Code::NotConfigured,
+            "the operator sets pseudonymised_dirs in the server's configuration (a directory for datasets only)",
+        ),
+        _ => (
+            Code::InvalidField,
+            "write the file into one of the server's pseudonymised_dirs and send its absolute path",
+        ),
+    };
+    Problem::new(code, why.to_string())
+        .field("location")
+        .fix(fix)
 }

@@ -71,6 +71,11 @@ fn problem(e: RequestError) -> Problem {
         )
         .field("format")
         .fix("an access request has json and html, a portability request zip, the others json; file a new request for a new copy"),
+        RequestError::Erased => Problem::new(
+            Code::ResultErased,
+            "the result was destroyed when the person was erased; the request stays as a record without personal data",
+        )
+        .fix("nothing to fetch: an erasure ends the person's reports, exports and sessions"),
         RequestError::Storage(_) => Problem::new(
             Code::StorageUnavailable,
             "the database did not answer; nothing was changed",
@@ -532,7 +537,8 @@ pub struct ResultQuery {
     params(("id" = String, Path, description = "The request id"),
            ("format" = Option<String>, Query, description = "json (default), html or zip")),
     responses((status = 200, description = "The report (access) or export (portability)"),
-              (status = 403, body = crate::problem::ProblemBody), (status = 409, body = crate::problem::ProblemBody)),
+              (status = 403, body = crate::problem::ProblemBody), (status = 409, body = crate::problem::ProblemBody),
+              (status = 410, body = crate::problem::ProblemBody, description = "result_gone, or result_erased when the person's erasure destroyed it")),
     security(("bearer" = [])))]
 pub async fn result(
     State(state): State<AppState>,

@@ -378,7 +378,20 @@ pub async fn create(
             "narrow the bounds, lower rows_per_person or raise epsilon",
         )
     })?;
-    let location = std::path::PathBuf::from(&d.location);
+    // Checked again now: the file may have been swapped for a link since it was registered.
+    let location = state
+        .requests
+        .settings
+        .pseudonymised_dirs
+        .file(std::path::Path::new(&d.location))
+        .map_err(|why| {
+            Problem::new(
+                Code::ResultGone,
+                format!("the dataset's file cannot be read: {why}"),
+            )
+            .field("dataset")
+            .fix("register the dataset again from a file in one of the server's pseudonymised_dirs")
+        })?;
     let q = query.clone();
     let (tally, rejected) =
         tokio::task::spawn_blocking(move || tally_file(&location, q, on_bad, |_| {}))
@@ -392,7 +405,8 @@ pub async fn create(
                     format!("the dataset's file could not be read ({kind})"),
                 )
                 .field("dataset"),
-                TallyFileError::Table(TableError::UnknownColumn(c, names)) => {
+                // Never the header's names: the error would quote the file.
+                TallyFileError::Table(TableError::UnknownColumn(c, _)) => {
                     let field = if c == body.person {
                         "person"
                     } else if body.group_by.contains(&c) {
@@ -403,7 +417,10 @@ pub async fn create(
                     invalid(
                         field,
                         format!("the dataset has no column `{c}`"),
-                        &format!("its columns are: {names}"),
+                        &format!(
+                            "name a column of the dataset; it was registered with: {}",
+                            d.columns
+                        ),
                     )
                 }
                 other => invalid(

@@ -201,6 +201,10 @@ pub async fn lift_restriction(
     params(("id" = String, Path, description = "The operator's id of the person")),
     responses((status = 201, body = Recorded), (status = 503, body = crate::problem::ProblemBody)),
     security(("bearer" = [])))]
+/// Erases the person: their attributes, call summaries and the key that sealed them, and at
+/// once the reports and exports of their requests (`result` answers `410 result_erased`),
+/// their privacy-center sessions and pending sign-in codes. The ledger keeps a tombstone; their
+/// requests stay, with their events and without personal data.
 pub async fn erase(State(state): State<AppState>, Path(id): Path<String>) -> Written {
     subject_id(&id)?;
     let done = state

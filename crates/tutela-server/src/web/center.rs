@@ -137,7 +137,17 @@ fn chrome(state: &AppState, lang: Lang, title: &str, session: Option<&SessionRec
 
 /// The person's session, or the sign-in page.
 async fn signed_in(state: &AppState, headers: &HeaderMap) -> Option<SessionRecord> {
-    session::current(state, headers, "person", now()).await
+    let s = session::current(state, headers, "person", now()).await?;
+    // An erasure deletes the person's sessions with it; this also stops one a sign-in started
+    // while the erasure committed from opening anything.
+    if state
+        .engine
+        .subject_state(&s.principal)
+        .has(tutela_core::state::ERASED)
+    {
+        return None;
+    }
+    Some(s)
 }
 
 fn sign_in_page(state: &AppState, lang: Lang, code_step: bool, error: Option<&str>) -> Response {
@@ -531,37 +541,43 @@ async fn send_code(
         return sign_in_page(&state, lang, false, Some(t.form_expired));
     }
     let email = f.email.trim().to_lowercase();
-    let w = &state.web;
-    let by_address = format!("code:{email}");
-    let by_client = format!("client:{}", client.key());
-    if !w.limits.allow(
-        &by_client,
-        w.settings.attempts_per_client,
-        w.settings.rate_window,
-    ) || !w.limits.allow(
-        &by_address,
-        w.settings.codes_per_address,
-        w.settings.rate_window,
-    ) {
-        return message(&state, lang, StatusCode::TOO_MANY_REQUESTS, t.too_many, "/");
-    }
-    let pending = crate::random_hex(16).unwrap_or_default();
-    if email.len() <= 254 && email.contains('@') {
-        let found = match state.engine.store.subject_by_email(&email).await {
+    let at = now();
+    // Limits count the address typed, on file or not, so they tell nothing either.
+    let due = match super::limits::code_mail(&state, &email, &client, at).await {
+        Ok(Some(due)) => due,
+        Ok(None) => {
+            return message(&state, lang, StatusCode::TOO_MANY_REQUESTS, t.too_many, "/");
+        }
+        Err(_) => return unavailable(&state, lang),
+    };
+    let Ok(pending) = crate::random_hex(32) else {
+        return unavailable(&state, lang);
+    };
+    let subject = if email.len() <= 254 && email.contains('@') {
+        match state.engine.store.subject_by_email(&email).await {
             Ok(found) => found,
             Err(_) => return unavailable(&state, lang),
-        };
-        // An unknown address gets the same answer and no code: the page never tells whether
-        // an address is on file.
-        if let Some(subject) = found
-            && state
-                .requests
-                .send_signin_code(&pending, &subject, &email, now())
-                .await
-                .is_err()
-        {
-            return unavailable(&state, lang);
         }
+    } else {
+        None
+    };
+    // An address not on file gets the same row, answer and work, and no code: the page never
+    // tells whether an address is on file. The mail leaves after the answer, from a task of
+    // its own (or the outbox sweep), so neither a mail server's pace nor its absence shows.
+    let Ok(id_hash) = state
+        .requests
+        .start_signin(&pending, subject, due, at)
+        .await
+    else {
+        return unavailable(&state, lang);
+    };
+    if due <= at {
+        let requests = state.requests.clone();
+        tokio::spawn(async move {
+            if let Err(e) = requests.deliver_signin_mails(Some(&id_hash), now()).await {
+                tracing::warn!(error = %e, "a sign-in mail could not be sent; the sweep retries");
+            }
+        });
     }
     let validity = state.requests.settings.code_validity.as_secs();
     let mut res = sign_in_page(&state, lang, true, None);
@@ -595,12 +611,12 @@ async fn enter_code(
         return sign_in_page(&state, lang, false, Some(t.form_expired));
     }
     let w = &state.web;
-    if !w.limits.allow(
-        &format!("client:{}", client.key()),
-        w.settings.attempts_per_client,
-        w.settings.rate_window,
-    ) {
-        return message(&state, lang, StatusCode::TOO_MANY_REQUESTS, t.too_many, "/");
+    match super::limits::attempt(&state, &client, now()).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return message(&state, lang, StatusCode::TOO_MANY_REQUESTS, t.too_many, "/");
+        }
+        Err(_) => return unavailable(&state, lang),
     }
     let pending = session::cookie(&headers, PENDING_COOKIE).unwrap_or("");
     let subject = match state
@@ -634,15 +650,24 @@ struct CsrfOnly {
     csrf: String,
 }
 
+/// Ends the session in the store before the cookie: a form with a wrong token ends nothing
+/// and says so (clearing only the cookie would leave the session alive, and a foreign site
+/// could sign people out).
 async fn sign_out(
     State(state): State<AppState>,
     headers: HeaderMap,
+    lang: super::PageLang,
     WebForm(f): WebForm<CsrfOnly>,
 ) -> Response {
-    if let Some(s) = signed_in(&state, &headers).await
-        && session::form_ok(&headers, &s.csrf, &f.csrf)
-    {
-        let _ = state.engine.store.delete_session(&s.id_hash).await;
+    let lang = lang.0;
+    if let Some(s) = signed_in(&state, &headers).await {
+        if !session::form_ok(&headers, &s.csrf, &f.csrf) {
+            let t = super::i18n::texts(lang);
+            return message(&state, lang, StatusCode::FORBIDDEN, t.form_expired, "/");
+        }
+        if state.engine.store.delete_session(&s.id_hash).await.is_err() {
+            return unavailable_at(&state, lang, "/");
+        }
     }
     let mut res = Redirect::to("/").into_response();
     res.headers_mut().append(
@@ -815,13 +840,12 @@ async fn file_request(
         Err(r) => return r,
     };
     // Request intake is rate-limited per person: every request starts a deadline and work.
-    let w = &state.web;
-    if !w.limits.allow(
-        &format!("requests:{}", s.principal),
-        w.settings.requests_per_person,
-        w.settings.rate_window,
-    ) {
-        return message(&state, lang, StatusCode::TOO_MANY_REQUESTS, t.too_many, "/");
+    match super::limits::person_request(&state, &s.principal, now()).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return message(&state, lang, StatusCode::TOO_MANY_REQUESTS, t.too_many, "/");
+        }
+        Err(_) => return unavailable(&state, lang),
     }
     let Some(request_type) =
         RequestType::parse(&f.request_type).filter(|t| *t != RequestType::Unclassified)

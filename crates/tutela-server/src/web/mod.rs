@@ -7,11 +7,13 @@
 //! URL holds personal data: a person is looked up through a form, never a path.
 
 mod center;
+pub mod client;
 mod console;
 mod i18n;
+mod limits;
 pub mod operators;
 mod session;
-mod signin;
+pub(crate) mod signin;
 pub mod totp;
 
 use askama::Template;
@@ -27,7 +29,7 @@ use tutela_core::render::Lang;
 
 use crate::AppState;
 pub use i18n::Texts;
-pub use session::{RateLimits, WebContext, WebSettings};
+pub use session::{WebContext, WebSettings};
 
 /// The privacy center and the console, with their assets and security headers.
 pub fn router(state: AppState) -> Router<AppState> {
@@ -177,21 +179,29 @@ async fn remember_lang(req: Request, next: Next) -> Response {
     res
 }
 
-/// Who is asking, as a rate-limit key: the peer address when the server knows it.
+/// Who is asking, as a rate-limit key: the peer address, or behind a trusted proxy the client
+/// it names (see [`client`]).
 pub(crate) struct Client(Option<std::net::IpAddr>);
 
 impl Client {
+    /// The client's bucket: its IPv4 address or IPv6 /64.
     pub fn key(&self) -> String {
-        self.0
-            .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+        client::bucket(self.0)
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Client {
+impl FromRequestParts<AppState> for Client {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Client(session::client(&parts.extensions)))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Client(client::client_address(
+            session::client(&parts.extensions),
+            &parts.headers,
+            &state.web.settings.trusted_proxies,
+        )))
     }
 }
 

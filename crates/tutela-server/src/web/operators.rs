@@ -163,8 +163,11 @@ pub async fn authenticate(
         .verify_password(password.as_bytes(), op.password_hash.as_str())
         .is_ok();
     let role = Role::parse(&op.role);
-    let key = totp::base32_decode(&op.totp_secret).unwrap_or_default();
-    let step = totp::verify(&key, code, now.as_second());
+    // A secret that does not decode (or is empty) accepts no code: an empty HMAC key would give
+    // codes anyone can compute.
+    let step = totp::base32_decode(&op.totp_secret)
+        .filter(|key| !key.is_empty())
+        .and_then(|key| totp::verify(&key, code, now.as_second()));
     match (password_ok, role, step, op.disabled_at) {
         (true, Some(role), Some(step), None) => {
             store

@@ -1,14 +1,13 @@
-//! Sessions in cookies, CSRF tokens, and rate limits for codes and sign-in attempts.
+//! Sessions in cookies, CSRF tokens, and the settings of the pages (their rate limits are
+//! counted in the store, see `limits`).
 //!
 //! A session cookie holds 32 random bytes; the store keeps only their SHA-256, so a copy of the
 //! database signs no one in. Cookies are `Secure`, `HttpOnly` and `SameSite=Strict`. Every form
 //! carries a token: the session's, or before sign-in a random one that must match its cookie
 //! (double submit). A request with an `Origin` of another site is refused as well.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -25,15 +24,28 @@ pub struct WebSettings {
     pub person_session: SignedDuration,
     /// How long an operator stays signed in.
     pub operator_session: SignedDuration,
-    /// Code e-mails per address in one window.
+    /// Code e-mails per address asked for from one client in one window (then 429 for that
+    /// client only).
     pub codes_per_address: u32,
-    /// Sign-in attempts (codes entered, passwords tried) per client address in one window.
+    /// Code e-mails per address from all clients in one `ceiling_window`; more are delayed to
+    /// the window's end, never refused.
+    pub codes_per_address_ceiling: u32,
+    /// Sign-in attempts (codes asked for and entered, passwords tried) per client address in
+    /// one window.
     pub attempts_per_client: u32,
-    /// Password attempts per operator name in one window.
+    /// Password attempts per operator name from one client in one window.
     pub attempts_per_operator: u32,
+    /// Password attempts per operator name from all clients in one `ceiling_window`; more are
+    /// answered after `ceiling_delay`, never refused.
+    pub attempts_per_operator_ceiling: u32,
     /// Requests a signed-in person may file in one window.
     pub requests_per_person: u32,
     pub rate_window: Duration,
+    /// The window of the per-account ceilings; shorter than a code's validity.
+    pub ceiling_window: Duration,
+    pub ceiling_delay: Duration,
+    /// The proxies whose `X-Forwarded-For` names the client (none by default).
+    pub trusted_proxies: super::client::TrustedProxies,
 }
 
 impl Default for WebSettings {
@@ -42,48 +54,23 @@ impl Default for WebSettings {
             person_session: SignedDuration::from_mins(30),
             operator_session: SignedDuration::from_hours(8),
             codes_per_address: 5,
+            codes_per_address_ceiling: 10,
             attempts_per_client: 30,
             attempts_per_operator: 10,
+            attempts_per_operator_ceiling: 30,
             requests_per_person: 10,
             rate_window: Duration::from_secs(15 * 60),
+            ceiling_window: Duration::from_secs(5 * 60),
+            ceiling_delay: Duration::from_secs(2),
+            trusted_proxies: super::client::TrustedProxies::default(),
         }
     }
 }
 
-/// The pages' settings and their rate limits, shared by all requests.
+/// The pages' settings, shared by all requests.
 #[derive(Default)]
 pub struct WebContext {
     pub settings: WebSettings,
-    pub limits: RateLimits,
-}
-
-/// Fixed-window counters kept in memory, keyed by a hash (never the address or name itself).
-#[derive(Default)]
-pub struct RateLimits {
-    windows: Mutex<HashMap<[u8; 32], (Instant, u32)>>,
-}
-
-impl RateLimits {
-    /// Counts one attempt for `key`; false when the limit of the window is reached.
-    pub fn allow(&self, key: &str, limit: u32, window: Duration) -> bool {
-        let k: [u8; 32] = Sha256::digest(key.as_bytes()).into();
-        let now = Instant::now();
-        let Ok(mut w) = self.windows.lock() else {
-            return false;
-        };
-        if w.len() > 100_000 {
-            w.retain(|_, (start, _)| now.duration_since(*start) < window);
-        }
-        let e = w.entry(k).or_insert((now, 0));
-        if now.duration_since(e.0) >= window {
-            *e = (now, 0);
-        }
-        if e.1 >= limit {
-            return false;
-        }
-        e.1 += 1;
-        true
-    }
 }
 
 pub const PERSON_COOKIE: &str = "tutela_session";
@@ -184,7 +171,7 @@ pub fn form_ok(headers: &HeaderMap, expected: &str, presented: &str) -> bool {
     !expected.is_empty() && crate::same_secret(expected.as_bytes(), presented.as_bytes())
 }
 
-/// The client's address, when the server was started with connection info.
+/// The peer's address, when the server was started with connection info.
 pub fn client(headers_ext: &axum::http::Extensions) -> Option<IpAddr> {
     headers_ext
         .get::<ConnectInfo<SocketAddr>>()

@@ -1,13 +1,19 @@
 //! The stores' side of the vault: seal what goes into personal columns, open what comes out.
 //! A store without a vault (library users, most tests) passes values through unchanged.
 
-use super::{OwnerKind, Vault, blind_index_with};
+use std::collections::HashMap;
+
+use super::{OwnerKind, Vault, VaultError, blind_index_with};
 use crate::codec::{keyed_request_hash, request_hash};
 use crate::{NewEvent, StoreError, StoredEvent};
 
-/// Events ready for the ledger: personal attributes sealed, with what the plain values give.
+/// Events ready for the ledger: the e-mail sealed, with what the plain values give. Evidence and
+/// reason are sealed only once their row's sequence number is known ([`SealedEvents::personal`]),
+/// since the sealed value is bound to it.
 pub(crate) struct SealedEvents {
     pub events: Vec<NewEvent>,
+    /// The data keys of the persons with personal attributes; `None` without a vault.
+    keys: Option<HashMap<String, [u8; 32]>>,
     /// Fingerprints of the plain events: a retried write matches its first try.
     pub hashes: Vec<String>,
     /// The blind index of each event's e-mail address.
@@ -30,7 +36,40 @@ impl SealedEvents {
             i += 1;
         }
     }
+
+    /// The evidence and reason of event `i` as stored in the ledger row `seq`: sealed under the
+    /// person's key and bound to that row, or plain without a vault.
+    pub fn personal(
+        &self,
+        i: usize,
+        seq: i64,
+    ) -> Result<(Option<String>, Option<String>), StoreError> {
+        let Some(e) = self.events.get(i) else {
+            return Ok((None, None));
+        };
+        let Some(keys) = &self.keys else {
+            return Ok((e.evidence.clone(), e.reason.clone()));
+        };
+        let owner = OwnerKind::Subject.owner(&e.subject);
+        let row = seq.to_string();
+        let seal = |field: &str, v: &Option<String>| -> Result<Option<String>, StoreError> {
+            let Some(v) = v else { return Ok(None) };
+            let key = keys.get(&owner).ok_or(VaultError::Cipher)?;
+            Ok(Some(Vault::seal_row_with(
+                key,
+                OwnerKind::Subject,
+                &owner,
+                field,
+                &row,
+                v.as_bytes(),
+            )?))
+        };
+        Ok((seal(EVIDENCE, &e.evidence)?, seal(REASON, &e.reason)?))
+    }
 }
+
+const EVIDENCE: &str = "ledger_personal.evidence";
+const REASON: &str = "ledger_personal.reason";
 
 pub(crate) async fn seal_events(
     vault: Option<&Vault>,
@@ -43,6 +82,7 @@ pub(crate) async fn seal_events(
     let Some(vault) = vault else {
         return Ok(SealedEvents {
             events: events.to_vec(),
+            keys: None,
             hashes: events.iter().map(request_hash).collect(),
             email_index,
         });
@@ -62,21 +102,28 @@ pub(crate) async fn seal_events(
             hashes.push(request_hash(e));
         } else {
             let owner = OwnerKind::Subject.owner(&e.subject);
-            let key = keys.get(&owner).ok_or(super::VaultError::Cipher)?;
+            let key = keys.get(&owner).ok_or(VaultError::Cipher)?;
             hashes.push(keyed_request_hash(e, key));
-            let seal = |field: &str, v: &Option<String>| {
-                v.as_deref()
-                    .map(|v| Vault::seal_with(key, OwnerKind::Subject, &owner, field, v.as_bytes()))
-                    .transpose()
-            };
-            s.evidence = seal("ledger_personal.evidence", &e.evidence)?;
-            s.reason = seal("ledger_personal.reason", &e.reason)?;
-            s.email = seal("subjects.email", &e.email)?;
+            // The subject row is the person's own: owner and column bind the e-mail to it.
+            s.email = e
+                .email
+                .as_deref()
+                .map(|v| {
+                    Vault::seal_with(
+                        key,
+                        OwnerKind::Subject,
+                        &owner,
+                        "subjects.email",
+                        v.as_bytes(),
+                    )
+                })
+                .transpose()?;
         }
         sealed.push(s);
     }
     Ok(SealedEvents {
         events: sealed,
+        keys: Some(keys),
         hashes,
         email_index,
     })
@@ -91,16 +138,35 @@ pub(crate) async fn open_events(
         return Ok(events);
     }
     for e in &mut events {
-        e.evidence = open_opt(
-            vault,
-            subject,
-            "ledger_personal.evidence",
-            e.evidence.take(),
-        )
-        .await?;
-        e.reason = open_opt(vault, subject, "ledger_personal.reason", e.reason.take()).await?;
+        let seq = e.event.seq;
+        e.evidence = open_personal(vault, subject, EVIDENCE, seq, e.evidence.take()).await?;
+        e.reason = open_personal(vault, subject, REASON, seq, e.reason.take()).await?;
     }
     Ok(events)
+}
+
+/// Opens a value of `ledger_personal` row `seq` of person `subject`; a value that does not open
+/// there (moved from another row, or changed) is an error naming the row.
+pub(crate) async fn open_personal(
+    vault: Option<&Vault>,
+    subject: &str,
+    field: &str,
+    seq: i64,
+    stored: Option<String>,
+) -> Result<Option<String>, StoreError> {
+    let (Some(vault), Some(stored)) = (vault, stored.as_deref()) else {
+        return Ok(stored);
+    };
+    vault
+        .open_row(subject, field, &seq.to_string(), stored)
+        .await
+        .map_err(|e| match e {
+            StoreError::Vault(v @ VaultError::Misplaced { .. }) => StoreError::Corrupt {
+                seq,
+                what: v.to_string(),
+            },
+            other => other,
+        })
 }
 
 /// Opens a stored value of person or request `id`; `None` stays `None`, and so does a value
@@ -117,25 +183,30 @@ pub(crate) async fn open_opt(
     }
 }
 
-/// A value of person `subject` sealed again under their retained key (kept past an erasure by a
-/// legal duty); `None` when it does not open.
+/// A value of `ledger_personal` row `seq` of person `subject` sealed again under their retained
+/// key (kept past an erasure by a legal duty), bound to the same row; `None` when its key is
+/// gone already.
 pub(crate) async fn to_retained(
     vault: &Vault,
     subject: &str,
     field: &str,
+    seq: i64,
     stored: Option<String>,
 ) -> Result<Option<String>, StoreError> {
-    let Some(stored) = stored else {
+    let Some(plain) = open_personal(Some(vault), subject, field, seq, stored).await? else {
         return Ok(None);
     };
-    match vault.open(subject, field, &stored).await? {
-        Some(plain) => Ok(Some(
-            vault
-                .seal(OwnerKind::Retained, subject, field, &plain)
-                .await?,
-        )),
-        None => Ok(None),
-    }
+    let owner = OwnerKind::Retained.owner(subject);
+    let keys = vault.keys_for(std::slice::from_ref(&owner)).await?;
+    let key = keys.get(&owner).ok_or(VaultError::Cipher)?;
+    Ok(Some(Vault::seal_row_with(
+        key,
+        OwnerKind::Retained,
+        &owner,
+        field,
+        &seq.to_string(),
+        plain.as_bytes(),
+    )?))
 }
 
 /// Seals a value for `kind`'s key of `id`.
@@ -173,7 +244,7 @@ pub(crate) async fn seal_many(
         .map(|(id, field, v)| {
             let Some(v) = v else { return Ok(None) };
             let owner = kind.owner(id);
-            let key = keys.get(&owner).ok_or(super::VaultError::Cipher)?;
+            let key = keys.get(&owner).ok_or(VaultError::Cipher)?;
             Ok(Some(Vault::seal_with(
                 key,
                 kind,

@@ -1,6 +1,12 @@
 //! The key store: the wrapped data keys, in a database of their own (an SQLite file beside the
 //! data, or a PostgreSQL database). Never the data store: a backup of the data must not hold
 //! the keys that open it, so that destroying a key erases the data in every backup too.
+//!
+//! A destroyed key must be gone from the key store's files as well (issue 30): the SQLite file
+//! is opened with `secure_delete` (freed space is overwritten with zeros) and its WAL is
+//! checkpointed and truncated after each destruction ([`KeyStore::scrub`]). PostgreSQL keeps
+//! dead row versions until VACUUM and its WAL until recycled; docs/encryption.md says what an
+//! operator does about that.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -39,6 +45,9 @@ macro_rules! on_pool {
 const SCHEMA_SQLITE: &str = "CREATE TABLE IF NOT EXISTS data_keys (\
     owner TEXT PRIMARY KEY, master_key_id TEXT, wrapped BLOB, \
     created_at_us INTEGER NOT NULL, destroyed_at_us INTEGER)";
+/// `PRAGMA user_version` of a key store rewritten once with `secure_delete` on.
+const SCRUBBED: i64 = 1;
+
 const SCHEMA_POSTGRES: &str = "CREATE TABLE IF NOT EXISTS data_keys (\
     owner TEXT PRIMARY KEY, master_key_id TEXT, wrapped BYTEA, \
     created_at_us BIGINT NOT NULL, destroyed_at_us BIGINT)";
@@ -50,18 +59,37 @@ impl KeyStore {
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
         {
+            crate::sql::private_sqlite_files(path)?;
             let options = SqliteConnectOptions::new()
                 .filename(path)
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full)
-                .busy_timeout(Duration::from_secs(10));
+                .busy_timeout(Duration::from_secs(10))
+                .pragma("secure_delete", "ON");
             let pool = SqlitePoolOptions::new()
                 .max_connections(2)
                 .connect_with(options)
                 .await?;
             sqlx::query(SCHEMA_SQLITE).execute(&pool).await?;
-            KeyStore::Sqlite(pool)
+            crate::sql::private_sqlite_files(path)?;
+            // Once per key store: a file written before `secure_delete` may still hold destroyed
+            // keys in its free space; VACUUM rewrites it without them.
+            let version: i64 = sqlx::query_scalar("PRAGMA user_version")
+                .fetch_one(&pool)
+                .await?;
+            if version < SCRUBBED {
+                sqlx::query("VACUUM").execute(&pool).await?;
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "PRAGMA user_version = {SCRUBBED}"
+                )))
+                .execute(&pool)
+                .await?;
+            }
+            let store = KeyStore::Sqlite(pool);
+            // A destruction whose scrub a crash interrupted leaves the key in the WAL.
+            store.scrub().await?;
+            store
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
                 .max_connections(4)
@@ -164,6 +192,75 @@ impl KeyStore {
             .await?;
             Ok(())
         })
+    }
+
+    /// Destroys the key of `owner` if it is live and was created at or before `before_us`: the
+    /// replay of an erasure on a key store restored from a backup, which must not destroy a key
+    /// made after the erasure (the person came back). Answers whether a key was destroyed.
+    pub async fn destroy_created_before(
+        &self,
+        owner: &str,
+        before_us: i64,
+        at_us: i64,
+    ) -> Result<bool, StoreError> {
+        on_pool!(self, p => {
+            let n = sqlx::query(
+                "UPDATE data_keys SET master_key_id = NULL, wrapped = NULL, destroyed_at_us = $3 \
+                 WHERE owner = $1 AND wrapped IS NOT NULL AND created_at_us <= $2",
+            )
+            .bind(owner)
+            .bind(before_us)
+            .bind(at_us)
+            .execute(p)
+            .await?
+            .rows_affected();
+            Ok(n > 0)
+        })
+    }
+
+    /// Removes the copies of destroyed keys that the database keeps in files besides the table:
+    /// SQLite's WAL is checkpointed into the file (where `secure_delete` zeroed the destroyed
+    /// key) and truncated to nothing. PostgreSQL has no such step that is cheap enough to run
+    /// after each destruction; see [`KeyStore::compact`].
+    pub async fn scrub(&self) -> Result<(), StoreError> {
+        let KeyStore::Sqlite(pool) = self else {
+            return Ok(());
+        };
+        // A checkpoint that met a reader of an older snapshot reports `busy` and leaves the
+        // WAL; the next try, once that reader is done, truncates it.
+        for attempt in 0..50 {
+            let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(pool)
+                .await?;
+            if busy == 0 {
+                return Ok(());
+            }
+            if attempt == 0 {
+                tracing::debug!("the key store's WAL is in use; checkpoint retried");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tracing::warn!(
+            "the key store's WAL could not be truncated after a key was destroyed; it will be at the next destruction or start"
+        );
+        Ok(())
+    }
+
+    /// Rewrites the key store so that no destroyed key is left in its files: SQLite `VACUUM`
+    /// and a scrub; PostgreSQL `VACUUM FULL data_keys`, which holds an exclusive lock on the
+    /// table while it copies it (every key read waits), so tutela runs it only when asked
+    /// (`tutela keys compact`).
+    pub async fn compact(&self) -> Result<(), StoreError> {
+        match self {
+            KeyStore::Sqlite(p) => {
+                sqlx::query("VACUUM").execute(p).await?;
+            }
+            KeyStore::Postgres(p) => {
+                // VACUUM may not run in a transaction block: the simple protocol, one statement.
+                sqlx::raw_sql("VACUUM FULL data_keys").execute(p).await?;
+            }
+        }
+        self.scrub().await
     }
 
     /// Up to `limit` live keys wrapped under another master key than `active`.

@@ -5,8 +5,11 @@
 //! copied, backups included.
 //!
 //! A sealed text is `tv1:<owner kind>:<base64 of nonce and ciphertext>`; the associated data
-//! binds it to its owner and column, so a value copied to another row or column fails to open.
-//! Text without the prefix was written before the vault and is returned as it is.
+//! binds it to its owner and column, so a value copied to another owner or column fails to
+//! open. A `tv2:` text binds it to its row as well (the ledger's sequence number for a
+//! consent's evidence), so that two rows of one person cannot swap their values either
+//! (issue 30); `tv1:` values sealed before still open. Text without a prefix was written before
+//! the vault and is returned as it is.
 
 mod fields;
 mod keystore;
@@ -48,6 +51,12 @@ pub enum VaultError {
     UnknownMasterKey(String),
     #[error("a data key or value did not decrypt")]
     Cipher,
+    /// A value bound to its row did not open there: it was moved from another row or changed.
+    /// Names the column, never the value.
+    #[error(
+        "the sealed {field} does not open under its owner's key for this row: it was moved from another row or changed"
+    )]
+    Misplaced { field: String },
     #[error("the system has no randomness")]
     NoRandomness,
 }
@@ -63,6 +72,9 @@ pub enum OwnerKind {
     /// A request's own data (the e-mail and words of someone not yet identified): destroyed
     /// when the request's data expires.
     Request,
+    /// An operator's second-factor secret (staff, not a data subject): never destroyed by an
+    /// erasure.
+    Operator,
 }
 
 impl OwnerKind {
@@ -71,6 +83,7 @@ impl OwnerKind {
             OwnerKind::Subject => 's',
             OwnerKind::Retained => 'r',
             OwnerKind::Request => 'q',
+            OwnerKind::Operator => 'o',
         }
     }
 
@@ -79,6 +92,7 @@ impl OwnerKind {
             's' => Some(OwnerKind::Subject),
             'r' => Some(OwnerKind::Retained),
             'q' => Some(OwnerKind::Request),
+            'o' => Some(OwnerKind::Operator),
             _ => None,
         }
     }
@@ -90,8 +104,27 @@ impl OwnerKind {
 }
 
 const PREFIX: &str = "tv1:";
+/// A value bound to its owner, its column and its row.
+const PREFIX_ROW: &str = "tv2:";
 /// Unwrapped data keys kept in memory; the cache is emptied when it grows past this.
 const CACHE_LIMIT: usize = 100_000;
+
+/// The associated data of a sealed value: its owner and column, and its row for `tv2:`.
+fn associated(owner: &str, field: &str, row: Option<&str>) -> String {
+    match row {
+        Some(row) => format!("{owner}\u{0}{field}\u{0}{row}"),
+        None => format!("{owner}\u{0}{field}"),
+    }
+}
+
+/// What opening a sealed value gave.
+enum Opened {
+    Plain(Vec<u8>),
+    /// The owner's key is destroyed or was never made: the value is erased.
+    Erased,
+    /// The value is malformed or does not open under its owner's key.
+    Failed,
+}
 
 /// What a key lookup found.
 enum Lookup {
@@ -263,10 +296,34 @@ impl Vault {
         field: &str,
         plain: &[u8],
     ) -> Result<String, StoreError> {
+        Vault::seal_inner(key, kind, owner, field, None, plain)
+    }
+
+    /// [`Vault::seal_with`] bound to the row `row` as well (`tv2:`): the value opens only with
+    /// [`Vault::open_row`] for that row.
+    pub fn seal_row_with(
+        key: &[u8; 32],
+        kind: OwnerKind,
+        owner: &str,
+        field: &str,
+        row: &str,
+        plain: &[u8],
+    ) -> Result<String, StoreError> {
+        Vault::seal_inner(key, kind, owner, field, Some(row), plain)
+    }
+
+    fn seal_inner(
+        key: &[u8; 32],
+        kind: OwnerKind,
+        owner: &str,
+        field: &str,
+        row: Option<&str>,
+        plain: &[u8],
+    ) -> Result<String, StoreError> {
         let mut nonce = [0u8; 12];
         getrandom::fill(&mut nonce).map_err(|_| VaultError::NoRandomness)?;
         let cipher = Aes256Gcm::new(&(*key).into());
-        let aad = format!("{owner}\u{0}{field}");
+        let aad = associated(owner, field, row);
         let sealed = cipher
             .encrypt(
                 &nonce.into(),
@@ -278,7 +335,8 @@ impl Vault {
             .map_err(|_| VaultError::Cipher)?;
         let mut body = nonce.to_vec();
         body.extend_from_slice(&sealed);
-        Ok(format!("{PREFIX}{}:{}", kind.tag(), B64.encode(body)))
+        let prefix = if row.is_some() { PREFIX_ROW } else { PREFIX };
+        Ok(format!("{prefix}{}:{}", kind.tag(), B64.encode(body)))
     }
 
     /// Seals one value, creating the owner's key when needed.
@@ -330,31 +388,84 @@ impl Vault {
         field: &str,
         stored: &str,
     ) -> Result<Option<Vec<u8>>, StoreError> {
-        let Some(rest) = stored.strip_prefix(PREFIX) else {
-            return Ok(Some(stored.as_bytes().to_vec()));
+        match self.open_inner(id, field, None, stored).await? {
+            Opened::Plain(bytes) => Ok(Some(bytes)),
+            Opened::Erased => Ok(None),
+            Opened::Failed => {
+                tracing::warn!(field, "a sealed value did not open under its owner's key");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Opens a value of the person `id` stored in row `row` of column `field`: one sealed with
+    /// [`Vault::seal_row_with`] for that row, or a `tv1:` value sealed before values were bound
+    /// to their rows. `None` when its key was destroyed (the value is erased);
+    /// [`VaultError::Misplaced`] when it does not open, so that a value moved from another row
+    /// is named as such, not taken for an erased one.
+    pub async fn open_row(
+        &self,
+        id: &str,
+        field: &str,
+        row: &str,
+        stored: &str,
+    ) -> Result<Option<String>, StoreError> {
+        match self.open_inner(id, field, Some(row), stored).await? {
+            Opened::Plain(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| {
+                VaultError::Misplaced {
+                    field: field.to_owned(),
+                }
+                .into()
+            }),
+            Opened::Erased => Ok(None),
+            Opened::Failed => Err(VaultError::Misplaced {
+                field: field.to_owned(),
+            }
+            .into()),
+        }
+    }
+
+    /// Opens `stored`; `row` is the row a `tv2:` value must be bound to (a `tv2:` value does
+    /// not open without one, a `tv1:` value ignores it).
+    async fn open_inner(
+        &self,
+        id: &str,
+        field: &str,
+        row: Option<&str>,
+        stored: &str,
+    ) -> Result<Opened, StoreError> {
+        let (rest, row) = if let Some(rest) = stored.strip_prefix(PREFIX_ROW) {
+            let Some(row) = row else {
+                return Ok(Opened::Failed);
+            };
+            (rest, Some(row))
+        } else if let Some(rest) = stored.strip_prefix(PREFIX) {
+            (rest, None)
+        } else {
+            return Ok(Opened::Plain(stored.as_bytes().to_vec()));
         };
         let mut chars = rest.chars();
         let (Some(tag), Some(':')) = (chars.next(), chars.next()) else {
-            return Ok(None);
+            return Ok(Opened::Failed);
         };
         let Some(kind) = OwnerKind::from_tag(tag) else {
-            return Ok(None);
+            return Ok(Opened::Failed);
         };
         let owner = kind.owner(id);
         let key = match self.lookup(&owner).await? {
             Lookup::Key(k) => k,
-            Lookup::Destroyed | Lookup::Missing => return Ok(None),
+            Lookup::Destroyed | Lookup::Missing => return Ok(Opened::Erased),
         };
         let Ok(body) = B64.decode(chars.as_str()) else {
-            return Ok(None);
+            return Ok(Opened::Failed);
         };
         let Some((nonce, ct)) = body.split_at_checked(12) else {
-            return Ok(None);
+            return Ok(Opened::Failed);
         };
         let Ok(nonce) = <[u8; 12]>::try_from(nonce) else {
-            return Ok(None);
+            return Ok(Opened::Failed);
         };
-        let aad = format!("{owner}\u{0}{field}");
+        let aad = associated(&owner, field, row);
         let plain = Aes256Gcm::new(&key.into()).decrypt(
             &nonce.into(),
             Payload {
@@ -362,13 +473,10 @@ impl Vault {
                 aad: aad.as_bytes(),
             },
         );
-        match plain {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(_) => {
-                tracing::warn!(field, "a sealed value did not open under its owner's key");
-                Ok(None)
-            }
-        }
+        Ok(match plain {
+            Ok(bytes) => Opened::Plain(bytes),
+            Err(_) => Opened::Failed,
+        })
     }
 
     /// Crypto-shredding: the owner's data key is gone, and with it every copy of their data.
@@ -381,7 +489,26 @@ impl Vault {
         let owner = kind.owner(id);
         self.keys.destroy(&owner, at.as_microsecond()).await?;
         self.forget(&owner);
-        Ok(())
+        // No copy of the wrapped key may stay in a file the key store wrote (its WAL).
+        self.keys.scrub().await
+    }
+
+    /// [`Vault::destroy`] for several owners of one kind, with one scrub of the key store.
+    pub async fn destroy_many(
+        &self,
+        kind: OwnerKind,
+        ids: &[String],
+        at: jiff::Timestamp,
+    ) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        for id in ids {
+            let owner = kind.owner(id);
+            self.keys.destroy(&owner, at.as_microsecond()).await?;
+            self.forget(&owner);
+        }
+        self.keys.scrub().await
     }
 
     /// Drops the owner's data key from this process's cache: another instance on the same key
@@ -392,7 +519,7 @@ impl Vault {
 
     /// Whether `stored` is a sealed value (tests and `tutela keys status` use it).
     pub fn is_sealed(stored: &str) -> bool {
-        stored.starts_with(PREFIX)
+        stored.starts_with(PREFIX) || stored.starts_with(PREFIX_ROW)
     }
 
     /// The keyed blind index of an e-mail address: equal addresses (ignoring case and outer

@@ -315,24 +315,26 @@ async fn login(
         return login_page(&state, lang, Some(t.form_expired));
     }
     let w = &state.web;
-    if !w.limits.allow(
-        &format!("client:{}", client.key()),
-        w.settings.attempts_per_client,
-        w.settings.rate_window,
-    ) || !w.limits.allow(
-        &format!("operator:{}", f.name),
-        w.settings.attempts_per_operator,
-        w.settings.rate_window,
-    ) {
-        return message(
-            &state,
-            lang,
-            StatusCode::TOO_MANY_REQUESTS,
-            t.too_many,
-            "/console",
-        );
-    }
     let at = now();
+    // Refused per client (and per operator from this client); over the operator's ceiling
+    // from all clients only slowed down, so a stranger cannot lock an operator out.
+    match crate::web::limits::operator_attempt(&state, &f.name, &client, at).await {
+        Ok(Some(pause)) => {
+            if !pause.is_zero() {
+                tokio::time::sleep(pause).await;
+            }
+        }
+        Ok(None) => {
+            return message(
+                &state,
+                lang,
+                StatusCode::TOO_MANY_REQUESTS,
+                t.too_many,
+                "/console",
+            );
+        }
+        Err(_) => return crate::web::center::unavailable_at(&state, lang, "/console"),
+    }
     match operators::authenticate(&state.engine.store, &f.name, &f.password, &f.totp, at).await {
         Ok((op, _)) => {
             let validity = w.settings.operator_session;
@@ -355,19 +357,28 @@ async fn login(
     }
 }
 
+/// Ends the session in the store before the cookie; a wrong form token ends nothing.
 async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
+    PageLang(lang): PageLang,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Some(s) = session::current(&state, &headers, "operator", now()).await
-        && session::form_ok(
-            &headers,
-            &s.csrf,
-            &form_field(&body, "csrf").unwrap_or_default(),
-        )
-    {
-        let _ = state.engine.store.delete_session(&s.id_hash).await;
+    if let Some(s) = session::current(&state, &headers, "operator", now()).await {
+        let token = form_field(&body, "csrf").unwrap_or_default();
+        if !session::form_ok(&headers, &s.csrf, &token) {
+            let t = crate::web::i18n::texts(lang);
+            return crate::web::center::message(
+                &state,
+                lang,
+                StatusCode::FORBIDDEN,
+                t.form_expired,
+                "/console",
+            );
+        }
+        if state.engine.store.delete_session(&s.id_hash).await.is_err() {
+            return crate::web::center::unavailable_at(&state, lang, "/console");
+        }
     }
     let mut res = Redirect::to("/console").into_response();
     res.headers_mut().append(

@@ -302,6 +302,7 @@ pub(super) async fn schedule_version(
 pub(super) async fn cancel_version(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
+    Extension(op): Extension<Operator>,
     Path(id): Path<String>,
 ) -> Response {
     use tutela_store::ActivationStore;
@@ -309,7 +310,7 @@ pub(super) async fn cancel_version(
     match state
         .engine
         .store
-        .decide_activation(&id, "scheduled", "cancelled", now(), None)
+        .decide_activation(&id, "scheduled", "cancelled", now(), None, &op.actor())
         .await
     {
         Ok(()) => Redirect::to("/console/versions").into_response(),
