@@ -296,6 +296,8 @@ async fn main() {
     {
         settings.batch.lock_limit_ms = ms;
     }
+    // The bench sweeps its own database: sweeps on for it (they are off by default).
+    settings.enabled.insert(connector.map.id.clone());
     let connectors = vec![connector];
     let sweeper = Sweeper {
         store: &store,
@@ -305,11 +307,17 @@ async fn main() {
         settings: &settings,
     };
     let now: jiff::Timestamp = "2026-12-01T03:00:00Z".parse().unwrap();
+    // The first sweep of a rule waits for a DPO's approval of its plan (issue 31): opened
+    // (which counts the due rows) and approved before the timed run, which recounts once
+    // before its first batch.
+    let id = sweeper.open(now, true).await.unwrap().unwrap();
+    tutela_server::retention::approve(&store, &id, "bench", now)
+        .await
+        .unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let watcher = probe(url.clone(), stop.clone());
     tokio::time::sleep(Duration::from_millis(100)).await;
     let t = Instant::now();
-    sweeper.open(now, true).await.unwrap().unwrap();
     let mut swept = 0;
     // Each batch's time (between progress callbacks) and its place, for the slowest ones.
     let mut last = Instant::now();

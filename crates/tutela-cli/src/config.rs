@@ -25,6 +25,9 @@ pub struct Config {
     /// The operator's databases that requests are fulfilled in.
     #[serde(default)]
     pub dataset: Vec<Dataset>,
+    /// A retention sweep that would delete more rows than this waits for a DPO's approval
+    /// of its plan (the first sweep of each rule always does; default 1000).
+    pub sweep_approval_rows: Option<u64>,
     /// Recipients' webhooks for Art. 19 notifications.
     #[serde(default)]
     pub notify: Vec<Notify>,
@@ -149,6 +152,10 @@ pub struct Dataset {
     pub map: String,
     /// The database URL, when the map's own `url`/`url_env` should not be used.
     pub url: Option<String>,
+    /// Retention sweeps delete rows from this database once their rule's period is over
+    /// (docs/retention.md). Off unless set to `true`: tutela never deletes from an
+    /// operator's database on its own without being told to.
+    pub retention_sweeps: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, Clone)]

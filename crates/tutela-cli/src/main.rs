@@ -29,6 +29,7 @@ macro_rules! say_raw {
 
 mod client;
 mod config;
+mod datasets_cmd;
 mod events_cmd;
 mod gate_cmd;
 mod keys_cmd;
@@ -168,6 +169,11 @@ enum Command {
     Operators {
         #[command(subcommand)]
         command: OperatorsCommand,
+    },
+    /// Dataset maps against their databases: `check` reads, never writes.
+    Datasets {
+        #[command(subcommand)]
+        command: datasets_cmd::DatasetsCommand,
     },
     /// Retention sweeps of the operator's databases and legal holds (N5a, N6, N7b).
     Retention {
@@ -535,6 +541,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ai {
             command: AiCommand::TrainingSet { out, basis, sources },
         } => runtime()?.block_on(training_set(sources, &config, &out, &basis)),
+        Command::Datasets { command } => runtime()?.block_on(datasets_cmd::run(command, &config)),
         Command::Retention { command } => {
             runtime()?.block_on(retention_cmd::run(command, &config))
         }
@@ -639,8 +646,10 @@ async fn open_datasets(
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         if let Err(e) = c.check().await {
-            // Requests then show the failing step and retry; the server still serves.
-            tracing::warn!(dataset = %id, error = %e, "the dataset does not match its map");
+            // A mismatch marks the dataset broken: never swept nor written until the map or
+            // database is fixed and tutela restarted; /readyz and the console say why. The
+            // server still serves (decisions do not need the operator's databases).
+            tracing::error!(dataset = %id, error = %e, "the dataset does not match its map: it is not swept or written");
         }
         out.push(std::sync::Arc::new(c));
     }
@@ -925,6 +934,7 @@ async fn serve(
     let hmac_path = config.hmac_key_path(&url);
     settings.hmac_key = tutela_server::hmac_key::HmacKey::load_or_create(&hmac_path)?;
     let connectors = open_datasets(&config, &engine.policy().policy).await?;
+    settings.retention = retention_cmd::sweep_settings(&config, &connectors);
     let mut webhooks = Vec::new();
     for n in &config.notify {
         if engine.policy().policy.recipient(&n.recipient).is_none() {

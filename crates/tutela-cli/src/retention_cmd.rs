@@ -29,6 +29,17 @@ pub enum RetentionCommand {
         #[command(flatten)]
         sources: crate::Sources,
     },
+    /// Approves the plan of the open sweep that waits for it (its first sweep of a rule, or
+    /// more rows than `sweep_approval_rows`), in an operator's name (audited).
+    Approve {
+        /// The sweep's id (`rs_…`), as `retention run` or `retention plan` names it.
+        id: String,
+        /// The operator approving.
+        #[arg(long)]
+        by: String,
+        #[command(flatten)]
+        sources: crate::Sources,
+    },
     /// Places a legal hold on a person (`--subject`) or one row (`--record DATASET.TABLE=KEY`).
     Hold {
         #[arg(long, conflicts_with = "record", required_unless_present = "record")]
@@ -70,12 +81,27 @@ fn time(at: &Option<String>) -> anyhow::Result<jiff::Timestamp> {
     }
 }
 
+/// Refuses, before anything is opened or created, a plan or run without a `[[dataset]]`:
+/// an empty plan would look like "nothing is due".
+fn needs_datasets(config: &Config) -> Option<ExitCode> {
+    if config.dataset.is_empty() {
+        eprintln!(
+            "error: no [[dataset]] is configured: pass --config FILE (or TUTELA_CONFIG) naming the operator's databases; nothing was opened or created"
+        );
+        return Some(ExitCode::from(2));
+    }
+    None
+}
+
 pub async fn run(command: RetentionCommand, config: &Config) -> anyhow::Result<ExitCode> {
     match command {
         RetentionCommand::Plan { at, sources } => {
+            if let Some(code) = needs_datasets(config) {
+                return Ok(code);
+            }
             let now = time(&at)?;
             let (store, policy, connectors) = open(config, &sources).await?;
-            let settings = SweepSettings::default();
+            let settings = sweep_settings(config, &connectors);
             let sweeper = Sweeper {
                 store: &store,
                 policy: &policy.policy,
@@ -84,7 +110,7 @@ pub async fn run(command: RetentionCommand, config: &Config) -> anyhow::Result<E
                 settings: &settings,
             };
             let rows = sweeper.preview(now).await?;
-            say!("dataset\ttable\trule\tclauses\tdelete_before\tdue\theld");
+            say!("dataset\ttable\trule\tclauses\tdelete_before\tdue\theld\tnote");
             let mut failed = false;
             for r in &rows {
                 let due = match (&r.due, &r.error) {
@@ -95,15 +121,23 @@ pub async fn run(command: RetentionCommand, config: &Config) -> anyhow::Result<E
                     }
                     (None, None) => "unknown".into(),
                 };
+                // What would be due is shown all the same: the DPO sees what turning the
+                // sweeps on would delete.
+                let note = if r.sweeps {
+                    String::new()
+                } else {
+                    format!("\t{}", tutela_server::retention::SWEEPS_OFF)
+                };
                 say!(
-                    "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}{}",
                     r.dataset,
                     r.table,
                     r.rule,
                     r.notice_refs.join(","),
                     r.cutoff,
                     due,
-                    r.held
+                    r.held,
+                    note
                 );
             }
             for n in sweeper
@@ -118,16 +152,39 @@ pub async fn run(command: RetentionCommand, config: &Config) -> anyhow::Result<E
                     n.reason
                 );
             }
+            // A plan waiting for approval is what the DPO reviews here.
+            if let Some(open) = store
+                .sweeps(1)
+                .await?
+                .into_iter()
+                .find(|s| s.finished_at.is_none())
+            {
+                let p: Progress = serde_json::from_str(&open.progress).unwrap_or_default();
+                if p.awaiting_approval() {
+                    print_awaiting(&open.id, &p);
+                }
+            }
             Ok(if failed {
                 ExitCode::from(1)
             } else {
                 ExitCode::SUCCESS
             })
         }
+        RetentionCommand::Approve { id, by, sources } => {
+            let (store, _, _) = open_store(config, &sources).await?;
+            let p =
+                tutela_server::retention::approve(&store, &id, &by, jiff::Timestamp::now()).await?;
+            let rows: u64 = p.tables.iter().filter_map(|t| t.planned).sum();
+            say!("sweep {id} approved by {}: {rows} rows planned", by.trim());
+            Ok(ExitCode::SUCCESS)
+        }
         RetentionCommand::Run { at, sources } => {
+            if let Some(code) = needs_datasets(config) {
+                return Ok(code);
+            }
             let now = time(&at)?;
             let (store, policy, connectors) = open(config, &sources).await?;
-            let settings = SweepSettings::default();
+            let settings = sweep_settings(config, &connectors);
             let owner = format!("cli-{}", std::process::id());
             let sweeper = Sweeper {
                 store: &store,
@@ -138,6 +195,11 @@ pub async fn run(command: RetentionCommand, config: &Config) -> anyhow::Result<E
             };
             if connectors.is_empty() {
                 anyhow::bail!("no [[dataset]] is configured: there is nothing to sweep");
+            }
+            if settings.enabled.is_empty() {
+                anyhow::bail!(
+                    "no [[dataset]] has `retention_sweeps = true`: sweeps are off for every dataset, nothing is deleted"
+                );
             }
             match sweeper.open(now, true).await? {
                 Some(id) => say!("sweep {id} opened"),
@@ -154,6 +216,18 @@ pub async fn run(command: RetentionCommand, config: &Config) -> anyhow::Result<E
                         "another process holds the open sweep; it resumes there, or here once its lease ran out"
                     );
                 };
+                if r.awaiting_approval {
+                    bar.finish();
+                    let p: Progress = store
+                        .sweeps(1)
+                        .await?
+                        .into_iter()
+                        .find(|s| s.id == id)
+                        .and_then(|s| serde_json::from_str(&s.progress).ok())
+                        .unwrap_or_default();
+                    print_awaiting(&id, &p);
+                    return Ok(ExitCode::from(3));
+                }
                 if let Some(e) = r.error {
                     bar.finish();
                     anyhow::bail!("sweep {id} stopped: {e}; run again to resume where it stands");
@@ -257,6 +331,46 @@ pub async fn run(command: RetentionCommand, config: &Config) -> anyhow::Result<E
             }
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// A plan that waits for approval: why, and per table what it would delete.
+fn print_awaiting(id: &str, p: &Progress) {
+    say!("sweep {id} awaits a DPO's approval of its plan:");
+    for r in p.approval.iter().flat_map(|a| &a.reasons) {
+        say!("  because: {r}");
+    }
+    for t in &p.tables {
+        say!(
+            "  {}.{}\t{}\tdelete_before {}\tdue {}",
+            t.dataset,
+            t.table,
+            t.rule,
+            t.cutoff,
+            t.planned
+                .map_or_else(|| "unknown".to_owned(), |n| n.to_string())
+        );
+    }
+    say!("approve it with: tutela retention approve {id} --by OPERATOR");
+}
+
+/// The sweep settings of `config`: the datasets whose `[[dataset]]` says
+/// `retention_sweeps = true` (matched by position with `connectors`, opened in the same order
+/// by [`crate::open_datasets`]).
+pub(crate) fn sweep_settings(
+    config: &Config,
+    connectors: &[std::sync::Arc<tutela_connectors::Connector>],
+) -> SweepSettings {
+    SweepSettings {
+        enabled: config
+            .dataset
+            .iter()
+            .zip(connectors)
+            .filter(|(d, _)| d.retention_sweeps == Some(true))
+            .map(|(_, c)| c.map.id.clone())
+            .collect(),
+        approval_rows: config.sweep_approval_rows.unwrap_or(1_000),
+        ..SweepSettings::default()
     }
 }
 

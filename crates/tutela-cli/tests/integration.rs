@@ -1369,6 +1369,7 @@ fn personal_attributes_are_sealed_and_the_master_key_rotates() {
 }
 
 mod cluster;
+mod datasets;
 mod events;
 mod gate;
 mod gate_cluster;

@@ -14,7 +14,7 @@ fn seed(dir: &std::path::Path) {
     std::fs::write(
         dir.join("tutela.toml"),
         format!(
-            "[[dataset]]\nmap = \"demo.toml\"\nurl = \"sqlite://{}\"\n",
+            "[[dataset]]\nmap = \"demo.toml\"\nurl = \"sqlite://{}\"\nretention_sweeps = true\n",
             file.display()
         ),
     )
@@ -118,6 +118,32 @@ fn retention_plans_holds_and_runs_a_sweep_to_its_end() {
         !run(&["lift", &id, "--by", "dpo-1"]).status.success(),
         "lifted once"
     );
+    // The first sweep of each rule waits for a DPO's approval of its plan.
+    let waiting = run(&["run", "--at", AT]);
+    assert_eq!(waiting.status.code(), Some(3), "{}", text(&waiting));
+    let t = text(&waiting);
+    assert!(
+        t.contains("awaits a DPO's approval")
+            && t.contains("first sweep of rule `service_quality_data` on operator.usage_records")
+            && t.contains(
+                "operator.usage_records\tservice_quality_data\tdelete_before 2026-09-01\tdue 3"
+            ),
+        "{t}"
+    );
+    let sweep = t
+        .split_whitespace()
+        .find(|w| w.starts_with("rs_"))
+        .expect("sweep id")
+        .to_owned();
+    assert!(text(&run(&["plan", "--at", AT])).contains(&format!("sweep {sweep} awaits")));
+    let approved = run(&["approve", &sweep, "--by", "dpo-1"]);
+    assert!(approved.status.success(), "{}", text(&approved));
+    assert!(
+        text(&approved).contains(&format!("sweep {sweep} approved by dpo-1: 3 rows planned")),
+        "{}",
+        text(&approved)
+    );
+    assert!(!run(&["approve", &sweep, "--by", "dpo-1"]).status.success());
     let swept = run(&["run", "--at", AT]);
     assert!(swept.status.success(), "{}", text(&swept));
     assert!(
@@ -141,5 +167,206 @@ fn retention_plans_holds_and_runs_a_sweep_to_its_end() {
         "{}",
         text(&again)
     );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Rows of the tables a sweep of the demo would delete from, in `pg`'s schema.
+fn swept_rows(rt: &tokio::runtime::Runtime, pg: &tutela_store::testing::PgSchema) -> Vec<i64> {
+    ["usage_records", "invoices", "payments"]
+        .iter()
+        .map(|t| {
+            let q = format!("SELECT count(*) FROM {}.{t}", pg.schema);
+            rt.block_on(sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(q)).fetch_one(&pg.admin))
+                .expect("count")
+        })
+        .collect()
+}
+
+/// The demo database on PostgreSQL, seeded by `tutela demo seed` into `dir`'s map
+/// `demo-operator.toml`, and a `tutela.toml` naming it with `extra` lines in its [[dataset]].
+fn demo_on_postgres(
+    dir: &std::path::Path,
+    pg: &tutela_store::testing::PgSchema,
+    extra: &str,
+) -> String {
+    let url = pg.store_url();
+    let seed = tutela_in(
+        dir,
+        &["demo", "seed", "--subjects", "40", "--database", &url],
+    );
+    assert!(seed.status.success(), "{}", text(&seed));
+    std::fs::write(
+        dir.join("tutela.toml"),
+        format!("[[dataset]]\nmap = \"demo-operator.toml\"\nurl = \"{url}\"\n{extra}"),
+    )
+    .expect("config");
+    url
+}
+
+// Issue 31: `tutela serve` with one [[dataset]] deleted every invoice, payment and usage
+// record of the demo within a second of starting. Its sweeps are now off until the
+// [[dataset]] turns them on; the plan still shows what would be due.
+// covers: N6, N7b
+#[test]
+fn serve_with_a_dataset_deletes_nothing_until_its_sweeps_are_turned_on() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let Some(pg) = rt.block_on(tutela_store::testing::PgSchema::create()) else {
+        return;
+    };
+    let dir = temp_dir("retention-serve");
+    demo_on_postgres(&dir, &pg, "");
+    let before = swept_rows(&rt, &pg);
+    assert!(before.iter().all(|n| *n > 0), "{before:?}");
+    let server = super::start(&dir, "sqlite://tutela.db");
+    // The worker ticks every second; the old code deleted at its first tick.
+    std::thread::sleep(std::time::Duration::from_millis(3500));
+    drop(server);
+    assert_eq!(swept_rows(&rt, &pg), before, "nothing deleted at start");
+
+    let plan = tutela_in(&dir, &["--config", "tutela.toml", "retention", "plan"]);
+    assert!(plan.status.success(), "{}", text(&plan));
+    let usage = text(&plan)
+        .lines()
+        .find(|l| l.starts_with("operator\tusage_records\t"))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        usage.ends_with("\tsweeps off for this dataset"),
+        "{}",
+        text(&plan)
+    );
+    let run = tutela_in(&dir, &["--config", "tutela.toml", "retention", "run"]);
+    assert!(!run.status.success(), "{}", text(&run));
+    assert!(
+        text(&run).contains("retention_sweeps = true"),
+        "{}",
+        text(&run)
+    );
+    assert_eq!(swept_rows(&rt, &pg), before);
+    rt.block_on(pg.drop_schema());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+// Issue 31: with a map the server had just reported as not matching its database, it swept
+// all the same. Now that dataset is broken: nothing deleted even with its sweeps on, and
+// /readyz (still 200: decisions go on) names the dataset and the column.
+// covers: N6, N7b
+#[test]
+fn serve_with_a_broken_map_deletes_nothing_and_readyz_names_the_column() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let Some(pg) = rt.block_on(tutela_store::testing::PgSchema::create()) else {
+        return;
+    };
+    let dir = temp_dir("retention-broken");
+    demo_on_postgres(&dir, &pg, "retention_sweeps = true\n");
+    let map = std::fs::read_to_string(dir.join("demo-operator.toml")).expect("map");
+    std::fs::write(
+        dir.join("demo-operator.toml"),
+        map.replace("name = \"birth_date\"", "name = \"date_of_birth\""),
+    )
+    .expect("map");
+    let before = swept_rows(&rt, &pg);
+    let server = super::start(&dir, "sqlite://tutela.db");
+    std::thread::sleep(std::time::Duration::from_millis(3500));
+    let (status, body) = super::http(server.port, "GET", "/readyz", "", "");
+    drop(server);
+    assert_eq!(swept_rows(&rt, &pg), before, "nothing deleted");
+    assert_eq!(status, 200, "{body}");
+    let ready: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(ready["datasets"][0]["status"], "broken", "{body}");
+    assert_eq!(ready["datasets"][0]["id"], "operator", "{body}");
+    assert!(
+        ready["datasets"][0]["why"]
+            .as_str()
+            .is_some_and(|w| w.contains("`customers.date_of_birth` does not exist")),
+        "{body}"
+    );
+    rt.block_on(pg.drop_schema());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+// Issue 31: on the demo database on PostgreSQL with sweeps turned on, neither the server nor
+// `retention run` deletes before a DPO approved the plan; after the approval the run deletes.
+// covers: N6, N7b
+#[test]
+fn a_sweep_of_the_demo_on_postgres_waits_for_approval_then_runs() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let Some(pg) = rt.block_on(tutela_store::testing::PgSchema::create()) else {
+        return;
+    };
+    let dir = temp_dir("retention-approve");
+    demo_on_postgres(&dir, &pg, "retention_sweeps = true\n");
+    let before = swept_rows(&rt, &pg);
+    let server = super::start(&dir, "sqlite://tutela.db");
+    std::thread::sleep(std::time::Duration::from_millis(3500));
+    drop(server);
+    assert_eq!(swept_rows(&rt, &pg), before, "the server's sweep waits");
+    let run = |args: &[&str]| {
+        let mut all = vec!["--config", "tutela.toml", "retention"];
+        all.extend_from_slice(args);
+        tutela_in(&dir, &all)
+    };
+    // The server planned the sweep; the CLI shows it and waits too.
+    let waiting = run(&["run"]);
+    assert_eq!(waiting.status.code(), Some(3), "{}", text(&waiting));
+    assert_eq!(swept_rows(&rt, &pg), before);
+    let t = text(&waiting);
+    let sweep = t
+        .split_whitespace()
+        .find(|w| w.starts_with("rs_"))
+        .expect("sweep id")
+        .to_owned();
+    let planned: i64 = t
+        .lines()
+        .find(|l| l.contains("operator.usage_records\tservice_quality_data"))
+        .and_then(|l| l.rsplit("due ").next())
+        .and_then(|n| n.trim().parse().ok())
+        .expect("planned usage records");
+    assert!(planned > 0, "{t}");
+    let approved = run(&["approve", &sweep, "--by", "dpo-1"]);
+    assert!(approved.status.success(), "{}", text(&approved));
+    let swept = run(&["run"]);
+    assert!(swept.status.success(), "{}", text(&swept));
+    assert!(
+        text(&swept).contains(&format!(
+            "operator.usage_records\tservice_quality_data\tdeleted {planned}\t"
+        )),
+        "{}",
+        text(&swept)
+    );
+    assert_eq!(swept_rows(&rt, &pg)[0], before[0] - planned);
+    rt.block_on(pg.drop_schema());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+// Issue 31: without a configuration `retention plan` printed an empty table, exited 0 and
+// created tutela.db and key files. It now refuses, naming what is missing, and creates
+// nothing.
+#[test]
+fn plan_and_run_without_a_dataset_refuse_and_create_nothing() {
+    let dir = temp_dir("retention-none");
+    for cmd in ["plan", "run"] {
+        let out = tutela_in(&dir, &["retention", cmd]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(
+            text(&out).contains("no [[dataset]] is configured"),
+            "{}",
+            text(&out)
+        );
+    }
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -1,10 +1,11 @@
 //! The demo operator database that `policies/datasets/demo-operator.toml` maps: one schema
 //! text that PostgreSQL, MariaDB/MySQL and SQLite all accept. Tests build it on each; `tutela
-//! demo seed` fills it at scale.
+//! demo seed` fills it at scale. The date of birth is a `DATE`, as operators keep it, so that
+//! rectification and erasure write it as a date.
 
 /// Statements, one per element.
 pub const SCHEMA: &[&str] = &[
-    "CREATE TABLE customers (id BIGINT PRIMARY KEY, customer_no VARCHAR(32) NOT NULL, name VARCHAR(200), email VARCHAR(200), birth_date VARCHAR(10), street VARCHAR(200), city VARCHAR(100), created_at VARCHAR(32), restricted INTEGER NOT NULL DEFAULT 0)",
+    "CREATE TABLE customers (id BIGINT PRIMARY KEY, customer_no VARCHAR(32) NOT NULL, name VARCHAR(200), email VARCHAR(200), birth_date DATE, street VARCHAR(200), city VARCHAR(100), created_at VARCHAR(32), restricted INTEGER NOT NULL DEFAULT 0)",
     "CREATE INDEX customers_by_no ON customers (customer_no)",
     "CREATE INDEX customers_by_email ON customers (email)",
     "CREATE TABLE contact_persons (id BIGINT PRIMARY KEY, customer_id BIGINT NOT NULL, name VARCHAR(200), email VARCHAR(200), phone VARCHAR(40), FOREIGN KEY (customer_id) REFERENCES customers (id))",
@@ -70,7 +71,7 @@ pub fn seed_postgres(persons: u64) -> Vec<String> {
     out.extend([
         format!("INSERT INTO customers (id, customer_no, name, email, birth_date, street, city, created_at) \
                  SELECT g, 'C' || lpad(g::text, 8, '0'), 'Person ' || g, 'p' || g || '@example.org', \
-                 (date '1950-01-01' + (g % 20000))::text, 'Straße ' || (g % 500), 'Stadt ' || (g % 100), \
+                 date '1950-01-01' + (g % 20000), 'Straße ' || (g % 500), 'Stadt ' || (g % 100), \
                  (date '2010-01-01' + (g % 5000))::text FROM generate_series(1, {n}) g"),
         format!("INSERT INTO contact_persons (id, customer_id, name, email, phone) \
                  SELECT g, (g * 2 - 1) % {n} + 1, 'Contact ' || g, 'c' || g || '@example.org', '+49 228 ' || g \

@@ -1,5 +1,5 @@
 //! The SQL that differs between PostgreSQL, MariaDB/MySQL and SQLite: identifier quoting,
-//! placeholders, and casting a column to text.
+//! placeholders, casting a column to text and a bound value to its column's type.
 
 use tutela_core::datamap::ConnectorKind;
 
@@ -42,6 +42,16 @@ impl Dialect {
         match self.0 {
             ConnectorKind::Mysql => format!("CAST({q} AS CHAR)"),
             ConnectorKind::Postgres | ConnectorKind::Sqlite => format!("CAST({q} AS TEXT)"),
+        }
+    }
+
+    /// The placeholder for the `n`-th bound value, written to `column`: on PostgreSQL cast to
+    /// the column's type (a bound text or NULL is `text` there, which a `date` column
+    /// refuses); MariaDB and SQLite convert a bound value on assignment.
+    pub fn typed_mark(&self, n: usize, column: &crate::types::Column) -> String {
+        match (self.0, &column.cast) {
+            (ConnectorKind::Postgres, Some(ty)) => format!("CAST(${n} AS {ty})"),
+            _ => self.mark(n),
         }
     }
 }

@@ -5,12 +5,16 @@
 //!
 //! Stores decide nothing: what is erased, kept or restricted comes from
 //! [`tutela_core::datamap::plan_erasure`]. Table and column names come from a validated map
-//! (letters, digits, underscores) and are quoted per dialect; values are always bound.
+//! (letters, digits, underscores) and are quoted per dialect; values are always bound, with
+//! the type of the column they are written to ([`ColumnType`], read from the database's
+//! catalog).
 
+mod audit;
 pub mod demo;
 mod dialect;
 mod exec;
 mod sweep;
+mod types;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -22,10 +26,12 @@ use tutela_core::datamap::{
 use tutela_core::policy::Policy;
 use tutela_core::report::CollectedTable;
 
+pub use audit::Problem;
 use dialect::Dialect;
 pub use exec::Bind;
 use exec::{Exec, Pool};
 pub use sweep::{SweepBatch, SweepCursor};
+pub use types::{Catalog, Column, ColumnType};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectorError {
@@ -40,6 +46,59 @@ pub enum ConnectorError {
     Refused(String),
     #[error("no database URL for dataset `{0}`: set the variable named by `url_env`")]
     NoUrl(String),
+    /// The check at start found the database not matching the map: nothing is read for a
+    /// sweep, and nothing is written, until the map or the database is fixed and tutela
+    /// restarted.
+    #[error(
+        "dataset `{dataset}` is not touched: the database does not match its map ({why}); fix the map or the database and restart tutela"
+    )]
+    Broken { dataset: String, why: String },
+    /// A value tutela was to write is not of its column's type (a rectification's
+    /// `birth_date = "yesterday"`, a hash for a `date` column): nothing was written, and
+    /// trying again changes nothing. Names the column and what it takes, never the value.
+    #[error(
+        "dataset `{dataset}`: `{table}.{column}` is a `{declared}` column and takes {expected}; the value to write is not one"
+    )]
+    Value {
+        dataset: String,
+        table: String,
+        column: String,
+        declared: String,
+        expected: &'static str,
+    },
+    /// The database refused a write for good (NULL in a NOT NULL column, a value too long,
+    /// out of range or against a constraint): nothing was written, and trying again changes
+    /// nothing until the data, the map or the database changes.
+    #[error("dataset `{dataset}`: {what} cannot be written: {why}")]
+    Rejected {
+        dataset: String,
+        what: String,
+        why: String,
+    },
+}
+
+impl ConnectorError {
+    /// Whether trying again cannot succeed without someone changing the request, the map or
+    /// the database: the step is refused, not retried.
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            ConnectorError::Refused(_)
+                | ConnectorError::Broken { .. }
+                | ConnectorError::Value { .. }
+                | ConnectorError::Rejected { .. }
+        )
+    }
+}
+
+/// Where a database stands against its map.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MapStatus {
+    /// Not checked yet (the database was away at start): checked before its first write.
+    Unchecked,
+    Matches,
+    /// The check found a table or column of the map missing; the reason names it.
+    Broken(String),
 }
 
 /// The identifiers of a person, by kind (`customer_number`, `email`, `iccid`, …).
@@ -71,6 +130,10 @@ pub struct Connector {
     pool: Pool,
     dialect: Dialect,
     hash_key: Vec<u8>,
+    status: std::sync::Mutex<MapStatus>,
+    /// The mapped tables' column types, read once (at open, or before the first write when
+    /// the tables did not exist yet).
+    catalog: std::sync::Mutex<Option<std::sync::Arc<Catalog>>>,
 }
 
 const CHUNK: usize = 500;
@@ -98,12 +161,119 @@ impl Connector {
                     why: exec::describe(&e),
                 })?;
         let dialect = Dialect::of(map.connector);
-        Ok(Connector {
+        let c = Connector {
             map,
             pool,
             dialect,
             hash_key,
-        })
+            status: std::sync::Mutex::new(MapStatus::Unchecked),
+            catalog: std::sync::Mutex::new(None),
+        };
+        // The column types, once; a database that fails here is read again before a write.
+        let _ = c.catalog().await;
+        Ok(c)
+    }
+
+    /// The mapped tables as the database has them: read once, and again while a mapped table
+    /// is missing from it (created after the connector opened).
+    pub async fn catalog(&self) -> Result<std::sync::Arc<Catalog>, ConnectorError> {
+        let cached = self
+            .catalog
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(c) = cached.filter(|c| c.covers(&self.map)) {
+            return Ok(c);
+        }
+        let read = std::sync::Arc::new(self.read_catalog().await?);
+        *self.catalog.lock().unwrap_or_else(|e| e.into_inner()) = Some(read.clone());
+        Ok(read)
+    }
+
+    /// The bound value and its placeholder (the `n`-th) for writing `value` (NULL when
+    /// `None`) to `table.column`, converted to the column's type.
+    fn typed(
+        &self,
+        catalog: &Catalog,
+        table: &str,
+        column: &str,
+        value: Option<&str>,
+        n: usize,
+    ) -> Result<(String, Bind), ConnectorError> {
+        let Some(col) = catalog.column(table, column) else {
+            return Err(ConnectorError::Map {
+                dataset: self.map.id.clone(),
+                why: format!("column `{table}.{column}` does not exist"),
+            });
+        };
+        let bind = types::convert(col, value).map_err(|unfit| match unfit {
+            types::Unfit::Type => ConnectorError::Value {
+                dataset: self.map.id.clone(),
+                table: table.to_owned(),
+                column: column.to_owned(),
+                declared: col.declared.clone(),
+                expected: col.ty.expects(),
+            },
+            types::Unfit::NotNull => ConnectorError::Rejected {
+                dataset: self.map.id.clone(),
+                what: format!("`{table}.{column}`"),
+                why: "the column is NOT NULL and cannot be cleared".to_owned(),
+            },
+            types::Unfit::TooLong(max) => ConnectorError::Rejected {
+                dataset: self.map.id.clone(),
+                what: format!("`{table}.{column}`"),
+                why: format!("the column takes at most {max} characters"),
+            },
+        })?;
+        Ok((self.dialect.typed_mark(n, col), bind))
+    }
+
+    /// A database error of a write to `what` (a table, or `table.column`).
+    fn write_error(&self, e: sqlx::Error, what: &str) -> ConnectorError {
+        match exec::classify(&e) {
+            exec::Failure::Value => ConnectorError::Rejected {
+                dataset: self.map.id.clone(),
+                what: what.to_owned(),
+                why: exec::describe(&e),
+            },
+            _ => self.error(e),
+        }
+    }
+
+    /// What the last check found.
+    pub fn status(&self) -> MapStatus {
+        self.status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn set_status(&self, status: MapStatus) {
+        *self.status.lock().unwrap_or_else(|e| e.into_inner()) = status;
+    }
+
+    /// Whether this database may be written (erased, rectified, restricted, swept): never
+    /// once its check found it broken; when it was never checked (away at start), the check
+    /// runs first, and a mismatch then refuses the write without marking the dataset, so
+    /// that the step is retried once the database is fixed.
+    pub async fn writable(&self) -> Result<(), ConnectorError> {
+        match self.status() {
+            MapStatus::Matches => Ok(()),
+            MapStatus::Broken(why) => Err(ConnectorError::Broken {
+                dataset: self.map.id.clone(),
+                why,
+            }),
+            MapStatus::Unchecked => match self.mismatch().await? {
+                None => {
+                    self.set_status(MapStatus::Matches);
+                    Ok(())
+                }
+                Some(why) => Err(ConnectorError::Map {
+                    dataset: self.map.id.clone(),
+                    why,
+                }),
+            },
+        }
     }
 
     pub fn kind(&self) -> ConnectorKind {
@@ -112,31 +282,101 @@ impl Connector {
 
     fn error(&self, e: sqlx::Error) -> ConnectorError {
         let why = exec::describe(&e);
-        match e {
-            sqlx::Error::Database(_) => ConnectorError::Map {
-                dataset: self.map.id.clone(),
+        let dataset = self.map.id.clone();
+        match exec::classify(&e) {
+            exec::Failure::Map => ConnectorError::Map { dataset, why },
+            // A refused value is no mismatch of the map, and no reason to try again.
+            exec::Failure::Value => ConnectorError::Rejected {
+                dataset,
+                what: "a value".to_owned(),
                 why,
             },
-            _ => ConnectorError::Unavailable {
-                dataset: self.map.id.clone(),
-                why,
-            },
+            exec::Failure::Away | exec::Failure::Other => {
+                ConnectorError::Unavailable { dataset, why }
+            }
         }
     }
 
-    /// Checks that every mapped table and column exists, with one empty query per table.
+    /// Checks that every mapped table and column exists, with one empty query per table
+    /// (and per column of a table that fails, to name the missing one). A mismatch marks the
+    /// dataset broken ([`MapStatus::Broken`]): from then on it is never written nor swept.
+    /// A database that cannot be reached stays unchecked.
     pub async fn check(&self) -> Result<(), ConnectorError> {
-        let mut tx = self.pool.begin().await.map_err(|e| self.error(e))?;
-        for t in 0..self.map.tables.len() {
-            let sql = format!("{} WHERE 1 = 0", self.select_rows(t));
-            tx.rows(&sql, &[]).await.map_err(|e| self.error(e))?;
+        match self.mismatch().await? {
+            None => {
+                self.set_status(MapStatus::Matches);
+                Ok(())
+            }
+            Some(why) => {
+                self.set_status(MapStatus::Broken(why.clone()));
+                Err(ConnectorError::Map {
+                    dataset: self.map.id.clone(),
+                    why,
+                })
+            }
         }
-        tx.rollback().await.map_err(|e| self.error(e))?;
-        Ok(())
+    }
+
+    /// The first table of the map the database does not match, and its missing columns.
+    async fn mismatch(&self) -> Result<Option<String>, ConnectorError> {
+        let d = &self.dialect;
+        for table in &self.map.tables {
+            let mut columns: Vec<&str> = vec![table.key.as_str()];
+            columns.extend(table.references.iter().map(|r| r.column.as_str()));
+            columns.extend(table.retention.iter().map(|(_, c)| c.as_str()));
+            columns.extend(table.timestamp.as_deref());
+            columns.extend(table.restrict_flag.as_deref());
+            columns.extend(table.fields.iter().map(|f| f.name.as_str()));
+            let mut seen = BTreeSet::new();
+            columns.retain(|c| seen.insert(*c));
+            let name = d.quote(&table.name);
+            // Qualified: SQLite reads an unknown double-quoted name as a string literal, so
+            // `SELECT "missing"` would pass; `"table"."missing"` cannot.
+            let all: Vec<String> = columns
+                .iter()
+                .map(|c| format!("{name}.{}", d.quote(c)))
+                .collect();
+            let sql = format!("SELECT {} FROM {name} WHERE 1 = 0", all.join(", "));
+            match self.probe(&sql).await {
+                Ok(()) => continue,
+                Err(e @ sqlx::Error::Database(_)) => {
+                    if let Err(sqlx::Error::Database(_)) = self
+                        .probe(&format!("SELECT 1 FROM {name} WHERE 1 = 0"))
+                        .await
+                    {
+                        return Ok(Some(format!("table `{}` does not exist", table.name)));
+                    }
+                    let mut missing = Vec::new();
+                    for c in &columns {
+                        let sql = format!("SELECT {name}.{} FROM {name} WHERE 1 = 0", d.quote(c));
+                        if let Err(sqlx::Error::Database(_)) = self.probe(&sql).await {
+                            missing.push(format!("`{}.{c}`", table.name));
+                        }
+                    }
+                    return Ok(Some(if missing.is_empty() {
+                        format!("table `{}`: {}", table.name, exec::describe(&e))
+                    } else {
+                        format!("column {} does not exist", missing.join(", "))
+                    }));
+                }
+                Err(e) => return Err(self.error(e)),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Runs one query in a transaction of its own (a failed statement ends a PostgreSQL
+    /// transaction) and rolls it back.
+    async fn probe(&self, sql: &str) -> Result<(), sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        tx.rows(sql, &[]).await?;
+        tx.rollback().await
     }
 
     /// Runs statements in one transaction: the schema and data of tests and the demo.
     pub async fn run_statements(&self, statements: &[String]) -> Result<(), ConnectorError> {
+        // They may change the schema: the column types are read again before the next write.
+        *self.catalog.lock().unwrap_or_else(|e| e.into_inner()) = None;
         let mut tx = self.pool.begin().await.map_err(|e| self.error(e))?;
         for s in statements {
             tx.exec(s, &[]).await.map_err(|e| self.error(e))?;
@@ -196,6 +436,8 @@ impl Connector {
         policy: &Policy,
         now: jiff::Timestamp,
     ) -> Result<ErasureReport, ConnectorError> {
+        self.writable().await?;
+        let catalog = self.catalog().await?;
         let mut tx = self.pool.begin().await.map_err(|e| self.error(e))?;
         let rows = self
             .collect_in(&mut tx, ids)
@@ -206,10 +448,10 @@ impl Connector {
             dataset: self.map.id.clone(),
             ..ErasureReport::default()
         };
+        // A failed action drops the transaction: nothing of the erasure is written.
         for action in &plan {
-            self.apply(&mut tx, action, &rows, &mut report)
-                .await
-                .map_err(|e| self.error(e))?;
+            self.apply(&mut tx, &catalog, action, &rows, &mut report)
+                .await?;
         }
         tx.commit().await.map_err(|e| self.error(e))?;
         Ok(report)
@@ -218,10 +460,11 @@ impl Connector {
     async fn apply<E: Exec>(
         &self,
         tx: &mut E,
+        catalog: &Catalog,
         action: &Action,
         rows: &Collected,
         report: &mut ErasureReport,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<(), ConnectorError> {
         let q = |s: &str| self.dialect.quote(s);
         match action {
             Action::Delete { table, keys } => {
@@ -233,7 +476,9 @@ impl Connector {
                         q(&t.key),
                         self.dialect.marks(1, chunk.len())
                     );
-                    tx.exec(&sql, &binds(t.key_type, chunk)).await?;
+                    tx.exec(&sql, &binds(t.key_type, chunk))
+                        .await
+                        .map_err(|e| self.write_error(e, &format!("`{}`", t.name)))?;
                 }
                 *report.deleted.entry(t.name.clone()).or_default() += keys.len();
             }
@@ -253,15 +498,15 @@ impl Connector {
                             FieldErase::Hash => v.as_deref().map(|v| self.keyed_hash(v)),
                             FieldErase::Fixed(text) => Some(text.clone()),
                         };
-                        values.push(match new {
-                            Some(s) => Bind::Text(s),
-                            None => Bind::Null,
-                        });
-                        sets.push(format!(
-                            "{} = {}",
-                            q(&f.name),
-                            self.dialect.mark(values.len())
-                        ));
+                        let (mark, bind) = self.typed(
+                            catalog,
+                            &t.name,
+                            &f.name,
+                            new.as_deref(),
+                            values.len() + 1,
+                        )?;
+                        values.push(bind);
+                        sets.push(format!("{} = {mark}", q(&f.name)));
                     }
                     if sets.is_empty() {
                         continue;
@@ -274,7 +519,9 @@ impl Connector {
                         self.dialect.mark(values.len() + 1)
                     );
                     values.extend(binds(t.key_type, std::slice::from_ref(&row.key)));
-                    tx.exec(&sql, &values).await?;
+                    tx.exec(&sql, &values)
+                        .await
+                        .map_err(|e| self.write_error(e, &format!("`{}`", t.name)))?;
                 }
                 *report.anonymised.entry(t.name.clone()).or_default() += keys.len();
             }
@@ -287,7 +534,7 @@ impl Connector {
             } => {
                 let t = &self.map.tables[*table];
                 if let Some(flag) = &t.restrict_flag {
-                    self.set_flag(tx, *table, flag, keys).await?;
+                    self.set_flag(tx, catalog, *table, flag, keys).await?;
                 }
                 report.restricted.push(Restricted {
                     table: t.name.clone(),
@@ -301,29 +548,38 @@ impl Connector {
         Ok(())
     }
 
+    /// Sets the restriction flag: `TRUE` in a boolean column, `1` in a numeric one.
     async fn set_flag<E: Exec>(
         &self,
         tx: &mut E,
+        catalog: &Catalog,
         table: usize,
         flag: &str,
         keys: &[String],
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<(), ConnectorError> {
         let t = &self.map.tables[table];
+        let (mark, on) = self.typed(catalog, &t.name, flag, Some("1"), 1)?;
         for chunk in keys.chunks(CHUNK) {
             let sql = format!(
-                "UPDATE {} SET {} = 1 WHERE {} IN ({})",
+                "UPDATE {} SET {} = {mark} WHERE {} IN ({})",
                 self.dialect.quote(&t.name),
                 self.dialect.quote(flag),
                 self.dialect.quote(&t.key),
-                self.dialect.marks(1, chunk.len())
+                self.dialect.marks(2, chunk.len())
             );
-            tx.exec(&sql, &binds(t.key_type, chunk)).await?;
+            let mut values = vec![on.clone()];
+            values.extend(binds(t.key_type, chunk));
+            tx.exec(&sql, &values)
+                .await
+                .map_err(|e| self.write_error(e, &format!("`{}.{flag}`", t.name)))?;
         }
         Ok(())
     }
 
     /// Sets the restriction flag on every row of the person where the map names one.
     pub async fn restrict(&self, ids: &Identities) -> Result<usize, ConnectorError> {
+        self.writable().await?;
+        let catalog = self.catalog().await?;
         let mut tx = self.pool.begin().await.map_err(|e| self.error(e))?;
         let rows = self
             .collect_in(&mut tx, ids)
@@ -333,9 +589,7 @@ impl Connector {
         for (&ti, rs) in &rows {
             if let Some(flag) = &self.map.tables[ti].restrict_flag {
                 let keys: Vec<String> = rs.iter().map(|r| r.key.clone()).collect();
-                self.set_flag(&mut tx, ti, flag, &keys)
-                    .await
-                    .map_err(|e| self.error(e))?;
+                self.set_flag(&mut tx, &catalog, ti, flag, &keys).await?;
                 n += keys.len();
             }
         }
@@ -357,6 +611,19 @@ impl Connector {
                 known.iter().copied().collect::<Vec<_>>().join(", ")
             )));
         }
+        self.writable().await?;
+        // Every value converted to its column's type before anything is written: one that
+        // does not fit refuses the whole rectification, naming the column.
+        let catalog = self.catalog().await?;
+        let mut typed: BTreeMap<(usize, usize), (String, Bind)> = BTreeMap::new();
+        for (ti, t) in self.map.tables.iter().enumerate() {
+            for (fi, f) in t.fields.iter().enumerate() {
+                if let Some(value) = f.rectify_as.as_ref().and_then(|r| changes.get(r)) {
+                    let v = self.typed(&catalog, &t.name, &f.name, Some(value), 1)?;
+                    typed.insert((ti, fi), v);
+                }
+            }
+        }
         let mut tx = self.pool.begin().await.map_err(|e| self.error(e))?;
         let rows = self
             .collect_in(&mut tx, ids)
@@ -365,23 +632,24 @@ impl Connector {
         let mut n = 0;
         for (&ti, rs) in &rows {
             let t = &self.map.tables[ti];
-            for f in &t.fields {
-                let Some(value) = f.rectify_as.as_ref().and_then(|r| changes.get(r)) else {
+            for (fi, f) in t.fields.iter().enumerate() {
+                let Some((mark, value)) = typed.get(&(ti, fi)) else {
                     continue;
                 };
                 let keys: Vec<String> = rs.iter().map(|r| r.key.clone()).collect();
                 for chunk in keys.chunks(CHUNK) {
                     let sql = format!(
-                        "UPDATE {} SET {} = {} WHERE {} IN ({})",
+                        "UPDATE {} SET {} = {mark} WHERE {} IN ({})",
                         self.dialect.quote(&t.name),
                         self.dialect.quote(&f.name),
-                        self.dialect.mark(1),
                         self.dialect.quote(&t.key),
                         self.dialect.marks(2, chunk.len())
                     );
-                    let mut values = vec![Bind::Text(value.clone())];
+                    let mut values = vec![value.clone()];
                     values.extend(binds(t.key_type, chunk));
-                    tx.exec(&sql, &values).await.map_err(|e| self.error(e))?;
+                    tx.exec(&sql, &values)
+                        .await
+                        .map_err(|e| self.write_error(e, &format!("`{}.{}`", t.name, f.name)))?;
                 }
                 n += keys.len();
             }

@@ -74,6 +74,7 @@ impl Connector {
         held: &BTreeSet<String>,
         lock_limit: Option<Duration>,
     ) -> Result<SweepBatch, ConnectorError> {
+        self.writable().await?;
         let started = Instant::now();
         let d = &self.dialect;
         let (t, c) = (d.quote(&target.table_name), d.quote(&target.column));

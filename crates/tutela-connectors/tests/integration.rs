@@ -633,3 +633,5 @@ async fn a_batch_past_its_lock_limit_is_cancelled_and_changes_nothing() {
     assert_eq!(c.count_due(events, &none).await.expect("count"), 0);
     pg.drop_schema().await;
 }
+
+mod typed;

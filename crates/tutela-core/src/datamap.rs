@@ -723,3 +723,74 @@ pub fn children(map: &DatasetMap) -> BTreeMap<usize, Vec<(usize, usize)>> {
     }
     out
 }
+
+/// Where a map's text names things, for problems found outside it (by checking the map against
+/// its database): only the names, and nothing refused that `load` would accept.
+#[derive(Debug, Deserialize)]
+struct NamedMap {
+    #[serde(default)]
+    table: Vec<NamedTable>,
+}
+
+#[derive(Debug, Deserialize)]
+struct NamedTable {
+    name: Spanned<String>,
+    key: Option<Spanned<String>>,
+    timestamp: Option<Spanned<String>>,
+    restrict_flag: Option<Spanned<String>>,
+    retention_from: Option<Spanned<String>>,
+    #[serde(default)]
+    references: Vec<NamedReference>,
+    #[serde(default)]
+    field: Vec<NamedField>,
+}
+
+#[derive(Debug, Deserialize)]
+struct NamedReference {
+    column: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct NamedField {
+    name: Spanned<String>,
+}
+
+/// A problem of the map in `text` (named `file`) about `table`, or a `column` of it, placed
+/// where the text names that column (as the key, a reference, `timestamp`, `retention_from`,
+/// `restrict_flag` or a field), else where it names the table, else at its start.
+pub fn problem_at(
+    file: &str,
+    text: &str,
+    table: &str,
+    column: Option<&str>,
+    message: String,
+    help: &str,
+) -> crate::policy::PolicyError {
+    let mut e = Errors::new(file, text);
+    let span = toml::from_str::<NamedMap>(text)
+        .ok()
+        .and_then(|m| {
+            let t = m.table.into_iter().find(|t| t.name.get_ref() == table)?;
+            let named = |s: &Spanned<String>| column.is_some_and(|c| s.get_ref() == c);
+            let column_span = t
+                .key
+                .iter()
+                .chain(t.references.iter().map(|r| &r.column))
+                .chain(&t.timestamp)
+                .chain(&t.retention_from)
+                .chain(&t.restrict_flag)
+                .chain(t.field.iter().map(|f| &f.name))
+                .find(|s| named(s))
+                .map(|s| s.span());
+            Some(column_span.unwrap_or_else(|| t.name.span()))
+        })
+        .unwrap_or(0..0);
+    e.at(span, message.clone(), help);
+    e.list.pop().unwrap_or(crate::policy::PolicyError {
+        file: file.to_owned(),
+        line: 1,
+        column: 1,
+        message,
+        help: help.to_owned(),
+    })
+}

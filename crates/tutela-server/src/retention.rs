@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
-use tutela_connectors::{Connector, Identities, SweepCursor};
+use tutela_connectors::{Connector, ConnectorError, Identities, MapStatus, SweepCursor};
 use tutela_core::policy::Policy;
 use tutela_core::retention::{BatchSize, HoldScope, SweepPlan, SweepTarget, held_keys, plan_sweep};
 use tutela_store::{AnyStore, RetentionStore, Store, StoreError, SweepRecord};
@@ -26,6 +26,20 @@ pub struct SweepSettings {
     /// How long one worker tick spends on a sweep before it lets other work run.
     pub tick_budget: Duration,
     pub batch: BatchSize,
+    /// The datasets whose sweeps are on (`retention_sweeps = true` in their `[[dataset]]`).
+    /// A sweep deletes rows from the operator's own database, so a dataset is never swept
+    /// unless its configuration says so: none by default.
+    pub enabled: BTreeSet<String>,
+    /// A sweep that would delete more rows than this (counted when it is planned) waits for
+    /// a DPO's approval of its plan, as does the first sweep of every rule on every table.
+    pub approval_rows: u64,
+}
+
+impl SweepSettings {
+    /// Whether sweeps of `dataset` are on.
+    pub fn sweeps(&self, dataset: &str) -> bool {
+        self.enabled.contains(dataset)
+    }
 }
 
 impl Default for SweepSettings {
@@ -35,6 +49,8 @@ impl Default for SweepSettings {
             lease: SignedDuration::from_mins(2),
             tick_budget: Duration::from_secs(5),
             batch: BatchSize::default(),
+            enabled: BTreeSet::new(),
+            approval_rows: 1_000,
         }
     }
 }
@@ -59,14 +75,52 @@ pub struct TableProgress {
     #[serde(default)]
     pub cancelled: u64,
     pub done: bool,
+    /// Why the table was left alone (its sweeps turned off, or its dataset's map broken);
+    /// such a table counts as done with nothing deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+    /// The rows counted due when the sweep was planned (`None`: the database could not be
+    /// asked). An approval approves these counts; more at run time means a new plan.
+    #[serde(default)]
+    pub planned: Option<u64>,
+}
+
+/// A sweep's plan that waits for, or got, a person's approval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    /// Why the plan needs approval (a rule's first sweep, its size, data changed since).
+    pub reasons: Vec<String>,
+    pub approved_by: Option<String>,
+    pub approved_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Progress {
     pub tables: Vec<TableProgress>,
+    /// Set when the plan needs approval; the sweep deletes nothing until it is approved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Approval>,
 }
 
 impl Progress {
+    /// Whether the sweep waits for a person's approval of its plan.
+    pub fn awaiting_approval(&self) -> bool {
+        self.approval
+            .as_ref()
+            .is_some_and(|a| a.approved_by.is_none())
+    }
+
+    /// The rows planned per rule and `dataset.table` (what an approval approves).
+    pub fn planned(&self) -> BTreeMap<String, BTreeMap<String, Option<u64>>> {
+        let mut out: BTreeMap<String, BTreeMap<String, Option<u64>>> = BTreeMap::new();
+        for t in &self.tables {
+            out.entry(t.rule.clone())
+                .or_default()
+                .insert(format!("{}.{}", t.dataset, t.table), t.planned);
+        }
+        out
+    }
+
     pub fn deleted(&self) -> u64 {
         self.tables.iter().map(|t| t.deleted).sum()
     }
@@ -92,6 +146,9 @@ pub struct StepReport {
     pub finished: bool,
     /// Why the step stopped early (a database away); the sweep resumes at the next step.
     pub error: Option<String>,
+    /// The open sweep's plan waits for a DPO's approval (`tutela retention approve`, the
+    /// console): nothing was deleted.
+    pub awaiting_approval: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +163,12 @@ pub enum SweepError {
     Holds { dataset: String, why: String },
     #[error("the operating system gave no randomness")]
     NoRandomness,
+    #[error("no open sweep `{0}` awaits approval")]
+    NotAwaiting(String),
+    #[error("the plan of sweep `{0}` changed while it was being approved; look at it again")]
+    PlanChanged(String),
+    #[error("an approval names the operator who gives it")]
+    NoApprover,
 }
 
 /// The executor over one store, policy and set of connectors; `owner` names this process in
@@ -130,7 +193,13 @@ pub struct PlannedTable {
     pub due: Option<u64>,
     pub held: usize,
     pub error: Option<String>,
+    /// Whether sweeps of the table's dataset are on; when off, `due` is what a sweep would
+    /// delete once they are turned on, and nothing is deleted meanwhile.
+    pub sweeps: bool,
 }
+
+/// What a table of a sweep notes when its dataset's sweeps are off.
+pub const SWEEPS_OFF: &str = "sweeps off for this dataset";
 
 fn later(t: Timestamp, by: SignedDuration) -> Timestamp {
     t.saturating_add(by).unwrap_or(Timestamp::MAX)
@@ -157,6 +226,10 @@ impl Sweeper<'_> {
                 .cloned()
                 .unwrap_or_default();
             let (due, error) = match self.connector(&t.dataset) {
+                // A broken dataset is not even counted: its map does not say what is there.
+                Some(c) if matches!(c.status(), MapStatus::Broken(_)) => {
+                    (None, c.writable().await.err().map(|e| e.to_string()))
+                }
                 Some(c) => match c.count_due(t, &keys).await {
                     Ok(n) => (Some(n), None),
                     Err(e) => (None, Some(e.to_string())),
@@ -175,6 +248,7 @@ impl Sweeper<'_> {
                 due,
                 held: keys.len(),
                 error,
+                sweeps: self.settings.sweeps(&t.dataset),
             });
         }
         Ok(out)
@@ -192,28 +266,51 @@ impl Sweeper<'_> {
                 return Ok(None);
             }
         }
-        if self.connectors.is_empty() {
+        let mut plan = self.plan(day(now));
+        // Only the datasets whose sweeps are on and whose map matched its database: nothing
+        // else is ever deleted from.
+        plan.targets.retain(|t| {
+            self.settings.sweeps(&t.dataset)
+                && self
+                    .connector(&t.dataset)
+                    .is_some_and(|c| !matches!(c.status(), MapStatus::Broken(_)))
+        });
+        if plan.targets.is_empty() {
             return Ok(None);
         }
-        let plan = self.plan(day(now));
-        let progress = Progress {
-            tables: plan
-                .targets
-                .iter()
-                .map(|t| TableProgress {
-                    dataset: t.dataset.clone(),
-                    table: t.table_name.clone(),
-                    rule: t.rule.clone(),
-                    cutoff: t.cutoff.to_string(),
-                    cursor: None,
-                    deleted: 0,
-                    batches: 0,
-                    longest_batch_ms: 0,
-                    cancelled: 0,
-                    done: false,
-                })
-                .collect(),
+        // The plan counts what is due now, so that a person approves numbers, and a run
+        // that would find more stops for a new plan.
+        let held = self.held().await?;
+        let mut tables = Vec::new();
+        for t in &plan.targets {
+            let keys = held
+                .get(&(t.dataset.clone(), t.table))
+                .cloned()
+                .unwrap_or_default();
+            let planned = match self.connector(&t.dataset) {
+                Some(c) => c.count_due(t, &keys).await.ok(),
+                None => None,
+            };
+            tables.push(TableProgress {
+                dataset: t.dataset.clone(),
+                table: t.table_name.clone(),
+                rule: t.rule.clone(),
+                cutoff: t.cutoff.to_string(),
+                cursor: None,
+                deleted: 0,
+                batches: 0,
+                longest_batch_ms: 0,
+                cancelled: 0,
+                done: false,
+                skipped: None,
+                planned,
+            });
+        }
+        let mut progress = Progress {
+            tables,
+            approval: None,
         };
+        progress.approval = self.approval_needed(&progress, Vec::new()).await?;
         let id = format!(
             "rs_{}",
             crate::random_hex(12).map_err(|_| SweepError::NoRandomness)?
@@ -254,13 +351,79 @@ impl Sweeper<'_> {
             .plan_day
             .parse()
             .map_err(|_| SweepError::Progress(sweep.id.clone()))?;
-        let plan = self.plan(plan_day);
-        let held = self.held().await?;
-        let started = Instant::now();
         let mut report = StepReport {
             sweep: Some(sweep.id.clone()),
             ..StepReport::default()
         };
+        if progress.awaiting_approval() {
+            self.release(&sweep.id, &sweep.progress).await?;
+            report.awaiting_approval = true;
+            return Ok(report);
+        }
+        let plan = self.plan(plan_day);
+        let held = self.held().await?;
+        // Before the first batch, the plan is held against the data: more due than it
+        // counted (rows added or changed since) means it is older than the data, and the
+        // sweep is planned anew and waits again instead of deleting what nobody approved.
+        let untouched = progress
+            .tables
+            .iter()
+            .all(|t| t.batches == 0 && t.deleted == 0 && t.cursor.is_none() && !t.done);
+        if untouched {
+            let mut grew = Vec::new();
+            for tp in &mut progress.tables {
+                let Some(target) = find_target(&plan, tp) else {
+                    continue;
+                };
+                let Some(c) = self.connector(&target.dataset) else {
+                    continue;
+                };
+                if !self.settings.sweeps(&target.dataset) {
+                    continue;
+                }
+                let keys = held
+                    .get(&(target.dataset.clone(), target.table))
+                    .cloned()
+                    .unwrap_or_default();
+                match c.count_due(target, &keys).await {
+                    Ok(n) if tp.planned.is_none_or(|p| n > p) => {
+                        grew.push(format!(
+                            "{}.{}: {} planned, {n} due now",
+                            tp.dataset,
+                            tp.table,
+                            tp.planned
+                                .map_or_else(|| "none".to_owned(), |p| p.to_string())
+                        ));
+                        tp.planned = Some(n);
+                    }
+                    Ok(_) => {}
+                    Err(ConnectorError::Broken { .. }) => {}
+                    Err(e) => {
+                        report.error = Some(e.to_string());
+                        let text = serde_json::to_string(&progress).unwrap_or_default();
+                        self.save(&sweep.id, &text, report.error.as_deref(), now)
+                            .await?;
+                        return Ok(report);
+                    }
+                }
+            }
+            if !grew.is_empty() {
+                let reason = format!("the data changed since the plan ({})", grew.join("; "));
+                let was_approved = progress.approval.is_some();
+                let mut extra = Vec::new();
+                if was_approved {
+                    extra.push(reason);
+                }
+                progress.approval = self.approval_needed(&progress, extra).await?;
+                if progress.awaiting_approval() {
+                    let text = serde_json::to_string(&progress).unwrap_or_default();
+                    self.release(&sweep.id, &text).await?;
+                    report.awaiting_approval = true;
+                    return Ok(report);
+                }
+            }
+        }
+        let started = Instant::now();
         let mut size = self.settings.batch;
         // Batches cancelled in a row at the smallest size.
         let mut cancelled_at_min = 0u32;
@@ -273,6 +436,12 @@ impl Sweeper<'_> {
                 progress.tables[i].done = true;
                 continue;
             };
+            if !self.settings.sweeps(&target.dataset) {
+                // Turned off since the sweep was planned: the configuration of now wins.
+                progress.tables[i].done = true;
+                progress.tables[i].skipped = Some(SWEEPS_OFF.to_owned());
+                continue;
+            }
             let Some(c) = self.connector(&target.dataset) else {
                 report.error = Some(format!("dataset `{}` is not configured", target.dataset));
                 break;
@@ -316,6 +485,12 @@ impl Sweeper<'_> {
                         if let Some(cursor) = b.cursor {
                             tp.cursor = Some(cursor);
                         }
+                    }
+                    Err(e @ ConnectorError::Broken { .. }) => {
+                        // Found broken after the sweep was planned: left alone, the other
+                        // tables go on.
+                        tp.done = true;
+                        tp.skipped = Some(e.to_string());
                     }
                     Err(e) => {
                         report.error = Some(e.to_string());
@@ -384,6 +559,75 @@ impl Sweeper<'_> {
         }
     }
 
+    /// Whether a plan needs a person's approval, and why: a rule sweeping a table for the
+    /// first time (no finished sweep ran it there), more rows due than `approval_rows`, rows
+    /// that could not be counted, and `extra` reasons.
+    async fn approval_needed(
+        &self,
+        p: &Progress,
+        extra: Vec<String>,
+    ) -> Result<Option<Approval>, SweepError> {
+        let mut swept = BTreeSet::new();
+        for s in self.store.sweeps(1_000).await? {
+            if s.finished_at.is_none() {
+                continue;
+            }
+            let Ok(done) = serde_json::from_str::<Progress>(&s.progress) else {
+                continue;
+            };
+            for t in done.tables.into_iter().filter(|t| t.skipped.is_none()) {
+                swept.insert((t.dataset, t.table, t.rule));
+            }
+        }
+        let mut reasons = extra;
+        for t in &p.tables {
+            if !swept.contains(&(t.dataset.clone(), t.table.clone(), t.rule.clone())) {
+                reasons.push(format!(
+                    "first sweep of rule `{}` on {}.{}",
+                    t.rule, t.dataset, t.table
+                ));
+            }
+        }
+        let uncounted: Vec<String> = p
+            .tables
+            .iter()
+            .filter(|t| t.planned.is_none())
+            .map(|t| format!("{}.{}", t.dataset, t.table))
+            .collect();
+        let total: u64 = p.tables.iter().filter_map(|t| t.planned).sum();
+        if !uncounted.is_empty() {
+            reasons.push(format!(
+                "the due rows of {} could not be counted",
+                uncounted.join(", ")
+            ));
+        }
+        if total > self.settings.approval_rows {
+            reasons.push(format!(
+                "{total} rows due, more than sweep_approval_rows = {}",
+                self.settings.approval_rows
+            ));
+        }
+        Ok((!reasons.is_empty()).then_some(Approval {
+            reasons,
+            approved_by: None,
+            approved_at: None,
+        }))
+    }
+
+    /// Saves a plan that waits for approval and lets its lease go: whichever process runs
+    /// next after the approval (the worker, `tutela retention run`) takes it at once.
+    async fn release(&self, id: &str, progress: &str) -> Result<(), SweepError> {
+        match self
+            .store
+            .save_sweep(id, self.owner, progress, None, Timestamp::UNIX_EPOCH)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(StoreError::Conflict) => Err(SweepError::LeaseLost),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     fn connector(&self, dataset: &str) -> Option<&Arc<Connector>> {
         self.connectors.iter().find(|c| c.map.id == dataset)
     }
@@ -442,4 +686,53 @@ fn find_target<'p>(plan: &'p SweepPlan, tp: &TableProgress) -> Option<&'p SweepT
     plan.targets
         .iter()
         .find(|t| t.dataset == tp.dataset && t.table_name == tp.table && t.rule == tp.rule)
+}
+
+/// Approves the plan of the open sweep `id` that waits for it, in the name of the operator
+/// `by`: the audit log keeps who approved which counts; the worker (or `tutela retention run`)
+/// then runs it, unless the data has grown past the plan by then (a new plan, approved anew).
+pub async fn approve(
+    store: &AnyStore,
+    id: &str,
+    by: &str,
+    at: Timestamp,
+) -> Result<Progress, SweepError> {
+    let by = by.trim();
+    if by.is_empty() {
+        return Err(SweepError::NoApprover);
+    }
+    let Some(sweep) = store
+        .sweeps(20)
+        .await?
+        .into_iter()
+        .find(|s| s.id == id && s.finished_at.is_none())
+    else {
+        return Err(SweepError::NotAwaiting(id.to_owned()));
+    };
+    let mut progress: Progress = serde_json::from_str(&sweep.progress)
+        .map_err(|_| SweepError::Progress(sweep.id.clone()))?;
+    if !progress.awaiting_approval() {
+        return Err(SweepError::NotAwaiting(id.to_owned()));
+    }
+    let mut reasons = Vec::new();
+    if let Some(a) = &mut progress.approval {
+        a.approved_by = Some(by.to_owned());
+        a.approved_at = Some(at.to_string());
+        reasons = a.reasons.clone();
+    }
+    let body = serde_json::json!({
+        "plan_day": sweep.plan_day,
+        "planned": progress.planned(),
+        "reasons": reasons,
+    })
+    .to_string();
+    let text = serde_json::to_string(&progress).unwrap_or_default();
+    match store
+        .approve_sweep(id, &sweep.progress, &text, by, &body, at)
+        .await
+    {
+        Ok(()) => Ok(progress),
+        Err(StoreError::Conflict) => Err(SweepError::PlanChanged(id.to_owned())),
+        Err(e) => Err(e.into()),
+    }
 }

@@ -30,4 +30,5 @@ mod smtp_sink;
 mod statistics;
 mod summaries;
 mod support;
+mod typed_steps;
 mod versions;

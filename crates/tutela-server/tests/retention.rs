@@ -69,13 +69,41 @@ async fn usage_of(c: &Connector, who: &str) -> usize {
     rows.get(&t).map_or(0, Vec::len)
 }
 
+/// Sweeps of the demo dataset turned on, as `retention_sweeps = true` does.
+fn sweeping() -> std::collections::BTreeSet<String> {
+    std::collections::BTreeSet::from(["operator".to_owned()])
+}
+
+/// Approves the open sweep's plan as a DPO would (its first sweep of each rule waits).
+async fn approve_open(app: &TestApp) -> String {
+    let open = app
+        .engine
+        .store
+        .sweeps(1)
+        .await
+        .expect("sweeps")
+        .into_iter()
+        .find(|s| s.finished_at.is_none())
+        .expect("an open sweep");
+    tutela_server::retention::approve(
+        &app.engine.store,
+        &open.id,
+        "dpo-1",
+        at("2026-12-01T02:00:00Z"),
+    )
+    .await
+    .expect("approve");
+    open.id
+}
+
 async fn app_with(c: &Arc<Connector>) -> TestApp {
-    TestApp::sqlite_with(
+    TestApp::sqlite_adjusted(
         Arc::new(tutela_server::requests::mailer::NoMailer),
         Fulfilment {
             connectors: vec![c.clone()],
             ..Fulfilment::default()
         },
+        |s| s.retention.enabled = sweeping(),
     )
     .await
 }
@@ -105,6 +133,12 @@ async fn the_worker_sweeps_on_schedule_and_holds_keep_rows_until_lifted() {
         requests: app.requests.clone(),
     };
     let t0 = at("2026-12-01T03:00:00Z");
+    let first = worker.tick(t0).await.expect("tick");
+    assert_eq!(
+        first.retention_deleted, 0,
+        "a rule's first sweep waits: {first:?}"
+    );
+    approve_open(&app).await;
     let report = worker.tick(t0).await.expect("tick");
     assert!(
         report.retention_finished && !report.retention_failed,
@@ -173,6 +207,7 @@ async fn a_sweep_whose_process_died_is_resumed_by_another() {
             target_ms: 25,
             lock_limit_ms: 80,
         },
+        enabled: sweeping(),
         ..SweepSettings::default()
     };
     let connectors = vec![c.clone()];
@@ -195,6 +230,7 @@ async fn a_sweep_whose_process_died_is_resumed_by_another() {
         sweeper("b").open(t0, true).await.expect("open").is_none(),
         "one open sweep"
     );
+    approve_open(&app).await;
     // Process a deletes two batches of about three rows (a batch takes every row of the
     // instant it ends at), then dies without a word.
     let mut deleted = 0;
@@ -356,6 +392,7 @@ async fn the_api_plans_opens_sweeps_and_places_and_lifts_holds() {
         (again["opened"].clone(), again["sweep"].clone()),
         (json!(false), opened["sweep"].clone())
     );
+    approve_open(&app).await;
     let worker = Worker {
         requests: app.requests.clone(),
     };
@@ -554,6 +591,7 @@ async fn a_batch_cancelled_at_the_lock_limit_is_retried_and_the_sweep_completes(
             target_ms: 25,
             lock_limit_ms: 50,
         },
+        enabled: sweeping(),
         ..SweepSettings::default()
     };
     let connectors = vec![c.clone()];
@@ -574,6 +612,7 @@ async fn a_batch_cancelled_at_the_lock_limit_is_retried_and_the_sweep_completes(
     });
     let t0 = at("2026-12-01T03:00:00Z");
     assert!(sweeper.open(t0, false).await.expect("open").is_some());
+    approve_open(&app).await;
     let mut deleted = 0;
     for _ in 0..100 {
         let r = sweeper
@@ -605,4 +644,421 @@ async fn a_batch_cancelled_at_the_lock_limit_is_retried_and_the_sweep_completes(
     assert_eq!(progress.deleted(), 44);
     app.finish().await;
     pg.drop_schema().await;
+}
+
+/// Issue 31: a `[[dataset]]` alone never deletes from the operator's database. Its sweeps are
+/// off until its configuration turns them on; the plan still says what would be due.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dataset_is_never_swept_unless_its_sweeps_are_on() {
+    // covers: N6, N7b
+    use axum::http::StatusCode;
+    let (c, dir) = operator_db().await;
+    // The settings of a server whose [[dataset]] says nothing about sweeps.
+    let app = TestApp::sqlite_with(
+        Arc::new(tutela_server::requests::mailer::NoMailer),
+        Fulfilment {
+            connectors: vec![c.clone()],
+            ..Fulfilment::default()
+        },
+    )
+    .await;
+    let worker = Worker {
+        requests: app.requests.clone(),
+    };
+    for t in [
+        "2026-12-01T03:00:00Z",
+        "2026-12-02T03:00:00Z",
+        "2027-06-01T03:00:00Z",
+    ] {
+        let r = worker.tick(at(t)).await.expect("tick");
+        assert_eq!(r.retention_deleted, 0, "{r:?}");
+        assert!(!r.retention_failed, "{r:?}");
+    }
+    assert_eq!(usage_of(&c, "R-1").await, 30);
+    assert_eq!(usage_of(&c, "R-2").await, 30);
+    assert!(
+        app.engine.store.sweeps(5).await.expect("sweeps").is_empty(),
+        "no sweep was even opened"
+    );
+    let (s, _, plan) = app
+        .call("GET", "/v1/retention/plan?at=2026-12-01T03:00:00Z", None)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{plan}");
+    let usage = plan["tables"]
+        .as_array()
+        .expect("tables")
+        .iter()
+        .find(|t| t["table"] == "usage_records")
+        .cloned()
+        .expect("usage_records");
+    assert_eq!(
+        (usage["due"].clone(), usage["sweeps"].clone()),
+        (serde_json::json!(40), serde_json::json!(false)),
+        "{plan}"
+    );
+    let (s, _, body) = app.call("POST", "/v1/retention/sweeps", None).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.to_string().contains("retention_sweeps"), "{body}");
+    assert_eq!(usage_of(&c, "R-1").await, 30);
+    app.finish().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Issue 31: the server reported that a map did not match its database and swept it all the
+/// same. A dataset whose check at start fails is marked broken: never swept, never written,
+/// its requests' steps refused naming the column (not retried forever), and `/readyz` and the
+/// console say which dataset and why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dataset_whose_map_fails_its_check_is_never_swept_or_written() {
+    // covers: N6, N7b, N9e
+    use axum::http::StatusCode;
+    use serde_json::json;
+    let (good, dir) = operator_db().await;
+    // The same database under a map naming a column it does not have.
+    let text = MAP
+        .replace("connector = \"postgres\"", "connector = \"sqlite\"")
+        .replace("name = \"birth_date\"", "name = \"date_of_birth\"");
+    let map = tutela_core::datamap::load("demo.toml", &text, &policy().policy).expect("map");
+    let c = Connector::open(
+        map,
+        Some(&format!("sqlite://{}", dir.join("operator.db").display())),
+        b"k".to_vec(),
+    )
+    .await
+    .expect("open");
+    // What the server does at start.
+    let e = c.check().await.expect_err("the map does not match");
+    assert!(e.to_string().contains("`customers.date_of_birth`"), "{e}");
+    let c = Arc::new(c);
+    let app = TestApp::sqlite_adjusted(
+        Arc::new(tutela_server::requests::mailer::NoMailer),
+        Fulfilment {
+            connectors: vec![c.clone()],
+            ..Fulfilment::default()
+        },
+        // Sweeps are on: the broken map alone keeps them off.
+        |s| s.retention.enabled = sweeping(),
+    )
+    .await;
+    let worker = Worker {
+        requests: app.requests.clone(),
+    };
+    for t in ["2026-12-01T03:00:00Z", "2026-12-02T03:00:00Z"] {
+        let r = worker.tick(at(t)).await.expect("tick");
+        assert_eq!(r.retention_deleted, 0, "{r:?}");
+    }
+    assert_eq!(usage_of(&good, "R-1").await, 30);
+    assert!(app.engine.store.sweeps(5).await.expect("sweeps").is_empty());
+
+    let (s, _, ready) = app.call("GET", "/readyz", None).await;
+    assert_eq!(
+        s,
+        StatusCode::OK,
+        "a broken map does not stop decisions: {ready}"
+    );
+    assert_eq!(ready["datasets"][0]["id"], "operator", "{ready}");
+    assert_eq!(ready["datasets"][0]["status"], "broken", "{ready}");
+    assert!(
+        ready["datasets"][0]["why"]
+            .as_str()
+            .is_some_and(|w| w.contains("`customers.date_of_birth` does not exist")),
+        "{ready}"
+    );
+
+    // An erasure writes nothing there and ends; its step names the dataset and the column.
+    let (s, _, _) = app
+        .call(
+            "PUT",
+            "/v1/subjects/R-1",
+            Some(json!({"relationship": "customer"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, _, r) = app
+        .call(
+            "POST",
+            "/v1/requests",
+            Some(json!({"type": "erasure", "subject": "R-1"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let id = r["id"].as_str().expect("id").to_owned();
+    let (s, _, v) = app
+        .act(
+            &id,
+            "verify-by-agent",
+            json!({"note": "identity card checked", "agent": "agent-1"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    for _ in 0..2 {
+        worker.tick(jiff::Timestamp::now()).await.expect("tick");
+    }
+    let v = app.call("GET", &format!("/v1/requests/{id}"), None).await.2;
+    let step = v["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|s| s["step"] == "40-erase:operator")
+        .cloned()
+        .expect("erase step");
+    assert_eq!(step["status"], "refused", "{v}");
+    assert_eq!(step["attempts"], 1, "not retried: {v}");
+    assert!(
+        step["last_error"].as_str().is_some_and(
+            |e| e.contains("dataset `operator`") && e.contains("`customers.date_of_birth`")
+        ),
+        "{v}"
+    );
+    assert_ne!(v["status"], "completed", "{v}");
+    assert_eq!(usage_of(&good, "R-1").await, 30, "nothing erased");
+
+    // The console's retention page says why.
+    let secret = tutela_server::web::operators::create(
+        &app.engine.store,
+        "audrey",
+        tutela_server::web::operators::Role::Auditor,
+        "correct horse battery",
+        jiff::Timestamp::now(),
+    )
+    .await
+    .expect("auditor")
+    .totp_secret;
+    let mut audrey = crate::pages::Browser::new(&app);
+    audrey
+        .operator("audrey", "correct horse battery", &secret)
+        .await;
+    let page = audrey.get("/console/retention").await;
+    assert!(
+        page.body.contains("passt nicht zu ihrer Zuordnung")
+            && page
+                .body
+                .contains("`customers.date_of_birth` does not exist"),
+        "{}",
+        page.body
+    );
+    app.finish().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Issue 31: the first sweep of each rule, and any sweep above `sweep_approval_rows`, waits
+/// for a DPO's approval of its plan (tables, rule, cutoff, counted rows); nothing is deleted
+/// without it; the approval is audited with the operator's name; a plan older than the data
+/// (more rows due at run time than it counted) is planned anew and waits again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_runs_only_after_a_dpo_approved_its_plan() {
+    // covers: N6, N7b
+    use serde_json::json;
+    let (c, dir) = operator_db().await;
+    let app = app_with(&c).await;
+    let store = &app.engine.store;
+    let worker = Worker {
+        requests: app.requests.clone(),
+    };
+    let t0 = at("2026-12-01T03:00:00Z");
+    for _ in 0..3 {
+        let r = worker.tick(t0).await.expect("tick");
+        assert_eq!(r.retention_deleted, 0, "no run without approval: {r:?}");
+    }
+    assert_eq!(usage_of(&c, "R-1").await + usage_of(&c, "R-2").await, 60);
+    let (_, _, list) = app.call("GET", "/v1/retention/sweeps", None).await;
+    let plan = list[0].clone();
+    assert_eq!(plan["awaiting_approval"], json!(true), "{plan}");
+    assert!(
+        plan["approval_reasons"]
+            .to_string()
+            .contains("first sweep of rule `service_quality_data` on operator.usage_records"),
+        "{plan}"
+    );
+    let usage = |v: &serde_json::Value| {
+        v["tables"]
+            .as_array()
+            .expect("tables")
+            .iter()
+            .find(|t| t["table"] == "usage_records")
+            .cloned()
+            .expect("usage")
+    };
+    assert_eq!(
+        (
+            usage(&plan)["planned"].clone(),
+            usage(&plan)["delete_before"].clone()
+        ),
+        (json!(40), json!("2026-09-01")),
+        "{plan}"
+    );
+    let id = plan["id"].as_str().expect("id").to_owned();
+    let when = at("2026-12-01T04:00:00Z");
+    assert!(
+        tutela_server::retention::approve(store, &id, " ", when)
+            .await
+            .is_err(),
+        "an approval names its operator"
+    );
+    assert!(
+        tutela_server::retention::approve(store, "rs_unknown", "dpo-1", when)
+            .await
+            .is_err()
+    );
+
+    // Approved, but the data grew before the run: one more usage record is due. The plan is
+    // older than the data: planned anew, waiting again, nothing deleted.
+    c.run_statements(&["INSERT INTO usage_records (id, sim_id, recorded_at, bytes) VALUES (9001, 1, '2026-06-20T00:00:00Z', 1)".to_owned()])
+        .await
+        .expect("insert");
+    tutela_server::retention::approve(store, &id, "dpo-1", when)
+        .await
+        .expect("approve");
+    assert!(
+        tutela_server::retention::approve(store, &id, "dpo-1", when)
+            .await
+            .is_err(),
+        "approved once"
+    );
+    let r = worker.tick(t0).await.expect("tick");
+    assert_eq!(r.retention_deleted, 0, "{r:?}");
+    let (_, _, list) = app.call("GET", "/v1/retention/sweeps", None).await;
+    let plan = list[0].clone();
+    assert_eq!(plan["awaiting_approval"], json!(true), "{plan}");
+    assert_eq!(usage(&plan)["planned"], json!(41), "{plan}");
+    assert!(
+        plan["approval_reasons"].to_string().contains(
+            "the data changed since the plan (operator.usage_records: 40 planned, 41 due now)"
+        ),
+        "{plan}"
+    );
+    assert_eq!(usage_of(&c, "R-1").await, 31);
+
+    // A DPO approves it in the console; the worker runs exactly it.
+    let secret = tutela_server::web::operators::create(
+        store,
+        "dora",
+        tutela_server::web::operators::Role::Dpo,
+        "correct horse battery",
+        jiff::Timestamp::now(),
+    )
+    .await
+    .expect("dpo")
+    .totp_secret;
+    let mut dora = crate::pages::Browser::new(&app);
+    dora.operator("dora", "correct horse battery", &secret)
+        .await;
+    let page = dora.get("/console/retention").await;
+    assert!(
+        page.body
+            .contains(&format!("/console/retention/sweeps/{id}/approve")),
+        "{}",
+        page.body
+    );
+    let csrf = page.hidden("csrf");
+    let done = dora
+        .post(
+            &format!("/console/retention/sweeps/{id}/approve"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(
+        done.location.as_deref(),
+        Some("/console/retention"),
+        "{}",
+        done.body
+    );
+    let r = worker.tick(t0).await.expect("tick");
+    assert!(r.retention_finished, "{r:?}");
+    assert_eq!(
+        r.retention_deleted, 45,
+        "41 usage records, 2 payments, 2 invoices"
+    );
+    let audit = store
+        .log_contents(LogSource::Audit, 0, 1_000_000)
+        .await
+        .expect("audit");
+    let approvals: Vec<String> = audit
+        .iter()
+        .map(|(_, c)| String::from_utf8_lossy(c).into_owned())
+        .filter(|c| c.contains("retention_sweep_approved"))
+        .collect();
+    assert_eq!(approvals.len(), 2, "{approvals:?}");
+    assert!(
+        approvals[0].contains("dpo-1") && approvals[1].contains("dora"),
+        "{approvals:?}"
+    );
+    assert!(
+        approvals[1].contains("\"operator.usage_records\":41"),
+        "{approvals:?}"
+    );
+
+    // The rules ran before, and the next sweep is small: it runs without waiting.
+    c.run_statements(&["INSERT INTO usage_records (id, sim_id, recorded_at, bytes) VALUES (9002, 2, '2026-06-20T00:00:00Z', 1)".to_owned()])
+        .await
+        .expect("insert");
+    let next = worker.tick(at("2026-12-02T03:00:00Z")).await.expect("tick");
+    assert!(next.retention_finished, "{next:?}");
+    assert_eq!(next.retention_deleted, 1);
+    app.finish().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Issue 31: a sweep above `sweep_approval_rows` waits for approval even when its rules ran
+/// before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_above_the_approval_size_waits_even_for_known_rules() {
+    // covers: N7b
+    let (c, dir) = operator_db().await;
+    let app = app_with(&c).await;
+    let compiled = policy();
+    let settings = SweepSettings {
+        enabled: sweeping(),
+        approval_rows: 10,
+        ..SweepSettings::default()
+    };
+    let connectors = vec![c.clone()];
+    let sweeper = Sweeper {
+        store: &app.engine.store,
+        policy: &compiled.policy,
+        connectors: &connectors,
+        owner: "a",
+        settings: &settings,
+    };
+    let run = |t: jiff::Timestamp| {
+        let sweeper = &sweeper;
+        async move {
+            let mut deleted = 0;
+            for _ in 0..100 {
+                let r = sweeper
+                    .step(t, std::time::Duration::from_secs(60), |_| {})
+                    .await
+                    .expect("step");
+                deleted += r.deleted;
+                if r.finished || r.awaiting_approval {
+                    return (deleted, r.awaiting_approval);
+                }
+            }
+            panic!("the sweep did not end");
+        }
+    };
+    // The first sweep: approved, run.
+    let t0 = at("2026-12-01T03:00:00Z");
+    assert!(sweeper.open(t0, false).await.expect("open").is_some());
+    assert_eq!(run(t0).await, (0, true));
+    approve_open(&app).await;
+    assert_eq!(run(t0).await, (44, false));
+    // Eleven rows due the next day: more than 10, so it waits though every rule ran before.
+    let rows: Vec<String> = (0..11)
+        .map(|i| format!("INSERT INTO usage_records (id, sim_id, recorded_at, bytes) VALUES ({}, 1, '2026-06-20T00:00:{i:02}Z', 1)", 9100 + i))
+        .collect();
+    c.run_statements(&rows).await.expect("insert");
+    let t1 = at("2026-12-02T03:00:00Z");
+    assert!(sweeper.open(t1, false).await.expect("open").is_some());
+    assert_eq!(run(t1).await, (0, true));
+    let open = app.engine.store.sweeps(1).await.expect("sweeps");
+    assert!(
+        open[0]
+            .progress
+            .contains("11 rows due, more than sweep_approval_rows = 10"),
+        "{}",
+        open[0].progress
+    );
+    app.finish().await;
+    let _ = std::fs::remove_dir_all(dir);
 }

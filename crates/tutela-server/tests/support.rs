@@ -99,6 +99,29 @@ impl TestApp {
         )
     }
 
+    /// A server on SQLite whose request settings `adjust` changes (e.g. the datasets whose
+    /// retention sweeps are on).
+    pub async fn sqlite_adjusted(
+        mailer: std::sync::Arc<dyn Mailer>,
+        connectors: Connectors,
+        adjust: impl FnOnce(&mut RequestSettings),
+    ) -> TestApp {
+        let dir = temp_dir("server");
+        let store = SqliteStore::open(&dir.join("tutela.db").to_string_lossy())
+            .await
+            .expect("sqlite")
+            .with_vault(vault(&dir).await);
+        Self::with_adjusted(
+            AnyStore::Sqlite(store),
+            None,
+            Some(dir),
+            mailer,
+            connectors,
+            adjust,
+        )
+        .await
+    }
+
     async fn with(
         store: AnyStore,
         pg: Option<PgSchema>,
@@ -106,15 +129,27 @@ impl TestApp {
         mailer: std::sync::Arc<dyn Mailer>,
         connectors: Connectors,
     ) -> TestApp {
+        Self::with_adjusted(store, pg, dir, mailer, connectors, |_| {}).await
+    }
+
+    async fn with_adjusted(
+        store: AnyStore,
+        pg: Option<PgSchema>,
+        dir: Option<std::path::PathBuf>,
+        mailer: std::sync::Arc<dyn Mailer>,
+        connectors: Connectors,
+        adjust: impl FnOnce(&mut RequestSettings),
+    ) -> TestApp {
         let engine = Engine::start(store, policy()).await.expect("engine");
         // Tests drive the worker themselves, one tick at a time.
-        let settings = RequestSettings {
+        let mut settings = RequestSettings {
             worker_interval: std::time::Duration::from_secs(3600),
             pseudonymised_dirs: tutela_server::dataset_files::DatasetDirs::unchecked(vec![
                 std::env::temp_dir(),
             ]),
             ..RequestSettings::default()
         };
+        adjust(&mut settings);
         let state = AppState::new(engine.clone(), settings, mailer, connectors, TOKEN);
         let requests = state.requests.clone();
         let router = app(state.clone());

@@ -99,6 +99,20 @@ pub trait RetentionStore: Send + Sync {
         &self,
         limit: i64,
     ) -> impl Future<Output = Result<Vec<SweepRecord>, StoreError>> + Send;
+
+    /// Records an operator's approval of an open sweep's plan: its progress becomes
+    /// `progress` only if it is still `expected` (the plan the operator saw), with an audit
+    /// row `retention_sweep_approved` naming `by`, in one transaction.
+    /// [`StoreError::Conflict`] when the sweep is finished or its plan changed meanwhile.
+    fn approve_sweep(
+        &self,
+        id: &str,
+        expected: &str,
+        progress: &str,
+        by: &str,
+        body: &str,
+        at: jiff::Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 const HOLD_COLUMNS: &str = "id, subject, dataset, table_name, record_key, reference, placed_by, placed_at_us, lifted_by, lifted_at_us";
@@ -299,6 +313,34 @@ macro_rules! retention_store {
                 .await?;
                 rows.iter().map(Self::sweep_from).collect()
             }
+
+            async fn approve_sweep(
+                &self,
+                id: &str,
+                expected: &str,
+                progress: &str,
+                by: &str,
+                body: &str,
+                at: jiff::Timestamp,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.begin_sealed().await?;
+                let n = sqlx::query(
+                    "UPDATE retention_sweeps SET progress = $3 \
+                     WHERE id = $1 AND open_flag = 1 AND progress = $2",
+                )
+                .bind(id)
+                .bind(expected)
+                .bind(progress)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if n != 1 {
+                    return Err(StoreError::Conflict);
+                }
+                audit!(tx, micros(at), by, "retention_sweep_approved", id, None::<&str>, body);
+                tx.commit().await?;
+                Ok(())
+            }
         }
     };
 }
@@ -349,5 +391,16 @@ impl RetentionStore for AnyStore {
     }
     async fn sweeps(&self, limit: i64) -> Result<Vec<SweepRecord>, StoreError> {
         dispatch!(self, st => st.sweeps(limit).await)
+    }
+    async fn approve_sweep(
+        &self,
+        id: &str,
+        expected: &str,
+        progress: &str,
+        by: &str,
+        body: &str,
+        at: jiff::Timestamp,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, st => st.approve_sweep(id, expected, progress, by, body, at).await)
     }
 }

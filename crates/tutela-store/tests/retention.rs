@@ -189,6 +189,51 @@ pub async fn run_all<S: RetentionStore + LogStore>(store: &S) {
     assert_eq!(list[1].finished_at, Some(at("2026-12-01T03:05:00Z")));
     assert_eq!(list[1].progress, "{\"step\":3}");
     assert_eq!(list[1].error, None);
+    // An approval replaces the plan the operator saw, and only that one, with an audit row
+    // naming the operator (issue 31).
+    let approved_at = at("2026-12-02T03:00:30Z");
+    assert!(matches!(
+        store
+            .approve_sweep(
+                "rs-2",
+                "{\"other\":1}",
+                "{\"ok\":1}",
+                "dpo-1",
+                "{}",
+                approved_at
+            )
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    assert!(
+        matches!(
+            store
+                .approve_sweep(
+                    "rs-1",
+                    "{\"step\":3}",
+                    "{\"ok\":1}",
+                    "dpo-1",
+                    "{}",
+                    approved_at
+                )
+                .await,
+            Err(StoreError::Conflict)
+        ),
+        "a finished sweep is not approved"
+    );
+    store
+        .approve_sweep(
+            "rs-2",
+            "{\"targets\":[]}",
+            "{\"approved\":true}",
+            "dpo-1",
+            "{\"planned\":{\"service_quality_data\":{\"operator.usage_records\":3}}}",
+            approved_at,
+        )
+        .await
+        .expect("approve");
+    let list = store.sweeps(1).await.expect("sweeps");
+    assert_eq!(list[0].progress, "{\"approved\":true}");
     store
         .finish_sweep("rs-2", "a", "{}", "{}", at("2026-12-02T03:01:00Z"))
         .await
@@ -206,5 +251,11 @@ pub async fn run_all<S: RetentionStore + LogStore>(store: &S) {
     assert_eq!(kinds("legal_hold_placed"), 2, "{text:?}");
     assert_eq!(kinds("legal_hold_lifted"), 1, "{text:?}");
     assert_eq!(kinds("\nretention_sweep\n"), 2, "{text:?}");
+    assert_eq!(kinds("\nretention_sweep_approved\n"), 1, "{text:?}");
+    assert!(
+        text.iter()
+            .any(|t| t.contains("retention_sweep_approved") && t.contains("dpo-1")),
+        "{text:?}"
+    );
     assert!(text.iter().any(|t| t.contains("operator.usage_records")));
 }

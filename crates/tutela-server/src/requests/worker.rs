@@ -982,6 +982,14 @@ fn history_entry(v: &Value) -> Option<HistoryEntry> {
 fn connector_error(e: ConnectorError) -> StepError {
     match e {
         ConnectorError::Refused(why) => StepError::Refused(why),
+        // The map failed its check at start: the dataset is never written, and trying again
+        // would change nothing until the map or database is fixed and tutela restarted. The
+        // step ends with the dataset and the missing table or column named.
+        e @ ConnectorError::Broken { .. } => StepError::Refused(e.to_string()),
+        // A value not of its column's type, or one the database refuses for good (NOT NULL,
+        // too long, a constraint): trying again would fail the same way. The error names the
+        // table and column, never the value.
+        e if e.is_permanent() => StepError::Refused(e.to_string()),
         // A database away, or one that does not match its map: recorded, shown, retried.
         other => StepError::Transient(other.to_string()),
     }

@@ -122,10 +122,32 @@ pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
+/// Readiness. The operator's datasets are reported (`datasets`, with a broken map's reason
+/// naming the table or column) but do not make the server unready: a broken map stops only
+/// the work on that database (no sweep, no write), while decisions, consents and the other
+/// datasets go on; a 503 would take every instance out of the load balancer for it.
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let db = state.engine.store.ping().await.is_ok();
     let caught_up = !state.engine.is_lagging();
     let ready = db && state.engine.is_ready() && caught_up;
+    let datasets: Vec<serde_json::Value> = state
+        .requests
+        .connectors
+        .iter()
+        .map(|c| {
+            let (status, why) = match c.status() {
+                tutela_connectors::MapStatus::Unchecked => ("unchecked", None),
+                tutela_connectors::MapStatus::Matches => ("ok", None),
+                tutela_connectors::MapStatus::Broken(why) => ("broken", Some(why)),
+            };
+            json!({
+                "id": c.map.id,
+                "status": status,
+                "why": why,
+                "sweeps": state.requests.settings.retention.sweeps(&c.map.id),
+            })
+        })
+        .collect();
     let status = if ready {
         StatusCode::OK
     } else {
@@ -139,6 +161,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
             "state_loaded": state.engine.is_ready(),
             "caught_up": caught_up,
             "applied_seq": state.engine.applied_seq(),
+            "datasets": datasets,
         })),
     )
         .into_response()

@@ -34,6 +34,9 @@ pub struct PlannedTableView {
     /// Rows of the table kept by an active legal hold (on the row or on its person).
     pub held: usize,
     pub error: Option<String>,
+    /// Whether sweeps of the dataset are on (`retention_sweeps = true`); when off, `due` is
+    /// what would go once they are, and nothing is deleted.
+    pub sweeps: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -63,6 +66,10 @@ pub struct SweepTableView {
     /// The longest batch: the longest this sweep held locks on the table.
     pub longest_batch_ms: u64,
     pub done: bool,
+    /// The rows counted due when the sweep was planned (what an approval approves).
+    pub planned: Option<u64>,
+    /// Why the table was left alone (sweeps turned off, a broken map).
+    pub skipped: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -76,6 +83,12 @@ pub struct SweepView {
     pub tables: Vec<SweepTableView>,
     /// Why the last step stopped; the sweep resumes at the worker's next tick.
     pub error: Option<String>,
+    /// The plan waits for a DPO's approval (console or `tutela retention approve`); nothing
+    /// is deleted until then.
+    pub awaiting_approval: bool,
+    /// Why the plan needs approval.
+    pub approval_reasons: Vec<String>,
+    pub approved_by: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -145,6 +158,16 @@ fn hold_view(h: HoldRecord) -> HoldView {
 fn sweep_view(s: SweepRecord) -> SweepView {
     let progress: Progress = serde_json::from_str(&s.progress).unwrap_or_default();
     SweepView {
+        awaiting_approval: progress.awaiting_approval(),
+        approval_reasons: progress
+            .approval
+            .as_ref()
+            .map(|a| a.reasons.clone())
+            .unwrap_or_default(),
+        approved_by: progress
+            .approval
+            .as_ref()
+            .and_then(|a| a.approved_by.clone()),
         deleted: progress.deleted(),
         tables: progress
             .tables
@@ -158,6 +181,8 @@ fn sweep_view(s: SweepRecord) -> SweepView {
                 batches: t.batches,
                 longest_batch_ms: t.longest_batch_ms,
                 done: t.done,
+                planned: t.planned,
+                skipped: t.skipped,
             })
             .collect(),
         id: s.id,
@@ -247,6 +272,7 @@ pub async fn plan(
                 due: t.due,
                 held: t.held,
                 error: t.error,
+                sweeps: t.sweeps,
             })
             .collect(),
         not_swept,
@@ -265,6 +291,13 @@ pub async fn open(
             "no operator database is configured: there is nothing to sweep",
         )
         .fix("configure a [[dataset]] with its map and URL"));
+    }
+    if state.requests.settings.retention.enabled.is_empty() {
+        return Err(Problem::new(
+            Code::PolicyViolation,
+            "sweeps are off for every dataset: nothing is deleted from the operator's databases",
+        )
+        .fix("set `retention_sweeps = true` in the [[dataset]] to sweep and restart"));
     }
     let compiled = state.engine.policy();
     let sweeper = Sweeper {

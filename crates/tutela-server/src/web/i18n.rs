@@ -168,6 +168,16 @@ texts! {
     disclosures: "Offenlegungen", "Disclosures";
     read_only: "Nur lesen", "Read only";
     none: "keine", "none";
+    datasets_heading: "Datenbanken des Betreibers", "Operator databases";
+    dataset_ok: "Zuordnung geprüft", "Map checked";
+    dataset_unchecked: "noch nicht geprüft (Datenbank beim Start nicht erreichbar)", "not checked yet (database unreachable at start)";
+    dataset_broken: "gesperrt: die Datenbank passt nicht zu ihrer Zuordnung; es wird nichts gelöscht oder geschrieben, bis Zuordnung oder Datenbank berichtigt und tutela neu gestartet ist", "blocked: the database does not match its map; nothing is deleted or written until the map or the database is fixed and tutela restarted";
+    sweeps_on: "Löschläufe an", "Sweeps on";
+    awaiting_approval: "wartet auf Freigabe", "awaiting approval";
+    approve_plan: "Plan freigeben", "Approve plan";
+    approved_by: "freigegeben von", "approved by";
+    plan_changed: "Dieser Plan wartet nicht mehr auf Freigabe oder hat sich geändert; bitte prüfen Sie ihn erneut.", "This plan no longer awaits approval or has changed; please review it again.";
+    sweeps_off: "Löschläufe aus (retention_sweeps = true im [[dataset]] schaltet sie ein)", "Sweeps off (retention_sweeps = true in the [[dataset]] turns them on)";
 }
 
 pub fn texts(lang: Lang) -> &'static Texts {

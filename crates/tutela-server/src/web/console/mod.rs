@@ -74,6 +74,11 @@ pub const ROUTES: &[(&str, &str, Permission)] = &[
     ),
     ("GET", "/console/reviews", Permission::HandleRequests),
     ("GET", "/console/retention", Permission::Read),
+    (
+        "POST",
+        "/console/retention/sweeps/{id}/approve",
+        Permission::Administer,
+    ),
     ("POST", "/console/reviews/{id}", Permission::HandleRequests),
     ("GET", "/console/versions", Permission::Read),
     ("POST", "/console/versions", Permission::Administer),
@@ -105,6 +110,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/summaries", get(summaries_page))
         .route("/console/reviews", get(reviews::reviews_page))
         .route("/console/retention", get(retention::retention_page))
+        .route(
+            "/console/retention/sweeps/{id}/approve",
+            post(retention::approve_sweep),
+        )
         .route("/console/reviews/{id}", post(reviews::review))
         .route("/console/summaries/{id}/review", post(review_summary))
         .route(

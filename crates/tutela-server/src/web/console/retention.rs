@@ -22,6 +22,12 @@ pub(super) struct HoldRow {
 }
 
 pub(super) struct SweepRow {
+    id: String,
+    /// The plan waits for a DPO's approval.
+    awaiting: bool,
+    /// Why it needs approval, and who gave it.
+    reasons: String,
+    approved_by: String,
     started: String,
     finished: String,
     deleted: u64,
@@ -29,11 +35,21 @@ pub(super) struct SweepRow {
     error: String,
 }
 
+/// One operator database: whether its map matched at start, and whether it is swept.
+pub(super) struct DatasetRow {
+    id: String,
+    checked: bool,
+    /// Why the dataset is blocked (the missing table or column); empty when it is not.
+    broken: String,
+    sweeps: bool,
+}
+
 #[derive(Template)]
 #[template(path = "console/retention.html")]
 pub(super) struct RetentionPage {
     c: crate::web::Chrome,
     holds: Vec<HoldRow>,
+    datasets: Vec<DatasetRow>,
     sweeps: Vec<SweepRow>,
 }
 
@@ -48,8 +64,26 @@ pub(super) async fn retention_page(
         return crate::web::center::unavailable_at(&state, lang, "/console");
     };
     let tz = &state.requests.settings.deadlines.time_zone;
+    let datasets = state
+        .requests
+        .connectors
+        .iter()
+        .map(|c| {
+            let status = c.status();
+            DatasetRow {
+                id: c.map.id.clone(),
+                checked: status != tutela_connectors::MapStatus::Unchecked,
+                broken: match status {
+                    tutela_connectors::MapStatus::Broken(why) => why,
+                    _ => String::new(),
+                },
+                sweeps: state.requests.settings.retention.sweeps(&c.map.id),
+            }
+        })
+        .collect();
     page(&RetentionPage {
         c: chrome(&state, lang, t.retention_page, &op),
+        datasets,
         holds: holds
             .into_iter()
             .map(|h| HoldRow {
@@ -69,6 +103,18 @@ pub(super) async fn retention_page(
             .map(|s| {
                 let p: Progress = serde_json::from_str(&s.progress).unwrap_or_default();
                 SweepRow {
+                    id: s.id.clone(),
+                    awaiting: p.awaiting_approval(),
+                    reasons: p
+                        .approval
+                        .as_ref()
+                        .map(|a| a.reasons.join("; "))
+                        .unwrap_or_default(),
+                    approved_by: p
+                        .approval
+                        .as_ref()
+                        .and_then(|a| a.approved_by.clone())
+                        .unwrap_or_default(),
                     started: date_time(s.started_at, tz, lang),
                     finished: s
                         .finished_at
@@ -78,7 +124,14 @@ pub(super) async fn retention_page(
                     tables: p
                         .tables
                         .iter()
-                        .map(|x| format!("{}.{} ({}): {}", x.dataset, x.table, x.rule, x.deleted))
+                        .map(|x| {
+                            let planned =
+                                x.planned.map_or_else(|| "?".to_owned(), |n| n.to_string());
+                            format!(
+                                "{}.{} ({}, < {}): {} / {planned}",
+                                x.dataset, x.table, x.rule, x.cutoff, x.deleted
+                            )
+                        })
                         .collect::<Vec<_>>()
                         .join(", "),
                     error: s.error.unwrap_or_default(),
@@ -86,4 +139,30 @@ pub(super) async fn retention_page(
             })
             .collect(),
     })
+}
+
+/// A DPO approves a sweep's plan (route permission: administer, the DPO's alone). The audit
+/// row names the operator; a plan changed meanwhile is refused and shown again.
+pub(super) async fn approve_sweep(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    Extension(op): Extension<Operator>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    use axum::response::IntoResponse;
+    let t = crate::web::i18n::texts(lang);
+    match crate::retention::approve(&state.engine.store, &id, &op.name, crate::routes::now()).await
+    {
+        Ok(_) => axum::response::Redirect::to("/console/retention").into_response(),
+        Err(crate::retention::SweepError::Store(_)) => {
+            crate::web::center::unavailable_at(&state, lang, "/console/retention")
+        }
+        Err(_) => crate::web::center::message(
+            &state,
+            lang,
+            axum::http::StatusCode::CONFLICT,
+            t.plan_changed,
+            "/console/retention",
+        ),
+    }
 }
