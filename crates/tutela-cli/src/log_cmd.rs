@@ -26,6 +26,15 @@ pub enum LogCommand {
         /// given (never created here).
         #[arg(long, env = "TUTELA_LOG_KEY", default_value = "tutela-log.key")]
         key: String,
+        /// A signed head kept apart from the server (the JSON of GET /v1/log/head, or a proof
+        /// document holding one); the log must still hold it. Repeatable. Without a kept head, a
+        /// log cut back as a whole shows only as rows not in the log.
+        #[arg(long = "head")]
+        heads: Vec<String>,
+        /// Rows written after the log's last leaf do not fail verification (a running server
+        /// seals every second); they are counted. Use with --head.
+        #[arg(long)]
+        live: bool,
     },
     /// Check an inclusion proof (the JSON of GET /v1/log/proof/{event}) against its signed
     /// head, with nothing but the public key: no store, no server.
@@ -47,8 +56,27 @@ pub enum LogCommand {
 pub fn run(cmd: LogCommand, database: String) -> anyhow::Result<ExitCode> {
     match cmd {
         LogCommand::Verify {
-            public_key, key, ..
+            public_key,
+            key,
+            heads,
+            live,
+            ..
         } => {
+            let mut kept = Vec::new();
+            for file in &heads {
+                let text =
+                    std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?;
+                let v: serde_json::Value = serde_json::from_str(&text)
+                    .map_err(|e| anyhow::anyhow!("{file} is not a signed head: {e}"))?;
+                let h = if v.get("head").is_some() {
+                    &v["head"]
+                } else {
+                    &v
+                };
+                kept.push(
+                    head_of(h).map_err(|e| anyhow::anyhow!("{file} is not a signed head: {e}"))?,
+                );
+            }
             let (public, whose) = match public_key.as_deref() {
                 Some(hex) => (public_key_of(hex)?, "the given public key".to_owned()),
                 None => match LogKey::read(std::path::Path::new(&key)) {
@@ -66,14 +94,35 @@ pub fn run(cmd: LogCommand, database: String) -> anyhow::Result<ExitCode> {
                 .build()?;
             let outcome = rt.block_on(async {
                 let store = tutela_store::AnyStore::open(&database).await?;
-                Ok::<_, tutela_store::StoreError>(verifiable_log::verify(&store, &public).await)
+                Ok::<_, tutela_store::StoreError>(
+                    verifiable_log::verify(&store, &public, &kept).await,
+                )
             })?;
             match outcome {
-                Ok(v) => {
+                Ok(v) if v.unsealed > 0 && !live => {
                     say!(
-                        "log verified: {} leaves, {} signed heads, every signature valid with {whose}",
+                        "log verification failed: {} rows are not in the log, the first {}; the log ends before them (cut back, or written since the server's last seal: a running server seals every second, run again or pass --live with a kept --head)",
+                        v.unsealed,
+                        v.first_unsealed.unwrap_or_default()
+                    );
+                    Ok(ExitCode::from(1))
+                }
+                Ok(v) => {
+                    if v.unsealed > 0 {
+                        say!(
+                            "{} rows written since the last seal are not in the log yet",
+                            v.unsealed
+                        );
+                    }
+                    say!(
+                        "log verified: {} leaves, {} signed heads{}, every signature valid with {whose}",
                         v.leaves,
                         v.heads,
+                        if kept.is_empty() {
+                            String::new()
+                        } else {
+                            format!(", holding the {} kept heads", kept.len())
+                        },
                     );
                     Ok(ExitCode::SUCCESS)
                 }
@@ -123,21 +172,8 @@ fn hash_of(v: &serde_json::Value, what: &str) -> Result<Hash, String> {
 fn check_proof(text: &str, public: &[u8; 32]) -> Result<String, String> {
     let v: serde_json::Value =
         serde_json::from_str(text).map_err(|e| format!("not a proof document: {e}"))?;
-    let h = &v["head"];
-    let size = h["size"].as_u64().ok_or("`head.size` is missing")?;
-    let head = SignedHead {
-        size,
-        root: hash_of(&h["root"], "head.root")?,
-        at: h["at_us"]
-            .as_i64()
-            .and_then(|us| jiff::Timestamp::from_microsecond(us).ok())
-            .ok_or("`head.at_us` is missing")?,
-        key_id: h["key_id"].as_str().unwrap_or_default().to_owned(),
-        signature: h["signature"]
-            .as_str()
-            .and_then(hex_decode)
-            .ok_or("`head.signature` is not hex")?,
-    };
+    let head = head_of(&v["head"])?;
+    let size = head.size;
     if !verifiable_log::verify_head(public, &head) {
         return Err(format!(
             "the head of size {size} is not signed by key {}",
@@ -162,4 +198,21 @@ fn check_proof(text: &str, public: &[u8; 32]) -> Result<String, String> {
         v["event"].as_str().unwrap_or("the entry"),
         head.key_id
     ))
+}
+
+/// A signed head as the API answers it (`size`, `root`, `at_us`, `key_id`, `signature`).
+fn head_of(h: &serde_json::Value) -> Result<SignedHead, String> {
+    Ok(SignedHead {
+        size: h["size"].as_u64().ok_or("`head.size` is missing")?,
+        root: hash_of(&h["root"], "head.root")?,
+        at: h["at_us"]
+            .as_i64()
+            .and_then(|us| jiff::Timestamp::from_microsecond(us).ok())
+            .ok_or("`head.at_us` is missing")?,
+        key_id: h["key_id"].as_str().unwrap_or_default().to_owned(),
+        signature: h["signature"]
+            .as_str()
+            .and_then(hex_decode)
+            .ok_or("`head.signature` is not hex")?,
+    })
 }

@@ -6,9 +6,13 @@
 //! named the log key, the master key, the database or the token would let a token holder read
 //! it (statistics quote what they read) or have the retention sweep delete it (issue 30). So a
 //! directory that holds any of those files is refused when the server starts, and a location is
-//! checked as the file it resolves to, not as the string it is: no `..`, directories resolved
-//! (a link out of them ends outside), the file itself no link, a regular file with one name only, inside a configured directory.
-//! The check runs again right before every read and every deletion.
+//! checked as the file it resolves to, not as the string it is: no `..`, directly inside a
+//! configured directory (not in a subdirectory: a subdirectory could be swapped for a link
+//! between the check and the use, the configured directory itself only by whoever may write its
+//! parent), the file itself no link, a regular file with one name only. The check runs again
+//! right before every read and every deletion, and a read checks the handle it opened: its
+//! type, its names and, on Linux, the path the kernel says it has, so a file swapped between
+//! the check and the open is never read.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -37,7 +41,9 @@ pub enum LocationRefused {
     NotConfigured,
     #[error("the location must be an absolute file path, without `..`")]
     NotAbsolute,
-    #[error("the location is not a file in a directory the server keeps pseudonymised datasets in")]
+    #[error(
+        "the location is not a file directly in a directory the server keeps pseudonymised datasets in"
+    )]
     Outside,
     #[error("the location is a link; name the file itself")]
     Link,
@@ -99,6 +105,35 @@ impl DatasetDirs {
         self.resolve(location, true)
     }
 
+    /// The file `location` names, opened for reading if the API may read it: checked by path
+    /// first, then as the handle that was opened.
+    pub fn open(&self, location: &Path) -> Result<std::fs::File, LocationRefused> {
+        let path = self.file(location)?;
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true);
+        // A FIFO swapped in after the check must not hang the reader.
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            const O_NONBLOCK: i32 = 0o4000;
+            options.custom_flags(O_NONBLOCK);
+        }
+        let file = options.open(&path).map_err(|_| LocationRefused::NotAFile)?;
+        let meta = file.metadata().map_err(|_| LocationRefused::NotAFile)?;
+        if !meta.is_file() || several_names(&meta) {
+            return Err(LocationRefused::NotAFile);
+        }
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            let real = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()));
+            if real.ok().as_deref() != Some(path.as_path()) {
+                return Err(LocationRefused::Link);
+            }
+        }
+        Ok(file)
+    }
+
     fn resolve(&self, location: &Path, may_be_missing: bool) -> Result<PathBuf, LocationRefused> {
         if self.dirs.is_empty() {
             return Err(LocationRefused::NotConfigured);
@@ -114,12 +149,11 @@ impl DatasetDirs {
         let (Some(parent), Some(name)) = (location.parent(), location.file_name()) else {
             return Err(LocationRefused::NotAbsolute);
         };
-        // Links of directories on the way are resolved (a link /srv/exports/x pointing at
-        // /var/lib/tutela ends outside); the file itself must not be one.
+        // The parent resolved must be a configured directory itself (a link to it is fine).
         let Ok(parent_resolved) = parent.canonicalize() else {
             return Err(LocationRefused::Outside);
         };
-        if !self.dirs.iter().any(|d| parent_resolved.starts_with(d)) {
+        if !self.dirs.contains(&parent_resolved) {
             return Err(LocationRefused::Outside);
         }
         let file = parent_resolved.join(name);
@@ -250,6 +284,21 @@ mod tests {
             Ok(exports.join("later.csv"))
         );
         std::fs::create_dir_all(exports.join("sub")).unwrap();
+        std::fs::write(exports.join("sub").join("deep.csv"), "a\n").unwrap();
+        // Only directly in a configured directory: a subdirectory could be swapped for a link.
+        assert_eq!(
+            dirs.file(&exports.join("sub").join("deep.csv")),
+            Err(LocationRefused::Outside)
+        );
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut dirs.open(&exports.join("ok.csv")).unwrap(), &mut text)
+            .unwrap();
+        assert_eq!(text, "a\n");
+        #[cfg(unix)]
+        assert_eq!(
+            dirs.open(&exports.join("x.csv")).err(),
+            Some(LocationRefused::Link)
+        );
         assert_eq!(
             dirs.file(&exports.join("sub")),
             Err(LocationRefused::NotAFile)

@@ -124,6 +124,8 @@ pub struct Engine {
     pub loaded: LoadStats,
     /// This process among the instances on one database: the owner of its leases.
     pub instance: String,
+    /// The mailer whose kept copies of a person's mails (the outbox) an erasure removes.
+    mail_copies: std::sync::OnceLock<Arc<dyn crate::requests::mailer::Mailer>>,
 }
 
 /// What loading the states at start did.
@@ -178,6 +180,7 @@ impl Engine {
                 std::process::id(),
                 crate::random_hex(6).unwrap_or_default()
             ),
+            mail_copies: std::sync::OnceLock::new(),
         });
         tokio::spawn(writer::run(Arc::downgrade(&engine), rx));
         tokio::spawn(snapshots(Arc::downgrade(&engine), options));
@@ -292,18 +295,38 @@ impl Engine {
         rx.await.map_err(|_| EngineError::Closed)?
     }
 
-    /// Erases the person's personal attributes and records the tombstone.
+    /// Erases the person's personal attributes and records the tombstone; then removes this
+    /// instance's kept copies of mails to the person's address (see
+    /// [`Engine::keep_mail_copies_in`]).
     pub async fn erase(
         &self,
         subject: String,
         at: jiff::Timestamp,
     ) -> Result<Appended, EngineError> {
+        // The address on file, read before the erasure clears it.
+        let address = match self.mail_copies.get() {
+            Some(_) => self.store.subject(&subject).await?.and_then(|s| s.email),
+            None => None,
+        };
         let (reply, rx) = oneshot::channel();
         self.writer
             .send(Job::Erase { subject, at, reply })
             .await
             .map_err(|_| EngineError::Closed)?;
-        rx.await.map_err(|_| EngineError::Closed)?
+        let done = rx.await.map_err(|_| EngineError::Closed)??;
+        if let (Some(mailer), Some(address)) = (self.mail_copies.get(), address)
+            && let Err(e) = mailer.forget(&address).await
+        {
+            // The sweep removes them when their codes expire; the error names no address.
+            tracing::warn!(error = %e, "an erased person's outbox mails could not be removed");
+        }
+        Ok(done)
+    }
+
+    /// Erasures remove the copies `mailer` keeps of the person's mails (the outbox); the
+    /// first mailer given stays.
+    pub fn keep_mail_copies_in(&self, mailer: Arc<dyn crate::requests::mailer::Mailer>) {
+        let _ = self.mail_copies.set(mailer);
     }
 }
 

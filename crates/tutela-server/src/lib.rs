@@ -74,6 +74,10 @@ impl AppState {
         fulfilment: requests::Fulfilment,
         token: &str,
     ) -> AppState {
+        // Kept copies of mails (the outbox) are named with the server's key, and an erasure
+        // removes the person's at once.
+        mailer.use_key(&settings.hmac_key);
+        engine.keep_mail_copies_in(mailer.clone());
         let requests = Arc::new(requests::Requests::new(
             engine.clone(),
             settings,
@@ -81,8 +85,13 @@ impl AppState {
             fulfilment,
         ));
         tokio::spawn(requests::worker::run(Arc::downgrade(&requests)));
-        // Sign-in mails left behind (a failed send, a delay, a crash) and expired pages' rows.
-        tokio::spawn(web::signin::run(Arc::downgrade(&requests)));
+        // Sign-in mails left behind (a failed send, a delay, a crash, a full mail ceiling),
+        // expired pages' rows and outbox files.
+        let web = Arc::new(web::WebContext::default());
+        tokio::spawn(web::signin::run(
+            Arc::downgrade(&requests),
+            web.mail_ceiling.clone(),
+        ));
         tokio::spawn(activation::run(
             Arc::downgrade(&engine),
             std::time::Duration::from_secs(1),
@@ -92,7 +101,7 @@ impl AppState {
             requests,
             risk: None,
             token: token.into(),
-            web: Arc::default(),
+            web,
             summary_hours: routes::summaries::DRAFT_VALIDITY_HOURS,
             log_key: None,
             pseudonyms: None,
@@ -107,7 +116,16 @@ impl AppState {
 
     /// The same state with these settings for the pages.
     pub fn with_web(mut self, settings: web::WebSettings) -> AppState {
-        self.web = Arc::new(web::WebContext { settings });
+        // The sweep started with the state reads the ceiling from here.
+        let mail_ceiling = self.web.mail_ceiling.clone();
+        match mail_ceiling.write() {
+            Ok(mut c) => *c = settings.mail_ceiling(),
+            Err(poisoned) => *poisoned.into_inner() = settings.mail_ceiling(),
+        }
+        self.web = Arc::new(web::WebContext {
+            settings,
+            mail_ceiling,
+        });
         self
     }
 

@@ -24,31 +24,38 @@ pub async fn sweep(
 ) -> Result<Swept, StoreError> {
     let mut swept = Swept::default();
     for d in store.datasets_due(now).await? {
-        let location = Path::new(&d.location);
-        // Checked again at deletion: registered when the directories were others, or swapped
-        // for a link or a directory since, it is never deleted.
-        let removed = if std::fs::symlink_metadata(location).is_err() {
-            Err(std::io::Error::from(std::io::ErrorKind::NotFound))
-        } else {
-            match dirs.file(location) {
-                Ok(file) => std::fs::remove_file(file),
-                Err(_) => Err(std::io::Error::from(std::io::ErrorKind::PermissionDenied)),
-            }
-        };
-        let error = match removed {
-            Ok(()) => None,
-            // Gone already (deleted by hand, or by a sweep that died before recording it).
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => Some(format!("the file could not be deleted: {}", e.kind())),
-        };
+        let error = remove(dirs, Path::new(&d.location));
         match &error {
             None => swept.deleted += 1,
-            Some(_) => {
-                tracing::warn!(dataset = %d.id, "a pseudonymised dataset could not be deleted; retried at the next sweep");
+            Some(why) => {
+                // Said once when it starts failing (or fails otherwise), not at every tick.
+                if d.error.as_deref() != Some(why.as_str()) {
+                    tracing::warn!(dataset = %d.id, %why, "a pseudonymised dataset could not be deleted; retried at the next sweep");
+                }
                 swept.failed += 1;
             }
         }
         store.dataset_swept(&d.id, now, error.as_deref()).await?;
     }
     Ok(swept)
+}
+
+/// Deletes the dataset file at `location`; `None` when it is gone, else why it stays.
+/// Checked again at deletion: registered when the directories were others, or swapped for a
+/// link or a directory since, it is never deleted.
+fn remove(dirs: &DatasetDirs, location: &Path) -> Option<String> {
+    if std::fs::symlink_metadata(location).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+    {
+        // Gone already (deleted by hand, or by a sweep that died before recording it).
+        return None;
+    }
+    let file = match dirs.file(location) {
+        Ok(file) => file,
+        Err(why) => return Some(format!("not deleted: {why}")),
+    };
+    match std::fs::remove_file(file) {
+        Ok(()) => None,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => Some(format!("the file could not be deleted: {}", e.kind())),
+    }
 }

@@ -30,9 +30,19 @@ pub fn tally_file(
     path: &Path,
     query: Query,
     on_bad: OnBadRow,
+    progress: impl FnMut(u64),
+) -> Result<(Tally, Vec<RowError>), TallyFileError> {
+    let file = std::fs::File::open(path).map_err(|e| TallyFileError::Io(e.kind()))?;
+    tally(file, query, on_bad, progress)
+}
+
+/// [`tally_file`] of a file already opened (and checked) by the caller.
+pub fn tally(
+    mut file: std::fs::File,
+    query: Query,
+    on_bad: OnBadRow,
     mut progress: impl FnMut(u64),
 ) -> Result<(Tally, Vec<RowError>), TallyFileError> {
-    let mut file = std::fs::File::open(path).map_err(|e| TallyFileError::Io(e.kind()))?;
     let mut buf: Vec<u8> = Vec::with_capacity(CHUNK * 2);
     let mut read_total = 0u64;
     let mut eof = false;

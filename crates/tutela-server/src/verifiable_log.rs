@@ -314,13 +314,25 @@ pub async fn run(
 pub struct Verified {
     pub leaves: u64,
     pub heads: usize,
+    /// Rows of the sources after the log's last leaf of each: written since the sealer's last
+    /// pass, or cut from the log (leaves, nodes and heads deleted together). The first of them.
+    pub unsealed: u64,
+    pub first_unsealed: Option<String>,
 }
 
 /// Recomputes the log from the store: every leaf from its row, every row sealed up to its
 /// source's cursor, each source in order, every signed head's root and signature. The error
 /// names the first entry that does not match. The key is required: a log whose signatures were
 /// not checked is not verified (a forger with database access recomputes every hash).
-pub async fn verify(store: &AnyStore, public: &[u8; 32]) -> Result<Verified, String> {
+///
+/// `kept` are signed heads an auditor kept apart from the store (from `GET /v1/log/head`):
+/// the log must still hold each of them. Only they catch a log cut back as a whole (leaves,
+/// nodes and heads deleted together, rows after the cut then look unsealed).
+pub async fn verify(
+    store: &AnyStore,
+    public: &[u8; 32],
+    kept: &[SignedHead],
+) -> Result<Verified, String> {
     let io = |e: StoreError| format!("the store could not be read: {e}");
     let leaves = store.log_leaves().await.map_err(io)?;
     let mut rows: HashMap<LogSource, Vec<(i64, Vec<u8>)>> = HashMap::new();
@@ -371,7 +383,43 @@ pub async fn verify(store: &AnyStore, public: &[u8; 32]) -> Result<Verified, Str
             }
         }
     }
+    let mut unsealed = 0u64;
+    let mut first_unsealed = None;
+    for source in LogSource::ALL {
+        let after = position.get(&source).copied().unwrap_or(0);
+        let rest = rows[&source].get(after..).unwrap_or_default();
+        if let Some((seq, _)) = rest.first()
+            && first_unsealed.is_none()
+        {
+            first_unsealed = Some(format!("{} {seq}", source.as_str()));
+        }
+        unsealed += rest.len() as u64;
+    }
     let hashes: Vec<Hash> = leaves.iter().map(|l| l.leaf_hash).collect();
+    for h in kept {
+        let name = format!("the kept head of size {}", h.size);
+        if !verify_head(public, h) {
+            return Err(format!(
+                "{name}: its signature does not verify with key {}",
+                key_id(public)
+            ));
+        }
+        match hashes.get(..usize::try_from(h.size).unwrap_or(usize::MAX)) {
+            None => {
+                return Err(format!(
+                    "{name}: the log holds only {} leaves (cut back since the head was kept)",
+                    hashes.len()
+                ));
+            }
+            Some(prefix) if merkle::root(prefix) != h.root => {
+                return Err(format!(
+                    "{name}: the log's first {} leaves no longer give its root (rewritten since the head was kept)",
+                    h.size
+                ));
+            }
+            Some(_) => {}
+        }
+    }
     // The stored nodes must be what the leaves give: proofs are built from them.
     let expected: Nodes = merkle_nodes::grow(0, hashes.len() as u64, &hashes, &Nodes::new())
         .unwrap_or_default()
@@ -420,5 +468,7 @@ pub async fn verify(store: &AnyStore, public: &[u8; 32]) -> Result<Verified, Str
     Ok(Verified {
         leaves: leaves.len() as u64,
         heads: heads.len(),
+        unsealed,
+        first_unsealed,
     })
 }

@@ -85,7 +85,7 @@ async fn seeded() -> (TestApp, [u8; 32]) {
 }
 
 async fn verdict(app: &TestApp, public: &[u8; 32]) -> Result<verifiable_log::Verified, String> {
-    verifiable_log::verify(&app.engine.store, public).await
+    verifiable_log::verify(&app.engine.store, public, &[]).await
 }
 
 // covers: N9c
@@ -385,5 +385,60 @@ async fn on_postgres_concurrent_writers_leave_no_row_behind_the_sealer() {
         .await
         .expect("every row is in the tree, in order");
     assert!(v.leaves >= 4 * 15 * 3, "{} leaves", v.leaves);
+    app.finish().await;
+}
+
+/// A head as `GET /v1/log/head` answers it, as an auditor keeps it.
+fn kept_head(v: &Value) -> tutela_store::SignedHead {
+    tutela_store::SignedHead {
+        size: v["size"].as_u64().expect("size"),
+        root: hash(&v["root"]),
+        at: jiff::Timestamp::from_microsecond(v["at_us"].as_i64().expect("at")).expect("time"),
+        key_id: v["key_id"].as_str().expect("key id").to_owned(),
+        signature: v["signature"]
+            .as_str()
+            .and_then(hex_decode)
+            .expect("signature"),
+    }
+}
+
+// Issue 30 review: leaves, nodes and heads cut back together (and the erasure after the cut
+// deleted) verified as a shorter, valid log. Rows after the cut now count as not in the log,
+// and a head kept apart from the store names the cut.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_cut_back_as_a_whole_is_named() {
+    let (app, public) = seeded().await;
+    let (_, _, early) = app.call("GET", "/v1/log/head", None).await;
+    let cut = early["size"].as_u64().expect("size");
+    let (s, _, _) = app.call("POST", "/v1/subjects/L-3/erasure", None).await;
+    assert_eq!(s, 201);
+    let later = consent_and_head(&app, "L-1", false).await;
+    let kept = kept_head(&later);
+    assert!(kept.size > cut);
+    let v = verifiable_log::verify(&app.engine.store, &public, std::slice::from_ref(&kept))
+        .await
+        .expect("verifies before the cut");
+    assert_eq!(v.unsealed, 0);
+    let cut_back = [
+        "DROP TRIGGER log_leaves_no_delete".to_owned(),
+        "DROP TRIGGER log_nodes_no_delete".to_owned(),
+        "DROP TRIGGER log_heads_no_delete".to_owned(),
+        format!("DELETE FROM log_heads WHERE size > {cut}"),
+        format!("DELETE FROM log_leaves WHERE idx >= {cut}"),
+        format!("DELETE FROM log_nodes WHERE (idx + 1) * (1 << level) > {cut}"),
+    ];
+    let statements: Vec<&str> = cut_back.iter().map(String::as_str).collect();
+    tamper(&app.engine.store, &statements)
+        .await
+        .expect("cut back");
+    let v = verifiable_log::verify(&app.engine.store, &public, &[])
+        .await
+        .expect("a shorter log is still consistent in itself");
+    assert!(v.unsealed > 0, "{v:?}");
+    assert!(v.first_unsealed.is_some(), "{v:?}");
+    let e = verifiable_log::verify(&app.engine.store, &public, &[kept])
+        .await
+        .expect_err("the kept head names the cut");
+    assert!(e.contains("cut back"), "{e}");
     app.finish().await;
 }

@@ -159,8 +159,7 @@ async fn pseudonyms_are_made_per_domain_and_reversed_only_with_a_recorded_refere
 #[tokio::test]
 async fn a_pseudonymised_dataset_is_deleted_when_three_months_have_passed() {
     let app = app().await;
-    let dir = tutela_store::testing::temp_dir("pseudonymised");
-    let file = dir.join("usage.csv");
+    let file = crate::support::dataset_path("usage.csv");
     std::fs::write(&file, "start,imsi\n2026-01-05T10:00:00Z,262015555555555\n").expect("write");
     let register = |purpose: &str, location: &str| json!({"purpose": purpose, "location": location, "columns": ["imsi=ff1:imsi"], "key_id": "pk-test", "rows": 1});
     let (s, _, d) = app
@@ -205,7 +204,7 @@ async fn a_pseudonymised_dataset_is_deleted_when_three_months_have_passed() {
         (
             register(
                 "service_quality_analysis",
-                &format!("{}/../../etc/passwd", dir.display()),
+                &format!("{}/../../etc/passwd", std::env::temp_dir().display()),
             ),
             "location",
         ),
@@ -224,7 +223,7 @@ async fn a_pseudonymised_dataset_is_deleted_when_three_months_have_passed() {
         );
     }
     // A dataset that cannot be deleted: a file registered, then swapped for a directory.
-    let stuck = dir.join("stuck");
+    let stuck = crate::support::dataset_path("stuck");
     std::fs::write(&stuck, "imsi\n").expect("write");
     let (s, _, _) = app
         .call(
@@ -276,7 +275,7 @@ async fn a_pseudonymised_dataset_is_deleted_when_three_months_have_passed() {
         .await
         .expect("tick");
     assert_eq!(t.datasets.failed, 1);
-    let _ = std::fs::remove_dir_all(dir);
+    let _ = std::fs::remove_dir_all(stuck);
     app.finish().await;
 }
 
@@ -288,12 +287,12 @@ async fn the_register_never_reaches_a_key_file_a_link_or_a_swapped_file() {
     let dir = tutela_store::testing::temp_dir("pseudonymised-secrets");
     let secret = dir.join("tutela-log.key");
     std::fs::write(&secret, "SECRET-SIGNING-KEY,x\n1,2\n").expect("write");
-    let link = dir.join("x.csv");
+    let link = crate::support::dataset_path("x.csv");
     std::os::unix::fs::symlink(&secret, &link).expect("link");
-    let hard = dir.join("h.csv");
+    let hard = crate::support::dataset_path("h.csv");
     std::fs::hard_link(&secret, &hard).expect("hard link");
     let register = |location: &std::path::Path| json!({"purpose": "service_quality_analysis", "location": location.to_string_lossy(), "columns": ["imsi=ff1:imsi"], "key_id": "pk-test", "rows": 1});
-    for location in [&link, &hard, &dir] {
+    for location in [&link, &hard, &dir, &dir.join("tutela-log.key")] {
         let (s, _, p) = app
             .call(
                 "POST",
@@ -311,7 +310,7 @@ async fn the_register_never_reaches_a_key_file_a_link_or_a_swapped_file() {
     std::fs::remove_file(&hard).expect("rm");
 
     // A registered file swapped for a link afterwards: not read, not deleted through.
-    let file = dir.join("usage.csv");
+    let file = crate::support::dataset_path("usage.csv");
     std::fs::write(&file, "imsi,cell\n262015555555555,a\n").expect("write");
     let (s, _, d) = app
         .call("POST", "/v1/pseudonymised-datasets", Some(register(&file)))
@@ -343,6 +342,8 @@ async fn the_register_never_reaches_a_key_file_a_link_or_a_swapped_file() {
         .expect("tick");
     assert_eq!(t.datasets.failed, 1, "{t:?}");
     assert!(secret.exists(), "the sweep never deletes through a link");
+    let _ = std::fs::remove_file(&link);
+    let _ = std::fs::remove_file(&file);
     let _ = std::fs::remove_dir_all(dir);
     app.finish().await;
 }

@@ -199,6 +199,12 @@ fn shape(a: &Answer) -> (StatusCode, String, Vec<String>) {
             body = body.replace(&token, "TOKEN");
         }
     }
+    // The reference differs per pending sign-in, on file or not.
+    let needle = "<strong class=\"reference\">";
+    if let Some(i) = body.find(needle) {
+        let start = i + needle.len();
+        body.replace_range(start..start + 4, "REF.");
+    }
     let cookies = a
         .headers
         .get_all("set-cookie")
@@ -362,6 +368,18 @@ async fn wait_outbox(dir: &std::path::Path, to: &str, n: usize) -> String {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("no mail {n} to {to} in {}", dir.display());
+}
+
+/// The reference the code page shows.
+fn reference_in(page: &str) -> String {
+    let needle = "<strong class=\"reference\">";
+    let i = page.find(needle).expect("a reference on the page") + needle.len();
+    let reference = page[i..i + 4].to_owned();
+    assert!(
+        reference.chars().all(|c| c.is_ascii_uppercase()),
+        "{reference}"
+    );
+    reference
 }
 
 fn code_in(mail: &str) -> String {
@@ -662,23 +680,22 @@ async fn a_strangers_attempts_lock_out_neither_a_person_nor_an_operator() {
     // The ten under the ceiling leave at once.
     assert!(sink.wait_code_for("pia@example.org", 9).await.is_some());
     let before = sink.mails().len();
-    // Pia, from her own address, is not refused: her mail waits for the ceiling's window.
-    let asked = jiff::Timestamp::now();
+    // Pia, from her own address, is not refused: her mail waits for the ceiling's window and
+    // then goes first, and names the reference her page shows.
     let a = ask_code(&i.router, "pia@example.org", Some("198.51.100.1"), None).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     let pending = cookie(&a, "tutela_signin").expect("pending");
+    let reference = reference_in(&a.body);
     let store = &i.state.engine.store;
-    let row = store
-        .signin(&sha(&pending))
-        .await
-        .expect("read")
-        .expect("row");
-    assert!(row.mail_due.expect("a mail is due") > asked, "not delayed");
     let mut sent = false;
     for _ in 0..100 {
         i.state
             .requests
-            .deliver_signin_mails(None, jiff::Timestamp::now())
+            .deliver_signin_mails(
+                None,
+                jiff::Timestamp::now(),
+                i.state.web.settings.mail_ceiling(),
+            )
             .await
             .expect("deliver");
         let row = store
@@ -693,24 +710,28 @@ async fn a_strangers_attempts_lock_out_neither_a_person_nor_an_operator() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(sent, "Pia's mail never left");
-    // Hers is among the mails since; one of their codes signs her in.
-    let codes: Vec<String> = sink.mails()[before..]
+    let since = sink.mails()[before..].to_vec();
+    assert!(since.len() <= 6, "{} mails in the window", since.len());
+    // Hers is the one mail since that names her page's reference, and its code signs her in.
+    let hers: Vec<String> = since
         .iter()
-        .filter_map(|m| {
-            let at = m.data.find("Code: ")? + 6;
-            Some(m.data[at..at + 8].to_owned())
-        })
+        .map(|m| m.data.replace("=\r\n", ""))
+        .filter(|d| d.contains(&format!("reference {reference},")))
         .collect();
-    assert!(codes.len() <= 6, "{} mails in the window", codes.len());
-    let mut signed_in = false;
-    for c in codes {
-        let a = enter_code(&i.router, &pending, &c, Some("198.51.100.1")).await;
-        if a.status == StatusCode::SEE_OTHER {
-            signed_in = true;
-            break;
-        }
-    }
-    assert!(signed_in, "Pia is locked out");
+    assert_eq!(hers.len(), 1, "mails naming {reference}: {hers:?}");
+    let a = enter_code(
+        &i.router,
+        &pending,
+        &code_in(&hers[0]),
+        Some("198.51.100.1"),
+    )
+    .await;
+    assert_eq!(
+        a.status,
+        StatusCode::SEE_OTHER,
+        "Pia is locked out: {}",
+        a.body
+    );
 
     // An operator: a stranger's wrong passwords are refused for the stranger only; the
     // operator signs in from her own address, slowed down over the ceiling, not refused.
@@ -763,4 +784,317 @@ async fn a_strangers_attempts_lock_out_neither_a_person_nor_an_operator() {
         "over the ceiling, answers are slowed"
     );
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A mail server that records when each mail arrived, to whom, and its text.
+#[derive(Default)]
+struct Recorder {
+    mails: std::sync::Mutex<Vec<(Instant, String, String)>>,
+}
+
+impl Mailer for Recorder {
+    fn send<'a>(&'a self, to: &'a str, _: &'a str, body: &'a str) -> MailFuture<'a> {
+        Box::pin(async move {
+            self.mails
+                .lock()
+                .expect("lock")
+                .push((Instant::now(), to.to_owned(), body.to_owned()));
+            Ok(())
+        })
+    }
+}
+
+impl Recorder {
+    fn to(&self, to: &str) -> Vec<(Instant, String)> {
+        self.mails
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|(_, t, _)| t == to)
+            .map(|(at, _, body)| (*at, body.clone()))
+            .collect()
+    }
+}
+
+/// Strangers from twenty clients ask for codes to Flo's address, and Flo asks too: at most the
+/// ceiling reaches Flo in each window, held mails go in later windows, those whose code
+/// expired before their turn never go, and Flo's own mail names the reference her page shows
+/// and signs her in.
+async fn flooded_address_gets_at_most_the_ceiling(store: AnyStore, what: &str) {
+    const CEILING: usize = 4;
+    let window = Duration::from_secs(3);
+    let web = WebSettings {
+        codes_per_address_ceiling: 4,
+        ceiling_window: window,
+        ..WebSettings::default()
+    };
+    let settings = RequestSettings {
+        worker_interval: Duration::from_secs(3600),
+        code_validity: jiff::SignedDuration::from_secs(8),
+        ..RequestSettings::default()
+    };
+    let recorder = Arc::new(Recorder::default());
+    let i = instance_with(store, settings, recorder.clone(), web).await;
+    customer(&i.router, "F-1", "flo@example.org").await;
+    let started = Instant::now();
+    for n in 1..=20 {
+        let peer = format!("203.0.113.{n}");
+        let a = ask_code(&i.router, "flo@example.org", Some(&peer), None).await;
+        assert_eq!(
+            a.status,
+            StatusCode::OK,
+            "{what}: nobody is refused: {}",
+            a.body
+        );
+    }
+    let a = ask_code(&i.router, "flo@example.org", Some("198.51.100.1"), None).await;
+    assert_eq!(a.status, StatusCode::OK, "{what}: {}", a.body);
+    let reference = reference_in(&a.body);
+    // Sweep often (the server's own sweep runs too) until every code expired.
+    while started.elapsed() < Duration::from_secs(11) {
+        i.state
+            .requests
+            .deliver_signin_mails(
+                None,
+                jiff::Timestamp::now(),
+                i.state.web.settings.mail_ceiling(),
+            )
+            .await
+            .expect("deliver");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mails = recorder.to("flo@example.org");
+    // No span shorter than a window holds more than the ceiling (each window's mails leave
+    // when it opens, so half a second of slack tells windows apart).
+    for (k, (at, _)) in mails.iter().enumerate() {
+        let span = mails[k..]
+            .iter()
+            .filter(|(b, _)| b.duration_since(*at) < window - Duration::from_millis(500))
+            .count();
+        assert!(
+            span <= CEILING,
+            "{what}: {span} mails within one window: {:?}",
+            mails
+                .iter()
+                .map(|(t, _)| t.duration_since(started))
+                .collect::<Vec<_>>()
+        );
+    }
+    // Held mails went in later windows; the rest expired first and never went.
+    assert!(
+        mails.len() > CEILING,
+        "{what}: no held mail went: {}",
+        mails.len()
+    );
+    assert!(
+        mails.len() <= 3 * CEILING,
+        "{what}: {} mails in a code's 8 seconds",
+        mails.len()
+    );
+    assert!(mails.len() < 21, "{what}: every mail went");
+    let store = &i.state.engine.store;
+    assert!(
+        rows(
+            store,
+            "SELECT id_hash FROM signin_codes WHERE mail_due_us IS NOT NULL"
+        )
+        .await
+        .is_empty(),
+        "{what}: mails still wait after their codes expired"
+    );
+    // Flo's own mail went, the newest first when a window opened, and names her reference.
+    let hers: Vec<&String> = mails
+        .iter()
+        .map(|(_, body)| body)
+        .filter(|b| b.contains(&format!("reference {reference},")))
+        .collect();
+    assert_eq!(hers.len(), 1, "{what}: mails naming {reference}: {mails:?}");
+    assert!(
+        hers[0].contains(&format!("Referenz {reference}, angefordert um ")),
+        "{what}: {}",
+        hers[0]
+    );
+    assert!(hers[0].contains("requested at "), "{what}");
+}
+
+// covers: issue 30 follow-up, review finding C (the ceiling delayed but did not limit)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooded_address_receives_at_most_the_ceiling_per_window() {
+    let dir = temp_dir("signin-flood");
+    flooded_address_gets_at_most_the_ceiling(sqlite_store(&dir).await, "sqlite").await;
+    let _ = std::fs::remove_dir_all(dir);
+    let Some(pg) = PgSchema::create().await else {
+        return;
+    };
+    let keys = temp_dir("signin-flood-keys");
+    flooded_address_gets_at_most_the_ceiling(pg_store(&pg, &keys).await, "postgres").await;
+    pg.drop_schema().await;
+    let _ = std::fs::remove_dir_all(keys);
+}
+
+// covers: issue 30 follow-up, review finding C (a flooded person cannot tell their code)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooded_person_signs_in_with_the_mail_naming_their_pages_reference() {
+    let dir = temp_dir("signin-reference");
+    let web = WebSettings {
+        codes_per_address_ceiling: 4,
+        ceiling_window: Duration::from_secs(2),
+        ..WebSettings::default()
+    };
+    let settings = RequestSettings {
+        worker_interval: Duration::from_secs(3600),
+        ..RequestSettings::default()
+    };
+    let recorder = Arc::new(Recorder::default());
+    let i = instance_with(sqlite_store(&dir).await, settings, recorder.clone(), web).await;
+    customer(&i.router, "G-1", "gus@example.org").await;
+    // Strangers' codes before and after Gus's.
+    for n in 1..=3 {
+        let peer = format!("203.0.113.{n}");
+        ask_code(&i.router, "gus@example.org", Some(&peer), None).await;
+    }
+    let a = ask_code(&i.router, "gus@example.org", Some("198.51.100.7"), None).await;
+    let pending = cookie(&a, "tutela_signin").expect("pending");
+    let reference = reference_in(&a.body);
+    for n in 4..=8 {
+        let peer = format!("203.0.113.{n}");
+        ask_code(&i.router, "gus@example.org", Some(&peer), None).await;
+    }
+    // A wrong code leaves the page on the same reference.
+    let wrong = enter_code(&i.router, &pending, "00000000", Some("198.51.100.7")).await;
+    assert_eq!(reference_in(&wrong.body), reference);
+    let mut hers = None;
+    for _ in 0..100 {
+        i.state
+            .requests
+            .deliver_signin_mails(
+                None,
+                jiff::Timestamp::now(),
+                i.state.web.settings.mail_ceiling(),
+            )
+            .await
+            .expect("deliver");
+        hers = recorder
+            .to("gus@example.org")
+            .into_iter()
+            .map(|(_, body)| body)
+            .find(|b| b.contains(&format!("reference {reference},")));
+        if hers.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let hers = hers.expect("Gus's mail never left");
+    // "requested at HH:MM" in the operator's time zone.
+    let at = hers.find("requested at ").expect("time") + "requested at ".len();
+    let hhmm = &hers[at..at + 5];
+    assert!(
+        hhmm.as_bytes()[2] == b':' && hhmm.replace(':', "").chars().all(|c| c.is_ascii_digit()),
+        "{hers}"
+    );
+    // Another mail's code does not open Gus's sign-in; his own does.
+    let others: Vec<String> = recorder
+        .to("gus@example.org")
+        .into_iter()
+        .map(|(_, body)| body)
+        .filter(|b| !b.contains(&format!("reference {reference},")))
+        .collect();
+    assert!(!others.is_empty());
+    let a = enter_code(
+        &i.router,
+        &pending,
+        &code_in(&others[0]),
+        Some("198.51.100.7"),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "another's code signed Gus in");
+    let a = enter_code(&i.router, &pending, &code_in(&hers), Some("198.51.100.7")).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    assert!(cookie(&a, "tutela_session").is_some());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The names of the `.eml` files in the outbox.
+fn outbox_files(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("outbox")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".eml"))
+        .collect();
+    names.sort();
+    names
+}
+
+// covers: issue 30 follow-up, review finding D (outbox mails stayed forever, also erased)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_mails_go_with_an_erasure_and_once_their_code_expired() {
+    let outbox = temp_dir("outbox-clean").join("tutela-outbox");
+    let (i, dir) = sqlite(Arc::new(DirMailer::new(&outbox).expect("outbox"))).await;
+    customer(&i.router, "E-1", "erin@example.org").await;
+    customer(&i.router, "E-2", "emil@example.org").await;
+    // A sign-in code and a request's code to Erin, a sign-in code to Emil.
+    ask_code(&i.router, "erin@example.org", Some("198.51.100.1"), None).await;
+    wait_outbox(&outbox, "erin@example.org", 0).await;
+    api(
+        &i.router,
+        "POST",
+        "/v1/requests",
+        json!({"type": "access", "subject": "E-1", "channel": "email"}),
+    )
+    .await;
+    wait_outbox(&outbox, "erin@example.org", 1).await;
+    ask_code(&i.router, "emil@example.org", Some("198.51.100.2"), None).await;
+    wait_outbox(&outbox, "emil@example.org", 0).await;
+    let files = outbox_files(&outbox);
+    assert_eq!(files.len(), 3, "{files:?}");
+    for f in &files {
+        assert!(
+            !f.contains("erin") && !f.contains("emil"),
+            "a name tells the address: {f}"
+        );
+    }
+
+    // Erasing Erin removes her mails at once, and only hers.
+    let req = Request::builder()
+        .method("POST")
+        .uri("/v1/subjects/E-1/erasure")
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .body(Body::empty())
+        .expect("request");
+    let res = i.router.clone().oneshot(req).await.expect("response");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let left = outbox_files(&outbox);
+    assert_eq!(left.len(), 1, "{left:?}");
+    let text = std::fs::read_to_string(outbox.join(&left[0])).expect("mail");
+    assert!(text.contains("To: emil@example.org\r\n"), "{text}");
+
+    // Emil's goes once its code can no longer be used (the sweep runs this each minute).
+    let validity = i.state.requests.settings.code_validity;
+    i.state
+        .requests
+        .remove_old_outbox_mails(jiff::Timestamp::now())
+        .await;
+    assert_eq!(
+        outbox_files(&outbox).len(),
+        1,
+        "removed while its code works"
+    );
+    let later = jiff::Timestamp::now()
+        .checked_add(validity)
+        .expect("time")
+        .checked_add(jiff::SignedDuration::from_secs(1))
+        .expect("time");
+    i.state.requests.remove_old_outbox_mails(later).await;
+    assert!(
+        outbox_files(&outbox).is_empty(),
+        "{:?}",
+        outbox_files(&outbox)
+    );
+    // A file that is not a mail is the operator's: left alone.
+    std::fs::write(outbox.join("README"), "mine").expect("write");
+    i.state.requests.remove_old_outbox_mails(later).await;
+    assert!(outbox.join("README").exists());
+    let _ = std::fs::remove_dir_all(dir);
+    let _ = std::fs::remove_dir_all(outbox);
 }

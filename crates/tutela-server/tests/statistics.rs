@@ -10,8 +10,6 @@ use crate::support::TestApp;
 
 /// 15 persons in `north`, 12 in `south`, 3 in `west`, two rows each.
 fn usage_file(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("tutela-stats-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
     let mut text = String::from("imsi,cell,volume_mb\n");
     for p in 0..30 {
         let cell = match p {
@@ -23,7 +21,7 @@ fn usage_file(name: &str) -> std::path::PathBuf {
             text.push_str(&format!("26201{p:010},{cell},{}.5\n", 10 * r + p % 7));
         }
     }
-    let file = dir.join("usage.csv");
+    let file = crate::support::dataset_path(&format!("{name}-usage.csv"));
     std::fs::write(&file, text).expect("write");
     file
 }
@@ -225,7 +223,7 @@ async fn run(app: TestApp, name: &str) {
         assert_eq!(b["field"], json!(field), "{extra}: {b}");
     }
     // A bad row stops the query with its line, or is skipped and counted.
-    let bad = file.with_file_name("bad.csv");
+    let bad = crate::support::dataset_path("bad.csv");
     std::fs::write(
         &bad,
         "imsi,cell,volume_mb\na,north,1\nb,north,lots\nc,north\n",
@@ -282,7 +280,8 @@ async fn run(app: TestApp, name: &str) {
             .all(|c| c.contains("analyst-7") && !c.contains("26201")),
         "{spends:?}"
     );
-    let _ = std::fs::remove_dir_all(file.parent().expect("dir"));
+    let _ = std::fs::remove_file(&file);
+    let _ = std::fs::remove_file(&bad);
     app.finish().await;
 }
 

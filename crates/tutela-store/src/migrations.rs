@@ -78,7 +78,7 @@ CREATE TABLE request_notes (
 CREATE TABLE request_codes (
     request_id TEXT PRIMARY KEY,  -- category: none
     salt TEXT NOT NULL,           -- category: none
-    code_hash TEXT NOT NULL,      -- category: none (SHA-256 of salt and one-time code)
+    code_hash TEXT NOT NULL,      -- category: none (HMAC of salt and one-time code under the server's key; issue 30)
     expires_at_us {int} NOT NULL, -- category: none (time)
     attempts {int} NOT NULL,      -- category: none
     locked {int} NOT NULL         -- category: none
@@ -506,6 +506,9 @@ pub fn sqlite() -> Vec<(i64, String)> {
         (18, sqlite_types(TABLES_V18)),
         (19, sqlite_types(TABLES_V19)),
         (20, SQLITE_PERSONAL_APPEND_ONLY_V20.to_owned()),
+        // The signed heads are append-only like the leaves they sign (issue 30: only the leaves
+        // and nodes were).
+        (21, sqlite_append_only("log_heads", "the log")),
     ]
 }
 
@@ -543,6 +546,7 @@ pub fn postgres() -> Vec<(i64, String)> {
         (18, postgres_types(TABLES_V18)),
         (19, postgres_types(TABLES_V19)),
         (20, POSTGRES_PERSONAL_APPEND_ONLY_V20.to_owned()),
+        (21, postgres_append_only("log_heads")),
     ]
 }
 

@@ -168,6 +168,14 @@ pub trait WebStore: Send + Sync {
         id_hash: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// The sign-in mail waits until `due` (its address's mail ceiling is reached): released
+    /// from its claim, it is claimed again when `due` comes.
+    fn signin_mail_later(
+        &self,
+        id_hash: &str,
+        due: jiff::Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// Counts a hit on `key_hash` in a fixed window of `window` that starts with the first
     /// hit after the last window ended; atomic across connections and instances.
     fn count_hit(
@@ -483,6 +491,18 @@ macro_rules! web_store {
                 Ok(())
             }
 
+            async fn signin_mail_later(&self, id_hash: &str, due: jiff::Timestamp) -> Result<(), StoreError> {
+                sqlx::query(
+                    "UPDATE signin_codes SET mail_due_us = $2, mail_lease_us = NULL \
+                     WHERE id_hash = $1 AND mail_due_us IS NOT NULL",
+                )
+                .bind(id_hash)
+                .bind(micros(due))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
             async fn count_hit(
                 &self,
                 key_hash: &str,
@@ -577,6 +597,13 @@ impl WebStore for AnyStore {
     }
     async fn signin_mail_sent(&self, id_hash: &str) -> Result<(), StoreError> {
         dispatch!(self, s => s.signin_mail_sent(id_hash).await)
+    }
+    async fn signin_mail_later(
+        &self,
+        id_hash: &str,
+        due: jiff::Timestamp,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.signin_mail_later(id_hash, due).await)
     }
     async fn count_hit(
         &self,

@@ -18,6 +18,21 @@ pub type MailFuture<'a> = Pin<Box<dyn Future<Output = Result<(), MailError>> + S
 
 pub trait Mailer: Send + Sync {
     fn send<'a>(&'a self, to: &'a str, subject: &'a str, body: &'a str) -> MailFuture<'a>;
+
+    /// The key that names a kept copy's recipient (the server's HMAC key). Only a mailer that
+    /// keeps copies, the [`DirMailer`], needs it.
+    fn use_key(&self, _key: &crate::hmac_key::HmacKey) {}
+
+    /// Removes every kept copy of a mail to `to` (the person was erased). A mail server keeps
+    /// nothing of tutela's: nothing to do.
+    fn forget<'a>(&'a self, _to: &'a str) -> MailFuture<'a> {
+        Box::pin(async { Ok(()) })
+    }
+
+    /// Removes every kept copy written before `before`: its code can no longer be used.
+    fn remove_before(&self, _before: jiff::Timestamp) -> MailFuture<'_> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// How to reach the SMTP server.
@@ -123,8 +138,15 @@ impl Mailer for NoMailer {
 /// No mail server configured: each mail is written to a file of its own in a local directory
 /// (the outbox), readable by the owner only, for the operator to deliver or a person on the
 /// same machine to read. The quick start signs people in this way.
+///
+/// A file is named `<microseconds>-<recipient tag>-<random>.eml`: the time it was written, so
+/// that the sweep removes it once its code is of no use without reading it, and a keyed hash
+/// of the recipient (under the server's HMAC key, see [`Mailer::use_key`]), so that an erasure
+/// finds the person's mails without reading any file and a listing names no address.
 pub struct DirMailer {
     dir: std::path::PathBuf,
+    /// Random for this mailer until the server's key is given: tags then do not outlive it.
+    key: std::sync::RwLock<crate::hmac_key::HmacKey>,
 }
 
 impl DirMailer {
@@ -141,12 +163,75 @@ impl DirMailer {
         builder
             .create(&dir)
             .map_err(|e| MailError(format!("the outbox directory cannot be created: {e}")))?;
-        Ok(DirMailer { dir })
+        Ok(DirMailer {
+            dir,
+            key: std::sync::RwLock::new(crate::hmac_key::HmacKey::default()),
+        })
     }
 
     pub fn dir(&self) -> &std::path::Path {
         &self.dir
     }
+
+    /// The recipient's tag in file names: 16 hex digits of an HMAC of the address.
+    pub fn recipient_tag(&self, to: &str) -> Result<String, MailError> {
+        let key = match self.key.read() {
+            Ok(k) => k.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        let mac = key
+            .mac_hex(&[b"outbox-recipient", to.trim().to_lowercase().as_bytes()])
+            .map_err(|e| MailError(e.to_string()))?;
+        Ok(mac.chars().take(16).collect())
+    }
+
+    /// Removes the outbox's mail files (and half-written ones) that `doomed` picks by the
+    /// time in their name and their recipient tag; other files are left alone.
+    async fn remove_where(
+        &self,
+        doomed: impl Fn(i64, Option<&str>) -> bool + Send + 'static,
+    ) -> Result<(), MailError> {
+        let dir = self.dir.clone();
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            for entry in std::fs::read_dir(&dir)? {
+                let entry = entry?;
+                let name = entry.file_name();
+                let Some(name) = name.to_str() else {
+                    continue;
+                };
+                let Some((written, tag)) = outbox_name(name) else {
+                    continue;
+                };
+                if doomed(written, tag) {
+                    match std::fs::remove_file(entry.path()) {
+                        // Another instance sharing the directory removed it first.
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        other => other?,
+                    }
+                }
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|_| MailError("the outbox could not be cleaned".into()))?
+        .map_err(|e| MailError(format!("the outbox could not be cleaned: {}", e.kind())))
+    }
+}
+
+/// The time (microseconds) and recipient tag in an outbox file's name: `<us>-<tag>-<id>.eml`,
+/// or `<us>-<id>.eml` as written before tags (no tag), either possibly as `.<name>.tmp` while
+/// being written. `None` for any other file.
+fn outbox_name(name: &str) -> Option<(i64, Option<&str>)> {
+    let stem = name
+        .strip_suffix(".eml")
+        .or_else(|| name.strip_prefix('.')?.strip_suffix(".eml.tmp"))?;
+    let mut parts = stem.split('-');
+    let written = parts.next()?.parse::<i64>().ok()?;
+    let (first, second) = (parts.next()?, parts.next());
+    if parts.next().is_some() {
+        return None;
+    }
+    Some((written, second.map(|_| first)))
 }
 
 impl Mailer for DirMailer {
@@ -158,8 +243,9 @@ impl Mailer for DirMailer {
             }
             let id = crate::random_hex(8)
                 .map_err(|_| MailError("the operating system gave no randomness".into()))?;
+            let tag = self.recipient_tag(to)?;
             let now = jiff::Timestamp::now();
-            let name = format!("{}-{id}.eml", now.as_microsecond());
+            let name = format!("{}-{tag}-{id}.eml", now.as_microsecond());
             let text = format!(
                 "Date: {}\r\nTo: {to}\r\nSubject: {subject}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}",
                 now.strftime("%a, %d %b %Y %H:%M:%S +0000"),
@@ -175,6 +261,27 @@ impl Mailer for DirMailer {
             .await
             .map_err(|_| MailError("the outbox could not be written".into()))?
             .map_err(|e| MailError(format!("the outbox could not be written: {}", e.kind())))
+        })
+    }
+
+    fn use_key(&self, key: &crate::hmac_key::HmacKey) {
+        match self.key.write() {
+            Ok(mut k) => *k = key.clone(),
+            Err(poisoned) => *poisoned.into_inner() = key.clone(),
+        }
+    }
+
+    fn forget<'a>(&'a self, to: &'a str) -> MailFuture<'a> {
+        Box::pin(async move {
+            let tag = self.recipient_tag(to)?;
+            self.remove_where(move |_, t| t == Some(tag.as_str())).await
+        })
+    }
+
+    fn remove_before(&self, before: jiff::Timestamp) -> MailFuture<'_> {
+        Box::pin(async move {
+            let before = before.as_microsecond();
+            self.remove_where(move |written, _| written < before).await
         })
     }
 }

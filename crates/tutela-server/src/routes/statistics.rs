@@ -20,7 +20,7 @@ use super::{now, storage};
 use crate::AppState;
 use crate::extract::Json as Body;
 use crate::problem::{Code, Problem};
-use crate::statistics::{TallyFileError, release_bits, tally_file};
+use crate::statistics::{TallyFileError, release_bits, tally};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -379,11 +379,11 @@ pub async fn create(
         )
     })?;
     // Checked again now: the file may have been swapped for a link since it was registered.
-    let location = state
+    let file = state
         .requests
         .settings
         .pseudonymised_dirs
-        .file(std::path::Path::new(&d.location))
+        .open(std::path::Path::new(&d.location))
         .map_err(|why| {
             Problem::new(
                 Code::ResultGone,
@@ -393,42 +393,41 @@ pub async fn create(
             .fix("register the dataset again from a file in one of the server's pseudonymised_dirs")
         })?;
     let q = query.clone();
-    let (tally, rejected) =
-        tokio::task::spawn_blocking(move || tally_file(&location, q, on_bad, |_| {}))
-            .await
-            .map_err(|_| {
-                Problem::new(Code::StorageUnavailable, "the tally did not finish").fix("retry")
-            })?
-            .map_err(|e| match e {
-                TallyFileError::Io(kind) => Problem::new(
-                    Code::ResultGone,
-                    format!("the dataset's file could not be read ({kind})"),
+    let (tally, rejected) = tokio::task::spawn_blocking(move || tally(file, q, on_bad, |_| {}))
+        .await
+        .map_err(|_| {
+            Problem::new(Code::StorageUnavailable, "the tally did not finish").fix("retry")
+        })?
+        .map_err(|e| match e {
+            TallyFileError::Io(kind) => Problem::new(
+                Code::ResultGone,
+                format!("the dataset's file could not be read ({kind})"),
+            )
+            .field("dataset"),
+            // Never the header's names: the error would quote the file.
+            TallyFileError::Table(TableError::UnknownColumn(c, _)) => {
+                let field = if c == body.person {
+                    "person"
+                } else if body.group_by.contains(&c) {
+                    "group_by"
+                } else {
+                    "column"
+                };
+                invalid(
+                    field,
+                    format!("the dataset has no column `{c}`"),
+                    &format!(
+                        "name a column of the dataset; it was registered with: {}",
+                        d.columns
+                    ),
                 )
-                .field("dataset"),
-                // Never the header's names: the error would quote the file.
-                TallyFileError::Table(TableError::UnknownColumn(c, _)) => {
-                    let field = if c == body.person {
-                        "person"
-                    } else if body.group_by.contains(&c) {
-                        "group_by"
-                    } else {
-                        "column"
-                    };
-                    invalid(
-                        field,
-                        format!("the dataset has no column `{c}`"),
-                        &format!(
-                            "name a column of the dataset; it was registered with: {}",
-                            d.columns
-                        ),
-                    )
-                }
-                other => invalid(
-                    "dataset",
-                    other.to_string(),
-                    "fix the file, or send on_bad_row = skip",
-                ),
-            })?;
+            }
+            other => invalid(
+                "dataset",
+                other.to_string(),
+                "fix the file, or send on_bad_row = skip",
+            ),
+        })?;
     // The budget is spent before any noisy figure exists, and stays spent whatever follows.
     let used = match query.noise() {
         None => state

@@ -178,6 +178,10 @@ texts! {
     approved_by: "freigegeben von", "approved by";
     plan_changed: "Dieser Plan wartet nicht mehr auf Freigabe oder hat sich geändert; bitte prüfen Sie ihn erneut.", "This plan no longer awaits approval or has changed; please review it again.";
     sweeps_off: "Löschläufe aus (retention_sweeps = true im [[dataset]] schaltet sie ein)", "Sweeps off (retention_sweeps = true in the [[dataset]] turns them on)";
+    code_reference: "Referenz dieser Anmeldung:", "Reference of this sign-in:";
+    code_reference_hint: "Nehmen Sie den Code aus der E-Mail mit dieser Referenz. Haben Sie mehrere E-Mails erhalten, gelten die anderen nicht für diese Anmeldung.", "Use the code from the e-mail with this reference. If you received several e-mails, the others do not work for this sign-in.";
+    mail_code_for: "Code für die Anmeldung mit der Referenz {reference}, angefordert um {time}. Verwenden Sie ihn nur, wenn Ihre Anmeldeseite diese Referenz zeigt.", "Code for the sign-in with reference {reference}, requested at {time}. Use it only if your sign-in page shows this reference.";
+    mail_code_valid: "Ihr Anmeldecode für das Datenschutz-Center ist {minutes} Minuten gültig.", "Your sign-in code for the privacy center is valid for {minutes} minutes.";
 }
 
 pub fn texts(lang: Lang) -> &'static Texts {

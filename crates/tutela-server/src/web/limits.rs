@@ -6,9 +6,10 @@
 //! - hard limits count per client (every sign-in action of one client address) and per account
 //!   *and* client (codes mailed to one address, passwords tried for one operator): they stop
 //!   one source, and only that source;
-//! - each account also has a ceiling over all clients, which only delays: a code mail over the
-//!   ceiling is sent when the ceiling's short window ends, an operator's attempt over it is
-//!   answered after a pause. Nobody is refused because of someone else's attempts.
+//! - each account also has a ceiling over all clients, which refuses nobody: code mails to one
+//!   address are capped when they are sent (`signin::deliver_signin_mails`: the rest wait for
+//!   later windows or are dropped when their code expires first), an operator's attempt over
+//!   it is answered after a pause. Nobody is refused because of someone else's attempts.
 
 use std::time::Duration;
 
@@ -44,39 +45,24 @@ async fn hit(
     Ok((u32::try_from(c.hits).unwrap_or(u32::MAX), c.window_end))
 }
 
-/// A sign-in code may be mailed when it is due; `None`: refused for this client.
+/// A sign-in code may be asked for; false: refused for this client. The address's ceiling
+/// over all clients is not counted here but when mails are sent, so that it bounds the mails
+/// however many are asked for.
 pub(crate) async fn code_mail(
     state: &AppState,
     email: &str,
     client: &Client,
     now: Timestamp,
-) -> Result<Option<Timestamp>, LimitError> {
+) -> Result<bool, LimitError> {
     let s = &state.web.settings;
     let from = client.key();
     if hit(state, &["client", &from], s.rate_window, now).await?.0 > s.attempts_per_client {
-        return Ok(None);
+        return Ok(false);
     }
-    if hit(state, &["code", email, &from], s.rate_window, now)
+    Ok(hit(state, &["code", email, &from], s.rate_window, now)
         .await?
         .0
-        > s.codes_per_address
-    {
-        return Ok(None);
-    }
-    // Over the address's ceiling, whoever asks: the mail waits for the window to end, within
-    // the code's validity, instead of being refused.
-    let (hits, end) = hit(state, &["code-ceiling", email], s.ceiling_window, now).await?;
-    if hits <= s.codes_per_address_ceiling {
-        return Ok(Some(now));
-    }
-    let half = state
-        .requests
-        .settings
-        .code_validity
-        .checked_div(2)
-        .unwrap_or_default();
-    let latest = now.checked_add(half).unwrap_or(now);
-    Ok(Some(end.min(latest)))
+        <= s.codes_per_address)
 }
 
 /// A code entered or a password tried: counted per client; false when over the limit.

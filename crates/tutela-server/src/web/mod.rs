@@ -29,7 +29,7 @@ use tutela_core::render::Lang;
 
 use crate::AppState;
 pub use i18n::Texts;
-pub use session::{WebContext, WebSettings};
+pub use session::{MailCeiling, WebContext, WebSettings};
 
 /// The privacy center and the console, with their assets and security headers.
 pub fn router(state: AppState) -> Router<AppState> {

@@ -27,8 +27,9 @@ pub struct WebSettings {
     /// Code e-mails per address asked for from one client in one window (then 429 for that
     /// client only).
     pub codes_per_address: u32,
-    /// Code e-mails per address from all clients in one `ceiling_window`; more are delayed to
-    /// the window's end, never refused.
+    /// Code e-mails sent to one address (asked for from any client) in one `ceiling_window`;
+    /// more wait for later windows, this many per window, and one whose code expires first is
+    /// never sent. Nobody is refused.
     pub codes_per_address_ceiling: u32,
     /// Sign-in attempts (codes asked for and entered, passwords tried) per client address in
     /// one window.
@@ -67,10 +68,36 @@ impl Default for WebSettings {
     }
 }
 
+impl WebSettings {
+    /// The ceiling on code mails to one address.
+    pub fn mail_ceiling(&self) -> MailCeiling {
+        MailCeiling {
+            per_window: self.codes_per_address_ceiling,
+            window: self.ceiling_window,
+        }
+    }
+}
+
+/// At most `per_window` sign-in code mails to one address in each `window`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MailCeiling {
+    pub per_window: u32,
+    pub window: Duration,
+}
+
+impl Default for MailCeiling {
+    fn default() -> Self {
+        WebSettings::default().mail_ceiling()
+    }
+}
+
 /// The pages' settings, shared by all requests.
 #[derive(Default)]
 pub struct WebContext {
     pub settings: WebSettings,
+    /// The mail ceiling of `settings`, also read by the sign-in mails' sweep, which starts
+    /// before the settings are given.
+    pub(crate) mail_ceiling: std::sync::Arc<std::sync::RwLock<MailCeiling>>,
 }
 
 pub const PERSON_COOKIE: &str = "tutela_session";

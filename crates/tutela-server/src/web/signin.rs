@@ -11,6 +11,12 @@
 //! mail leaves from a task started after the answer, or from the sweep in [`run`] when that
 //! failed or the mail was delayed. The mail's text is rendered when it is sent, from the salt
 //! and the person's address on file: nothing of it is stored.
+//!
+//! At most [`MailCeiling`] mails go to one address per window, counted when they are sent, so
+//! the ceiling holds however many are asked for from however many clients: the others wait
+//! for later windows (the newest first), and one whose code expires before its turn is never
+//! sent. Each mail names its sign-in's reference, which the code page shows, so that a person
+//! flooded with codes by strangers finds theirs.
 
 use std::sync::Weak;
 use std::time::Duration;
@@ -20,6 +26,8 @@ use sha2::{Digest, Sha256};
 use tutela_store::{SigninRecord, Store, StoreError, WebStore};
 
 use crate::requests::Requests;
+use crate::web::MailCeiling;
+use crate::web::i18n::{DE, EN};
 
 /// How long an instance holds a mail it is sending before another may try again.
 const MAIL_LEASE: SignedDuration = SignedDuration::from_secs(60);
@@ -43,7 +51,35 @@ pub(crate) fn pending_hash(pending: &str) -> String {
     crate::hex(&Sha256::digest(pending.as_bytes()))
 }
 
+/// The letters of a reference: no digit (it is never mistaken for part of a code) and none
+/// easily confused with another.
+const REFERENCE_LETTERS: &[u8; 20] = b"ACDEFHJKLMNPRTUVWXYZ";
+
+/// How long a mail copy stays in the outbox: as long as the code in it can be used.
+fn outbox_keep(settings: &crate::requests::RequestSettings) -> SignedDuration {
+    settings.code_validity
+}
+
 impl Requests {
+    /// The reference of the pending sign-in stored as `id_hash`: four letters the code page
+    /// shows and its mail names. Not a secret: derived from the row's hash with the server's
+    /// key under a label of its own, it tells nothing of the cookie or the code.
+    pub fn signin_reference(&self, id_hash: &str) -> Result<String, SigninError> {
+        let mac = self
+            .settings
+            .hmac_key
+            .mac(&[b"signin-reference", id_hash.as_bytes()])?;
+        Ok(mac[..4]
+            .iter()
+            .map(|b| char::from(REFERENCE_LETTERS[usize::from(*b) % REFERENCE_LETTERS.len()]))
+            .collect())
+    }
+
+    /// The reference of the pending sign-in with the cookie `pending`.
+    pub fn pending_reference(&self, pending: &str) -> Result<String, SigninError> {
+        self.signin_reference(&pending_hash(pending))
+    }
+
     /// The code of a pending sign-in, derived from its salt with the server's key.
     fn signin_code(&self, salt: &str) -> Result<String, SigninError> {
         let mac = self
@@ -120,30 +156,52 @@ impl Requests {
     }
 
     /// Sends the sign-in mails due at `now` (only `id_hash`'s, when given) that no other
-    /// instance is sending; returns how many left. A mail that fails stays due and is tried
-    /// again when its claim lapses, until its code expires.
+    /// instance is sending, at most `ceiling` per address and window; returns how many left.
+    /// A mail over the ceiling waits for the window's end, or is dropped when its code expires
+    /// by then. A mail that fails stays due and is tried again when its claim lapses, until
+    /// its code expires.
     pub async fn deliver_signin_mails(
         &self,
         id_hash: Option<&str>,
         now: Timestamp,
+        ceiling: MailCeiling,
     ) -> Result<usize, SigninError> {
         let store = &self.engine.store;
         let lease = now.checked_add(MAIL_LEASE).unwrap_or(Timestamp::MAX);
+        let window =
+            SignedDuration::try_from(ceiling.window).unwrap_or(SignedDuration::from_mins(5));
+        let mut mails = store.claim_signin_mails(id_hash, now, lease, 100).await?;
+        // The newest first: when a window opens, a code just asked for goes before codes held
+        // back from a flood, which a person waiting at their screen no longer needs.
+        mails.sort_by_key(|m| std::cmp::Reverse(m.expires_at));
         let mut sent = 0;
-        for mail in store.claim_signin_mails(id_hash, now, lease, 100).await? {
+        for mail in mails {
             // The address on file now: an erased person's is gone, and nothing is sent.
             let address = store.subject(&mail.subject).await?.and_then(|s| s.email);
             let Some(address) = address else {
                 store.signin_mail_sent(&mail.id_hash).await?;
                 continue;
             };
-            let code = self.signin_code(&mail.salt)?;
-            let minutes = (mail.expires_at.duration_since(now).as_secs() / 60).max(1);
-            let body = format!(
-                "Ihr Anmeldecode für das Datenschutz-Center ist {minutes} Minuten gültig.\n\
-                 Your sign-in code for the privacy center is valid for {minutes} minutes.\n\n\
-                 Code: {code}\n"
-            );
+            // Counted before it is sent, atomically across instances: a failed send uses up
+            // its place, so no window ever sees more than the ceiling.
+            let counter = self.settings.hmac_key.mac_hex(&[
+                b"rate-limit",
+                b"code-mail-sent",
+                address.trim().to_lowercase().as_bytes(),
+            ])?;
+            let count = store.count_hit(&counter, now, window).await?;
+            if count.hits > i64::from(ceiling.per_window) {
+                if count.window_end >= mail.expires_at {
+                    // Its turn comes after its code expired: it is never sent.
+                    store.signin_mail_sent(&mail.id_hash).await?;
+                } else {
+                    store
+                        .signin_mail_later(&mail.id_hash, count.window_end)
+                        .await?;
+                }
+                continue;
+            }
+            let body = self.signin_mail_text(&mail, now)?;
             match self
                 .mailer
                 .send(&address, "Ihr Anmeldecode / Your sign-in code", &body)
@@ -159,11 +217,57 @@ impl Requests {
         }
         Ok(sent)
     }
+
+    /// The mail of a pending sign-in: its code, and the reference and time of the sign-in it
+    /// belongs to, in German and English.
+    fn signin_mail_text(
+        &self,
+        mail: &tutela_store::SigninMail,
+        now: Timestamp,
+    ) -> Result<String, SigninError> {
+        let code = self.signin_code(&mail.salt)?;
+        let minutes = (mail.expires_at.duration_since(now).as_secs() / 60).max(1);
+        let reference = self.signin_reference(&mail.id_hash)?;
+        // Asked for when the code's validity began, told in the operator's time zone.
+        let asked = mail
+            .expires_at
+            .checked_sub(self.settings.code_validity)
+            .unwrap_or(mail.expires_at)
+            .to_zoned(self.settings.deadlines.time_zone.clone())
+            .strftime("%H:%M %Z")
+            .to_string();
+        let line = |template: &str| {
+            template
+                .replace("{reference}", &reference)
+                .replace("{time}", &asked)
+                .replace("{minutes}", &minutes.to_string())
+        };
+        Ok(format!(
+            "{}\n{}\n\n{}\n{}\n\nCode: {code}\n",
+            line(DE.mail_code_for),
+            line(DE.mail_code_valid),
+            line(EN.mail_code_for),
+            line(EN.mail_code_valid),
+        ))
+    }
+
+    /// Removes outbox files whose codes can no longer be used.
+    pub async fn remove_old_outbox_mails(&self, now: Timestamp) {
+        let before = now
+            .checked_sub(outbox_keep(&self.settings))
+            .unwrap_or(Timestamp::MIN);
+        if let Err(e) = self.mailer.remove_before(before).await {
+            tracing::warn!(error = %e, "old outbox mails could not be removed");
+        }
+    }
 }
 
-/// Sends sign-in mails left behind and removes expired sessions, sign-ins and rate-limit
-/// windows, until the server stops.
-pub(crate) async fn run(requests: Weak<Requests>) {
+/// Sends sign-in mails left behind or held back by the mail ceiling, and removes expired
+/// sessions, sign-ins, rate-limit windows and outbox files, until the server stops.
+pub(crate) async fn run(
+    requests: Weak<Requests>,
+    ceiling: std::sync::Arc<std::sync::RwLock<MailCeiling>>,
+) {
     let mut last_purge: Option<std::time::Instant> = None;
     loop {
         tokio::time::sleep(SWEEP_EVERY).await;
@@ -171,7 +275,11 @@ pub(crate) async fn run(requests: Weak<Requests>) {
             return;
         };
         let now = Timestamp::now();
-        if let Err(e) = r.deliver_signin_mails(None, now).await {
+        let current = match ceiling.read() {
+            Ok(c) => *c,
+            Err(poisoned) => *poisoned.into_inner(),
+        };
+        if let Err(e) = r.deliver_signin_mails(None, now, current).await {
             tracing::warn!(error = %e, "sign-in mails could not be swept");
         }
         if last_purge.is_none_or(|t| t.elapsed() >= PURGE_EVERY) {
@@ -179,6 +287,7 @@ pub(crate) async fn run(requests: Weak<Requests>) {
             if let Err(e) = r.engine.store.purge_web(now).await {
                 tracing::warn!(error = %e, "expired sign-ins could not be removed");
             }
+            r.remove_old_outbox_mails(now).await;
         }
     }
 }
