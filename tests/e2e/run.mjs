@@ -210,6 +210,9 @@ async function main() {
     assert.equal(r.status, 201, JSON.stringify(r.body));
     r = await api(base, 'POST', '/v1/requests', { type: 'erasure', subject: 'X-7' });
     assert.equal(r.status, 201, JSON.stringify(r.body));
+    // The letter's writer is a customer: a request about nobody would end "no data held".
+    r = await api(base, 'PUT', '/v1/subjects/L-1', { relationship: 'customer', contract_kind: 'telecommunications' });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
     const received = new Date(Date.now() - 42 * 24 * 3600 * 1000).toISOString();
     r = await api(base, 'POST', '/v1/requests', { type: 'access', subject: 'L-1', channel: 'letter', received_at: received });
     assert.equal(r.status, 201, JSON.stringify(r.body));

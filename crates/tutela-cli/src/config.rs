@@ -73,6 +73,67 @@ pub struct Config {
     /// The directories pseudonymised datasets may be registered in, and so deleted from when
     /// their retention ends (default: the working directory).
     pub pseudonymised_dirs: Option<Vec<String>>,
+    /// Where each setting stands in the file it was read from, for messages.
+    #[serde(skip)]
+    origin: Option<Origin>,
+}
+
+/// The configuration file's name and the place of each setting in it: an error about a
+/// setting names file, line and column, as the policy's and the dataset maps' errors do.
+/// Only places are kept, never the text: the file may hold the API token or a password.
+#[derive(Debug, Default)]
+struct Origin {
+    path: String,
+    /// `time_zone`, `dataset.0.map`, `web.trusted_proxies`: line and column of the value.
+    places: std::collections::BTreeMap<String, (usize, usize)>,
+}
+
+type Spanned = std::collections::BTreeMap<String, toml::Spanned<toml::Value>>;
+
+/// The tables of the file, read a second time for the places of their settings.
+#[derive(Default, Deserialize)]
+struct Tables {
+    #[serde(default)]
+    dataset: Vec<Spanned>,
+    #[serde(default)]
+    notify: Vec<Spanned>,
+    web: Option<Spanned>,
+    smtp: Option<Spanned>,
+}
+
+impl Origin {
+    fn read(path: &str, text: &str) -> Origin {
+        let mut places = std::collections::BTreeMap::new();
+        let top: Spanned = toml::from_str(text).unwrap_or_default();
+        for (k, v) in top {
+            places.insert(k, line_column(text, v.span().start));
+        }
+        let tables: Tables = toml::from_str(text).unwrap_or_default();
+        for (name, list) in [("dataset", &tables.dataset), ("notify", &tables.notify)] {
+            for (i, t) in list.iter().enumerate() {
+                for (k, v) in t {
+                    places.insert(format!("{name}.{i}.{k}"), line_column(text, v.span().start));
+                }
+            }
+        }
+        for (name, t) in [("web", &tables.web), ("smtp", &tables.smtp)] {
+            for (k, v) in t.iter().flatten() {
+                places.insert(format!("{name}.{k}"), line_column(text, v.span().start));
+            }
+        }
+        Origin {
+            path: path.to_owned(),
+            places,
+        }
+    }
+}
+
+/// Line and column of a byte offset in `text`, both counted from 1.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
 }
 
 /// `[web]`: every value optional, defaults in `tutela_server::web::WebSettings`.
@@ -198,7 +259,33 @@ impl Config {
             return Ok(Config::default());
         };
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
-        toml::from_str(&text).with_context(|| format!("in {path}"))
+        let origin = Origin::read(path, &text);
+        match toml::from_str::<Config>(&text) {
+            Ok(mut config) => {
+                config.origin = Some(origin);
+                Ok(config)
+            }
+            Err(e) => {
+                let (line, column) = line_column(&text, e.span().map_or(0, |s| s.start));
+                Err(anyhow::anyhow!(
+                    "{path}:{line}:{column}: {}",
+                    e.message().trim_end()
+                ))
+            }
+        }
+    }
+
+    /// `FILE:LINE:COLUMN: setting` for a message about `setting` (`time_zone`,
+    /// `dataset.0.map`, `web.trusted_proxies`), or the setting's name alone when it did not
+    /// come from the file.
+    pub fn at(&self, setting: &str) -> String {
+        match &self.origin {
+            Some(o) => match o.places.get(setting) {
+                Some((line, column)) => format!("{}:{line}:{column}: {setting}", o.path),
+                None => setting.to_owned(),
+            },
+            None => setting.to_owned(),
+        }
     }
 
     pub fn database(&self, flag: &Option<String>) -> String {
@@ -250,7 +337,21 @@ impl Config {
         )
     }
 
-    /// The key store's URL for the data at `url`.
+    /// The key store's URL for the data at `url`. A PostgreSQL store must name its key store:
+    /// the default, an SQLite file beside the instance, would give every instance of a
+    /// cluster keys of its own, and put none of them where the operator backs up and guards
+    /// the keys.
+    pub fn keystore(&self, url: &str) -> anyhow::Result<String> {
+        if self.keystore.is_none() && !is_sqlite(url) {
+            anyhow::bail!(
+                "{}: a database other than SQLite needs an explicit key store: set `keystore = \"postgres://…\"` (a database or schema apart from the data, shared by every instance) in the configuration file",
+                self.at("keystore")
+            );
+        }
+        Ok(self.keystore_url(url))
+    }
+
+    /// The key store's URL for the data at `url`, the default one included.
     pub fn keystore_url(&self, url: &str) -> String {
         self.keystore.clone().unwrap_or_else(|| {
             format!("sqlite://{}", key_dir(url).join("tutela-keys.db").display())
@@ -262,9 +363,9 @@ impl Config {
         url: &str,
     ) -> anyhow::Result<std::sync::Arc<tutela_store::vault::Vault>> {
         use tutela_store::vault::{KeyStore, LocalMasterKeys, Vault};
+        let keystore = self.keystore(url)?;
         let master = LocalMasterKeys::open(self.master_key_source(url))
             .context("reading the master keys")?;
-        let keystore = self.keystore_url(url);
         let keys = KeyStore::open(&keystore)
             .await
             .with_context(|| format!("opening the key store {}", crate::redact(&keystore)))?;
@@ -310,6 +411,11 @@ pub fn write_token_file(database_url: &str) -> anyhow::Result<String> {
         path.display()
     );
     Ok(token)
+}
+
+/// Whether `url` names an SQLite database.
+pub fn is_sqlite(url: &str) -> bool {
+    url.starts_with("sqlite:")
 }
 
 /// Keys sit beside an SQLite file by default (one directory for the quick start); production

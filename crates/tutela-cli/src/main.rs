@@ -57,8 +57,8 @@ use tutela_store::{AnyStore, Store};
     about = "tutela: the privacy notice as code — decisions, consents, objections, erasure"
 )]
 struct Cli {
-    /// A TOML file with `listen`, `database`, `policy` and `api_token`; flags and environment
-    /// variables take precedence over it.
+    /// The configuration file (TOML; every key is in the README's configuration table); flags
+    /// and environment variables take precedence over it.
     #[arg(long, global = true, env = "TUTELA_CONFIG")]
     config: Option<String>,
     #[command(subcommand)]
@@ -340,7 +340,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = config::Config::load(cli.config.as_deref())?;
     match cli.command {
-        Command::Policy { command } => policy_cmd::run(command),
+        Command::Policy { command } => policy_cmd::run(command, &config),
         Command::Risk { command } => risk_cmd::run(command),
         Command::Keys { command } => keys_cmd::run(command, &config),
         Command::Pseudonymise(args) => {
@@ -628,19 +628,35 @@ async fn open_datasets(
     config: &config::Config,
     policy: &tutela_core::policy::Policy,
 ) -> anyhow::Result<Vec<std::sync::Arc<tutela_connectors::Connector>>> {
-    // The keyed hash that erasure writes in place of identifiers; kept outside the database.
-    let key = match std::env::var("TUTELA_PSEUDONYM_KEY") {
+    let key = connector_key()?;
+    let mut maps = Vec::new();
+    for d in &config.dataset {
+        let text = std::fs::read_to_string(&d.map).with_context(|| format!("reading {}", d.map))?;
+        let map = tutela_core::datamap::load(&d.map, &text, policy)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        maps.push((d.clone(), map));
+    }
+    open_maps(maps, key).await
+}
+
+/// The keyed hash that erasure writes in place of identifiers; kept outside the database.
+fn connector_key() -> anyhow::Result<Vec<u8>> {
+    Ok(match std::env::var("TUTELA_PSEUDONYM_KEY") {
         Ok(k) if k.len() >= 16 => k.into_bytes(),
         Ok(_) => anyhow::bail!("TUTELA_PSEUDONYM_KEY must have at least 16 characters"),
         Err(_) => tutela_server::generate_token()
             .map_err(|e| anyhow::anyhow!("no randomness: {e}"))?
             .into_bytes(),
-    };
+    })
+}
+
+/// Opens a connector per loaded dataset map and checks the database against its map.
+async fn open_maps(
+    maps: Vec<LoadedMap>,
+    key: Vec<u8>,
+) -> anyhow::Result<Vec<std::sync::Arc<tutela_connectors::Connector>>> {
     let mut out = Vec::new();
-    for d in &config.dataset {
-        let text = std::fs::read_to_string(&d.map).with_context(|| format!("reading {}", d.map))?;
-        let map = tutela_core::datamap::load(&d.map, &text, policy)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    for (d, map) in maps {
         let id = map.id.clone();
         let c = tutela_connectors::Connector::open(map, d.url.as_deref(), key.clone())
             .await
@@ -845,28 +861,274 @@ pub(crate) fn load_policy(path: &Option<String>) -> anyhow::Result<CompiledPolic
     Ok(CompiledPolicy::new(policy))
 }
 
+/// What `tutela serve` runs with, checked whole before a file is created or the socket bound
+/// (issue 31): a mistake in the configuration stops the start with the setting's name (and,
+/// from the configuration file, its line and column) and leaves nothing behind.
+struct ServeSetup {
+    addr: SocketAddr,
+    url: String,
+    keystore: String,
+    file_policy: CompiledPolicy,
+    /// None: the token is read from or written to `tutela.token`.
+    token: Option<String>,
+    settings: tutela_server::requests::RequestSettings,
+    smtp: Option<tutela_server::requests::mailer::SmtpMailer>,
+    /// Each `[[dataset]]` with its map's file name and text, validated against the policy.
+    maps: Vec<(config::Dataset, String)>,
+    web: tutela_server::web::WebSettings,
+    summary_hours: Option<i64>,
+    risk: Option<(tutela_core::risk::Scorecard, String)>,
+    connector_key: Vec<u8>,
+}
+
+/// Checks everything of `tutela serve`'s configuration that needs no file created: the
+/// address, the database URL and its key store, the token, the time zone, `[web]`,
+/// `[smtp]`, `pseudonymised_dirs`, the risk model, and every `[[dataset]]` map and
+/// `[[notify]]` recipient against the policy file.
+fn check_serve(
+    listen: &str,
+    sources: &Sources,
+    config: &config::Config,
+) -> anyhow::Result<ServeSetup> {
+    let located = |key: &str, value: Option<&str>, effective: &str| {
+        if value == Some(effective) {
+            config.at(key)
+        } else {
+            key.to_owned()
+        }
+    };
+    let addr: SocketAddr = listen.parse().with_context(|| {
+        format!(
+            "{}: `{listen}` is not an address such as 127.0.0.1:8080",
+            located("listen", config.listen.as_deref(), listen)
+        )
+    })?;
+    let url = config.database(&sources.database);
+    let at_database = located("database", config.database.as_deref(), &url);
+    if !config::is_sqlite(&url)
+        && !url.starts_with("postgres://")
+        && !url.starts_with("postgresql://")
+    {
+        anyhow::bail!(
+            "{at_database}: `{}` is not a database URL: use sqlite://PATH or postgres://…",
+            redact(&url)
+        );
+    }
+    let keystore = config.keystore(&url)?;
+    if !config::is_sqlite(&keystore)
+        && !keystore.starts_with("postgres://")
+        && !keystore.starts_with("postgresql://")
+    {
+        anyhow::bail!(
+            "{}: `{}` is not a database URL: use sqlite://PATH or postgres://…",
+            config.at("keystore"),
+            redact(&keystore)
+        );
+    }
+    if keystore == url {
+        anyhow::bail!(
+            "{}: the key store must be a database apart from the data (`{at_database}`)",
+            config.at("keystore")
+        );
+    }
+    let file_policy = load_policy(&config.policy(&sources.policy))?;
+    let token = match std::env::var("TUTELA_API_TOKEN").ok() {
+        Some(t) if t.len() >= 16 => Some(t),
+        Some(_) => anyhow::bail!("TUTELA_API_TOKEN must have at least 16 characters"),
+        None => match &config.api_token {
+            Some(t) if t.len() >= 16 => Some(t.clone()),
+            Some(_) => anyhow::bail!(
+                "{}: the API token must have at least 16 characters",
+                config.at("api_token")
+            ),
+            None => None,
+        },
+    };
+    let mut settings = tutela_server::requests::RequestSettings::default();
+    if let Some(url) = &config.public_url {
+        settings.public_url = url.clone();
+    }
+    if let Some(days) = config.result_retention_days {
+        settings.result_retention = jiff::SignedDuration::from_hours(i64::from(days) * 24);
+    }
+    if let Some(tz) = &config.time_zone {
+        settings.deadlines.time_zone = jiff::tz::TimeZone::get(tz).with_context(|| {
+            format!(
+                "{}: `{tz}` is not a time zone such as Europe/Berlin",
+                config.at("time_zone")
+            )
+        })?;
+    }
+    // None by default; a directory holding the database, a key or the token is refused.
+    settings.pseudonymised_dirs = config
+        .dataset_dirs(&url)
+        .with_context(|| config.at("pseudonymised_dirs"))?;
+    let smtp = match &config.smtp {
+        Some(smtp) => {
+            let settings = smtp.settings();
+            if !["none", "starttls", "tls"].contains(&settings.security.as_str()) {
+                anyhow::bail!(
+                    "{}: `{}` is not a security of the mail server: use none, starttls or tls",
+                    config.at("smtp.security"),
+                    settings.security
+                );
+            }
+            Some(
+                tutela_server::requests::mailer::SmtpMailer::new(&settings)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", config.at("smtp")))?,
+            )
+        }
+        None => None,
+    };
+    let web = config
+        .web
+        .clone()
+        .unwrap_or_default()
+        .settings()
+        .with_context(|| config.at("web.trusted_proxies"))?;
+    let summary_hours = match config.summary_draft_hours {
+        Some(0) => anyhow::bail!("{}: must be at least 1", config.at("summary_draft_hours")),
+        Some(h) => Some(i64::from(h)),
+        None => None,
+    };
+    let risk = match &config.risk_model {
+        Some(path) => {
+            let at = config.at("risk_model");
+            let model = risk_cmd::load_model(path).with_context(|| at.clone())?;
+            let bytes = std::fs::read(path).with_context(|| format!("{at}: reading {path}"))?;
+            use sha2::Digest;
+            let hash = sha2::Sha256::digest(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            Some((model, hash))
+        }
+        None => None,
+    };
+    if let Some(u) = &config.risk_agency_url
+        && !(u.starts_with("http://") || u.starts_with("https://"))
+    {
+        anyhow::bail!(
+            "{}: `{u}` is not an address such as http://host:port/path",
+            config.at("risk_agency_url")
+        );
+    }
+    for (i, n) in config.notify.iter().enumerate() {
+        if !(n.url.starts_with("http://") || n.url.starts_with("https://")) {
+            anyhow::bail!(
+                "{}: `{}` is not an address such as http://host:port/path",
+                config.at(&format!("notify.{i}.url")),
+                n.url
+            );
+        }
+    }
+    let mut maps = Vec::new();
+    for (i, d) in config.dataset.iter().enumerate() {
+        let text = std::fs::read_to_string(&d.map).with_context(|| {
+            format!(
+                "{}: reading {}",
+                config.at(&format!("dataset.{i}.map")),
+                d.map
+            )
+        })?;
+        maps.push((d.clone(), text));
+    }
+    let connector_key = connector_key()?;
+    let setup = ServeSetup {
+        addr,
+        url,
+        keystore,
+        file_policy,
+        token,
+        settings,
+        smtp,
+        maps,
+        web,
+        summary_hours,
+        risk,
+        connector_key,
+    };
+    check_against_policy(&setup, config, &setup.file_policy.policy)?;
+    Ok(setup)
+}
+
+/// A `[[dataset]]` with its map, validated against the policy.
+type LoadedMap = (config::Dataset, tutela_core::datamap::DatasetMap);
+
+/// The dataset maps and the `[[notify]]` recipients of `setup` against `policy`: the maps
+/// loaded (without their databases), the webhooks named by their recipient.
+fn check_against_policy(
+    setup: &ServeSetup,
+    config: &config::Config,
+    policy: &tutela_core::policy::Policy,
+) -> anyhow::Result<(
+    Vec<LoadedMap>,
+    Vec<tutela_server::requests::notify::Webhook>,
+)> {
+    let mut maps = Vec::new();
+    for (i, (d, text)) in setup.maps.iter().enumerate() {
+        let map = tutela_core::datamap::load(&d.map, text, policy).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: the map does not validate:\n{e}",
+                config.at(&format!("dataset.{i}.map"))
+            )
+        })?;
+        // The database's address, when the map's `url_env` should give it.
+        if d.url.is_none()
+            && map.url.is_none()
+            && let Some(var) = &map.url_env
+            && std::env::var_os(var).is_none()
+        {
+            anyhow::bail!(
+                "{}: the map takes its database's address from `{var}`, which is not set",
+                config.at(&format!("dataset.{i}.map"))
+            );
+        }
+        maps.push((d.clone(), map));
+    }
+    let mut webhooks = Vec::new();
+    for (i, n) in config.notify.iter().enumerate() {
+        if policy.recipient(&n.recipient).is_none() {
+            anyhow::bail!(
+                "{}: `{}` is not a recipient of the policy",
+                config.at(&format!("notify.{i}.recipient")),
+                n.recipient
+            );
+        }
+        webhooks.push(tutela_server::requests::notify::Webhook {
+            recipient: n.recipient.clone(),
+            url: n.url.clone(),
+        });
+    }
+    Ok((maps, webhooks))
+}
+
 async fn serve(
     listen: String,
     sources: Sources,
     config: config::Config,
 ) -> anyhow::Result<ExitCode> {
-    let addr: SocketAddr = listen
-        .parse()
-        .with_context(|| format!("`{listen}` is not an address such as 127.0.0.1:8080"))?;
-    let file_policy = load_policy(&config.policy(&sources.policy))?;
-    let url = config.database(&sources.database);
-    let store = config.open_store(&url).await?;
+    // 1. The whole configuration, before anything is created.
+    let setup = check_serve(&listen, &sources, &config)?;
+    let url = setup.url.clone();
+    // 2. The policy in force: an activated version outlives restarts and wins over the file.
+    // A store that exists is read for it (its maps and recipients are checked against it
+    // before a key file is made); a new SQLite file has none, and is created only now.
+    let store = AnyStore::open(&url)
+        .await
+        .with_context(|| format!("opening {}", redact(&url)))?;
     store.migrate().await?;
-    let policy = in_force_or(&store, file_policy).await?;
-    let token = match std::env::var("TUTELA_API_TOKEN")
-        .ok()
-        .or(config.api_token.clone())
-    {
-        Some(t) if t.len() >= 16 => t,
-        Some(_) => anyhow::bail!("the API token must have at least 16 characters"),
+    let policy = in_force_or(&store, setup.file_policy.clone()).await?;
+    let (maps, webhooks) = check_against_policy(&setup, &config, &policy.policy)?;
+    // 3. The files: key store and master keys, token, pseudonymisation, HMAC and log keys,
+    // the outbox. Key files before the socket: once it accepts, everything is there.
+    let vault = config.vault(&url).await?;
+    tracing::debug!(key_store = %redact(&setup.keystore), "the key store is open");
+    let store = store.with_vault(vault);
+    let token = match setup.token.clone() {
+        Some(t) => t,
         None => config::write_token_file(&url)?,
     };
-    // Key files before the socket: once it accepts, everything the server makes is there.
     let source = config.pseudonym_key_source(None);
     let pseudonym_keys = match &source {
         // The server's first start makes the key file, as it makes the other key files.
@@ -877,6 +1139,42 @@ async fn serve(
         }
         _ => tutela_store::vault::read_pseudonym_keys(&source)?,
     };
+    let ServeSetup {
+        addr,
+        mut settings,
+        smtp,
+        web,
+        summary_hours,
+        risk,
+        connector_key,
+        ..
+    } = setup;
+    let mailer: std::sync::Arc<dyn tutela_server::requests::mailer::Mailer> = match smtp {
+        Some(smtp) => std::sync::Arc::new(smtp),
+        // Never "no mail": sign-in and request codes still reach a person on this machine.
+        None => {
+            let dir = config.outbox_dir(&url);
+            let outbox = tutela_server::requests::mailer::DirMailer::new(&dir)
+                .map_err(|e| anyhow::anyhow!("outbox {}: {e}", dir.display()))?;
+            tracing::warn!(
+                outbox = %dir.display(),
+                "no [smtp] configured: mails are written to the outbox directory"
+            );
+            std::sync::Arc::new(outbox)
+        }
+    };
+    let hmac_path = config.hmac_key_path(&url);
+    settings.hmac_key = tutela_server::hmac_key::HmacKey::load_or_create(&hmac_path)?;
+    let key = tutela_server::verifiable_log::LogKey::load_or_create(&config.log_key_path())?;
+    tracing::info!(
+        key_id = key.key_id(),
+        "tree heads of the verifiable log are signed with this key"
+    );
+    // 4. The operator's databases: each checked against its map (a mismatch marks the
+    // dataset broken, it does not stop the server).
+    let connectors = open_maps(maps, connector_key).await?;
+    settings.retention = retention_cmd::sweep_settings(&config, &connectors);
+    // 5. The engine, then the socket.
     let started = std::time::Instant::now();
     let mut options = tutela_server::engine::EngineOptions::default();
     if let Some(ms) = config.follow_poll_ms {
@@ -901,53 +1199,6 @@ async fn serve(
         policy_version = engine.policy().policy_version(),
         "tutela is serving"
     );
-    let mut settings = tutela_server::requests::RequestSettings::default();
-    if let Some(url) = &config.public_url {
-        settings.public_url = url.clone();
-    }
-    if let Some(days) = config.result_retention_days {
-        settings.result_retention = jiff::SignedDuration::from_hours(i64::from(days) * 24);
-    }
-    // None by default; a directory holding the database, a key or the token is refused.
-    settings.pseudonymised_dirs = config.dataset_dirs(&url)?;
-    if let Some(tz) = &config.time_zone {
-        settings.deadlines.time_zone = jiff::tz::TimeZone::get(tz)
-            .with_context(|| format!("`{tz}` is not a time zone such as Europe/Berlin"))?;
-    }
-    let mailer: std::sync::Arc<dyn tutela_server::requests::mailer::Mailer> = match &config.smtp {
-        Some(smtp) => std::sync::Arc::new(
-            tutela_server::requests::mailer::SmtpMailer::new(&smtp.settings())
-                .map_err(|e| anyhow::anyhow!("smtp: {e}"))?,
-        ),
-        // Never "no mail": sign-in and request codes still reach a person on this machine.
-        None => {
-            let dir = config.outbox_dir(&url);
-            let outbox = tutela_server::requests::mailer::DirMailer::new(&dir)
-                .map_err(|e| anyhow::anyhow!("outbox {}: {e}", dir.display()))?;
-            tracing::warn!(
-                outbox = %dir.display(),
-                "no [smtp] configured: mails are written to the outbox directory"
-            );
-            std::sync::Arc::new(outbox)
-        }
-    };
-    let hmac_path = config.hmac_key_path(&url);
-    settings.hmac_key = tutela_server::hmac_key::HmacKey::load_or_create(&hmac_path)?;
-    let connectors = open_datasets(&config, &engine.policy().policy).await?;
-    settings.retention = retention_cmd::sweep_settings(&config, &connectors);
-    let mut webhooks = Vec::new();
-    for n in &config.notify {
-        if engine.policy().policy.recipient(&n.recipient).is_none() {
-            anyhow::bail!(
-                "[[notify]] names `{}`, which is not a recipient of the policy",
-                n.recipient
-            );
-        }
-        webhooks.push(tutela_server::requests::notify::Webhook {
-            recipient: n.recipient.clone(),
-            url: n.url.clone(),
-        });
-    }
     let nats_url = std::env::var("TUTELA_NATS_URL")
         .ok()
         .or(config.nats_url.clone());
@@ -978,22 +1229,12 @@ async fn serve(
         connectors,
         notifier: tutela_server::requests::notify::Notifier::new(webhooks, nats),
     };
-    let mut state = AppState::new(engine.clone(), settings, mailer, fulfilment, &token)
-        .with_web(config.web.clone().unwrap_or_default().settings()?);
-    if let Some(h) = config.summary_draft_hours {
-        if h == 0 {
-            anyhow::bail!("summary_draft_hours must be at least 1");
-        }
-        state.summary_hours = i64::from(h);
+    let mut state =
+        AppState::new(engine.clone(), settings, mailer, fulfilment, &token).with_web(web);
+    if let Some(h) = summary_hours {
+        state.summary_hours = h;
     }
-    if let Some(path) = &config.risk_model {
-        let model = risk_cmd::load_model(path)?;
-        let bytes = std::fs::read(path).with_context(|| format!("reading {path}"))?;
-        use sha2::Digest;
-        let model_hash = sha2::Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+    if let Some((model, model_hash)) = risk {
         let agency = config.risk_agency_url.as_deref().map(|url| {
             tutela_server::risk::agency::AgencyClient::new(
                 tutela_server::risk::agency::AgencySettings::new(url),
@@ -1006,11 +1247,6 @@ async fn serve(
             agency,
         ));
     }
-    let key = tutela_server::verifiable_log::LogKey::load_or_create(&config.log_key_path())?;
-    tracing::info!(
-        key_id = key.key_id(),
-        "tree heads of the verifiable log are signed with this key"
-    );
     let head_every =
         std::time::Duration::from_secs(u64::from(config.log_head_seconds.unwrap_or(60).max(1)));
     state = state.with_log_key(key, Some(head_every));

@@ -47,19 +47,22 @@ pub enum PolicyCommand {
         database: Option<String>,
     },
     /// Make a policy version the one in force, now or at `--at`, on every server of the
-    /// database: the files are validated and stored; the servers switch within a second of the
-    /// effective time, without dropping requests.
+    /// database: the files are checked as every server checks them when the version takes
+    /// effect (validation, renewal rules of widened consent purposes), and stored only when
+    /// they pass; the servers switch within a second of the effective time, without dropping
+    /// requests.
     Activate {
         file: String,
         /// When it takes effect (RFC 3339, in the future); now when not given.
         #[arg(long)]
         at: Option<String>,
-        #[arg(
-            long,
-            env = "TUTELA_DATABASE_URL",
-            default_value = "sqlite://tutela.db"
-        )]
-        database: String,
+        /// The database (default: `database` of the configuration, else sqlite://tutela.db).
+        #[arg(long, env = "TUTELA_DATABASE_URL")]
+        database: Option<String>,
+        /// The policy file the servers run with while no version has been activated (default:
+        /// `policy` of the configuration, else the built-in reference policy).
+        #[arg(long, env = "TUTELA_POLICY")]
+        policy: Option<String>,
         /// Who asks (recorded with the activation).
         #[arg(long, env = "USER", default_value = "cli")]
         by: String,
@@ -158,7 +161,7 @@ fn collect_sources(paths: &[String], out: &mut Vec<(String, String)>) {
     }
 }
 
-pub fn run(cmd: PolicyCommand) -> anyhow::Result<ExitCode> {
+pub fn run(cmd: PolicyCommand, config: &crate::config::Config) -> anyhow::Result<ExitCode> {
     match cmd {
         PolicyCommand::Check { file } => Ok(match load_or_report(&file) {
             Some(p) => {
@@ -298,8 +301,11 @@ pub fn run(cmd: PolicyCommand) -> anyhow::Result<ExitCode> {
             file,
             at,
             database,
+            policy,
             by,
         } => {
+            let database = config.database(&database);
+            let running = crate::load_policy(&config.policy(&policy))?;
             let at = match at.as_deref() {
                 None => None,
                 Some(t) => Some(t.parse::<jiff::Timestamp>().map_err(|_| {
@@ -325,13 +331,26 @@ pub fn run(cmd: PolicyCommand) -> anyhow::Result<ExitCode> {
                 use tutela_store::Store;
                 let store = tutela_store::AnyStore::open(&database).await?;
                 store.migrate().await?;
+                let now = jiff::Timestamp::now();
+                // Refused here, at once, for what every server would refuse it for later.
+                if let Err(e) =
+                    tutela_server::activation::preflight(&store, &sources, &file, at, &running, now)
+                        .await
+                {
+                    if let tutela_server::activation::ActivationError::Storage(_) = e {
+                        return Err(anyhow::anyhow!("{e}"));
+                    }
+                    eprintln!("{e}");
+                    eprintln!("the servers would refuse this version; nothing was activated");
+                    return Ok(ExitCode::from(1));
+                }
                 let a = tutela_server::activation::schedule(
                     &store,
                     sources,
                     &file,
                     at,
                     &format!("cli:{by}"),
-                    jiff::Timestamp::now(),
+                    now,
                 )
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;

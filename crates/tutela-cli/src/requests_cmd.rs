@@ -68,8 +68,9 @@ pub enum RequestsCommand {
         id: String,
         #[arg(long)]
         note: String,
+        /// The agent who checked the identity (recorded with the verification).
         #[arg(long)]
-        agent: Option<String>,
+        agent: String,
         /// The person, when the request did not name them.
         #[arg(long)]
         subject: Option<String>,

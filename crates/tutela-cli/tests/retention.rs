@@ -370,3 +370,293 @@ fn plan_and_run_without_a_dataset_refuse_and_create_nothing() {
     assert!(left.is_empty(), "{left:?}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The demo schema filled with statements all three engines accept: 40 customers, each with a
+/// contract, a SIM and four usage records of 2026; six invoices each (2014), 200 of them paid
+/// in 2014; five invoices of 2020 paid then; an invoice of 2015 paid in 2019 (inside its
+/// period, so it keeps its invoice); an invoice of 2015 whose payment has no date.
+fn portable_demo() -> Vec<String> {
+    let day = |start: jiff::civil::Date, n: i64| -> String {
+        start
+            .checked_add(jiff::Span::new().days(n))
+            .expect("date")
+            .to_string()
+    };
+    let d2014 = jiff::civil::date(2014, 1, 1);
+    let d2026 = jiff::civil::date(2026, 1, 1);
+    let values = |rows: Vec<String>| rows.join(", ");
+    let mut out: Vec<String> = tutela_connectors::demo::SCHEMA
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    out.push(format!(
+        "INSERT INTO customers (id, customer_no, name, email, created_at) VALUES {}",
+        values(
+            (1..=40)
+                .map(|g| format!(
+                    "({g}, 'C{g:08}', 'Person {g}', 'p{g}@example.org', '2012-01-01')"
+                ))
+                .collect()
+        )
+    ));
+    out.push(format!(
+        "INSERT INTO contracts (id, customer_id, product, started_at) VALUES {}",
+        values(
+            (1..=40)
+                .map(|g| format!("({g}, {g}, 'IoT M2M 1GB', '2012-01-01')"))
+                .collect()
+        )
+    ));
+    out.push(format!(
+        "INSERT INTO sims (id, contract_id, iccid) VALUES {}",
+        values(
+            (1..=40)
+                .map(|g| format!("({g}, {g}, '8949{g:015}')"))
+                .collect()
+        )
+    ));
+    out.push(format!(
+        "INSERT INTO usage_records (id, sim_id, recorded_at, bytes) VALUES {}",
+        values(
+            (1..=160)
+                .map(|g| {
+                    format!(
+                        "({g}, {}, '{}T00:00:00Z', {g})",
+                        (g - 1) % 40 + 1,
+                        day(d2026, g * 2)
+                    )
+                })
+                .collect()
+        )
+    ));
+    let mut invoices: Vec<String> = (1..=240)
+        .map(|g| {
+            format!(
+                "({g}, {}, '{}', {}, 'DE89370400440532013000')",
+                (g - 1) % 40 + 1,
+                day(d2014, g),
+                1000 + g
+            )
+        })
+        .collect();
+    let mut payments: Vec<String> = (1..=200)
+        .map(|g| format!("({g}, {g}, '{}', {})", day(d2014, g + 9), 1000 + g))
+        .collect();
+    for g in 241..=245 {
+        invoices.push(format!("({g}, 1, '2020-03-01', 10, NULL)"));
+        payments.push(format!("({g}, {g}, '2020-03-10', 10)"));
+    }
+    invoices.push("(246, 2, '2015-03-01', 10, NULL)".to_owned());
+    payments.push("(246, 246, '2019-03-10', 10)".to_owned());
+    invoices.push("(247, 3, '2015-04-01', 10, NULL)".to_owned());
+    payments.push("(247, 247, NULL, 10)".to_owned());
+    out.push(format!(
+        "INSERT INTO invoices (id, customer_id, issued_at, amount_cents, iban) VALUES {}",
+        values(invoices)
+    ));
+    out.push(format!(
+        "INSERT INTO payments (id, invoice_id, paid_at, amount_cents) VALUES {}",
+        values(payments)
+    ));
+    out
+}
+
+/// A MariaDB database for one test and its URL; `None` outside CI when MariaDB is away.
+fn mariadb(rt: &tokio::runtime::Runtime) -> Option<(String, String)> {
+    let admin_url = std::env::var("TUTELA_TEST_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".to_owned());
+    let admin = match rt.block_on(
+        sqlx::mysql::MySqlPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(std::time::Duration::from_secs(5))
+            .connect(&admin_url),
+    ) {
+        Ok(p) => p,
+        Err(e) if std::env::var("CI").as_deref() != Ok("true") => {
+            eprintln!("skipping: MariaDB at {admin_url} unreachable ({e})");
+            return None;
+        }
+        Err(e) => panic!("MariaDB at {admin_url} is required under CI=true: {e}"),
+    };
+    let db = format!("tutela_test_{}", tutela_store::testing::unique());
+    rt.block_on(
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "CREATE DATABASE {db} CHARACTER SET utf8mb4"
+        )))
+        .execute(&admin),
+    )
+    .expect("create database");
+    let base = admin_url
+        .rsplit_once('/')
+        .map_or(admin_url.as_str(), |(b, _)| b);
+    Some((format!("{base}/{db}"), db))
+}
+
+/// Writes the demo map for `connector` into `dir`, fills `url` with [`portable_demo`] and
+/// names it in `tutela.toml` with its sweeps on.
+fn demo_portable(rt: &tokio::runtime::Runtime, dir: &std::path::Path, connector: &str, url: &str) {
+    let map_text = tutela_connectors::demo::MAP.replace(
+        "connector = \"postgres\"",
+        &format!("connector = \"{connector}\""),
+    );
+    std::fs::write(dir.join("demo-operator.toml"), &map_text).expect("map");
+    let policy = tutela_core::policy::load_policy(
+        &tutela_core::policy::MemoryLoader::new().with(
+            "reference.toml",
+            include_str!("../../../policies/reference.toml"),
+        ),
+        "reference.toml",
+    )
+    .expect("policy");
+    let map = tutela_core::datamap::load("demo-operator.toml", &map_text, &policy).expect("map");
+    rt.block_on(async {
+        let c = tutela_connectors::Connector::open(map, Some(url), b"k".to_vec())
+            .await
+            .expect("open");
+        c.run_statements(&portable_demo()).await.expect("seed");
+    });
+    std::fs::write(
+        dir.join("tutela.toml"),
+        format!(
+            "[[dataset]]\nmap = \"demo-operator.toml\"\nurl = \"{url}\"\nretention_sweeps = true\n"
+        ),
+    )
+    .expect("config");
+}
+
+/// The number after `prefix` in each line of `out` that starts with `operator` and a table:
+/// per table, from `retention plan` (due, its sixth column) or `retention run` (deleted).
+fn per_table(
+    out: &str,
+    column: impl Fn(&str) -> Option<u64>,
+) -> std::collections::BTreeMap<String, u64> {
+    out.lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            let table = l
+                .strip_prefix("operator\t")
+                .or_else(|| l.strip_prefix("operator."))?
+                .split('\t')
+                .next()?
+                .to_owned();
+            Some((table, column(l)?))
+        })
+        .collect()
+}
+
+/// Plans the demo database in `dir` with two holds (a person, one payment), runs the sweep to
+/// its end after the approval, and returns (planned, deleted) per table.
+fn plan_and_run(
+    dir: &std::path::Path,
+) -> (
+    std::collections::BTreeMap<String, u64>,
+    std::collections::BTreeMap<String, u64>,
+) {
+    let run = |args: &[&str]| {
+        let mut all = vec!["--config", "tutela.toml", "retention"];
+        all.extend_from_slice(args);
+        tutela_in(dir, &all)
+    };
+    for hold in [
+        &["--subject", "C00000002"][..],
+        &["--record", "operator.payments=5"][..],
+    ] {
+        let mut args = vec!["hold"];
+        args.extend_from_slice(hold);
+        args.extend_from_slice(&["--reference", "audit-1", "--by", "dpo-1"]);
+        let out = run(&args);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let plan = run(&["plan", "--at", AT]);
+    assert!(plan.status.success(), "{}", text(&plan));
+    let planned = per_table(&text(&plan), |l| {
+        l.split('\t').nth(5).and_then(|n| n.parse().ok())
+    });
+    let waiting = run(&["run", "--at", AT]);
+    assert_eq!(waiting.status.code(), Some(3), "{}", text(&waiting));
+    let t = text(&waiting);
+    // The plan a DPO approves carries the same counts as `retention plan`.
+    let approving = per_table(&t, |l| l.rsplit("due ").next()?.trim().parse().ok());
+    assert_eq!(approving, planned, "{t}");
+    let sweep = t
+        .split_whitespace()
+        .find(|w| w.starts_with("rs_"))
+        .expect("sweep id")
+        .to_owned();
+    let approved = run(&["approve", &sweep, "--by", "dpo-1"]);
+    assert!(approved.status.success(), "{}", text(&approved));
+    // The run counts again before its first batch: equal counts, so it runs at once.
+    let swept = run(&["run", "--at", AT]);
+    assert!(swept.status.success(), "{}", text(&swept));
+    let deleted = per_table(&text(&swept), |l| {
+        l.split('\t')
+            .find_map(|f| f.strip_prefix("deleted "))?
+            .parse()
+            .ok()
+    });
+    (planned, deleted)
+}
+
+// Issue 31: `retention plan` said 29 invoices due, `retention run` deleted 174: invoices freed
+// in the same sweep by deleting their payments first were not counted. The plan now counts
+// them, leaves out held rows and the rows they reference, and equals the run table by table,
+// on each engine.
+// covers: N6, N7b, N5a
+#[test]
+fn the_plan_equals_the_run_on_the_demo_database_on_every_engine() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let table = |pairs: &[(&str, u64)]| -> std::collections::BTreeMap<String, u64> {
+        pairs.iter().map(|(t, n)| ((*t).to_owned(), *n)).collect()
+    };
+
+    // SQLite and MariaDB: the portable demo. 121 usage records are past their 3 months, three
+    // of them customer 2's. Customer 2's six invoices (2, 42, …, 202) and their five payments
+    // are held with the person, payment 5 keeps invoice 5; 246 waits for its payment of 2019,
+    // 247 for its undated one; the five of 2020 are inside their period. Every other invoice
+    // goes, 200 of them freed only by their payments going first in the same sweep.
+    let portable = table(&[
+        ("usage_records", 121 - 3),
+        ("payments", 200 - 5 - 1),
+        ("invoices", 240 - 6 - 1),
+    ]);
+    let dir = temp_dir("retention-equal-sqlite");
+    let file = dir.join("operator.db");
+    std::fs::File::create(&file).expect("file");
+    demo_portable(&rt, &dir, "sqlite", &format!("sqlite://{}", file.display()));
+    let (planned, deleted) = plan_and_run(&dir);
+    assert_eq!(planned, portable, "sqlite");
+    assert_eq!(deleted, planned, "sqlite: the plan is what ran");
+    let _ = std::fs::remove_dir_all(dir);
+
+    if let Some((url, db)) = mariadb(&rt) {
+        let dir = temp_dir("retention-equal-mariadb");
+        demo_portable(&rt, &dir, "mysql", &url);
+        let (planned, deleted) = plan_and_run(&dir);
+        assert_eq!(planned, portable, "mariadb");
+        assert_eq!(deleted, planned, "mariadb: the plan is what ran");
+        let admin = rt.block_on(sqlx::MySqlPool::connect(&url)).expect("admin");
+        let _ = rt.block_on(
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE {db}"))).execute(&admin),
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    // PostgreSQL: `tutela demo seed`, 40 persons. Its 240 invoices and 200 payments are of
+    // 2014; customer 2 has invoices 2, 42, …, 202 and the payments of the first five.
+    if let Some(pg) = rt.block_on(tutela_store::testing::PgSchema::create()) {
+        let dir = temp_dir("retention-equal-postgres");
+        demo_on_postgres(&dir, &pg, "retention_sweeps = true\n");
+        let (planned, deleted) = plan_and_run(&dir);
+        assert_eq!(
+            (planned.get("payments"), planned.get("invoices")),
+            (Some(&(200 - 5 - 1)), Some(&(240 - 6 - 1))),
+            "postgres: {planned:?}"
+        );
+        assert_eq!(deleted, planned, "postgres: the plan is what ran");
+        rt.block_on(pg.drop_schema());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

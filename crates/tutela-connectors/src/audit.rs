@@ -190,14 +190,20 @@ impl Connector {
                     "name a boolean or integer column",
                 );
             }
-            // What an erasure writes into the rows it keeps: the table's own `update`, and
-            // rows of a `delete` table that kept rows still reference.
+            // What an erasure writes into the rows it keeps: the table's own `update`, rows of
+            // a `delete` table that kept rows still reference,
             let anonymised = match t.erase {
                 TableErase::Update => true,
                 TableErase::Delete => referenced.contains_key(&ti),
                 TableErase::Keep => false,
             };
-            for f in t.fields.iter().filter(|_| anonymised) {
+            // And the fields a row kept under a retention duty does not keep (`keep`).
+            let (_, erased_when_kept) = t.kept_fields();
+            for f in t
+                .fields
+                .iter()
+                .filter(|f| anonymised || erased_when_kept.contains(&f.name))
+            {
                 let Some(c) = col(&f.name) else { continue };
                 let written = match &f.erase {
                     FieldErase::Keep => continue,

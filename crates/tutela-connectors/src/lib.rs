@@ -21,7 +21,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use tutela_core::datamap::{
-    Action, ConnectorKind, DatasetMap, FieldErase, Row, ValueType, children, plan_erasure,
+    Action, ConnectorKind, DatasetMap, FieldErase, Label, Rectify, Row, ValueType, children,
+    plan_erasure,
 };
 use tutela_core::policy::Policy;
 use tutela_core::report::CollectedTable;
@@ -123,6 +124,19 @@ pub struct Restricted {
     pub rule: String,
     pub until: String,
     pub why: &'static str,
+    /// The fields that stay in these rows (what the duty needs), by column name.
+    pub kept: Vec<String>,
+    /// The fields erased in them (null, hash or fixed, as the map says).
+    pub erased: Vec<String>,
+}
+
+/// A field a rectification request may name: its name in `details.changes`, who may change
+/// it, and its label for people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RectifiableField {
+    pub name: String,
+    pub rule: Rectify,
+    pub label: Option<Label>,
 }
 
 pub struct Connector {
@@ -483,46 +497,9 @@ impl Connector {
                 *report.deleted.entry(t.name.clone()).or_default() += keys.len();
             }
             Action::Update { table, keys } => {
+                self.erase_fields(tx, catalog, *table, keys, rows, |_| true)
+                    .await?;
                 let t = &self.map.tables[*table];
-                let wanted: BTreeSet<&String> = keys.iter().collect();
-                for row in rows.get(table).into_iter().flatten() {
-                    if !wanted.contains(&row.key) {
-                        continue;
-                    }
-                    let mut sets = Vec::new();
-                    let mut values = Vec::new();
-                    for (f, v) in t.fields.iter().zip(&row.values) {
-                        let new = match &f.erase {
-                            FieldErase::Keep => continue,
-                            FieldErase::Null => None,
-                            FieldErase::Hash => v.as_deref().map(|v| self.keyed_hash(v)),
-                            FieldErase::Fixed(text) => Some(text.clone()),
-                        };
-                        let (mark, bind) = self.typed(
-                            catalog,
-                            &t.name,
-                            &f.name,
-                            new.as_deref(),
-                            values.len() + 1,
-                        )?;
-                        values.push(bind);
-                        sets.push(format!("{} = {mark}", q(&f.name)));
-                    }
-                    if sets.is_empty() {
-                        continue;
-                    }
-                    let sql = format!(
-                        "UPDATE {} SET {} WHERE {} = {}",
-                        q(&t.name),
-                        sets.join(", "),
-                        q(&t.key),
-                        self.dialect.mark(values.len() + 1)
-                    );
-                    values.extend(binds(t.key_type, std::slice::from_ref(&row.key)));
-                    tx.exec(&sql, &values)
-                        .await
-                        .map_err(|e| self.write_error(e, &format!("`{}`", t.name)))?;
-                }
                 *report.anonymised.entry(t.name.clone()).or_default() += keys.len();
             }
             Action::Restrict {
@@ -531,8 +508,17 @@ impl Connector {
                 rule,
                 until,
                 why,
+                kept,
+                erased,
             } => {
                 let t = &self.map.tables[*table];
+                // What the duty does not need goes now; what it needs stays, restricted.
+                if !erased.is_empty() {
+                    self.erase_fields(tx, catalog, *table, keys, rows, |f| {
+                        erased.contains(&f.name)
+                    })
+                    .await?;
+                }
                 if let Some(flag) = &t.restrict_flag {
                     self.set_flag(tx, catalog, *table, flag, keys).await?;
                 }
@@ -542,8 +528,63 @@ impl Connector {
                     rule: rule.clone(),
                     until: until.clone(),
                     why,
+                    kept: kept.clone(),
+                    erased: erased.clone(),
                 });
             }
+        }
+        Ok(())
+    }
+
+    /// Applies each selected field's erasure (null, hash, fixed; `keep` leaves it) to the
+    /// rows `keys` of `table`, one typed `UPDATE` per row.
+    async fn erase_fields<E: Exec>(
+        &self,
+        tx: &mut E,
+        catalog: &Catalog,
+        table: usize,
+        keys: &[String],
+        rows: &Collected,
+        selected: impl Fn(&tutela_core::datamap::Field) -> bool,
+    ) -> Result<(), ConnectorError> {
+        let q = |s: &str| self.dialect.quote(s);
+        let t = &self.map.tables[table];
+        let wanted: BTreeSet<&String> = keys.iter().collect();
+        for row in rows.get(&table).into_iter().flatten() {
+            if !wanted.contains(&row.key) {
+                continue;
+            }
+            let mut sets = Vec::new();
+            let mut values = Vec::new();
+            for (f, v) in t.fields.iter().zip(&row.values) {
+                if !selected(f) {
+                    continue;
+                }
+                let new = match &f.erase {
+                    FieldErase::Keep => continue,
+                    FieldErase::Null => None,
+                    FieldErase::Hash => v.as_deref().map(|v| self.keyed_hash(v)),
+                    FieldErase::Fixed(text) => Some(text.clone()),
+                };
+                let (mark, bind) =
+                    self.typed(catalog, &t.name, &f.name, new.as_deref(), values.len() + 1)?;
+                values.push(bind);
+                sets.push(format!("{} = {mark}", q(&f.name)));
+            }
+            if sets.is_empty() {
+                continue;
+            }
+            let sql = format!(
+                "UPDATE {} SET {} WHERE {} = {}",
+                q(&t.name),
+                sets.join(", "),
+                q(&t.key),
+                self.dialect.mark(values.len() + 1)
+            );
+            values.extend(binds(t.key_type, std::slice::from_ref(&row.key)));
+            tx.exec(&sql, &values)
+                .await
+                .map_err(|e| self.write_error(e, &format!("`{}`", t.name)))?;
         }
         Ok(())
     }
@@ -618,6 +659,9 @@ impl Connector {
         let mut typed: BTreeMap<(usize, usize), (String, Bind)> = BTreeMap::new();
         for (ti, t) in self.map.tables.iter().enumerate() {
             for (fi, f) in t.fields.iter().enumerate() {
+                if f.rectify == Rectify::Nobody {
+                    continue;
+                }
                 if let Some(value) = f.rectify_as.as_ref().and_then(|r| changes.get(r)) {
                     let v = self.typed(&catalog, &t.name, &f.name, Some(value), 1)?;
                     typed.insert((ti, fi), v);
@@ -629,6 +673,18 @@ impl Connector {
             .collect_in(&mut tx, ids)
             .await
             .map_err(|e| self.error(e))?;
+        // A change is one record's: never one value onto several rows (one IMSI onto all
+        // SIMs of the person). Refused before anything is written.
+        for &(ti, fi) in typed.keys() {
+            let n = rows.get(&ti).map_or(0, Vec::len);
+            if n > 1 {
+                let t = &self.map.tables[ti];
+                return Err(ConnectorError::Refused(format!(
+                    "dataset `{}`: `{}.{}` is held in {n} rows of the person; a rectification changes one record, so an agent corrects it there",
+                    self.map.id, t.name, t.fields[fi].name
+                )));
+            }
+        }
         let mut n = 0;
         for (&ti, rs) in &rows {
             let t = &self.map.tables[ti];
@@ -658,13 +714,50 @@ impl Connector {
         Ok(n)
     }
 
-    /// The names a rectification may use in this dataset.
+    /// The names a rectification may use in this dataset: fields the person or an agent may
+    /// change; identifiers, keys and system fields never.
     pub fn rectifiable(&self) -> BTreeSet<&str> {
         self.map
             .tables
             .iter()
-            .flat_map(|t| t.fields.iter().filter_map(|f| f.rectify_as.as_deref()))
+            .flat_map(|t| {
+                t.fields
+                    .iter()
+                    .filter(|f| f.rectify != Rectify::Nobody)
+                    .filter_map(|f| f.rectify_as.as_deref())
+            })
             .collect()
+    }
+
+    /// The fields a rectification may name, with who may change them and their labels, in
+    /// map order, each name once.
+    pub fn rectifiable_fields(&self) -> Vec<RectifiableField> {
+        let mut out: Vec<RectifiableField> = Vec::new();
+        for f in self.map.tables.iter().flat_map(|t| &t.fields) {
+            let Some(name) = f.rectify_as.as_deref() else {
+                continue;
+            };
+            if f.rectify == Rectify::Nobody || out.iter().any(|r| r.name == name) {
+                continue;
+            }
+            out.push(RectifiableField {
+                name: name.to_owned(),
+                rule: f.rectify,
+                label: f.label.clone(),
+            });
+        }
+        out
+    }
+
+    /// Whether `name` is a field (an identifier kind, its `rectify_as` name or its column)
+    /// that the map says nobody may change through a request.
+    pub fn never_rectified(&self, name: &str) -> bool {
+        self.map.tables.iter().flat_map(|t| &t.fields).any(|f| {
+            f.rectify == Rectify::Nobody
+                && (f.rectify_as.as_deref() == Some(name)
+                    || f.identifies.as_deref() == Some(name)
+                    || f.name == name)
+        })
     }
 
     fn keyed_hash(&self, value: &str) -> String {
@@ -733,40 +826,7 @@ impl Connector {
         ids: &Identities,
     ) -> Result<Collected, sqlx::Error> {
         let map = &self.map;
-        // 1. The person's rows in the person table, from every identifier any table holds.
-        let mut roots: BTreeSet<String> = BTreeSet::new();
-        for (ti, t) in map.tables.iter().enumerate() {
-            for f in &t.fields {
-                let Some(kind) = &f.identifies else { continue };
-                let Some(values) = ids.get(kind) else {
-                    continue;
-                };
-                if values.is_empty() {
-                    continue;
-                }
-                let found = self
-                    .rows_where(tx, ti, &f.name, f.value_type, values)
-                    .await?;
-                let mut keys: Vec<String> = found.into_iter().map(|r| r.key).collect();
-                let mut at = ti;
-                // Walk up the first references to the person table.
-                while at != map.person_table && !keys.is_empty() {
-                    let Some(r) = map.tables[at].references.first() else {
-                        keys.clear();
-                        break;
-                    };
-                    let rows = self
-                        .rows_where(tx, at, &map.tables[at].key, map.tables[at].key_type, &keys)
-                        .await?;
-                    keys = rows
-                        .into_iter()
-                        .filter_map(|row| row.parents.into_iter().next().flatten())
-                        .collect();
-                    at = r.table;
-                }
-                roots.extend(keys);
-            }
-        }
+        let roots = self.person_keys_in(tx, ids).await?;
         let mut collected: Collected = BTreeMap::new();
         if roots.is_empty() {
             return Ok(collected);
@@ -801,6 +861,51 @@ impl Connector {
         collected.retain(|_, rows| !rows.is_empty());
         Ok(collected)
     }
+
+    /// The first part of collecting: the keys of the person's rows in the person table, from
+    /// every identifier any table holds (rows found elsewhere followed up their first
+    /// reference).
+    async fn person_keys_in<E: Exec>(
+        &self,
+        tx: &mut E,
+        ids: &Identities,
+    ) -> Result<BTreeSet<String>, sqlx::Error> {
+        let map = &self.map;
+        let mut roots: BTreeSet<String> = BTreeSet::new();
+        for (ti, t) in map.tables.iter().enumerate() {
+            for f in &t.fields {
+                let Some(kind) = &f.identifies else { continue };
+                let Some(values) = ids.get(kind) else {
+                    continue;
+                };
+                if values.is_empty() {
+                    continue;
+                }
+                let found = self
+                    .rows_where(tx, ti, &f.name, f.value_type, values)
+                    .await?;
+                let mut keys: Vec<String> = found.into_iter().map(|r| r.key).collect();
+                let mut at = ti;
+                // Walk up the first references to the person table.
+                while at != map.person_table && !keys.is_empty() {
+                    let Some(r) = map.tables[at].references.first() else {
+                        keys.clear();
+                        break;
+                    };
+                    let rows = self
+                        .rows_where(tx, at, &map.tables[at].key, map.tables[at].key_type, &keys)
+                        .await?;
+                    keys = rows
+                        .into_iter()
+                        .filter_map(|row| row.parents.into_iter().next().flatten())
+                        .collect();
+                    at = r.table;
+                }
+                roots.extend(keys);
+            }
+        }
+        Ok(roots)
+    }
 }
 
 fn binds(ty: ValueType, values: &[String]) -> Vec<Bind> {
@@ -811,4 +916,56 @@ fn binds(ty: ValueType, values: &[String]) -> Vec<Bind> {
             ValueType::Text => Bind::Text(v.clone()),
         })
         .collect()
+}
+
+/// A person a dataset holds, found from any of the identifiers its map names.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FoundPerson {
+    /// The key of the person's row in the person table.
+    pub key: String,
+    /// The person's customer number (tutela's subject id) where the person table has a field
+    /// that `identifies = "customer_number"` and the row holds one.
+    pub customer_number: Option<String>,
+}
+
+impl Connector {
+    /// The persons whose rows any of `ids` finds (every field of the map that `identifies` a
+    /// kind, any table, followed up to the person table), with their customer numbers: how a
+    /// request is resolved to a person before its verification. Reads only.
+    pub async fn find(&self, ids: &Identities) -> Result<Vec<FoundPerson>, ConnectorError> {
+        let map = &self.map;
+        let person = &map.tables[map.person_table];
+        let number = person
+            .fields
+            .iter()
+            .position(|f| f.identifies.as_deref() == Some("customer_number"));
+        let mut tx = self.pool.begin().await.map_err(|e| self.error(e))?;
+        let keys: Vec<String> = self
+            .person_keys_in(&mut tx, ids)
+            .await
+            .map_err(|e| self.error(e))?
+            .into_iter()
+            .collect();
+        let rows = if keys.is_empty() {
+            Vec::new()
+        } else {
+            self.rows_where(
+                &mut tx,
+                map.person_table,
+                &person.key,
+                person.key_type,
+                &keys,
+            )
+            .await
+            .map_err(|e| self.error(e))?
+        };
+        tx.rollback().await.map_err(|e| self.error(e))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| FoundPerson {
+                customer_number: number.and_then(|i| r.values.get(i).cloned().flatten()),
+                key: r.key,
+            })
+            .collect())
+    }
 }

@@ -8,11 +8,11 @@
 //! persons, held records and rows that rows of other mapped tables still reference are left
 //! alone; the cursor walks past them. The timestamp column needs an index.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use tutela_core::datamap::ConnectorKind;
-use tutela_core::retention::SweepTarget;
+use tutela_core::retention::{DueRows, SweepTarget};
 
 use crate::exec::{Bind, Exec};
 use crate::{Connector, ConnectorError, binds};
@@ -38,20 +38,32 @@ pub struct SweepBatch {
 }
 
 impl Connector {
-    /// How many rows of the target are due now and not held.
+    /// How many rows the sweep of `due.target` deletes when it runs after the tables before it
+    /// in its plan: past the cutoff, not held (`held`: keys per table index of this map), and
+    /// referenced by no row that stays. A row of a child swept earlier in the same sweep goes
+    /// first when it is itself due there, so the parents it frees are counted too: the count is
+    /// what the run deletes.
     pub async fn count_due(
         &self,
-        target: &SweepTarget,
-        held: &BTreeSet<String>,
+        due: &DueRows,
+        held: &BTreeMap<usize, BTreeSet<String>>,
     ) -> Result<u64, ConnectorError> {
         let mut tx = self.pool.begin().await.map_err(|e| self.error(e))?;
-        let typed = self.typed_time(&mut tx, target).await?;
+        // Which time columns need their bound cast (PostgreSQL time types), per table.
+        let mut typed = BTreeMap::new();
+        let mut todo = vec![due];
+        while let Some(d) = todo.pop() {
+            let t = self.typed_time(&mut tx, &d.target).await?;
+            typed.insert(d.target.table, t);
+            todo.extend(d.children.iter().filter_map(|c| c.swept.as_deref()));
+        }
         let mut values = Vec::new();
-        let filter = self.due_filter(target, None, None, held, typed, &mut values)?;
+        let outer = self.dialect.quote(&due.target.table_name);
+        let mut aliases = 0;
+        let filter = self.cascade_filter(due, &outer, held, &typed, &mut aliases, &mut values)?;
         let sql = format!(
-            "SELECT CAST(COUNT(*) AS {}) FROM {} WHERE {filter}",
+            "SELECT CAST(COUNT(*) AS {}) FROM {outer} WHERE {filter}",
             self.text_type(),
-            self.dialect.quote(&target.table_name)
         );
         let rows = tx.rows(&sql, &values).await.map_err(|e| self.error(e))?;
         tx.rollback().await.map_err(|e| self.error(e))?;
@@ -60,6 +72,66 @@ impl Connector {
             .and_then(|r| r.first().cloned().flatten())
             .and_then(|n| n.parse().ok())
             .unwrap_or(0))
+    }
+
+    /// The rows of `due.target` (named `name` in the query) that a sweep deletes:
+    /// `column < cutoff AND key NOT IN held AND` for every referencing table, no row of it
+    /// stays. A child's row stays unless its table is swept before this one and the row is
+    /// due there (the same condition, one level down); a row whose time is NULL is never
+    /// swept, so it stays.
+    fn cascade_filter(
+        &self,
+        due: &DueRows,
+        name: &str,
+        held: &BTreeMap<usize, BTreeSet<String>>,
+        typed: &BTreeMap<usize, bool>,
+        aliases: &mut usize,
+        values: &mut Vec<Bind>,
+    ) -> Result<String, ConnectorError> {
+        let target = &due.target;
+        let table = self.table_of(target)?;
+        let d = &self.dialect;
+        let k = d.quote(&table.key);
+        let c = d.quote(&target.column);
+        let is_typed = typed.get(&target.table).copied().unwrap_or(false);
+        values.push(Bind::Text(if is_typed {
+            format!("{}T00:00:00Z", target.cutoff)
+        } else {
+            target.cutoff.to_string()
+        }));
+        let mut parts = vec![format!(
+            "{name}.{c} < {}",
+            self.time_mark(values.len(), is_typed)
+        )];
+        if let Some(keys) = held.get(&target.table).filter(|k| !k.is_empty()) {
+            let keys: Vec<String> = keys.iter().cloned().collect();
+            let first = values.len() + 1;
+            values.extend(binds(table.key_type, &keys));
+            parts.push(format!(
+                "{name}.{k} NOT IN ({})",
+                d.marks(first, keys.len())
+            ));
+        }
+        for child in &due.children {
+            *aliases += 1;
+            let alias = format!("sweep_child_{aliases}");
+            let stays = match &child.swept {
+                None => String::new(),
+                Some(swept) => {
+                    let inner = self.cascade_filter(swept, &alias, held, typed, aliases, values)?;
+                    format!(
+                        " AND ({alias}.{} IS NULL OR NOT ({inner}))",
+                        d.quote(&swept.target.column)
+                    )
+                }
+            };
+            parts.push(format!(
+                "NOT EXISTS (SELECT 1 FROM {} {alias} WHERE {alias}.{} = {name}.{k}{stays})",
+                d.quote(&child.table_name),
+                d.quote(&child.column),
+            ));
+        }
+        Ok(parts.join(" AND "))
     }
 
     /// Deletes the due rows of the next slice of about `limit` rows in timestamp order, from

@@ -264,8 +264,9 @@ async fn run_all(c: &Connector) {
 }
 
 /// C-3: usage records on both sides of the 3-month cutoff (25 of them at one instant, so
-/// batches cross ties), one held; an old invoice with an old payment, and an old invoice whose
-/// payment is still inside its period.
+/// batches cross ties), one held; an old invoice with an old payment, an old invoice whose
+/// payment is still inside its period, an old invoice whose old payment is held, and an old
+/// invoice whose payment has no date (never swept).
 fn sweep_data() -> Vec<String> {
     let mut s: Vec<String> = [
         "INSERT INTO customers (id, customer_no, name, email, birth_date, street, city, created_at) VALUES (3, 'C-3', 'Cem Kaya', 'cem@example.org', '1990-01-01', 'Ring 3', 'Bonn', '2015-01-01')",
@@ -278,6 +279,10 @@ fn sweep_data() -> Vec<String> {
         "INSERT INTO payments (id, invoice_id, paid_at, amount_cents) VALUES (96, 95, '2016-03-10', 100)",
         "INSERT INTO invoices (id, customer_id, issued_at, amount_cents, iban) VALUES (97, 3, '2016-05-01', 100, 'DE89370400440532013000')",
         "INSERT INTO payments (id, invoice_id, paid_at, amount_cents) VALUES (98, 97, '2019-01-01', 100)",
+        "INSERT INTO invoices (id, customer_id, issued_at, amount_cents, iban) VALUES (130, 3, '2016-06-01', 100, 'DE89370400440532013000')",
+        "INSERT INTO payments (id, invoice_id, paid_at, amount_cents) VALUES (131, 130, '2016-06-10', 100)",
+        "INSERT INTO invoices (id, customer_id, issued_at, amount_cents, iban) VALUES (132, 3, '2016-07-01', 100, 'DE89370400440532013000')",
+        "INSERT INTO payments (id, invoice_id, paid_at, amount_cents) VALUES (133, 132, NULL, 100)",
     ]
     .iter()
     .map(|s| (*s).to_owned())
@@ -297,29 +302,45 @@ async fn sweep_checks(c: &Connector) {
     c.run_statements(&sweep_data()).await.expect("sweep data");
     let today = jiff::civil::date(2026, 11, 30);
     let plan = plan_sweep(&policy(), std::slice::from_ref(&c.map), today);
-    let held_usage: BTreeSet<String> = BTreeSet::from(["93".to_owned()]);
+    // Usage record 93 and payment 131 are held.
+    let held_by_table: BTreeMap<usize, BTreeSet<String>> =
+        [("usage_records", "93"), ("payments", "131")]
+            .into_iter()
+            .map(|(t, k)| {
+                (
+                    c.map.table(t).expect("table"),
+                    BTreeSet::from([k.to_owned()]),
+                )
+            })
+            .collect();
     let held = |t: &str| {
-        if t == "usage_records" {
-            held_usage.clone()
-        } else {
-            BTreeSet::new()
-        }
+        c.map
+            .table(t)
+            .and_then(|ti| held_by_table.get(&ti))
+            .cloned()
+            .unwrap_or_default()
     };
     let due = |t: &str| {
-        let target = plan
+        let ix = plan
             .targets
             .iter()
-            .find(|x| x.table_name == t)
-            .expect("target")
-            .clone();
-        let h = held(t);
-        async move { c.count_due(&target, &h).await.expect("count") }
+            .position(|x| x.table_name == t)
+            .expect("target");
+        let rows = plan.due_rows(ix).expect("due rows");
+        let held = &held_by_table;
+        async move { c.count_due(&rows, held).await.expect("count") }
     };
-    // 90 and the 25 tied ones (93 is held); invoice 61 of C-1 (2010), not yet 95, whose
-    // payment 96 still references it; payment 96.
-    assert_eq!(due("usage_records").await, 26, "{:?}", c.kind());
-    assert_eq!(due("invoices").await, 1, "{:?}", c.kind());
-    assert_eq!(due("payments").await, 1, "{:?}", c.kind());
+    // 90 and the 25 tied ones (93 is held); payment 96; invoice 61 of C-1 (2010) and 95, freed
+    // in the same sweep by deleting payment 96 first. Not 130, whose payment 131 is held, nor
+    // 132, whose undated payment is never swept, nor 97, whose payment is inside its period.
+    // The plan counts all before anything runs.
+    let mut planned = BTreeMap::new();
+    for t in &plan.targets {
+        planned.insert(t.table_name.clone(), due(&t.table_name).await);
+    }
+    assert_eq!(planned.get("usage_records"), Some(&26), "{:?}", c.kind());
+    assert_eq!(planned.get("invoices"), Some(&2), "{:?}", c.kind());
+    assert_eq!(planned.get("payments"), Some(&1), "{:?}", c.kind());
     // A lock limit far above what these batches take: set on PostgreSQL, never reached.
     let limit = Some(std::time::Duration::from_secs(10));
     let mut deleted = BTreeMap::new();
@@ -344,6 +365,8 @@ async fn sweep_checks(c: &Connector) {
     // Payments run first, so invoice 95 has no payment left when invoices run.
     assert_eq!(deleted.get("payments"), Some(&1));
     assert_eq!(deleted.get("invoices"), Some(&2));
+    // The plan is what ran, table by table.
+    assert_eq!(planned, deleted, "{:?}", c.kind());
     for t in ["usage_records", "invoices", "payments"] {
         assert_eq!(due(t).await, 0, "{t} after the sweep");
     }
@@ -363,8 +386,8 @@ async fn sweep_checks(c: &Connector) {
         k
     };
     assert_eq!(keys("usage_records"), vec!["91", "93"], "{:?}", c.kind());
-    assert_eq!(keys("invoices"), vec!["97"]);
-    assert_eq!(keys("payments"), vec!["98"]);
+    assert_eq!(keys("invoices"), vec!["130", "132", "97"]);
+    assert_eq!(keys("payments"), vec!["131", "133", "98"]);
     assert_eq!(
         keys("customers"),
         vec!["3"],
@@ -540,6 +563,13 @@ async fn sweeps_postgres_time_columns() {
         std::slice::from_ref(&c.map),
         jiff::civil::date(2026, 11, 30),
     );
+    // The counts compare as times too, and equal what the sweep deletes.
+    let mut counted = BTreeMap::new();
+    for ix in 0..plan.targets.len() {
+        let rows = plan.due_rows(ix).expect("target");
+        let n = c.count_due(&rows, &BTreeMap::new()).await.expect("count");
+        counted.insert(rows.target.table_name.clone(), n);
+    }
     let mut gone = BTreeMap::new();
     for t in &plan.targets {
         let mut cursor = None;
@@ -558,6 +588,7 @@ async fn sweeps_postgres_time_columns() {
     // 01:00+02 is 23:00 UTC of the 29th: before the cutoff.
     assert_eq!(gone.get("events"), Some(&3));
     assert_eq!(gone.get("days"), Some(&1));
+    assert_eq!(counted, gone);
     let left = c
         .collect(&ids("email", "p@example.org"))
         .await
@@ -622,7 +653,14 @@ async fn a_batch_past_its_lock_limit_is_cancelled_and_changes_nothing() {
         "cancelled at the limit: {:?}",
         b.elapsed
     );
-    assert_eq!(c.count_due(events, &none).await.expect("count"), 3);
+    let rows = plan
+        .targets
+        .iter()
+        .position(|t| t.table_name == "events")
+        .and_then(|ix| plan.due_rows(ix))
+        .expect("events");
+    let no_holds = BTreeMap::new();
+    assert_eq!(c.count_due(&rows, &no_holds).await.expect("count"), 3);
     blocker.release().await;
     let b = c
         .sweep_batch(events, None, 10, &none, limit)
@@ -630,8 +668,10 @@ async fn a_batch_past_its_lock_limit_is_cancelled_and_changes_nothing() {
         .expect("batch");
     assert!(!b.cancelled, "{b:?}");
     assert_eq!(b.deleted, 3);
-    assert_eq!(c.count_due(events, &none).await.expect("count"), 0);
+    assert_eq!(c.count_due(&rows, &no_holds).await.expect("count"), 0);
     pg.drop_schema().await;
 }
 
+mod find;
+mod keep;
 mod typed;

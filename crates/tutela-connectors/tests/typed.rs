@@ -76,14 +76,14 @@ async fn open(kind: ConnectorKind, url: &str, nick_erase: &str) -> Connector {
 }
 
 /// Direct access to the database, to read back what the connector wrote.
-enum Raw {
+pub(super) enum Raw {
     Pg(sqlx::PgPool),
     My(sqlx::MySqlPool),
     Lite(sqlx::SqlitePool),
 }
 
 impl Raw {
-    async fn connect(kind: ConnectorKind, url: &str) -> Raw {
+    pub(super) async fn connect(kind: ConnectorKind, url: &str) -> Raw {
         match kind {
             ConnectorKind::Postgres => Raw::Pg(sqlx::PgPool::connect(url).await.expect("pg")),
             ConnectorKind::Mysql => Raw::My(sqlx::MySqlPool::connect(url).await.expect("mysql")),
@@ -94,7 +94,7 @@ impl Raw {
     }
 
     /// The first row of `select`, each column cast to text (`T` stands for the text type).
-    async fn row(&self, select: &str) -> Vec<Option<String>> {
+    pub(super) async fn row(&self, select: &str) -> Vec<Option<String>> {
         use sqlx::Row;
         let text = match self {
             Raw::My(_) => "CHAR",
@@ -119,7 +119,7 @@ impl Raw {
         }
     }
 
-    async fn close(self) {
+    pub(super) async fn close(self) {
         match self {
             Raw::Pg(p) => p.close().await,
             Raw::My(p) => p.close().await,

@@ -6,8 +6,13 @@
 //! ```text
 //! received ──▶ awaiting_verification ──▶ verified ──▶ in_progress ──▶ completed
 //!     │                 │                   │              ├────────▶ partially_refused
+//!     │                 │                   ├──────────────┴────────▶ no_data_held
 //!     └─────────────────┴───────────────────┴──────────────┴────────▶ refused
 //! ```
+//!
+//! `no_data_held` is the answer for a request about a person of whom nothing is held anywhere
+//! (no entry in the ledger, no row in any dataset): the person is told so, and the request is
+//! never reported as a completed access or erasure.
 //!
 //! Every transition is a [`Transition`] checked by [`RequestState::apply`], which takes the
 //! time as an argument. Extensions and classification change the request without changing its
@@ -104,10 +109,12 @@ pub enum Status {
     Completed,
     Refused,
     PartiallyRefused,
+    /// Nothing about the person is held anywhere: the answer is "no data about you is held".
+    NoDataHeld,
 }
 
 impl Status {
-    pub const ALL: [Status; 7] = [
+    pub const ALL: [Status; 8] = [
         Status::Received,
         Status::AwaitingVerification,
         Status::Verified,
@@ -115,6 +122,7 @@ impl Status {
         Status::Completed,
         Status::Refused,
         Status::PartiallyRefused,
+        Status::NoDataHeld,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -126,6 +134,7 @@ impl Status {
             Status::Completed => "completed",
             Status::Refused => "refused",
             Status::PartiallyRefused => "partially_refused",
+            Status::NoDataHeld => "no_data_held",
         }
     }
 
@@ -137,7 +146,7 @@ impl Status {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            Status::Completed | Status::Refused | Status::PartiallyRefused
+            Status::Completed | Status::Refused | Status::PartiallyRefused | Status::NoDataHeld
         )
     }
 }
@@ -173,6 +182,9 @@ pub enum Transition {
     PartiallyRefuse {
         reason: String,
     },
+    /// Nothing about the person is held anywhere (no ledger entry, no dataset row): the request
+    /// ends with that answer instead of a completed access or erasure.
+    NoDataHeld,
     /// Art. 12(5): manifestly unfounded or excessive; the person is told why and where to complain.
     Refuse {
         reason: String,
@@ -194,6 +206,7 @@ impl Transition {
             Transition::Start => "started",
             Transition::Complete => "completed",
             Transition::PartiallyRefuse { .. } => "partially_refused",
+            Transition::NoDataHeld => "no_data_held",
             Transition::Refuse { .. } => "refused",
             Transition::Extend { .. } => "extended",
             Transition::Classify(_) => "classified",
@@ -320,6 +333,8 @@ impl RequestState {
                     | (Status::Verified, Status::InProgress)
                     | (Status::InProgress, Status::Completed)
                     | (Status::InProgress, Status::PartiallyRefused)
+                    | (Status::Verified, Status::NoDataHeld)
+                    | (Status::InProgress, Status::NoDataHeld)
             );
             if allowed {
                 Ok(s)
@@ -343,6 +358,7 @@ impl RequestState {
                 next.status = to(Status::InProgress)?;
             }
             Transition::Complete => next.status = to(Status::Completed)?,
+            Transition::NoDataHeld => next.status = to(Status::NoDataHeld)?,
             Transition::PartiallyRefuse { reason } => {
                 require(reason)?;
                 next.status = to(Status::PartiallyRefused)?;

@@ -102,6 +102,54 @@ pub fn plan_sweep(policy: &Policy, maps: &[DatasetMap], today: jiff::civil::Date
     plan
 }
 
+/// The rows of one table a sweep deletes, cascades included: those past the target's cutoff,
+/// not held, and referenced by no row that stays. A referencing row stays unless its table is
+/// swept earlier in the same sweep (children run first) and the row is itself due there; so a
+/// parent whose children all go in this sweep goes with them, and one referenced by a held
+/// row, a row inside its period or a row of an unswept table stays. Counting these rows is
+/// what makes the plan equal the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueRows {
+    pub target: SweepTarget,
+    pub children: Vec<DueChild>,
+}
+
+/// A table whose rows reference a swept one, through one column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueChild {
+    pub table_name: String,
+    pub column: String,
+    /// The rows of the child this sweep deletes before the parent's turn; `None` when the
+    /// child is not swept before it (no rule, or not in this plan), so every row of it stays.
+    pub swept: Option<Box<DueRows>>,
+}
+
+impl SweepPlan {
+    /// What the sweep of `targets[ix]` deletes once the tables before it ran; `None` when
+    /// there is no such target.
+    pub fn due_rows(&self, ix: usize) -> Option<DueRows> {
+        let target = self.targets.get(ix)?;
+        let children = target
+            .children
+            .iter()
+            .map(|(table_name, column)| DueChild {
+                table_name: table_name.clone(),
+                column: column.clone(),
+                // Only a target that runs earlier deletes its rows before this one runs.
+                swept: self.targets[..ix]
+                    .iter()
+                    .position(|t| t.dataset == target.dataset && &t.table_name == table_name)
+                    .and_then(|j| self.due_rows(j))
+                    .map(Box::new),
+            })
+            .collect();
+        Some(DueRows {
+            target: target.clone(),
+            children,
+        })
+    }
+}
+
 /// The keys a sweep of `map` must leave alone, per table index: every row of a held person
 /// (`held_rows`, collected through the map for each held subject) and every held record.
 pub fn held_keys(

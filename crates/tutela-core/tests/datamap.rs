@@ -139,3 +139,103 @@ fn portable_tables_hold_only_data_on_consent_or_contract() {
         "the reference policy checks risk on the contract basis (N15)"
     );
 }
+
+#[test]
+fn a_kept_record_keeps_only_what_its_duty_needs() {
+    // covers: N6
+    use std::collections::BTreeMap;
+    use tutela_core::datamap::{Action, Row};
+    let map = datamap::load("demo-operator.toml", DEMO, &reference())
+        .unwrap_or_else(|e| unreachable!("{e}"));
+    let t = |name: &str| map.table(name).unwrap_or_else(|| unreachable!("{name}"));
+    let row = |key: &str, parent: Option<&str>, from: Option<&str>| Row {
+        key: key.to_owned(),
+        parents: vec![parent.map(str::to_owned)],
+        retention_from: from.map(str::to_owned),
+        values: Vec::new(),
+    };
+    let customer = Row {
+        parents: Vec::new(),
+        ..row("1", None, None)
+    };
+    let rows = BTreeMap::from([
+        (t("customers"), vec![customer]),
+        (
+            t("invoices"),
+            vec![row("60", Some("1"), Some("2025-03-01"))],
+        ),
+    ]);
+    let now: jiff::Timestamp = "2026-11-30T12:00:00Z"
+        .parse()
+        .unwrap_or_else(|e| unreachable!("{e}"));
+    let actions = datamap::plan_erasure(&map, &reference(), &rows, now);
+    let restrict = |table: usize| {
+        actions
+            .iter()
+            .find_map(|a| match a {
+                Action::Restrict {
+                    table: x,
+                    kept,
+                    erased,
+                    ..
+                } if *x == table => Some((kept.clone(), erased.clone())),
+                _ => None,
+            })
+            .unwrap_or_else(|| unreachable!("{table} is restricted: {actions:?}"))
+    };
+    let (kept, erased) = restrict(t("customers"));
+    assert_eq!(kept, ["customer_no", "name", "street", "city"]);
+    assert_eq!(erased, ["email", "birth_date"]);
+    let (kept, erased) = restrict(t("invoices"));
+    assert_eq!(kept, ["issued_at", "amount_cents"]);
+    assert_eq!(erased, ["iban"]);
+}
+
+#[test]
+fn keep_names_fields_of_its_table() {
+    let text = format!(
+        "{HEAD}[[table]]\nname = \"people\"\nkeep = [\"name\", \"shoe\"]\n[[table.field]]\nname = \"name\"\ncategory = \"identity\"\n"
+    );
+    let e = errors(&text);
+    assert!(
+        e.contains("map.toml:8:17: error: `shoe` in `keep` is not a field of table `people`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn identifiers_are_never_rectified_and_fields_say_who_may() {
+    use tutela_core::datamap::Rectify;
+    let map = datamap::load("demo-operator.toml", DEMO, &reference())
+        .unwrap_or_else(|e| unreachable!("{e}"));
+    let rule = |name: &str| {
+        map.tables
+            .iter()
+            .flat_map(|t| &t.fields)
+            .find(|f| f.name == name)
+            .map(|f| f.rectify)
+    };
+    assert_eq!(rule("email"), Some(Rectify::Person));
+    assert_eq!(rule("city"), Some(Rectify::Agent));
+    assert_eq!(rule("birth_date"), Some(Rectify::Agent));
+    for id in ["customer_no", "iccid", "imsi", "msisdn", "imei"] {
+        assert_eq!(rule(id), Some(Rectify::Nobody), "{id}");
+    }
+    // An identifier declared correctable is refused, at its rule.
+    let text = format!(
+        "{HEAD}[[table]]\nname = \"people\"\n[[table.field]]\nname = \"imsi\"\ncategory = \"device\"\nidentifies = \"imsi\"\nrectify = \"person\"\n"
+    );
+    let e = errors(&text);
+    assert!(
+        e.contains("map.toml:12:11: error: `imsi` is an identifier (imsi); identifiers never change through a request"),
+        "{e}"
+    );
+    let text = format!(
+        "{HEAD}[[table]]\nname = \"people\"\n[[table.field]]\nname = \"city\"\ncategory = \"contact\"\nrectify = \"anyone\"\n"
+    );
+    assert!(
+        errors(&text).contains("unknown rectification rule `anyone`"),
+        "{}",
+        errors(&text)
+    );
+}

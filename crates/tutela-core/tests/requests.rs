@@ -256,3 +256,49 @@ fn unclassified_requests_are_classified_before_they_run() {
         Err(TransitionError::NotClassifiable)
     );
 }
+
+// covers: N9a, N9e
+#[test]
+fn no_data_held_is_its_own_final_answer_and_only_after_verification() {
+    // Only a verified request about someone can be answered with "no data about you is held":
+    // before the identity check nothing about the person may be told.
+    for early in [
+        vec![Transition::NoDataHeld],
+        vec![Transition::AwaitVerification, Transition::NoDataHeld],
+    ] {
+        assert!(
+            matches!(
+                walk(&new(RequestType::Erasure), &early),
+                Err(TransitionError::NotAllowed {
+                    to: "no_data_held",
+                    ..
+                })
+            ),
+            "{early:?}"
+        );
+    }
+    let verified = [
+        Transition::AwaitVerification,
+        Transition::Verify(Verification::Agent),
+    ];
+    for t in [RequestType::Access, RequestType::Erasure] {
+        // Decided before the steps are planned, or after the worker took it up.
+        for started in [false, true] {
+            let mut path = verified.to_vec();
+            if started {
+                path.push(Transition::Start);
+            }
+            path.push(Transition::NoDataHeld);
+            let s = walk(&new(t), &path).unwrap_or_else(|e| unreachable!("{e}"));
+            assert_eq!(s.status, Status::NoDataHeld);
+            assert_ne!(s.status, Status::Completed, "never a completed {t:?}");
+            assert!(s.status.is_final());
+            assert_eq!(
+                walk(&s, &[Transition::Complete]),
+                Err(TransitionError::Final("no_data_held"))
+            );
+        }
+    }
+    assert_eq!(Status::parse("no_data_held"), Some(Status::NoDataHeld));
+    assert_eq!(Transition::NoDataHeld.name(), "no_data_held");
+}

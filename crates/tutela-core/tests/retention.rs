@@ -106,6 +106,56 @@ fn the_demo_plan_sweeps_children_before_parents() {
     assert!(pos("customers").is_none() && pos("tickets").is_none());
 }
 
+// Issue 31: the plan counted only invoices with no payment left, the run deleted those freed
+// by deleting their payments in the same sweep too. The due rows of a parent now name the
+// children swept before it, with what makes their rows go.
+// covers: N6
+#[test]
+fn a_parent_is_due_with_the_children_swept_before_it() {
+    let (p, map) = demo();
+    let plan = plan_sweep(&p, std::slice::from_ref(&map), date(2026, 12, 1));
+    let pos = |n: &str| {
+        plan.targets
+            .iter()
+            .position(|t| t.table_name == n)
+            .unwrap_or_else(|| unreachable!("no target {n}"))
+    };
+    let invoices = plan
+        .due_rows(pos("invoices"))
+        .unwrap_or_else(|| unreachable!("invoices"));
+    assert_eq!(invoices.target.table_name, "invoices");
+    assert_eq!(invoices.children.len(), 1);
+    let payments = &invoices.children[0];
+    assert_eq!(
+        (payments.table_name.as_str(), payments.column.as_str()),
+        ("payments", "invoice_id")
+    );
+    let swept = payments
+        .swept
+        .as_ref()
+        .unwrap_or_else(|| unreachable!("payments run before invoices"));
+    assert_eq!(swept.target.column, "paid_at");
+    assert!(swept.children.is_empty());
+    // Usage records reference SIMs, which have no rule: nothing cascades there.
+    let usage = plan
+        .due_rows(pos("usage_records"))
+        .unwrap_or_else(|| unreachable!("usage"));
+    assert!(usage.children.is_empty());
+    assert!(plan.due_rows(plan.targets.len()).is_none());
+    // A child that runs after its parent (not in this plan's order) deletes nothing first.
+    let mut reversed = plan.clone();
+    reversed.targets.reverse();
+    let ix = reversed
+        .targets
+        .iter()
+        .position(|t| t.table_name == "invoices")
+        .unwrap_or_default();
+    let late = reversed
+        .due_rows(ix)
+        .unwrap_or_else(|| unreachable!("invoices"));
+    assert!(late.children[0].swept.is_none());
+}
+
 #[test]
 fn an_erasure_is_not_held_back_by_a_limit() {
     // covers: N7b

@@ -95,6 +95,39 @@ pub async fn schedule(
     Ok(record)
 }
 
+/// The checks every server makes when a version takes effect ([`tick`]), made before it is
+/// scheduled, so that a version they would refuse is refused at once: the files validate, and
+/// no consent purpose is widened without a renewal rule, neither against the version in force
+/// (the activated one, else `running`: the policy file the servers started with) nor against
+/// a version scheduled to take effect before it.
+pub async fn preflight(
+    store: &AnyStore,
+    sources: &[RecordedSource],
+    root: &str,
+    effective_at: Option<Timestamp>,
+    running: &CompiledPolicy,
+    now: Timestamp,
+) -> Result<CompiledPolicy, ActivationError> {
+    let next = compile(sources, root)?;
+    match in_force(store).await? {
+        Some((current, _)) => check_renewals(&current, &next)?,
+        None => check_renewals(running, &next)?,
+    }
+    let at = effective_at.unwrap_or(now);
+    if at < now {
+        return Err(ActivationError::InThePast(at));
+    }
+    for a in store.activations().await? {
+        if a.status == "scheduled"
+            && a.effective_at <= at
+            && let Ok(earlier) = load(&a)
+        {
+            check_renewals(&earlier, &next)?;
+        }
+    }
+    Ok(next)
+}
+
 fn load(record: &ActivationRecord) -> Result<CompiledPolicy, ActivationError> {
     let sources: Vec<RecordedSource> =
         serde_json::from_str(&record.sources).map_err(|_| ActivationError::Changed)?;

@@ -311,7 +311,9 @@ pub struct VerifyPost {
 pub struct AgentVerifyPost {
     /// How the identity was checked (letter with signature, call-back to the number on file…).
     pub note: String,
-    /// The agent's id; recorded with the transition.
+    /// The agent who checked the identity (their operator name or id); recorded with the
+    /// transition. Required: a verification always names who made it.
+    #[schema(required = true, nullable = false)]
     pub agent: Option<String>,
     /// The person, when the request did not name them.
     pub subject: Option<String>,
@@ -348,6 +350,10 @@ pub struct StepView {
     pub last_error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_attempt_at: Option<String>,
+    /// For a finished step that acts on data: how many rows (or, in tutela, events) it found
+    /// or acted on; 0 says it found nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub found: Option<u64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -380,6 +386,10 @@ pub struct RequestView {
     pub steps: Vec<StepView>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<RequestEventView>,
+    /// The persons the request's identifiers found before verification (to the agent who
+    /// verifies; never shown to the requester); only on `GET /v1/requests/{id}`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<CandidateView>,
     /// True when a create with this Idempotency-Key had happened before.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub duplicate: bool,
@@ -563,4 +573,13 @@ pub struct TcfRecorded {
     pub tcf_purposes: Vec<u16>,
     pub vendors: Vec<u16>,
     pub policy_version: u8,
+}
+
+/// A person a request's identifiers found.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CandidateView {
+    /// The person's id (customer number): what `verify-by-agent` takes as `subject`.
+    pub subject: String,
+    /// Where the person was found: `tutela`, or a dataset id.
+    pub found_in: Vec<String>,
 }

@@ -220,17 +220,21 @@ impl Sweeper<'_> {
         let plan = self.plan(day(now));
         let held = self.held().await?;
         let mut out = Vec::new();
-        for t in &plan.targets {
+        for (ix, t) in plan.targets.iter().enumerate() {
             let keys = held
                 .get(&(t.dataset.clone(), t.table))
                 .cloned()
                 .unwrap_or_default();
+            let Some(rows) = plan.due_rows(ix) else {
+                continue;
+            };
             let (due, error) = match self.connector(&t.dataset) {
                 // A broken dataset is not even counted: its map does not say what is there.
                 Some(c) if matches!(c.status(), MapStatus::Broken(_)) => {
                     (None, c.writable().await.err().map(|e| e.to_string()))
                 }
-                Some(c) => match c.count_due(t, &keys).await {
+                // Cascades counted: what the run deletes, parents freed by it included.
+                Some(c) => match c.count_due(&rows, &held_in(&held, &t.dataset)).await {
                     Ok(n) => (Some(n), None),
                     Err(e) => (None, Some(e.to_string())),
                 },
@@ -282,14 +286,10 @@ impl Sweeper<'_> {
         // that would find more stops for a new plan.
         let held = self.held().await?;
         let mut tables = Vec::new();
-        for t in &plan.targets {
-            let keys = held
-                .get(&(t.dataset.clone(), t.table))
-                .cloned()
-                .unwrap_or_default();
-            let planned = match self.connector(&t.dataset) {
-                Some(c) => c.count_due(t, &keys).await.ok(),
-                None => None,
+        for (ix, t) in plan.targets.iter().enumerate() {
+            let planned = match (self.connector(&t.dataset), plan.due_rows(ix)) {
+                (Some(c), Some(rows)) => c.count_due(&rows, &held_in(&held, &t.dataset)).await.ok(),
+                _ => None,
             };
             tables.push(TableProgress {
                 dataset: t.dataset.clone(),
@@ -372,20 +372,19 @@ impl Sweeper<'_> {
         if untouched {
             let mut grew = Vec::new();
             for tp in &mut progress.tables {
-                let Some(target) = find_target(&plan, tp) else {
+                let Some(rows) = find_index(&plan, tp).and_then(|ix| plan.due_rows(ix)) else {
                     continue;
                 };
-                let Some(c) = self.connector(&target.dataset) else {
+                let Some(c) = self.connector(&rows.target.dataset) else {
                     continue;
                 };
-                if !self.settings.sweeps(&target.dataset) {
+                if !self.settings.sweeps(&rows.target.dataset) {
                     continue;
                 }
-                let keys = held
-                    .get(&(target.dataset.clone(), target.table))
-                    .cloned()
-                    .unwrap_or_default();
-                match c.count_due(target, &keys).await {
+                match c
+                    .count_due(&rows, &held_in(&held, &rows.target.dataset))
+                    .await
+                {
                     Ok(n) if tp.planned.is_none_or(|p| n > p) => {
                         grew.push(format!(
                             "{}.{}: {} planned, {n} due now",
@@ -683,9 +682,25 @@ impl Sweeper<'_> {
 }
 
 fn find_target<'p>(plan: &'p SweepPlan, tp: &TableProgress) -> Option<&'p SweepTarget> {
+    find_index(plan, tp).and_then(|ix| plan.targets.get(ix))
+}
+
+fn find_index(plan: &SweepPlan, tp: &TableProgress) -> Option<usize> {
     plan.targets
         .iter()
-        .find(|t| t.dataset == tp.dataset && t.table_name == tp.table && t.rule == tp.rule)
+        .position(|t| t.dataset == tp.dataset && t.table_name == tp.table && t.rule == tp.rule)
+}
+
+/// The keys held in `dataset`, per table index of its map (what a count of due rows, cascades
+/// included, leaves out).
+fn held_in(
+    held: &BTreeMap<(String, usize), BTreeSet<String>>,
+    dataset: &str,
+) -> BTreeMap<usize, BTreeSet<String>> {
+    held.iter()
+        .filter(|((d, _), _)| d == dataset)
+        .map(|((_, ti), keys)| (*ti, keys.clone()))
+        .collect()
 }
 
 /// Approves the plan of the open sweep `id` that waits for it, in the name of the operator

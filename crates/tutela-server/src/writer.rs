@@ -72,9 +72,14 @@ pub(crate) async fn run(engine: Weak<Engine>, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
+/// How the reason of the restriction an erasure request records begins when the operator's
+/// databases kept records under a retention duty (requests/worker.rs); the erasure keeps it.
+pub const RETAINED_RECORDS: &str = "kept under a retention duty";
+
 /// The ledger rows whose evidence a legal duty keeps past an erasure: consents of purposes
 /// with `consent_evidence_kept`, within that period from the grant or the last use (section 7a
-/// UWG), and the uses themselves.
+/// UWG), and the uses themselves; and the restriction of records the operator's databases
+/// keep under a retention duty (its reason names tables, rules, dates and fields, no value).
 pub fn evidence_to_keep(
     policy: &tutela_core::policy::Policy,
     history: &[tutela_store::StoredEvent],
@@ -82,6 +87,17 @@ pub fn evidence_to_keep(
 ) -> Vec<i64> {
     use tutela_core::ledger::EventKind;
     let mut keep = Vec::new();
+    keep.extend(
+        history
+            .iter()
+            .filter(|e| {
+                matches!(e.event.kind, EventKind::Restriction { active: true })
+                    && e.reason
+                        .as_deref()
+                        .is_some_and(|r| r.starts_with(RETAINED_RECORDS))
+            })
+            .map(|e| e.event.seq),
+    );
     for (i, e) in history.iter().enumerate() {
         let EventKind::Consent {
             purpose,

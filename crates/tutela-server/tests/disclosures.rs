@@ -18,7 +18,7 @@ async fn report(app: &TestApp, subject: &str) -> serde_json::Value {
     app.call(
         "POST",
         &format!("/v1/requests/{id}/verify-by-agent"),
-        Some(json!({"note": "id card"})),
+        Some(json!({"note": "id card", "agent": "agent-1"})),
     )
     .await;
     Worker {

@@ -475,22 +475,38 @@ async fn unknown_requesters_wait_for_an_agent(app: &TestApp) {
     );
     let (s, _, p) = app.act(&id, "verify-by-agent", json!({"note": " "})).await;
     assert_eq!((s.as_u16(), p["field"].as_str()), (422, Some("note")));
-    let (s, _, v) = app.act(&id, "verify-by-agent", json!({"note": "letter with signature matching the contract", "agent": "agent-7", "subject": "X-9"})).await;
+    // Issue 31: an agent names only a person the request found or one who exists; X-9 is
+    // neither (the old code took any id and completed an access about nobody).
+    let (s, _, p) = app.act(&id, "verify-by-agent", json!({"note": "letter with signature matching the contract", "agent": "agent-7", "subject": "X-9"})).await;
+    assert_eq!(
+        (s.as_u16(), p["field"].as_str()),
+        (422, Some("subject")),
+        "{p}"
+    );
+    // Nobody was found for the address: verified without a name.
+    let (s, _, v) = app
+        .act(
+            &id,
+            "verify-by-agent",
+            json!({"note": "letter with signature matching the contract", "agent": "agent-7"}),
+        )
+        .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["verification"], "agent");
-    assert_eq!(v["subject"], "X-9");
+    assert!(v.get("subject").is_none(), "{v}");
     // Unclassified: the worker leaves it for the agent.
     assert_eq!(tick(app).await.started, 0);
     let (s, _, v) = app.act(&id, "classify", json!({"type": "access"})).await;
     assert_eq!(s, 200, "{v}");
     tick(app).await;
     let (_, _, v) = app.call("GET", &format!("/v1/requests/{id}"), None).await;
-    assert_eq!(v["status"], "completed");
+    // Nothing about the stranger is held anywhere: that is the answer, not a completed access.
+    assert_eq!(v["status"], "no_data_held", "{v}");
     assert_eq!(v["events"][2]["actor"], "agent-7");
     let (_, _, rep) = app
         .call("GET", &format!("/v1/requests/{id}/result"), None)
         .await;
-    assert_eq!(rep["processed"], false, "tutela knows nothing of X-9");
+    assert_eq!(rep["outcome"], "no_data_held", "{rep}");
 }
 
 // covers: N9h

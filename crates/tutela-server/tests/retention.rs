@@ -1062,3 +1062,90 @@ async fn a_sweep_above_the_approval_size_waits_even_for_known_rules() {
     app.finish().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Issue 31: the plan counted only invoices without a payment left, and the run deleted the
+/// invoices freed by deleting their payments first as well, more than the DPO approved. The
+/// plan over the API and the plan approved now count those, leave out a held payment and the
+/// invoice it references, and the run deletes exactly what they say, table by table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_approved_plan_is_what_the_sweep_deletes_cascades_included() {
+    // covers: N5a, N6, N7b
+    use serde_json::json;
+    let (c, dir) = operator_db().await;
+    let app = app_with(&c).await;
+    let per_table = |v: &serde_json::Value,
+                     field: &str|
+     -> std::collections::BTreeMap<String, serde_json::Value> {
+        v["tables"]
+            .as_array()
+            .expect("tables")
+            .iter()
+            .map(|t| {
+                (
+                    t["table"].as_str().unwrap_or_default().to_owned(),
+                    t[field].clone(),
+                )
+            })
+            .collect()
+    };
+    // Both invoices of 2016 go once their payments went first, in the same sweep.
+    let (_, _, plan) = app
+        .call("GET", "/v1/retention/plan?at=2026-12-01T03:00:00Z", None)
+        .await;
+    let due = per_table(&plan, "due");
+    assert_eq!(
+        (due["invoices"].clone(), due["payments"].clone()),
+        (json!(2), json!(2)),
+        "{plan}"
+    );
+    // Payment 2 is held: it stays, and so does invoice 2, which it references.
+    let (s, _, hold) = app
+        .call(
+            "POST",
+            "/v1/legal-holds",
+            Some(json!({"dataset": "operator", "table": "payments", "record_key": "2", "reference": "audit 2027", "placed_by": "dpo-1"})),
+        )
+        .await;
+    assert_eq!(s, axum::http::StatusCode::CREATED, "{hold}");
+    let (_, _, plan) = app
+        .call("GET", "/v1/retention/plan?at=2026-12-01T03:00:00Z", None)
+        .await;
+    let due = per_table(&plan, "due");
+    assert_eq!(
+        (
+            due["usage_records"].clone(),
+            due["invoices"].clone(),
+            due["payments"].clone()
+        ),
+        (json!(40), json!(1), json!(1)),
+        "{plan}"
+    );
+
+    let worker = Worker {
+        requests: app.requests.clone(),
+    };
+    let t0 = at("2026-12-01T03:00:00Z");
+    let r = worker.tick(t0).await.expect("tick");
+    assert_eq!(r.retention_deleted, 0, "waits for approval: {r:?}");
+    let (_, _, list) = app.call("GET", "/v1/retention/sweeps", None).await;
+    assert_eq!(
+        per_table(&list[0], "planned"),
+        due,
+        "the plan shown for approval: {list}"
+    );
+    approve_open(&app).await;
+    let r = worker.tick(t0).await.expect("tick");
+    assert!(
+        r.retention_finished,
+        "runs what was approved, no new plan: {r:?}"
+    );
+    assert_eq!(r.retention_deleted, 42);
+    let (_, _, list) = app.call("GET", "/v1/retention/sweeps", None).await;
+    assert_eq!(
+        per_table(&list[0], "deleted"),
+        per_table(&list[0], "planned"),
+        "the plan is what ran: {list}"
+    );
+    app.finish().await;
+    let _ = std::fs::remove_dir_all(dir);
+}

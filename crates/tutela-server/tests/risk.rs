@@ -392,7 +392,7 @@ async fn a_risk_check_end_to_end() {
     app.call(
         "POST",
         &format!("/v1/requests/{rid}/verify-by-agent"),
-        Some(json!({"note": "id card"})),
+        Some(json!({"note": "id card", "agent": "agent-1"})),
     )
     .await;
     let worker = Worker {

@@ -99,6 +99,27 @@ impl TestApp {
         )
     }
 
+    /// PostgreSQL whose request settings `adjust` changes; `None` only outside CI when
+    /// PostgreSQL is unreachable.
+    pub async fn postgres_adjusted(adjust: impl FnOnce(&mut RequestSettings)) -> Option<TestApp> {
+        let pg = PgSchema::create().await?;
+        let store = PgStore::connect_in_schema(&pg.url, Some(&pg.schema))
+            .await
+            .expect("pg")
+            .with_vault(vault(&temp_dir("server-keys")).await);
+        Some(
+            Self::with_adjusted(
+                AnyStore::Postgres(store),
+                Some(pg),
+                None,
+                std::sync::Arc::new(NoMailer),
+                Connectors::default(),
+                adjust,
+            )
+            .await,
+        )
+    }
+
     /// A server on SQLite whose request settings `adjust` changes (e.g. the datasets whose
     /// retention sweeps are on).
     pub async fn sqlite_adjusted(
@@ -144,6 +165,7 @@ impl TestApp {
         // Tests drive the worker themselves, one tick at a time.
         let mut settings = RequestSettings {
             worker_interval: std::time::Duration::from_secs(3600),
+            worker_wake: false,
             pseudonymised_dirs: tutela_server::dataset_files::DatasetDirs::unchecked(vec![
                 std::env::temp_dir(),
             ]),
@@ -243,5 +265,38 @@ impl TestApp {
             serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())
         });
         (status, ct, json)
+    }
+}
+
+/// A path for a pseudonymised dataset file no other test uses, directly in the directory the
+/// test servers keep datasets in (`pseudonymised_dirs` takes files directly in it only).
+pub fn dataset_path(name: &str) -> std::path::PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::env::temp_dir().join(format!("tutela-ds-{}-{n}-{name}", std::process::id()))
+}
+
+impl TestApp {
+    /// PostgreSQL as tutela's store, fulfilling requests in the operator's databases
+    /// `connectors`; `None` only outside CI when PostgreSQL is unreachable.
+    pub async fn postgres_with(
+        mailer: std::sync::Arc<dyn Mailer>,
+        connectors: Connectors,
+    ) -> Option<TestApp> {
+        let pg = PgSchema::create().await?;
+        let store = PgStore::connect_in_schema(&pg.url, Some(&pg.schema))
+            .await
+            .expect("pg")
+            .with_vault(vault(&temp_dir("server-keys")).await);
+        Some(
+            Self::with(
+                AnyStore::Postgres(store),
+                Some(pg),
+                None,
+                mailer,
+                connectors,
+            )
+            .await,
+        )
     }
 }

@@ -206,3 +206,49 @@ impl AnyStore {
         }
     }
 }
+
+/// Sent when a request becomes workable (verified, or failed steps made due), so that the
+/// instance running the request worker takes it up at once; per schema like the ledger's.
+const NOTIFY_REQUESTS: &str = "SELECT pg_notify('tutela_requests_' || current_schema(), '')";
+
+/// Notices that a request became workable, sent by any instance on the same PostgreSQL schema.
+pub struct RequestListener {
+    inner: sqlx::postgres::PgListener,
+}
+
+impl RequestListener {
+    /// Waits for the next notice. `Ok(false)` when the connection was lost and has been made
+    /// again: notices sent meanwhile are gone, so the caller looks for work to catch up.
+    pub async fn next(&mut self) -> Result<bool, StoreError> {
+        Ok(self.inner.try_recv().await?.is_some())
+    }
+}
+
+impl AnyStore {
+    /// Tells every instance on this PostgreSQL schema that a request became workable; nothing
+    /// on SQLite, which one process owns.
+    pub async fn notify_requests(&self) -> Result<(), StoreError> {
+        match self {
+            AnyStore::Sqlite(_) => Ok(()),
+            AnyStore::Postgres(s) => {
+                sqlx::query(NOTIFY_REQUESTS).execute(&s.pool).await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Notices of requests that became workable on any instance; `None` for SQLite.
+    pub async fn request_listener(&self) -> Result<Option<RequestListener>, StoreError> {
+        match self {
+            AnyStore::Sqlite(_) => Ok(None),
+            AnyStore::Postgres(s) => {
+                let schema: String = sqlx::query_scalar("SELECT current_schema()")
+                    .fetch_one(&s.pool)
+                    .await?;
+                let mut inner = sqlx::postgres::PgListener::connect_with(&s.pool).await?;
+                inner.listen(&format!("tutela_requests_{schema}")).await?;
+                Ok(Some(RequestListener { inner }))
+            }
+        }
+    }
+}

@@ -59,7 +59,7 @@ mod web;
 use std::future::Future;
 
 pub use activations::{ActivationRecord, ActivationStore};
-pub use cluster::{ClusterStore, LedgerListener};
+pub use cluster::{ClusterStore, LedgerListener, RequestListener};
 pub use disclosures::{DisclosureRecord, DisclosureStore};
 pub use erasure::PERSON_ERASED;
 pub use error::StoreError;

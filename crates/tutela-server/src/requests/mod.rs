@@ -37,8 +37,13 @@ pub struct RequestSettings {
     pub result_retention: SignedDuration,
     /// How long the personal parts of a finished request are kept.
     pub request_retention: SignedDuration,
-    /// How often the worker looks for work.
+    /// How often the worker looks for work when nothing wakes it, and runs its housekeeping
+    /// (purges, expiries, retention sweeps).
     pub worker_interval: Duration,
+    /// Whether the worker is woken at once when a request becomes workable (verified,
+    /// classified, failed steps retried), here or, on PostgreSQL, on another instance; off,
+    /// it only looks every `worker_interval` (tests that drive the worker tick by tick).
+    pub worker_wake: bool,
     /// How many requests the worker runs side by side.
     pub worker_concurrency: usize,
     /// Where people reach tutela's privacy center (links in mails and objection notices).
@@ -70,6 +75,7 @@ impl Default for RequestSettings {
             result_retention: SignedDuration::from_hours(30 * 24),
             request_retention: SignedDuration::from_hours(30 * 24),
             worker_interval: Duration::from_secs(1),
+            worker_wake: true,
             worker_concurrency: 16,
             public_url: "http://127.0.0.1:8080".into(),
             retry_base: Duration::from_secs(5),
@@ -109,6 +115,18 @@ pub enum RequestError {
     Erased,
     #[error("storage failed: {0}")]
     Storage(String),
+    /// The request found a person (or several) but does not name one: an agent must name the
+    /// person the identity check was about.
+    #[error("the request names no person; name the person found (the subject id)")]
+    SubjectRequired { candidates: usize },
+    /// The named person is neither one the request's identifiers found nor anyone tutela or
+    /// the operator's databases know.
+    #[error("the named person is not one the request found, nor anyone known")]
+    SubjectUnknown,
+    /// A dataset could not be asked who the request is about: nothing is decided on a partial
+    /// answer.
+    #[error("the person could not be looked up in every dataset: {0}")]
+    Unresolved(String),
 }
 
 impl From<StoreError> for RequestError {
@@ -146,6 +164,16 @@ pub struct Requests {
     pub(crate) in_flight: std::sync::Mutex<std::collections::HashSet<String>>,
     /// This process's name in leases (retention sweeps).
     pub(crate) owner: String,
+    /// Wakes this process's worker when a request becomes workable, so that it does not wait
+    /// for its next look.
+    pub(crate) wake: Arc<tokio::sync::Notify>,
+}
+
+impl Drop for Requests {
+    /// Wakes the worker so that it sees the service gone and ends, rather than at its next look.
+    fn drop(&mut self) {
+        self.wake.notify_one();
+    }
 }
 
 /// Where requests are fulfilled beyond tutela's own records.
@@ -198,6 +226,7 @@ impl Requests {
             connectors: fulfilment.connectors,
             notifier: fulfilment.notifier,
             in_flight: std::sync::Mutex::default(),
+            wake: Arc::default(),
             owner: engine.instance.clone(),
             engine,
         }
@@ -327,6 +356,9 @@ impl Requests {
         mut r: RequestRecord,
         now: Timestamp,
     ) -> Result<RequestRecord, RequestError> {
+        // Who the request is about, through every identifier it carries, before anyone
+        // verifies it: the agent sees the candidates (never the requester).
+        let resolution = self.resolve(&r).await?;
         let target = self.address_on_file(&r).await?;
         let mut method = "agent";
         if let Some((subject, email)) = &target {
@@ -374,12 +406,22 @@ impl Requests {
                 }
             }
         }
+        // The candidates' ids are personal data: kept in the transition's note (sealed, purged
+        // with the request), the body only counts them.
+        let note = (!resolution.candidates.is_empty())
+            .then(|| serde_json::to_string(&resolution.candidates).ok())
+            .flatten();
         self.transition(
             r,
             Transition::AwaitVerification,
             "system",
-            None,
-            json!({"method": method}),
+            note,
+            json!({
+                "method": method,
+                "candidates": resolution.candidates.len(),
+                "unnamed": resolution.unnamed,
+                "unavailable": resolution.unavailable,
+            }),
             now,
             |_| {},
         )
@@ -427,7 +469,20 @@ impl Requests {
             note,
         };
         self.store().update_request(&r, &event).await?;
+        if r.status == "verified" {
+            self.wake_worker().await;
+        }
         Ok(r)
+    }
+
+    /// Tells the worker, this process's and (through the store's notices) every other
+    /// instance's, that a request has work due now. A lost notice costs only time: the worker
+    /// still looks every `worker_interval`.
+    pub(crate) async fn wake_worker(&self) {
+        self.wake.notify_one();
+        if let Err(e) = self.store().notify_requests().await {
+            tracing::warn!(error = %e, "the notice to other instances' workers failed; they find the request at their next look");
+        }
     }
 
     /// Makes the failed steps of a request due now (an agent's retry after fixing a connector);
@@ -457,6 +512,9 @@ impl Requests {
             note: None,
         };
         self.store().update_request(&r, &event).await?;
+        if reset > 0 {
+            self.wake_worker().await;
+        }
         Ok(reset)
     }
 
@@ -523,6 +581,7 @@ impl Requests {
             return Err(TransitionError::ReasonMissing.into());
         }
         let r = self.get(id).await?;
+        self.check_named_subject(&r, subject.as_deref()).await?;
         let r = self
             .transition(
                 r,
@@ -702,7 +761,10 @@ impl Requests {
         if r.verification.is_none() {
             return Err(RequestError::NotVerified);
         }
-        if !matches!(r.status.as_str(), "completed" | "partially_refused") {
+        if !matches!(
+            r.status.as_str(),
+            "completed" | "partially_refused" | "no_data_held"
+        ) {
             return Err(RequestError::NotReady);
         }
         if let Some(bytes) = self.store().result(id, format).await? {
@@ -727,5 +789,298 @@ impl Requests {
         } else {
             RequestError::Gone
         })
+    }
+}
+
+/// A person a request may be about, found before its verification from the identifiers it
+/// carries.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Candidate {
+    /// The person's id (the customer number).
+    pub subject: String,
+    /// Where they were found: `tutela` (the ledger and tutela's own records) or a dataset id.
+    pub found_in: Vec<String>,
+}
+
+/// Who a request is about, as far as tutela and the operator's databases can tell.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Resolution {
+    pub candidates: Vec<Candidate>,
+    /// Datasets that hold rows for the identifiers in a person table without a customer number
+    /// (a person tutela cannot name by id).
+    pub unnamed: Vec<String>,
+    /// Datasets that could not be asked (away); the resolution is incomplete.
+    pub unavailable: Vec<String>,
+}
+
+impl Resolution {
+    /// Whether anything at all is held for the identifiers.
+    pub fn holds_data(&self) -> bool {
+        !self.candidates.is_empty() || !self.unnamed.is_empty()
+    }
+
+    fn add(&mut self, subject: &str, source: &str) {
+        match self.candidates.iter_mut().find(|c| c.subject == subject) {
+            Some(c) => {
+                if !c.found_in.iter().any(|f| f == source) {
+                    c.found_in.push(source.to_owned());
+                }
+            }
+            None => self.candidates.push(Candidate {
+                subject: subject.to_owned(),
+                found_in: vec![source.to_owned()],
+            }),
+        }
+    }
+}
+
+/// The identifiers a request carries: the id it names (a customer number), the address it
+/// came from, and those its details name (`details.identities`, e.g. `{"msisdn": "4915…"}`).
+pub fn request_identities(r: &RequestRecord) -> tutela_connectors::Identities {
+    let mut ids = tutela_connectors::Identities::new();
+    if let Some(s) = &r.subject {
+        ids.insert("customer_number".into(), vec![s.clone()]);
+    }
+    if let Some(e) = &r.email {
+        ids.insert("email".into(), vec![e.clone()]);
+    }
+    let details: serde_json::Value = r
+        .details
+        .as_deref()
+        .and_then(|d| serde_json::from_str(d).ok())
+        .unwrap_or(serde_json::Value::Null);
+    for (kind, values) in details["identities"].as_object().into_iter().flatten() {
+        let list = ids.entry(kind.clone()).or_default();
+        match values {
+            serde_json::Value::String(v) => list.push(v.clone()),
+            serde_json::Value::Array(vs) => {
+                list.extend(vs.iter().filter_map(|v| v.as_str().map(str::to_owned)))
+            }
+            _ => {}
+        }
+    }
+    ids
+}
+
+impl Requests {
+    /// Whether tutela itself holds anything about `subject`: ledger entries, an address on
+    /// file, disclosures, risk checks.
+    pub(crate) async fn tutela_holds(&self, subject: &str) -> Result<bool, RequestError> {
+        let store = self.store();
+        if store.subject(subject).await?.is_some() || !store.history(subject).await?.is_empty() {
+            return Ok(true);
+        }
+        if !tutela_store::DisclosureStore::disclosures_of(store, subject)
+            .await?
+            .is_empty()
+        {
+            return Ok(true);
+        }
+        Ok(!tutela_store::RiskStore::risk_checks_of(store, subject)
+            .await?
+            .is_empty())
+    }
+
+    /// Looks the identifiers up in tutela and in every dataset (through the connectors' find).
+    pub(crate) async fn resolve_ids(
+        &self,
+        ids: &tutela_connectors::Identities,
+    ) -> Result<Resolution, RequestError> {
+        let mut res = Resolution::default();
+        for s in ids.get("customer_number").into_iter().flatten() {
+            if self.tutela_holds(s).await? {
+                res.add(s, "tutela");
+            }
+        }
+        for e in ids.get("email").into_iter().flatten() {
+            if let Some(s) = self.store().subject_by_email(e).await? {
+                res.add(&s, "tutela");
+            }
+        }
+        for c in &self.connectors {
+            match c.find(ids).await {
+                Ok(found) => {
+                    for p in found {
+                        match p.customer_number {
+                            Some(n) => res.add(&n, &c.map.id),
+                            None => {
+                                if !res.unnamed.contains(&c.map.id) {
+                                    res.unnamed.push(c.map.id.clone());
+                                }
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    // Names the dataset and why, never a value.
+                    tracing::warn!(dataset = %c.map.id, error = %e, "a dataset could not be asked who a request is about");
+                    res.unavailable.push(c.map.id.clone());
+                }
+            }
+        }
+        Ok(res)
+    }
+
+    /// Who the request is about, from every identifier it carries.
+    pub async fn resolve(&self, r: &RequestRecord) -> Result<Resolution, RequestError> {
+        self.resolve_ids(&request_identities(r)).await
+    }
+
+    /// The candidates recorded when the request's identity check started (for agents).
+    pub async fn candidates(&self, id: &str) -> Result<Vec<Candidate>, RequestError> {
+        Ok(self
+            .store()
+            .request_events(id)
+            .await?
+            .into_iter()
+            .rev()
+            .find(|e| e.kind == "awaiting_verification")
+            .and_then(|e| e.note)
+            .and_then(|n| serde_json::from_str(&n).ok())
+            .unwrap_or_default())
+    }
+
+    /// An agent's verification names the person: required when the request does not name one
+    /// and its identifiers found someone; the named person must be one found, or one tutela or
+    /// a dataset knows. A request whose identifiers find nobody anywhere may be verified
+    /// without a name: it ends "no data about you is held".
+    async fn check_named_subject(
+        &self,
+        r: &RequestRecord,
+        named: Option<&str>,
+    ) -> Result<(), RequestError> {
+        let resolution = if r.subject.is_none() || named.is_some() {
+            self.resolve(r).await?
+        } else {
+            return Ok(());
+        };
+        if !resolution.unavailable.is_empty() {
+            return Err(RequestError::Unresolved(format!(
+                "dataset(s) {} could not be reached",
+                resolution.unavailable.join(", ")
+            )));
+        }
+        let Some(named) = named else {
+            return if resolution.holds_data() {
+                Err(RequestError::SubjectRequired {
+                    candidates: resolution.candidates.len(),
+                })
+            } else {
+                Ok(())
+            };
+        };
+        if resolution.candidates.iter().any(|c| c.subject == named) {
+            return Ok(());
+        }
+        let mut by_id = tutela_connectors::Identities::new();
+        by_id.insert("customer_number".into(), vec![named.to_owned()]);
+        let known = self.resolve_ids(&by_id).await?;
+        if !known.unavailable.is_empty() {
+            return Err(RequestError::Unresolved(format!(
+                "dataset(s) {} could not be reached",
+                known.unavailable.join(", ")
+            )));
+        }
+        if known.candidates.iter().any(|c| c.subject == named) {
+            Ok(())
+        } else {
+            Err(RequestError::SubjectUnknown)
+        }
+    }
+
+    /// Ends a verified request about a person of whom nothing is held anywhere with that
+    /// answer (Art. 15(1): the confirmation that no data is processed), kept as its result and
+    /// told to the person in German and English.
+    pub(crate) async fn answer_no_data(
+        &self,
+        r: RequestRecord,
+        actor: &str,
+        datasets: &[String],
+        now: Timestamp,
+    ) -> Result<RequestRecord, RequestError> {
+        let r = self
+            .transition(
+                r,
+                Transition::NoDataHeld,
+                actor,
+                None,
+                json!({"searched": {"tutela": true, "datasets": datasets}}),
+                now,
+                |_| {},
+            )
+            .await?;
+        let (de, en) = no_data_texts(&r.request_type);
+        let result = json!({
+            "request": r.id,
+            "type": r.request_type,
+            "outcome": "no_data_held",
+            "answer": {"de": de, "en": en},
+            "searched": {"tutela": true, "datasets": datasets},
+            "generated_at": now.to_string(),
+        });
+        let bytes =
+            serde_json::to_vec_pretty(&result).map_err(|e| RequestError::Storage(e.to_string()))?;
+        let expires = now
+            .checked_add(self.settings.result_retention)
+            .unwrap_or(Timestamp::MAX);
+        self.store()
+            .put_result(&r.id, "json", &bytes, now, expires)
+            .await?;
+        self.tell_person(
+            r,
+            "Ihre Datenschutzanfrage / Your privacy request",
+            &format!("{de}\n\n{en}\n"),
+            now,
+        )
+        .await
+    }
+}
+
+/// The answer to a request about a person of whom nothing is held, in German and English.
+pub fn no_data_texts(request_type: &str) -> (String, String) {
+    (
+        format!(
+            "Wir haben Ihre Datenschutzanfrage ({request_type}) bearbeitet und in allen unseren \
+             Systemen gesucht: Über Sie sind bei uns keine personenbezogenen Daten gespeichert. \
+             Es gibt daher nichts, worüber wir Auskunft geben, und nichts, das wir löschen, \
+             berichtigen oder einschränken könnten."
+        ),
+        format!(
+            "We have handled your privacy request ({request_type}) and searched all our systems: \
+             no data about you is held. So there is nothing to report, and nothing to erase, \
+             correct or restrict."
+        ),
+    )
+}
+
+/// How many rows (or tutela events) a finished step found or acted on, from its output; `None`
+/// for steps that do not act on data (notifications, reports).
+pub fn step_found(step: &str, output: Option<&str>) -> Option<u64> {
+    let v: serde_json::Value = serde_json::from_str(output?).ok()?;
+    let n = |k: &str| v[k].as_u64();
+    let sum = |k: &str| {
+        v[k].as_object()
+            .map(|m| {
+                m.values()
+                    .filter_map(serde_json::Value::as_u64)
+                    .sum::<u64>()
+            })
+            .unwrap_or(0)
+    };
+    match step.split_once(':')?.0 {
+        "10-collect" if step == "10-collect:tutela" => n("events"),
+        "10-collect" => n("rows"),
+        "40-erase" => Some(
+            sum("deleted")
+                + sum("anonymised")
+                + v["restricted"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|k| k["rows"].as_u64()).sum::<u64>())
+                    .unwrap_or(0),
+        ),
+        "40-restrict" => n("rows_flagged"),
+        "40-rectify" => n("rows_corrected"),
+        "50-rectify" => n("changed"),
+        _ => None,
     }
 }

@@ -1,10 +1,11 @@
 //! The request worker: takes verified requests up, runs their steps one at a time, records each
 //! step before the next, and completes the request when every step is done.
 //!
-//! [`Worker::tick`] is the single step tests drive; [`run`] loops it. Every step is idempotent
-//! (ledger writes carry an idempotency key made of the request id and the step, an erasure of an
-//! erased person changes nothing), so a crash between a step and its record repeats the step
-//! without doing it twice. A failed step is recorded with its error kind and retried with
+//! [`Worker::tick`] is the single step tests drive; [`run`] loops it, and is woken in between
+//! when a request becomes verified (here or, on PostgreSQL, on another instance). Every step is
+//! idempotent (ledger writes carry an idempotency key made of the request id and the step, an
+//! erasure of an erased person changes nothing), so a crash between a step and its record
+//! repeats the step without doing it twice. A failed step is recorded with its error kind and retried with
 //! backoff; the request shows which step waits and why, and the other requests go on.
 
 use std::sync::Arc;
@@ -42,6 +43,30 @@ pub struct TickReport {
     /// Whether that slice finished the sweep, or stopped on an error (it resumes next tick).
     pub retention_finished: bool,
     pub retention_failed: bool,
+}
+
+/// The time within a worker pass: the pass's start, as given (tests choose it), plus the time
+/// elapsed since on the monotonic clock, so that each transition and step carries the time it
+/// happened rather than the pass's start.
+#[derive(Debug, Clone, Copy)]
+pub struct PassClock {
+    start: Timestamp,
+    since: std::time::Instant,
+}
+
+impl PassClock {
+    pub fn starting(start: Timestamp) -> PassClock {
+        PassClock {
+            start,
+            since: std::time::Instant::now(),
+        }
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.start
+            .checked_add(self.since.elapsed())
+            .unwrap_or(Timestamp::MAX)
+    }
 }
 
 /// A request being worked on in this process, released when dropped.
@@ -130,6 +155,21 @@ impl Worker {
         report.retention_deleted = swept.deleted;
         report.retention_finished = swept.finished;
         report.retention_failed = swept.error.is_some();
+        self.take_up(now, &mut report).await?;
+        Ok(report)
+    }
+
+    /// Takes up the workable requests once, without a tick's housekeeping: what the worker
+    /// runs when it is woken.
+    pub async fn pass(&self, now: Timestamp) -> Result<TickReport, RequestError> {
+        let mut report = TickReport::default();
+        self.take_up(now, &mut report).await?;
+        Ok(report)
+    }
+
+    async fn take_up(&self, now: Timestamp, report: &mut TickReport) -> Result<(), RequestError> {
+        let store = self.requests.engine.store.clone();
+        let clock = PassClock::starting(now);
         let open = store
             .list_requests(
                 &[
@@ -153,17 +193,70 @@ impl Worker {
                 continue;
             }
             while running.len() >= self.requests.settings.worker_concurrency.max(1) {
-                collect(&mut running, &mut report).await;
+                collect(&mut running, report).await;
             }
             let worker = Worker {
                 requests: self.requests.clone(),
             };
-            running.spawn(async move { worker.process(r, now).await });
+            running.spawn(async move { worker.process(r, clock).await });
         }
         while !running.is_empty() {
-            collect(&mut running, &mut report).await;
+            collect(&mut running, report).await;
         }
-        Ok(report)
+        Ok(())
+    }
+
+    /// What the worker runs when woken: takes up the workable requests, and lists them again
+    /// whenever `wake` fires meanwhile, so that a request verified while others run starts as
+    /// soon as a slot is free rather than after all of them. Returns when nothing runs and
+    /// nothing new came.
+    pub async fn follow(&self, wake: &tokio::sync::Notify) -> Result<TickReport, RequestError> {
+        let store = self.requests.engine.store.clone();
+        let limit = self.requests.settings.worker_concurrency.max(1);
+        let mut report = TickReport::default();
+        let mut running = tokio::task::JoinSet::new();
+        let mut queued = std::collections::VecDeque::new();
+        let mut relist = true;
+        loop {
+            // Listed again only when a slot is free to take a new request up: under load, a
+            // list per finished request rather than one per wake-up.
+            if relist && running.len() < limit {
+                relist = false;
+                let open = store
+                    .list_requests(&["verified", "in_progress"], 100_000)
+                    .await?;
+                let busy = self
+                    .requests
+                    .in_flight
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone();
+                queued = open
+                    .into_iter()
+                    .filter(|r| {
+                        r.request_type != RequestType::Unclassified.as_str()
+                            && !busy.contains(&r.id)
+                    })
+                    .collect();
+            }
+            while running.len() < limit {
+                let Some(r) = queued.pop_front() else {
+                    break;
+                };
+                let worker = Worker {
+                    requests: self.requests.clone(),
+                };
+                let clock = PassClock::starting(Timestamp::now());
+                running.spawn(async move { worker.process(r, clock).await });
+            }
+            if running.is_empty() && queued.is_empty() && !relist {
+                return Ok(report);
+            }
+            tokio::select! {
+                () = wake.notified(), if !relist => relist = true,
+                () = collect(&mut running, &mut report), if !running.is_empty() => {}
+            }
+        }
     }
 
     /// Opens the retention sweep when it is due and runs a slice of it. A failure is kept
@@ -201,22 +294,31 @@ impl Worker {
 
     /// Starts a verified request and runs what is due of it. A request another tick of this
     /// process is working on is left alone.
-    async fn process(&self, r: RequestRecord, now: Timestamp) -> Result<TickReport, RequestError> {
+    async fn process(
+        &self,
+        r: RequestRecord,
+        clock: PassClock,
+    ) -> Result<TickReport, RequestError> {
         let mut report = TickReport::default();
         let Some(_claim) = Claim::take(&self.requests, &r.id) else {
             return Ok(report);
         };
         let r = if r.status == "verified" {
             report.started += 1;
-            self.start(r, now).await?
+            self.start(r, clock.now()).await?
         } else {
             r
         };
-        self.advance(r, now, &mut report).await?;
+        self.advance(r, clock, &mut report).await?;
         Ok(report)
     }
 
     async fn start(&self, r: RequestRecord, now: Timestamp) -> Result<RequestRecord, RequestError> {
+        let r = match self.who(r, now).await? {
+            Ok(r) => r,
+            // Answered without steps: nothing is held, or nobody was named.
+            Err(done) => return Ok(done),
+        };
         let t = RequestType::parse(&r.request_type).unwrap_or(RequestType::Unclassified);
         let store = &self.requests.engine.store;
         let datasets: Vec<&str> = self
@@ -277,13 +379,19 @@ impl Worker {
     async fn advance(
         &self,
         r: RequestRecord,
-        now: Timestamp,
+        clock: PassClock,
         report: &mut TickReport,
     ) -> Result<(), RequestError> {
+        if tutela_core::request::Status::parse(&r.status).is_some_and(|s| s.is_final()) {
+            // Answered when it was started (no data held, nobody named): no steps to run.
+            return Ok(());
+        }
         let store = self.requests.engine.store.clone();
         let mut steps = store.steps(&r.id).await?;
         let mut refused: Vec<String> = Vec::new();
         for i in 0..steps.len() {
+            // Each step is due, runs and is recorded at its own time.
+            let now = clock.now();
             if steps[i].status == "done" {
                 continue;
             }
@@ -339,8 +447,20 @@ impl Worker {
                 .and_then(|o| serde_json::from_str(o).ok())
                 .unwrap_or(Value::Null);
             for k in report["restricted"].as_array().into_iter().flatten() {
+                // Which data stays: the fields kept (the others were erased in those rows).
+                let kept: Vec<&str> = k["kept"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                let kept = if kept.is_empty() {
+                    String::new()
+                } else {
+                    format!(", fields kept: {}", kept.join(", "))
+                };
                 refused.push(format!(
-                    "{} rows of {}.{} kept until {} ({}: {})",
+                    "{} rows of {}.{} kept until {} ({}: {}){kept}",
                     k["rows"],
                     report["dataset"].as_str().unwrap_or(""),
                     k["table"].as_str().unwrap_or(""),
@@ -349,6 +469,9 @@ impl Worker {
                     k["rule"].as_str().unwrap_or(""),
                 ));
             }
+        }
+        if let Some(why) = nothing_done(&r.request_type, &steps) {
+            refused.push(why);
         }
         let t = if refused.is_empty() {
             Transition::Complete
@@ -362,7 +485,7 @@ impl Worker {
             _ => None,
         };
         self.requests
-            .transition(r, t, "worker", note, json!({}), now, |_| {})
+            .transition(r, t, "worker", note, json!({}), clock.now(), |_| {})
             .await?;
         report.completed += 1;
         Ok(())
@@ -378,13 +501,12 @@ impl Worker {
         let engine = &self.requests.engine;
         let d = details(r);
         let Some(subject) = r.subject.clone() else {
-            // Nobody tutela knows: nothing to collect or change.
-            return match step {
-                "90-report" | "90-export" | "90-summary" => {
-                    self.produce(r, step, now).await.map(|()| None)
-                }
-                _ => Ok(Some(json!({"history": [], "email": null}).to_string())),
-            };
+            // No step reports work it did not do: a request about nobody named is answered
+            // when it starts (no data held) and never runs its steps.
+            return Err(StepError::Refused(format!(
+                "request {} names no person; nothing was done",
+                r.id
+            )));
         };
         let key = format!("request:{}:{step}", r.id);
         let write = |kind: EventKind, reason: Option<String>| NewEvent {
@@ -462,7 +584,8 @@ impl Worker {
                     })
                     .collect();
                 Ok(Some(
-                    json!({"email": email, "history": entries}).to_string(),
+                    json!({"events": entries.len(), "email": email, "history": entries})
+                        .to_string(),
                 ))
             }
             "90-report" | "90-export" | "90-summary" => {
@@ -484,13 +607,27 @@ impl Worker {
                     )
                     .await;
                 }
-                if !state.has(ERASED) {
+                let erased = if state.has(ERASED) {
+                    "already_erased"
+                } else {
+                    // What the operator's databases kept under a retention duty is restricted
+                    // there (flag) and here: the ledger names the records, the ground, the
+                    // date and the fields kept, never a value. Recorded before the tombstone
+                    // (nothing is recorded after it), which keeps it (writer.rs).
+                    if let Some(reason) = retained_records(steps) {
+                        append(
+                            engine,
+                            write(EventKind::Restriction { active: true }, Some(reason)),
+                        )
+                        .await?;
+                    }
                     engine
                         .erase(subject.clone(), now)
                         .await
                         .map_err(engine_error)?;
-                }
-                Ok(None)
+                    "erased"
+                };
+                Ok(Some(json!({"tutela": erased}).to_string()))
             }
             "50-restrict:tutela" => {
                 let reason = d["reason"]
@@ -513,7 +650,8 @@ impl Worker {
             "50-rectify:tutela" => {
                 // tutela itself keeps only the e-mail address; the datasets took the rest.
                 let Some(email) = d["changes"]["email"].as_str() else {
-                    return Ok(None);
+                    // Nothing tutela keeps was to change: the output says so.
+                    return Ok(Some(json!({"fields": [], "changed": 0}).to_string()));
                 };
                 let mut e = write(
                     EventKind::Relationship {
@@ -626,7 +764,15 @@ impl Worker {
         let out = match action {
             "10-collect" => {
                 let rows = c.collect(&ids).await.map_err(connector_error)?;
-                serde_json::to_string(&c.tables(&rows, false))
+                // What was found says so, also when it is nothing: tables 0, rows 0.
+                let tables = c.tables(&rows, false);
+                let found: usize = tables.iter().map(|t| t.rows.len()).sum();
+                serde_json::to_string(&json!({
+                    "dataset": dataset,
+                    "tables": tables.len(),
+                    "rows": found,
+                    "data": tables,
+                }))
             }
             "40-erase" => match self.hold_on(subject).await? {
                 // Nothing of a held person is erased (Art. 17(3)(e): legal claims, N5a); the
@@ -783,7 +929,10 @@ impl Worker {
             .iter()
             .filter(|s| s.step.starts_with("10-collect:") && s.step != "10-collect:tutela")
             .filter_map(|s| s.output.as_deref())
-            .filter_map(|o| serde_json::from_str::<Vec<CollectedTable>>(o).ok())
+            .filter_map(|o| serde_json::from_str::<Value>(o).ok())
+            // `{dataset, tables, rows, data}`; a bare list from before the counts.
+            .map(|v| if v.is_array() { v } else { v["data"].clone() })
+            .filter_map(|v| serde_json::from_value::<Vec<CollectedTable>>(v).ok())
             .flatten()
             .collect();
         let state = engine.subject_state(&subject);
@@ -1014,28 +1163,232 @@ async fn append(engine: &crate::engine::Engine, e: NewEvent) -> Result<Option<St
     engine.append(e).await.map(|_| None).map_err(engine_error)
 }
 
-/// Runs the worker until the requests service is dropped: a tick every interval, the first
-/// one interval after start.
+/// Runs the worker until the requests service is dropped: it takes requests up as soon as it
+/// is woken (a request became workable in this process or, on PostgreSQL, on another
+/// instance), and looks for work with a tick's housekeeping every interval, the first one
+/// interval after start; a lost wake-up costs at most an interval.
 pub async fn run(requests: std::sync::Weak<Requests>) {
+    let Some((wake, interval, woken_by_requests)) = requests.upgrade().map(|r| {
+        (
+            r.wake.clone(),
+            r.settings.worker_interval,
+            r.settings.worker_wake,
+        )
+    }) else {
+        return;
+    };
+    if woken_by_requests {
+        tokio::spawn(other_instances(requests.clone(), wake.clone()));
+    }
+    let mut next_tick = tokio::time::Instant::now() + interval;
     loop {
-        let interval = match requests.upgrade() {
-            Some(r) => r.settings.worker_interval,
-            None => return,
+        let woken = tokio::select! {
+            () = wake.notified() => true,
+            () = tokio::time::sleep_until(next_tick) => false,
         };
-        tokio::time::sleep(interval).await;
         let Some(requests) = requests.upgrade() else {
             return;
         };
+        let full = tokio::time::Instant::now() >= next_tick;
+        if woken && !full && !woken_by_requests {
+            continue;
+        }
+        if full {
+            next_tick = tokio::time::Instant::now() + interval;
+        }
         // One instance of several works at a time; another takes over when its lease lapses.
         let ttl = (interval * 3).max(std::time::Duration::from_secs(30));
         let store = requests.engine.store.clone();
         let owner = requests.owner.clone();
         let worker = Worker { requests };
-        let tick = worker.tick(Timestamp::now());
-        match crate::lease::holding(&store, crate::lease::REQUEST_WORKER, &owner, ttl, tick).await {
+        let now = Timestamp::now();
+        let work = async {
+            if full {
+                worker.tick(now).await
+            } else {
+                worker.follow(&wake).await
+            }
+        };
+        match crate::lease::holding(&store, crate::lease::REQUEST_WORKER, &owner, ttl, work).await {
             Ok(Some(Ok(_)) | None) => {}
             Ok(Some(Err(e))) => tracing::warn!(error = %e, "request worker tick failed; retrying"),
             Err(e) => tracing::warn!(error = %e, "taking the request worker's lease failed"),
         }
     }
+}
+
+/// Wakes this process's worker on other instances' notices (PostgreSQL), so that whichever
+/// instance holds the worker's lease takes a request up at once wherever it was verified.
+async fn other_instances(requests: std::sync::Weak<Requests>, wake: Arc<tokio::sync::Notify>) {
+    const RETRY: std::time::Duration = std::time::Duration::from_secs(5);
+    let mut listener: Option<tutela_store::RequestListener> = None;
+    loop {
+        let Some(r) = requests.upgrade() else {
+            return;
+        };
+        if listener.is_none() {
+            match r.engine.store.request_listener().await {
+                Ok(Some(l)) => listener = Some(l),
+                // SQLite: one process, woken directly.
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "listening for other instances' requests failed; the worker polls");
+                    drop(r);
+                    tokio::time::sleep(RETRY).await;
+                    continue;
+                }
+            }
+        }
+        drop(r);
+        let Some(l) = listener.as_mut() else {
+            continue;
+        };
+        // Bounded, so that the task ends soon after the requests service.
+        match tokio::time::timeout(std::time::Duration::from_secs(30), l.next()).await {
+            // A notice, or a reconnection after which missed notices are caught up by a pass.
+            Ok(Ok(_)) => wake.notify_one(),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "the connection for other instances' requests failed");
+                listener = None;
+                tokio::time::sleep(RETRY).await;
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+impl Worker {
+    /// Who a verified request is about, before its steps are planned: `Ok` with the request
+    /// when there is someone to act for; `Err` with the request answered when nothing about
+    /// the person is held anywhere (`no_data_held`), or when its identifiers found someone but
+    /// nobody was named (refused: the steps would act on nobody). A dataset that cannot be
+    /// asked leaves the request verified, tried again at the next pass.
+    async fn who(
+        &self,
+        r: RequestRecord,
+        now: Timestamp,
+    ) -> Result<Result<RequestRecord, RequestRecord>, RequestError> {
+        let requests = &self.requests;
+        let datasets: Vec<String> = requests
+            .connectors
+            .iter()
+            .map(|c| c.map.id.clone())
+            .collect();
+        let resolution = match &r.subject {
+            Some(subject) => {
+                if requests.tutela_holds(subject).await? {
+                    return Ok(Ok(r));
+                }
+                // The identifiers the steps will use: the id, the address on file, those the
+                // request names.
+                let ids = self
+                    .identities(subject, &details(&r))
+                    .await
+                    .map_err(|e| match e {
+                        StepError::Transient(why) | StepError::Refused(why) => {
+                            RequestError::Storage(why)
+                        }
+                    })?;
+                let res = requests.resolve_ids(&ids).await?;
+                if !res.unavailable.is_empty() {
+                    // Not sure nothing is held: the steps run and retry the dataset.
+                    return Ok(Ok(r));
+                }
+                res
+            }
+            None => {
+                let res = requests.resolve(&r).await?;
+                if !res.unavailable.is_empty() {
+                    return Err(RequestError::Unresolved(format!(
+                        "dataset(s) {} could not be reached",
+                        res.unavailable.join(", ")
+                    )));
+                }
+                if res.holds_data() {
+                    let reason = "the request was verified without naming the person, and its identifiers find data held: an agent must file it again naming the person";
+                    // Refused and told, with where to complain (Art. 12(4)).
+                    let done = requests
+                        .refuse(&r.id, reason.to_owned(), "worker", now)
+                        .await?;
+                    return Ok(Err(done));
+                }
+                res
+            }
+        };
+        if resolution.holds_data() {
+            return Ok(Ok(r));
+        }
+        let done = requests.answer_no_data(r, "worker", &datasets, now).await?;
+        Ok(Err(done))
+    }
+}
+
+/// Why a request whose steps all ran did nothing, if it did: a rectification that corrected no
+/// row in any dataset and nothing in tutela. Such a request is not reported `completed`.
+fn nothing_done(request_type: &str, steps: &[StepRecord]) -> Option<String> {
+    let out = |s: &StepRecord| -> Value {
+        s.output
+            .as_deref()
+            .and_then(|o| serde_json::from_str(o).ok())
+            .unwrap_or(Value::Null)
+    };
+    match request_type {
+        "rectification" => {
+            let rows: u64 = steps
+                .iter()
+                .filter(|s| s.step.starts_with("40-rectify:") && s.status == "done")
+                .map(|s| out(s)["rows_corrected"].as_u64().unwrap_or(0))
+                .sum();
+            // The ledger step writes the new address when one was asked for; otherwise its
+            // output says `changed: 0`.
+            let tutela_unchanged = steps
+                .iter()
+                .filter(|s| s.step == "50-rectify:tutela")
+                .all(|s| out(s)["changed"] == json!(0));
+            (rows == 0 && tutela_unchanged).then(|| {
+                "nothing was corrected: none of the fields to correct is held for the person (0 rows)"
+                    .to_owned()
+            })
+        }
+        _ => None,
+    }
+}
+
+/// What the erasure steps of the operator's databases kept under a retention duty, as the
+/// reason of a restriction: per dataset and table the rows, the rule, the date until which
+/// they are kept and the fields kept; `None` when nothing was kept.
+fn retained_records(steps: &[StepRecord]) -> Option<String> {
+    let mut parts = Vec::new();
+    for s in steps.iter().filter(|s| s.step.starts_with("40-erase:")) {
+        let report: Value = s
+            .output
+            .as_deref()
+            .and_then(|o| serde_json::from_str(o).ok())
+            .unwrap_or(Value::Null);
+        for k in report["restricted"].as_array().into_iter().flatten() {
+            let kept: Vec<&str> = k["kept"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            parts.push(format!(
+                "{}.{}: {} rows kept until {} ({}: {}), fields kept: {}",
+                report["dataset"].as_str().unwrap_or(""),
+                k["table"].as_str().unwrap_or(""),
+                k["rows"],
+                k["until"].as_str().unwrap_or(""),
+                k["rule"].as_str().unwrap_or(""),
+                k["why"].as_str().unwrap_or(""),
+                kept.join(", "),
+            ));
+        }
+    }
+    (!parts.is_empty()).then(|| {
+        format!(
+            "{}, restricted: {}",
+            crate::writer::RETAINED_RECORDS,
+            parts.join("; ")
+        )
+    })
 }

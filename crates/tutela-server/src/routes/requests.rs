@@ -11,8 +11,8 @@ use tutela_store::{RequestRecord, RequestStore};
 use super::{idempotency_key, now, subject_id};
 use crate::AppState;
 use crate::dto::{
-    AgentVerifyPost, Authority, ClassifyPost, ExtendPost, RefusePost, RequestEventView,
-    RequestList, RequestPost, RequestView, StepView, VerifyPost,
+    AgentVerifyPost, Authority, CandidateView, ClassifyPost, ExtendPost, RefusePost,
+    RequestEventView, RequestList, RequestPost, RequestView, StepView, VerifyPost,
 };
 use crate::extract::Json as Body;
 use crate::problem::{Code, Problem};
@@ -81,6 +81,25 @@ fn problem(e: RequestError) -> Problem {
             "the database did not answer; nothing was changed",
         )
         .fix("retry"),
+        RequestError::SubjectRequired { candidates } => Problem::new(
+            Code::InvalidField,
+            format!(
+                "the request names no person, and its identifiers found {candidates} candidate(s) (and possibly rows without a customer number): name the person whose identity was checked"
+            ),
+        )
+        .field("subject")
+        .fix("send `subject`: the id of the person found (GET the request to see its candidates)"),
+        RequestError::SubjectUnknown => Problem::new(
+            Code::InvalidField,
+            "the named person is neither one the request's identifiers found nor anyone tutela or the operator's databases know",
+        )
+        .field("subject")
+        .fix("name one of the request's candidates, or an existing person's id"),
+        RequestError::Unresolved(why) => Problem::new(
+            Code::StorageUnavailable,
+            format!("the person could not be looked up in every dataset ({why}); nothing was changed"),
+        )
+        .fix("retry when the dataset is back"),
     }
 }
 
@@ -109,7 +128,9 @@ fn view(state: &AppState, r: RequestRecord, detail: Option<Detail>) -> RequestVi
                 })
         })
         .flatten();
-    let (steps, events) = detail.map(|d| (d.steps, d.events)).unwrap_or_default();
+    let (steps, events, candidates) = detail
+        .map(|d| (d.steps, d.events, d.candidates))
+        .unwrap_or_default();
     RequestView {
         overdue: s.as_ref().is_some_and(|s| s.is_overdue(t)),
         due_soon: s.as_ref().is_some_and(|s| s.is_due_soon(t, rules)),
@@ -125,6 +146,7 @@ fn view(state: &AppState, r: RequestRecord, detail: Option<Detail>) -> RequestVi
         complaint_authority,
         steps,
         events,
+        candidates,
         duplicate: false,
     }
 }
@@ -132,6 +154,7 @@ fn view(state: &AppState, r: RequestRecord, detail: Option<Detail>) -> RequestVi
 struct Detail {
     steps: Vec<StepView>,
     events: Vec<RequestEventView>,
+    candidates: Vec<CandidateView>,
 }
 
 async fn detail(state: &AppState, id: &str) -> Result<Detail, Problem> {
@@ -142,6 +165,9 @@ async fn detail(state: &AppState, id: &str) -> Result<Detail, Problem> {
         .map_err(|e| problem(e.into()))?
         .into_iter()
         .map(|s| StepView {
+            found: (s.status == "done")
+                .then(|| crate::requests::step_found(&s.step, s.output.as_deref()))
+                .flatten(),
             step: s.step,
             status: s.status,
             attempts: s.attempts,
@@ -160,7 +186,22 @@ async fn detail(state: &AppState, id: &str) -> Result<Detail, Problem> {
             event: e.kind,
         })
         .collect();
-    Ok(Detail { steps, events })
+    let candidates = state
+        .requests
+        .candidates(id)
+        .await
+        .map_err(problem)?
+        .into_iter()
+        .map(|c| CandidateView {
+            subject: c.subject,
+            found_in: c.found_in,
+        })
+        .collect();
+    Ok(Detail {
+        steps,
+        events,
+        candidates,
+    })
 }
 
 fn request_type(s: &str, field: &str) -> Result<RequestType, Problem> {
@@ -340,6 +381,24 @@ pub(crate) fn check_details(
             }
             let connectors = &state.requests.connectors;
             for (name, value) in d["changes"].as_object().into_iter().flatten() {
+                // Identifiers, keys and system fields never change through a request (the
+                // map says `rectify = "nobody"`; identifiers other than the e-mail always).
+                let fixed = (name != "email"
+                    && tutela_core::datamap::IDENTIFIERS.contains(&name.as_str()))
+                    || (!connectors
+                        .iter()
+                        .any(|c| c.rectifiable().contains(name.as_str()))
+                        && connectors.iter().any(|c| c.never_rectified(name)));
+                if fixed {
+                    return Err(Problem::new(
+                        Code::InvalidField,
+                        format!(
+                            "`{name}` is an identifier or system field and never changes through a request"
+                        ),
+                    )
+                    .field(format!("details.changes.{name}"))
+                    .fix("leave it out; the operator corrects identifiers in its own systems"));
+                }
                 let known = name == "email"
                     || connectors
                         .iter()
@@ -411,7 +470,7 @@ pub async fn list(
         if Status::parse(s).is_none() {
             return Err(Problem::new(Code::InvalidField, format!("unknown status `{s}`"))
                 .field("status")
-                .fix("use received, awaiting_verification, verified, in_progress, completed, refused or partially_refused"));
+                .fix("use received, awaiting_verification, verified, in_progress, completed, refused, partially_refused or no_data_held"));
         }
     }
     let records = state
@@ -448,7 +507,8 @@ pub async fn verify(
 
 #[utoipa::path(post, path = "/v1/requests/{id}/verify-by-agent", request_body = AgentVerifyPost,
     params(("id" = String, Path, description = "The request id")),
-    responses((status = 200, body = RequestView), (status = 409, body = crate::problem::ProblemBody)),
+    responses((status = 200, body = RequestView), (status = 409, body = crate::problem::ProblemBody),
+              (status = 422, body = crate::problem::ProblemBody, description = "`agent` or `note` missing, or `subject` not an id")),
     security(("bearer" = [])))]
 pub async fn verify_by_agent(
     State(state): State<AppState>,
@@ -466,7 +526,16 @@ pub async fn verify_by_agent(
         .field("note")
         .fix("for example: letter with signature compared to the contract"));
     }
-    let agent = body.agent.unwrap_or_else(|| "api".to_owned());
+    // Every verification names the person who made it; "api" named nobody (issue 31).
+    let Some(agent) = body.agent.filter(|a| !a.trim().is_empty()) else {
+        return Err(Problem::new(
+            Code::InvalidField,
+            "the agent who checked the identity must be named",
+        )
+        .field("agent")
+        .fix("send `agent` with the operator's name or id, e.g. {\"agent\": \"a.schmidt\", \"note\": \"…\"}"));
+    };
+    let agent = agent.trim().to_owned();
     let r = state
         .requests
         .verify_by_agent(&id, body.note, body.subject, &agent, now())

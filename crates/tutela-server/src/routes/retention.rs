@@ -29,7 +29,9 @@ pub struct PlannedTableView {
     pub notice_refs: Vec<String>,
     /// Rows recorded before this day are due.
     pub delete_before: String,
-    /// Due rows not under a legal hold; `null` when the database could not be asked.
+    /// The rows a sweep deletes: due, not under a legal hold, and referenced by no row that
+    /// stays (rows freed by their children going earlier in the same sweep included);
+    /// `null` when the database could not be asked.
     pub due: Option<u64>,
     /// Rows of the table kept by an active legal hold (on the row or on its person).
     pub held: usize,

@@ -44,6 +44,8 @@ struct SignIn {
     c: Chrome,
     form_token: String,
     code_step: bool,
+    /// The pending sign-in's reference, which its mail names (empty before a code is asked).
+    reference: String,
 }
 
 pub(crate) struct ConsentRow {
@@ -89,7 +91,8 @@ struct Home {
     gpc: bool,
     f: PersonFacts,
     li_purposes: Vec<(String, String)>,
-    rectifiable: Vec<String>,
+    /// The fields the person may ask to correct: (name in the request, label).
+    rectifiable: Vec<(String, String)>,
     contacts: Contacts,
 }
 
@@ -151,6 +154,17 @@ async fn signed_in(state: &AppState, headers: &HeaderMap) -> Option<SessionRecor
 }
 
 fn sign_in_page(state: &AppState, lang: Lang, code_step: bool, error: Option<&str>) -> Response {
+    code_page(state, lang, code_step, String::new(), error)
+}
+
+/// The sign-in page; at the code step with the pending sign-in's `reference`.
+fn code_page(
+    state: &AppState,
+    lang: Lang,
+    code_step: bool,
+    reference: String,
+    error: Option<&str>,
+) -> Response {
     let token = crate::random_hex(16).unwrap_or_default();
     let mut c = chrome(state, lang, super::i18n::texts(lang).sign_in, None);
     c.error = error.map(str::to_owned);
@@ -158,6 +172,7 @@ fn sign_in_page(state: &AppState, lang: Lang, code_step: bool, error: Option<&st
         c,
         form_token: token.clone(),
         code_step,
+        reference,
     });
     res.headers_mut().append(
         header::SET_COOKIE,
@@ -285,16 +300,7 @@ async fn home_page(
             li_purposes.push((p.id.clone(), p.label.get(lang).to_owned()));
         }
     }
-    let rectifiable = state
-        .requests
-        .connectors
-        .iter()
-        .flat_map(|c| c.rectifiable())
-        .chain(["email"])
-        .collect::<std::collections::BTreeSet<&str>>()
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
+    let rectifiable = rectifiable_fields(state, lang);
     let mut c = chrome(state, lang, t.welcome, Some(s));
     c.flash = flash;
     Ok(Home {
@@ -305,6 +311,38 @@ async fn home_page(
         rectifiable,
         contacts: contacts(state, lang),
     })
+}
+
+/// The fields the privacy center offers for correction, labelled in `lang`: those the maps
+/// let the person or an agent change (never identifiers, keys or system fields), and the
+/// e-mail address tutela itself holds.
+fn rectifiable_fields(state: &AppState, lang: Lang) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let fields = state
+        .requests
+        .connectors
+        .iter()
+        .flat_map(|c| c.rectifiable_fields());
+    for f in fields {
+        if out.iter().any(|(n, _)| *n == f.name) {
+            continue;
+        }
+        let label = match (&f.label, lang) {
+            (Some(l), Lang::De) => l.de.clone(),
+            (Some(l), Lang::En) => l.en.clone(),
+            // A map without a label: its name, read as words.
+            (None, _) => f.name.replace('_', " "),
+        };
+        out.push((f.name, label));
+    }
+    if !out.iter().any(|(n, _)| n == "email") {
+        let label = match lang {
+            Lang::De => "E-Mail-Adresse",
+            Lang::En => "E-mail address",
+        };
+        out.insert(0, ("email".to_owned(), label.to_owned()));
+    }
+    out
 }
 
 /// The person's consents, objection, requests and ledger history, newest first.
@@ -466,6 +504,10 @@ pub(crate) fn status_label(s: &str, lang: Lang) -> String {
         "completed" => ("erledigt", "completed"),
         "partially_refused" => ("teilweise abgelehnt", "partially refused"),
         "refused" => ("abgelehnt", "refused"),
+        "no_data_held" => (
+            "keine Daten über Sie gespeichert",
+            "no data about you is held",
+        ),
         other => (other, other),
     };
     match lang {
@@ -543,9 +585,9 @@ async fn send_code(
     let email = f.email.trim().to_lowercase();
     let at = now();
     // Limits count the address typed, on file or not, so they tell nothing either.
-    let due = match super::limits::code_mail(&state, &email, &client, at).await {
-        Ok(Some(due)) => due,
-        Ok(None) => {
+    match super::limits::code_mail(&state, &email, &client, at).await {
+        Ok(true) => {}
+        Ok(false) => {
             return message(&state, lang, StatusCode::TOO_MANY_REQUESTS, t.too_many, "/");
         }
         Err(_) => return unavailable(&state, lang),
@@ -564,23 +606,24 @@ async fn send_code(
     // An address not on file gets the same row, answer and work, and no code: the page never
     // tells whether an address is on file. The mail leaves after the answer, from a task of
     // its own (or the outbox sweep), so neither a mail server's pace nor its absence shows.
-    let Ok(id_hash) = state
-        .requests
-        .start_signin(&pending, subject, due, at)
-        .await
-    else {
+    let Ok(id_hash) = state.requests.start_signin(&pending, subject, at, at).await else {
         return unavailable(&state, lang);
     };
-    if due <= at {
-        let requests = state.requests.clone();
-        tokio::spawn(async move {
-            if let Err(e) = requests.deliver_signin_mails(Some(&id_hash), now()).await {
-                tracing::warn!(error = %e, "a sign-in mail could not be sent; the sweep retries");
-            }
-        });
-    }
+    let Ok(reference) = state.requests.signin_reference(&id_hash) else {
+        return unavailable(&state, lang);
+    };
+    let requests = state.requests.clone();
+    let ceiling = state.web.settings.mail_ceiling();
+    tokio::spawn(async move {
+        if let Err(e) = requests
+            .deliver_signin_mails(Some(&id_hash), now(), ceiling)
+            .await
+        {
+            tracing::warn!(error = %e, "a sign-in mail could not be sent; the sweep retries");
+        }
+    });
     let validity = state.requests.settings.code_validity.as_secs();
-    let mut res = sign_in_page(&state, lang, true, None);
+    let mut res = code_page(&state, lang, true, reference, None);
     res.headers_mut().append(
         header::SET_COOKIE,
         session::set_cookie(PENDING_COOKIE, &pending, "/", validity),
@@ -625,7 +668,14 @@ async fn enter_code(
         .await
     {
         Ok(Some(subject)) => subject,
-        Ok(None) => return sign_in_page(&state, lang, true, Some(t.code_wrong)),
+        Ok(None) => {
+            // The same reference as before: the pending sign-in is the same.
+            let reference = state
+                .requests
+                .pending_reference(pending)
+                .unwrap_or_default();
+            return code_page(&state, lang, true, reference, Some(t.code_wrong));
+        }
         Err(_) => return unavailable(&state, lang),
     };
     let validity = w.settings.person_session;

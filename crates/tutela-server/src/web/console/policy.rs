@@ -274,16 +274,33 @@ pub(super) async fn schedule_version(
         name: "policy.toml".into(),
         text: f.policy.clone(),
     }];
-    match crate::activation::schedule(
+    let at_now = now();
+    // What this and every other server would refuse when the version takes effect is
+    // refused here, before anything is stored.
+    let checked = match crate::activation::preflight(
         &state.engine.store,
-        sources,
+        &sources,
         "policy.toml",
         at,
-        &op.actor(),
-        now(),
+        &state.engine.policy(),
+        at_now,
     )
     .await
     {
+        Ok(_) => {
+            crate::activation::schedule(
+                &state.engine.store,
+                sources,
+                "policy.toml",
+                at,
+                &op.actor(),
+                at_now,
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    match checked {
         Ok(_) => Redirect::to("/console/versions").into_response(),
         Err(e) => {
             versions_view(
