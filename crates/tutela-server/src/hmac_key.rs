@@ -85,9 +85,11 @@ impl HmacKey {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut key = [0u8; 32];
                 getrandom::fill(&mut key).map_err(|_| HmacKeyError::NoRandomness)?;
-                write_private(path, &crate::hex(&key)).map_err(|source| HmacKeyError::Write {
-                    path: shown,
-                    source,
+                crate::write_private(path, &crate::hex(&key)).map_err(|source| {
+                    HmacKeyError::Write {
+                        path: shown,
+                        source,
+                    }
                 })?;
                 Ok(HmacKey::from_bytes(key))
             }
@@ -115,22 +117,6 @@ impl HmacKey {
     pub fn mac_hex(&self, parts: &[&[u8]]) -> Result<String, NoKey> {
         self.mac(parts).map(|m| crate::hex(&m))
     }
-}
-
-/// Creates `path` readable by the owner only; an existing file is never overwritten.
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut f = options.open(path)?;
-    f.write_all(text.as_bytes())?;
-    f.write_all(b"\n")?;
-    f.sync_all()
 }
 
 #[cfg(test)]

@@ -75,7 +75,7 @@ impl LogKey {
             Ok(_) => LogKey::read(path),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = LogKey::generate()?;
-                write_private(path, &hex(&key.signing.to_bytes())).map_err(|source| {
+                crate::write_private(path, &hex(&key.signing.to_bytes())).map_err(|source| {
                     LogKeyError::Write {
                         path: shown,
                         source,
@@ -109,20 +109,6 @@ impl LogKey {
             signature: signature.to_bytes().to_vec(),
         }
     }
-}
-
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut f = options.open(path)?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()
 }
 
 /// A key's id: the first 8 bytes of the SHA-256 of its public key, in hex.

@@ -437,38 +437,16 @@ impl Worker {
         }
         // Data kept under a legal retention duty was restricted instead of erased: the erasure
         // is refused for that part (Art. 17(3)(b)), and the person is told what and until when.
-        for s in &steps {
-            if !s.step.starts_with("40-erase:") {
-                continue;
-            }
-            let report: Value = s
-                .output
-                .as_deref()
-                .and_then(|o| serde_json::from_str(o).ok())
-                .unwrap_or(Value::Null);
-            for k in report["restricted"].as_array().into_iter().flatten() {
-                // Which data stays: the fields kept (the others were erased in those rows).
-                let kept: Vec<&str> = k["kept"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .collect();
-                let kept = if kept.is_empty() {
-                    String::new()
-                } else {
-                    format!(", fields kept: {}", kept.join(", "))
-                };
-                refused.push(format!(
-                    "{} rows of {}.{} kept until {} ({}: {}){kept}",
-                    k["rows"],
-                    report["dataset"].as_str().unwrap_or(""),
-                    k["table"].as_str().unwrap_or(""),
-                    k["until"].as_str().unwrap_or(""),
-                    k["why"].as_str().unwrap_or(""),
-                    k["rule"].as_str().unwrap_or(""),
-                ));
-            }
+        for k in kept_records(&steps) {
+            let fields = if k.fields.is_empty() {
+                String::new()
+            } else {
+                format!(", fields kept: {}", k.fields.join(", "))
+            };
+            refused.push(format!(
+                "{} rows of {}.{} kept until {} ({}: {}){fields}",
+                k.rows, k.dataset, k.table, k.until, k.why, k.rule,
+            ));
         }
         if let Some(why) = nothing_done(&r.request_type, &steps) {
             refused.push(why);
@@ -1358,32 +1336,21 @@ fn nothing_done(request_type: &str, steps: &[StepRecord]) -> Option<String> {
 /// reason of a restriction: per dataset and table the rows, the rule, the date until which
 /// they are kept and the fields kept; `None` when nothing was kept.
 fn retained_records(steps: &[StepRecord]) -> Option<String> {
-    let mut parts = Vec::new();
-    for s in steps.iter().filter(|s| s.step.starts_with("40-erase:")) {
-        let report: Value = s
-            .output
-            .as_deref()
-            .and_then(|o| serde_json::from_str(o).ok())
-            .unwrap_or(Value::Null);
-        for k in report["restricted"].as_array().into_iter().flatten() {
-            let kept: Vec<&str> = k["kept"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .collect();
-            parts.push(format!(
+    let parts: Vec<String> = kept_records(steps)
+        .into_iter()
+        .map(|k| {
+            format!(
                 "{}.{}: {} rows kept until {} ({}: {}), fields kept: {}",
-                report["dataset"].as_str().unwrap_or(""),
-                k["table"].as_str().unwrap_or(""),
-                k["rows"],
-                k["until"].as_str().unwrap_or(""),
-                k["rule"].as_str().unwrap_or(""),
-                k["why"].as_str().unwrap_or(""),
-                kept.join(", "),
-            ));
-        }
-    }
+                k.dataset,
+                k.table,
+                k.rows,
+                k.until,
+                k.rule,
+                k.why,
+                k.fields.join(", "),
+            )
+        })
+        .collect();
     (!parts.is_empty()).then(|| {
         format!(
             "{}, restricted: {}",
@@ -1391,4 +1358,47 @@ fn retained_records(steps: &[StepRecord]) -> Option<String> {
             parts.join("; ")
         )
     })
+}
+
+/// Rows an erasure step of an operator database kept under a retention duty.
+struct KeptRecords {
+    dataset: String,
+    table: String,
+    rows: Value,
+    until: String,
+    rule: String,
+    why: String,
+    /// The fields kept (the others were erased in those rows).
+    fields: Vec<String>,
+}
+
+/// What the erasure steps' outputs say they kept, in step order.
+fn kept_records(steps: &[StepRecord]) -> Vec<KeptRecords> {
+    let text = |v: &Value| v.as_str().unwrap_or("").to_owned();
+    let mut out = Vec::new();
+    for s in steps.iter().filter(|s| s.step.starts_with("40-erase:")) {
+        let report: Value = s
+            .output
+            .as_deref()
+            .and_then(|o| serde_json::from_str(o).ok())
+            .unwrap_or(Value::Null);
+        for k in report["restricted"].as_array().into_iter().flatten() {
+            out.push(KeptRecords {
+                dataset: text(&report["dataset"]),
+                table: text(&k["table"]),
+                rows: k["rows"].clone(),
+                until: text(&k["until"]),
+                rule: text(&k["rule"]),
+                why: text(&k["why"]),
+                fields: k["kept"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect(),
+            });
+        }
+    }
+    out
 }
