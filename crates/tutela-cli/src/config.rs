@@ -508,3 +508,18 @@ impl Config {
             .unwrap_or_else(|| key_dir(url).join("tutela-outbox"))
     }
 }
+
+/// A command that only reads refuses a SQLite database that is not there, instead of creating
+/// an empty one (and key files beside it) and reporting on nothing.
+pub fn existing_database(url: &str) -> anyhow::Result<()> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .map(|p| p.split('?').next().unwrap_or(p));
+    match path {
+        Some(p) if !std::path::Path::new(p).exists() => anyhow::bail!(
+            "no database at {p}: this command only reads; name the server's database with --database (or `database` in --config)"
+        ),
+        _ => Ok(()),
+    }
+}

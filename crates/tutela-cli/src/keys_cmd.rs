@@ -135,6 +135,7 @@ pub fn run(cmd: KeysCommand, config: &Config) -> anyhow::Result<ExitCode> {
     match cmd {
         KeysCommand::Status { database } => rt.block_on(async {
             let url = config.database(&database);
+            crate::config::existing_database(&url)?;
             let vault = config.vault(&url).await?;
             let (live, destroyed) = vault.key_store().counts().await?;
             if let KeySource::File(path) = config.master_key_source(&url) {

@@ -378,6 +378,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 log_cmd::LogCommand::Verify { database, .. } => config.database(database),
                 _ => String::new(),
             };
+            if matches!(command, log_cmd::LogCommand::Verify { .. }) {
+                config::existing_database(&database)?;
+            }
             log_cmd::run(command, database)
         }
         Command::Redact {
@@ -684,6 +687,9 @@ async fn operators(command: OperatorsCommand, config: &config::Config) -> anyhow
         OperatorsCommand::Add { sources, .. } | OperatorsCommand::List { sources } => sources,
     };
     let url = config.database(&sources.database);
+    if matches!(command, OperatorsCommand::List { .. }) {
+        config::existing_database(&url)?;
+    }
     // With the keys: the TOTP secret is sealed under the operator's own data key.
     let store = config
         .open_store(&url)

@@ -368,6 +368,7 @@ pub fn run(cmd: PolicyCommand, config: &crate::config::Config) -> anyhow::Result
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
+            crate::config::existing_database(&database)?;
             rt.block_on(async {
                 use tutela_store::{ActivationStore, Store};
                 let store = tutela_store::AnyStore::open(&database).await?;

@@ -99,6 +99,7 @@ pub async fn run(command: RetentionCommand, config: &Config) -> anyhow::Result<E
             if let Some(code) = needs_datasets(config) {
                 return Ok(code);
             }
+            crate::config::existing_database(&config.database(&sources.database))?;
             let now = time(&at)?;
             let (store, policy, connectors) = open(config, &sources).await?;
             let settings = sweep_settings(config, &connectors);
@@ -311,6 +312,7 @@ pub async fn run(command: RetentionCommand, config: &Config) -> anyhow::Result<E
             }
         }
         RetentionCommand::Holds { all, sources } => {
+            crate::config::existing_database(&config.database(&sources.database))?;
             let (store, _, _) = open_store(config, &sources).await?;
             say!("id\tsubject\trecord\treference\tplaced_by\tplaced_at\tlifted_at");
             for h in store.holds(!all).await? {

@@ -72,6 +72,12 @@ fn retention_plans_holds_and_runs_a_sweep_to_its_end() {
         all.extend_from_slice(args);
         tutela_in(&dir, &all)
     };
+    // A read-only command needs the server's database; it never makes one.
+    let plan = run(&["plan", "--at", AT]);
+    assert!(!plan.status.success(), "{}", text(&plan));
+    assert!(text(&plan).contains("no database at"), "{}", text(&plan));
+    let migrated = tutela_in(&dir, &["--config", "tutela.toml", "migrate"]);
+    assert!(migrated.status.success(), "{}", text(&migrated));
     let plan = run(&["plan", "--at", AT]);
     assert!(plan.status.success(), "{}", text(&plan));
     assert_eq!(

@@ -252,3 +252,38 @@ fn policy_activate_refuses_at_once_what_every_server_would_refuse() {
     assert!(text(&out).contains("scheduled"), "{}", text(&out));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+// Issue 31: read-only commands created `tutela.db` and key files where there was none, and
+// reported on an empty database. Now they refuse and leave the directory as it was.
+#[test]
+fn read_only_commands_refuse_a_missing_database_and_create_nothing() {
+    let dir = temp_dir("read-only-commands");
+    for args in [
+        &["log", "verify"][..],
+        &["operators", "list"],
+        &["keys", "status"],
+        &["policy", "activations"],
+        &["retention", "holds"],
+    ] {
+        let out = Command::new(BIN)
+            .args(args)
+            .current_dir(&dir)
+            .env_remove("TUTELA_DATABASE_URL")
+            .env_remove("TUTELA_CONFIG")
+            .env_remove("TUTELA_MASTER_KEYS")
+            .output()
+            .expect("run tutela");
+        assert!(!out.status.success(), "{args:?}: {}", text(&out));
+        assert!(
+            text(&out).contains("no database at"),
+            "{args:?}: {}",
+            text(&out)
+        );
+        assert_eq!(
+            listing(&dir),
+            Vec::<String>::new(),
+            "{args:?} created files"
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
