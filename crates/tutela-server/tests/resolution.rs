@@ -179,6 +179,26 @@ async fn erasure_by_email(app: &TestApp, c: &Connector) {
         (422, Some("subject")),
         "{p}"
     );
+    // Nor another known customer than the one found (a review erased customer 99 by a typo).
+    let (s, _, p) = app
+        .act(
+            &id,
+            "verify-by-agent",
+            json!({"note": "letter with signature compared", "agent": "agent-1", "subject": "G-2"}),
+        )
+        .await;
+    assert_eq!(
+        (s.as_u16(), p["field"].as_str()),
+        (422, Some("subject")),
+        "{p}"
+    );
+    assert!(
+        p["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("not among them")),
+        "{p}"
+    );
+    assert_eq!(get(app, &id).await["status"], "awaiting_verification");
     let (s, _, v) = app
         .act(
             &id,

@@ -123,6 +123,10 @@ pub enum RequestError {
     /// the operator's databases know.
     #[error("the named person is not one the request found, nor anyone known")]
     SubjectUnknown,
+    /// The request's identifiers found persons, and the one named is not among them: a typo
+    /// would erase someone who never asked.
+    #[error("the named person is not one of the persons the request's identifiers found")]
+    NotACandidate { candidates: usize },
     /// A dataset could not be asked who the request is about: nothing is decided on a partial
     /// answer.
     #[error("the person could not be looked up in every dataset: {0}")]
@@ -941,8 +945,9 @@ impl Requests {
     }
 
     /// An agent's verification names the person: required when the request does not name one
-    /// and its identifiers found someone; the named person must be one found, or one tutela or
-    /// a dataset knows. A request whose identifiers find nobody anywhere may be verified
+    /// and its identifiers found someone; the named person must then be one found (another
+    /// known person is refused: a typo would erase someone who never asked), or, when the
+    /// identifiers found nobody, one tutela or a dataset knows. A request whose identifiers find nobody anywhere may be verified
     /// without a name: it ends "no data about you is held".
     async fn check_named_subject(
         &self,
@@ -971,6 +976,11 @@ impl Requests {
         };
         if resolution.candidates.iter().any(|c| c.subject == named) {
             return Ok(());
+        }
+        if !resolution.candidates.is_empty() {
+            return Err(RequestError::NotACandidate {
+                candidates: resolution.candidates.len(),
+            });
         }
         let mut by_id = tutela_connectors::Identities::new();
         by_id.insert("customer_number".into(), vec![named.to_owned()]);

@@ -89,6 +89,14 @@ fn problem(e: RequestError) -> Problem {
         )
         .field("subject")
         .fix("send `subject`: the id of the person found (GET the request to see its candidates)"),
+        RequestError::NotACandidate { candidates } => Problem::new(
+            Code::InvalidField,
+            format!(
+                "the request's identifiers found {candidates} person(s), and the one named is not among them"
+            ),
+        )
+        .field("subject")
+        .fix("name one of the request's candidates (GET the request); to act for another person, file a request for them"),
         RequestError::SubjectUnknown => Problem::new(
             Code::InvalidField,
             "the named person is neither one the request's identifiers found nor anyone tutela or the operator's databases know",
