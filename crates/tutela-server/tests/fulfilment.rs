@@ -11,7 +11,6 @@ use tutela_connectors::Connector;
 use tutela_connectors::demo::{MAP, SCHEMA};
 use tutela_server::requests::Fulfilment;
 use tutela_server::requests::notify::{NatsSettings, Notifier, Webhook};
-use tutela_server::requests::worker::Worker;
 use tutela_store::testing::{PgSchema, temp_dir, unique};
 
 use crate::support::{TestApp, policy};
@@ -152,34 +151,6 @@ impl Hook {
     }
 }
 
-async fn file_verified(app: &TestApp, body: Value) -> String {
-    let (s, _, r) = app.call("POST", "/v1/requests", Some(body)).await;
-    assert_eq!(s, 201, "{r}");
-    let id = r["id"].as_str().expect("id").to_owned();
-    let (s, _, v) = app
-        .act(
-            &id,
-            "verify-by-agent",
-            json!({"note": "identity card checked at the shop", "agent": "agent-1"}),
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
-    id
-}
-
-async fn tick(app: &TestApp, at: jiff::Timestamp) {
-    Worker {
-        requests: app.requests.clone(),
-    }
-    .tick(at)
-    .await
-    .expect("tick");
-}
-
-async fn status(app: &TestApp, id: &str) -> Value {
-    app.call("GET", &format!("/v1/requests/{id}"), None).await.2
-}
-
 // covers: N9a, N9b, N9e, N9f, N9g, N6
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_request_type_across_postgres_mariadb_and_sqlite() {
@@ -274,9 +245,11 @@ async fn every_request_type_across_postgres_mariadb_and_sqlite() {
     let now = jiff::Timestamp::now();
 
     // Access: the report carries the person's rows from all three databases.
-    let id = file_verified(&app, json!({"type": "access", "subject": "F-1"})).await;
-    tick(&app, now).await;
-    assert_eq!(status(&app, &id).await["status"], "completed");
+    let id = app
+        .file_verified(json!({"type": "access", "subject": "F-1"}))
+        .await;
+    app.tick_at(now).await;
+    assert_eq!(app.request(&id).await["status"], "completed");
     let (_, _, rep) = app
         .call("GET", &format!("/v1/requests/{id}/result"), None)
         .await;
@@ -316,8 +289,10 @@ async fn every_request_type_across_postgres_mariadb_and_sqlite() {
     assert!(html.as_str().is_some_and(|h| h.contains("SIM not active")));
 
     // Portability: one CSV per portable table and dataset, no invoices.
-    let id = file_verified(&app, json!({"type": "portability", "subject": "F-1"})).await;
-    tick(&app, now).await;
+    let id = app
+        .file_verified(json!({"type": "portability", "subject": "F-1"}))
+        .await;
+    app.tick_at(now).await;
     let files = crate::requests::zip_files(&app, &id).await;
     let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
     for ds in ["pg", "maria", "lite"] {
@@ -354,10 +329,10 @@ async fn every_request_type_across_postgres_mariadb_and_sqlite() {
         (s.as_u16(), p["field"].as_str()),
         (422, Some("details.changes.shoe_size"))
     );
-    let id = file_verified(&app, json!({"type": "rectification", "subject": "F-1", "details": {"changes": {"street": "Am Markt 5", "email": "frieda.fuchs@example.org"}}})).await;
-    tick(&app, now).await;
+    let id = app.file_verified(json!({"type": "rectification", "subject": "F-1", "details": {"changes": {"street": "Am Markt 5", "email": "frieda.fuchs@example.org"}}})).await;
+    app.tick_at(now).await;
     // The recipient's webhook failed once: the request waits on that step, visibly.
-    let v = status(&app, &id).await;
+    let v = app.request(&id).await;
     assert_eq!(v["status"], "in_progress", "{v}");
     let hook_step = v["steps"]
         .as_array()
@@ -372,8 +347,8 @@ async fn every_request_type_across_postgres_mariadb_and_sqlite() {
             .as_str()
             .is_some_and(|e| e.contains("answered 500"))
     );
-    tick(&app, now + jiff::SignedDuration::from_secs(6)).await;
-    assert_eq!(status(&app, &id).await["status"], "completed");
+    app.tick_at(now + jiff::SignedDuration::from_secs(6)).await;
+    assert_eq!(app.request(&id).await["status"], "completed");
     for c in &connectors {
         let rows = c
             .collect(&[("customer_number".to_owned(), vec!["F-1".to_owned()])].into())
@@ -401,9 +376,9 @@ async fn every_request_type_across_postgres_mariadb_and_sqlite() {
     assert_eq!(summary["datasets"].as_array().map(Vec::len), Some(3));
 
     // Restriction: tutela and the flags in every database.
-    let id = file_verified(&app, json!({"type": "restriction", "subject": "F-1", "details": {"reason": "accuracy contested"}})).await;
-    tick(&app, now).await;
-    assert_eq!(status(&app, &id).await["status"], "completed");
+    let id = app.file_verified(json!({"type": "restriction", "subject": "F-1", "details": {"reason": "accuracy contested"}})).await;
+    app.tick_at(now).await;
+    assert_eq!(app.request(&id).await["status"], "completed");
     let (_, _, v) = app.call("GET", "/v1/subjects/F-1", None).await;
     assert_eq!(v["restricted"], true);
     let (_, _, summary) = app
@@ -420,9 +395,11 @@ async fn every_request_type_across_postgres_mariadb_and_sqlite() {
     // Erasure with PostgreSQL gone: the step fails visibly, nothing is reported done, the
     // other databases go on; when it is back, the retry finishes the job.
     relay.down();
-    let id = file_verified(&app, json!({"type": "erasure", "subject": "F-1"})).await;
-    tick(&app, now).await;
-    let v = status(&app, &id).await;
+    let id = app
+        .file_verified(json!({"type": "erasure", "subject": "F-1"}))
+        .await;
+    app.tick_at(now).await;
+    let v = app.request(&id).await;
     assert_eq!(v["status"], "in_progress", "{v}");
     let steps = v["steps"].as_array().expect("steps");
     let failed = steps
@@ -457,8 +434,8 @@ async fn every_request_type_across_postgres_mariadb_and_sqlite() {
         "tutela's own tombstone waits for the databases"
     );
     // Before the backoff is over nothing is tried.
-    tick(&app, now).await;
-    let v = status(&app, &id).await;
+    app.tick_at(now).await;
+    let v = app.request(&id).await;
     let pg_step = v["steps"]
         .as_array()
         .expect("steps")
@@ -467,8 +444,8 @@ async fn every_request_type_across_postgres_mariadb_and_sqlite() {
         .cloned();
     assert_eq!(pg_step.map(|s| s["attempts"].clone()), Some(json!(1)));
     relay.restore();
-    tick(&app, now + jiff::SignedDuration::from_secs(6)).await;
-    let v = status(&app, &id).await;
+    app.tick_at(now + jiff::SignedDuration::from_secs(6)).await;
+    let v = app.request(&id).await;
     assert_eq!(v["status"], "partially_refused", "{v}");
     assert!(
         v["steps"]
@@ -587,9 +564,11 @@ async fn after_a_crash_the_worker_resumes_without_doing_a_step_twice() {
             )
             .await;
         assert_eq!(s, 201);
-        let id = file_verified(&app, json!({"type": "erasure", "subject": "F-1"})).await;
-        tick(&app, jiff::Timestamp::now()).await;
-        let v = status(&app, &id).await;
+        let id = app
+            .file_verified(json!({"type": "erasure", "subject": "F-1"}))
+            .await;
+        app.tick_at(jiff::Timestamp::now()).await;
+        let v = app.request(&id).await;
         let steps = v["steps"].as_array().expect("steps");
         assert_eq!(steps[0]["step"], "40-erase:one");
         assert_eq!(steps[0]["status"], "done");
@@ -615,12 +594,9 @@ async fn after_a_crash_the_worker_resumes_without_doing_a_step_twice() {
         },
     )
     .await;
-    tick(
-        &app,
-        jiff::Timestamp::now() + jiff::SignedDuration::from_secs(6),
-    )
-    .await;
-    let v = status(&app, &id).await;
+    app.tick_at(jiff::Timestamp::now() + jiff::SignedDuration::from_secs(6))
+        .await;
+    let v = app.request(&id).await;
     assert_eq!(v["status"], "partially_refused", "{v}");
     let steps = v["steps"].as_array().expect("steps");
     assert_eq!(

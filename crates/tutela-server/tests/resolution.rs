@@ -14,7 +14,7 @@ use tutela_server::requests::notify::Notifier;
 use tutela_server::requests::worker::Worker;
 use tutela_store::testing::PgSchema;
 
-use crate::support::{TestApp, policy};
+use crate::support::{TestApp, policy, step};
 
 /// Frieda is in the operator's database only (tutela's ledger has never heard of her): a
 /// contract with a SIM, a service ticket and an invoice kept 8 years. Gustav is there too.
@@ -69,10 +69,6 @@ async fn file(app: &TestApp, body: Value) -> String {
     r["id"].as_str().expect("id").to_owned()
 }
 
-async fn get(app: &TestApp, id: &str) -> Value {
-    app.call("GET", &format!("/v1/requests/{id}"), None).await.2
-}
-
 async fn tick(app: &TestApp) {
     Worker {
         requests: app.requests.clone(),
@@ -80,14 +76,6 @@ async fn tick(app: &TestApp) {
     .tick(jiff::Timestamp::now())
     .await
     .expect("tick");
-}
-
-fn step(v: &Value, name: &str) -> Value {
-    v["steps"]
-        .as_array()
-        .and_then(|s| s.iter().find(|s| s["step"] == name))
-        .cloned()
-        .unwrap_or_else(|| panic!("no step {name} in {v}"))
 }
 
 /// The rows a table holds for a customer number, straight from the operator's database.
@@ -143,7 +131,7 @@ async fn erasure_by_email(app: &TestApp, c: &Connector) {
     )
     .await;
     // Resolved before verification through the map's e-mail identifier: the agent sees her.
-    let v = get(app, &id).await;
+    let v = app.request(&id).await;
     assert_eq!(
         v["candidates"],
         json!([{"subject": "F-1", "found_in": ["pg"]}]),
@@ -165,7 +153,7 @@ async fn erasure_by_email(app: &TestApp, c: &Connector) {
         (422, Some("subject")),
         "{p}"
     );
-    assert_eq!(get(app, &id).await["status"], "awaiting_verification");
+    assert_eq!(app.request(&id).await["status"], "awaiting_verification");
     // Someone neither found nor known anywhere cannot be named either.
     let (s, _, p) = app
         .act(
@@ -198,7 +186,7 @@ async fn erasure_by_email(app: &TestApp, c: &Connector) {
             .is_some_and(|d| d.contains("not among them")),
         "{p}"
     );
-    assert_eq!(get(app, &id).await["status"], "awaiting_verification");
+    assert_eq!(app.request(&id).await["status"], "awaiting_verification");
     let (s, _, v) = app
         .act(
             &id,
@@ -210,7 +198,7 @@ async fn erasure_by_email(app: &TestApp, c: &Connector) {
     assert_eq!(v["subject"], "F-1");
 
     tick(app).await;
-    let v = get(app, &id).await;
+    let v = app.request(&id).await;
     // The invoice is kept under its retention duty: partially refused, never `completed`
     // with nothing done.
     assert_eq!(v["status"], "partially_refused", "{v}");
@@ -240,7 +228,7 @@ async fn a_request_about_nobody_ends_no_data_held_never_completed() {
             json!({"type": t, "email": "stranger@example.org", "channel": "email", "details": {"lang": "en"}}),
         )
         .await;
-        let v = get(&app, &id).await;
+        let v = app.request(&id).await;
         assert!(v.get("candidates").is_none(), "nobody found: {v}");
         // Nobody to name: the agent verifies the identity without a subject.
         let (s, _, v) = app
@@ -252,7 +240,7 @@ async fn a_request_about_nobody_ends_no_data_held_never_completed() {
             .await;
         assert_eq!(s, 200, "{v}");
         tick(&app).await;
-        let v = get(&app, &id).await;
+        let v = app.request(&id).await;
         assert_eq!(v["status"], "no_data_held", "{t}: {v}");
         assert!(
             v.get("subject").is_none(),
@@ -324,7 +312,7 @@ async fn a_request_about_nobody_ends_no_data_held_never_completed() {
         .await;
     assert_eq!(s, 200, "{v}");
     tick(&app).await;
-    assert_eq!(get(&app, &id).await["status"], "no_data_held");
+    assert_eq!(app.request(&id).await["status"], "no_data_held");
     // Nobody in the operator's database was touched.
     assert_eq!(rows_of(&c, "F-1", "tickets").await, 1);
     assert_eq!(rows_of(&c, "G-2", "tickets").await, 1);
@@ -348,7 +336,7 @@ async fn a_request_about_nobody_ends_no_data_held_never_completed() {
         .await
         .expect("insert");
     tick(&app).await;
-    let v = get(&app, &id).await;
+    let v = app.request(&id).await;
     assert_eq!(v["status"], "refused", "{v}");
     assert_eq!(mail.to("late@example.org").len(), 1, "told of the refusal");
     assert!(v.get("steps").is_none(), "{v}");
@@ -379,7 +367,7 @@ async fn steps_that_find_nothing_say_so_and_the_request_does_not_claim_work() {
     )
     .await;
     assert_eq!(
-        get(&app, &id).await["candidates"],
+        app.request(&id).await["candidates"],
         json!([{"subject": "F-1", "found_in": ["pg"]}])
     );
 
@@ -409,7 +397,7 @@ async fn steps_that_find_nothing_say_so_and_the_request_does_not_claim_work() {
         .await;
     assert_eq!(s, 200, "{v}");
     tick(&app).await;
-    let v = get(&app, &id).await;
+    let v = app.request(&id).await;
     assert_eq!(v["status"], "completed", "{v}");
     assert_eq!(step(&v, "10-collect:pg")["found"], 0, "{v}");
     assert!(
@@ -435,7 +423,7 @@ async fn steps_that_find_nothing_say_so_and_the_request_does_not_claim_work() {
         .await;
     assert_eq!(s, 200, "{v}");
     tick(&app).await;
-    let v = get(&app, &id).await;
+    let v = app.request(&id).await;
     assert_eq!(v["status"], "partially_refused", "{v}");
     assert_eq!(step(&v, "40-rectify:pg")["found"], 0, "{v}");
     assert_eq!(step(&v, "50-rectify:tutela")["found"], 0, "{v}");

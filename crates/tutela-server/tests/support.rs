@@ -63,45 +63,27 @@ impl TestApp {
 
     /// `None` only outside CI when PostgreSQL is unreachable.
     pub async fn postgres() -> Option<TestApp> {
-        let pg = PgSchema::create().await?;
-        let store = PgStore::connect_in_schema(&pg.url, Some(&pg.schema))
-            .await
-            .expect("pg")
-            .with_vault(vault(&temp_dir("server-keys")).await);
-        Some(
-            Self::with(
-                AnyStore::Postgres(store),
-                Some(pg),
-                None,
-                std::sync::Arc::new(NoMailer),
-                Connectors::default(),
-            )
-            .await,
-        )
+        Self::postgres_full(std::sync::Arc::new(NoMailer), Connectors::default(), |_| {}).await
     }
 
     /// PostgreSQL with a mailer; `None` only outside CI when PostgreSQL is unreachable.
     pub async fn postgres_with_mailer(mailer: std::sync::Arc<dyn Mailer>) -> Option<TestApp> {
-        let pg = PgSchema::create().await?;
-        let store = PgStore::connect_in_schema(&pg.url, Some(&pg.schema))
-            .await
-            .expect("pg")
-            .with_vault(vault(&temp_dir("server-keys")).await);
-        Some(
-            Self::with(
-                AnyStore::Postgres(store),
-                Some(pg),
-                None,
-                mailer,
-                Connectors::default(),
-            )
-            .await,
-        )
+        Self::postgres_full(mailer, Connectors::default(), |_| {}).await
     }
 
     /// PostgreSQL whose request settings `adjust` changes; `None` only outside CI when
     /// PostgreSQL is unreachable.
     pub async fn postgres_adjusted(adjust: impl FnOnce(&mut RequestSettings)) -> Option<TestApp> {
+        Self::postgres_full(std::sync::Arc::new(NoMailer), Connectors::default(), adjust).await
+    }
+
+    /// The one PostgreSQL server of the tests: a schema of its own, keys apart, `mailer`,
+    /// the operator's databases and request settings `adjust` changes.
+    async fn postgres_full(
+        mailer: std::sync::Arc<dyn Mailer>,
+        connectors: Connectors,
+        adjust: impl FnOnce(&mut RequestSettings),
+    ) -> Option<TestApp> {
         let pg = PgSchema::create().await?;
         let store = PgStore::connect_in_schema(&pg.url, Some(&pg.schema))
             .await
@@ -112,8 +94,8 @@ impl TestApp {
                 AnyStore::Postgres(store),
                 Some(pg),
                 None,
-                std::sync::Arc::new(NoMailer),
-                Connectors::default(),
+                mailer,
+                connectors,
                 adjust,
             )
             .await,
@@ -283,20 +265,55 @@ impl TestApp {
         mailer: std::sync::Arc<dyn Mailer>,
         connectors: Connectors,
     ) -> Option<TestApp> {
-        let pg = PgSchema::create().await?;
-        let store = PgStore::connect_in_schema(&pg.url, Some(&pg.schema))
-            .await
-            .expect("pg")
-            .with_vault(vault(&temp_dir("server-keys")).await);
-        Some(
-            Self::with(
-                AnyStore::Postgres(store),
-                Some(pg),
-                None,
-                mailer,
-                connectors,
-            )
-            .await,
-        )
+        Self::postgres_full(mailer, connectors, |_| {}).await
     }
+}
+
+/// The request workflow as the tests drive it: one worker tick, a request as the API shows it,
+/// a request filed and verified by an agent, one of its steps.
+impl TestApp {
+    /// One tick of the request worker at `at`.
+    pub async fn tick_at(
+        &self,
+        at: jiff::Timestamp,
+    ) -> tutela_server::requests::worker::TickReport {
+        tutela_server::requests::worker::Worker {
+            requests: self.requests.clone(),
+        }
+        .tick(at)
+        .await
+        .expect("tick")
+    }
+
+    /// `GET /v1/requests/{id}`.
+    pub async fn request(&self, id: &str) -> serde_json::Value {
+        self.call("GET", &format!("/v1/requests/{id}"), None)
+            .await
+            .2
+    }
+
+    /// Files `body` and has an agent verify it; the request's id.
+    pub async fn file_verified(&self, body: serde_json::Value) -> String {
+        let (s, _, r) = self.call("POST", "/v1/requests", Some(body)).await;
+        assert_eq!(s, 201, "{r}");
+        let id = r["id"].as_str().expect("id").to_owned();
+        let (s, _, v) = self
+            .act(
+                &id,
+                "verify-by-agent",
+                serde_json::json!({"note": "identity card checked at the shop", "agent": "agent-1"}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        id
+    }
+}
+
+/// The step `name` of a request as the API shows it.
+pub fn step(v: &serde_json::Value, name: &str) -> serde_json::Value {
+    v["steps"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["step"] == name))
+        .cloned()
+        .unwrap_or_else(|| panic!("no step {name} in {v}"))
 }

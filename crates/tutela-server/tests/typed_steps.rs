@@ -6,51 +6,14 @@
 
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use tutela_connectors::Connector;
 use tutela_connectors::demo::{MAP, SCHEMA};
 use tutela_server::requests::Fulfilment;
 use tutela_server::requests::notify::Notifier;
-use tutela_server::requests::worker::Worker;
 use tutela_store::testing::PgSchema;
 
-use crate::support::{TestApp, policy};
-
-async fn file_verified(app: &TestApp, body: Value) -> String {
-    let (s, _, r) = app.call("POST", "/v1/requests", Some(body)).await;
-    assert_eq!(s, 201, "{r}");
-    let id = r["id"].as_str().expect("id").to_owned();
-    let (s, _, v) = app
-        .act(
-            &id,
-            "verify-by-agent",
-            json!({"note": "identity card checked at the shop", "agent": "agent-1"}),
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
-    id
-}
-
-async fn tick(app: &TestApp, at: jiff::Timestamp) {
-    Worker {
-        requests: app.requests.clone(),
-    }
-    .tick(at)
-    .await
-    .expect("tick");
-}
-
-async fn request(app: &TestApp, id: &str) -> Value {
-    app.call("GET", &format!("/v1/requests/{id}"), None).await.2
-}
-
-fn step(v: &Value, name: &str) -> Value {
-    v["steps"]
-        .as_array()
-        .and_then(|s| s.iter().find(|s| s["step"] == name))
-        .cloned()
-        .unwrap_or_else(|| panic!("no step {name} in {v}"))
-}
+use crate::support::{TestApp, policy, step};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_date_is_written_as_a_date_and_a_bad_one_is_refused_not_retried() {
@@ -105,9 +68,9 @@ async fn a_date_is_written_as_a_date_and_a_bad_one_is_refused_not_retried() {
     let now = jiff::Timestamp::now();
 
     // Not a date: refused at the first try, with the column and what it takes.
-    let id = file_verified(&app, json!({"type": "rectification", "subject": "T-1", "details": {"changes": {"date_of_birth": "yesterday"}}})).await;
-    tick(&app, now).await;
-    let v = request(&app, &id).await;
+    let id = app.file_verified(json!({"type": "rectification", "subject": "T-1", "details": {"changes": {"date_of_birth": "yesterday"}}})).await;
+    app.tick_at(now).await;
+    let v = app.request(&id).await;
     let s = step(&v, "40-rectify:operator");
     assert_eq!(
         (s["status"].as_str(), s["attempts"].as_u64()),
@@ -124,8 +87,9 @@ async fn a_date_is_written_as_a_date_and_a_bad_one_is_refused_not_retried() {
     );
     assert_eq!(v["status"], "partially_refused", "{v}");
     // Never tried again.
-    tick(&app, now + jiff::SignedDuration::from_secs(3600)).await;
-    let s = step(&request(&app, &id).await, "40-rectify:operator");
+    app.tick_at(now + jiff::SignedDuration::from_secs(3600))
+        .await;
+    let s = step(&app.request(&id).await, "40-rectify:operator");
     assert_eq!(s["attempts"].as_u64(), Some(1));
     assert_eq!(
         birth_date(c.clone()).await,
@@ -133,18 +97,20 @@ async fn a_date_is_written_as_a_date_and_a_bad_one_is_refused_not_retried() {
     );
 
     // A date: written as one.
-    let id = file_verified(&app, json!({"type": "rectification", "subject": "T-1", "details": {"changes": {"date_of_birth": "1971-03-04"}}})).await;
-    tick(&app, now).await;
-    assert_eq!(request(&app, &id).await["status"], "completed");
+    let id = app.file_verified(json!({"type": "rectification", "subject": "T-1", "details": {"changes": {"date_of_birth": "1971-03-04"}}})).await;
+    app.tick_at(now).await;
+    assert_eq!(app.request(&id).await["status"], "completed");
     assert_eq!(
         birth_date(c.clone()).await,
         Some(Some("1971-03-04".to_owned()))
     );
 
     // Erasure: the customer row stays for the ticket, its date of birth becomes a NULL date.
-    let id = file_verified(&app, json!({"type": "erasure", "subject": "T-1"})).await;
-    tick(&app, now).await;
-    let v = request(&app, &id).await;
+    let id = app
+        .file_verified(json!({"type": "erasure", "subject": "T-1"}))
+        .await;
+    app.tick_at(now).await;
+    let v = app.request(&id).await;
     assert_eq!(step(&v, "40-erase:operator")["status"], "done", "{v}");
     let left = c
         .collect(&[("email".to_owned(), vec!["tea@example.org".to_owned()])].into())
