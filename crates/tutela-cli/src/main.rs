@@ -34,6 +34,7 @@ mod events_cmd;
 mod gate_cmd;
 mod keys_cmd;
 mod log_cmd;
+mod plan_text;
 mod policy_cmd;
 mod pseudonymise_cmd;
 mod requests_cmd;
@@ -957,6 +958,7 @@ fn check_serve(
     if let Some(days) = config.result_retention_days {
         settings.result_retention = jiff::SignedDuration::from_hours(i64::from(days) * 24);
     }
+    settings.four_eyes = config.four_eyes.unwrap_or(false);
     if let Some(tz) = &config.time_zone {
         settings.deadlines.time_zone = jiff::tz::TimeZone::get(tz).with_context(|| {
             format!(

@@ -75,6 +75,19 @@ pub enum RequestsCommand {
         #[arg(long)]
         subject: Option<String>,
     },
+    /// What an erasure or rectification will change in the operator's databases: every
+    /// table, row and field, and whether the plan waits for approval.
+    Plan { id: String },
+    /// Approve the plan a request waits with (shown by `plan`, which this prints first); it
+    /// then runs exactly as planned.
+    Approve {
+        id: String,
+        /// The agent who reviewed the plan (recorded with the approval).
+        #[arg(long)]
+        agent: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
     /// Extend the deadline by 1 or 2 months (Art. 12(3)).
     Extend {
         id: String,
@@ -200,6 +213,41 @@ pub async fn requests(server: Server, cmd: RequestsCommand) -> anyhow::Result<Ex
             .ok()?
             .json(),
         ),
+        RequestsCommand::Plan { id } => {
+            let review = c
+                .call("GET", &format!("/v1/requests/{id}/plan"), None, None)
+                .await?
+                .ok()?
+                .json();
+            say!("{}", crate::plan_text::render(&review));
+            Ok(ExitCode::SUCCESS)
+        }
+        RequestsCommand::Approve { id, agent, note } => {
+            let review = c
+                .call("GET", &format!("/v1/requests/{id}/plan"), None, None)
+                .await?
+                .ok()?
+                .json();
+            say!("{}", crate::plan_text::render(&review));
+            // The digests of the plans just printed: a plan changed meanwhile is refused.
+            let plans: serde_json::Map<String, Value> = review["plans"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| Some((p["dataset"].as_str()?.to_owned(), p["digest"].clone())))
+                .collect();
+            print(
+                c.call(
+                    "POST",
+                    &format!("/v1/requests/{id}/approve"),
+                    Some(&json!({"agent": agent, "note": note, "plans": plans})),
+                    None,
+                )
+                .await?
+                .ok()?
+                .json(),
+            )
+        }
         RequestsCommand::Extend { id, months, reason } => print(
             c.call(
                 "POST",

@@ -62,6 +62,11 @@ impl Connector {
                     .map(|(_, c)| (c.as_str(), "`retention_from`")),
             );
             named.extend(
+                t.contract_end
+                    .iter()
+                    .map(|c| (c.as_str(), "`contract_end`")),
+            );
+            named.extend(
                 t.restrict_flag
                     .iter()
                     .map(|c| (c.as_str(), "`restrict_flag`")),

@@ -77,7 +77,8 @@ pub fn seed_postgres(persons: u64) -> Vec<String> {
                  SELECT g, (g * 2 - 1) % {n} + 1, 'Contact ' || g, 'c' || g || '@example.org', '+49 228 ' || g \
                  FROM generate_series(1, {}) g", count("contact_persons")),
         format!("INSERT INTO contracts (id, customer_id, product, started_at, ended_at) \
-                 SELECT g, (g - 1) % {n} + 1, 'IoT M2M ' || (g % 5 + 1) || 'GB', (date '2012-01-01' + (g % 4000))::text, NULL \
+                 SELECT g, (g - 1) % {n} + 1, 'IoT M2M ' || (g % 5 + 1) || 'GB', (date '2012-01-01' + (g % 4000))::text, \
+                 CASE WHEN g % 3 = 0 THEN (date '2012-01-01' + (g % 4000) + 730)::text END \
                  FROM generate_series(1, {contracts}) g"),
         format!("INSERT INTO sims (id, contract_id, iccid, imsi, msisdn) \
                  SELECT g, (g - 1) % {contracts} + 1, '8949' || lpad(g::text, 15, '0'), '26201' || lpad(g::text, 10, '0'), '4915' || lpad(g::text, 9, '0') \

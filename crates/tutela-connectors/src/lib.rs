@@ -8,11 +8,16 @@
 //! (letters, digits, underscores) and are quoted per dialect; values are always bound, with
 //! the type of the column they are written to ([`ColumnType`], read from the database's
 //! catalog).
+//!
+//! Before an erasure or rectification writes, it can be planned ([`Connector::plan_erasure`],
+//! [`Connector::plan_rectification`]) and the plan approved; the run given the plan's digest
+//! plans again inside its transaction and writes only if that gives the same plan.
 
 mod audit;
 pub mod demo;
 mod dialect;
 mod exec;
+mod plan;
 mod sweep;
 mod types;
 
@@ -31,6 +36,9 @@ pub use audit::Problem;
 use dialect::Dialect;
 pub use exec::Bind;
 use exec::{Exec, Pool};
+pub use plan::{
+    DatasetPlan, FieldChange, FieldEffect, FieldPlan, PlanAction, RUNNING_CONTRACT, TablePlan,
+};
 pub use sweep::{SweepBatch, SweepCursor};
 pub use types::{Catalog, Column, ColumnType};
 
@@ -67,6 +75,11 @@ pub enum ConnectorError {
         declared: String,
         expected: &'static str,
     },
+    /// The person's rows no longer give the plan that was approved (a row changed, came or
+    /// went since): nothing was written. Not permanent: the request is planned and approved
+    /// again. Names the dataset, never values.
+    #[error("{0}")]
+    Stale(String),
     /// The database refused a write for good (NULL in a NOT NULL column, a value too long,
     /// out of range or against a constraint): nothing was written, and trying again changes
     /// nothing until the data, the map or the database changes.
@@ -115,6 +128,16 @@ pub struct ErasureReport {
     pub deleted: BTreeMap<String, usize>,
     pub anonymised: BTreeMap<String, usize>,
     pub restricted: Vec<Restricted>,
+    /// Rows kept whole for a running contract (Art. 6(1)(b)), neither erased nor restricted.
+    pub kept_for_contract: Vec<KeptForContract>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct KeptForContract {
+    pub table: String,
+    pub rows: usize,
+    /// The day the contract ends (YYYY-MM-DD); None while it has no end date.
+    pub until: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -338,6 +361,7 @@ impl Connector {
             let mut columns: Vec<&str> = vec![table.key.as_str()];
             columns.extend(table.references.iter().map(|r| r.column.as_str()));
             columns.extend(table.retention.iter().map(|(_, c)| c.as_str()));
+            columns.extend(table.contract_end.as_deref());
             columns.extend(table.timestamp.as_deref());
             columns.extend(table.restrict_flag.as_deref());
             columns.extend(table.fields.iter().map(|f| f.name.as_str()));
@@ -443,12 +467,33 @@ impl Connector {
         out
     }
 
-    /// Erases the person in one transaction: the plan of the core, children first.
+    /// What erasing the person at `now` would do, read only: the same checks as
+    /// [`Connector::erase`] (a broken map, a value the database would refuse) refuse the same
+    /// way, and nothing is written.
+    pub async fn plan_erasure(
+        &self,
+        ids: &Identities,
+        policy: &Policy,
+        now: jiff::Timestamp,
+    ) -> Result<DatasetPlan, ConnectorError> {
+        self.writable().await?;
+        let catalog = self.catalog().await?;
+        let rows = self.collect(ids).await?;
+        let actions = plan_erasure(&self.map, policy, &rows, now);
+        self.check_writes(&catalog, &actions, &rows)?;
+        Ok(plan::erasure(&self.map, &actions, &rows))
+    }
+
+    /// Erases the person in one transaction: the plan of the core, children first. With
+    /// `approved` (the digest of an approved [`DatasetPlan`]), the rows read in the
+    /// transaction must give that same plan, else nothing is written
+    /// ([`ConnectorError::Stale`]); `None` erases whatever the rows give now.
     pub async fn erase(
         &self,
         ids: &Identities,
         policy: &Policy,
         now: jiff::Timestamp,
+        approved: Option<&str>,
     ) -> Result<ErasureReport, ConnectorError> {
         self.writable().await?;
         let catalog = self.catalog().await?;
@@ -458,6 +503,12 @@ impl Connector {
             .await
             .map_err(|e| self.error(e))?;
         let plan = plan_erasure(&self.map, policy, &rows, now);
+        if let Some(approved) = approved
+            && plan::erasure(&self.map, &plan, &rows).digest != approved
+        {
+            tx.rollback().await.map_err(|e| self.error(e))?;
+            return Err(self.stale());
+        }
         let mut report = ErasureReport {
             dataset: self.map.id.clone(),
             ..ErasureReport::default()
@@ -469,6 +520,44 @@ impl Connector {
         }
         tx.commit().await.map_err(|e| self.error(e))?;
         Ok(report)
+    }
+
+    fn stale(&self) -> ConnectorError {
+        ConnectorError::Stale(format!(
+            "dataset `{}`: the person's rows changed since the plan was approved; nothing was written, plan the request and approve it again",
+            self.map.id
+        ))
+    }
+
+    /// Every write the actions would make, prepared and not run: a value its column does not
+    /// take refuses here as it would in the run.
+    fn check_writes(
+        &self,
+        catalog: &Catalog,
+        actions: &[Action],
+        rows: &Collected,
+    ) -> Result<(), ConnectorError> {
+        for action in actions {
+            match action {
+                Action::Update { table, keys } => {
+                    self.field_updates(catalog, *table, keys, rows, |_| true)?;
+                }
+                Action::Restrict {
+                    table,
+                    keys,
+                    erased,
+                    ..
+                } => {
+                    self.field_updates(catalog, *table, keys, rows, |f| erased.contains(&f.name))?;
+                    let t = &self.map.tables[*table];
+                    if let Some(flag) = &t.restrict_flag {
+                        self.typed(catalog, &t.name, flag, Some("1"), 1)?;
+                    }
+                }
+                Action::Delete { .. } | Action::KeepForContract { .. } => {}
+            }
+        }
+        Ok(())
     }
 
     async fn apply<E: Exec>(
@@ -532,6 +621,14 @@ impl Connector {
                     erased: erased.clone(),
                 });
             }
+            // The contract runs: its rows are neither written nor flagged, only reported.
+            Action::KeepForContract { table, keys, until } => {
+                report.kept_for_contract.push(KeptForContract {
+                    table: self.map.tables[*table].name.clone(),
+                    rows: keys.len(),
+                    until: until.clone(),
+                });
+            }
         }
         Ok(())
     }
@@ -547,9 +644,29 @@ impl Connector {
         rows: &Collected,
         selected: impl Fn(&tutela_core::datamap::Field) -> bool,
     ) -> Result<(), ConnectorError> {
+        let t = &self.map.tables[table];
+        for (sql, values) in self.field_updates(catalog, table, keys, rows, selected)? {
+            tx.exec(&sql, &values)
+                .await
+                .map_err(|e| self.write_error(e, &format!("`{}`", t.name)))?;
+        }
+        Ok(())
+    }
+
+    /// The `UPDATE`s (statement and bound values) that apply each selected field's erasure to
+    /// the rows `keys` of `table`, each value converted to its column's type.
+    fn field_updates(
+        &self,
+        catalog: &Catalog,
+        table: usize,
+        keys: &[String],
+        rows: &Collected,
+        selected: impl Fn(&tutela_core::datamap::Field) -> bool,
+    ) -> Result<Vec<(String, Vec<Bind>)>, ConnectorError> {
         let q = |s: &str| self.dialect.quote(s);
         let t = &self.map.tables[table];
         let wanted: BTreeSet<&String> = keys.iter().collect();
+        let mut out = Vec::new();
         for row in rows.get(&table).into_iter().flatten() {
             if !wanted.contains(&row.key) {
                 continue;
@@ -582,11 +699,9 @@ impl Connector {
                 self.dialect.mark(values.len() + 1)
             );
             values.extend(binds(t.key_type, std::slice::from_ref(&row.key)));
-            tx.exec(&sql, &values)
-                .await
-                .map_err(|e| self.write_error(e, &format!("`{}`", t.name)))?;
+            out.push((sql, values));
         }
-        Ok(())
+        Ok(out)
     }
 
     /// Sets the restriction flag: `TRUE` in a boolean column, `1` in a numeric one.
@@ -638,12 +753,14 @@ impl Connector {
         Ok(n)
     }
 
-    /// Corrects the fields whose `rectify_as` name is a key of `changes`, in the person's rows.
-    pub async fn rectify(
+    /// The fields a rectification changes, by (table, field) index, with each new value as
+    /// given and as bound to its column. Refused before anything is read: a name the dataset
+    /// cannot correct (unknown, or a field nobody may change), a database not matching its
+    /// map, a value its column does not take.
+    async fn rectification_targets(
         &self,
-        ids: &Identities,
         changes: &BTreeMap<String, String>,
-    ) -> Result<usize, ConnectorError> {
+    ) -> Result<BTreeMap<(usize, usize), (String, String, Bind)>, ConnectorError> {
         let known = self.rectifiable();
         if let Some(unknown) = changes.keys().find(|k| !known.contains(k.as_str())) {
             return Err(ConnectorError::Refused(format!(
@@ -656,26 +773,29 @@ impl Connector {
         // Every value converted to its column's type before anything is written: one that
         // does not fit refuses the whole rectification, naming the column.
         let catalog = self.catalog().await?;
-        let mut typed: BTreeMap<(usize, usize), (String, Bind)> = BTreeMap::new();
+        let mut typed = BTreeMap::new();
         for (ti, t) in self.map.tables.iter().enumerate() {
             for (fi, f) in t.fields.iter().enumerate() {
                 if f.rectify == Rectify::Nobody {
                     continue;
                 }
                 if let Some(value) = f.rectify_as.as_ref().and_then(|r| changes.get(r)) {
-                    let v = self.typed(&catalog, &t.name, &f.name, Some(value), 1)?;
-                    typed.insert((ti, fi), v);
+                    let (mark, bind) = self.typed(&catalog, &t.name, &f.name, Some(value), 1)?;
+                    typed.insert((ti, fi), (value.clone(), mark, bind));
                 }
             }
         }
-        let mut tx = self.pool.begin().await.map_err(|e| self.error(e))?;
-        let rows = self
-            .collect_in(&mut tx, ids)
-            .await
-            .map_err(|e| self.error(e))?;
-        // A change is one record's: never one value onto several rows (one IMSI onto all
-        // SIMs of the person). Refused before anything is written.
-        for &(ti, fi) in typed.keys() {
+        Ok(typed)
+    }
+
+    /// A change is one record's: never one value onto several rows (one IMSI onto all SIMs of
+    /// the person). Refused before anything is written.
+    fn one_record_each<V>(
+        &self,
+        targets: &BTreeMap<(usize, usize), V>,
+        rows: &Collected,
+    ) -> Result<(), ConnectorError> {
+        for &(ti, fi) in targets.keys() {
             let n = rows.get(&ti).map_or(0, Vec::len);
             if n > 1 {
                 let t = &self.map.tables[ti];
@@ -685,11 +805,62 @@ impl Connector {
                 )));
             }
         }
+        Ok(())
+    }
+
+    fn rectification_plan(
+        &self,
+        targets: &BTreeMap<(usize, usize), (String, String, Bind)>,
+        rows: &Collected,
+    ) -> DatasetPlan {
+        let after: BTreeMap<(usize, usize), String> = targets
+            .iter()
+            .map(|(&at, (value, _, _))| (at, value.clone()))
+            .collect();
+        plan::rectification(&self.map, &after, rows)
+    }
+
+    /// What correcting the person's fields named in `changes` would do, read only: refused
+    /// as [`Connector::rectify`] refuses, else per row the value before and after.
+    pub async fn plan_rectification(
+        &self,
+        ids: &Identities,
+        changes: &BTreeMap<String, String>,
+    ) -> Result<DatasetPlan, ConnectorError> {
+        let targets = self.rectification_targets(changes).await?;
+        let rows = self.collect(ids).await?;
+        self.one_record_each(&targets, &rows)?;
+        Ok(self.rectification_plan(&targets, &rows))
+    }
+
+    /// Corrects the fields whose `rectify_as` name is a key of `changes`, in the person's rows.
+    /// With `approved` (the digest of an approved [`DatasetPlan`]), the rows read in the
+    /// transaction must give that same plan, else nothing is written
+    /// ([`ConnectorError::Stale`]).
+    pub async fn rectify(
+        &self,
+        ids: &Identities,
+        changes: &BTreeMap<String, String>,
+        approved: Option<&str>,
+    ) -> Result<usize, ConnectorError> {
+        let targets = self.rectification_targets(changes).await?;
+        let mut tx = self.pool.begin().await.map_err(|e| self.error(e))?;
+        let rows = self
+            .collect_in(&mut tx, ids)
+            .await
+            .map_err(|e| self.error(e))?;
+        self.one_record_each(&targets, &rows)?;
+        if let Some(approved) = approved
+            && self.rectification_plan(&targets, &rows).digest != approved
+        {
+            tx.rollback().await.map_err(|e| self.error(e))?;
+            return Err(self.stale());
+        }
         let mut n = 0;
         for (&ti, rs) in &rows {
             let t = &self.map.tables[ti];
             for (fi, f) in t.fields.iter().enumerate() {
-                let Some((mark, value)) = typed.get(&(ti, fi)) else {
+                let Some((_, mark, value)) = targets.get(&(ti, fi)) else {
                     continue;
                 };
                 let keys: Vec<String> = rs.iter().map(|r| r.key.clone()).collect();
@@ -769,7 +940,8 @@ impl Connector {
         out.iter().take(16).map(|b| format!("{b:02x}")).collect()
     }
 
-    /// `SELECT key, references…, retention_from, fields… FROM table`, all as text.
+    /// `SELECT key, references…, retention_from, contract_end, fields… FROM table`, all as
+    /// text.
     fn select_rows(&self, t: usize) -> String {
         let table = &self.map.tables[t];
         let d = &self.dialect;
@@ -779,6 +951,10 @@ impl Connector {
         }
         cols.push(match &table.retention {
             Some((_, col)) => d.text(col),
+            None => "NULL".to_owned(),
+        });
+        cols.push(match &table.contract_end {
+            Some(col) => d.text(col),
             None => "NULL".to_owned(),
         });
         for f in &table.fields {
@@ -798,14 +974,17 @@ impl Connector {
         let table = &self.map.tables[t];
         let mut out = Vec::new();
         for chunk in values.chunks(CHUNK) {
+            // In key order: a plan and its run read the same rows in the same order.
             let sql = format!(
-                "{} WHERE {} IN ({})",
+                "{} WHERE {} IN ({}) ORDER BY {}",
                 self.select_rows(t),
                 self.dialect.quote(column),
-                self.dialect.marks(1, chunk.len())
+                self.dialect.marks(1, chunk.len()),
+                self.dialect.quote(&table.key)
             );
             for mut raw in tx.rows(&sql, &binds(ty, chunk)).await? {
-                let values = raw.split_off(2 + table.references.len());
+                let values = raw.split_off(3 + table.references.len());
+                let contract_end = raw.pop().flatten();
                 let retention_from = raw.pop().flatten();
                 let key = raw.first().cloned().flatten().unwrap_or_default();
                 let parents = raw.into_iter().skip(1).collect();
@@ -813,6 +992,7 @@ impl Connector {
                     key,
                     parents,
                     retention_from,
+                    contract_end,
                     values,
                 });
             }

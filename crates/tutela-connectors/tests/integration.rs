@@ -31,13 +31,13 @@ fn map(connector: &str) -> DatasetMap {
 }
 
 /// Two persons: C-1 with rows everywhere (an invoice inside the retention period and one
-/// long past it), C-2 with a customer row only.
+/// long past it, a contract ended in 2025), C-2 with a running contract and its SIM.
 fn data() -> Vec<String> {
     [
         "INSERT INTO customers (id, customer_no, name, email, birth_date, street, city, created_at) VALUES (1, 'C-1', 'Anna Müller', 'anna@example.org', '1980-02-03', 'Hauptstr. 1', 'Bonn', '2009-01-01')",
         "INSERT INTO customers (id, customer_no, name, email, birth_date, street, city, created_at) VALUES (2, 'C-2', 'Bernd Meier', 'bernd@example.org', '1975-05-06', 'Nebenweg 2', 'Köln', '2012-01-01')",
         "INSERT INTO contact_persons (id, customer_id, name, email, phone) VALUES (10, 1, 'Carla Müller', 'carla@example.org', '+49 228 1234')",
-        "INSERT INTO contracts (id, customer_id, product, started_at, ended_at) VALUES (20, 1, 'IoT M2M 1GB', '2009-01-01', NULL)",
+        "INSERT INTO contracts (id, customer_id, product, started_at, ended_at) VALUES (20, 1, 'IoT M2M 1GB', '2009-01-01', '2025-06-30')",
         "INSERT INTO contracts (id, customer_id, product, started_at, ended_at) VALUES (21, 2, 'IoT M2M 5GB', '2012-01-01', NULL)",
         "INSERT INTO sims (id, contract_id, iccid, imsi, msisdn) VALUES (30, 20, '8949010000000000011', '262011234567890', '4915112345678')",
         "INSERT INTO sims (id, contract_id, iccid, imsi, msisdn) VALUES (31, 21, '8949010000000000029', '262019876543210', '4915187654321')",
@@ -136,7 +136,7 @@ async fn run_all(c: &Connector) {
     // Rectification of named fields; an unknown name changes nothing.
     let changes = BTreeMap::from([("email".to_owned(), "anna.mueller@example.org".to_owned())]);
     assert_eq!(
-        c.rectify(&ids("customer_number", "C-1"), &changes)
+        c.rectify(&ids("customer_number", "C-1"), &changes, None)
             .await
             .expect("rectify"),
         1
@@ -152,7 +152,8 @@ async fn run_all(c: &Connector) {
     assert!(c.rectifiable().contains("date_of_birth"));
     let unknown = BTreeMap::from([("shoe_size".to_owned(), "44".to_owned())]);
     assert!(matches!(
-        c.rectify(&ids("customer_number", "C-1"), &unknown).await,
+        c.rectify(&ids("customer_number", "C-1"), &unknown, None)
+            .await,
         Err(ConnectorError::Refused(_))
     ));
 
@@ -167,7 +168,7 @@ async fn run_all(c: &Connector) {
     // Erasure: children first, the booking vouchers inside 8 years restricted, the rows they
     // reference anonymised instead of deleted, the rest deleted.
     let report = c
-        .erase(&ids("customer_number", "C-1"), &policy(), now())
+        .erase(&ids("customer_number", "C-1"), &policy(), now(), None)
         .await
         .expect("erase");
     assert_eq!(report.deleted.get("usage_records"), Some(&2));
@@ -239,7 +240,7 @@ async fn run_all(c: &Connector) {
     assert_eq!(count(c, &other, "sims"), 1);
     // Idempotent: erasing again deletes nothing more and keeps the same records.
     let again = c
-        .erase(&ids("customer_number", "C-1"), &policy(), now())
+        .erase(&ids("customer_number", "C-1"), &policy(), now(), None)
         .await
         .expect("erase again");
     assert!(again.deleted.is_empty(), "{again:?}");
@@ -248,7 +249,7 @@ async fn run_all(c: &Connector) {
     // amounts (the map says `update`), so the customer row they reference is anonymised.
     let later: jiff::Timestamp = "2035-01-01T00:00:00Z".parse().expect("time");
     let last = c
-        .erase(&ids("customer_number", "C-1"), &policy(), later)
+        .erase(&ids("customer_number", "C-1"), &policy(), later, None)
         .await
         .expect("erase later");
     assert!(last.restricted.is_empty(), "{last:?}");
@@ -674,4 +675,5 @@ async fn a_batch_past_its_lock_limit_is_cancelled_and_changes_nothing() {
 
 mod find;
 mod keep;
+mod plan;
 mod typed;

@@ -48,9 +48,10 @@ async fn keeps_only_what_the_duty_needs(kind: ConnectorKind, url: &str) {
     let schema: Vec<String> = SCHEMA.iter().map(|s| (*s).to_owned()).collect();
     c.run_statements(&schema).await.expect("schema");
     let mut rows = data();
-    // A second contract of C-1, with its own SIM and tracker.
+    // A second contract of C-1 (ended too: a running one would keep the customer whole), with
+    // its own SIM and tracker.
     rows.extend([
-        "INSERT INTO contracts (id, customer_id, product, started_at, ended_at) VALUES (23, 1, 'IoT M2M 5GB', '2020-01-01', NULL)".to_owned(),
+        "INSERT INTO contracts (id, customer_id, product, started_at, ended_at) VALUES (23, 1, 'IoT M2M 5GB', '2020-01-01', '2026-10-31')".to_owned(),
         "INSERT INTO sims (id, contract_id, iccid, imsi, msisdn) VALUES (33, 23, '8949010000000000045', '262012222222222', '4915122222222')".to_owned(),
         "INSERT INTO devices (id, sim_id, imei, model) VALUES (41, 33, '490154203237526', 'Tracker T2')".to_owned(),
     ]);
@@ -64,14 +65,14 @@ async fn keeps_only_what_the_duty_needs(kind: ConnectorKind, url: &str) {
     for name in ["customer_number", "imsi", "iccid", "msisdn", "imei"] {
         assert!(!c.rectifiable().contains(name), "{name}");
         assert!(c.never_rectified(name), "{name}");
-        let r = c.rectify(&me, &changes(&[(name, "X-EVIL-1")])).await;
+        let r = c.rectify(&me, &changes(&[(name, "X-EVIL-1")]), None).await;
         assert!(
             matches!(r, Err(ConnectorError::Refused(_))),
             "{name}: {r:?}"
         );
     }
     let r = c
-        .rectify(&me, &changes(&[("tracker_model", "Tracker X")]))
+        .rectify(&me, &changes(&[("tracker_model", "Tracker X")]), None)
         .await;
     match r {
         Err(ConnectorError::Refused(why)) => {
@@ -86,7 +87,7 @@ async fn keeps_only_what_the_duty_needs(kind: ConnectorKind, url: &str) {
         "nothing written"
     );
     assert_eq!(
-        c.rectify(&me, &changes(&[("city", "Köln")]))
+        c.rectify(&me, &changes(&[("city", "Köln")]), None)
             .await
             .expect("the city is corrected"),
         1
@@ -113,7 +114,7 @@ async fn keeps_only_what_the_duty_needs(kind: ConnectorKind, url: &str) {
 
     // Erasure: invoice 60 (2025) is inside its 8 years, so it and its customer row stay,
     // restricted, with only what the duty needs.
-    let report = c.erase(&me, &policy(), now()).await.expect("erase");
+    let report = c.erase(&me, &policy(), now(), None).await.expect("erase");
     let customers = report
         .restricted
         .iter()
@@ -187,7 +188,10 @@ async fn keeps_only_what_the_duty_needs(kind: ConnectorKind, url: &str) {
         ]
     );
     // Again: nothing more goes, the same rows stay.
-    let again = c.erase(&me, &policy(), now()).await.expect("erase again");
+    let again = c
+        .erase(&me, &policy(), now(), None)
+        .await
+        .expect("erase again");
     assert!(again.deleted.is_empty(), "{again:?}");
     assert_eq!(again.restricted, report.restricted);
     raw.close().await;

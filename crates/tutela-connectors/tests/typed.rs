@@ -177,7 +177,9 @@ async fn typed_writes(kind: ConnectorKind, url: &str) {
     }
     // One row, one write per field.
     assert_eq!(
-        c.rectify(&me, &changes(&good)).await.expect("rectify"),
+        c.rectify(&me, &changes(&good), None)
+            .await
+            .expect("rectify"),
         good.len()
     );
     let balance = match kind {
@@ -235,7 +237,7 @@ async fn typed_writes(kind: ConnectorKind, url: &str) {
         ("balance", "1,5", "a number"),
     ] {
         let e = c
-            .rectify(&me, &changes(&[("note", "changed"), (name, bad)]))
+            .rectify(&me, &changes(&[("note", "changed"), (name, bad)]), None)
             .await
             .expect_err(bad);
         assert!(e.is_permanent(), "{e}");
@@ -261,11 +263,11 @@ async fn typed_writes(kind: ConnectorKind, url: &str) {
     assert_eq!(after[5].as_deref(), Some("after"), "nothing was written");
 
     // An empty value clears a column that is not text.
-    c.rectify(&me, &changes(&[("born", "")]))
+    c.rectify(&me, &changes(&[("born", "")]), None)
         .await
         .expect("clear");
     assert_eq!(raw.row(READ).await[0], None);
-    c.rectify(&me, &changes(&[("born", "1980-02-03")]))
+    c.rectify(&me, &changes(&[("born", "1980-02-03")]), None)
         .await
         .expect("again");
 
@@ -277,7 +279,7 @@ async fn typed_writes(kind: ConnectorKind, url: &str) {
     // and writes nothing.
     let strict = open(kind, url, "null").await;
     let e = strict
-        .erase(&me, &policy(), now())
+        .erase(&me, &policy(), now(), None)
         .await
         .expect_err("NOT NULL");
     assert!(e.is_permanent(), "{e}");
@@ -294,7 +296,7 @@ async fn typed_writes(kind: ConnectorKind, url: &str) {
 
     // Erasure by `update`: NULL into the date, timestamp and numeric columns, 0 into the
     // integer, false into the boolean, the keyed hash into the text identifier.
-    let report = c.erase(&me, &policy(), now()).await.expect("erase");
+    let report = c.erase(&me, &policy(), now(), None).await.expect("erase");
     assert_eq!(report.anonymised.get("people"), Some(&1));
     let erased = raw.row(READ).await;
     assert_eq!(

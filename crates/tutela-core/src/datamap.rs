@@ -29,16 +29,23 @@
 //! references = [{ column = "customer_id", table = "customers" }]
 //! retention = "booking_vouchers"    # a policy retention rule: rows inside it are restricted
 //! retention_from = "issued_at"      # instead of erased (Art. 17(3)(b), N6)
+//!
+//! [[table]]
+//! name = "contracts"
+//! references = [{ column = "customer_id", table = "customers" }]
+//! contract_end = "ended_at"         # NULL or a later date: the contract runs (Art. 6(1)(b))
 //! ```
 //!
 //! [`plan_erasure`] is the pure planner of an erasure: children before parents, rows under a
 //! legal retention duty (and the rows they reference) restricted instead of erased, with the
 //! rule and the date until which they are kept; of such rows only the fields the table's
-//! `keep` names stay, every other field is erased.
+//! `keep` names stay, every other field is erased. A running contract (a row of a table with
+//! `contract_end` whose end is unset or after today) is kept whole, with the rows it references
+//! up to the person and the rows below it that have no retention rule of their own.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::basis::LegalBasis;
@@ -75,6 +82,7 @@ struct RawTable {
     portable: bool,
     retention: Option<Spanned<String>>,
     retention_from: Option<String>,
+    contract_end: Option<Spanned<String>>,
     keep: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     references: Vec<RawReference>,
@@ -143,7 +151,8 @@ pub enum FieldErase {
 }
 
 /// Who may change a field through a rectification request (Art. 16).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Rectify {
     /// The person, in the privacy center: contact data (e-mail, phone).
     Person,
@@ -164,7 +173,7 @@ impl Rectify {
 }
 
 /// A field's name for people, in the two languages of the privacy center.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Label {
     pub de: String,
     pub en: String,
@@ -218,6 +227,9 @@ pub struct Table {
     /// a row so kept (an invoice: amounts and dates; the customer it names: name, address).
     /// An erasure erases every other field of such a row; `None`: the whole row stays.
     pub keep: Option<Vec<String>>,
+    /// The column that says when a contract of this table ends (Art. 6(1)(b)): a row whose
+    /// value is NULL or a date after today is a running contract, which an erasure keeps.
+    pub contract_end: Option<String>,
     pub references: Vec<Reference>,
     pub fields: Vec<Field>,
 }
@@ -382,6 +394,18 @@ pub fn load(file: &str, text: &str, policy: &Policy) -> Result<DatasetMap, Polic
                 }
             },
         };
+        if let Some(c) = &t.contract_end
+            && !ident_ok(c.get_ref())
+        {
+            e.at(
+                c.span(),
+                format!(
+                    "`{}` is not a column name tutela can quote safely",
+                    c.get_ref()
+                ),
+                "name the column holding the contract's end date (letters, digits, underscores)",
+            );
+        }
         let mut references = Vec::new();
         for r in &t.references {
             match names.iter().position(|n| n == r.table.get_ref()) {
@@ -581,6 +605,7 @@ pub fn load(file: &str, text: &str, policy: &Policy) -> Result<DatasetMap, Polic
             portable: t.portable,
             retention,
             keep,
+            contract_end: t.contract_end.as_ref().map(|c| c.get_ref().clone()),
             references,
             fields,
         });
@@ -671,6 +696,8 @@ pub struct Row {
     pub parents: Vec<Option<String>>,
     /// The value of the column a retention period runs from, as an RFC 3339 time or a date.
     pub retention_from: Option<String>,
+    /// The value of the table's `contract_end` column (None also where the table has none).
+    pub contract_end: Option<String>,
     pub values: Vec<Option<String>>,
 }
 
@@ -697,6 +724,36 @@ pub enum Action {
         kept: Vec<String>,
         erased: Vec<String>,
     },
+    /// Kept whole, untouched and not restricted, for a running contract (Art. 6(1)(b)): the
+    /// contract row, the rows it references up to the person and those below it. `until` is
+    /// the day the contract ends, None while it has no end date.
+    KeepForContract {
+        table: usize,
+        keys: Vec<String>,
+        until: Option<String>,
+    },
+}
+
+impl Action {
+    /// The index of the table the action is on.
+    pub fn table(&self) -> usize {
+        match self {
+            Action::Delete { table, .. }
+            | Action::Update { table, .. }
+            | Action::Restrict { table, .. }
+            | Action::KeepForContract { table, .. } => *table,
+        }
+    }
+
+    /// The keys of the rows the action is on.
+    pub fn keys(&self) -> &[String] {
+        match self {
+            Action::Delete { keys, .. }
+            | Action::Update { keys, .. }
+            | Action::Restrict { keys, .. }
+            | Action::KeepForContract { keys, .. } => keys,
+        }
+    }
 }
 
 impl Table {
@@ -721,14 +778,115 @@ impl Table {
     }
 }
 
-/// Plans the erasure of `rows` (per table index) at `now`: children first, rows inside a
-/// retention period and the rows they reference restricted instead.
+/// When a running contract ends: on a day, or open (no end date yet). `Open` sorts last, so
+/// that of two contracts keeping one row the later end holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Ends {
+    On(jiff::civil::Date),
+    Open,
+}
+
+impl Ends {
+    fn until(self) -> Option<String> {
+        match self {
+            Ends::On(day) => Some(day.to_string()),
+            Ends::Open => None,
+        }
+    }
+}
+
+/// Whether a contract whose end column holds `value` still runs on `today`, and until when:
+/// NULL (or empty) is a contract without an end date; a day after today runs until then. A
+/// value that is no date keeps the contract too: tutela does not end a contract it cannot read.
+fn running(value: Option<&str>, today: jiff::civil::Date) -> Option<Ends> {
+    let Some(text) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Some(Ends::Open);
+    };
+    match parse_day(text) {
+        Some(day) if day > today => Some(Ends::On(day)),
+        Some(_) => None,
+        None => Some(Ends::Open),
+    }
+}
+
+fn hold_for(held: &mut BTreeMap<(usize, String), Ends>, row: (usize, String), ends: Ends) {
+    let entry = held.entry(row).or_insert(ends);
+    *entry = (*entry).max(ends);
+}
+
+/// The rows kept for running contracts (Art. 6(1)(b)), with when the contract ends: each
+/// running contract row; the rows below it (transitively), except rows of tables with a
+/// retention rule of their own, which follow that rule; and every row those reference, up to
+/// the person (the contract still needs its customer).
+fn contract_holds(
+    map: &DatasetMap,
+    rows: &BTreeMap<usize, Vec<Row>>,
+    today: jiff::civil::Date,
+) -> BTreeMap<(usize, String), Ends> {
+    let mut held = BTreeMap::new();
+    for (&ti, table_rows) in rows {
+        if map.tables[ti].contract_end.is_none() {
+            continue;
+        }
+        for r in table_rows {
+            if let Some(ends) = running(r.contract_end.as_deref(), today) {
+                hold_for(&mut held, (ti, r.key.clone()), ends);
+            }
+        }
+    }
+    if held.is_empty() {
+        return held;
+    }
+    // Down, parents first: a row referencing a kept row serves that contract (a SIM, the
+    // device in it).
+    for &ti in &map.parents_first {
+        let table = &map.tables[ti];
+        if table.retention.is_some() {
+            continue;
+        }
+        for r in rows.get(&ti).into_iter().flatten() {
+            let ends = table
+                .references
+                .iter()
+                .enumerate()
+                .filter_map(|(ri, reference)| {
+                    let parent = r.parents.get(ri)?.as_ref()?;
+                    held.get(&(reference.table, parent.clone())).copied()
+                })
+                .max();
+            if let Some(ends) = ends {
+                hold_for(&mut held, (ti, r.key.clone()), ends);
+            }
+        }
+    }
+    // Up, children first: a kept row keeps what it references, so no reference dangles.
+    for &ti in map.parents_first.iter().rev() {
+        for r in rows.get(&ti).into_iter().flatten() {
+            let Some(&ends) = held.get(&(ti, r.key.clone())) else {
+                continue;
+            };
+            for (ri, reference) in map.tables[ti].references.iter().enumerate() {
+                if let Some(Some(parent)) = r.parents.get(ri) {
+                    hold_for(&mut held, (reference.table, parent.clone()), ends);
+                }
+            }
+        }
+    }
+    held
+}
+
+/// Plans the erasure of `rows` (per table index) at `now`: children first; running contracts
+/// and what they need kept whole; rows inside a retention period and the rows they reference
+/// restricted instead.
 pub fn plan_erasure(
     map: &DatasetMap,
     policy: &Policy,
     rows: &BTreeMap<usize, Vec<Row>>,
     now: jiff::Timestamp,
 ) -> Vec<Action> {
+    let today = now.to_zoned(jiff::tz::TimeZone::UTC).date();
+    // A running contract wins over a retention duty: its rows stay whole, not restricted.
+    let contract = contract_holds(map, rows, today);
     // Rows held back: (table, key) -> (rule, until, why).
     let mut held: BTreeMap<(usize, String), (String, jiff::civil::Date, &'static str)> =
         BTreeMap::new();
@@ -752,7 +910,7 @@ pub fn plan_erasure(
             let Ok(until) = start.checked_add(rule.period.to_span()) else {
                 continue;
             };
-            if until >= now.to_zoned(jiff::tz::TimeZone::UTC).date() {
+            if until >= today {
                 held.insert(
                     (ti, r.key.clone()),
                     (rule.id.clone(), until, "legal_retention"),
@@ -793,7 +951,13 @@ pub fn plan_erasure(
         let mut update = Vec::new();
         let mut kept: BTreeMap<(String, jiff::civil::Date, &'static str), Vec<String>> =
             BTreeMap::new();
+        let mut for_contract: BTreeMap<Ends, Vec<String>> = BTreeMap::new();
         for r in table_rows {
+            if let Some(ends) = contract.get(&(ti, r.key.clone())) {
+                for_contract.entry(*ends).or_default().push(r.key.clone());
+                mark_referenced(&mut referenced, table, r);
+                continue;
+            }
             let stays = match held.get(&(ti, r.key.clone())) {
                 Some((rule, until, why)) => {
                     kept.entry((rule.clone(), *until, *why))
@@ -814,12 +978,15 @@ pub fn plan_erasure(
                 },
             };
             if stays {
-                for (ri, reference) in table.references.iter().enumerate() {
-                    if let Some(Some(parent)) = r.parents.get(ri) {
-                        referenced.insert((reference.table, parent.clone()));
-                    }
-                }
+                mark_referenced(&mut referenced, table, r);
             }
+        }
+        for (ends, keys) in for_contract {
+            actions.push(Action::KeepForContract {
+                table: ti,
+                keys,
+                until: ends.until(),
+            });
         }
         let (kept_fields, erased_fields) = table.kept_fields();
         for ((rule, until, why), keys) in kept {
@@ -847,6 +1014,15 @@ pub fn plan_erasure(
         }
     }
     actions
+}
+
+/// Notes the rows `r` (of `table`) references: a row that stays keeps them from deletion.
+fn mark_referenced(referenced: &mut BTreeSet<(usize, String)>, table: &Table, r: &Row) {
+    for (ri, reference) in table.references.iter().enumerate() {
+        if let Some(Some(parent)) = r.parents.get(ri) {
+            referenced.insert((reference.table, parent.clone()));
+        }
+    }
 }
 
 fn parse_day(s: &str) -> Option<jiff::civil::Date> {
@@ -880,6 +1056,7 @@ struct NamedTable {
     timestamp: Option<Spanned<String>>,
     restrict_flag: Option<Spanned<String>>,
     retention_from: Option<Spanned<String>>,
+    contract_end: Option<Spanned<String>>,
     #[serde(default)]
     references: Vec<NamedReference>,
     #[serde(default)]
@@ -898,7 +1075,7 @@ struct NamedField {
 
 /// A problem of the map in `text` (named `file`) about `table`, or a `column` of it, placed
 /// where the text names that column (as the key, a reference, `timestamp`, `retention_from`,
-/// `restrict_flag` or a field), else where it names the table, else at its start.
+/// `contract_end`, `restrict_flag` or a field), else where it names the table, else at its start.
 pub fn problem_at(
     file: &str,
     text: &str,
@@ -919,6 +1096,7 @@ pub fn problem_at(
                 .chain(t.references.iter().map(|r| &r.column))
                 .chain(&t.timestamp)
                 .chain(&t.retention_from)
+                .chain(&t.contract_end)
                 .chain(&t.restrict_flag)
                 .chain(t.field.iter().map(|f| &f.name))
                 .find(|s| named(s))
@@ -934,4 +1112,240 @@ pub fn problem_at(
         message,
         help: help.to_owned(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::{MemoryLoader, load_policy};
+
+    const DEMO: &str = include_str!("../../../policies/datasets/demo-operator.toml");
+    const REFERENCE: &str = include_str!("../../../policies/reference.toml");
+
+    fn policy() -> Policy {
+        let loader = MemoryLoader::new().with("reference.toml", REFERENCE);
+        load_policy(&loader, "reference.toml").unwrap_or_else(|e| unreachable!("{e}"))
+    }
+
+    fn demo() -> (Policy, DatasetMap) {
+        let p = policy();
+        let map = load("demo-operator.toml", DEMO, &p).unwrap_or_else(|e| unreachable!("{e}"));
+        (p, map)
+    }
+
+    fn now() -> jiff::Timestamp {
+        "2026-11-30T12:00:00Z"
+            .parse()
+            .unwrap_or_else(|e| unreachable!("{e}"))
+    }
+
+    fn row(key: &str, parent: Option<&str>) -> Row {
+        Row {
+            key: key.to_owned(),
+            parents: parent.into_iter().map(|p| Some(p.to_owned())).collect(),
+            retention_from: None,
+            contract_end: None,
+            values: Vec::new(),
+        }
+    }
+
+    /// C-1: contract 20 (end `end20`), contract 21 ended in 2025; a SIM, a device and a
+    /// usage record under each; an invoice of 2025 (inside its 8 years); a ticket.
+    fn person(map: &DatasetMap, end20: Option<&str>) -> BTreeMap<usize, Vec<Row>> {
+        let t = |name: &str| map.table(name).unwrap_or_else(|| unreachable!("{name}"));
+        let contract = |key: &str, end: Option<&str>| Row {
+            contract_end: end.map(str::to_owned),
+            ..row(key, Some("1"))
+        };
+        let dated = |key: &str, parent: &str, from: &str| Row {
+            retention_from: Some(from.to_owned()),
+            ..row(key, Some(parent))
+        };
+        BTreeMap::from([
+            (t("customers"), vec![row("1", None)]),
+            (
+                t("contracts"),
+                vec![contract("20", end20), contract("21", Some("2025-06-30"))],
+            ),
+            (
+                t("sims"),
+                vec![row("30", Some("20")), row("31", Some("21"))],
+            ),
+            (
+                t("devices"),
+                vec![row("40", Some("30")), row("41", Some("31"))],
+            ),
+            (
+                t("usage_records"),
+                vec![
+                    dated("50", "30", "2026-11-01T00:00:00Z"),
+                    dated("51", "31", "2026-11-01T00:00:00Z"),
+                ],
+            ),
+            (t("invoices"), vec![dated("60", "1", "2025-03-01")]),
+            (t("tickets"), vec![row("80", Some("1"))]),
+        ])
+    }
+
+    /// (table name, action kind, keys, until) of every action, in order.
+    fn summary(map: &DatasetMap, actions: &[Action]) -> Vec<(String, &'static str, Vec<String>)> {
+        actions
+            .iter()
+            .map(|a| {
+                let kind = match a {
+                    Action::Delete { .. } => "delete",
+                    Action::Update { .. } => "update",
+                    Action::Restrict { .. } => "restrict",
+                    Action::KeepForContract { .. } => "keep_for_contract",
+                };
+                (map.tables[a.table()].name.clone(), kind, a.keys().to_vec())
+            })
+            .collect()
+    }
+
+    fn has(
+        s: &[(String, &'static str, Vec<String>)],
+        table: &str,
+        kind: &str,
+        keys: &[&str],
+    ) -> bool {
+        s.iter()
+            .any(|(t, k, ks)| t == table && *k == kind && ks.iter().eq(keys.iter()))
+    }
+
+    #[test]
+    fn a_running_contract_keeps_itself_its_customer_whole_and_what_it_needs() {
+        let (p, map) = demo();
+        let actions = plan_erasure(&map, &p, &person(&map, None), now());
+        let s = summary(&map, &actions);
+        for (table, key) in [
+            ("contracts", "20"),
+            ("sims", "30"),
+            ("devices", "40"),
+            ("customers", "1"),
+        ] {
+            assert!(
+                has(&s, table, "keep_for_contract", &[key]),
+                "{table}: {s:?}"
+            );
+        }
+        // The contract wins over the invoice's duty: the customer row is not restricted nor
+        // reduced to what the voucher needs.
+        assert!(
+            !s.iter()
+                .any(|(t, k, _)| t == "customers" && *k != "keep_for_contract"),
+            "{s:?}"
+        );
+        // Without an end date the contract is kept with no `until`.
+        assert!(actions.iter().all(|a| match a {
+            Action::KeepForContract { until, .. } => until.is_none(),
+            _ => true,
+        }));
+        // The ended contract and what hangs below it go; usage records follow their own rule,
+        // also under the running contract; the ticket goes; the invoice stays restricted.
+        assert!(has(&s, "contracts", "delete", &["21"]), "{s:?}");
+        assert!(has(&s, "sims", "delete", &["31"]), "{s:?}");
+        assert!(has(&s, "devices", "delete", &["41"]), "{s:?}");
+        assert!(has(&s, "usage_records", "delete", &["50", "51"]), "{s:?}");
+        assert!(has(&s, "tickets", "delete", &["80"]), "{s:?}");
+        assert!(has(&s, "invoices", "restrict", &["60"]), "{s:?}");
+        // Children still come first.
+        let at = |table: &str| s.iter().position(|(t, _, _)| t == table).unwrap_or(99);
+        assert!(at("usage_records") < at("sims") && at("devices") < at("sims"));
+        assert!(at("sims") < at("contracts") && at("contracts") < at("customers"));
+    }
+
+    #[test]
+    fn a_contract_ending_later_is_kept_until_its_end() {
+        let (p, map) = demo();
+        let actions = plan_erasure(&map, &p, &person(&map, Some("2027-03-31")), now());
+        let untils: Vec<(String, Option<String>)> = actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::KeepForContract { table, until, .. } => {
+                    Some((map.tables[*table].name.clone(), until.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        let day = Some("2027-03-31".to_owned());
+        assert_eq!(
+            untils,
+            vec![
+                ("devices".to_owned(), day.clone()),
+                ("sims".to_owned(), day.clone()),
+                ("contracts".to_owned(), day.clone()),
+                ("customers".to_owned(), day),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_ended_contract_is_erased_as_before() {
+        let (p, map) = demo();
+        // Ended today: no longer running.
+        let actions = plan_erasure(&map, &p, &person(&map, Some("2026-11-30")), now());
+        let s = summary(&map, &actions);
+        assert!(
+            !actions
+                .iter()
+                .any(|a| matches!(a, Action::KeepForContract { .. })),
+            "{s:?}"
+        );
+        assert!(has(&s, "contracts", "delete", &["20", "21"]), "{s:?}");
+        assert!(has(&s, "sims", "delete", &["30", "31"]), "{s:?}");
+        assert!(has(&s, "devices", "delete", &["40", "41"]), "{s:?}");
+        // The invoice's duty keeps the customer row, restricted, as before.
+        assert!(has(&s, "customers", "restrict", &["1"]), "{s:?}");
+    }
+
+    #[test]
+    fn the_later_of_two_contracts_holds_their_customer() {
+        let (p, map) = demo();
+        let mut rows = person(&map, Some("2027-03-31"));
+        let contracts = map.table("contracts").unwrap_or_default();
+        if let Some(rs) = rows.get_mut(&contracts) {
+            rs.push(row("22", Some("1")));
+        }
+        let actions = plan_erasure(&map, &p, &rows, now());
+        let customers = map.table("customers").unwrap_or_default();
+        let until = actions.iter().find_map(|a| match a {
+            Action::KeepForContract { table, until, .. } if *table == customers => {
+                Some(until.clone())
+            }
+            _ => None,
+        });
+        assert_eq!(until, Some(None), "{actions:?}");
+    }
+
+    #[test]
+    fn contract_end_must_be_a_plain_column_name() {
+        let text = DEMO.replace("contract_end = \"ended_at\"", "contract_end = \"ended at\"");
+        let e = match load("demo-operator.toml", &text, &policy()) {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        };
+        let line = text
+            .lines()
+            .position(|l| l.starts_with("contract_end"))
+            .map_or(0, |i| i + 1);
+        assert!(
+            e.contains(&format!(
+                "demo-operator.toml:{line}:16: error: `ended at` is not a column name tutela can quote safely"
+            )),
+            "{e}"
+        );
+        // A problem found in the database is placed at the key too.
+        let p = problem_at(
+            "demo-operator.toml",
+            DEMO,
+            "contracts",
+            Some("ended_at"),
+            "column `contracts.ended_at` does not exist".to_owned(),
+            "create it",
+        );
+        // `ended_at` is also a field of the table: the `contract_end` key is where it is named
+        // in that role, so the problem is placed there.
+        assert_eq!(p.line, line, "{p:?}");
+    }
 }

@@ -35,6 +35,7 @@ pub mod render;
 pub mod report;
 pub mod request;
 pub mod retention;
+pub mod review;
 pub mod risk;
 pub mod scenario;
 pub mod snapshot;

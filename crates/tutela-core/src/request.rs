@@ -5,10 +5,15 @@
 //!
 //! ```text
 //! received ──▶ awaiting_verification ──▶ verified ──▶ in_progress ──▶ completed
-//!     │                 │                   │              ├────────▶ partially_refused
-//!     │                 │                   ├──────────────┴────────▶ no_data_held
+//!     │                 │                   │            │ ▲ ├────────▶ partially_refused
+//!     │                 │                   │            ▼ │ │
+//!     │                 │                   │   awaiting_approval
+//!     │                 │                   ├──────────────┴─┴──────▶ no_data_held
 //!     └─────────────────┴───────────────────┴──────────────┴────────▶ refused
 //! ```
+//!
+//! `awaiting_approval`: the request's plan for the operator's databases (every row and field
+//! an erasure or rectification will change) waits for an agent's approval before it runs.
 //!
 //! `no_data_held` is the answer for a request about a person of whom nothing is held anywhere
 //! (no entry in the ledger, no row in any dataset): the person is told so, and the request is
@@ -106,6 +111,8 @@ pub enum Status {
     AwaitingVerification,
     Verified,
     InProgress,
+    /// The plan of what the request changes in the operator's databases waits for an agent.
+    AwaitingApproval,
     Completed,
     Refused,
     PartiallyRefused,
@@ -114,11 +121,12 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 8] = [
+    pub const ALL: [Status; 9] = [
         Status::Received,
         Status::AwaitingVerification,
         Status::Verified,
         Status::InProgress,
+        Status::AwaitingApproval,
         Status::Completed,
         Status::Refused,
         Status::PartiallyRefused,
@@ -131,6 +139,7 @@ impl Status {
             Status::AwaitingVerification => "awaiting_verification",
             Status::Verified => "verified",
             Status::InProgress => "in_progress",
+            Status::AwaitingApproval => "awaiting_approval",
             Status::Completed => "completed",
             Status::Refused => "refused",
             Status::PartiallyRefused => "partially_refused",
@@ -177,6 +186,10 @@ pub enum Transition {
     Verify(Verification),
     /// The worker took the request up.
     Start,
+    /// The plan for the operator's databases is ready and waits for an agent's approval.
+    AwaitApproval,
+    /// An agent approved the plan (or the policy lets it run without review): it runs.
+    Approve,
     Complete,
     /// Part of the request was not carried out (for example data under a legal retention duty).
     PartiallyRefuse {
@@ -204,6 +217,8 @@ impl Transition {
             Transition::AwaitVerification => "awaiting_verification",
             Transition::Verify(_) => "verified",
             Transition::Start => "started",
+            Transition::AwaitApproval => "awaiting_approval",
+            Transition::Approve => "approved",
             Transition::Complete => "completed",
             Transition::PartiallyRefuse { .. } => "partially_refused",
             Transition::NoDataHeld => "no_data_held",
@@ -331,6 +346,7 @@ impl RequestState {
                 (Status::Received, Status::AwaitingVerification)
                     | (Status::AwaitingVerification, Status::Verified)
                     | (Status::Verified, Status::InProgress)
+                    | (Status::InProgress, Status::AwaitingApproval)
                     | (Status::InProgress, Status::Completed)
                     | (Status::InProgress, Status::PartiallyRefused)
                     | (Status::Verified, Status::NoDataHeld)
@@ -356,6 +372,16 @@ impl RequestState {
                     return Err(TransitionError::Unclassified);
                 }
                 next.status = to(Status::InProgress)?;
+            }
+            Transition::AwaitApproval => next.status = to(Status::AwaitingApproval)?,
+            Transition::Approve => {
+                if self.status != Status::AwaitingApproval {
+                    return Err(TransitionError::NotAllowed {
+                        from: self.status.as_str(),
+                        to: "approved",
+                    });
+                }
+                next.status = Status::InProgress;
             }
             Transition::Complete => next.status = to(Status::Completed)?,
             Transition::NoDataHeld => next.status = to(Status::NoDataHeld)?,
@@ -421,6 +447,8 @@ fn require(reason: &str) -> Result<(), TransitionError> {
 /// they run. Step names sort in that order; the worker runs each once and records it, so a
 /// crash resumes at the first step not recorded as done.
 /// Rectification, erasure and restriction also tell every recipient in `notify` (Art. 19).
+/// Rectification and erasure in datasets are first planned (`30-plan`, read-only) and the
+/// plans reviewed (`35-review`) before anything is written (`40-…`).
 pub fn plan(t: RequestType, datasets: &[&str], notify: &[&str]) -> Vec<String> {
     let each = |prefix: &str| -> Vec<String> {
         datasets.iter().map(|d| format!("{prefix}:{d}")).collect()
@@ -440,7 +468,8 @@ pub fn plan(t: RequestType, datasets: &[&str], notify: &[&str]) -> Vec<String> {
             s
         }
         RequestType::Rectification => {
-            let mut s = each("40-rectify");
+            let mut s = reviewed(each("30-plan"));
+            s.extend(each("40-rectify"));
             s.push("50-rectify:tutela".to_owned());
             s.extend(tell());
             s.push("90-summary".to_owned());
@@ -449,7 +478,8 @@ pub fn plan(t: RequestType, datasets: &[&str], notify: &[&str]) -> Vec<String> {
         RequestType::Erasure => {
             // The operator's databases first: tutela's own tombstone comes last, once
             // everything else is gone.
-            let mut s = each("40-erase");
+            let mut s = reviewed(each("30-plan"));
+            s.extend(each("40-erase"));
             s.push("50-erase:tutela".to_owned());
             s.extend(tell());
             s.push("90-summary".to_owned());
@@ -469,3 +499,14 @@ pub fn plan(t: RequestType, datasets: &[&str], notify: &[&str]) -> Vec<String> {
     steps.sort();
     steps
 }
+
+/// The plan steps and, when there are any, the review that follows them.
+fn reviewed(mut plans: Vec<String>) -> Vec<String> {
+    if !plans.is_empty() {
+        plans.push(REVIEW_STEP.to_owned());
+    }
+    plans
+}
+
+/// The step at which a request's plans wait for approval.
+pub const REVIEW_STEP: &str = "35-review";

@@ -152,6 +152,7 @@ fn a_kept_record_keeps_only_what_its_duty_needs() {
         key: key.to_owned(),
         parents: vec![parent.map(str::to_owned)],
         retention_from: from.map(str::to_owned),
+        contract_end: None,
         values: Vec::new(),
     };
     let customer = Row {

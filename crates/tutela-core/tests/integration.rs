@@ -47,6 +47,7 @@ mod record;
 mod render;
 mod requests;
 mod retention;
+mod review;
 mod risk;
 mod stats;
 mod tcf;

@@ -302,3 +302,76 @@ fn no_data_held_is_its_own_final_answer_and_only_after_verification() {
     assert_eq!(Status::parse("no_data_held"), Some(Status::NoDataHeld));
     assert_eq!(Transition::NoDataHeld.name(), "no_data_held");
 }
+
+// covers: N9b, N9e
+#[test]
+fn approval_comes_only_between_start_and_the_run() {
+    let waiting = walk(
+        &new(RequestType::Erasure),
+        &[
+            Transition::AwaitVerification,
+            Transition::Verify(Verification::Agent),
+            Transition::Start,
+            Transition::AwaitApproval,
+        ],
+    )
+    .unwrap_or_else(|e| unreachable!("{e}"));
+    assert_eq!(waiting.status, Status::AwaitingApproval);
+    assert!(!waiting.status.is_final());
+    // Nothing completes, starts again or waits twice while the plan waits.
+    for t in [
+        Transition::Complete,
+        Transition::Start,
+        Transition::AwaitApproval,
+    ] {
+        assert!(walk(&waiting, &[t]).is_err());
+    }
+    let running = walk(&waiting, &[Transition::Approve]).unwrap_or_else(|e| unreachable!("{e}"));
+    assert_eq!(running.status, Status::InProgress);
+    // Approval needs a waiting plan: not before the start, not twice.
+    assert!(walk(&running, &[Transition::Approve]).is_err());
+    assert!(walk(&new(RequestType::Erasure), &[Transition::Approve]).is_err());
+    // A waiting plan can be refused instead (Art. 12(5), with a reason).
+    let refused = walk(
+        &waiting,
+        &[Transition::Refuse {
+            reason: "the person withdrew the request".into(),
+        }],
+    )
+    .unwrap_or_else(|e| unreachable!("{e}"));
+    assert_eq!(refused.status, Status::Refused);
+}
+
+#[test]
+fn dataset_writes_are_planned_and_reviewed_first() {
+    use tutela_core::request::{REVIEW_STEP, plan};
+    let erase = plan(RequestType::Erasure, &["operator"], &["crm"]);
+    assert_eq!(
+        erase,
+        [
+            "30-plan:operator",
+            REVIEW_STEP,
+            "40-erase:operator",
+            "50-erase:tutela",
+            "70-notify:crm",
+            "90-summary"
+        ]
+    );
+    let rectify = plan(RequestType::Rectification, &["operator"], &[]);
+    assert_eq!(
+        rectify,
+        [
+            "30-plan:operator",
+            REVIEW_STEP,
+            "40-rectify:operator",
+            "50-rectify:tutela",
+            "90-summary"
+        ]
+    );
+    // Without datasets nothing of the operator's is written: nothing to review.
+    assert!(
+        !plan(RequestType::Erasure, &[], &[])
+            .iter()
+            .any(|s| s.starts_with("30-") || s == REVIEW_STEP)
+    );
+}

@@ -170,6 +170,7 @@ fn an_erasure_is_not_held_back_by_a_limit() {
             key: "1".into(),
             parents: vec![Some("9".into())],
             retention_from: Some("2026-11-30T10:00:00Z".into()),
+            contract_end: None,
             values: vec![],
         }],
     );
@@ -202,6 +203,7 @@ fn holds_keep_a_persons_rows_and_named_records() {
             key: "7".into(),
             parents: vec![],
             retention_from: None,
+            contract_end: None,
             values: vec![],
         }],
     );

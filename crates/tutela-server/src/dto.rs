@@ -321,6 +321,26 @@ pub struct AgentVerifyPost {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+pub struct ApprovePost {
+    /// The agent who reviewed and approves the plan (their operator name or id). Required.
+    #[schema(required = true, nullable = false)]
+    pub agent: Option<String>,
+    /// Why, or what was checked.
+    pub note: Option<String>,
+    /// The digests of the plans the agent was shown, by dataset (from GET
+    /// /v1/requests/{id}/plan): plans changed since are refused with `plan_changed`.
+    pub plans: Option<std::collections::BTreeMap<String, String>>,
+}
+
+/// The request's plans: per dataset every table, the rows (by key) and the fields it will
+/// delete, anonymise, keep (with the rule and the date it ends) or change (before and after),
+/// with its digest; `review_needed` and `reason`; and the approval once given.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(value_type = Object)]
+pub struct PlanView(pub serde_json::Value);
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ExtendPost {
     /// 1 or 2; at most 2 in all (Art. 12(3)).
     pub months: u8,

@@ -218,6 +218,8 @@ pub fn app(state: AppState) -> Router {
             "/v1/requests/{id}/verify-by-agent",
             post(routes::requests::verify_by_agent),
         )
+        .route("/v1/requests/{id}/plan", get(routes::requests::plan))
+        .route("/v1/requests/{id}/approve", post(routes::requests::approve))
         .route("/v1/requests/{id}/extend", post(routes::requests::extend))
         .route("/v1/requests/{id}/refuse", post(routes::requests::refuse))
         .route(

@@ -16,7 +16,7 @@ use crate::routes::{
         consents::record_consent, consents::history, consents::transfer, consents::necessity, consents::identifier, consents::call_consent, consents::record_use, consents::tcf,
         decisions::single, decisions::batch,
         meta::policy, meta::notice, meta::record, meta::versions, meta::diff,
-        requests::create, requests::list, requests::get, requests::verify, requests::verify_by_agent,
+        requests::create, requests::list, requests::get, requests::verify, requests::verify_by_agent, requests::plan, requests::approve,
         requests::extend, requests::refuse, requests::classify, requests::result,
         risk::create, risk::get, risk::reviews, risk::review,
         summaries::create, summaries::get, summaries::of_subject,

@@ -37,6 +37,8 @@ catalog! {
     IdempotencyConflict => "idempotency_conflict", StatusCode::CONFLICT, "The idempotency key was used for a different write";
     InvalidTransition => "invalid_transition", StatusCode::CONFLICT, "The request cannot make this step in its current status";
     Conflict => "conflict", StatusCode::CONFLICT, "The resource was changed at the same time";
+    FourEyes => "four_eyes", StatusCode::CONFLICT, "Another agent than the one who verified the request must approve its plan";
+    PlanChanged => "plan_changed", StatusCode::CONFLICT, "The plan changed since it was shown";
     CodeInvalid => "code_invalid", StatusCode::UNPROCESSABLE_ENTITY, "The one-time code is wrong";
     CodeExpired => "code_expired", StatusCode::GONE, "The one-time code has expired";
     CodeLocked => "code_locked", StatusCode::LOCKED, "Too many wrong codes; the code is locked";

@@ -18,7 +18,7 @@ use crate::support::{TestApp, policy};
 const PERSON: &[&str] = &[
     "INSERT INTO customers (id, customer_no, name, email, birth_date, street, city, created_at) VALUES (1, 'F-1', 'Frieda Fuchs', 'frieda@example.org', '1970-01-02', 'Am Markt 3', 'Bonn', '2015-01-01')",
     "INSERT INTO customers (id, customer_no, name, email, birth_date, street, city, created_at) VALUES (2, 'F-2', 'Gustav Gans', 'gustav@example.org', '1971-01-02', 'Am Markt 4', 'Bonn', '2015-01-01')",
-    "INSERT INTO contracts (id, customer_id, product, started_at) VALUES (20, 1, 'IoT M2M 1GB', '2015-01-01')",
+    "INSERT INTO contracts (id, customer_id, product, started_at, ended_at) VALUES (20, 1, 'IoT M2M 1GB', '2015-01-01', '2025-06-30')",
     "INSERT INTO sims (id, contract_id, iccid, imsi, msisdn) VALUES (30, 20, '8949010000000000011', '262011234567890', '4915112345678')",
     "INSERT INTO usage_records (id, sim_id, recorded_at, bytes) VALUES (50, 30, '2026-05-01T00:00:00Z', 4096)",
     "INSERT INTO invoices (id, customer_id, issued_at, amount_cents, iban) VALUES (60, 1, '2025-03-01', 1999, 'DE89370400440532013000')",
@@ -330,7 +330,7 @@ async fn every_request_type_across_postgres_mariadb_and_sqlite() {
         (422, Some("details.changes.shoe_size"))
     );
     let id = app.file_verified(json!({"type": "rectification", "subject": "F-1", "details": {"changes": {"street": "Am Markt 5", "email": "frieda.fuchs@example.org"}}})).await;
-    app.tick_at(now).await;
+    app.tick_approved(&id, now).await;
     // The recipient's webhook failed once: the request waits on that step, visibly.
     let v = app.request(&id).await;
     assert_eq!(v["status"], "in_progress", "{v}");
@@ -394,10 +394,14 @@ async fn every_request_type_across_postgres_mariadb_and_sqlite() {
 
     // Erasure with PostgreSQL gone: the step fails visibly, nothing is reported done, the
     // other databases go on; when it is back, the retry finishes the job.
-    relay.down();
     let id = app
         .file_verified(json!({"type": "erasure", "subject": "F-1"}))
         .await;
+    app.tick_at(now).await;
+    // Planned in every database, then nothing is written until an agent approves.
+    assert_eq!(app.request(&id).await["status"], "awaiting_approval");
+    app.approve(&id).await;
+    relay.down();
     app.tick_at(now).await;
     let v = app.request(&id).await;
     assert_eq!(v["status"], "in_progress", "{v}");
@@ -570,7 +574,8 @@ async fn after_a_crash_the_worker_resumes_without_doing_a_step_twice() {
         app.tick_at(jiff::Timestamp::now()).await;
         let v = app.request(&id).await;
         let steps = v["steps"].as_array().expect("steps");
-        assert_eq!(steps[0]["step"], "40-erase:one");
+        // Planned in `one`; `two` cannot be planned, so nothing is reviewed or written yet.
+        assert_eq!(steps[0]["step"], "30-plan:one");
         assert_eq!(steps[0]["status"], "done");
         assert_eq!(steps[1]["status"], "failed");
         assert!(
@@ -594,8 +599,11 @@ async fn after_a_crash_the_worker_resumes_without_doing_a_step_twice() {
         },
     )
     .await;
-    app.tick_at(jiff::Timestamp::now() + jiff::SignedDuration::from_secs(6))
-        .await;
+    app.tick_approved(
+        &id,
+        jiff::Timestamp::now() + jiff::SignedDuration::from_secs(6),
+    )
+    .await;
     let v = app.request(&id).await;
     assert_eq!(v["status"], "partially_refused", "{v}");
     let steps = v["steps"].as_array().expect("steps");

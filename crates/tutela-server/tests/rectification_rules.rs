@@ -58,7 +58,7 @@ async fn identifiers_never_change_and_erasure_keeps_only_what_the_duty_needs() {
     let mut seed: Vec<String> = SCHEMA.iter().map(|s| (*s).to_owned()).collect();
     seed.extend([
         format!("INSERT INTO customers (id, customer_no, name, email, birth_date, street, city, created_at) VALUES (1, 'R-1', 'Rosa Rot', '{EMAIL}', '1970-01-02', 'Am Markt 3', 'Bonn', '2015-01-01')"),
-        "INSERT INTO contracts (id, customer_id, product, started_at) VALUES (20, 1, 'IoT M2M 1GB', '2015-01-01')".to_owned(),
+        "INSERT INTO contracts (id, customer_id, product, started_at, ended_at) VALUES (20, 1, 'IoT M2M 1GB', '2015-01-01', '2025-06-30')".to_owned(),
         "INSERT INTO sims (id, contract_id, iccid, imsi, msisdn) VALUES (30, 20, '8949010000000000011', '262011234567890', '4915112345678')".to_owned(),
         "INSERT INTO sims (id, contract_id, iccid, imsi, msisdn) VALUES (31, 20, '8949010000000000029', '262011234567891', '4915112345679')".to_owned(),
         "INSERT INTO invoices (id, customer_id, issued_at, amount_cents, iban) VALUES (60, 1, '2025-03-01', 1999, 'DE89370400440532013000')".to_owned(),
@@ -150,7 +150,8 @@ async fn identifiers_never_change_and_erasure_keeps_only_what_the_duty_needs() {
         .await;
     assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.body);
 
-    // The person's city change reaches the database; the SIMs are untouched.
+    // The person's city change reaches the database once an agent approved it (the map says
+    // `rectify = "agent"` for the address); the SIMs are untouched.
     let csrf = rosa.get("/").await.hidden("csrf");
     let p = rosa
         .post(
@@ -164,6 +165,20 @@ async fn identifiers_never_change_and_erasure_keeps_only_what_the_duty_needs() {
         )
         .await;
     assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    tick(&app).await;
+    assert_eq!(
+        customer(&raw).await[5].as_deref(),
+        Some("Bonn"),
+        "not before review"
+    );
+    let (_, _, waiting) = app
+        .call("GET", "/v1/requests?status=awaiting_approval", None)
+        .await;
+    let city = waiting["requests"][0]["id"]
+        .as_str()
+        .expect("a request awaiting approval")
+        .to_owned();
+    app.approve(&city).await;
     tick(&app).await;
     assert_eq!(customer(&raw).await[5].as_deref(), Some("Köln"));
     let imsis: Vec<String> = sqlx::query_scalar("SELECT imsi FROM sims ORDER BY id")
@@ -191,7 +206,8 @@ async fn identifiers_never_change_and_erasure_keeps_only_what_the_duty_needs() {
         )
         .await;
     assert_eq!(s, 200, "{v}");
-    for _ in 0..3 {
+    app.tick_approved(&id, jiff::Timestamp::now()).await;
+    for _ in 0..2 {
         tick(&app).await;
     }
     assert_eq!(

@@ -21,7 +21,7 @@ use crate::support::{TestApp, policy, step};
 const ROWS: &[&str] = &[
     "INSERT INTO customers (id, customer_no, name, email, birth_date, street, city, created_at) VALUES (1, 'F-1', 'Frieda Fuchs', 'frieda@example.org', '1970-01-02', 'Am Markt 3', 'Bonn', '2015-01-01')",
     "INSERT INTO customers (id, customer_no, name, email, birth_date, street, city, created_at) VALUES (2, 'G-2', 'Gustav Gans', 'gustav@example.org', '1971-01-02', 'Am Markt 4', 'Bonn', '2015-01-01')",
-    "INSERT INTO contracts (id, customer_id, product, started_at) VALUES (20, 1, 'IoT M2M 1GB', '2015-01-01')",
+    "INSERT INTO contracts (id, customer_id, product, started_at, ended_at) VALUES (20, 1, 'IoT M2M 1GB', '2015-01-01', '2025-06-30')",
     "INSERT INTO sims (id, contract_id, iccid, imsi, msisdn) VALUES (30, 20, '8949010000000000011', '262011234567890', '4915112345678')",
     "INSERT INTO invoices (id, customer_id, issued_at, amount_cents, iban) VALUES (60, 1, '2025-03-01', 1999, 'DE89370400440532013000')",
     "INSERT INTO tickets (id, customer_id, opened_at, topic, summary) VALUES (80, 1, '2026-04-01', 'sim', 'SIM not active')",
@@ -197,6 +197,11 @@ async fn erasure_by_email(app: &TestApp, c: &Connector) {
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["subject"], "F-1");
 
+    // Nothing is written before a second agent approved the plan.
+    tick(app).await;
+    assert_eq!(app.request(&id).await["status"], "awaiting_approval");
+    assert_eq!(rows_of(c, "F-1", "tickets").await, 1);
+    app.approve(&id).await;
     tick(app).await;
     let v = app.request(&id).await;
     // The invoice is kept under its retention duty: partially refused, never `completed`

@@ -25,7 +25,7 @@ fn rows() -> Vec<String> {
     let mut s: Vec<String> = SCHEMA.iter().map(|x| (*x).to_owned()).collect();
     for (c, no) in [(1, "R-1"), (2, "R-2")] {
         s.push(format!("INSERT INTO customers (id, customer_no, name, email, created_at) VALUES ({c}, '{no}', 'Name {c}', 'r{c}@example.org', '2015-01-01')"));
-        s.push(format!("INSERT INTO contracts (id, customer_id, product, started_at) VALUES ({c}, {c}, 'IoT', '2015-01-01')"));
+        s.push(format!("INSERT INTO contracts (id, customer_id, product, started_at, ended_at) VALUES ({c}, {c}, 'IoT', '2015-01-01', '2025-06-30')"));
         s.push(format!(
             "INSERT INTO sims (id, contract_id, iccid) VALUES ({c}, {c}, '894901000000000{c}')"
         ));
@@ -481,12 +481,7 @@ async fn a_held_persons_erasure_restricts_instead_and_erases_once_the_hold_is_li
             )
             .await;
         assert_eq!(s, StatusCode::OK, "{v}");
-        Worker {
-            requests: app.requests.clone(),
-        }
-        .tick(jiff::Timestamp::now())
-        .await
-        .expect("tick");
+        app.tick_approved(&id, jiff::Timestamp::now()).await;
         app.call("GET", &format!("/v1/requests/{id}"), None).await.2
     };
     let v = erase().await;
@@ -799,19 +794,25 @@ async fn a_dataset_whose_map_fails_its_check_is_never_swept_or_written() {
         .as_array()
         .expect("steps")
         .iter()
-        .find(|s| s["step"] == "40-erase:operator")
+        .find(|s| s["step"] == "30-plan:operator")
         .cloned()
-        .expect("erase step");
-    assert_eq!(step["status"], "refused", "{v}");
-    assert_eq!(step["attempts"], 1, "not retried: {v}");
+        .expect("plan step");
+    // The dataset is never touched, not even planned: the request waits, visibly, with the
+    // dataset and the column named, and is tried again once the map is fixed.
+    assert_eq!(step["status"], "failed", "{v}");
+    assert_eq!(step["attempts"], 1, "not retried before its backoff: {v}");
+    assert!(step["next_attempt_at"].is_string(), "{v}");
     assert!(
         step["last_error"].as_str().is_some_and(
             |e| e.contains("dataset `operator`") && e.contains("`customers.date_of_birth`")
         ),
         "{v}"
     );
-    assert_ne!(v["status"], "completed", "{v}");
+    assert_eq!(v["status"], "in_progress", "{v}");
     assert_eq!(usage_of(&good, "R-1").await, 30, "nothing erased");
+    // No later step reports the person erased while the dataset still holds them.
+    let (_, _, subject) = app.call("GET", "/v1/subjects/R-1", None).await;
+    assert_ne!(subject["erased"], true, "{subject}");
 
     // The console's retention page says why.
     let secret = tutela_server::web::operators::create(

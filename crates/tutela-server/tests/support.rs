@@ -285,6 +285,29 @@ impl TestApp {
         .expect("tick")
     }
 
+    /// Ticks at `at` and, when request `id` then waits for approval of its plans for the
+    /// operator's databases, approves them as a second agent and ticks again: the flow of a
+    /// reviewed erasure or rectification.
+    pub async fn tick_approved(&self, id: &str, at: jiff::Timestamp) {
+        self.tick_at(at).await;
+        if self.request(id).await["status"] == "awaiting_approval" {
+            self.approve(id).await;
+            self.tick_at(at).await;
+        }
+    }
+
+    /// A second agent approves the plans request `id` waits with.
+    pub async fn approve(&self, id: &str) {
+        let (s, _, v) = self
+            .act(
+                id,
+                "approve",
+                serde_json::json!({"agent": "agent-2", "note": "plan checked"}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+    }
+
     /// `GET /v1/requests/{id}`.
     pub async fn request(&self, id: &str) -> serde_json::Value {
         self.call("GET", &format!("/v1/requests/{id}"), None)

@@ -98,7 +98,7 @@ async fn a_date_is_written_as_a_date_and_a_bad_one_is_refused_not_retried() {
 
     // A date: written as one.
     let id = app.file_verified(json!({"type": "rectification", "subject": "T-1", "details": {"changes": {"date_of_birth": "1971-03-04"}}})).await;
-    app.tick_at(now).await;
+    app.tick_approved(&id, now).await;
     assert_eq!(app.request(&id).await["status"], "completed");
     assert_eq!(
         birth_date(c.clone()).await,
@@ -109,7 +109,7 @@ async fn a_date_is_written_as_a_date_and_a_bad_one_is_refused_not_retried() {
     let id = app
         .file_verified(json!({"type": "erasure", "subject": "T-1"}))
         .await;
-    app.tick_at(now).await;
+    app.tick_approved(&id, now).await;
     let v = app.request(&id).await;
     assert_eq!(step(&v, "40-erase:operator")["status"], "done", "{v}");
     let left = c

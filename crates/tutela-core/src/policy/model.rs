@@ -52,6 +52,19 @@ pub struct Policy {
     pub statistics: Option<StatisticsRules>,
     /// What redaction of free text knows of the operator's identifiers (N24, N25).
     pub redaction: Option<RedactionRules>,
+    /// Which request plans run without an agent's review; without a `[review]`, every plan
+    /// that writes to the operator's databases is reviewed.
+    pub review: ReviewRules,
+}
+
+/// Which request plans for the operator's databases run without an agent's review.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ReviewRules {
+    /// An erasure plan runs unreviewed when every category it erases is processed only on
+    /// these legal bases (for example consent and legitimate interests: the person's
+    /// withdrawal or objection ends that processing anyway).
+    pub erasure_without_review: Vec<LegalBasis>,
+    pub notice_refs: Vec<ClauseId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,6 +16,7 @@ pub struct RawPolicy {
     pub risk: Option<Spanned<RawRisk>>,
     pub statistics: Option<Spanned<RawStatistics>>,
     pub redaction: Option<Spanned<RawRedaction>>,
+    pub review: Option<Spanned<RawReview>>,
     #[serde(default)]
     pub section: Vec<RawSection>,
     #[serde(default)]
@@ -71,6 +72,17 @@ pub struct RawStatistics {
 #[serde(deny_unknown_fields)]
 pub struct RawRedaction {
     pub customer_number: Option<Spanned<String>>,
+    #[serde(default)]
+    pub notice_ref: Vec<Id>,
+}
+
+/// Which request plans for the operator's databases run without an agent's review.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawReview {
+    /// Erasure plans that touch only data processed on these legal bases run unreviewed.
+    #[serde(default)]
+    pub erasure_without_review: Vec<Spanned<String>>,
     #[serde(default)]
     pub notice_ref: Vec<Id>,
 }

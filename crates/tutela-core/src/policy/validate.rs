@@ -370,6 +370,13 @@ pub(crate) fn validate(files: Vec<ParsedFile>) -> Result<Policy, PolicyErrors> {
             }
         });
 
+    let review = fs
+        .iter()
+        .enumerate()
+        .find_map(|(i, f)| f.raw.review.as_ref().map(|r| (i, r)))
+        .map(|(f, r)| review(&mut ctx, f, r.get_ref()))
+        .unwrap_or_default();
+
     let (id, version, title, notice_refs) = match header {
         Some((f, h)) => {
             let title = ctx.text(f, h.id.span(), &h.title, "the policy title");
@@ -706,7 +713,34 @@ pub(crate) fn validate(files: Vec<ParsedFile>) -> Result<Policy, PolicyErrors> {
         risk,
         statistics,
         redaction,
+        review,
     })
+}
+
+fn review(ctx: &mut Ctx<'_>, f: usize, r: &raw::RawReview) -> ReviewRules {
+    let mut bases = Vec::new();
+    for b in &r.erasure_without_review {
+        match b.get_ref().parse::<LegalBasis>() {
+            Ok(lb) if lb == LegalBasis::Contract || lb == LegalBasis::LegalObligation => ctx.err(
+                f,
+                b.span(),
+                format!("erasure_without_review lists `{lb}`: data needed for a contract or kept under a legal duty is never erased without review"),
+                "list only eu-gdpr:A6-1-a (consent) and eu-gdpr:A6-1-f (legitimate interests)",
+            ),
+            Ok(lb) if !bases.contains(&lb) => bases.push(lb),
+            Ok(_) => {}
+            Err(e) => ctx.err(
+                f,
+                b.span(),
+                e.to_string(),
+                "write a DPV legal basis, e.g. eu-gdpr:A6-1-a",
+            ),
+        }
+    }
+    ReviewRules {
+        erasure_without_review: bases,
+        notice_refs: ctx.clauses(f, &r.notice_ref),
+    }
 }
 
 fn statistics(

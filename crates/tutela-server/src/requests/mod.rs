@@ -10,6 +10,7 @@
 pub mod export;
 pub mod mailer;
 pub mod notify;
+pub mod review;
 pub mod worker;
 
 use std::sync::Arc;
@@ -59,6 +60,8 @@ pub struct RequestSettings {
     /// Keys the hashes of one-time codes (and the pages' sign-in codes and rate limits): a
     /// secret outside the database. The default is random for this process only.
     pub hmac_key: crate::hmac_key::HmacKey,
+    /// Four-eyes: the agent who verified a request's identity cannot approve its plan.
+    pub four_eyes: bool,
 }
 
 impl Default for RequestSettings {
@@ -83,6 +86,7 @@ impl Default for RequestSettings {
             pseudonymised_dirs: crate::dataset_files::DatasetDirs::none(),
             retention: crate::retention::SweepSettings::default(),
             hmac_key: crate::hmac_key::HmacKey::default(),
+            four_eyes: false,
         }
     }
 }
@@ -127,6 +131,12 @@ pub enum RequestError {
     /// would erase someone who never asked.
     #[error("the named person is not one of the persons the request's identifiers found")]
     NotACandidate { candidates: usize },
+    /// Four-eyes is on and the approving agent is the one who verified the identity.
+    #[error("the agent who verified the request cannot also approve its plan (four-eyes)")]
+    FourEyes,
+    /// The plans differ from those the agent was shown (planned again meanwhile).
+    #[error("the plan changed since it was shown; review it again")]
+    PlanChanged,
     /// A dataset could not be asked who the request is about: nothing is decided on a partial
     /// answer.
     #[error("the person could not be looked up in every dataset: {0}")]

@@ -16,11 +16,11 @@ use tutela_connectors::{ConnectorError, Identities};
 use tutela_core::ledger::{EventKind, ObjectionScope};
 use tutela_core::render::Lang;
 use tutela_core::report::{self, CollectedTable, HistoryEntry, ReportInput};
-use tutela_core::request::{RequestType, Transition, plan};
+use tutela_core::request::{REVIEW_STEP, RequestType, Transition, plan};
 use tutela_core::state::ERASED;
 use tutela_store::{NewEvent, RequestRecord, RequestStore, StepRecord, Store};
 
-use super::{RequestError, Requests, export};
+use super::{RequestError, Requests, export, review};
 use crate::engine::EngineError;
 use crate::metrics;
 
@@ -122,6 +122,17 @@ enum StepError {
     Transient(String),
     /// Will not succeed: part of the request cannot be carried out.
     Refused(String),
+    /// The plans wait for an agent's approval (the reason says why they need it).
+    AwaitApproval(String),
+    /// The rows changed since the plan was approved: planned and reviewed again.
+    Stale(String),
+}
+
+/// How a step that ran ended.
+enum Outcome {
+    Done(Option<String>),
+    Refused(String),
+    Failed(String),
 }
 
 pub struct Worker {
@@ -177,6 +188,7 @@ impl Worker {
                     "awaiting_verification",
                     "verified",
                     "in_progress",
+                    "awaiting_approval",
                 ],
                 100_000,
             )
@@ -396,29 +408,54 @@ impl Worker {
                 continue;
             }
             if steps[i].status == "refused" {
-                refused.push(steps[i].last_error.clone().unwrap_or_default());
+                let why = steps[i].last_error.clone().unwrap_or_default();
+                if !refused.contains(&why) {
+                    refused.push(why);
+                }
                 continue;
             }
             if steps[i].next_at.is_some_and(|t| t > now) {
                 return Ok(());
             }
             let outcome = self.run_step(&r, &steps[i].step, &steps, now).await;
+            let outcome = match outcome {
+                Err(StepError::AwaitApproval(why)) => {
+                    return self.await_approval(r, &mut steps[i], why, now).await;
+                }
+                Err(StepError::Stale(why)) => {
+                    // The write step says why it did not run; it runs once approved again.
+                    steps[i].last_error = Some(why.clone());
+                    store.put_step(&r.id, &steps[i]).await?;
+                    for s in review::replan(&mut steps, &why) {
+                        store.put_step(&r.id, &s).await?;
+                    }
+                    // Planned again at the next pass, then reviewed again.
+                    self.requests.wake_worker().await;
+                    return Ok(());
+                }
+                Ok(output) => Outcome::Done(output),
+                Err(StepError::Refused(why)) => Outcome::Refused(why),
+                Err(StepError::Transient(why)) => Outcome::Failed(why),
+            };
             let s = &mut steps[i];
             s.attempts += 1;
             match outcome {
-                Ok(output) => {
+                Outcome::Done(output) => {
                     s.status = "done".into();
                     s.last_error = None;
                     s.next_at = None;
                     s.output = output;
                     report.steps_done += 1;
                 }
-                Err(StepError::Refused(why)) => {
+                Outcome::Refused(why) => {
                     s.status = "refused".into();
                     s.last_error = Some(why.clone());
-                    refused.push(why);
+                    // A write step refused for its plan's reason says it once.
+                    if !refused.contains(&why) {
+                        refused.push(why);
+                    }
                 }
-                Err(StepError::Transient(why)) => {
+                Outcome::Failed(why) => {
                     s.status = "failed".into();
                     s.last_error = Some(why);
                     let base = self.requests.settings.retry_base;
@@ -448,6 +485,9 @@ impl Worker {
                 k.rows, k.dataset, k.table, k.until, k.why, k.rule,
             ));
         }
+        // Data a running contract needs is kept whole (Art. 6(1)(b)); the person is told which,
+        // and until when.
+        refused.extend(kept_for_contract(&steps));
         if let Some(why) = nothing_done(&r.request_type, &steps) {
             refused.push(why);
         }
@@ -466,6 +506,31 @@ impl Worker {
             .transition(r, t, "worker", note, json!({}), clock.now(), |_| {})
             .await?;
         report.completed += 1;
+        Ok(())
+    }
+
+    /// The plans need an agent: the review step records why, and the request waits.
+    async fn await_approval(
+        &self,
+        r: RequestRecord,
+        step: &mut StepRecord,
+        why: String,
+        now: Timestamp,
+    ) -> Result<(), RequestError> {
+        step.status = "pending".into();
+        step.last_error = Some(why.clone());
+        self.requests.engine.store.put_step(&r.id, step).await?;
+        self.requests
+            .transition(
+                r,
+                Transition::AwaitApproval,
+                "worker",
+                Some(why),
+                json!({}),
+                now,
+                |_| {},
+            )
+            .await?;
         Ok(())
     }
 
@@ -501,11 +566,16 @@ impl Worker {
         if let Some(target) = step.strip_prefix("70-notify:") {
             return self.notify(r, &subject, target, &d, steps, now).await;
         }
+        if step == REVIEW_STEP {
+            return review::run(&engine.policy().policy, &r.request_type, steps, now)
+                .map(Some)
+                .map_err(StepError::AwaitApproval);
+        }
         if let Some((action, dataset)) = step.split_once(':')
             && dataset != "tutela"
         {
             return self
-                .dataset_step(r, &subject, action, dataset, &d, now)
+                .dataset_step(r, &subject, action, dataset, steps, now)
                 .await;
         }
         match step {
@@ -584,6 +654,41 @@ impl Worker {
                         ),
                     )
                     .await;
+                }
+                // Nothing reports an erasure it did not do: while a dataset still holds the
+                // person (its erasure was refused), tutela keeps its records of them too.
+                if let Some(s) = steps
+                    .iter()
+                    .find(|s| s.step.starts_with("40-erase:") && s.status == "refused")
+                {
+                    return Err(StepError::Refused(format!(
+                        "tutela's own records are kept while `{}` was not erased ({}); file the erasure again once that is fixed",
+                        s.step.trim_start_matches("40-erase:"),
+                        s.last_error.as_deref().unwrap_or("refused")
+                    )));
+                }
+                // A running contract keeps the person a customer (Art. 6(1)(b)): tutela keeps
+                // its record of them, so that the contract's processing stays allowed, and
+                // ends every consent, which was the erasable part of it. The refusal says so.
+                if !kept_for_contract(steps).is_empty() {
+                    self.withdraw(&subject, &json!({}), &key, now).await?;
+                    // Nor is it kept for advertising on legitimate interests: the request
+                    // objects to direct marketing (Art. 17(1)(c), 21(2)).
+                    let mut objection = write(
+                        EventKind::Objection {
+                            scope: ObjectionScope::DirectMarketing,
+                        },
+                        Some(format!(
+                            "erasure request {}: data kept only for the running contract",
+                            r.id
+                        )),
+                    );
+                    objection.idempotency_key = Some(format!("{key}:objection"));
+                    append(engine, objection).await?;
+                    return Ok(Some(
+                        json!({"tutela": "kept_for_contract", "consents": "withdrawn", "direct_marketing": "objected"})
+                            .to_string(),
+                    ));
                 }
                 let erased = if state.has(ERASED) {
                     "already_erased"
@@ -725,9 +830,10 @@ impl Worker {
         subject: &str,
         action: &str,
         dataset: &str,
-        d: &Value,
+        steps: &[StepRecord],
         now: Timestamp,
     ) -> Result<Option<String>, StepError> {
+        let d = &details(r);
         let Some(c) = self
             .requests
             .connectors
@@ -738,8 +844,37 @@ impl Worker {
                 "dataset `{dataset}` is not configured on this server"
             )));
         };
+        // A dataset whose plan was refused is not written: the write step ends with the plan's
+        // reason, without asking the database again.
+        if action.starts_with("40-")
+            && let Some(p) = steps.iter().find(|s| {
+                s.status == "refused" && s.step == format!("{}{dataset}", review::PLAN_PREFIX)
+            })
+        {
+            return Err(StepError::Refused(
+                p.last_error.clone().unwrap_or_else(|| "not planned".into()),
+            ));
+        }
         let ids = self.identities(subject, d).await?;
+        let policy = &self.requests.engine.policy().policy;
         let out = match action {
+            "30-plan" => match self.hold_on(subject).await? {
+                Some(hold) => Ok(review::held(dataset, &hold.reference).to_string()),
+                None if r.request_type == "rectification" => {
+                    let plan = c
+                        .plan_rectification(&ids, &changes_for(c, d))
+                        .await
+                        .map_err(connector_error)?;
+                    serde_json::to_string(&plan)
+                }
+                None => {
+                    let plan = c
+                        .plan_erasure(&ids, policy, now)
+                        .await
+                        .map_err(connector_error)?;
+                    serde_json::to_string(&plan)
+                }
+            },
             "10-collect" => {
                 let rows = c.collect(&ids).await.map_err(connector_error)?;
                 // What was found says so, also when it is nothing: tables 0, rows 0.
@@ -771,8 +906,9 @@ impl Worker {
                     }))
                 }
                 None => {
+                    let approved = review::approved_digest(steps, dataset);
                     let report = c
-                        .erase(&ids, &self.requests.engine.policy().policy, now)
+                        .erase(&ids, policy, now, approved.as_deref())
                         .await
                         .map_err(connector_error)?;
                     serde_json::to_string(&report)
@@ -783,18 +919,14 @@ impl Worker {
                 serde_json::to_string(&json!({"dataset": dataset, "rows_flagged": n}))
             }
             "40-rectify" => {
-                let known = c.rectifiable();
-                let changes: std::collections::BTreeMap<String, String> = d["changes"]
-                    .as_object()
-                    .into_iter()
-                    .flatten()
-                    .filter(|(k, _)| known.contains(k.as_str()))
-                    .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
-                    .collect();
+                let changes = changes_for(c, d);
+                let approved = review::approved_digest(steps, dataset);
                 let n = if changes.is_empty() {
                     0
                 } else {
-                    c.rectify(&ids, &changes).await.map_err(connector_error)?
+                    c.rectify(&ids, &changes, approved.as_deref())
+                        .await
+                        .map_err(connector_error)?
                 };
                 let fields: Vec<&String> = changes.keys().collect();
                 serde_json::to_string(
@@ -1106,13 +1238,31 @@ fn history_entry(v: &Value) -> Option<HistoryEntry> {
     })
 }
 
+/// The changes a rectification asks of dataset `c`: the fields it knows.
+fn changes_for(
+    c: &tutela_connectors::Connector,
+    d: &Value,
+) -> std::collections::BTreeMap<String, String> {
+    let known = c.rectifiable();
+    d["changes"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| known.contains(k.as_str()))
+        .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+        .collect()
+}
+
 fn connector_error(e: ConnectorError) -> StepError {
     match e {
         ConnectorError::Refused(why) => StepError::Refused(why),
-        // The map failed its check at start: the dataset is never written, and trying again
-        // would change nothing until the map or database is fixed and tutela restarted. The
-        // step ends with the dataset and the missing table or column named.
-        e @ ConnectorError::Broken { .. } => StepError::Refused(e.to_string()),
+        e @ ConnectorError::Stale(_) => StepError::Stale(e.to_string()),
+        // The map failed its check at start: the dataset is never touched. The step waits,
+        // failed with the dataset and the missing table or column named, and is tried again
+        // (with backoff) once the map or database is fixed and tutela restarted; nothing after
+        // it runs meanwhile, so no later step reports the person erased while the dataset
+        // still holds them.
+        e @ ConnectorError::Broken { .. } => StepError::Transient(e.to_string()),
         // A value not of its column's type, or one the database refuses for good (NOT NULL,
         // too long, a constraint): trying again would fail the same way. The error names the
         // table and column, never the value.
@@ -1263,9 +1413,10 @@ impl Worker {
                     .identities(subject, &details(&r))
                     .await
                     .map_err(|e| match e {
-                        StepError::Transient(why) | StepError::Refused(why) => {
-                            RequestError::Storage(why)
-                        }
+                        StepError::Transient(why)
+                        | StepError::Refused(why)
+                        | StepError::AwaitApproval(why)
+                        | StepError::Stale(why) => RequestError::Storage(why),
                     })?;
                 let res = requests.resolve_ids(&ids).await?;
                 if !res.unavailable.is_empty() {
@@ -1358,6 +1509,28 @@ fn retained_records(steps: &[StepRecord]) -> Option<String> {
             parts.join("; ")
         )
     })
+}
+
+/// What the erasure steps kept because a running contract needs it, as refusal reasons.
+fn kept_for_contract(steps: &[StepRecord]) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in steps.iter().filter(|s| s.step.starts_with("40-erase:")) {
+        let report: Value = s
+            .output
+            .as_deref()
+            .and_then(|o| serde_json::from_str(o).ok())
+            .unwrap_or(Value::Null);
+        for k in report["kept_for_contract"].as_array().into_iter().flatten() {
+            out.push(format!(
+                "{} rows of {}.{} kept for the running contract (Art. 6(1)(b) GDPR) until {}",
+                k["rows"],
+                report["dataset"].as_str().unwrap_or(""),
+                k["table"].as_str().unwrap_or(""),
+                k["until"].as_str().unwrap_or("the contract ends"),
+            ));
+        }
+    }
+    out
 }
 
 /// Rows an erasure step of an operator database kept under a retention duty.

@@ -11,8 +11,8 @@ use tutela_store::{RequestRecord, RequestStore};
 use super::{idempotency_key, now, subject_id};
 use crate::AppState;
 use crate::dto::{
-    AgentVerifyPost, Authority, CandidateView, ClassifyPost, ExtendPost, RefusePost,
-    RequestEventView, RequestList, RequestPost, RequestView, StepView, VerifyPost,
+    AgentVerifyPost, ApprovePost, Authority, CandidateView, ClassifyPost, ExtendPost, PlanView,
+    RefusePost, RequestEventView, RequestList, RequestPost, RequestView, StepView, VerifyPost,
 };
 use crate::extract::Json as Body;
 use crate::problem::{Code, Problem};
@@ -103,6 +103,18 @@ fn problem(e: RequestError) -> Problem {
         )
         .field("subject")
         .fix("name one of the request's candidates, or an existing person's id"),
+        RequestError::FourEyes => Problem::new(
+            Code::FourEyes,
+            "the agent who verified the request's identity cannot also approve its plan (four-eyes is on)",
+        )
+        .field("agent")
+        .fix("another agent approves: POST /v1/requests/{id}/approve with their name as `agent`"),
+        RequestError::PlanChanged => Problem::new(
+            Code::PlanChanged,
+            "the plans differ from those you were shown: the request was planned again meanwhile",
+        )
+        .field("plans")
+        .fix("GET /v1/requests/{id}/plan, review the new plans, and approve with their digests"),
         RequestError::Unresolved(why) => Problem::new(
             Code::StorageUnavailable,
             format!("the person could not be looked up in every dataset ({why}); nothing was changed"),
@@ -478,7 +490,7 @@ pub async fn list(
         if Status::parse(s).is_none() {
             return Err(Problem::new(Code::InvalidField, format!("unknown status `{s}`"))
                 .field("status")
-                .fix("use received, awaiting_verification, verified, in_progress, completed, refused, partially_refused or no_data_held"));
+                .fix("use received, awaiting_verification, verified, in_progress, awaiting_approval, completed, refused, partially_refused or no_data_held"));
         }
     }
     let records = state
@@ -547,6 +559,47 @@ pub async fn verify_by_agent(
     let r = state
         .requests
         .verify_by_agent(&id, body.note, body.subject, &agent, now())
+        .await
+        .map_err(problem)?;
+    Ok(Json(view(&state, r, None)))
+}
+
+#[utoipa::path(get, path = "/v1/requests/{id}/plan",
+    params(("id" = String, Path, description = "The request id")),
+    responses((status = 200, body = PlanView, description = "What the request will change in the operator's databases, table by table, and whether it waits for approval"),
+              (status = 404, body = crate::problem::ProblemBody)),
+    security(("bearer" = [])))]
+pub async fn plan(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<PlanView>, Problem> {
+    let review = state.requests.plan_review(&id).await.map_err(problem)?;
+    Ok(Json(PlanView(serde_json::json!(review))))
+}
+
+#[utoipa::path(post, path = "/v1/requests/{id}/approve", request_body = ApprovePost,
+    params(("id" = String, Path, description = "The request id")),
+    responses((status = 200, body = RequestView),
+              (status = 409, body = crate::problem::ProblemBody, description = "`invalid_transition` (not awaiting approval), `four_eyes`, `plan_changed`"),
+              (status = 422, body = crate::problem::ProblemBody, description = "`agent` missing")),
+    security(("bearer" = [])))]
+pub async fn approve(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Body(body): Body<ApprovePost>,
+) -> Result<Json<RequestView>, Problem> {
+    // Every approval names the person who made it.
+    let Some(agent) = body.agent.filter(|a| !a.trim().is_empty()) else {
+        return Err(Problem::new(
+            Code::InvalidField,
+            "the agent who approves the plan must be named",
+        )
+        .field("agent")
+        .fix("send `agent` with the operator's name or id, e.g. {\"agent\": \"b.weber\"}"));
+    };
+    let r = state
+        .requests
+        .approve(&id, agent.trim(), body.note, body.plans.as_ref(), now())
         .await
         .map_err(problem)?;
     Ok(Json(view(&state, r, None)))

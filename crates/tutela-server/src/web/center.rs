@@ -501,6 +501,7 @@ pub(crate) fn status_label(s: &str, lang: Lang) -> String {
         "awaiting_verification" => ("Identität wird geprüft", "identity being checked"),
         "verified" => ("bestätigt", "verified"),
         "in_progress" => ("in Bearbeitung", "in progress"),
+        "awaiting_approval" => ("in Bearbeitung", "in progress"),
         "completed" => ("erledigt", "completed"),
         "partially_refused" => ("teilweise abgelehnt", "partially refused"),
         "refused" => ("abgelehnt", "refused"),

@@ -29,7 +29,7 @@ mod summaries;
 
 use people::{subject_page, subject_search};
 use policy::{cancel_version, operators_page, policy_page, schedule_version, versions_page};
-use requests::{classify, extend, queue, refuse, request_page, retry, verify};
+use requests::{approve, classify, extend, queue, refuse, request_page, retry, verify};
 use summaries::{review_summary, summaries_page};
 
 /// Every console route with what it requires; a route missing here is refused to everyone.
@@ -59,6 +59,11 @@ pub const ROUTES: &[(&str, &str, Permission)] = &[
     (
         "POST",
         "/console/requests/{id}/retry",
+        Permission::HandleRequests,
+    ),
+    (
+        "POST",
+        "/console/requests/{id}/approve",
         Permission::HandleRequests,
     ),
     ("GET", "/console/subject", Permission::Read),
@@ -103,6 +108,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/requests/{id}/refuse", post(refuse))
         .route("/console/requests/{id}/classify", post(classify))
         .route("/console/requests/{id}/retry", post(retry))
+        .route("/console/requests/{id}/approve", post(approve))
         .route("/console/subject", get(subject_search).post(subject_page))
         .route("/console/policy", get(policy_page))
         .route("/console/record", get(crate::routes::meta::record))
