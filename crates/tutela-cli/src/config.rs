@@ -515,14 +515,30 @@ impl Config {
 /// A command that only reads refuses a SQLite database that is not there, instead of creating
 /// an empty one (and key files beside it) and reporting on nothing.
 pub fn existing_database(url: &str) -> anyhow::Result<()> {
+    missing_sqlite(url).map_or(Ok(()), |p| {
+        anyhow::bail!(
+            "no database at {p}: this command only reads; name the server's database with --database (or `database` in --config)"
+        )
+    })
+}
+
+/// A command that writes into the servers' database (a policy activation) refuses a SQLite
+/// database that is not there: a mistyped path would otherwise schedule into a new, empty
+/// database that no server reads.
+pub fn servers_database(url: &str) -> anyhow::Result<()> {
+    missing_sqlite(url).map_or(Ok(()), |p| {
+        anyhow::bail!(
+            "no database at {p}: a policy is activated in the database the servers use; name it with --database (or `database` in --config), or create it with `tutela migrate --database URL`"
+        )
+    })
+}
+
+/// The path of a SQLite database `url` names that does not exist.
+fn missing_sqlite(url: &str) -> Option<String> {
     let path = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
         .map(|p| p.split('?').next().unwrap_or(p));
-    match path {
-        Some(p) if !std::path::Path::new(p).exists() => anyhow::bail!(
-            "no database at {p}: this command only reads; name the server's database with --database (or `database` in --config)"
-        ),
-        _ => Ok(()),
-    }
+    path.filter(|p| !std::path::Path::new(p).exists())
+        .map(str::to_owned)
 }

@@ -305,6 +305,7 @@ pub fn run(cmd: PolicyCommand, config: &crate::config::Config) -> anyhow::Result
             by,
         } => {
             let database = config.database(&database);
+            crate::config::servers_database(&database)?;
             let running = crate::load_policy(&config.policy(&policy))?;
             let at = match at.as_deref() {
                 None => None,

@@ -202,9 +202,39 @@ pub async fn run(command: RetentionCommand, config: &Config) -> anyhow::Result<E
                     "no [[dataset]] has `retention_sweeps = true`: sweeps are off for every dataset, nothing is deleted"
                 );
             }
+            // A dataset whose map failed its check is never swept: said here, by name.
+            let broken: Vec<String> = connectors
+                .iter()
+                .filter(|c| settings.sweeps(&c.map.id))
+                .filter_map(|c| match c.status() {
+                    tutela_connectors::MapStatus::Broken(why) => {
+                        Some(format!("dataset `{}` is not swept: {why}", c.map.id))
+                    }
+                    _ => None,
+                })
+                .collect();
+            for b in &broken {
+                say!("{b}");
+            }
+            if broken.len() == settings.enabled.len() {
+                anyhow::bail!(
+                    "every dataset with `retention_sweeps = true` failed its map check: nothing is swept; fix the map or the database (`tutela datasets check`)"
+                );
+            }
+            let open_before = store
+                .sweeps(1)
+                .await?
+                .into_iter()
+                .any(|s| s.finished_at.is_none());
             match sweeper.open(now, true).await? {
                 Some(id) => say!("sweep {id} opened"),
-                None => say!("resuming the open sweep"),
+                None if open_before => say!("resuming the open sweep"),
+                None => {
+                    say!(
+                        "nothing to sweep: no retention rule applies to a table of the datasets with sweeps on"
+                    );
+                    return Ok(ExitCode::SUCCESS);
+                }
             }
             let bar = Bar::new();
             loop {

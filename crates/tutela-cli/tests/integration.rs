@@ -775,6 +775,16 @@ fn policy_activate_schedules_a_valid_version_and_refuses_bad_input() {
     let db = format!("sqlite://{}", dir.join("t.db").display());
     let policy = root().join("policies/reference.toml");
     let policy = policy.to_string_lossy();
+    // No database there (a mistyped path): refused, and none created.
+    let o = tutela(&["policy", "activate", &policy, "--database", &db]);
+    assert!(
+        !o.status.success() && text(&o).contains("no database at"),
+        "{}",
+        text(&o)
+    );
+    assert!(!dir.join("t.db").exists());
+    let o = tutela(&["migrate", "--database", &db]);
+    assert!(o.status.success(), "{}", text(&o));
     // A time in the past, an unreadable time, a broken file: nothing is stored.
     let o = tutela(&[
         "policy",

@@ -293,6 +293,17 @@ fn serve_with_a_broken_map_deletes_nothing_and_readyz_names_the_column() {
             .is_some_and(|w| w.contains("`customers.date_of_birth` does not exist")),
         "{body}"
     );
+    // `retention run` says the same, not that another process holds a sweep.
+    let run = tutela_in(&dir, &["--config", "tutela.toml", "retention", "run"]);
+    let out = text(&run);
+    assert!(!run.status.success(), "{out}");
+    assert!(
+        out.contains("dataset `operator` is not swept")
+            && out.contains("`customers.date_of_birth`")
+            && !out.contains("another process"),
+        "{out}"
+    );
+    assert_eq!(swept_rows(&rt, &pg), before, "nothing deleted");
     rt.block_on(pg.drop_schema());
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -161,6 +161,25 @@ fn serve_reports_each_configuration_error_before_creating_a_file_or_binding() {
         t.contains("tutela.toml:3:12: smtp.security") && t.contains("maybe"),
         "{t}"
     );
+    // Several mistakes: all of them at once, each with its place, not only the first.
+    let t = serve_refused(
+        "start-several",
+        &[(
+            "tutela.toml",
+            "time_zone = \"Mars/Olympus_Mons\"\nrisk_model = \"nowhere/card.json\"\n[smtp]\nhost = \"mail.example.org\"\nsecurity = \"maybe\"\nfrom = \"privacy@example.org\"\n[[notify]]\nrecipient = \"nobody_we_know\"\nurl = \"ftp://x\"\n",
+        )],
+        &[],
+    );
+    assert!(t.contains("5 mistakes in the configuration"), "{t}");
+    for place in [
+        "tutela.toml:1:13: time_zone",
+        "tutela.toml:2:14: risk_model",
+        "tutela.toml:5:12: smtp.security",
+        "tutela.toml:8:13: notify.0.recipient",
+        "tutela.toml:9:7: notify.0.url",
+    ] {
+        assert!(t.contains(place), "{place} in {t}");
+    }
 }
 
 // A PostgreSQL store kept its per-person keys in a local SQLite file of each instance.
@@ -228,6 +247,8 @@ fn policy_activate_refuses_at_once_what_every_server_would_refuse() {
         args.extend_from_slice(&db);
         tutela_in(&dir, &args)
     };
+    let migrated = tutela_in(&dir, &["migrate", "--database", "sqlite://tutela.db"]);
+    assert!(migrated.status.success(), "{}", text(&migrated));
     // No version activated yet: the servers run the reference policy and compare with it.
     let out = activate("widened.toml");
     let t = text(&out);
