@@ -7,6 +7,10 @@
 #   CUSTOMERS (100000) SEED (42) K (200) MODES ("sequential concurrent") CLIENTS (16)
 #   SKIP_BUILD=1 (use target/release/tutela as it is)  SKIP_DB=1 (keep the operator database)
 #   PG_ADMIN_DSN, OPERATOR_DB (operator), TUTELA_DB (tutela_dsr), PORT (18090), OUT (results dir)
+#   LIST_POLL (0.01: seconds between the concurrent mode's lists of open requests)
+#   WORKERS (16: worker_concurrency)
+#   KEYSTORE (sqlite://<tmp>/keys.db; e.g. postgres://postgres@127.0.0.1:5432/tutela_dsr_keys,
+#   a database that must exist)
 #
 # Needs PostgreSQL at 127.0.0.1:5432 (user postgres) and python3; psycopg2 goes into a venv
 # under target/. The erasure phase is destructive: every run rebuilds the database unless
@@ -57,7 +61,8 @@ PY
 export TUTELA_DSR_OPERATOR_URL="postgres://postgres@127.0.0.1:5432/$OPERATOR_DB"
 cat > "$WORK/tutela.toml" <<EOF
 database = "postgres://postgres@127.0.0.1:5432/$TUTELA_DB"
-keystore = "sqlite://$WORK/keys.db"
+keystore = "${KEYSTORE:-sqlite://$WORK/keys.db}"
+worker_concurrency = ${WORKERS:-16}
 
 [[dataset]]
 map = "$PWD/bench/dsr/operator.toml"
@@ -75,7 +80,7 @@ for mode in $MODES; do
   # Each mode picks other customers (the seed moves on), so erasures never repeat.
   seed=$SEED; [ "$mode" = concurrent ] && seed=$((SEED + 1))
   "$PY" bench/dsr/bench_tutela.py --url "http://127.0.0.1:$PORT" --token "$TUTELA_API_TOKEN" \
-    --dsn "$dsn" --k "$K" --seed "$seed" --mode "$mode" --clients "$CLIENTS" \
+    --dsn "$dsn" --k "$K" --seed "$seed" --mode "$mode" --clients "$CLIENTS" --list-poll "${LIST_POLL:-0.01}" \
     --out "$OUT/tutela_c${CUSTOMERS}_k${K}_${mode}.json" || status=1
 done
 exit $status

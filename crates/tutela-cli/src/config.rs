@@ -46,6 +46,8 @@ pub struct Config {
     /// Four-eyes: the agent who verified a request's identity cannot approve the plan of what
     /// it changes in the operator's databases (default false).
     pub four_eyes: Option<bool>,
+    /// How many requests the worker runs side by side (default 16).
+    pub worker_concurrency: Option<u32>,
     /// The privacy center's public address, for links in mails and objection notices.
     pub public_url: Option<String>,
     /// The scorecard of the risk check (`tutela risk train`); none: no risk checks.

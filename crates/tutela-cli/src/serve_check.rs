@@ -222,6 +222,11 @@ fn request_settings(
         settings.result_retention = jiff::SignedDuration::from_hours(i64::from(days) * 24);
     }
     settings.four_eyes = config.four_eyes.unwrap_or(false);
+    match config.worker_concurrency {
+        Some(0) => anyhow::bail!("{}: must be at least 1", config.at("worker_concurrency")),
+        Some(n) => settings.worker_concurrency = n as usize,
+        None => {}
+    }
     if let Some(tz) = &config.time_zone {
         settings.deadlines.time_zone = jiff::tz::TimeZone::get(tz).with_context(|| {
             format!(

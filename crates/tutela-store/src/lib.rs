@@ -67,7 +67,7 @@ pub use log::{LogLeaf, LogSource, LogStore, SignedHead};
 pub use outbox::{OutboxRow, OutboxSource, OutboxStore};
 pub use pseudonymised::{DatasetRecord, PseudonymisedStore, Reversal};
 pub use requests::{
-    CodeRecord, RequestEvent, RequestEventNew, RequestRecord, RequestStore, StepRecord,
+    CodeRecord, RequestEvent, RequestEventNew, RequestHead, RequestRecord, RequestStore, StepRecord,
 };
 pub use retention::{HoldRecord, RetentionStore, SweepRecord};
 pub use risk::{RiskCheckRecord, RiskStore};

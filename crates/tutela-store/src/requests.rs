@@ -62,6 +62,14 @@ pub struct RequestEvent {
     pub note: Option<String>,
 }
 
+/// A request's id, type and version: enough to take it up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestHead {
+    pub id: String,
+    pub request_type: String,
+    pub version: i64,
+}
+
 /// A one-time code, as its salted hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CodeRecord {
@@ -107,6 +115,14 @@ pub trait RequestStore: Send + Sync {
         &self,
         id: &str,
     ) -> impl Future<Output = Result<Option<RequestRecord>, StoreError>> + Send;
+
+    /// The requests in any of `statuses`, soonest due first, as heads (id, type, version)
+    /// without their sealed parts: what a worker lists to take requests up.
+    fn request_heads(
+        &self,
+        statuses: &[&str],
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<RequestHead>, StoreError>> + Send;
 
     /// Requests in any of `statuses` (all when empty), soonest due first.
     fn list_requests(
@@ -357,6 +373,36 @@ macro_rules! request_store {
                 .fetch_optional(&self.pool)
                 .await?;
                 Ok(self.requests_opened(row.into_iter().collect()).await?.pop())
+            }
+
+            async fn request_heads(
+                &self,
+                statuses: &[&str],
+                limit: i64,
+            ) -> Result<Vec<RequestHead>, StoreError> {
+                if statuses.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let marks: Vec<String> =
+                    (0..statuses.len()).map(|i| format!("${}", i + 2)).collect();
+                let sql = format!(
+                    "SELECT id, type, version FROM requests WHERE status IN ({}) ORDER BY due_at_us, id LIMIT $1",
+                    marks.join(", ")
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit);
+                for s in statuses {
+                    q = q.bind(*s);
+                }
+                let rows = q.fetch_all(&self.pool).await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(RequestHead {
+                            id: r.try_get("id")?,
+                            request_type: r.try_get("type")?,
+                            version: r.try_get("version")?,
+                        })
+                    })
+                    .collect()
             }
 
             async fn requests_of(&self, subject: &str, limit: i64) -> Result<Vec<RequestRecord>, StoreError> {
@@ -642,6 +688,13 @@ impl RequestStore for AnyStore {
     }
     async fn request(&self, id: &str) -> Result<Option<RequestRecord>, StoreError> {
         dispatch!(self, s => s.request(id).await)
+    }
+    async fn request_heads(
+        &self,
+        statuses: &[&str],
+        limit: i64,
+    ) -> Result<Vec<RequestHead>, StoreError> {
+        dispatch!(self, s => s.request_heads(statuses, limit).await)
     }
     async fn requests_of(
         &self,

@@ -106,6 +106,25 @@ async fn requests_list_by_status_soonest_due_first<S: RequestStore>(store: &S) {
     let all = store.list_requests(&[], 100).await.expect("list");
     assert_eq!(all[0].id, "l-done");
     assert_eq!(store.list_requests(&[], 2).await.expect("list").len(), 2);
+    // The heads a worker lists: the same order, without opening the sealed parts.
+    let heads = store
+        .request_heads(&["verified", "completed"], 100)
+        .await
+        .expect("heads");
+    assert_eq!(
+        heads
+            .iter()
+            .map(|h| (h.id.as_str(), h.version))
+            .collect::<Vec<_>>(),
+        [("l-done", 1), ("l-soon", 1), ("l-late", 1)]
+    );
+    assert!(
+        store
+            .request_heads(&[], 100)
+            .await
+            .expect("heads")
+            .is_empty()
+    );
 }
 
 async fn codes_steps_and_results_round_trip<S: RequestStore>(store: &S) {

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tutela_connectors::{DatasetPlan, FieldEffect};
 use tutela_core::policy::Policy;
-use tutela_core::request::{REVIEW_STEP, Transition};
+use tutela_core::request::{REVIEW_STEP, Status, Transition, TransitionError};
 use tutela_core::review::{self, Review};
 use tutela_store::{RequestRecord, RequestStore, StepRecord};
 
@@ -162,6 +162,13 @@ impl Requests {
         now: Timestamp,
     ) -> Result<RequestRecord, RequestError> {
         let r = self.get(id).await?;
+        if r.status != "awaiting_approval" {
+            return Err(TransitionError::NotAllowed {
+                from: Status::parse(&r.status).map_or("unknown", Status::as_str),
+                to: "approved",
+            }
+            .into());
+        }
         let steps = self.store().steps(id).await?;
         let plans = digests(&recorded_plans(&steps));
         if seen.is_some_and(|seen| *seen != plans) {
@@ -184,9 +191,17 @@ impl Requests {
             .clone()
             .filter(|n| !n.trim().is_empty())
             .unwrap_or_else(|| "approved by the agent".to_owned());
-        // The transition first: it refuses a request not waiting for approval, and one
-        // changed at the same time, before anything is recorded.
-        let r = self
+        // The approval is recorded while the request still waits (no worker takes a waiting
+        // request up), then the transition lets the worker run it: a worker can never find
+        // the request running with its review not yet done.
+        let approval = Approval {
+            by: agent.to_owned(),
+            at: now.to_string(),
+            reason,
+            plans: plans.clone(),
+        };
+        self.record_review(id, &steps, Some(approval)).await?;
+        let r = match self
             .transition(
                 r,
                 Transition::Approve,
@@ -196,37 +211,38 @@ impl Requests {
                 now,
                 |_| {},
             )
-            .await?;
-        self.record_approval(
-            id,
-            &steps,
-            Approval {
-                by: agent.to_owned(),
-                at: now.to_string(),
-                reason,
-                plans,
-            },
-        )
-        .await?;
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                // Changed at the same time (refused, approved by another agent): the review
+                // is put back as it was.
+                self.record_review(id, &steps, None).await?;
+                return Err(e);
+            }
+        };
         self.wake_worker().await;
         Ok(r)
     }
 
-    async fn record_approval(
+    /// Records the review step as approved, or (`None`) as it was read.
+    async fn record_review(
         &self,
         id: &str,
         steps: &[StepRecord],
-        approval: Approval,
+        approval: Option<Approval>,
     ) -> Result<(), RequestError> {
         let Some(mut step) = steps.iter().find(|s| s.step == REVIEW_STEP).cloned() else {
             return Err(RequestError::Storage(
                 "the request has no review step".into(),
             ));
         };
-        step.status = "done".into();
-        step.last_error = None;
-        step.next_at = None;
-        step.output = Some(json!(approval).to_string());
+        if let Some(approval) = approval {
+            step.status = "done".into();
+            step.last_error = None;
+            step.next_at = None;
+            step.output = Some(json!(approval).to_string());
+        }
         self.store().put_step(id, &step).await?;
         Ok(())
     }

@@ -18,7 +18,7 @@ use tutela_core::render::Lang;
 use tutela_core::report::{self, CollectedTable, HistoryEntry, ReportInput};
 use tutela_core::request::{REVIEW_STEP, RequestType, Transition, plan};
 use tutela_core::state::ERASED;
-use tutela_store::{NewEvent, RequestRecord, RequestStore, StepRecord, Store};
+use tutela_store::{NewEvent, RequestHead, RequestRecord, RequestStore, StepRecord, Store};
 
 use super::{RequestError, Requests, export, review};
 use crate::engine::EngineError;
@@ -195,12 +195,19 @@ impl Worker {
             .await?;
         let overdue = open.iter().filter(|r| now > r.due_at).count();
         metrics::requests(open.len() as u64, overdue as u64);
+        let open: Vec<RequestHead> = open
+            .into_iter()
+            .filter(|r| matches!(r.status.as_str(), "verified" | "in_progress"))
+            .map(|r| RequestHead {
+                id: r.id,
+                request_type: r.request_type,
+                version: r.version,
+            })
+            .collect();
         // Requests run side by side, each one's steps in order; one failing never stops another.
         let mut running = tokio::task::JoinSet::new();
         for r in open {
-            if !matches!(r.status.as_str(), "verified" | "in_progress")
-                || r.request_type == RequestType::Unclassified.as_str()
-            {
+            if r.request_type == RequestType::Unclassified.as_str() {
                 // Unclassified requests wait for an agent to classify them.
                 continue;
             }
@@ -235,7 +242,7 @@ impl Worker {
             if relist && running.len() < limit {
                 relist = false;
                 let open = store
-                    .list_requests(&["verified", "in_progress"], 100_000)
+                    .request_heads(&["verified", "in_progress"], 100_000)
                     .await?;
                 let busy = self
                     .requests
@@ -308,13 +315,23 @@ impl Worker {
     /// process is working on is left alone.
     async fn process(
         &self,
-        r: RequestRecord,
+        head: RequestHead,
         clock: PassClock,
     ) -> Result<TickReport, RequestError> {
         let mut report = TickReport::default();
-        let Some(_claim) = Claim::take(&self.requests, &r.id) else {
+        let Some(_claim) = Claim::take(&self.requests, &head.id) else {
             return Ok(report);
         };
+        // Listed before another task of this process ran it (a woken worker lists again while
+        // others run): a listing no longer current is left alone (the next one has the
+        // request as it stands) instead of being started twice and refused as changed. The
+        // request is opened (its sealed parts) only here, once per run, not per listing.
+        let Some(r) = self.requests.engine.store.request(&head.id).await? else {
+            return Ok(report);
+        };
+        if r.version != head.version {
+            return Ok(report);
+        }
         let r = if r.status == "verified" {
             report.started += 1;
             self.start(r, clock.now()).await?
