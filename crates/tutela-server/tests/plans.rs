@@ -45,8 +45,15 @@ async fn operator(running: bool) -> (Arc<Connector>, sqlx::SqlitePool) {
 }
 
 async fn app(c: &Arc<Connector>) -> TestApp {
+    app_with(c, Arc::new(tutela_server::requests::mailer::NoMailer)).await
+}
+
+async fn app_with(
+    c: &Arc<Connector>,
+    mailer: Arc<dyn tutela_server::requests::mailer::Mailer>,
+) -> TestApp {
     let app = TestApp::sqlite_adjusted(
-        Arc::new(tutela_server::requests::mailer::NoMailer),
+        mailer,
         Fulfilment {
             connectors: vec![c.clone()],
             notifier: Notifier::new(Vec::new(), None),
@@ -276,7 +283,8 @@ async fn a_plan_older_than_its_data_is_planned_and_approved_again() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_active_customers_erasure_keeps_the_running_contract_and_says_so() {
     let (c, raw) = operator(true).await;
-    let app = app(&c).await;
+    let sink = crate::smtp_sink::SmtpSink::start().await;
+    let app = app_with(&c, sink.mailer()).await;
     let (s, _, v) = app
         .call(
             "POST",
@@ -337,6 +345,23 @@ async fn an_active_customers_erasure_keeps_the_running_contract_and_says_so() {
             .is_some_and(|k| k.iter().any(|t| t["table"] == "contracts")),
         "{summary}"
     );
+    // The privacy center tells her, in her words, what stays, on which ground, until when;
+    // no table name, and nothing "still being processed".
+    let mut paula = crate::pages::Browser::new(&app);
+    paula.sign_in(&sink, "paula@example.org").await;
+    let page = paula.get(&format!("/requests/{id}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("solange Ihr Vertrag läuft")
+            && page.body.contains("Art. 6 Abs. 1 lit. b DSGVO")
+            && page.body.contains("bis zum 31.12.2033")
+            && page
+                .body
+                .contains("Buchungsbelege und Rechnungen werden 8 Jahre"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("contracts") && !page.body.contains("Noch in Bearbeitung"));
 }
 
 // covers: N9b

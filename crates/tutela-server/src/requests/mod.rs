@@ -8,6 +8,7 @@
 //! a recorded note.
 
 pub mod export;
+pub mod kept;
 pub mod mailer;
 pub mod notify;
 pub mod review;

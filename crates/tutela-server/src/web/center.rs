@@ -124,6 +124,9 @@ struct RequestPage {
     due: String,
     downloads: Vec<&'static str>,
     report: Option<String>,
+    finished: bool,
+    /// What an erasure kept, on which ground, until when (Art. 17(3)).
+    kept: Vec<String>,
 }
 
 #[derive(Template)]
@@ -973,13 +976,15 @@ async fn request_page(
         Err(_) => return unavailable(&state, lang),
     };
     let tz = &state.requests.settings.deadlines.time_zone;
-    let finished = matches!(r.status.as_str(), "completed" | "partially_refused");
-    let downloads: Vec<&'static str> = match (finished, r.request_type.as_str()) {
+    let done = matches!(r.status.as_str(), "completed" | "partially_refused");
+    // Refused and "no data held" are final too: nothing is still being processed.
+    let finished = tutela_core::request::Status::parse(&r.status).is_some_and(|s| s.is_final());
+    let downloads: Vec<&'static str> = match (done, r.request_type.as_str()) {
         (true, "access") => vec!["html", "json"],
         (true, "portability") => vec!["zip"],
         _ => vec![],
     };
-    let report = if finished && r.request_type == "access" {
+    let report = if done && r.request_type == "access" {
         state
             .requests
             .result(&r.id, "html")
@@ -988,6 +993,18 @@ async fn request_page(
             .map(|b| body_of(&String::from_utf8_lossy(&b)).to_owned())
     } else {
         None
+    };
+    let kept = if done && r.request_type == "erasure" {
+        match state.engine.store.steps(&r.id).await {
+            Ok(steps) => crate::requests::kept::sentences(
+                &crate::requests::kept::kept(&steps),
+                &state.engine.policy().policy,
+                lang,
+            ),
+            Err(_) => return unavailable(&state, lang),
+        }
+    } else {
+        Vec::new()
     };
     page(&RequestPage {
         c: chrome(
@@ -1003,6 +1020,8 @@ async fn request_page(
         id: r.id,
         downloads,
         report,
+        finished,
+        kept,
     })
 }
 

@@ -87,6 +87,7 @@ texts! {
     report: "Ihre Auskunft", "Your access report";
     download: "Herunterladen", "Download";
     not_ready: "Noch in Bearbeitung. Diese Seite zeigt den Stand.", "Still being processed. This page shows its progress.";
+    kept_heading: "Was gespeichert bleibt", "What stays stored";
     steps: "Schritte", "Steps";
     back: "Zurück", "Back";
     not_found: "Nicht gefunden.", "Not found.";

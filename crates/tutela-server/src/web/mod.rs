@@ -293,6 +293,16 @@ pub(crate) fn date(
     }
 }
 
+/// A calendar date (`YYYY-MM-DD`) as [`date`] writes dates: `31.12.2034` in German,
+/// `2034-12-31` in English; anything else as it is.
+pub(crate) fn civil_date(day: &str, lang: tutela_core::render::Lang) -> String {
+    match (day.parse::<jiff::civil::Date>(), lang) {
+        (Ok(d), tutela_core::render::Lang::De) => d.strftime("%d.%m.%Y").to_string(),
+        (Ok(d), tutela_core::render::Lang::En) => d.strftime("%Y-%m-%d").to_string(),
+        (Err(_), _) => day.to_owned(),
+    }
+}
+
 pub(crate) fn date_time(
     at: jiff::Timestamp,
     tz: &jiff::tz::TimeZone,

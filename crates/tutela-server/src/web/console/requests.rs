@@ -16,7 +16,7 @@ use crate::requests::review::RecordedPlan;
 use crate::routes::now;
 use crate::web::center::message;
 use crate::web::operators::Permission;
-use crate::web::{Chrome, PageLang, Texts, WebForm, date, date_time, page, page_with};
+use crate::web::{Chrome, PageLang, Texts, WebForm, civil_date, date, date_time, page, page_with};
 use tutela_connectors::{FieldEffect, PlanAction, TablePlan};
 use tutela_core::request::RequestType;
 use tutela_store::RequestStore;
@@ -370,16 +370,6 @@ fn table_view(tp: &TablePlan, lang: Lang) -> TableView {
                     .collect(),
             })
             .collect(),
-    }
-}
-
-/// A calendar date (`YYYY-MM-DD`) as the pages write dates: `31.12.2034` in German,
-/// `2034-12-31` in English (as [`date`]); anything else as it is.
-fn civil_date(day: &str, lang: Lang) -> String {
-    match (day.parse::<jiff::civil::Date>(), lang) {
-        (Ok(d), Lang::De) => d.strftime("%d.%m.%Y").to_string(),
-        (Ok(d), Lang::En) => d.strftime("%Y-%m-%d").to_string(),
-        (Err(_), _) => day.to_owned(),
     }
 }
 
