@@ -417,3 +417,57 @@ async fn contact_data_runs_unreviewed_and_an_agents_field_waits_with_before_and_
         1
     );
 }
+
+// covers: N9e
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_restart_the_approved_plan_runs_and_only_it() {
+    let (c, raw) = operator(false).await;
+    let dir = temp_dir("plans-restart");
+    let start = || {
+        TestApp::sqlite_at(
+            dir.clone(),
+            Arc::new(tutela_server::requests::mailer::NoMailer),
+            Fulfilment {
+                connectors: vec![c.clone()],
+                notifier: Notifier::new(Vec::new(), None),
+            },
+        )
+    };
+    let now = jiff::Timestamp::now();
+    let id = {
+        let app = start().await;
+        let (s, _, v) = app
+            .call(
+                "PUT",
+                "/v1/subjects/P-1",
+                Some(json!({"relationship": "customer", "email": "paula@example.org"})),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        let id = app
+            .file_verified(json!({"type": "erasure", "subject": "P-1"}))
+            .await;
+        app.tick_at(now).await;
+        app.approve(&id).await;
+        id
+        // The server stops between the approval and the run.
+    };
+    assert_eq!(count(&raw, "SELECT COUNT(*) FROM tickets").await, 1);
+    let app = start().await;
+    app.tick_at(now).await;
+    let v = app.request(&id).await;
+    assert_eq!(v["status"], "partially_refused", "{v}");
+    assert_eq!(count(&raw, "SELECT COUNT(*) FROM tickets").await, 0);
+    let approvals = v["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["event"] == "approved")
+        .count();
+    assert_eq!(
+        approvals, 1,
+        "run on the approval given before the restart: {v}"
+    );
+    app.finish().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
