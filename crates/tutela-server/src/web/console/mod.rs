@@ -21,6 +21,7 @@ use crate::AppState;
 use crate::routes::now;
 
 mod people;
+mod plan;
 mod policy;
 mod requests;
 mod retention;
