@@ -175,6 +175,39 @@ pub struct Connector {
 
 const CHUNK: usize = 500;
 
+fn connector_name(kind: ConnectorKind) -> &'static str {
+    match kind {
+        ConnectorKind::Postgres => "postgres",
+        ConnectorKind::Mysql => "mysql",
+        ConnectorKind::Sqlite => "sqlite",
+    }
+}
+
+fn expected_scheme(kind: ConnectorKind) -> &'static str {
+    match kind {
+        ConnectorKind::Postgres => "postgres://",
+        ConnectorKind::Mysql => "mysql:// (or mariadb://)",
+        ConnectorKind::Sqlite => "sqlite://",
+    }
+}
+
+/// What kind of URL `url` is when it is not one for `kind`; `None` when it fits (or has no
+/// scheme tutela knows, which the driver then judges).
+fn wrong_engine(kind: ConnectorKind, url: &str) -> Option<&'static str> {
+    let scheme = url.split_once(':').map_or("", |(s, _)| s);
+    let found = match scheme {
+        "postgres" | "postgresql" => ConnectorKind::Postgres,
+        "mysql" | "mariadb" => ConnectorKind::Mysql,
+        "sqlite" => ConnectorKind::Sqlite,
+        _ => return None,
+    };
+    (found != kind).then_some(match found {
+        ConnectorKind::Postgres => "a PostgreSQL one",
+        ConnectorKind::Mysql => "a MySQL/MariaDB one",
+        ConnectorKind::Sqlite => "a SQLite one",
+    })
+}
+
 impl Connector {
     /// Connects to the map's database: `url` when given, else the map's `url` or `url_env`.
     pub async fn open(
@@ -190,6 +223,16 @@ impl Connector {
             }
             (None, None, None) => return Err(ConnectorError::NoUrl(map.id.clone())),
         };
+        // A URL of another engine than the map's connector would fail with a driver's
+        // message (or, worse, connect to something else): said plainly instead.
+        if let Some(wrong) = wrong_engine(map.connector, &url) {
+            return Err(ConnectorError::Refused(format!(
+                "dataset `{}`: the map's connector is `{}` but the database URL is {wrong}; use a {} URL or change `connector` in the map",
+                map.id,
+                connector_name(map.connector),
+                expected_scheme(map.connector)
+            )));
+        }
         let pool =
             Pool::connect(map.connector, &url)
                 .await
@@ -1147,5 +1190,30 @@ impl Connector {
                 key: r.key,
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_of_another_engine_is_named_not_handed_to_a_driver() {
+        assert_eq!(
+            wrong_engine(ConnectorKind::Postgres, "mysql://root@127.0.0.1/test"),
+            Some("a MySQL/MariaDB one")
+        );
+        assert_eq!(
+            wrong_engine(ConnectorKind::Mysql, "postgresql://u@h/db"),
+            Some("a PostgreSQL one")
+        );
+        assert_eq!(
+            wrong_engine(ConnectorKind::Postgres, "sqlite://x.db"),
+            Some("a SQLite one")
+        );
+        assert_eq!(wrong_engine(ConnectorKind::Sqlite, "sqlite:x.db"), None);
+        assert_eq!(wrong_engine(ConnectorKind::Mysql, "mariadb://h/db"), None);
+        // No scheme tutela knows (a bare path): the driver judges it.
+        assert_eq!(wrong_engine(ConnectorKind::Sqlite, "/var/x.db"), None);
     }
 }
