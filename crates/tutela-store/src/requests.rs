@@ -160,6 +160,14 @@ pub trait RequestStore: Send + Sync {
         step: &StepRecord,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Writes several steps of one request in one transaction (a request's planned steps,
+    /// steps made pending again): all or none.
+    fn put_steps(
+        &self,
+        id: &str,
+        steps: &[StepRecord],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     fn steps(&self, id: &str) -> impl Future<Output = Result<Vec<StepRecord>, StoreError>> + Send;
 
     fn put_result(
@@ -529,6 +537,33 @@ macro_rules! request_store {
                 Ok(())
             }
 
+            async fn put_steps(&self, id: &str, steps: &[StepRecord]) -> Result<(), StoreError> {
+                let mut outputs = Vec::with_capacity(steps.len());
+                for s in steps {
+                    outputs.push(seal_opt(self.vault.as_deref(), OwnerKind::Request, id, "request_steps.output", s.output.as_deref()).await?);
+                }
+                let mut tx = self.pool.begin_with($begin).await?;
+                for (s, output) in steps.iter().zip(&outputs) {
+                    sqlx::query(
+                        "INSERT INTO request_steps (request_id, step, status, attempts, last_error, next_at_us, output) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (request_id, step) DO UPDATE SET \
+                         status = excluded.status, attempts = excluded.attempts, last_error = excluded.last_error, \
+                         next_at_us = excluded.next_at_us, output = excluded.output",
+                    )
+                    .bind(id)
+                    .bind(&s.step)
+                    .bind(&s.status)
+                    .bind(s.attempts)
+                    .bind(&s.last_error)
+                    .bind(s.next_at.map(micros))
+                    .bind(output)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn steps(&self, id: &str) -> Result<Vec<StepRecord>, StoreError> {
                 let rows = sqlx::query(
                     "SELECT step, status, attempts, last_error, next_at_us, output FROM request_steps \
@@ -724,6 +759,9 @@ impl RequestStore for AnyStore {
     }
     async fn put_step(&self, id: &str, st: &StepRecord) -> Result<(), StoreError> {
         dispatch!(self, s => s.put_step(id, st).await)
+    }
+    async fn put_steps(&self, id: &str, steps: &[StepRecord]) -> Result<(), StoreError> {
+        dispatch!(self, s => s.put_steps(id, steps).await)
     }
     async fn steps(&self, id: &str) -> Result<Vec<StepRecord>, StoreError> {
         dispatch!(self, s => s.steps(id).await)

@@ -164,7 +164,33 @@ async fn codes_steps_and_results_round_trip<S: RequestStore>(store: &S) {
         ..step
     };
     store.put_step("r-1", &done).await.expect("step");
-    assert_eq!(store.steps("r-1").await.expect("steps"), vec![done]);
+    assert_eq!(store.steps("r-1").await.expect("steps"), vec![done.clone()]);
+    // Several at once: one new, one updated, the output sealed and opened again.
+    let planned = StepRecord {
+        step: "02-report".into(),
+        status: "pending".into(),
+        attempts: 0,
+        last_error: None,
+        next_at: None,
+        output: None,
+    };
+    let redone = StepRecord {
+        output: Some("{\"rows\":[1]}".into()),
+        ..done.clone()
+    };
+    store
+        .put_steps("r-1", &[redone.clone(), planned.clone()])
+        .await
+        .expect("steps");
+    assert_eq!(
+        store.steps("r-1").await.expect("steps"),
+        vec![redone, planned]
+    );
+    store
+        .put_steps("r-1", &[done.clone()])
+        .await
+        .expect("steps");
+    store.put_steps("r-1", &[]).await.expect("nothing");
 
     let zip = vec![0x50, 0x4b, 3, 4, 0, 255];
     store

@@ -376,21 +376,19 @@ impl Worker {
             .collect();
         let notify: Vec<&str> = targets.iter().map(String::as_str).collect();
         let steps = plan(t, &datasets, &notify);
-        for step in &steps {
-            store
-                .put_step(
-                    &r.id,
-                    &StepRecord {
-                        step: step.clone(),
-                        status: "pending".into(),
-                        attempts: 0,
-                        last_error: None,
-                        next_at: None,
-                        output: None,
-                    },
-                )
-                .await?;
-        }
+        let records: Vec<StepRecord> = steps
+            .iter()
+            .map(|step| StepRecord {
+                step: step.clone(),
+                status: "pending".into(),
+                attempts: 0,
+                last_error: None,
+                next_at: None,
+                output: None,
+            })
+            .collect();
+        // One transaction for all: a request's steps are planned whole or not at all.
+        store.put_steps(&r.id, &records).await?;
         self.requests
             .transition(
                 r,
@@ -442,10 +440,9 @@ impl Worker {
                 Err(StepError::Stale(why)) => {
                     // The write step says why it did not run; it runs once approved again.
                     steps[i].last_error = Some(why.clone());
-                    store.put_step(&r.id, &steps[i]).await?;
-                    for s in review::replan(&mut steps, &why) {
-                        store.put_step(&r.id, &s).await?;
-                    }
+                    let mut again = review::replan(&mut steps, &why);
+                    again.push(steps[i].clone());
+                    store.put_steps(&r.id, &again).await?;
                     // Planned again at the next pass, then reviewed again.
                     self.requests.wake_worker().await;
                     return Ok(());
