@@ -108,9 +108,12 @@ impl AppState {
         }
     }
 
-    /// The same state with pseudonyms for small batches and their reversal (N7b).
+    /// The same state with pseudonyms for small batches and their reversal (N7b); requests
+    /// then also find persons through the network identifiers the ledger links to them.
     pub fn with_pseudonyms(mut self, keys: tutela_core::pseudonym::PseudonymKeys) -> AppState {
-        self.pseudonyms = Some(Arc::new(keys));
+        let keys = Arc::new(keys);
+        self.requests.use_pseudonyms(keys.clone());
+        self.pseudonyms = Some(keys);
         self
     }
 

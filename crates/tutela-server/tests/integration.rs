@@ -19,6 +19,7 @@ mod events;
 mod fulfilment;
 mod headers;
 mod ledger;
+mod linked_identifiers;
 mod log;
 mod operator_named;
 mod pages;

@@ -9,6 +9,7 @@
 
 pub mod export;
 pub mod kept;
+pub mod linked;
 pub mod mailer;
 pub mod notify;
 pub mod review;
@@ -182,6 +183,8 @@ pub struct Requests {
     /// Wakes this process's worker when a request becomes workable, so that it does not wait
     /// for its next look.
     pub(crate) wake: Arc<tokio::sync::Notify>,
+    /// The identifiers linked to persons in tutela's own ledger, for resolution.
+    pub(crate) linked: linked::LinkedIdentifiers,
 }
 
 impl Drop for Requests {
@@ -242,9 +245,16 @@ impl Requests {
             notifier: fulfilment.notifier,
             in_flight: std::sync::Mutex::default(),
             wake: Arc::default(),
+            linked: linked::LinkedIdentifiers::default(),
             owner: engine.instance.clone(),
             engine,
         }
+    }
+
+    /// The pseudonymisation keys: with them, a request's IMSI, ICCID, MSISDN or IMEI also
+    /// finds the person the ledger links it to (`POST /v1/subjects/{id}/identifiers`).
+    pub fn use_pseudonyms(&self, keys: Arc<tutela_core::pseudonym::PseudonymKeys>) {
+        self.linked.use_keys(keys);
     }
 
     fn store(&self) -> &tutela_store::AnyStore {
@@ -851,6 +861,8 @@ impl Resolution {
 
 /// The identifiers a request carries: the id it names (a customer number), the address it
 /// came from, and those its details name (`details.identities`, e.g. `{"msisdn": "4915…"}`).
+/// Network identifiers (`imsi`, `iccid`, `msisdn`, `imei`) among them are also looked up in
+/// the links of tutela's own ledger (see [`linked`]).
 pub fn request_identities(r: &RequestRecord) -> tutela_connectors::Identities {
     let mut ids = tutela_connectors::Identities::new();
     if let Some(s) = &r.subject {
@@ -896,7 +908,9 @@ impl Requests {
             .is_empty())
     }
 
-    /// Looks the identifiers up in tutela and in every dataset (through the connectors' find).
+    /// Looks the identifiers up in tutela (the ledger, the address on file, the network
+    /// identifiers the ledger links to persons) and in every dataset (through the connectors'
+    /// find).
     pub(crate) async fn resolve_ids(
         &self,
         ids: &tutela_connectors::Identities,
@@ -911,6 +925,9 @@ impl Requests {
             if let Some(s) = self.store().subject_by_email(e).await? {
                 res.add(&s, "tutela");
             }
+        }
+        for s in self.linked.persons(&self.engine, ids).await? {
+            res.add(&s, "tutela");
         }
         for c in &self.connectors {
             match c.find(ids).await {
