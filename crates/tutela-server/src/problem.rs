@@ -101,6 +101,11 @@ impl Problem {
     pub fn status(&self) -> u16 {
         self.0.status
     }
+
+    /// The problem as it is sent.
+    pub fn body(&self) -> &ProblemBody {
+        &self.0
+    }
 }
 
 impl IntoResponse for Problem {

@@ -63,7 +63,7 @@ async fn errors_are_problems_that_name_the_field() {
             ),
             422,
             "invalid_field",
-            None,
+            Some("purpose"),
         ),
         (
             raw(
@@ -75,7 +75,7 @@ async fn errors_are_problems_that_name_the_field() {
             ),
             422,
             "invalid_field",
-            None,
+            Some("colour"),
         ),
         (
             raw(
