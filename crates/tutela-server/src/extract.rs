@@ -129,6 +129,54 @@ fn plain_types(message: &str) -> String {
     out
 }
 
+/// The JSON body of a request, owned.
+pub struct Json<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
+        let bytes = body(req, state).await?;
+        parse(&bytes).map(Json)
+    }
+}
+
+/// The raw body of a JSON request, checked for its media type and size.
+pub struct JsonBytes(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBytes {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
+        body(req, state).await.map(JsonBytes)
+    }
+}
+
+async fn body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Problem> {
+    let json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            let v = v.split(';').next().unwrap_or("").trim();
+            v == "application/json" || v.ends_with("+json")
+        });
+    if !json {
+        return Err(
+            Problem::new(Code::UnsupportedMediaType, "the body must be sent as JSON")
+                .field("Content-Type")
+                .fix("send `Content-Type: application/json`"),
+        );
+    }
+    Bytes::from_request(req, state).await.map_err(|_| {
+        Problem::new(
+            Code::PayloadTooLarge,
+            format!("the body is larger than {} bytes", crate::BODY_LIMIT),
+        )
+        .fix("send a smaller body; a batch holds at most 10,000 queries")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,52 +255,4 @@ mod tests {
             "{p}"
         );
     }
-}
-
-/// The JSON body of a request, owned.
-pub struct Json<T>(pub T);
-
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
-    type Rejection = Problem;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
-        let bytes = body(req, state).await?;
-        parse(&bytes).map(Json)
-    }
-}
-
-/// The raw body of a JSON request, checked for its media type and size.
-pub struct JsonBytes(pub Bytes);
-
-impl<S: Send + Sync> FromRequest<S> for JsonBytes {
-    type Rejection = Problem;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
-        body(req, state).await.map(JsonBytes)
-    }
-}
-
-async fn body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Problem> {
-    let json = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            let v = v.split(';').next().unwrap_or("").trim();
-            v == "application/json" || v.ends_with("+json")
-        });
-    if !json {
-        return Err(
-            Problem::new(Code::UnsupportedMediaType, "the body must be sent as JSON")
-                .field("Content-Type")
-                .fix("send `Content-Type: application/json`"),
-        );
-    }
-    Bytes::from_request(req, state).await.map_err(|_| {
-        Problem::new(
-            Code::PayloadTooLarge,
-            format!("the body is larger than {} bytes", crate::BODY_LIMIT),
-        )
-        .fix("send a smaller body; a batch holds at most 10,000 queries")
-    })
 }
