@@ -26,15 +26,20 @@ pub fn render(review: &Value) -> String {
             out.push_str(&table(t));
         }
     }
-    let verdict = if review["review_needed"].as_bool() == Some(true) {
+    let verdict = if review["planned"].as_bool() == Some(false) {
+        "no plan"
+    } else if review["review_needed"].as_bool() == Some(true) {
         "approval needed"
     } else {
         "runs without review"
     };
-    out.push_str(&format!(
-        "{verdict}: {}\n",
-        review["reason"].as_str().unwrap_or("")
-    ));
+    // Once approved, the approval says it all.
+    if review["approval"].is_null() {
+        out.push_str(&format!(
+            "{verdict}: {}\n",
+            review["reason"].as_str().unwrap_or("")
+        ));
+    }
     if let Some(a) = review["approval"].as_object() {
         out.push_str(&format!(
             "approved by {} at {}: {}\n",

@@ -661,16 +661,19 @@ fn the_plan_equals_the_run_on_the_demo_database_on_every_engine() {
         let _ = std::fs::remove_dir_all(dir);
     }
 
-    // PostgreSQL: `tutela demo seed`, 40 persons. Its 240 invoices and 200 payments are of
-    // 2014; customer 2 has invoices 2, 42, …, 202 and the payments of the first five.
+    // PostgreSQL: `tutela demo seed`, 40 persons. Its 240 invoices and 200 payments are
+    // spread over 2014-2025: some past their 8 years, some inside them.
     if let Some(pg) = rt.block_on(tutela_store::testing::PgSchema::create()) {
         let dir = temp_dir("retention-equal-postgres");
         demo_on_postgres(&dir, &pg, "retention_sweeps = true\n");
         let (planned, deleted) = plan_and_run(&dir);
-        assert_eq!(
-            (planned.get("payments"), planned.get("invoices")),
-            (Some(&(200 - 5 - 1)), Some(&(240 - 6 - 1))),
-            "postgres: {planned:?}"
+        let (payments, invoices) = (
+            planned.get("payments").copied().unwrap_or(0),
+            planned.get("invoices").copied().unwrap_or(0),
+        );
+        assert!(
+            payments > 0 && payments < 200 && invoices > 0 && invoices < 240,
+            "postgres: some due, some kept: {planned:?}"
         );
         assert_eq!(deleted, planned, "postgres: the plan is what ran");
         rt.block_on(pg.drop_schema());

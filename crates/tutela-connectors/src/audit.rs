@@ -243,6 +243,9 @@ impl Connector {
                             FieldErase::Hash => {
                                 "a hash needs a text column of at least 32 characters; use null or fixed:VALUE"
                             }
+                            _ if !c.nullable => {
+                                "the column is NOT NULL: use fixed:VALUE with a value of its type (or allow NULL in the column)"
+                            }
                             _ => {
                                 "use an erasure the column takes (null, or fixed: with a value of its type)"
                             }

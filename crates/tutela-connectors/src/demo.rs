@@ -88,11 +88,13 @@ pub fn seed_postgres(persons: u64) -> Vec<String> {
         format!("INSERT INTO usage_records (id, sim_id, recorded_at, bytes) \
                  SELECT g, (g - 1) % {sims} + 1, (timestamp '2026-01-01' + (g % 300) * interval '1 day')::text, g % 100000 \
                  FROM generate_series(1, {}) g", count("usage_records")),
+        // Invoices spread over 2014-2025 however few persons are seeded (37 is prime to 4300),
+        // so that some are still inside their 8 years and some past them.
         format!("INSERT INTO invoices (id, customer_id, issued_at, amount_cents, iban) \
-                 SELECT g, (g - 1) % {n} + 1, (date '2014-01-01' + (g % 4300))::text, 1000 + g % 9000, 'DE89370400440532013000' \
+                 SELECT g, (g - 1) % {n} + 1, (date '2014-01-01' + (g * 37 % 4300))::text, 1000 + g % 9000, 'DE89370400440532013000' \
                  FROM generate_series(1, {}) g", count("invoices")),
         format!("INSERT INTO payments (id, invoice_id, paid_at, amount_cents) \
-                 SELECT g, g, (date '2014-01-10' + (g % 4300))::text, 1000 + g % 9000 FROM generate_series(1, {}) g", count("payments")),
+                 SELECT g, g, (date '2014-01-10' + (g * 37 % 4300))::text, 1000 + g % 9000 FROM generate_series(1, {}) g", count("payments")),
         format!("INSERT INTO tickets (id, customer_id, opened_at, topic, summary) \
                  SELECT g, (g - 1) % {n} + 1, (date '2020-01-01' + (g % 2000))::text, 'topic ' || (g % 12), 'summary of call ' || g \
                  FROM generate_series(1, {}) g", count("tickets")),

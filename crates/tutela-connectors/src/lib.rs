@@ -876,7 +876,8 @@ impl Connector {
         Ok(self.rectification_plan(&targets, &rows))
     }
 
-    /// Corrects the fields whose `rectify_as` name is a key of `changes`, in the person's rows.
+    /// Corrects the fields whose `rectify_as` name is a key of `changes`, in the person's rows;
+    /// returns how many rows were corrected (each once).
     /// With `approved` (the digest of an approved [`DatasetPlan`]), the rows read in the
     /// transaction must give that same plan, else nothing is written
     /// ([`ConnectorError::Stale`]).
@@ -899,7 +900,8 @@ impl Connector {
             tx.rollback().await.map_err(|e| self.error(e))?;
             return Err(self.stale());
         }
-        let mut n = 0;
+        // Rows corrected, each once however many of its fields changed.
+        let mut corrected: BTreeSet<(usize, String)> = BTreeSet::new();
         for (&ti, rs) in &rows {
             let t = &self.map.tables[ti];
             for (fi, f) in t.fields.iter().enumerate() {
@@ -921,11 +923,11 @@ impl Connector {
                         .await
                         .map_err(|e| self.write_error(e, &format!("`{}.{}`", t.name, f.name)))?;
                 }
-                n += keys.len();
+                corrected.extend(keys.into_iter().map(|k| (ti, k)));
             }
         }
         tx.commit().await.map_err(|e| self.error(e))?;
-        Ok(n)
+        Ok(corrected.len())
     }
 
     /// The names a rectification may use in this dataset: fields the person or an agent may

@@ -391,8 +391,8 @@ async fn rectification(c: &Connector, raw: &Raw, kind: ConnectorKind) {
         c.rectify(&bernd, &wanted, Some(&plan.digest))
             .await
             .expect("the approved plan runs"),
-        2,
-        "two fields of one row"
+        1,
+        "two fields of one row: one row corrected"
     );
     assert_eq!(
         raw.row(select).await,

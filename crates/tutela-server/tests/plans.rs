@@ -69,6 +69,18 @@ async fn app_with(
         )
         .await;
     assert_eq!(s, 201, "{v}");
+    // With four-eyes on, the agents who verify and approve are operators tutela knows.
+    for name in ["agent-1", "agent-2"] {
+        tutela_server::web::operators::create(
+            &app.engine.store,
+            name,
+            tutela_server::web::operators::Role::Agent,
+            "correct horse battery",
+            jiff::Timestamp::now(),
+        )
+        .await
+        .expect("operator");
+    }
     app
 }
 
@@ -154,13 +166,35 @@ async fn an_erasure_waits_for_a_second_agent_and_runs_exactly_its_plan() {
         .to_owned();
     assert_eq!(digest.len(), 64);
 
-    // Four-eyes: the agent who verified cannot approve; an unseen plan is not approved.
-    let (s, _, p) = app.act(&id, "approve", json!({"agent": "agent-1"})).await;
-    assert_eq!(
-        (s.as_u16(), p["code"].as_str()),
-        (409, Some("four_eyes")),
-        "{p}"
-    );
+    // Four-eyes: the agent who verified cannot approve, however they are named (another
+    // case, their operator id, their console actor); an unknown name or one of tutela's own
+    // is refused; an unseen plan is not approved.
+    let verifier = tutela_store::WebStore::operator_by_name(&app.engine.store, "agent-1")
+        .await
+        .expect("store")
+        .expect("agent-1")
+        .id;
+    for me in [
+        "agent-1".to_owned(),
+        "AGENT-1".to_owned(),
+        verifier.clone(),
+        format!("operator:{verifier}"),
+    ] {
+        let (s, _, p) = app.act(&id, "approve", json!({"agent": me})).await;
+        assert_eq!(
+            (s.as_u16(), p["code"].as_str()),
+            (409, Some("four_eyes")),
+            "{me}: {p}"
+        );
+    }
+    for nobody in ["bob", "policy", "Worker"] {
+        let (s, _, p) = app.act(&id, "approve", json!({"agent": nobody})).await;
+        assert_eq!(
+            (s.as_u16(), p["field"].as_str()),
+            (422, Some("agent")),
+            "{nobody}: {p}"
+        );
+    }
     let (s, _, p) = app
         .act(
             &id,
@@ -223,7 +257,13 @@ async fn an_erasure_waits_for_a_second_agent_and_runs_exactly_its_plan() {
         .find(|e| e["event"] == "approved")
         .cloned()
         .expect("approved event");
-    assert_eq!(approved["actor"], "agent-2");
+    // Recorded as the operator it is, by id.
+    let approver = tutela_store::WebStore::operator_by_name(&app.engine.store, "agent-2")
+        .await
+        .expect("store")
+        .expect("agent-2")
+        .id;
+    assert_eq!(approved["actor"], format!("operator:{approver}"));
 }
 
 // covers: N9e
@@ -357,7 +397,9 @@ async fn an_active_customers_erasure_keeps_the_running_contract_and_says_so() {
             && page.body.contains("bis zum 31.12.2033")
             && page
                 .body
-                .contains("Buchungsbelege und Rechnungen werden 8 Jahre"),
+                .contains("Buchungsbelege und Rechnungen werden 8 Jahre")
+            && page.body.contains("Sie enthalten: ")
+            && page.body.contains("Identitätsdaten (Name, Geburtsdatum)"),
         "{}",
         page.body
     );

@@ -187,7 +187,7 @@ async fn codes_steps_and_results_round_trip<S: RequestStore>(store: &S) {
         vec![redone, planned]
     );
     store
-        .put_steps("r-1", &[done.clone()])
+        .put_steps("r-1", std::slice::from_ref(&done))
         .await
         .expect("steps");
     store.put_steps("r-1", &[]).await.expect("nothing");

@@ -3,7 +3,7 @@
 //! contract, a legal hold) and until when. Read from the erasure steps' outputs; no table or
 //! column name, no internal id.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 use tutela_core::policy::Policy;
@@ -27,6 +27,8 @@ pub struct Kept {
     ground: Ground,
     until: Option<String>,
     rows: u64,
+    /// The data categories of the fields that stay (from the plans), by id.
+    categories: BTreeSet<String>,
 }
 
 /// What the erasure steps of `steps` kept, grouped by ground and date.
@@ -53,14 +55,51 @@ pub fn kept(steps: &[StepRecord]) -> Vec<Kept> {
                 .or_default() += k["rows"].as_u64().unwrap_or(0);
         }
     }
+    let categories = kept_categories(steps);
     groups
         .into_iter()
         .map(|((ground, until), rows)| Kept {
+            categories: categories
+                .get(&(ground.clone(), until.clone()))
+                .cloned()
+                .unwrap_or_default(),
             ground,
             until,
             rows,
         })
         .collect()
+}
+
+/// What kinds of data stay, per ground and date: the categories of the fields the plans keep.
+fn kept_categories(steps: &[StepRecord]) -> BTreeMap<(Ground, Option<String>), BTreeSet<String>> {
+    let mut out: BTreeMap<(Ground, Option<String>), BTreeSet<String>> = BTreeMap::new();
+    for s in steps
+        .iter()
+        .filter(|s| s.step.starts_with(super::review::PLAN_PREFIX))
+    {
+        let plan: Value = s
+            .output
+            .as_deref()
+            .and_then(|o| serde_json::from_str(o).ok())
+            .unwrap_or(Value::Null);
+        for t in plan["tables"].as_array().into_iter().flatten() {
+            let ground = match t["action"].as_str() {
+                Some("restrict") => Ground::Rule(t["rule"].as_str().unwrap_or_default().to_owned()),
+                Some("keep_for_contract") => Ground::Contract,
+                _ => continue,
+            };
+            let kept = t["fields"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|f| f["effect"] == "kept")
+                .filter_map(|f| f["category"].as_str().map(str::to_owned));
+            out.entry((ground, text(&t["until"])))
+                .or_default()
+                .extend(kept);
+        }
+    }
+    out
 }
 
 fn text(v: &Value) -> Option<String> {
@@ -73,6 +112,28 @@ pub fn sentences(kept: &[Kept], policy: &Policy, lang: Lang) -> Vec<String> {
 }
 
 fn sentence(k: &Kept, policy: &Policy, lang: Lang) -> String {
+    let what = what_stays(k, policy, lang);
+    format!("{}{what}", ground_sentence(k, policy, lang))
+}
+
+/// " Sie enthalten: …" with the kept categories' labels from the policy; empty when unknown.
+fn what_stays(k: &Kept, policy: &Policy, lang: Lang) -> String {
+    let labels: Vec<&str> = k
+        .categories
+        .iter()
+        .filter_map(|c| policy.categories.iter().find(|p| p.id == *c))
+        .map(|c| c.label.get(lang))
+        .collect();
+    if labels.is_empty() {
+        return String::new();
+    }
+    match lang {
+        Lang::De => format!(" Sie enthalten: {}.", labels.join("; ")),
+        Lang::En => format!(" They hold: {}.", labels.join("; ")),
+    }
+}
+
+fn ground_sentence(k: &Kept, policy: &Policy, lang: Lang) -> String {
     let n = k.rows;
     let until = k.until.as_deref().map(|u| crate::web::civil_date(u, lang));
     match (&k.ground, lang) {
@@ -145,12 +206,14 @@ mod tests {
                 Kept {
                     ground: Ground::Rule("booking_vouchers".into()),
                     until: Some("2033-12-31".into()),
-                    rows: 3
+                    rows: 3,
+                    categories: BTreeSet::new(),
                 },
                 Kept {
                     ground: Ground::Contract,
                     until: None,
-                    rows: 3
+                    rows: 3,
+                    categories: BTreeSet::new(),
                 }
             ]
         );

@@ -136,6 +136,14 @@ pub enum RequestError {
     /// Four-eyes is on and the approving agent is the one who verified the identity.
     #[error("the agent who verified the request cannot also approve its plan (four-eyes)")]
     FourEyes,
+    /// An agent named with one of tutela's own actor names (`policy`, `worker`, …).
+    #[error(
+        "`policy`, `worker`, `system`, `api`, `cli` and `tutela` are tutela's own names, not an agent's"
+    )]
+    AgentReserved,
+    /// Four-eyes is on and the approver is not an operator tutela knows.
+    #[error("with four-eyes on, the approver must be an operator of tutela")]
+    AgentUnknown,
     /// The plans differ from those the agent was shown (planned again meanwhile).
     #[error("the plan changed since it was shown; review it again")]
     PlanChanged,
@@ -604,6 +612,9 @@ impl Requests {
     ) -> Result<RequestRecord, RequestError> {
         if note.trim().is_empty() {
             return Err(TransitionError::ReasonMissing.into());
+        }
+        if review::is_reserved(agent) {
+            return Err(RequestError::AgentReserved);
         }
         let r = self.get(id).await?;
         self.check_named_subject(&r, subject.as_deref()).await?;
@@ -1108,13 +1119,26 @@ pub fn step_found(step: &str, output: Option<&str>) -> Option<u64> {
     match step.split_once(':')?.0 {
         "10-collect" if step == "10-collect:tutela" => n("events"),
         "10-collect" => n("rows"),
-        "40-erase" => Some(
-            sum("deleted")
-                + sum("anonymised")
-                + v["restricted"]
-                    .as_array()
+        "40-erase" => {
+            let rows = |k: &str| {
+                v[k].as_array()
                     .map(|a| a.iter().filter_map(|k| k["rows"].as_u64()).sum::<u64>())
-                    .unwrap_or(0),
+                    .unwrap_or(0)
+            };
+            Some(
+                sum("deleted") + sum("anonymised") + rows("restricted") + rows("kept_for_contract"),
+            )
+        }
+        // The rows the plan lists, table by table.
+        "30-plan" => Some(
+            v["tables"]
+                .as_array()
+                .map(|t| {
+                    t.iter()
+                        .filter_map(|t| t["keys"].as_array().map(|k| k.len() as u64))
+                        .sum::<u64>()
+                })
+                .unwrap_or(0),
         ),
         "40-restrict" => n("rows_flagged"),
         "40-rectify" => n("rows_corrected"),

@@ -129,6 +129,9 @@ pub fn replan(steps: &mut [StepRecord], why: &str) -> Vec<StepRecord> {
 #[derive(Debug, Clone, Serialize)]
 pub struct PlanReview {
     pub plans: Vec<RecordedPlan>,
+    /// Whether every dataset is planned (false while a plan step waits or failed, and for a
+    /// request that plans nothing: see `reason`).
+    pub planned: bool,
     pub review_needed: bool,
     pub reason: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -141,12 +144,46 @@ impl Requests {
         let r = self.get(id).await?;
         let steps = self.store().steps(id).await?;
         let plans = recorded_plans(&steps);
+        let approval = approval(&steps);
+        let mut plan_steps = steps.iter().filter(|s| s.step.starts_with(PLAN_PREFIX));
+        // Only what there is: no plan is never "a plan that erases nothing".
+        if steps.iter().all(|s| !s.step.starts_with(PLAN_PREFIX)) {
+            return Ok(PlanReview {
+                plans,
+                planned: false,
+                review_needed: false,
+                reason: format!(
+                    "a {} request has no plan: it writes nothing to the operator's databases that an agent reviews",
+                    r.request_type
+                ),
+                approval,
+            });
+        }
+        if let Some(waiting) = plan_steps.find(|s| s.status != "done") {
+            return Ok(PlanReview {
+                plans,
+                planned: false,
+                review_needed: false,
+                reason: format!(
+                    "not planned yet: step {} is {}{}",
+                    waiting.step,
+                    waiting.status,
+                    waiting
+                        .last_error
+                        .as_deref()
+                        .map(|e| format!(" ({e})"))
+                        .unwrap_or_default()
+                ),
+                approval,
+            });
+        }
         let decision = decide(&self.engine.policy().policy, &r.request_type, &plans);
         Ok(PlanReview {
+            planned: true,
             review_needed: decision.is_needed(),
             reason: decision.reason().to_owned(),
             plans,
-            approval: approval(&steps),
+            approval,
         })
     }
 
@@ -174,7 +211,16 @@ impl Requests {
         if seen.is_some_and(|seen| *seen != plans) {
             return Err(RequestError::PlanChanged);
         }
+        if is_reserved(agent) {
+            return Err(RequestError::AgentReserved);
+        }
+        let approver = self.identity(agent).await?;
         if self.settings.four_eyes {
+            // Compared as persons, not strings: an operator by name, id or console actor, in
+            // any case; an approver tutela does not know cannot be told apart, so is refused.
+            if !matches!(approver, Identity::Operator(_)) {
+                return Err(RequestError::AgentUnknown);
+            }
             let verifier = self
                 .store()
                 .request_events(id)
@@ -183,10 +229,15 @@ impl Requests {
                 .rev()
                 .find(|e| e.kind == "verified")
                 .map(|e| e.actor);
-            if verifier.as_deref() == Some(agent) {
+            if let Some(v) = verifier
+                && self.identity(&v).await? == approver
+            {
                 return Err(RequestError::FourEyes);
             }
         }
+        // Recorded as the person it is: an operator by their id.
+        let agent = approver.actor(agent);
+        let agent = agent.as_str();
         let reason = note
             .clone()
             .filter(|n| !n.trim().is_empty())
@@ -245,6 +296,57 @@ impl Requests {
         }
         self.store().put_step(id, &step).await?;
         Ok(())
+    }
+}
+
+/// Names no person signs with: tutela's own actors (an approval by `policy` is the policy's).
+const RESERVED: [&str; 6] = ["policy", "worker", "system", "api", "cli", "tutela"];
+
+/// Whether `agent` is one of tutela's own actor names.
+pub fn is_reserved(agent: &str) -> bool {
+    RESERVED.contains(&agent.trim().to_lowercase().as_str())
+}
+
+/// Who an actor is: an operator of tutela, or a name tutela does not know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identity {
+    /// By operator id.
+    Operator(String),
+    /// Lowercased.
+    Named(String),
+}
+
+impl Identity {
+    /// How it is recorded: `operator:<id>`, or the name as given.
+    fn actor(&self, given: &str) -> String {
+        match self {
+            Identity::Operator(id) => format!("operator:{id}"),
+            Identity::Named(_) => given.trim().to_owned(),
+        }
+    }
+}
+
+impl Requests {
+    /// Who `actor` is: `operator:<id>`, an operator id or an operator name (any case) is that
+    /// operator.
+    pub async fn identity(&self, actor: &str) -> Result<Identity, RequestError> {
+        use tutela_store::WebStore;
+        let actor = actor.trim();
+        let id = actor.strip_prefix("operator:").unwrap_or(actor);
+        if let Some(o) = self.store().operator(id).await? {
+            return Ok(Identity::Operator(o.id));
+        }
+        let lower = actor.to_lowercase();
+        let found = self
+            .store()
+            .operators()
+            .await?
+            .into_iter()
+            .find(|o| o.name.to_lowercase() == lower);
+        Ok(match found {
+            Some(o) => Identity::Operator(o.id),
+            None => Identity::Named(lower),
+        })
     }
 }
 

@@ -109,6 +109,18 @@ fn problem(e: RequestError) -> Problem {
         )
         .field("agent")
         .fix("another agent approves: POST /v1/requests/{id}/approve with their name as `agent`"),
+        RequestError::AgentReserved => Problem::new(
+            Code::InvalidField,
+            "`policy`, `worker`, `system`, `api`, `cli` and `tutela` are tutela's own names, not an agent's",
+        )
+        .field("agent")
+        .fix("name the agent: their operator name or id"),
+        RequestError::AgentUnknown => Problem::new(
+            Code::InvalidField,
+            "with four-eyes on, the approver must be an operator of tutela, so that they can be told apart from the agent who verified",
+        )
+        .field("agent")
+        .fix("send the approving operator's name or id (tutela operators list)"),
         RequestError::PlanChanged => Problem::new(
             Code::PlanChanged,
             "the plans differ from those you were shown: the request was planned again meanwhile",
