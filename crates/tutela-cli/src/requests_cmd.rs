@@ -128,6 +128,17 @@ pub enum IntakeCommand {
     Maildir { dir: PathBuf },
 }
 
+/// Prints a request's plan for the agent and returns it.
+async fn show_plan(c: &ApiClient, id: &str) -> anyhow::Result<Value> {
+    let review = c
+        .call("GET", &format!("/v1/requests/{id}/plan"), None, None)
+        .await?
+        .ok()?
+        .json();
+    say!("{}", crate::plan_text::render(&review));
+    Ok(review)
+}
+
 pub async fn requests(server: Server, cmd: RequestsCommand) -> anyhow::Result<ExitCode> {
     let c = ApiClient::new(&server.server, &server.token_file)?;
     let print = |v: Value| -> anyhow::Result<ExitCode> {
@@ -214,21 +225,11 @@ pub async fn requests(server: Server, cmd: RequestsCommand) -> anyhow::Result<Ex
             .json(),
         ),
         RequestsCommand::Plan { id } => {
-            let review = c
-                .call("GET", &format!("/v1/requests/{id}/plan"), None, None)
-                .await?
-                .ok()?
-                .json();
-            say!("{}", crate::plan_text::render(&review));
+            show_plan(&c, &id).await?;
             Ok(ExitCode::SUCCESS)
         }
         RequestsCommand::Approve { id, agent, note } => {
-            let review = c
-                .call("GET", &format!("/v1/requests/{id}/plan"), None, None)
-                .await?
-                .ok()?
-                .json();
-            say!("{}", crate::plan_text::render(&review));
+            let review = show_plan(&c, &id).await?;
             // The digests of the plans just printed: a plan changed meanwhile is refused.
             let plans: serde_json::Map<String, Value> = review["plans"]
                 .as_array()

@@ -680,3 +680,110 @@ fn the_plan_equals_the_run_on_the_demo_database_on_every_engine() {
         let _ = std::fs::remove_dir_all(dir);
     }
 }
+
+/// Polls request `id` until `done` says so (10 s at most); its last view.
+fn wait_for(
+    port: u16,
+    token: &str,
+    id: &str,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (_, b) = super::http(port, "GET", &format!("/v1/requests/{id}"), token, "");
+        let v: serde_json::Value = serde_json::from_str(&b).unwrap_or_default();
+        if done(&v) || std::time::Instant::now() > deadline {
+            return v;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+// Issue 31: an erasure on the demo database waits with its plan; `tutela requests plan` shows
+// it to the agent, `tutela requests approve` approves it, then it runs.
+// covers: N9e
+#[test]
+fn an_agent_reviews_and_approves_an_erasure_plan_from_the_command_line() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let Some(pg) = rt.block_on(tutela_store::testing::PgSchema::create()) else {
+        return;
+    };
+    let dir = temp_dir("requests-plan-cli");
+    demo_on_postgres(&dir, &pg, "");
+    let server = super::start(&dir, "sqlite://tutela.db");
+    let token = std::fs::read_to_string(dir.join("tutela.token")).expect("token");
+    let token = token.trim();
+    let url = format!("http://127.0.0.1:{}", server.port);
+    let (s, b) = super::http(
+        server.port,
+        "POST",
+        "/v1/requests",
+        token,
+        r#"{"type":"erasure","subject":"C00000007"}"#,
+    );
+    assert_eq!(s, 201, "{b}");
+    let id = serde_json::from_str::<serde_json::Value>(&b).expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let (s, b) = super::http(
+        server.port,
+        "POST",
+        &format!("/v1/requests/{id}/verify-by-agent"),
+        token,
+        r#"{"note":"call-back to the number on file","agent":"a.schmidt","subject":"C00000007"}"#,
+    );
+    assert_eq!(s, 200, "{b}");
+    let v = wait_for(server.port, token, &id, |v| {
+        v["status"] == "awaiting_approval"
+    });
+    assert_eq!(v["status"], "awaiting_approval", "{v}");
+    let cli = |args: &[&str]| {
+        let mut all = vec!["requests", "--server", &url, "--token-file", "tutela.token"];
+        all.extend_from_slice(args);
+        tutela_in(&dir, &all)
+    };
+    let plan = cli(&["plan", &id]);
+    let out = text(&plan);
+    assert!(plan.status.success(), "{out}");
+    assert!(
+        out.contains("dataset operator")
+            && out.contains("approval needed")
+            && out.contains("customers"),
+        "{out}"
+    );
+    let approve = cli(&[
+        "approve",
+        &id,
+        "--agent",
+        "b.weber",
+        "--note",
+        "plan checked",
+    ]);
+    assert!(approve.status.success(), "{}", text(&approve));
+    let v = wait_for(server.port, token, &id, |v| {
+        matches!(
+            v["status"].as_str(),
+            Some("completed" | "partially_refused")
+        )
+    });
+    assert!(
+        matches!(
+            v["status"].as_str(),
+            Some("completed" | "partially_refused")
+        ),
+        "{v}"
+    );
+    let plan = cli(&["plan", &id]);
+    assert!(
+        text(&plan).contains("approved by b.weber"),
+        "{}",
+        text(&plan)
+    );
+    drop(server);
+    rt.block_on(pg.drop_schema());
+    let _ = std::fs::remove_dir_all(dir);
+}

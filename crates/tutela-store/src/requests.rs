@@ -518,23 +518,7 @@ macro_rules! request_store {
             }
 
             async fn put_step(&self, id: &str, s: &StepRecord) -> Result<(), StoreError> {
-                let output = seal_opt(self.vault.as_deref(), OwnerKind::Request, id, "request_steps.output", s.output.as_deref()).await?;
-                sqlx::query(
-                    "INSERT INTO request_steps (request_id, step, status, attempts, last_error, next_at_us, output) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (request_id, step) DO UPDATE SET \
-                     status = excluded.status, attempts = excluded.attempts, last_error = excluded.last_error, \
-                     next_at_us = excluded.next_at_us, output = excluded.output",
-                )
-                .bind(id)
-                .bind(&s.step)
-                .bind(&s.status)
-                .bind(s.attempts)
-                .bind(&s.last_error)
-                .bind(s.next_at.map(micros))
-                .bind(&output)
-                .execute(&self.pool)
-                .await?;
-                Ok(())
+                RequestStore::put_steps(self, id, std::slice::from_ref(s)).await
             }
 
             async fn put_steps(&self, id: &str, steps: &[StepRecord]) -> Result<(), StoreError> {

@@ -31,15 +31,25 @@ pub struct Kept {
     categories: BTreeSet<String>,
 }
 
+/// The reports of the erasure steps of an operator's databases, in step order (`Null` for a
+/// step without one).
+pub fn erase_reports(steps: &[StepRecord]) -> Vec<Value> {
+    steps
+        .iter()
+        .filter(|s| s.step.starts_with("40-erase:"))
+        .map(|s| {
+            s.output
+                .as_deref()
+                .and_then(|o| serde_json::from_str(o).ok())
+                .unwrap_or(Value::Null)
+        })
+        .collect()
+}
+
 /// What the erasure steps of `steps` kept, grouped by ground and date.
 pub fn kept(steps: &[StepRecord]) -> Vec<Kept> {
     let mut groups: BTreeMap<(Ground, Option<String>), u64> = BTreeMap::new();
-    for s in steps.iter().filter(|s| s.step.starts_with("40-erase:")) {
-        let out: Value = s
-            .output
-            .as_deref()
-            .and_then(|o| serde_json::from_str(o).ok())
-            .unwrap_or(Value::Null);
+    for out in erase_reports(steps) {
         for r in out["restricted"].as_array().into_iter().flatten() {
             let rule = r["rule"].as_str().unwrap_or_default();
             let (ground, until) = if rule == "legal_hold" {

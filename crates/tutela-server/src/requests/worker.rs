@@ -1528,12 +1528,7 @@ fn retained_records(steps: &[StepRecord]) -> Option<String> {
 /// What the erasure steps kept because a running contract needs it, as refusal reasons.
 fn kept_for_contract(steps: &[StepRecord]) -> Vec<String> {
     let mut out = Vec::new();
-    for s in steps.iter().filter(|s| s.step.starts_with("40-erase:")) {
-        let report: Value = s
-            .output
-            .as_deref()
-            .and_then(|o| serde_json::from_str(o).ok())
-            .unwrap_or(Value::Null);
+    for report in super::kept::erase_reports(steps) {
         for k in report["kept_for_contract"].as_array().into_iter().flatten() {
             out.push(format!(
                 "{} rows of {}.{} kept for the running contract (Art. 6(1)(b) GDPR) until {}",
@@ -1563,12 +1558,7 @@ struct KeptRecords {
 fn kept_records(steps: &[StepRecord]) -> Vec<KeptRecords> {
     let text = |v: &Value| v.as_str().unwrap_or("").to_owned();
     let mut out = Vec::new();
-    for s in steps.iter().filter(|s| s.step.starts_with("40-erase:")) {
-        let report: Value = s
-            .output
-            .as_deref()
-            .and_then(|o| serde_json::from_str(o).ok())
-            .unwrap_or(Value::Null);
+    for report in super::kept::erase_reports(steps) {
         for k in report["restricted"].as_array().into_iter().flatten() {
             out.push(KeptRecords {
                 dataset: text(&report["dataset"]),
