@@ -1,7 +1,8 @@
 //! Which request plans wait for an agent's approval (issue 31): the policy's `[review]`.
 
 use tutela_core::datamap::Rectify;
-use tutela_core::review::{self, Review};
+use tutela_core::render::Lang;
+use tutela_core::review::{self, Review, Why};
 
 use crate::support::{errors_of, reference};
 
@@ -49,11 +50,11 @@ fn without_a_review_section_every_erasure_is_reviewed() {
 // covers: N9b
 #[test]
 fn rectification_is_reviewed_unless_only_the_persons_contact_data_changes() {
+    let r = review::rectification([Rectify::Person, Rectify::Person]);
+    assert_eq!(r, Review::NotNeeded(Why::OnlyPersonFields));
     assert_eq!(
-        review::rectification([Rectify::Person, Rectify::Person]),
-        Review::NotNeeded(
-            "the plan changes only fields the person may change (contact data)".into()
-        )
+        r.reason(),
+        "the plan changes only fields the person may change (contact data)"
     );
     assert!(review::rectification([Rectify::Person, Rectify::Agent]).is_needed());
     assert!(!review::rectification([]).is_needed());
@@ -69,4 +70,20 @@ fn a_contract_basis_can_never_skip_review() {
     assert!(errors.contains("never erased without review"), "{errors}");
     assert!(errors.contains("bad.toml:"), "{errors}");
     assert!(errors.contains("A6-1-z"), "{errors}");
+}
+
+#[test]
+fn the_reason_is_told_in_german_and_english_with_the_policys_labels() {
+    let p = reference();
+    let r = review::erasure(&p, ["identity"]);
+    let de = r.words(&p, Lang::De);
+    assert!(de.contains("Identitätsdaten (Name, Geburtsdatum)"), "{de}");
+    assert!(!de.contains("identity"), "{de}");
+    let en = r.words(&p, Lang::En);
+    assert!(en.contains("Identity data (name, date of birth)"), "{en}");
+    let ok = review::erasure(&p, ["call_audio"]).words(&p, Lang::De);
+    assert!(
+        ok.contains("Einwilligung (Art. 6 Abs. 1 lit. a DSGVO)"),
+        "{ok}"
+    );
 }

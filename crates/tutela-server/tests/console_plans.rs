@@ -167,6 +167,15 @@ async fn an_agent_reviews_and_approves_an_erasure_plan_in_the_console() {
         body.contains("Der Plan muss von einer Sachbearbeiterin"),
         "{body}"
     );
+    // Why, in German with the policy's words, and the agent's actions under their own heading.
+    assert!(
+        body.contains("Grund: Der Plan löscht Kontaktdaten (Postanschrift"),
+        "{body}"
+    );
+    assert!(
+        body.contains("Anfrage bearbeiten") && !body.contains("Ihre Rechte"),
+        "{body}"
+    );
     assert!(
         body.contains(&format!("action=\"/console/requests/{id}/approve\"")),
         "{body}"

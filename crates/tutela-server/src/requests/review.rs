@@ -136,6 +136,9 @@ pub struct PlanReview {
     pub reason: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approval: Option<Approval>,
+    /// The decision behind `reason`, for pages that tell it in their reader's language.
+    #[serde(skip)]
+    pub decision: Option<Review>,
 }
 
 impl Requests {
@@ -157,6 +160,7 @@ impl Requests {
                     r.request_type
                 ),
                 approval,
+                decision: None,
             });
         }
         if let Some(waiting) = plan_steps.find(|s| s.status != "done") {
@@ -175,15 +179,17 @@ impl Requests {
                         .unwrap_or_default()
                 ),
                 approval,
+                decision: None,
             });
         }
         let decision = decide(&self.engine.policy().policy, &r.request_type, &plans);
         Ok(PlanReview {
             planned: true,
             review_needed: decision.is_needed(),
-            reason: decision.reason().to_owned(),
+            reason: decision.reason(),
             plans,
             approval,
+            decision: Some(decision),
         })
     }
 
@@ -360,11 +366,11 @@ pub fn run(
 ) -> Result<String, String> {
     let plans = recorded_plans(steps);
     match decide(policy, request_type, &plans) {
-        Review::Needed(why) => Err(why),
-        Review::NotNeeded(why) => Ok(json!(Approval {
+        r @ Review::Needed(_) => Err(r.reason()),
+        r @ Review::NotNeeded(_) => Ok(json!(Approval {
             by: "policy".into(),
             at: now.to_string(),
-            reason: why,
+            reason: r.reason(),
             plans: digests(&plans),
         })
         .to_string()),

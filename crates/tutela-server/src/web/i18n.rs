@@ -53,6 +53,7 @@ texts! {
     send: "Absenden", "Submit";
     gpc_honoured: "Ihr Browser sendet das Signal Global Privacy Control. Wir haben es als Widerspruch gegen Direktwerbung erfasst.", "Your browser sends the Global Privacy Control signal. We recorded it as an objection to direct marketing.";
     rights: "Ihre Rechte", "Your rights";
+    request_actions: "Anfrage bearbeiten", "Act on the request";
     access: "Auskunft anfordern (Art. 15)", "Request access (Art. 15)";
     access_hint: "Welche Daten wir über Sie verarbeiten, wofür, woher und an wen.", "Which of your data we process, for what, from where and for whom.";
     portability: "Daten herunterladen (Art. 20)", "Download my data (Art. 20)";

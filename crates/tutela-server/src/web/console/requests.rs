@@ -240,7 +240,10 @@ async fn render_request(
             awaiting_approval: r.status == "awaiting_approval",
             plans: plan_views(&review.plans, lang),
             review_needed: review.review_needed,
-            review_reason: review.reason,
+            review_reason: match &review.decision {
+                Some(d) => d.words(&state.engine.policy().policy, lang),
+                None => review.reason,
+            },
             approved,
             id: r.id,
         },
