@@ -168,6 +168,14 @@ async fn links_made_before_a_key_rotation_are_found_and_without_keys_nothing_is(
     let (s, p) = verify(&app, &id, None).await;
     assert_eq!(s, 422, "{p}");
     assert!(!p.to_string().contains("4915112345678"), "{p}");
+    // Unlinked after the rotation: the link made under the old key ends too.
+    link(&app, "R-1", "msisdn", "+4915112345678", false).await;
+    let id = file(&app, json!({"msisdn": "4915112345678"})).await;
+    assert!(
+        app.request(&id).await.get("candidates").is_none(),
+        "{}",
+        app.request(&id).await
+    );
     app.finish().await;
 
     // Without pseudonymisation keys no token can exist: nobody is found, nothing fails.

@@ -177,13 +177,48 @@ pub async fn identifier(
             .field("value")
             .fix("send the digits of the identifier (an MSISDN may start with +)")
     })?;
-    let kind = EventKind::Identifier {
+    let event = EventKind::Identifier {
         kind,
         key_id: tokens.key_id().to_owned(),
         token,
         active: body.active,
     };
-    record(&state, &id, kind, &headers, (None, None, None)).await
+    let recorded = record(&state, &id, event, &headers, (None, None, None)).await?;
+    if !body.active {
+        // A link made before a key rotation carries the old key's token: the unlink is
+        // recorded under every other key id of the key file too, so that no older link of
+        // this identifier to this person survives (an unlink removes a token only from the
+        // person it names, so this never cuts another owner off).
+        for key_id in keys.ids().filter(|k| *k != tokens.key_id()) {
+            let Ok(older) = keys.domain(tutela_core::gate::TOKEN_DOMAIN, Some(key_id)) else {
+                continue;
+            };
+            let Ok(token) = tutela_core::gate::identifier_token(&older, kind, &body.value) else {
+                continue;
+            };
+            let unlink = tutela_store::NewEvent {
+                subject: id.clone(),
+                at: super::now(),
+                kind: EventKind::Identifier {
+                    kind,
+                    key_id: key_id.to_owned(),
+                    token,
+                    active: false,
+                },
+                evidence: None,
+                reason: None,
+                email: None,
+                idempotency_key: None,
+                policy_version: state.engine.policy().policy_version().to_owned(),
+            };
+            state
+                .engine
+                .append(unlink)
+                .await
+                .map_err(super::engine_problem)?;
+        }
+    }
+    Ok(recorded)
 }
 
 #[derive(Debug, Deserialize)]
