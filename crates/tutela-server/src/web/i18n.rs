@@ -26,7 +26,7 @@ texts! {
     code: "Code aus der E-Mail", "Code from the e-mail";
     code_sent: "Wenn wir diese Adresse kennen, haben wir einen 8-stelligen Code dorthin gesandt. Er gilt 15 Minuten.", "If this address is on file, we sent an 8-digit code to it. It is valid for 15 minutes.";
     confirm: "Bestätigen", "Confirm";
-    code_wrong: "Der Code stimmt nicht, ist abgelaufen oder gesperrt. Fordern Sie einen neuen an.", "The code is wrong, has expired or is locked. Ask for a new one.";
+    code_wrong: "Dieser Code passt nicht. Prüfen Sie die Ziffern in der E-Mail und geben Sie ihn noch einmal ein. Ein Code gilt nur kurze Zeit und für wenige Versuche; danach fordern Sie einen neuen an.", "This code does not match. Check the digits in the e-mail and enter it again. A code is valid for a short time and a few attempts only; after that, ask for a new one.";
     too_many: "Zu viele Versuche. Bitte warten Sie 15 Minuten.", "Too many attempts. Please wait 15 minutes.";
     form_expired: "Das Formular ist abgelaufen. Bitte versuchen Sie es noch einmal.", "The form has expired. Please try again.";
     welcome: "Ihre Daten und Ihre Rechte", "Your data and your rights";
