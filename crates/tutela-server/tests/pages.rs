@@ -239,6 +239,17 @@ async fn a_person_exercises_their_rights_in_the_privacy_center() {
     let home = anna.get("/").await;
     assert_eq!(home.status, 200);
     assert!(home.body.contains("<html lang=\"de\""));
+    // Each right's button says what it asks for, not five times "Anfrage stellen".
+    for ask in [
+        "Auskunft anfordern",
+        "Export anfordern",
+        "Berichtigung beantragen",
+        "Löschung beantragen",
+        "Einschränkung beantragen",
+    ] {
+        assert!(home.body.contains(ask), "{ask}");
+    }
+    assert!(!home.body.contains("Anfrage stellen"));
     assert!(
         home.headers["content-security-policy"]
             .to_str()

@@ -64,7 +64,11 @@ texts! {
     erasure: "Löschung verlangen (Art. 17)", "Ask for erasure (Art. 17)";
     erasure_hint: "Daten, die wir aus gesetzlichen Gründen aufbewahren müssen, sperren wir bis zum Ende der Frist.", "Data we must keep by law is blocked until the end of its period.";
     restriction: "Einschränkung verlangen (Art. 18)", "Ask for restriction (Art. 18)";
-    request: "Anfrage stellen", "File request";
+    ask_access: "Auskunft anfordern", "Ask for a copy of my data";
+    ask_portability: "Export anfordern", "Ask for an export";
+    ask_rectification: "Berichtigung beantragen", "Ask for the correction";
+    ask_erasure: "Löschung beantragen", "Ask for erasure";
+    ask_restriction: "Einschränkung beantragen", "Ask for restriction";
     your_requests: "Ihre Anfragen", "Your requests";
     no_requests: "Sie haben noch keine Anfrage gestellt.", "You have not filed a request yet.";
     request_type: "Art", "Type";
