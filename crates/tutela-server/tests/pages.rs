@@ -250,6 +250,17 @@ async fn a_person_exercises_their_rights_in_the_privacy_center() {
         assert!(home.body.contains(ask), "{ask}");
     }
     assert!(!home.body.contains("Anfrage stellen"));
+    // Two supervisory authorities, each named with what it is competent for.
+    assert!(
+        home.body
+            .contains("Aufsichtsbehörde für Telekommunikationsdienste")
+            && home
+                .body
+                .contains("Aufsichtsbehörde für alle anderen Verarbeitungen")
+            && !home.body.contains("Zuständige Aufsichtsbehörde"),
+        "{}",
+        home.body
+    );
     assert!(
         home.headers["content-security-policy"]
             .to_str()

@@ -81,7 +81,8 @@ pub(crate) struct HistoryRow {
 pub(crate) struct Contacts {
     controller: String,
     dpo: String,
-    authorities: Vec<String>,
+    /// Per authority: what it is competent for, and who it is.
+    authorities: Vec<(String, String)>,
 }
 
 #[derive(Template)]
@@ -473,10 +474,21 @@ pub(crate) fn contacts(state: &AppState, lang: Lang) -> Contacts {
     Contacts {
         controller: format!("{}, {}", c.name, c.address),
         dpo: format!("{}, {}", c.dpo_address, c.dpo_email),
+        // Each with what it is competent for, so that two read as two, not as one twice.
         authorities: policy
             .authorities
             .iter()
-            .map(|a| format!("{}, {}, {}", a.name.get(lang), a.address, a.web))
+            .map(|a| {
+                let t = super::i18n::texts(lang);
+                let label = match a.competent_for {
+                    tutela_core::basis::ContractKind::Telecommunications => t.authority_telecom,
+                    tutela_core::basis::ContractKind::Other => t.authority_other,
+                };
+                (
+                    label.to_owned(),
+                    format!("{}, {}, {}", a.name.get(lang), a.address, a.web),
+                )
+            })
             .collect(),
     }
 }

@@ -85,7 +85,9 @@ texts! {
     notice: "Datenschutzhinweise", "Privacy notice";
     controller: "Verantwortlicher", "Controller";
     dpo: "Datenschutzbeauftragter", "Data-protection officer";
-    authority: "Zuständige Aufsichtsbehörde", "Competent supervisory authority";
+    authority: "Aufsichtsbehörden", "Supervisory authorities";
+    authority_telecom: "Aufsichtsbehörde für Telekommunikationsdienste", "Supervisory authority for telecommunications services";
+    authority_other: "Aufsichtsbehörde für alle anderen Verarbeitungen", "Supervisory authority for all other processing";
     complaint_hint: "Sie können sich jederzeit bei einer Aufsichtsbehörde beschweren (Art. 77 DSGVO).", "You may complain to a supervisory authority at any time (Art. 77 GDPR).";
     saved: "Gespeichert.", "Saved.";
     filed: "Ihre Anfrage ist eingegangen. Sie sehen sie unten mit ihrer Frist.", "Your request has been received. You see it below with its due date.";
