@@ -107,7 +107,7 @@ fn policy_render_writes_both_languages_and_formats() {
         "md",
     ]);
     assert!(text(&de).contains(
-        "Die telefonische Kontaktaufnahme zu o. g. Zwecken erfolgt nur mit Ihrer Einwilligung."
+        "Anrufe zu Werbezwecken erhalten Sie von uns nur mit Ihrer Einwilligung."
     ));
     let en = tutela(&[
         "policy",

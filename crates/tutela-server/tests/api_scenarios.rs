@@ -356,8 +356,8 @@ async fn every_notice_in_force_is_archived_and_served_by_version() {
     assert_eq!(archived, current);
     // A new notice text comes into force; the old one stays readable by its hash.
     let text = crate::support::REFERENCE.replace(
-        "We contact you by phone for these purposes only with your consent.",
-        "We call you for these purposes only with your express consent.",
+        "We call you for advertising only with your consent.",
+        "We call you for advertising only with your express consent.",
     );
     let new = CompiledPolicy::new(
         load_policy(
