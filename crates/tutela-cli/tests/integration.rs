@@ -106,9 +106,10 @@ fn policy_render_writes_both_languages_and_formats() {
         "--format",
         "md",
     ]);
-    assert!(text(&de).contains(
-        "Anrufe zu Werbezwecken erhalten Sie von uns nur mit Ihrer Einwilligung."
-    ));
+    assert!(
+        text(&de)
+            .contains("Anrufe zu Werbezwecken erhalten Sie von uns nur mit Ihrer Einwilligung.")
+    );
     let en = tutela(&[
         "policy",
         "render",
