@@ -154,9 +154,19 @@ pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// One sealer at a time in this process: the background sealer and `POST /v1/log/head` would
+/// otherwise number the same new leaves twice and one of them fail (another instance's sealer
+/// runs under the lease; a head signed there meanwhile is taken as it is).
+static SEALING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Seals the rows written since the last step as new leaves; returns how many. Each source
 /// is sealed in its own order, so a leaf's row is always after its predecessor's.
 pub async fn seal(store: &AnyStore) -> Result<usize, StoreError> {
+    let _one = SEALING.lock().await;
+    seal_now(store).await
+}
+
+async fn seal_now(store: &AnyStore) -> Result<usize, StoreError> {
     let mut next = store.log_size().await?;
     let mut leaves = Vec::new();
     for source in LogSource::ALL {
@@ -229,7 +239,8 @@ pub async fn sign_head(
     key: &LogKey,
     now: jiff::Timestamp,
 ) -> Result<SignedHead, StoreError> {
-    while seal(store).await? > 0 {}
+    let _one = SEALING.lock().await;
+    while seal_now(store).await? > 0 {}
     let size = store.log_size().await?;
     if let Some(last) = store.heads().await?.pop()
         && last.size == size

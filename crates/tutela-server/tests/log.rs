@@ -442,3 +442,34 @@ async fn a_log_cut_back_as_a_whole_is_named() {
     assert!(e.contains("cut back"), "{e}");
     app.finish().await;
 }
+
+// Schemathesis found `POST /v1/log/head` answering 503 while another sealing ran at the same
+// time (both numbered the same new leaves). Heads asked for at once, while consents are
+// written, are all signed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heads_asked_for_at_once_are_all_signed() {
+    let app = std::sync::Arc::new(
+        TestApp::sqlite()
+            .await
+            .with_log_key(LogKey::generate().expect("key")),
+    );
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..16 {
+        let app = app.clone();
+        tasks.spawn(async move {
+            let (s, _, b) = app
+                .call(
+                    "POST",
+                    &format!("/v1/subjects/H-{i}/consents"),
+                    Some(serde_json::json!({"purpose": "email_marketing", "channel": "email", "granted": true, "source": "shop"})),
+                )
+                .await;
+            assert_eq!(s, 201, "{b}");
+            let (s, _, head) = app.call("POST", "/v1/log/head", None).await;
+            assert!(s.is_success(), "{s}: {head}");
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.expect("task");
+    }
+}
