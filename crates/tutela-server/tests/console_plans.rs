@@ -155,6 +155,8 @@ async fn an_agent_reviews_and_approves_an_erasure_plan_in_the_console() {
     assert!(body.contains("<h2 id=\"plan-heading\">Plan</h2>"), "{body}");
     assert!(body.contains("<code>operator</code>"), "{body}");
     assert!(body.contains("Plan wartet auf Freigabe"), "{body}");
+    // The channel in words, not `api`.
+    assert!(body.contains("<dd>Schnittstelle (API)</dd>"), "{body}");
     assert!(body.contains("<code>tickets</code>: löschen"), "{body}");
     assert!(
         body.contains("aufbewahren und sperren bis "),

@@ -493,6 +493,22 @@ pub(crate) fn contacts(state: &AppState, lang: Lang) -> Contacts {
     }
 }
 
+/// How a request reached the operator, in words.
+pub(crate) fn channel_label(channel: &str, lang: Lang) -> String {
+    let (de, en) = match channel {
+        "api" => ("Schnittstelle (API)", "interface (API)"),
+        "email" => ("E-Mail", "e-mail"),
+        "privacy_center" => ("Datenschutz-Center", "privacy center"),
+        "letter" => ("Brief", "letter"),
+        "phone" => ("Telefon", "phone"),
+        other => (other, other),
+    };
+    match lang {
+        Lang::De => de.to_owned(),
+        Lang::En => en.to_owned(),
+    }
+}
+
 pub(crate) fn request_label(t: &str, lang: Lang) -> String {
     let (de, en) = match t {
         "access" => ("Auskunft", "Access"),

@@ -22,7 +22,7 @@ use tutela_core::request::RequestType;
 use tutela_store::RequestStore;
 
 use crate::requests::{RequestError, state_of};
-use crate::web::center::{request_label, status_label};
+use crate::web::center::{channel_label, request_label, status_label};
 
 pub(super) struct QueueRow {
     id: String,
@@ -87,7 +87,7 @@ pub(super) async fn queue(
                 kind: request_label(&r.request_type, lang),
                 status: console_status(&r.status, lang),
                 awaiting_approval: r.status == "awaiting_approval",
-                channel: r.channel,
+                channel: channel_label(&r.channel, lang),
                 received: date(r.received_at, tz, lang),
                 due: date(r.due_at, tz, lang),
                 id: r.id,
@@ -203,7 +203,7 @@ async fn render_request(
             c,
             kind: request_label(&r.request_type, lang),
             status: console_status(&r.status, lang),
-            channel: r.channel.clone(),
+            channel: channel_label(&r.channel, lang),
             received: date_time(r.received_at, tz, lang),
             due: date(r.due_at, tz, lang),
             overdue: state_of(&r).is_some_and(|s| s.is_overdue(now())),
