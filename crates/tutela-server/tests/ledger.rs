@@ -488,6 +488,12 @@ async fn a_transfer_necessary_for_the_contract_is_recorded_per_person_and_ended(
         "{}",
         page.body
     );
+    // The console speaks of the person, not to them.
+    assert!(
+        page.body.contains("Consents of the person") && !page.body.contains("Your consents"),
+        "{}",
+        page.body
+    );
     // Ended: no ground any more.
     let (s, _, _) = app
         .call(

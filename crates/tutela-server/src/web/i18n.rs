@@ -47,6 +47,8 @@ texts! {
     object_marketing: "Jeder Direktwerbung widersprechen", "Object to all direct marketing";
     object_marketing_hint: "Ohne Begründung; wir verwenden Ihre Daten danach nicht mehr für Werbung.", "No reason needed; we will no longer use your data for marketing.";
     objected_marketing: "Sie haben der Direktwerbung widersprochen.", "You have objected to direct marketing.";
+    person_objected_marketing: "Die Person hat der Direktwerbung widersprochen.", "The person has objected to direct marketing.";
+    person_consents: "Einwilligungen der Person", "Consents of the person";
     object_li: "Widerspruch aus Gründen Ihrer besonderen Situation", "Objection on grounds of your particular situation";
     object_li_hint: "Gegen eine Verarbeitung auf Grund berechtigter Interessen (Art. 21 Abs. 1 DSGVO). Bitte nennen Sie Ihre Gründe.", "Against processing based on legitimate interests (Art. 21(1) GDPR). Please give your reasons.";
     reason: "Begründung", "Reason";
