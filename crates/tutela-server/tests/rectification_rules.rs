@@ -189,23 +189,9 @@ async fn identifiers_never_change_and_erasure_keeps_only_what_the_duty_needs() {
 
     // Erasure: the 2025 invoice must be kept 8 years, so it and the customer row it names
     // stay with only what the duty needs, flagged restricted; the person is told which.
-    let (s, _, r) = app
-        .call(
-            "POST",
-            "/v1/requests",
-            Some(json!({"type": "erasure", "subject": "R-1"})),
-        )
+    let id = app
+        .file_verified(json!({"type": "erasure", "subject": "R-1"}))
         .await;
-    assert_eq!(s, 201, "{r}");
-    let id = r["id"].as_str().expect("id").to_owned();
-    let (s, _, v) = app
-        .act(
-            &id,
-            "verify-by-agent",
-            json!({"note": "identity card checked", "agent": "agent-1", "subject": "R-1"}),
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
     app.tick_approved(&id, jiff::Timestamp::now()).await;
     for _ in 0..2 {
         tick(&app).await;

@@ -385,22 +385,9 @@ async fn steps_that_find_nothing_say_so_and_the_request_does_not_claim_work() {
         )
         .await;
     assert_eq!(s, 201);
-    let (_, _, r) = app
-        .call(
-            "POST",
-            "/v1/requests",
-            Some(json!({"type": "access", "subject": "L-1"})),
-        )
+    let id = app
+        .file_verified(json!({"type": "access", "subject": "L-1"}))
         .await;
-    let id = r["id"].as_str().expect("id").to_owned();
-    let (s, _, v) = app
-        .act(
-            &id,
-            "verify-by-agent",
-            json!({"note": "id card", "agent": "agent-1"}),
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
     tick(&app).await;
     let v = app.request(&id).await;
     assert_eq!(v["status"], "completed", "{v}");
@@ -411,22 +398,7 @@ async fn steps_that_find_nothing_say_so_and_the_request_does_not_claim_work() {
     );
 
     // A rectification of a field no dataset holds for L-1: nothing corrected, not `completed`.
-    let (_, _, r) = app
-        .call(
-            "POST",
-            "/v1/requests",
-            Some(json!({"type": "rectification", "subject": "L-1", "details": {"changes": {"street": "Am Markt 5"}}})),
-        )
-        .await;
-    let id = r["id"].as_str().expect("id").to_owned();
-    let (s, _, v) = app
-        .act(
-            &id,
-            "verify-by-agent",
-            json!({"note": "id card", "agent": "agent-1"}),
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
+    let id = app.file_verified(json!({"type": "rectification", "subject": "L-1", "details": {"changes": {"street": "Am Markt 5"}}})).await;
     tick(&app).await;
     let v = app.request(&id).await;
     assert_eq!(v["status"], "partially_refused", "{v}");
