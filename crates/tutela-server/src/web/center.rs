@@ -471,6 +471,7 @@ fn purpose_label(state: &AppState, purpose: &str, channel: Option<&str>, lang: L
 pub(crate) fn contacts(state: &AppState, lang: Lang) -> Contacts {
     let policy = &state.engine.policy().policy;
     let c = &policy.controller;
+    let t = super::i18n::texts(lang);
     Contacts {
         controller: format!("{}, {}", c.name, c.address),
         dpo: format!("{}, {}", c.dpo_address, c.dpo_email),
@@ -479,7 +480,6 @@ pub(crate) fn contacts(state: &AppState, lang: Lang) -> Contacts {
             .authorities
             .iter()
             .map(|a| {
-                let t = super::i18n::texts(lang);
                 let label = match a.competent_for {
                     tutela_core::basis::ContractKind::Telecommunications => t.authority_telecom,
                     tutela_core::basis::ContractKind::Other => t.authority_other,
