@@ -111,6 +111,16 @@ pub trait RequestStore: Send + Sync {
         event: &RequestEventNew,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// [`Self::update_request`] and [`Self::put_steps`] in one transaction: a step's record and
+    /// the transition it leads to (a request planned and started, its last step and its
+    /// completion) are durable together or not at all, at the cost of one commit.
+    fn update_request_with_steps(
+        &self,
+        request: &RequestRecord,
+        event: &RequestEventNew,
+        steps: &[StepRecord],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     fn request(
         &self,
         id: &str,
@@ -175,6 +185,15 @@ pub trait RequestStore: Send + Sync {
         id: &str,
         format: &str,
         content: &[u8],
+        created_at: jiff::Timestamp,
+        expires_at: jiff::Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Several results of one request (a report as JSON and HTML) in one transaction.
+    fn put_results(
+        &self,
+        id: &str,
+        results: &[(&str, &[u8])],
         created_at: jiff::Timestamp,
         expires_at: jiff::Timestamp,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
@@ -261,6 +280,46 @@ macro_rules! request_store {
                 Ok((r, event))
             }
 
+            /// The steps' outputs sealed, in the order of `steps`: sealing may reach the key
+            /// store, so it happens before the transaction opens.
+            async fn sealed_outputs(
+                &self,
+                id: &str,
+                steps: &[StepRecord],
+            ) -> Result<Vec<Option<String>>, StoreError> {
+                let mut outputs = Vec::with_capacity(steps.len());
+                for s in steps {
+                    outputs.push(seal_opt(self.vault.as_deref(), OwnerKind::Request, id, "request_steps.output", s.output.as_deref()).await?);
+                }
+                Ok(outputs)
+            }
+
+            async fn write_steps(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                id: &str,
+                steps: &[StepRecord],
+                outputs: &[Option<String>],
+            ) -> Result<(), StoreError> {
+                for (s, output) in steps.iter().zip(outputs) {
+                    sqlx::query(
+                        "INSERT INTO request_steps (request_id, step, status, attempts, last_error, next_at_us, output) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (request_id, step) DO UPDATE SET \
+                         status = excluded.status, attempts = excluded.attempts, last_error = excluded.last_error, \
+                         next_at_us = excluded.next_at_us, output = excluded.output",
+                    )
+                    .bind(id)
+                    .bind(&s.step)
+                    .bind(&s.status)
+                    .bind(s.attempts)
+                    .bind(&s.last_error)
+                    .bind(s.next_at.map(micros))
+                    .bind(output)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                Ok(())
+            }
+
             async fn insert_event(
                 tx: &mut sqlx::Transaction<'static, $db>,
                 id: &str,
@@ -341,8 +400,18 @@ macro_rules! request_store {
                 r: &RequestRecord,
                 event: &RequestEventNew,
             ) -> Result<(), StoreError> {
+                RequestStore::update_request_with_steps(self, r, event, &[]).await
+            }
+
+            async fn update_request_with_steps(
+                &self,
+                r: &RequestRecord,
+                event: &RequestEventNew,
+                steps: &[StepRecord],
+            ) -> Result<(), StoreError> {
                 let (sealed, event) = self.sealed_parts(r, event).await?;
                 let (r, event) = (&sealed, &event);
+                let outputs = self.sealed_outputs(&r.id, steps).await?;
                 let mut tx = self.begin_sealed().await?;
                 let changed = sqlx::query(
                     "UPDATE requests SET type = $2, status = $3, subject = $4, email = $5, due_at_us = $6, \
@@ -369,6 +438,7 @@ macro_rules! request_store {
                     return Err(StoreError::Conflict);
                 }
                 Self::insert_event(&mut tx, &r.id, event).await?;
+                Self::write_steps(&mut tx, &r.id, steps, &outputs).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -522,28 +592,9 @@ macro_rules! request_store {
             }
 
             async fn put_steps(&self, id: &str, steps: &[StepRecord]) -> Result<(), StoreError> {
-                let mut outputs = Vec::with_capacity(steps.len());
-                for s in steps {
-                    outputs.push(seal_opt(self.vault.as_deref(), OwnerKind::Request, id, "request_steps.output", s.output.as_deref()).await?);
-                }
+                let outputs = self.sealed_outputs(id, steps).await?;
                 let mut tx = self.pool.begin_with($begin).await?;
-                for (s, output) in steps.iter().zip(&outputs) {
-                    sqlx::query(
-                        "INSERT INTO request_steps (request_id, step, status, attempts, last_error, next_at_us, output) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (request_id, step) DO UPDATE SET \
-                         status = excluded.status, attempts = excluded.attempts, last_error = excluded.last_error, \
-                         next_at_us = excluded.next_at_us, output = excluded.output",
-                    )
-                    .bind(id)
-                    .bind(&s.step)
-                    .bind(&s.status)
-                    .bind(s.attempts)
-                    .bind(&s.last_error)
-                    .bind(s.next_at.map(micros))
-                    .bind(output)
-                    .execute(&mut *tx)
-                    .await?;
-                }
+                Self::write_steps(&mut tx, id, steps, &outputs).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -579,26 +630,43 @@ macro_rules! request_store {
                 created_at: jiff::Timestamp,
                 expires_at: jiff::Timestamp,
             ) -> Result<(), StoreError> {
+                RequestStore::put_results(self, id, &[(format, content)], created_at, expires_at).await
+            }
+
+            async fn put_results(
+                &self,
+                id: &str,
+                results: &[(&str, &[u8])],
+                created_at: jiff::Timestamp,
+                expires_at: jiff::Timestamp,
+            ) -> Result<(), StoreError> {
                 // Exports may be binary (a ZIP): sealed as bytes, stored as the sealed text.
-                let sealed = match self.vault.as_deref() {
-                    Some(vault) => vault
-                        .seal_bytes(OwnerKind::Request, id, "request_results.content", content)
-                        .await?
-                        .into_bytes(),
-                    None => content.to_vec(),
-                };
-                sqlx::query(
-                    "INSERT INTO request_results (request_id, format, content, created_at_us, expires_at_us) \
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (request_id, format) DO UPDATE SET \
-                     content = excluded.content, created_at_us = excluded.created_at_us, expires_at_us = excluded.expires_at_us",
-                )
-                .bind(id)
-                .bind(format)
-                .bind(&sealed)
-                .bind(micros(created_at))
-                .bind(micros(expires_at))
-                .execute(&self.pool)
-                .await?;
+                let mut sealed = Vec::with_capacity(results.len());
+                for (_, content) in results {
+                    sealed.push(match self.vault.as_deref() {
+                        Some(vault) => vault
+                            .seal_bytes(OwnerKind::Request, id, "request_results.content", content)
+                            .await?
+                            .into_bytes(),
+                        None => content.to_vec(),
+                    });
+                }
+                let mut tx = self.pool.begin_with($begin).await?;
+                for ((format, _), sealed) in results.iter().zip(&sealed) {
+                    sqlx::query(
+                        "INSERT INTO request_results (request_id, format, content, created_at_us, expires_at_us) \
+                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (request_id, format) DO UPDATE SET \
+                         content = excluded.content, created_at_us = excluded.created_at_us, expires_at_us = excluded.expires_at_us",
+                    )
+                    .bind(id)
+                    .bind(*format)
+                    .bind(sealed)
+                    .bind(micros(created_at))
+                    .bind(micros(expires_at))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -705,6 +773,14 @@ impl RequestStore for AnyStore {
     ) -> Result<(), StoreError> {
         dispatch!(self, s => s.update_request(r, e).await)
     }
+    async fn update_request_with_steps(
+        &self,
+        r: &RequestRecord,
+        e: &RequestEventNew,
+        steps: &[StepRecord],
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.update_request_with_steps(r, e, steps).await)
+    }
     async fn request(&self, id: &str) -> Result<Option<RequestRecord>, StoreError> {
         dispatch!(self, s => s.request(id).await)
     }
@@ -759,6 +835,15 @@ impl RequestStore for AnyStore {
         expires_at: jiff::Timestamp,
     ) -> Result<(), StoreError> {
         dispatch!(self, s => s.put_result(id, format, content, created_at, expires_at).await)
+    }
+    async fn put_results(
+        &self,
+        id: &str,
+        results: &[(&str, &[u8])],
+        created_at: jiff::Timestamp,
+        expires_at: jiff::Timestamp,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.put_results(id, results, created_at, expires_at).await)
     }
     async fn result(&self, id: &str, format: &str) -> Result<Option<Vec<u8>>, StoreError> {
         dispatch!(self, s => s.result(id, format).await)

@@ -42,6 +42,7 @@ pub async fn run_all<S: RequestStore + tutela_store::Store>(store: &S) {
     requests_insert_once_per_key_and_update_optimistically(store).await;
     requests_list_by_status_soonest_due_first(store).await;
     codes_steps_and_results_round_trip(store).await;
+    a_transition_and_its_steps_are_written_together(store).await;
     purge_removes_personal_parts_and_keeps_the_events(store).await;
 }
 
@@ -249,5 +250,85 @@ async fn purge_removes_personal_parts_and_keeps_the_events<S: RequestStore>(stor
     assert!(
         events.iter().all(|e| e.note.is_none()),
         "notes are personal"
+    );
+}
+
+fn step(name: &str, status: &str, output: Option<&str>) -> StepRecord {
+    StepRecord {
+        step: name.into(),
+        status: status.into(),
+        attempts: 1,
+        last_error: None,
+        next_at: None,
+        output: output.map(str::to_owned),
+    }
+}
+
+async fn a_transition_and_its_steps_are_written_together<S: RequestStore>(store: &S) {
+    let r = request("t-1", "verified", "2026-04-10T23:59:59Z");
+    store
+        .insert_request(&r, &event("verified", None), None)
+        .await
+        .expect("insert");
+    let mut started = r.clone();
+    started.status = "in_progress".into();
+    started.version = 2;
+    let planned = [
+        step("10-collect:tutela", "pending", None),
+        step("90-report", "pending", None),
+    ];
+    store
+        .update_request_with_steps(&started, &event("started", None), &planned)
+        .await
+        .expect("start with steps");
+    assert_eq!(store.steps("t-1").await.expect("steps").len(), 2);
+
+    // A writer that lost the race writes neither the request nor its steps.
+    let done = [
+        step("10-collect:tutela", "done", Some(r#"{"events":3}"#)),
+        step("90-report", "done", None),
+    ];
+    assert!(matches!(
+        store
+            .update_request_with_steps(&started, &event("completed", None), &done)
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    let steps = store.steps("t-1").await.expect("steps");
+    assert!(
+        steps.iter().all(|s| s.status == "pending"),
+        "a refused transition writes no step: {steps:?}"
+    );
+
+    let mut completed = started.clone();
+    completed.status = "completed".into();
+    completed.version = 3;
+    store
+        .update_request_with_steps(&completed, &event("completed", None), &done)
+        .await
+        .expect("complete with steps");
+    let steps = store.steps("t-1").await.expect("steps");
+    assert_eq!(
+        steps,
+        done.to_vec(),
+        "outputs are opened as they were written"
+    );
+    let read = store.request("t-1").await.expect("read").expect("exists");
+    assert_eq!((read.status.as_str(), read.version), ("completed", 3));
+
+    // A report's two forms are written together.
+    let (made, expires) = (at("2026-03-10T09:00:00Z"), at("2026-04-10T09:00:00Z"));
+    let both: [(&str, &[u8]); 2] = [("json", b"{}"), ("html", b"<p>report</p>")];
+    store
+        .put_results("t-1", &both, made, expires)
+        .await
+        .expect("results");
+    assert_eq!(
+        store.result("t-1", "html").await.expect("html"),
+        Some(b"<p>report</p>".to_vec())
+    );
+    assert_eq!(
+        store.result("t-1", "json").await.expect("json"),
+        Some(b"{}".to_vec())
     );
 }

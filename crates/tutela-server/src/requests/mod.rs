@@ -23,7 +23,9 @@ use serde_json::json;
 use tutela_core::request::{
     DeadlineRules, RequestState, RequestType, Status, Transition, TransitionError, Verification,
 };
-use tutela_store::{CodeRecord, RequestEventNew, RequestRecord, RequestStore, Store, StoreError};
+use tutela_store::{
+    CodeRecord, RequestEventNew, RequestRecord, RequestStore, StepRecord, Store, StoreError,
+};
 
 use crate::engine::Engine;
 use mailer::Mailer;
@@ -237,6 +239,14 @@ pub fn state_of(r: &RequestRecord) -> Option<RequestState> {
             _ => None,
         },
     })
+}
+
+/// Who changes a request, why and when: what a transition records beside its state.
+pub(crate) struct Change<'a> {
+    pub actor: &'a str,
+    pub note: Option<String>,
+    pub body: serde_json::Value,
+    pub now: Timestamp,
 }
 
 impl Requests {
@@ -468,14 +478,39 @@ impl Requests {
     )]
     pub(crate) async fn transition(
         &self,
-        mut r: RequestRecord,
+        r: RequestRecord,
         t: Transition,
         actor: &str,
         note: Option<String>,
-        mut body: serde_json::Value,
+        body: serde_json::Value,
         now: Timestamp,
         also: impl FnOnce(&mut RequestRecord),
     ) -> Result<RequestRecord, RequestError> {
+        let change = Change {
+            actor,
+            note,
+            body,
+            now,
+        };
+        self.transition_with_steps(r, t, change, &[], also).await
+    }
+
+    /// [`Self::transition`] with step records written in the same transaction: the worker's
+    /// planned steps with the start, its last step with the completion (one commit each).
+    pub(crate) async fn transition_with_steps(
+        &self,
+        mut r: RequestRecord,
+        t: Transition,
+        change: Change<'_>,
+        steps: &[StepRecord],
+        also: impl FnOnce(&mut RequestRecord),
+    ) -> Result<RequestRecord, RequestError> {
+        let Change {
+            actor,
+            note,
+            mut body,
+            now,
+        } = change;
         let state =
             state_of(&r).ok_or_else(|| RequestError::Storage("unreadable request row".into()))?;
         let next = state.apply(&t, now, &self.settings.deadlines)?;
@@ -501,7 +536,9 @@ impl Requests {
             body: body.to_string(),
             note,
         };
-        self.store().update_request(&r, &event).await?;
+        self.store()
+            .update_request_with_steps(&r, &event, steps)
+            .await?;
         if r.status == "verified" {
             self.wake_worker().await;
         }

@@ -1,5 +1,6 @@
 //! The request worker: takes verified requests up, runs their steps one at a time, records each
-//! step before the next, and completes the request when every step is done.
+//! step that writes before the next (reads and results, which may run again unchanged, with the
+//! next record or the completion), and completes the request when every step is done.
 //!
 //! [`Worker::tick`] is the single step tests drive; [`run`] loops it, and is woken in between
 //! when a request becomes verified (here or, on PostgreSQL, on another instance). Every step is
@@ -20,7 +21,7 @@ use tutela_core::request::{REVIEW_STEP, RequestType, Transition, plan};
 use tutela_core::state::ERASED;
 use tutela_store::{NewEvent, RequestHead, RequestRecord, RequestStore, StepRecord, Store};
 
-use super::{RequestError, Requests, export, review};
+use super::{Change, RequestError, Requests, export, review};
 use crate::engine::EngineError;
 use crate::metrics;
 
@@ -387,18 +388,16 @@ impl Worker {
                 output: None,
             })
             .collect();
-        // One transaction for all: a request's steps are planned whole or not at all.
-        store.put_steps(&r.id, &records).await?;
+        // One transaction for all: a request's steps are planned whole, with its start, or not
+        // at all.
+        let change = Change {
+            actor: "worker",
+            note: None,
+            body: json!({"steps": steps}),
+            now,
+        };
         self.requests
-            .transition(
-                r,
-                Transition::Start,
-                "worker",
-                None,
-                json!({"steps": steps}),
-                now,
-                |_| {},
-            )
+            .transition_with_steps(r, Transition::Start, change, &records, |_| {})
             .await
     }
 
@@ -416,6 +415,10 @@ impl Worker {
         let store = self.requests.engine.store.clone();
         let mut steps = store.steps(&r.id).await?;
         let mut refused: Vec<String> = Vec::new();
+        // Records of steps that may run again after a crash unchanged (reads, results that are
+        // overwritten), written with the next record that must be durable at once, or with
+        // the completion: a commit per request, not per step, where nothing is lost by it.
+        let mut unsaved: Vec<StepRecord> = Vec::new();
         for i in 0..steps.len() {
             // Each step is due, runs and is recorded at its own time.
             let now = clock.now();
@@ -430,19 +433,31 @@ impl Worker {
                 continue;
             }
             if steps[i].next_at.is_some_and(|t| t > now) {
+                if !unsaved.is_empty() {
+                    store.put_steps(&r.id, &unsaved).await?;
+                }
                 return Ok(());
+            }
+            // A result is made from the records as stored (an erasure since may have cleared
+            // them): those waiting are written first.
+            if steps[i].step.starts_with("90-") && !unsaved.is_empty() {
+                store.put_steps(&r.id, &unsaved).await?;
+                unsaved.clear();
             }
             let outcome = self.run_step(&r, &steps[i].step, &steps, now).await;
             let outcome = match outcome {
                 Err(StepError::AwaitApproval(why)) => {
-                    return self.await_approval(r, &mut steps[i], why, now).await;
+                    let mut step = steps[i].clone();
+                    return self.await_approval(r, &mut step, unsaved, why, now).await;
                 }
                 Err(StepError::Stale(why)) => {
                     // The write step says why it did not run; it runs once approved again.
                     steps[i].last_error = Some(why.clone());
                     let mut again = review::replan(&mut steps, &why);
                     again.push(steps[i].clone());
-                    store.put_steps(&r.id, &again).await?;
+                    // Later records of a step overwrite earlier ones in the one transaction.
+                    unsaved.extend(again);
+                    store.put_steps(&r.id, &unsaved).await?;
                     // Planned again at the next pass, then reviewed again.
                     self.requests.wake_worker().await;
                     return Ok(());
@@ -477,14 +492,20 @@ impl Worker {
                         .saturating_mul(1 << (s.attempts.clamp(1, 16) - 1))
                         .min(self.requests.settings.retry_max);
                     s.next_at = now.checked_add(wait).ok();
-                    store.put_step(&r.id, s).await?;
+                    unsaved.push(s.clone());
+                    store.put_steps(&r.id, &unsaved).await?;
                     report.steps_failed += 1;
                     metrics::request_step_failed();
                     // Later steps may depend on this one: the request waits, visibly.
                     return Ok(());
                 }
             }
-            store.put_step(&r.id, s).await?;
+            let may_wait = s.status == "done" && repeatable(&s.step);
+            unsaved.push(s.clone());
+            if !may_wait {
+                store.put_steps(&r.id, &unsaved).await?;
+                unsaved.clear();
+            }
         }
         // Data kept under a legal retention duty was restricted instead of erased: the erasure
         // is refused for that part (Art. 17(3)(b)), and the person is told what and until when.
@@ -516,34 +537,41 @@ impl Worker {
             Transition::PartiallyRefuse { reason } => Some(reason.clone()),
             _ => None,
         };
+        let change = Change {
+            actor: "worker",
+            note,
+            body: json!({}),
+            now: clock.now(),
+        };
         self.requests
-            .transition(r, t, "worker", note, json!({}), clock.now(), |_| {})
+            .transition_with_steps(r, t, change, &unsaved, |_| {})
             .await?;
         report.completed += 1;
         Ok(())
     }
 
     /// The plans need an agent: the review step records why, and the request waits.
+    /// The plans (in `unsaved`, not yet written) are recorded with the review step and the
+    /// transition in one transaction: an agent never sees a request waiting without its plans.
     async fn await_approval(
         &self,
         r: RequestRecord,
         step: &mut StepRecord,
+        mut unsaved: Vec<StepRecord>,
         why: String,
         now: Timestamp,
     ) -> Result<(), RequestError> {
         step.status = "pending".into();
         step.last_error = Some(why.clone());
-        self.requests.engine.store.put_step(&r.id, step).await?;
+        unsaved.push(step.clone());
+        let change = Change {
+            actor: "worker",
+            note: Some(why),
+            body: json!({}),
+            now,
+        };
         self.requests
-            .transition(
-                r,
-                Transition::AwaitApproval,
-                "worker",
-                Some(why),
-                json!({}),
-                now,
-                |_| {},
-            )
+            .transition_with_steps(r, Transition::AwaitApproval, change, &unsaved, |_| {})
             .await?;
         Ok(())
     }
@@ -1113,13 +1141,10 @@ impl Worker {
             });
             let json =
                 serde_json::to_vec_pretty(&doc).map_err(|e| StepError::Transient(e.to_string()))?;
-            store
-                .put_result(&r.id, "json", &json, now, expires)
-                .await
-                .map_err(transient)?;
             let html = report::render_html(&doc);
+            let both: [(&str, &[u8]); 2] = [("json", &json), ("html", html.as_bytes())];
             store
-                .put_result(&r.id, "html", html.as_bytes(), now, expires)
+                .put_results(&r.id, &both, now, expires)
                 .await
                 .map_err(transient)?;
         } else if step == "90-summary" {
@@ -1464,6 +1489,15 @@ impl Worker {
         let done = requests.answer_no_data(r, "worker", &datasets, now).await?;
         Ok(Err(done))
     }
+}
+
+/// Whether a step done may run again after a crash with the same effect, so that its record
+/// can wait for the next one: reads of the person's data and plans (nothing written), and the
+/// results (a report, an export, a summary) that overwrite themselves.
+fn repeatable(step: &str) -> bool {
+    ["10-collect:", "30-plan:", "90-"]
+        .iter()
+        .any(|p| step.starts_with(p))
 }
 
 /// Why a request whose steps all ran did nothing, if it did: a rectification that corrected no
