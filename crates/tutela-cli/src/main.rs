@@ -34,6 +34,7 @@ mod events_cmd;
 mod gate_cmd;
 mod keys_cmd;
 mod log_cmd;
+mod operators_cmd;
 mod plan_text;
 mod policy_cmd;
 mod pseudonymise_cmd;
@@ -89,25 +90,6 @@ enum AiCommand {
         /// `consent` or `redacted`.
         #[arg(long, default_value = "consent")]
         basis: String,
-        #[command(flatten)]
-        sources: Sources,
-    },
-}
-
-#[derive(Subcommand)]
-enum OperatorsCommand {
-    /// Add an operator. The password is read from TUTELA_OPERATOR_PASSWORD or the first line
-    /// of standard input (never from the command line); prints the TOTP secret once.
-    Add {
-        name: String,
-        /// dpo (everything), agent (requests, identity checks) or auditor (read only).
-        #[arg(long)]
-        role: String,
-        #[command(flatten)]
-        sources: Sources,
-    },
-    /// List operators with their roles.
-    List {
         #[command(flatten)]
         sources: Sources,
     },
@@ -170,7 +152,7 @@ enum Command {
     /// Operator accounts of the console (roles dpo, agent, auditor; password and TOTP).
     Operators {
         #[command(subcommand)]
-        command: OperatorsCommand,
+        command: operators_cmd::OperatorsCommand,
     },
     /// Dataset maps against their databases: `check` reads, never writes.
     Datasets {
@@ -236,6 +218,9 @@ enum Command {
         /// Where to write `subject,contact,reason` (standard output when not given).
         #[arg(long)]
         out: Option<String>,
+        /// Language of the summary and the section 7(3) UWG objection notice: `de` or `en`.
+        #[arg(long, default_value = "de")]
+        lang: String,
     },
     /// Find personal data in a text file and write it redacted (N24, N25).
     Redact {
@@ -451,8 +436,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             categories,
             input,
             out,
+            lang,
         } => runtime()?.block_on(requests_cmd::audience(
-            server, purpose, channel, categories, input, out,
+            server, purpose, channel, categories, input, out, &lang,
         )),
         Command::Transfers {
             command:
@@ -542,7 +528,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
             runtime()?.block_on(serve(listen, sources, config))
         }
-        Command::Operators { command } => runtime()?.block_on(operators(command, &config)),
+        Command::Operators { command } => {
+            runtime()?.block_on(operators_cmd::run(command, &config))
+        }
         Command::Ai {
             command: AiCommand::TrainingSet { out, basis, sources },
         } => runtime()?.block_on(training_set(sources, &config, &out, &basis)),
@@ -681,63 +669,6 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?)
-}
-
-async fn operators(command: OperatorsCommand, config: &config::Config) -> anyhow::Result<ExitCode> {
-    use tutela_server::web::operators::{self, Role};
-    let sources = match &command {
-        OperatorsCommand::Add { sources, .. } | OperatorsCommand::List { sources } => sources,
-    };
-    let url = config.database(&sources.database);
-    if matches!(command, OperatorsCommand::List { .. }) {
-        config::existing_database(&url)?;
-    }
-    // With the keys: the TOTP secret is sealed under the operator's own data key.
-    let store = config
-        .open_store(&url)
-        .await
-        .with_context(|| format!("opening {}", redact(&url)))?;
-    store.migrate().await?;
-    match command {
-        OperatorsCommand::Add { name, role, .. } => {
-            let role = Role::parse(&role)
-                .with_context(|| format!("`{role}` is not a role: use dpo, agent or auditor"))?;
-            let password = match std::env::var("TUTELA_OPERATOR_PASSWORD") {
-                Ok(p) => p,
-                Err(_) => {
-                    let mut line = String::new();
-                    std::io::stdin()
-                        .read_line(&mut line)
-                        .context("reading the password from standard input")?;
-                    line.trim_end_matches(['\r', '\n']).to_owned()
-                }
-            };
-            let created = operators::create(&store, &name, role, &password, jiff::Timestamp::now())
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            say!(
-                "operator {} ({}) added as {}",
-                name,
-                created.operator.id,
-                role.as_str()
-            );
-            say!("totp secret: {}", created.totp_secret);
-            say!("otpauth uri: {}", created.otpauth_uri);
-            say!("enter the secret in an authenticator app now; it is not shown again");
-        }
-        OperatorsCommand::List { .. } => {
-            use tutela_store::WebStore;
-            for o in store.operators().await? {
-                let state = if o.disabled_at.is_some() {
-                    "disabled"
-                } else {
-                    "active"
-                };
-                say!("{}\t{}\t{}\t{}", o.name, o.role, state, o.created_at);
-            }
-        }
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// The policy in force: a version activated with `tutela policy activate` outlives restarts

@@ -447,7 +447,10 @@ pub async fn audience(
     categories: Vec<String>,
     input: String,
     out: Option<String>,
+    lang: &str,
 ) -> anyhow::Result<ExitCode> {
+    let lang = tutela_core::render::Lang::parse(lang)
+        .ok_or_else(|| anyhow::anyhow!("--lang must be `de` or `en`"))?;
     let c = ApiClient::new(&server.server, &server.token_file)?;
     let body = std::fs::read(&input).with_context(|| format!("reading {input}"))?;
     let mut headers = vec![
@@ -458,7 +461,12 @@ pub async fn audience(
         headers.push(("tutela-campaign-channel", ch));
     }
     let a = c
-        .send("POST", "/v1/audiences", Some(("text/csv", body)), &headers)
+        .send(
+            "POST",
+            &format!("/v1/audiences?lang={}", lang.as_str()),
+            Some(("text/csv", body)),
+            &headers,
+        )
         .await?
         .ok()
         .map_err(|e| anyhow::anyhow!("{input}: {e}"))?
@@ -482,18 +490,17 @@ pub async fn audience(
         Some(path) => std::fs::write(&path, text).with_context(|| format!("writing {path}"))?,
         None => say_raw!("{text}"),
     }
+    let notice = a["objection_notice"]["text"].as_str();
     eprintln!(
-        "{} of {} may be contacted{}",
-        a["contactable"].as_array().map_or(0, Vec::len),
-        a["total"],
-        if a["objection_notice"]["required"] == true {
-            format!(
-                "; every message must say: {}",
-                a["objection_notice"]["en"].as_str().unwrap_or("")
-            )
-        } else {
-            String::new()
-        }
+        "{}",
+        tutela_core::audience::summary(
+            lang,
+            a["contactable"].as_array().map_or(0, Vec::len),
+            a["total"]
+                .as_u64()
+                .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX)),
+            notice.filter(|_| a["objection_notice"]["required"] == true),
+        )
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -612,7 +612,8 @@ fn audience_reads_a_csv_and_writes_who_may_be_contacted() {
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(
-        t.contains("1 of 2 may be contacted") && t.contains("object"),
+        // German unless asked otherwise, as the notice is.
+        t.contains("1 von 2 dürfen kontaktiert werden") && t.contains("widersprechen"),
         "{t}"
     );
     let result = std::fs::read_to_string(dir.join("result.csv")).expect("result");
@@ -1413,6 +1414,7 @@ mod datasets;
 mod events;
 mod gate;
 mod gate_cluster;
+mod operators;
 mod pseudonymise;
 mod quick_signin;
 mod retention;

@@ -487,9 +487,15 @@ impl Connector {
             }
             let mut columns = vec![t.key.clone()];
             let mut categories = vec!["customer_number".to_owned()];
+            // The key is the row's number in the operator's database, not a customer number.
+            let mut labels = vec![Some(tutela_core::datamap::Label {
+                de: "Datensatz-Nr.".to_owned(),
+                en: "Record no.".to_owned(),
+            })];
             for f in &t.fields {
                 columns.push(f.name.clone());
                 categories.push(f.category.clone());
+                labels.push(f.label.clone());
             }
             let rows = rs
                 .iter()
@@ -505,6 +511,8 @@ impl Connector {
                 columns,
                 categories,
                 rows,
+                label: t.label.clone(),
+                labels,
             });
         }
         out

@@ -6,6 +6,7 @@ use crate::basis::LegalBasis;
 use crate::compiled::{CompiledPolicy, Query};
 use crate::index::StateIndex;
 use crate::reason::Reason;
+use crate::render::Lang;
 
 /// Why a person is left out of an audience.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -77,4 +78,75 @@ pub fn needs_objection_notice(verdicts: &[Verdict]) -> bool {
     verdicts
         .iter()
         .any(|v| matches!(v, Verdict::Contact(LegalBasis::LegitimateInterest)))
+}
+
+/// The objection notice section 7(3) no. 4 UWG asks for in every message sent without consent:
+/// that the person can object at any time, free of charge beyond the transmission costs at the
+/// basic rates, and where (`link`, the privacy center). German is the notice's language.
+pub fn objection_notice(lang: Lang, link: &str) -> String {
+    match lang {
+        Lang::De => format!(
+            "Sie können der Verwendung Ihrer Daten für Werbung jederzeit widersprechen, ohne dass \
+             hierfür andere als die Übermittlungskosten nach den Basistarifen entstehen: {link}"
+        ),
+        Lang::En => format!(
+            "You can object to the use of your data for advertising at any time, at no cost other \
+             than the transmission costs at the basic rates: {link}"
+        ),
+    }
+}
+
+/// The line `tutela audience` ends with: how many may be contacted, and the notice every
+/// message must carry when one is required.
+pub fn summary(lang: Lang, contactable: usize, total: usize, notice: Option<&str>) -> String {
+    let mut line = match lang {
+        Lang::De => format!("{contactable} von {total} dürfen kontaktiert werden."),
+        Lang::En => format!("{contactable} of {total} may be contacted."),
+    };
+    if let Some(notice) = notice {
+        line.push_str(match lang {
+            Lang::De => " Jede Nachricht ohne Einwilligung muss enthalten: ",
+            Lang::En => " Every message sent without consent must say: ",
+        });
+        line.push_str(notice);
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LINK: &str = "https://privacy.example/";
+
+    #[test]
+    fn objection_notice_in_german() {
+        let n = objection_notice(Lang::De, LINK);
+        assert!(n.contains("jederzeit widersprechen"));
+        assert!(n.contains("Übermittlungskosten nach den Basistarifen"));
+        assert!(n.ends_with(LINK));
+        assert!(!n.contains("  "), "{n}");
+    }
+
+    #[test]
+    fn objection_notice_in_english() {
+        let n = objection_notice(Lang::En, LINK);
+        assert!(n.contains("object to the use of your data for advertising at any time"));
+        assert!(n.contains("transmission costs at the basic rates"));
+        assert!(n.ends_with(LINK));
+        assert!(!n.contains("  "), "{n}");
+    }
+
+    #[test]
+    fn summary_names_the_notice_only_when_required() {
+        assert_eq!(
+            summary(Lang::De, 2, 7, None),
+            "2 von 7 dürfen kontaktiert werden."
+        );
+        let en = summary(Lang::En, 2, 7, Some("N"));
+        assert_eq!(
+            en,
+            "2 of 7 may be contacted. Every message sent without consent must say: N"
+        );
+    }
 }

@@ -13,6 +13,7 @@ pub mod basis;
 pub mod calls;
 pub mod checksum;
 pub mod compiled;
+pub mod countries;
 pub mod coverage;
 pub mod csv;
 pub mod datamap;
@@ -43,5 +44,6 @@ pub mod state;
 pub mod stats;
 pub mod tcf;
 pub mod transfers;
+pub mod words;
 
 pub use jiff::Timestamp;

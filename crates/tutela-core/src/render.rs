@@ -7,8 +7,10 @@
 
 use std::fmt::Write;
 
-use crate::basis::LegalBasis;
-use crate::policy::{Policy, RecipientKind, Text};
+use crate::basis::{ContractKind, CountryCode, LegalBasis};
+use crate::countries::country_name;
+use crate::policy::{Policy, RecipientKind};
+use crate::words::long_day;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lang {
@@ -52,6 +54,8 @@ impl Format {
 enum Block {
     Title(String),
     Heading(String),
+    /// A heading inside a section, labelling the list after it.
+    Subheading(String),
     Para(String),
     List(Vec<String>),
 }
@@ -70,180 +74,325 @@ fn bases_label(lang: Lang, bases: impl Iterator<Item = LegalBasis>) -> String {
         .join(", ")
 }
 
+/// `s` as a finished sentence: a full stop unless it already ends with one, a question or
+/// exclamation mark, a colon or a closing quotation mark (which follows the sentence's own
+/// punctuation in the policy's texts). Pieces of the policy are joined into one list item, and
+/// a piece written as a fragment must not run into the next piece's capitalised first word.
+fn sentence(s: &str) -> String {
+    let s = s.trim_end();
+    match s.chars().last() {
+        None => String::new(),
+        Some('.' | '!' | '?' | ':' | '“' | '”' | '"' | '’') => s.to_owned(),
+        Some(_) => format!("{s}."),
+    }
+}
+
+/// A text of the policy as paragraphs: a blank line (`\n\n` in the TOML string) starts a new one.
+fn paragraphs(text: &str) -> impl Iterator<Item = Block> + '_ {
+    text.split("\n\n")
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| Block::Para(p.to_owned()))
+}
+
+/// The notice version in words: `2026-01` is "Januar 2026" / "January 2026", as the printed
+/// notice says "Stand Januar 2026"; a full date is written out; anything else stays as written.
+fn version_in_words(version: &str, lang: Lang) -> String {
+    if let Ok(d) = version.parse::<jiff::civil::Date>() {
+        return long_day(d, lang);
+    }
+    match format!("{version}-01").parse::<jiff::civil::Date>() {
+        // The long day is "1. Januar 2026" / "1 January 2026"; the version names the month.
+        Ok(d) => long_day(d, lang).split_once(' ').map_or_else(
+            || version.to_owned(),
+            |(_, month_year)| month_year.to_owned(),
+        ),
+        Err(_) => version.to_owned(),
+    }
+}
+
+/// Country names for codes, sorted as a reader looks them up (umlauts with their base letter).
+fn country_names<'a>(codes: impl Iterator<Item = &'a CountryCode>, lang: Lang) -> Vec<String> {
+    let mut names: Vec<String> = codes.map(|c| country_name(c.as_str(), lang)).collect();
+    names.sort_by_key(|n| sort_key(n));
+    names
+}
+
+fn sort_key(name: &str) -> String {
+    name.chars()
+        .map(|c| match c {
+            'Ä' => 'A',
+            'Ö' => 'O',
+            'Ü' => 'U',
+            'ä' => 'a',
+            'ö' => 'o',
+            'ü' => 'u',
+            c => c,
+        })
+        .collect()
+}
+
 fn blocks(policy: &Policy, lang: Lang) -> Vec<Block> {
-    let tx = |x: &Text| x.get(lang).to_owned();
     let mut out = vec![
-        Block::Title(tx(&policy.title)),
+        Block::Title(policy.title.get(lang).to_owned()),
         Block::Para(format!(
             "{} {}",
             t(lang, "Stand:", "Version:"),
-            policy.version
+            version_in_words(&policy.version, lang)
         )),
     ];
     for (si, section) in policy.sections.iter().enumerate() {
-        out.push(Block::Heading(tx(&section.heading)));
+        out.push(Block::Heading(section.heading.get(lang).to_owned()));
         if let Some(text) = &section.text {
-            out.push(Block::Para(tx(text)));
+            out.extend(paragraphs(text.get(lang)));
         }
-        let purposes: Vec<String> = policy
-            .purposes
-            .iter()
-            .filter(|p| p.section == si)
-            .map(|p| {
-                let mut line = format!(
-                    "**{}** ({}): {}",
-                    tx(&p.label),
-                    bases_label(lang, p.bases.iter().map(|b| b.legal_basis)),
-                    tx(&p.description)
-                );
-                for note in p.bases.iter().filter_map(|b| b.note.as_ref()) {
-                    line.push(' ');
-                    line.push_str(note.get(lang));
-                }
-                if let Some(r) = p.retention.and_then(|r| policy.retention.get(r)) {
-                    let _ = write!(line, " {}", tx(&r.label));
-                }
-                line
-            })
-            .collect();
-        if !purposes.is_empty() {
-            out.push(Block::List(purposes));
-        }
+        purpose_blocks(policy, si, lang, &mut out);
         match section.id.as_str() {
-            "rights" => {
-                out.push(Block::List(
-                    policy
-                        .rights
-                        .iter()
-                        .map(|r| format!("{} ({})", tx(&r.text), tx(&r.article)))
-                        .collect(),
-                ));
-                out.push(Block::List(
-                    policy
-                        .authorities
-                        .iter()
-                        .map(|a| {
-                            format!(
-                                "{}: {}, {}, {}, {}",
-                                t(
-                                    lang,
-                                    if a.competent_for
-                                        == crate::basis::ContractKind::Telecommunications
-                                    {
-                                        "Für Telekommunikationsverträge"
-                                    } else {
-                                        "Im Übrigen"
-                                    },
-                                    if a.competent_for
-                                        == crate::basis::ContractKind::Telecommunications
-                                    {
-                                        "For telecommunication contracts"
-                                    } else {
-                                        "Otherwise"
-                                    }
-                                ),
-                                tx(&a.name),
-                                a.address,
-                                a.email,
-                                a.web
-                            )
-                        })
-                        .collect(),
-                ));
-                out.push(Block::Para(format!(
-                    "{} {}",
-                    t(
-                        lang,
-                        "Um Ihre Rechte geltend zu machen, kontaktieren Sie uns bitte per E-Mail an",
-                        "To exercise your rights, please e-mail"
-                    ),
-                    policy.controller.rights_email
-                )));
-            }
-            "recipients" => {
-                for kind in [
-                    RecipientKind::Processor,
-                    RecipientKind::Partner,
-                    RecipientKind::Controller,
-                    RecipientKind::Authority,
-                ] {
-                    let items: Vec<String> = policy
-                        .recipients
-                        .iter()
-                        .filter(|r| r.kind == kind)
-                        .map(|r| {
-                            let mut s = tx(&r.label);
-                            if !r.countries.is_empty() {
-                                let list: Vec<&str> =
-                                    r.countries.iter().map(|c| c.as_str()).collect();
-                                let _ = write!(
-                                    s,
-                                    " ({}: {})",
-                                    t(lang, "Länder", "countries"),
-                                    list.join(", ")
-                                );
-                            }
-                            s
-                        })
-                        .collect();
-                    if !items.is_empty() {
-                        out.push(Block::List(items));
-                    }
-                }
-            }
-            "transfers" => {
-                let eea: Vec<&str> = policy.transfers.eea.iter().map(|c| c.as_str()).collect();
-                out.push(Block::Para(format!(
-                    "{}: {}",
-                    t(lang, "EU/EWR-Staaten", "EU/EEA states"),
-                    eea.join(", ")
-                )));
-                out.push(Block::List(
-                    policy
-                        .transfers
-                        .adequacy
-                        .iter()
-                        .map(|a| {
-                            format!(
-                                "{}: {} {}{}",
-                                a.country,
-                                t(lang, "Angemessenheitsbeschluss vom", "adequacy decision of"),
-                                a.decided,
-                                if a.requires_dpf {
-                                    t(
-                                        lang,
-                                        " (nur für nach dem EU-US Data Privacy Framework zertifizierte Empfänger)",
-                                        " (only for recipients certified under the EU-US Data Privacy Framework)",
-                                    )
-                                } else {
-                                    ""
-                                }
-                            )
-                        })
-                        .collect(),
-                ));
-            }
-            "controller" => {
-                let c = &policy.controller;
-                out.push(Block::Para(format!(
-                    "{}: {}, {}. {}: {}. {}: {}, {}",
-                    t(lang, "Verantwortlich", "Controller"),
-                    c.name,
-                    c.address,
-                    t(lang, "Kundenservice", "Customer service"),
-                    c.contact_url,
-                    t(lang, "Datenschutzbeauftragter", "Data protection officer"),
-                    c.dpo_address,
-                    c.dpo_email
-                )));
-            }
+            "rights" => rights_blocks(policy, lang, &mut out),
+            "recipients" => recipient_blocks(policy, lang, &mut out),
+            "transfers" => transfer_blocks(policy, lang, &mut out),
+            "controller" => controller_blocks(policy, lang, &mut out),
             _ => {}
         }
         if let Some(after) = &section.after {
-            out.push(Block::Para(tx(after)));
+            out.extend(paragraphs(after.get(lang)));
         }
     }
     out
+}
+
+/// The purposes assigned to section `si`: label, legal bases, then description, notes and
+/// retention, each a finished sentence. A list after a paragraph that does not introduce it
+/// ("Im Einzelnen:") gets a label of its own.
+fn purpose_blocks(policy: &Policy, si: usize, lang: Lang, out: &mut Vec<Block>) {
+    let items: Vec<String> = policy
+        .purposes
+        .iter()
+        .filter(|p| p.section == si)
+        .map(|p| {
+            let mut line = format!(
+                "**{}** ({}): {}",
+                p.label.get(lang),
+                bases_label(lang, p.bases.iter().map(|b| b.legal_basis)),
+                sentence(p.description.get(lang))
+            );
+            for note in p.bases.iter().filter_map(|b| b.note.as_ref()) {
+                line.push(' ');
+                line.push_str(&sentence(note.get(lang)));
+            }
+            if let Some(r) = p.retention.and_then(|r| policy.retention.get(r)) {
+                line.push(' ');
+                line.push_str(&sentence(r.label.get(lang)));
+            }
+            line
+        })
+        .collect();
+    if items.is_empty() {
+        return;
+    }
+    if matches!(out.last(), Some(Block::Para(p)) if !p.ends_with(':')) {
+        out.push(Block::Para(
+            t(
+                lang,
+                "Die Verarbeitungen im Einzelnen:",
+                "The processing operations in detail:",
+            )
+            .to_owned(),
+        ));
+    }
+    out.push(Block::List(items));
+}
+
+/// The rights continue the section's "Sie haben das Recht,": each item ends with a semicolon,
+/// the last with a full stop. Then the supervisory authorities, under a label, and how to
+/// exercise the rights.
+fn rights_blocks(policy: &Policy, lang: Lang, out: &mut Vec<Block>) {
+    let last = policy.rights.len().saturating_sub(1);
+    out.push(Block::List(
+        policy
+            .rights
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let end = if i == last { '.' } else { ';' };
+                format!("{} ({}){end}", r.text.get(lang), r.article.get(lang))
+            })
+            .collect(),
+    ));
+    out.push(Block::Para(
+        t(
+            lang,
+            "Zuständige Aufsichtsbehörden:",
+            "Competent supervisory authorities:",
+        )
+        .to_owned(),
+    ));
+    out.push(Block::List(
+        policy
+            .authorities
+            .iter()
+            .map(|a| {
+                let telecoms = a.competent_for == ContractKind::Telecommunications;
+                let scope = match (telecoms, lang) {
+                    (true, Lang::De) => "Für Telekommunikationsverträge",
+                    (true, Lang::En) => "For telecommunication contracts",
+                    (false, Lang::De) => "Im Übrigen",
+                    (false, Lang::En) => "Otherwise",
+                };
+                format!(
+                    "{scope}: {}, {}, {}, {}",
+                    a.name.get(lang),
+                    a.address,
+                    a.email,
+                    a.web
+                )
+            })
+            .collect(),
+    ));
+    out.push(Block::Para(format!(
+        "{} {}.",
+        t(
+            lang,
+            "Um Ihre Rechte geltend zu machen, kontaktieren Sie uns bitte per E-Mail an",
+            "To exercise your rights, please e-mail"
+        ),
+        policy.controller.rights_email
+    )));
+}
+
+/// The recipients, one labelled list per kind of recipient, with the countries by name.
+fn recipient_blocks(policy: &Policy, lang: Lang, out: &mut Vec<Block>) {
+    for (kind, de, en) in [
+        (
+            RecipientKind::Processor,
+            "Auftragsverarbeiter (Art. 28 DSGVO)",
+            "Processors (Art. 28 GDPR)",
+        ),
+        (
+            RecipientKind::Partner,
+            "Kooperationspartner",
+            "Cooperation partners",
+        ),
+        (
+            RecipientKind::Controller,
+            "Weitere Verantwortliche",
+            "Other controllers",
+        ),
+        (
+            RecipientKind::Authority,
+            "Empfänger aufgrund gesetzlicher Verpflichtung",
+            "Recipients under a legal obligation",
+        ),
+    ] {
+        let items: Vec<String> = policy
+            .recipients
+            .iter()
+            .filter(|r| r.kind == kind)
+            .map(|r| {
+                let label = r.label.get(lang);
+                let names = country_names(r.countries.iter(), lang);
+                let countries = match (names.len(), lang) {
+                    (0, _) => return label.to_owned(),
+                    (1, Lang::De) => "Land",
+                    (1, Lang::En) => "country",
+                    (_, Lang::De) => "Länder",
+                    (_, Lang::En) => "countries",
+                };
+                format!("{label} ({countries}: {})", names.join(", "))
+            })
+            .collect();
+        if !items.is_empty() {
+            out.push(Block::Subheading(t(lang, de, en).to_owned()));
+            out.push(Block::List(items));
+        }
+    }
+}
+
+/// The EU/EEA states by name, then the adequacy decisions with the country's name and the
+/// date in words.
+fn transfer_blocks(policy: &Policy, lang: Lang, out: &mut Vec<Block>) {
+    let eea = country_names(policy.transfers.eea.iter(), lang);
+    if !eea.is_empty() {
+        out.push(Block::Para(format!(
+            "{} {}.",
+            t(
+                lang,
+                "Zur Europäischen Union und zum Europäischen Wirtschaftsraum (EU/EWR) gehören:",
+                "The European Union and the European Economic Area (EU/EEA) comprise:"
+            ),
+            eea.join(", ")
+        )));
+    }
+    let mut decisions: Vec<(String, String)> = policy
+        .transfers
+        .adequacy
+        .iter()
+        .map(|a| {
+            let name = country_name(a.country.as_str(), lang);
+            let mut line = format!(
+                "{name}: {} {}",
+                t(
+                    lang,
+                    "Angemessenheitsbeschluss der EU-Kommission vom",
+                    "adequacy decision of the European Commission of"
+                ),
+                long_day(a.decided, lang)
+            );
+            if let Some(until) = a.until {
+                let _ = write!(
+                    line,
+                    " ({} {})",
+                    t(lang, "befristet bis zum", "valid until"),
+                    long_day(until, lang)
+                );
+            }
+            if a.requires_dpf {
+                line.push_str(t(
+                    lang,
+                    " (nur für nach dem EU-US Data Privacy Framework zertifizierte Empfänger)",
+                    " (only for recipients certified under the EU-US Data Privacy Framework)",
+                ));
+            }
+            (sort_key(&name), line)
+        })
+        .collect();
+    if decisions.is_empty() {
+        return;
+    }
+    decisions.sort();
+    out.push(Block::Para(
+        t(
+            lang,
+            "Angemessenheitsbeschlüsse (Art. 45 DSGVO) bestehen für folgende Staaten und Gebiete:",
+            "Adequacy decisions (Art. 45 GDPR) exist for these countries and territories:",
+        )
+        .to_owned(),
+    ));
+    out.push(Block::List(decisions.into_iter().map(|(_, l)| l).collect()));
+}
+
+/// The controller, customer service and data protection officer, each under its label.
+fn controller_blocks(policy: &Policy, lang: Lang, out: &mut Vec<Block>) {
+    let c = &policy.controller;
+    out.push(Block::List(vec![
+        format!(
+            "{}: {}, {}",
+            t(lang, "Verantwortlicher", "Controller"),
+            c.name,
+            c.address
+        ),
+        format!(
+            "{}: {}",
+            t(lang, "Kundenservice", "Customer service"),
+            c.contact_url
+        ),
+        format!(
+            "{}: {}, {}",
+            t(lang, "Datenschutzbeauftragter", "Data protection officer"),
+            c.dpo_address,
+            c.dpo_email
+        ),
+    ]));
 }
 
 pub(crate) fn escape(s: &str) -> String {
@@ -289,6 +438,9 @@ pub fn render_notice(policy: &Policy, lang: Lang, format: Format) -> String {
                     Block::Heading(s) => {
                         let _ = writeln!(out, "## {s}\n");
                     }
+                    Block::Subheading(s) => {
+                        let _ = writeln!(out, "### {s}\n");
+                    }
                     Block::Para(s) => {
                         let _ = writeln!(out, "{s}\n");
                     }
@@ -315,6 +467,9 @@ pub fn render_notice(policy: &Policy, lang: Lang, format: Format) -> String {
                     }
                     Block::Heading(s) => {
                         let _ = writeln!(out, "<h2>{}</h2>", html_inline(&s));
+                    }
+                    Block::Subheading(s) => {
+                        let _ = writeln!(out, "<h3>{}</h3>", html_inline(&s));
                     }
                     Block::Para(s) => {
                         let _ = writeln!(out, "<p>{}</p>", html_inline(&s));

@@ -198,6 +198,7 @@ fn the_access_report_names_the_persons_own_art49_grounds() {
             disclosures: &[],
             now: jiff::Timestamp::UNIX_EPOCH,
             lang,
+            time_zone: &jiff::tz::TimeZone::UTC,
         })
     };
     let en = report(Lang::En);
@@ -205,18 +206,21 @@ fn the_access_report_names_the_persons_own_art49_grounds() {
     assert_eq!(en.transfer_derogations[0].country, "IN");
     assert_eq!(
         en.transfer_derogations[0].ground,
-        "Art. 49(1)(b) (necessary for your contract)"
+        "necessary for your contract (Art. 49(1)(b) GDPR)"
     );
+    assert_eq!(en.transfer_derogations[0].country_name, "India");
     let de = render_html(&report(Lang::De));
     assert!(
-        de.contains("IN: Art. 49 Abs. 1 lit. b (für Ihren Vertrag erforderlich)"),
+        de.contains("Indien: für Ihren Vertrag erforderlich (Art. 49 Abs. 1 lit. b DSGVO)"),
         "{de}"
     );
     assert!(
         report(Lang::En)
             .transfer_safeguards
             .iter()
-            .all(|s| s.country != "IN" || s.ground.contains("A46"))
+            .all(|s| s.country != "IN"
+                || (s.mechanism.as_deref() == Some("eu-gdpr:A46-2-c")
+                    && s.ground.contains("standard contractual clauses")))
     );
     let none = SubjectState::UNKNOWN;
     let plain = build(&ReportInput {
@@ -230,6 +234,7 @@ fn the_access_report_names_the_persons_own_art49_grounds() {
         disclosures: &[],
         now: jiff::Timestamp::UNIX_EPOCH,
         lang: Lang::En,
+        time_zone: &jiff::tz::TimeZone::UTC,
     });
     assert!(plain.transfer_derogations.is_empty());
 }

@@ -559,6 +559,10 @@ pub struct ObjectionNotice {
     /// Section 7(3) UWG: every e-mail or SMS sent without consent must say that the person can
     /// object at any time, free of charge beyond the basic rates.
     pub required: bool,
+    /// The language asked for with `?lang=` (`de` unless asked otherwise).
+    pub lang: &'static str,
+    /// The notice in that language.
+    pub text: String,
     pub de: String,
     pub en: String,
     /// Where the person objects (the privacy center).

@@ -129,3 +129,61 @@ async fn audiences_follow_the_ledger() {
     );
     app.finish().await;
 }
+
+// covers: N18
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_objection_notice_speaks_the_language_asked_for() {
+    let app = TestApp::sqlite().await;
+    let (s, _, _) = app
+        .call(
+            "PUT",
+            "/v1/subjects/cust",
+            Some(json!({"relationship": "customer"})),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let campaign = json!({"campaign": {"purpose": "email_marketing", "channel": "email", "categories": ["contact"]}, "subjects": ["cust"]});
+
+    // German unless asked otherwise: the notice is German.
+    let (s, _, de) = app
+        .call("POST", "/v1/audiences", Some(campaign.clone()))
+        .await;
+    assert_eq!(s, 200, "{de}");
+    let n = &de["objection_notice"];
+    assert_eq!(
+        (n["required"].clone(), n["lang"].clone()),
+        (json!(true), json!("de"))
+    );
+    let text = n["text"].as_str().expect("text");
+    assert!(
+        text.starts_with(
+            "Sie können der Verwendung Ihrer Daten für Werbung jederzeit widersprechen"
+        ),
+        "{text}"
+    );
+    assert!(text.ends_with(n["link"].as_str().expect("link")));
+
+    let (s, _, en) = app
+        .call("POST", "/v1/audiences?lang=en", Some(campaign.clone()))
+        .await;
+    assert_eq!(s, 200, "{en}");
+    let n = &en["objection_notice"];
+    assert_eq!(n["lang"], "en");
+    let text = n["text"].as_str().expect("text");
+    assert!(
+        text.starts_with("You can object to the use of your data for advertising at any time"),
+        "{text}"
+    );
+    assert_eq!(n["text"], n["en"]);
+    assert_eq!(de["objection_notice"]["text"], n["de"]);
+
+    let (s, _, e) = app
+        .call("POST", "/v1/audiences?lang=fr", Some(campaign))
+        .await;
+    assert_eq!(
+        (s.as_u16(), e["field"].as_str()),
+        (422, Some("lang")),
+        "{e}"
+    );
+    app.finish().await;
+}

@@ -725,7 +725,7 @@ async fn a_dpo_activates_a_policy_version_in_the_console() {
         )
         .await;
     assert_eq!(p.status, 422);
-    assert!(p.body.contains("policy.toml:2:"), "{}", p.body);
+    assert!(p.body.contains("Zeile 2, Spalte"), "{}", p.body);
     // A valid version for tomorrow: scheduled, listed, and cancelled again.
     let at = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24)).to_string();
     let text = crate::versions::widened();

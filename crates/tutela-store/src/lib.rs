@@ -76,7 +76,10 @@ pub use statistics::{BudgetLimit, BudgetSpend, BudgetUse, SpendOutcome, Statisti
 pub use summaries::{SummaryRecord, SummaryStore};
 use tutela_core::ledger::{EventKind, LedgerEvent};
 pub use versions::{PolicyArchive, PolicyVersionRecord};
-pub use web::{OperatorRecord, RateCount, SessionRecord, SigninMail, SigninRecord, WebStore};
+pub use web::{
+    OperatorChange, OperatorChanged, OperatorRecord, RateCount, SessionRecord, SigninMail,
+    SigninRecord, WebStore,
+};
 
 /// An event to append, with the personal attributes kept apart from the ledger row.
 #[derive(Debug, Clone)]

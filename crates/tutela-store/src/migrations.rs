@@ -294,6 +294,12 @@ CREATE TABLE log_nodes (
 );
 "#;
 
+// Offboarding (issue 32): a removed operator stays as a tombstone (id, name and role kept, the
+// credentials wiped), so that the audit trail still names who did what.
+const COLUMNS_V22: &str = r#"
+ALTER TABLE operators ADD COLUMN removed_at_us {int}; -- category: none (time)
+"#;
+
 /// Triggers that refuse updates and deletes on an append-only `table` in SQLite; `what` names
 /// it in the error.
 /// Pseudonymised datasets (N7b): where each is, for which purpose, under which key, and when
@@ -509,6 +515,7 @@ pub fn sqlite() -> Vec<(i64, String)> {
         // The signed heads are append-only like the leaves they sign (issue 30: only the leaves
         // and nodes were).
         (21, sqlite_append_only("log_heads", "the log")),
+        (22, sqlite_types(COLUMNS_V22)),
     ]
 }
 
@@ -547,6 +554,7 @@ pub fn postgres() -> Vec<(i64, String)> {
         (19, postgres_types(TABLES_V19)),
         (20, POSTGRES_PERSONAL_APPEND_ONLY_V20.to_owned()),
         (21, postgres_append_only("log_heads")),
+        (22, postgres_types(COLUMNS_V22)),
     ]
 }
 

@@ -811,13 +811,16 @@ macro_rules! vault_upkeep {
         impl $store {
             /// Seals the operators' TOTP secrets still stored in plaintext (rows written before
             /// issue 30, or by a command that opened the store without a vault). Runs at every
-            /// migration; a sealed row is left alone.
+            /// migration; a sealed row is left alone, and so is an empty one (a reset second
+            /// factor, or a removed operator's: there is nothing to seal, and enrolment looks for
+            /// the empty secret).
             pub(crate) async fn seal_totp_secrets(&self) -> Result<(), StoreError> {
                 let Some(vault) = self.vault.as_deref() else {
                     return Ok(());
                 };
                 let rows = sqlx::query(
-                    "SELECT id, totp_secret FROM operators                      WHERE totp_secret NOT LIKE 'tv1:%' AND totp_secret NOT LIKE 'tv2:%'",
+                    "SELECT id, totp_secret FROM operators                      WHERE totp_secret NOT LIKE 'tv1:%' AND totp_secret NOT LIKE 'tv2:%' \
+                     AND totp_secret <> ''",
                 )
                 .fetch_all(&self.pool)
                 .await?;

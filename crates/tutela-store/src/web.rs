@@ -29,6 +29,49 @@ pub struct OperatorRecord {
     pub totp_last_step: i64,
     pub created_at: jiff::Timestamp,
     pub disabled_at: Option<jiff::Timestamp>,
+    /// When the operator was removed. A removed operator is a tombstone: id, name and role stay
+    /// so that the audit trail (which records the id) still names them; the password and the
+    /// second factor are wiped, and the name cannot be taken again.
+    pub removed_at: Option<jiff::Timestamp>,
+}
+
+/// What the privacy office does to an operator's account (offboarding, issue 32).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OperatorChange {
+    /// No sign-in, and every session ends at once.
+    Disable,
+    Enable,
+    /// Disabled for good, the credentials wiped, the row kept as a tombstone.
+    Remove,
+    /// The second factor's secret cleared: the operator enrols again at the next sign-in, and
+    /// their sessions end.
+    ResetTotp,
+}
+
+impl OperatorChange {
+    /// The audit event's kind.
+    pub fn audit_kind(self) -> &'static str {
+        match self {
+            OperatorChange::Disable => "operator_disabled",
+            OperatorChange::Enable => "operator_enabled",
+            OperatorChange::Remove => "operator_removed",
+            OperatorChange::ResetTotp => "operator_totp_reset",
+        }
+    }
+}
+
+/// The outcome of an [`OperatorChange`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OperatorChanged {
+    /// Done, and recorded in the audit trail.
+    Done,
+    /// The account was in that state already; nothing was recorded.
+    Unchanged,
+    NotFound,
+    /// The operator was removed; a tombstone changes no more.
+    Removed,
+    /// Refused: the operator is the last active DPO, and nobody could administer the console.
+    LastDpo,
 }
 
 /// A signed-in browser: a person (`kind = "person"`, `principal` the subject id) or an operator
@@ -101,6 +144,32 @@ pub trait WebStore: Send + Sync {
 
     /// Every operator, by name.
     fn operators(&self) -> impl Future<Output = Result<Vec<OperatorRecord>, StoreError>> + Send;
+
+    /// Disables, enables, removes an operator or resets their second factor, records it in the
+    /// audit trail as done by `actor`, and ends the operator's sessions (except on enable), in
+    /// one transaction. The last active DPO is neither disabled nor removed.
+    fn change_operator(
+        &self,
+        id: &str,
+        change: OperatorChange,
+        actor: &str,
+        now: jiff::Timestamp,
+    ) -> impl Future<Output = Result<OperatorChanged, StoreError>> + Send;
+
+    /// Stores a new TOTP secret for an operator whose secret was reset, and records it;
+    /// [`StoreError::Conflict`] when the operator has a secret already (or was removed).
+    fn enrol_totp(
+        &self,
+        id: &str,
+        secret: &str,
+        now: jiff::Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Every operator's id and name, removed ones included: to name the actors of the audit
+    /// trail without opening any secret.
+    fn operator_names(
+        &self,
+    ) -> impl Future<Output = Result<Vec<(String, String)>, StoreError>> + Send;
 
     /// Moves the last accepted TOTP step forward; [`StoreError::Conflict`] when `step` is not
     /// later than the stored one (a replayed code).
@@ -189,8 +258,8 @@ pub trait WebStore: Send + Sync {
 const SIGNIN_COLUMNS: &str =
     "id_hash, subject, salt, code_hash, expires_at_us, attempts, mail_due_us";
 
-const OPERATOR_COLUMNS: &str =
-    "id, name, role, password_hash, totp_secret, totp_last_step, created_at_us, disabled_at_us";
+const OPERATOR_COLUMNS: &str = "id, name, role, password_hash, totp_secret, totp_last_step, \
+     created_at_us, disabled_at_us, removed_at_us";
 
 /// The column of the operators' sealed TOTP secrets (the associated data names it).
 pub(crate) const TOTP_FIELD: &str = "operators.totp_secret";
@@ -208,6 +277,7 @@ macro_rules! web_store {
                     totp_last_step: r.try_get("totp_last_step")?,
                     created_at: from_micros(r.try_get("created_at_us")?),
                     disabled_at: r.try_get::<Option<i64>, _>("disabled_at_us")?.map(from_micros),
+                    removed_at: r.try_get::<Option<i64>, _>("removed_at_us")?.map(from_micros),
                 })
             }
 
@@ -241,6 +311,11 @@ macro_rules! web_store {
             /// The operator with their TOTP secret opened. A secret that does not open is an
             /// error, never an empty secret: a code is then checked against nothing.
             async fn open_totp(&self, mut o: OperatorRecord) -> Result<OperatorRecord, StoreError> {
+                // An empty secret was reset (or wiped on removal): nothing to open, and no
+                // code is accepted until the operator enrols again.
+                if o.totp_secret.is_empty() {
+                    return Ok(o);
+                }
                 if let Some(vault) = self.vault.as_deref() {
                     o.totp_secret = vault
                         .open(&o.id, TOTP_FIELD, &o.totp_secret)
@@ -265,7 +340,7 @@ macro_rules! web_store {
                 .unwrap_or_default();
                 let mut tx = self.begin_sealed().await?;
                 let done = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "INSERT INTO operators ({OPERATOR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                    "INSERT INTO operators ({OPERATOR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
                      ON CONFLICT (name) DO NOTHING"
                 )))
                 .bind(&o.id)
@@ -276,6 +351,7 @@ macro_rules! web_store {
                 .bind(o.totp_last_step)
                 .bind(micros(o.created_at))
                 .bind(o.disabled_at.map(micros))
+                .bind(o.removed_at.map(micros))
                 .execute(&mut *tx)
                 .await?;
                 if done.rows_affected() != 1 {
@@ -310,6 +386,125 @@ macro_rules! web_store {
                     out.push(self.open_totp(o).await?);
                 }
                 Ok(out)
+            }
+
+            async fn change_operator(
+                &self,
+                id: &str,
+                change: OperatorChange,
+                actor: &str,
+                now: jiff::Timestamp,
+            ) -> Result<OperatorChanged, StoreError> {
+                // The sealed transaction also serialises these changes across connections
+                // (PostgreSQL: its advisory lock; SQLite: BEGIN IMMEDIATE), so two DPOs
+                // disabling each other at once cannot leave none.
+                let mut tx = self.begin_sealed().await?;
+                let Some(row) = sqlx::query(
+                    "SELECT role, disabled_at_us, removed_at_us, totp_secret FROM operators WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                else {
+                    return Ok(OperatorChanged::NotFound);
+                };
+                let role: String = row.try_get("role")?;
+                let disabled = row.try_get::<Option<i64>, _>("disabled_at_us")?.is_some();
+                if row.try_get::<Option<i64>, _>("removed_at_us")?.is_some() {
+                    return Ok(OperatorChanged::Removed);
+                }
+                let secret_empty = row.try_get::<String, _>("totp_secret")?.is_empty();
+                let unchanged = match change {
+                    OperatorChange::Disable => disabled,
+                    OperatorChange::Enable => !disabled,
+                    OperatorChange::ResetTotp => secret_empty,
+                    OperatorChange::Remove => false,
+                };
+                if unchanged {
+                    return Ok(OperatorChanged::Unchanged);
+                }
+                let takes_a_dpo = matches!(change, OperatorChange::Disable | OperatorChange::Remove)
+                    && role == "dpo"
+                    && !disabled;
+                if takes_a_dpo {
+                    let others: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM operators WHERE role = 'dpo' AND id <> $1 \
+                         AND disabled_at_us IS NULL AND removed_at_us IS NULL",
+                    )
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    if others == 0 {
+                        return Ok(OperatorChanged::LastDpo);
+                    }
+                }
+                let update = match change {
+                    OperatorChange::Disable => "UPDATE operators SET disabled_at_us = $2 WHERE id = $1",
+                    OperatorChange::Enable => "UPDATE operators SET disabled_at_us = NULL WHERE id = $1",
+                    // The name stays (the audit trail names the operator by it); what could
+                    // sign anyone in goes.
+                    OperatorChange::Remove => {
+                        "UPDATE operators SET removed_at_us = $2, \
+                         disabled_at_us = COALESCE(disabled_at_us, $2), \
+                         password_hash = '', totp_secret = '' WHERE id = $1"
+                    }
+                    OperatorChange::ResetTotp => "UPDATE operators SET totp_secret = '' WHERE id = $1",
+                };
+                let q = sqlx::query(update).bind(id);
+                let q = match change {
+                    OperatorChange::Disable | OperatorChange::Remove => q.bind(micros(now)),
+                    OperatorChange::Enable | OperatorChange::ResetTotp => q,
+                };
+                q.execute(&mut *tx).await?;
+                if change != OperatorChange::Enable {
+                    sqlx::query("DELETE FROM web_sessions WHERE kind = 'operator' AND principal = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let body = serde_json::json!({ "role": role }).to_string();
+                audit!(tx, micros(now), actor, change.audit_kind(), id, None::<&str>, body);
+                tx.commit().await?;
+                Ok(OperatorChanged::Done)
+            }
+
+            async fn enrol_totp(&self, id: &str, secret: &str, now: jiff::Timestamp) -> Result<(), StoreError> {
+                let sealed = crate::vault::seal_opt(
+                    self.vault.as_deref(),
+                    crate::vault::OwnerKind::Operator,
+                    id,
+                    TOTP_FIELD,
+                    Some(secret),
+                )
+                .await?
+                .unwrap_or_default();
+                let mut tx = self.begin_sealed().await?;
+                let n = sqlx::query(
+                    // The replay guard starts afresh: it guarded the old key's codes.
+                    "UPDATE operators SET totp_secret = $2, totp_last_step = 0 \
+                     WHERE id = $1 AND totp_secret = '' AND removed_at_us IS NULL",
+                )
+                .bind(id)
+                .bind(&sealed)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if n != 1 {
+                    return Err(StoreError::Conflict);
+                }
+                let actor = format!("operator:{id}");
+                audit!(tx, micros(now), actor.as_str(), "operator_totp_enrolled", id, None::<&str>, "{}");
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn operator_names(&self) -> Result<Vec<(String, String)>, StoreError> {
+                sqlx::query("SELECT id, name FROM operators ORDER BY name")
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(|r| Ok((r.try_get("id")?, r.try_get("name")?)))
+                    .collect()
             }
 
             async fn advance_totp_step(&self, id: &str, step: i64) -> Result<(), StoreError> {
@@ -549,6 +744,26 @@ impl WebStore for AnyStore {
     }
     async fn operators(&self) -> Result<Vec<OperatorRecord>, StoreError> {
         dispatch!(self, s => s.operators().await)
+    }
+    async fn change_operator(
+        &self,
+        id: &str,
+        change: OperatorChange,
+        actor: &str,
+        now: jiff::Timestamp,
+    ) -> Result<OperatorChanged, StoreError> {
+        dispatch!(self, s => s.change_operator(id, change, actor, now).await)
+    }
+    async fn enrol_totp(
+        &self,
+        id: &str,
+        secret: &str,
+        now: jiff::Timestamp,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.enrol_totp(id, secret, now).await)
+    }
+    async fn operator_names(&self) -> Result<Vec<(String, String)>, StoreError> {
+        dispatch!(self, s => s.operator_names().await)
     }
     async fn advance_totp_step(&self, id: &str, step: i64) -> Result<(), StoreError> {
         dispatch!(self, s => s.advance_totp_step(id, step).await)

@@ -222,6 +222,7 @@ fn operator(id: &str, name: &str, secret: &str) -> OperatorRecord {
         totp_last_step: 0,
         created_at: jiff::Timestamp::now(),
         disabled_at: None,
+        removed_at: None,
     }
 }
 

@@ -1,6 +1,9 @@
 //! The web store checks every store must pass: operators, sessions, sign-in codes.
 
-use tutela_store::{OperatorRecord, SessionRecord, SigninRecord, StoreError, WebStore};
+use tutela_store::{
+    OperatorChange, OperatorChanged, OperatorRecord, SessionRecord, SigninRecord, StoreError,
+    WebStore,
+};
 
 fn at(s: &str) -> jiff::Timestamp {
     s.parse().expect("timestamp")
@@ -8,6 +11,7 @@ fn at(s: &str) -> jiff::Timestamp {
 
 pub async fn run_all<S: WebStore>(store: &S) {
     operators_are_unique_by_name_and_refuse_a_replayed_step(store).await;
+    operators_are_offboarded_and_the_last_dpo_stays(store).await;
     sessions_end_at_their_expiry(store).await;
     signin_codes_round_trip(store).await;
 }
@@ -22,6 +26,7 @@ async fn operators_are_unique_by_name_and_refuse_a_replayed_step<S: WebStore>(st
         totp_last_step: 0,
         created_at: at("2026-05-01T00:00:00Z"),
         disabled_at: None,
+        removed_at: None,
     };
     store.insert_operator(&op).await.expect("insert");
     let twin = OperatorRecord {
@@ -44,6 +49,132 @@ async fn operators_are_unique_by_name_and_refuse_a_replayed_step<S: WebStore>(st
         Err(StoreError::Conflict)
     ));
     assert_eq!(store.operators().await.expect("list").len(), 1);
+}
+
+/// Issue 32: disable, enable, reset the second factor, remove; sessions end; the last DPO
+/// stays; a removed operator keeps their name.
+async fn operators_are_offboarded_and_the_last_dpo_stays<S: WebStore>(store: &S) {
+    let t = at("2026-05-02T09:00:00Z");
+    let dpo = |id: &str, name: &str| OperatorRecord {
+        id: id.into(),
+        name: name.into(),
+        role: "dpo".into(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        totp_secret: "JBSWY3DPEHPK3PXP".into(),
+        totp_last_step: 0,
+        created_at: t,
+        disabled_at: None,
+        removed_at: None,
+    };
+    store
+        .insert_operator(&dpo("op-d1", "dora"))
+        .await
+        .expect("insert");
+    store
+        .insert_operator(&dpo("op-d2", "dieter"))
+        .await
+        .expect("insert");
+    let session = SessionRecord {
+        id_hash: "op-session".into(),
+        kind: "operator".into(),
+        principal: "op-d2".into(),
+        csrf: "c".into(),
+        created_at: t,
+        expires_at: at("2026-05-02T17:00:00Z"),
+    };
+    store.insert_session(&session).await.expect("session");
+    let change = |id: &'static str, c| store.change_operator(id, c, "cli", t);
+    assert_eq!(
+        change("op-d2", OperatorChange::Disable)
+            .await
+            .expect("disable"),
+        OperatorChanged::Done
+    );
+    assert_eq!(
+        store.session("op-session", t).await.expect("read"),
+        None,
+        "ended"
+    );
+    assert_eq!(
+        change("op-d2", OperatorChange::Disable)
+            .await
+            .expect("again"),
+        OperatorChanged::Unchanged
+    );
+    // dora is now the last active DPO.
+    assert_eq!(
+        change("op-d1", OperatorChange::Disable)
+            .await
+            .expect("refused"),
+        OperatorChanged::LastDpo
+    );
+    assert_eq!(
+        change("op-d1", OperatorChange::Remove)
+            .await
+            .expect("refused"),
+        OperatorChanged::LastDpo
+    );
+    assert_eq!(
+        change("op-d2", OperatorChange::Enable)
+            .await
+            .expect("enable"),
+        OperatorChanged::Done
+    );
+    let read = store.operator("op-d2").await.expect("read").expect("row");
+    assert_eq!(read.disabled_at, None);
+    assert_eq!(
+        change("op-d2", OperatorChange::ResetTotp)
+            .await
+            .expect("reset"),
+        OperatorChanged::Done
+    );
+    let read = store.operator("op-d2").await.expect("read").expect("row");
+    assert_eq!(read.totp_secret, "");
+    store
+        .enrol_totp("op-d2", "GEZDGNBVGY3TQOJQ", t)
+        .await
+        .expect("enrol");
+    assert!(matches!(
+        store.enrol_totp("op-d2", "GEZDGNBVGY3TQOJQ", t).await,
+        Err(StoreError::Conflict)
+    ));
+    let read = store.operator("op-d2").await.expect("read").expect("row");
+    assert_eq!(read.totp_secret, "GEZDGNBVGY3TQOJQ");
+    assert_eq!(
+        change("op-d1", OperatorChange::Remove)
+            .await
+            .expect("remove"),
+        OperatorChanged::Done
+    );
+    let gone = store
+        .operator("op-d1")
+        .await
+        .expect("read")
+        .expect("tombstone");
+    assert_eq!(gone.name, "dora");
+    assert!(gone.removed_at.is_some() && gone.disabled_at.is_some());
+    assert!(gone.password_hash.is_empty() && gone.totp_secret.is_empty());
+    assert_eq!(
+        change("op-d1", OperatorChange::Enable)
+            .await
+            .expect("tombstone"),
+        OperatorChanged::Removed
+    );
+    assert_eq!(
+        change("op-none", OperatorChange::Disable)
+            .await
+            .expect("none"),
+        OperatorChanged::NotFound
+    );
+    assert!(
+        matches!(
+            store.insert_operator(&dpo("op-d3", "dora")).await,
+            Err(StoreError::Conflict)
+        ),
+        "a removed operator's name is not taken again"
+    );
+    let names = store.operator_names().await.expect("names");
+    assert!(names.contains(&("op-d1".to_owned(), "dora".to_owned())));
 }
 
 async fn sessions_end_at_their_expiry<S: WebStore>(store: &S) {

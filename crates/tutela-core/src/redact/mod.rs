@@ -3,11 +3,12 @@
 //! alone cannot: IBAN check digits, Luhn digits of cards, IMEIs and ICCIDs, known issuer and
 //! country prefixes, and context words for dates of birth; so dates and order numbers are not
 //! taken for phone numbers, and IMEIs not for cards. Names come from what tutela knows of the
-//! person and from context words (`names.rs`); German postal addresses from street, number,
-//! postcode and town (`places.rs`).
+//! person and from context words (`names.rs`), and then wherever they recur (`repeat.rs`);
+//! German postal addresses from street, number, postcode and town (`places.rs`).
 
 mod names;
 mod places;
+mod repeat;
 
 use regex::Regex;
 
@@ -222,6 +223,12 @@ impl Recognisers {
                 continue;
             }
             kept.push(f);
+        }
+        // A name found once is personal wherever it recurs, with or without a context word.
+        let again = repeat::repeated_names(text, &kept);
+        if !again.is_empty() {
+            kept.extend(again);
+            kept.sort_by_key(|f| f.start);
         }
         kept
     }
@@ -441,6 +448,39 @@ mod tests {
         let t = "Petra Wagner schrieb; Wagner bittet um Rückruf.";
         let names: Vec<&str> = known.find(t).iter().map(|f| &t[f.start..f.end]).collect();
         assert_eq!(names, ["Petra Wagner", "Wagner"]);
+    }
+
+    #[test]
+    fn a_name_found_once_is_redacted_where_it_recurs() {
+        let r = Recognisers::new(None).unwrap_or_else(|e| unreachable!("{e}"));
+        let de = "Guten Tag, mein Name ist Anna Schmidt. Mein Router ist defekt.\n\
+                  Mit freundlichen Grüßen\nAnna Schmidt";
+        assert_eq!(
+            redact(de, &r.find(de), Operator::Replace),
+            "Guten Tag, mein Name ist <PERSON>. Mein Router ist defekt.\n\
+             Mit freundlichen Grüßen\n<PERSON>"
+        );
+        let en = "Hello, my name is John. The SIM does not work. Regards, John";
+        assert_eq!(
+            redact(en, &r.find(en), Operator::Replace),
+            "Hello, my name is <PERSON>. The SIM does not work. Regards, <PERSON>"
+        );
+        // Earlier mentions too, and the family name alone.
+        let before = "Schmidt hat angerufen. Später: Kundin Anna Schmidt bestätigt.";
+        assert_eq!(
+            redact(before, &r.find(before), Operator::Replace),
+            "<PERSON> hat angerufen. Später: Kundin <PERSON> bestätigt."
+        );
+    }
+
+    #[test]
+    fn recurring_names_do_not_redact_other_words() {
+        let r = Recognisers::new(None).unwrap_or_else(|e| unreachable!("{e}"));
+        // Inside words, other case, joined by a hyphen, or a short word: left alone.
+        let text = "Kunde Anna Weber: Annahme bestätigt, anna@ nicht, Marie-Anna anders, \
+                    WEBER-Test, Weberei. Herr Ed Li rief an, Ed ist Ed.";
+        let got: Vec<&str> = r.find(text).iter().map(|f| &text[f.start..f.end]).collect();
+        assert_eq!(got, ["Anna Weber", "Ed Li"]);
     }
 
     #[test]

@@ -1138,6 +1138,7 @@ impl Worker {
                 disclosures: &disclosures,
                 now,
                 lang,
+                time_zone: &self.requests.settings.deadlines.time_zone,
             });
             let json =
                 serde_json::to_vec_pretty(&doc).map_err(|e| StepError::Transient(e.to_string()))?;

@@ -3,9 +3,12 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};
+use serde::Deserialize;
 use tutela_core::audience::{self, Verdict};
+use tutela_core::render::Lang;
 
 use crate::AppState;
 use crate::dto::{AudiencePost, AudienceResponse, Campaign, Excluded, ObjectionNotice};
@@ -80,14 +83,40 @@ fn from_csv(headers: &HeaderMap, body: &[u8]) -> Result<AudiencePost, Problem> {
     })
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AudienceQuery {
+    lang: Option<String>,
+}
+
+/// The language of the objection notice: German unless `?lang=en`, as the notice is German.
+fn notice_lang(q: Result<Query<AudienceQuery>, QueryRejection>) -> Result<Lang, Problem> {
+    let Query(q) = q.map_err(|e| {
+        Problem::new(Code::InvalidField, e.body_text())
+            .field("lang")
+            .fix("use ?lang=de or ?lang=en")
+    })?;
+    match q.lang.as_deref() {
+        None => Ok(Lang::De),
+        Some(l) => Lang::parse(l).ok_or_else(|| {
+            Problem::new(Code::InvalidField, format!("unknown language `{l}`"))
+                .field("lang")
+                .fix("use `de` or `en`")
+        }),
+    }
+}
+
 #[utoipa::path(post, path = "/v1/audiences", request_body = AudiencePost,
+    params(("lang" = Option<String>, Query, description = "language of the objection notice: `de` (default) or `en`")),
     responses((status = 200, body = AudienceResponse), (status = 422, body = crate::problem::ProblemBody)),
     security(("bearer" = [])))]
 pub async fn create(
     State(state): State<AppState>,
+    q: Result<Query<AudienceQuery>, QueryRejection>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<AudienceResponse>, Problem> {
+    let lang = notice_lang(q)?;
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -186,12 +215,10 @@ pub async fn create(
         counts,
         objection_notice: ObjectionNotice {
             required: audience::needs_objection_notice(&verdicts),
-            de: format!(
-                "Sie können der Verwendung Ihrer Daten für Werbung jederzeit widersprechen, ohne dass hierfür andere als die Übermittlungskosten nach den Basistarifen entstehen: {link}"
-            ),
-            en: format!(
-                "You can object to the use of your data for advertising at any time, at no cost other than the transmission costs at the basic rates: {link}"
-            ),
+            lang: lang.as_str(),
+            text: audience::objection_notice(lang, &link),
+            de: audience::objection_notice(Lang::De, &link),
+            en: audience::objection_notice(Lang::En, &link),
             link,
         },
         policy_version: policy.policy_version().to_owned(),

@@ -279,40 +279,20 @@ pub(crate) fn body_of(html: &str) -> &str {
     html
 }
 
-/// A date as the person reads it: `31.12.2026` in German, `2026-12-31` in English, in the
-/// operator's time zone.
-pub(crate) fn date(
-    at: jiff::Timestamp,
-    tz: &jiff::tz::TimeZone,
-    lang: tutela_core::render::Lang,
-) -> String {
-    let z = at.to_zoned(tz.clone());
-    match lang {
-        tutela_core::render::Lang::De => z.strftime("%d.%m.%Y").to_string(),
-        tutela_core::render::Lang::En => z.strftime("%Y-%m-%d").to_string(),
-    }
+/// A date as the person reads it, in the operator's time zone (see
+/// [`tutela_core::words::date`]).
+pub(crate) fn date(at: jiff::Timestamp, tz: &jiff::tz::TimeZone, lang: Lang) -> String {
+    tutela_core::words::date(at, tz, lang)
 }
 
-/// A calendar date (`YYYY-MM-DD`) as [`date`] writes dates: `31.12.2034` in German,
-/// `2034-12-31` in English; anything else as it is.
-pub(crate) fn civil_date(day: &str, lang: tutela_core::render::Lang) -> String {
-    match (day.parse::<jiff::civil::Date>(), lang) {
-        (Ok(d), tutela_core::render::Lang::De) => d.strftime("%d.%m.%Y").to_string(),
-        (Ok(d), tutela_core::render::Lang::En) => d.strftime("%Y-%m-%d").to_string(),
-        (Err(_), _) => day.to_owned(),
-    }
+/// A calendar date (`YYYY-MM-DD`) as [`date`] writes dates; anything else as it is.
+pub(crate) fn civil_date(day: &str, lang: Lang) -> String {
+    tutela_core::words::civil_date(day, lang)
 }
 
-pub(crate) fn date_time(
-    at: jiff::Timestamp,
-    tz: &jiff::tz::TimeZone,
-    lang: tutela_core::render::Lang,
-) -> String {
-    let z = at.to_zoned(tz.clone());
-    match lang {
-        tutela_core::render::Lang::De => z.strftime("%d.%m.%Y %H:%M").to_string(),
-        tutela_core::render::Lang::En => z.strftime("%Y-%m-%d %H:%M").to_string(),
-    }
+/// An instant to the minute, in the operator's time zone.
+pub(crate) fn date_time(at: jiff::Timestamp, tz: &jiff::tz::TimeZone, lang: Lang) -> String {
+    tutela_core::words::date_time(at, tz, lang)
 }
 
 #[cfg(test)]

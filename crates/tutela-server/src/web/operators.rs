@@ -3,7 +3,10 @@
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use jiff::Timestamp;
-use tutela_store::{AnyStore, OperatorRecord, StoreError, WebStore};
+use tutela_core::render::Lang;
+use tutela_store::{
+    AnyStore, OperatorChange, OperatorChanged, OperatorRecord, StoreError, WebStore,
+};
 
 use super::totp;
 
@@ -46,6 +49,16 @@ impl Role {
         }
     }
 
+    /// The role in the reader's words.
+    pub fn label(self, lang: Lang) -> &'static str {
+        let t = super::i18n::texts(lang);
+        match self {
+            Role::Dpo => t.role_dpo,
+            Role::Agent => t.role_agent,
+            Role::Auditor => t.role_auditor,
+        }
+    }
+
     pub fn may(self, p: Permission) -> bool {
         match self {
             Role::Dpo => true,
@@ -69,6 +82,10 @@ pub enum OperatorError {
     NoRandomness,
     #[error("password hashing failed")]
     Hashing,
+    /// Name and password are right, and the second factor was reset: the operator enrols a
+    /// new one ([`enrol`]) before anything else.
+    #[error("the second factor must be set up again")]
+    MustEnrol { id: String, name: String },
     #[error("storage failed: {0}")]
     Storage(StoreError),
 }
@@ -123,6 +140,7 @@ pub async fn create(
         totp_last_step: 0,
         created_at: now,
         disabled_at: None,
+        removed_at: None,
     };
     store
         .insert_operator(&operator)
@@ -131,9 +149,7 @@ pub async fn create(
             StoreError::Conflict => OperatorError::Taken,
             other => OperatorError::Storage(other),
         })?;
-    let otpauth_uri = format!(
-        "otpauth://totp/tutela:{name}?secret={totp_secret}&issuer=tutela&digits=6&period=30"
-    );
+    let otpauth_uri = otpauth_uri(name, &totp_secret);
     Ok(Created {
         operator,
         totp_secret,
@@ -163,13 +179,20 @@ pub async fn authenticate(
         .verify_password(password.as_bytes(), op.password_hash.as_str())
         .is_ok();
     let role = Role::parse(&op.role);
+    let usable = op.disabled_at.is_none() && op.removed_at.is_none();
+    if password_ok && role.is_some() && usable && op.totp_secret.is_empty() {
+        return Err(OperatorError::MustEnrol {
+            id: op.id,
+            name: op.name,
+        });
+    }
     // A secret that does not decode (or is empty) accepts no code: an empty HMAC key would give
     // codes anyone can compute.
     let step = totp::base32_decode(&op.totp_secret)
         .filter(|key| !key.is_empty())
         .and_then(|key| totp::verify(&key, code, now.as_second()));
-    match (password_ok, role, step, op.disabled_at) {
-        (true, Some(role), Some(step), None) => {
+    match (password_ok, role, step, usable) {
+        (true, Some(role), Some(step), true) => {
             store
                 .advance_totp_step(&op.id, step)
                 .await
@@ -180,6 +203,87 @@ pub async fn authenticate(
             Ok((op, role))
         }
         _ => Err(OperatorError::Denied),
+    }
+}
+
+/// A new second factor for an operator whose secret was reset: stored at once (the operator
+/// proved their password), shown once, and used at the sign-in that follows.
+pub async fn enrol(
+    store: &AnyStore,
+    id: &str,
+    name: &str,
+    now: Timestamp,
+) -> Result<(String, String), OperatorError> {
+    let mut secret = [0u8; 20];
+    getrandom::fill(&mut secret).map_err(|_| OperatorError::NoRandomness)?;
+    let totp_secret = totp::base32(&secret);
+    store
+        .enrol_totp(id, &totp_secret, now)
+        .await
+        .map_err(|e| match e {
+            // Enrolled meanwhile (another tab): sign in with that app entry.
+            StoreError::Conflict => OperatorError::Denied,
+            other => OperatorError::Storage(other),
+        })?;
+    let uri = otpauth_uri(name, &totp_secret);
+    Ok((totp_secret, uri))
+}
+
+fn otpauth_uri(name: &str, secret: &str) -> String {
+    format!("otpauth://totp/tutela:{name}?secret={secret}&issuer=tutela&digits=6&period=30")
+}
+
+/// What an offboarding step came to, in words for the person who asked for it.
+pub fn change_outcome(
+    outcome: OperatorChanged,
+    change: OperatorChange,
+    name: &str,
+    lang: Lang,
+) -> String {
+    let t = super::i18n::texts(lang);
+    let text = match (outcome, change) {
+        (OperatorChanged::Done, OperatorChange::Disable) => t.op_done_disable,
+        (OperatorChanged::Done, OperatorChange::Enable) => t.op_done_enable,
+        (OperatorChanged::Done, OperatorChange::Remove) => t.op_done_remove,
+        (OperatorChanged::Done, OperatorChange::ResetTotp) => t.op_done_reset_totp,
+        (OperatorChanged::Unchanged, _) => t.op_unchanged,
+        (OperatorChanged::NotFound, _) => t.op_not_found,
+        (OperatorChanged::Removed, _) => t.op_already_removed,
+        (OperatorChanged::LastDpo, _) => t.op_last_dpo,
+    };
+    text.replace("{name}", name)
+}
+
+/// Names the actors of the audit trail and the request events for a person to read: an
+/// operator by their name (a removed operator's name is kept, see [`OperatorRecord`]),
+/// tutela's own steps as tutela, and an operator id no longer on file as a removed user.
+pub struct ActorNames {
+    names: std::collections::HashMap<String, String>,
+}
+
+impl ActorNames {
+    pub async fn load(store: &AnyStore) -> Result<ActorNames, StoreError> {
+        Ok(ActorNames {
+            names: store.operator_names().await?.into_iter().collect(),
+        })
+    }
+
+    /// `actor` as stored: `operator:op_…`, a bare operator id, `worker`, `policy`, `api`,
+    /// `system`, `serve`, `cli` or `cli:` with what the command was told.
+    pub fn name(&self, actor: &str, lang: Lang) -> String {
+        let t = super::i18n::texts(lang);
+        let id = actor.strip_prefix("operator:").unwrap_or(actor);
+        if let Some(name) = self.names.get(id) {
+            return name.clone();
+        }
+        match actor {
+            "worker" | "policy" | "api" | "system" | "serve" => t.actor_automatic.to_owned(),
+            _ if actor == "cli" || actor.starts_with("cli:") => t.actor_cli.to_owned(),
+            _ if actor.starts_with("operator:") || actor.starts_with("op_") => {
+                t.actor_removed.to_owned()
+            }
+            other => other.to_owned(),
+        }
     }
 }
 
@@ -198,6 +302,23 @@ mod tests {
         assert!(Role::Auditor.may(Permission::Read));
         assert!(!Role::Auditor.may(Permission::HandleRequests));
         assert_eq!(Role::parse("root"), None);
+    }
+
+    #[test]
+    fn actors_are_named_in_words() {
+        let names = ActorNames {
+            names: [("op_fe5c".to_owned(), "erika".to_owned())].into(),
+        };
+        assert_eq!(names.name("operator:op_fe5c", Lang::De), "erika");
+        assert_eq!(names.name("op_fe5c", Lang::En), "erika");
+        assert_eq!(
+            names.name("operator:op_gone", Lang::De),
+            "ein gelöschter Benutzer"
+        );
+        assert_eq!(names.name("operator:op_gone", Lang::En), "a removed user");
+        assert_eq!(names.name("worker", Lang::De), "tutela (automatisch)");
+        assert_eq!(names.name("policy", Lang::En), "tutela (automatic)");
+        assert_eq!(names.name("cli:dpo", Lang::En), "tutela (command line)");
     }
 
     #[test]

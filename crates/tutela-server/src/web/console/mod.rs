@@ -20,6 +20,7 @@ use super::{Chrome, PageLang, WebForm};
 use crate::AppState;
 use crate::routes::now;
 
+mod accounts;
 mod people;
 mod plan;
 mod policy;
@@ -28,8 +29,9 @@ mod retention;
 mod reviews;
 mod summaries;
 
+use accounts::operators_page;
 use people::{subject_page, subject_search};
-use policy::{cancel_version, operators_page, policy_page, schedule_version, versions_page};
+use policy::{cancel_version, policy_page, schedule_version, versions_page};
 use requests::{approve, classify, extend, queue, refuse, request_page, retry, verify};
 use summaries::{review_summary, summaries_page};
 
@@ -69,9 +71,34 @@ pub const ROUTES: &[(&str, &str, Permission)] = &[
     ),
     ("GET", "/console/subject", Permission::Read),
     ("POST", "/console/subject", Permission::Read),
+    (
+        "POST",
+        "/console/subject/report",
+        Permission::HandleRequests,
+    ),
     ("GET", "/console/policy", Permission::Read),
     ("GET", "/console/record", Permission::Read),
     ("GET", "/console/operators", Permission::Administer),
+    (
+        "POST",
+        "/console/operators/{id}/disable",
+        Permission::Administer,
+    ),
+    (
+        "POST",
+        "/console/operators/{id}/enable",
+        Permission::Administer,
+    ),
+    (
+        "POST",
+        "/console/operators/{id}/reset-totp",
+        Permission::Administer,
+    ),
+    (
+        "POST",
+        "/console/operators/{id}/remove",
+        Permission::Administer,
+    ),
     ("GET", "/console/summaries", Permission::HandleRequests),
     (
         "POST",
@@ -111,9 +138,17 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/requests/{id}/retry", post(retry))
         .route("/console/requests/{id}/approve", post(approve))
         .route("/console/subject", get(subject_search).post(subject_page))
+        .route("/console/subject/report", post(people::subject_report))
         .route("/console/policy", get(policy_page))
         .route("/console/record", get(crate::routes::meta::record))
         .route("/console/operators", get(operators_page))
+        .route("/console/operators/{id}/disable", post(accounts::disable))
+        .route("/console/operators/{id}/enable", post(accounts::enable))
+        .route(
+            "/console/operators/{id}/reset-totp",
+            post(accounts::reset_totp),
+        )
+        .route("/console/operators/{id}/remove", post(accounts::remove))
         .route("/console/summaries", get(summaries_page))
         .route("/console/reviews", get(reviews::reviews_page))
         .route("/console/retention", get(retention::retention_page))
@@ -214,7 +249,12 @@ async fn guard(State(state): State<AppState>, mut req: Request, next: Next) -> R
                 "/console",
             );
         };
-        let presented = form_field(&bytes, "csrf").unwrap_or_default();
+        let presented = if is_multipart(&parts.headers) {
+            multipart_field(&parts.headers, &bytes, "csrf").await
+        } else {
+            form_field(&bytes, "csrf")
+        }
+        .unwrap_or_default();
         if !session::form_ok(&parts.headers, &operator.session.csrf, &presented) {
             return message(
                 &state,
@@ -239,6 +279,37 @@ fn form_field(body: &[u8], name: &str) -> Option<String> {
     })
 }
 
+fn is_multipart(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"))
+}
+
+/// One text field of a `multipart/form-data` body (an uploaded file's form), read from a copy
+/// of the buffered body; the handler reads the body again.
+async fn multipart_field(
+    headers: &HeaderMap,
+    body: &axum::body::Bytes,
+    name: &str,
+) -> Option<String> {
+    use axum::extract::FromRequest;
+    let content_type = headers.get(header::CONTENT_TYPE)?.clone();
+    let req = Request::builder()
+        .header(header::CONTENT_TYPE, content_type)
+        .body(axum::body::Body::from(body.clone()))
+        .ok()?;
+    let mut fields = axum::extract::Multipart::from_request(req, &())
+        .await
+        .ok()?;
+    while let Some(field) = fields.next_field().await.ok()? {
+        if field.name() == Some(name) {
+            return field.text().await.ok();
+        }
+    }
+    None
+}
+
 fn decode_component(raw: &[u8]) -> Option<String> {
     let mut out = Vec::with_capacity(raw.len());
     let mut i = 0;
@@ -260,7 +331,7 @@ fn decode_component(raw: &[u8]) -> Option<String> {
 pub(super) fn chrome(state: &AppState, lang: Lang, title: &str, op: &Operator) -> Chrome {
     let mut c = Chrome::new(state, lang, title, true).signed_in(Some(op.session.csrf.clone()));
     c.admin = op.role.may(Permission::Administer);
-    c.who = format!("{} ({})", op.name, op.role.as_str());
+    c.who = format!("{} ({})", op.name, op.role.label(lang));
     c
 }
 
@@ -281,12 +352,31 @@ mod tests {
 struct Login {
     c: Chrome,
     form_token: String,
+    /// The operator's name, filled in again after enrolment.
+    name: String,
+    /// A second factor just set up: its secret and `otpauth://` link, shown once.
+    enrol: Option<(String, String)>,
 }
 
 fn login_page(state: &AppState, lang: Lang, error: Option<&str>) -> Response {
+    login_view(state, lang, error, String::new(), None)
+}
+
+fn login_view(
+    state: &AppState,
+    lang: Lang,
+    error: Option<&str>,
+    name: String,
+    enrol: Option<(String, String)>,
+) -> Response {
     let token = crate::random_hex(16).unwrap_or_default();
     let t = super::i18n::texts(lang);
-    let mut c = Chrome::new(state, lang, t.sign_in, true);
+    let title = if enrol.is_some() {
+        t.enrol_title
+    } else {
+        t.sign_in
+    };
+    let mut c = Chrome::new(state, lang, title, true);
     c.error = error.map(str::to_owned);
     let status = if error.is_some() {
         StatusCode::UNAUTHORIZED
@@ -298,6 +388,8 @@ fn login_page(state: &AppState, lang: Lang, error: Option<&str>) -> Response {
         &Login {
             c,
             form_token: token.clone(),
+            name,
+            enrol,
         },
     );
     res.headers_mut().append(
@@ -312,6 +404,8 @@ struct LoginForm {
     csrf: String,
     name: String,
     password: String,
+    /// Empty when the second factor was reset and is set up at this sign-in.
+    #[serde(default)]
     totp: String,
 }
 
@@ -365,6 +459,20 @@ async fn login(
                 session::set_cookie(OPERATOR_COOKIE, &token, "/console", validity.as_secs()),
             );
             res
+        }
+        // The second factor was reset: a new one is set up now, and the operator signs in with
+        // its first code.
+        Err(operators::OperatorError::MustEnrol { id, name }) => {
+            match operators::enrol(&state.engine.store, &id, &name, at).await {
+                Ok(secret) => {
+                    tracing::info!(operator = %id, "operator enrolled a new second factor");
+                    login_view(&state, lang, None, name, Some(secret))
+                }
+                Err(operators::OperatorError::Storage(_)) => {
+                    crate::web::center::unavailable_at(&state, lang, "/console")
+                }
+                Err(_) => login_page(&state, lang, Some(t.login_failed)),
+            }
         }
         Err(operators::OperatorError::Storage(_)) => {
             crate::web::center::unavailable_at(&state, lang, "/console")

@@ -3,8 +3,8 @@
 use askama::Template;
 use axum::Extension;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::{Operator, chrome};
@@ -13,7 +13,7 @@ use crate::routes::now;
 use crate::web::center::message;
 use crate::web::{Chrome, PageLang, WebForm, date_time, page};
 use tutela_core::state::{ERASED, RESTRICTED};
-use tutela_store::DisclosureStore;
+use tutela_store::{DisclosureStore, RequestStore};
 
 use crate::web::center::{PersonFacts, person_facts};
 
@@ -38,6 +38,16 @@ pub(super) struct SubjectPage {
     /// The person's own Art. 49 grounds, e.g. `IN: necessary for the contract` (N31).
     art49: String,
     disclosures: Vec<DisclosureRow>,
+    /// The person has a finished access request whose report can be downloaded.
+    has_report: bool,
+    report_download: &'static str,
+}
+
+fn report_download(lang: tutela_core::render::Lang) -> &'static str {
+    match lang {
+        tutela_core::render::Lang::De => "Bericht herunterladen (Auskunft nach Art. 15 DSGVO)",
+        tutela_core::render::Lang::En => "Download report (access under Art. 15 GDPR)",
+    }
 }
 
 pub(super) async fn subject_search(
@@ -55,6 +65,8 @@ pub(super) async fn subject_search(
         erased: false,
         art49: String::new(),
         disclosures: vec![],
+        has_report: false,
+        report_download: report_download(lang),
     })
 }
 
@@ -89,6 +101,7 @@ pub(super) async fn subject_page(
     ) else {
         return crate::web::center::unavailable_at(&state, lang, "/console");
     };
+    let has_report = latest_report(&state, &subject).await.is_some();
     let st = state.engine.subject_state(&subject);
     let tz = &state.requests.settings.deadlines.time_zone;
     let at = now();
@@ -110,8 +123,81 @@ pub(super) async fn subject_page(
                 reference: d.reference.unwrap_or_default(),
             })
             .collect(),
+        has_report,
+        report_download: report_download(lang),
         subject,
     })
+}
+
+/// The id of the person's newest finished access request, whose report the person received.
+async fn latest_report(state: &AppState, subject: &str) -> Option<String> {
+    let requests = state.engine.store.requests_of(subject, 100).await.ok()?;
+    requests
+        .into_iter()
+        .find(|r| {
+            r.request_type == "access"
+                && matches!(r.status.as_str(), "completed" | "partially_refused")
+        })
+        .map(|r| r.id)
+}
+
+/// The person's Art. 15 report as they received it (the newest finished access request's
+/// HTML), for an agent who answers a letter or a call. Reached by a form, so the customer
+/// number stays out of URLs; each download is logged with the operator and the request.
+pub(super) async fn subject_report(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    Extension(op): Extension<Operator>,
+    WebForm(f): WebForm<SubjectForm>,
+) -> Response {
+    let t = crate::web::i18n::texts(lang);
+    let subject = f.subject.trim();
+    if crate::routes::subject_id(subject).is_err() {
+        return message(
+            &state,
+            lang,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            t.bad_input,
+            "/console/subject",
+        );
+    }
+    let none = match lang {
+        tutela_core::render::Lang::De => {
+            "Für diese Person liegt keine abgeschlossene Auskunft vor. Legen Sie einen Auskunftsantrag an; sobald er erledigt ist, können Sie den Bericht hier herunterladen."
+        }
+        tutela_core::render::Lang::En => {
+            "There is no finished access request for this person. File an access request; once it is done, you can download the report here."
+        }
+    };
+    let Some(id) = latest_report(&state, subject).await else {
+        return message(
+            &state,
+            lang,
+            StatusCode::NOT_FOUND,
+            none,
+            "/console/subject",
+        );
+    };
+    let Ok(bytes) = state.requests.result(&id, "html").await else {
+        return message(
+            &state,
+            lang,
+            StatusCode::NOT_FOUND,
+            none,
+            "/console/subject",
+        );
+    };
+    tracing::info!(operator = %op.id, request = %id, "access report downloaded in the console");
+    let mut res = bytes.into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{id}.html\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    res
 }
 
 fn art49_grounds(

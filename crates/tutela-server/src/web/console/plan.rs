@@ -241,7 +241,7 @@ mod tests {
         let en = plan_views(&plans, Lang::En);
         assert_eq!(
             en[0].tables[0].action,
-            "keep restricted until 2034-12-31 (hgb_257; legal retention duty)"
+            "keep restricted until 31 December 2034 (hgb_257; legal retention duty)"
         );
         assert_eq!(en[0].tables[1].fields[0].label, "Person's name");
         assert_eq!(en[0].tables[2].fields[0].effect, "replaced by a hash");
@@ -250,7 +250,7 @@ mod tests {
     #[test]
     fn calendar_dates_are_written_as_the_pages_write_dates() {
         assert_eq!(civil_date("2034-12-31", Lang::De), "31.12.2034");
-        assert_eq!(civil_date("2034-12-31", Lang::En), "2034-12-31");
+        assert_eq!(civil_date("2034-12-31", Lang::En), "31 December 2034");
         assert_eq!(civil_date("someday", Lang::De), "someday");
     }
 }

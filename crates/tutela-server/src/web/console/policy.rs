@@ -1,20 +1,23 @@
-//! The policy, its versions and activations, and the operator accounts.
+//! The policy, its versions and activations. A new version comes as an uploaded file (or its
+//! text pasted); its errors are shown with file, line and column in the reader's language.
 
 use askama::Template;
 use axum::Extension;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use tutela_core::policy::{PolicyErrors, ReplayLoader, load_policy};
 use tutela_core::render::Lang;
 
 use super::{Operator, chrome};
 use crate::AppState;
+use crate::activation::ActivationError;
 use crate::routes::now;
 use crate::web::center::message;
+use crate::web::operators::ActorNames;
 use crate::web::operators::Permission;
-use crate::web::{Chrome, PageLang, WebForm, date, date_time, page};
-use tutela_store::WebStore;
+use crate::web::{Chrome, PageLang, date_time, page};
 
 pub(super) struct PurposeRow {
     id: String,
@@ -32,9 +35,17 @@ pub(super) struct PolicyPage {
     /// Consent purposes with how many active consents await renewal (N33).
     renewals: Vec<(String, usize)>,
     purposes: Vec<PurposeRow>,
-    recipients: Vec<(String, String, String)>,
+    recipients: Vec<RecipientRow>,
     covered: Vec<(String, usize)>,
     gaps: Vec<String>,
+}
+
+/// A recipient as the DPO reads it: its name, the id the policy file gives it, its kind.
+struct RecipientRow {
+    label: String,
+    id: String,
+    kind: String,
+    clauses: String,
 }
 
 pub(super) async fn policy_page(
@@ -53,7 +64,7 @@ pub(super) async fn policy_page(
             bases: p
                 .bases
                 .iter()
-                .map(|b| b.legal_basis.dpv_id().to_owned())
+                .map(|b| b.legal_basis.article(lang))
                 .collect::<Vec<_>>()
                 .join(", "),
             categories: p
@@ -64,7 +75,7 @@ pub(super) async fn policy_page(
                 .join(", "),
             retention: p
                 .retention
-                .map(|r| policy.retention[r].id.clone())
+                .map(|r| policy.retention[r].label.get(lang).to_owned())
                 .unwrap_or_default(),
             clauses: p.notice_refs.join(", "),
         })
@@ -72,12 +83,11 @@ pub(super) async fn policy_page(
     let recipients = policy
         .recipients
         .iter()
-        .map(|r| {
-            (
-                r.id.clone(),
-                r.kind.as_str().to_owned(),
-                r.notice_refs.join(", "),
-            )
+        .map(|r| RecipientRow {
+            label: r.label.get(lang).to_owned(),
+            id: r.id.clone(),
+            kind: tutela_core::report::recipient_kind(r.kind, lang).to_owned(),
+            clauses: r.notice_refs.join(", "),
         })
         .collect();
     let cited = tutela_core::coverage::element_citations(policy);
@@ -117,32 +127,6 @@ pub(super) async fn policy_page(
     })
 }
 
-#[derive(Template)]
-#[template(path = "console/operators.html")]
-pub(super) struct OperatorsPage {
-    c: Chrome,
-    operators: Vec<(String, String, String)>,
-}
-
-pub(super) async fn operators_page(
-    State(state): State<AppState>,
-    PageLang(lang): PageLang,
-    Extension(op): Extension<Operator>,
-) -> Response {
-    let t = crate::web::i18n::texts(lang);
-    let Ok(list) = state.engine.store.operators().await else {
-        return crate::web::center::unavailable_at(&state, lang, "/console");
-    };
-    let tz = &state.requests.settings.deadlines.time_zone;
-    page(&OperatorsPage {
-        c: chrome(&state, lang, t.operators, &op),
-        operators: list
-            .into_iter()
-            .map(|o| (o.name, o.role, date(o.created_at, tz, lang)))
-            .collect(),
-    })
-}
-
 pub(super) struct ActivationRow {
     id: String,
     notice_version: String,
@@ -165,13 +149,31 @@ pub(super) struct VersionsPage {
     may_activate: bool,
     draft: String,
     effective_at: String,
+    /// The policy's errors: where (file, line, column, in words), what, and how to fix it.
+    errors: Vec<(String, String, String)>,
+}
+
+/// Why a version was not taken: a sentence, and the policy's errors when it did not validate.
+#[derive(Default)]
+struct Refusal {
+    error: Option<String>,
+    errors: Vec<(String, String, String)>,
+}
+
+impl Refusal {
+    fn say(text: String) -> Refusal {
+        Refusal {
+            error: Some(text),
+            errors: vec![],
+        }
+    }
 }
 
 async fn versions_view(
     state: &AppState,
     lang: Lang,
     op: &Operator,
-    error: Option<String>,
+    refusal: Refusal,
     draft: String,
     effective_at: String,
 ) -> Response {
@@ -182,10 +184,13 @@ async fn versions_view(
     else {
         return crate::web::center::unavailable_at(state, lang, "/console");
     };
+    let Ok(names) = ActorNames::load(store).await else {
+        return crate::web::center::unavailable_at(state, lang, "/console");
+    };
     let tz = &state.requests.settings.deadlines.time_zone;
     let policy = state.engine.policy();
     let mut c = chrome(state, lang, t.versions, op);
-    c.error = error;
+    c.error = refusal.error;
     let status = if c.error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -209,7 +214,7 @@ async fn versions_view(
                     notice_version: a.notice_version,
                     hash: a.hash.chars().take(12).collect(),
                     effective: date_time(a.effective_at, tz, lang),
-                    by: a.requested_by,
+                    by: names.name(&a.requested_by, lang),
                     status: a.status,
                     error: a.error.unwrap_or_default(),
                 })
@@ -222,13 +227,14 @@ async fn versions_view(
                         v.notice_version,
                         v.hash,
                         date_time(v.first_loaded_at, tz, lang),
-                        v.activated_by,
+                        names.name(&v.activated_by, lang),
                     )
                 })
                 .collect(),
             may_activate: op.role.may(Permission::Administer),
             draft,
             effective_at,
+            errors: refusal.errors,
         },
     )
 }
@@ -238,14 +244,145 @@ pub(super) async fn versions_page(
     PageLang(lang): PageLang,
     Extension(op): Extension<Operator>,
 ) -> Response {
-    versions_view(&state, lang, &op, None, String::new(), String::new()).await
+    versions_view(
+        &state,
+        lang,
+        &op,
+        Refusal::default(),
+        String::new(),
+        String::new(),
+    )
+    .await
+}
+
+/// The activation form: the policy as an uploaded file or as pasted text, and when it takes
+/// effect.
+#[derive(Default)]
+struct ScheduleForm {
+    /// The uploaded file's name (its last path segment), when one was uploaded.
+    file_name: Option<String>,
+    file: Vec<u8>,
+    policy: String,
+    effective_at: String,
 }
 
 #[derive(Deserialize)]
-pub(super) struct ScheduleForm {
+struct PastedForm {
+    #[serde(default)]
     policy: String,
     #[serde(default)]
     effective_at: String,
+}
+
+/// Reads the form, sent as `multipart/form-data` (with a file) or URL-encoded (text only).
+async fn read_form(req: Request) -> Option<ScheduleForm> {
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    if !multipart {
+        let axum::Form(f) = axum::Form::<PastedForm>::from_request(req, &())
+            .await
+            .ok()?;
+        return Some(ScheduleForm {
+            policy: f.policy,
+            effective_at: f.effective_at,
+            ..ScheduleForm::default()
+        });
+    }
+    let mut parts = Multipart::from_request(req, &()).await.ok()?;
+    let mut form = ScheduleForm::default();
+    while let Some(field) = parts.next_field().await.ok()? {
+        match field.name().unwrap_or_default() {
+            "policy_file" => {
+                let name = field.file_name().map(plain_file_name);
+                let bytes = field.bytes().await.ok()?;
+                // A browser sends an empty part when no file was chosen.
+                if !bytes.is_empty() {
+                    form.file_name = name;
+                    form.file = bytes.to_vec();
+                }
+            }
+            "policy" => form.policy = field.text().await.ok()?,
+            "effective_at" => form.effective_at = field.text().await.ok()?,
+            _ => {}
+        }
+    }
+    Some(form)
+}
+
+/// The last segment of an uploaded file's name, in letters, digits, dots, dashes and
+/// underscores: it names the file in error messages and in the stored version.
+fn plain_file_name(raw: &str) -> String {
+    let last = raw.rsplit(['/', '\\']).next().unwrap_or_default();
+    let name: String = last
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "._-".contains(*c))
+        .take(100)
+        .collect();
+    if name.trim_matches('.').is_empty() {
+        "policy.toml".to_owned()
+    } else {
+        name
+    }
+}
+
+/// The policy's text and its file name: the uploaded file wins over pasted text.
+fn policy_text(f: &ScheduleForm, lang: Lang) -> Result<(String, String), Refusal> {
+    let t = crate::web::i18n::texts(lang);
+    if let Some(name) = &f.file_name {
+        return match String::from_utf8(f.file.clone()) {
+            Ok(text) => Ok((name.clone(), text)),
+            Err(_) => Err(Refusal::say(t.policy_not_text.replace("{file}", name))),
+        };
+    }
+    if f.policy.trim().is_empty() {
+        return Err(Refusal::say(t.policy_none_given.to_owned()));
+    }
+    Ok(("policy.toml".to_owned(), f.policy.clone()))
+}
+
+/// The policy's errors for a reader: a sentence in their language around each error's place;
+/// the messages themselves stay as `tutela policy check` prints them (English), see
+/// `policy_messages_english`.
+fn invalid(errors: &PolicyErrors, file: &str, lang: Lang) -> Refusal {
+    let t = crate::web::i18n::texts(lang);
+    Refusal {
+        error: Some(
+            t.policy_invalid
+                .replace("{file}", file)
+                .replace("{count}", &errors.0.len().to_string()),
+        ),
+        errors: errors
+            .0
+            .iter()
+            .map(|e| {
+                let at = t
+                    .policy_error_at
+                    .replace("{line}", &e.line.to_string())
+                    .replace("{column}", &e.column.to_string());
+                let at = if e.file == file {
+                    at
+                } else {
+                    format!("{} {at}", e.file)
+                };
+                (at, e.message.clone(), e.help.clone())
+            })
+            .collect(),
+    }
+}
+
+/// An activation refused for another reason than the file's errors, in the reader's language.
+fn refused(e: ActivationError, lang: Lang) -> Refusal {
+    let t = crate::web::i18n::texts(lang);
+    Refusal::say(match e {
+        ActivationError::InThePast(at) => t.policy_in_the_past.replace("{value}", &at.to_string()),
+        ActivationError::RenewalUndeclared(purposes) => t
+            .policy_renewal_missing
+            .replace("{value}", &purposes.join(", ")),
+        other => t.policy_not_taken.replace("{value}", &other.to_string()),
+    })
 }
 
 /// A dpo activates a policy file (one file, no includes) now or at a time; the same checks
@@ -254,65 +391,74 @@ pub(super) async fn schedule_version(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
     Extension(op): Extension<Operator>,
-    WebForm(f): WebForm<ScheduleForm>,
+    req: Request,
 ) -> Response {
+    let t = crate::web::i18n::texts(lang);
+    let Some(f) = read_form(req).await else {
+        return message(
+            &state,
+            lang,
+            StatusCode::BAD_REQUEST,
+            t.bad_input,
+            "/console/versions",
+        );
+    };
+    let draft = f.policy.clone();
+    let effective_at = f.effective_at.clone();
+    match schedule_checked(&state, lang, &op, &f).await {
+        Ok(()) => Redirect::to("/console/versions").into_response(),
+        Err(None) => crate::web::center::unavailable_at(&state, lang, "/console/versions"),
+        Err(Some(refusal)) => versions_view(&state, lang, &op, refusal, draft, effective_at).await,
+    }
+}
+
+/// Checks and schedules the form's version; `Err(None)` when the store failed.
+async fn schedule_checked(
+    state: &AppState,
+    lang: Lang,
+    op: &Operator,
+    f: &ScheduleForm,
+) -> Result<(), Option<Refusal>> {
+    let t = crate::web::i18n::texts(lang);
     let at = match f.effective_at.trim() {
         "" => None,
-        t => match t.parse::<jiff::Timestamp>() {
+        v => match v.parse::<jiff::Timestamp>() {
             Ok(at) => Some(at),
-            Err(_) => {
-                let e = format!(
-                    "`{t}`: effective_at must be an RFC 3339 time such as 2026-07-01T00:00:00+02:00"
-                );
-                return versions_view(&state, lang, &op, Some(e), f.policy, f.effective_at).await;
-            }
+            Err(_) => return Err(Some(Refusal::say(t.policy_bad_time.replace("{value}", v)))),
         },
     };
+    let (file, text) = policy_text(f, lang).map_err(Some)?;
     let sources = vec![tutela_core::policy::RecordedSource {
         from: None,
-        path: "policy.toml".into(),
-        name: "policy.toml".into(),
-        text: f.policy.clone(),
+        path: file.clone(),
+        name: file.clone(),
+        text,
     }];
+    // Loaded here first for the errors one by one, with their places.
+    if let Err(errors) = load_policy(&ReplayLoader(sources.clone()), &file) {
+        return Err(Some(invalid(&errors, &file, lang)));
+    }
     let at_now = now();
     // What this and every other server would refuse when the version takes effect is
     // refused here, before anything is stored.
+    let store = &state.engine.store;
     let checked = match crate::activation::preflight(
-        &state.engine.store,
+        store,
         &sources,
-        "policy.toml",
+        &file,
         at,
         &state.engine.policy(),
         at_now,
     )
     .await
     {
-        Ok(_) => {
-            crate::activation::schedule(
-                &state.engine.store,
-                sources,
-                "policy.toml",
-                at,
-                &op.actor(),
-                at_now,
-            )
-            .await
-        }
+        Ok(_) => crate::activation::schedule(store, sources, &file, at, &op.actor(), at_now).await,
         Err(e) => Err(e),
     };
     match checked {
-        Ok(_) => Redirect::to("/console/versions").into_response(),
-        Err(e) => {
-            versions_view(
-                &state,
-                lang,
-                &op,
-                Some(e.to_string()),
-                f.policy,
-                f.effective_at,
-            )
-            .await
-        }
+        Ok(_) => Ok(()),
+        Err(ActivationError::Storage(_)) => Err(None),
+        Err(e) => Err(Some(refused(e, lang))),
     }
 }
 

@@ -24,8 +24,13 @@ use tutela_store::RequestStore;
 use crate::requests::{RequestError, state_of};
 use crate::web::center::{channel_label, request_label, status_label};
 
+mod words;
+
 pub(super) struct QueueRow {
     id: String,
+    /// The person by their customer number (the operator's id of them), or that none is
+    /// known yet; never tutela's internal id of the request.
+    person: String,
     kind: String,
     status: String,
     channel: String,
@@ -42,6 +47,17 @@ pub(super) struct QueueRow {
 pub(super) struct Queue {
     c: Chrome,
     rows: Vec<QueueRow>,
+    /// The completed requests are shown (`?view=done`), not the open ones.
+    done: bool,
+}
+
+/// The statuses of the completed requests' view.
+const DONE: [&str; 4] = ["completed", "partially_refused", "refused", "no_data_held"];
+
+#[derive(Deserialize)]
+pub(super) struct QueueQuery {
+    /// `done` for the completed requests; anything else, or nothing, the open ones.
+    view: Option<String>,
 }
 
 pub(super) const OPEN: [&str; 6] = [
@@ -66,24 +82,35 @@ pub(super) async fn queue(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
     Extension(op): Extension<Operator>,
+    Query(q): Query<QueueQuery>,
 ) -> Response {
     let t = crate::web::i18n::texts(lang);
-    let Ok(list) = state.engine.store.list_requests(&OPEN, 500).await else {
+    let done = q.view.as_deref() == Some("done");
+    let statuses: &[&str] = if done { &DONE } else { &OPEN };
+    let Ok(mut list) = state.engine.store.list_requests(statuses, 500).await else {
         return crate::web::center::unavailable_at(&state, lang, "/console");
     };
+    // The store sorts by due date, so overdue open requests come first by themselves; the
+    // completed ones are read newest first.
+    if done {
+        list.sort_by_key(|r| std::cmp::Reverse(r.updated_at));
+    }
     let at = now();
     let settings = &state.requests.settings;
     let tz = &settings.deadlines.time_zone;
-    // The store sorts by due date, so overdue requests come first by themselves.
     let rows = list
         .into_iter()
         .map(|r| {
             let s = state_of(&r);
             QueueRow {
-                overdue: s.as_ref().is_some_and(|s| s.is_overdue(at)),
-                due_soon: s
-                    .as_ref()
-                    .is_some_and(|s| s.is_due_soon(at, &settings.deadlines)),
+                overdue: !done && s.as_ref().is_some_and(|s| s.is_overdue(at)),
+                due_soon: !done
+                    && s.as_ref()
+                        .is_some_and(|s| s.is_due_soon(at, &settings.deadlines)),
+                person: r
+                    .subject
+                    .clone()
+                    .unwrap_or_else(|| t.subject_unknown.to_owned()),
                 kind: request_label(&r.request_type, lang),
                 status: console_status(&r.status, lang),
                 awaiting_approval: r.status == "awaiting_approval",
@@ -97,6 +124,7 @@ pub(super) async fn queue(
     page(&Queue {
         c: chrome(&state, lang, t.queue, &op),
         rows,
+        done,
     })
 }
 
@@ -126,7 +154,12 @@ pub(super) struct RequestDetail {
     due: String,
     overdue: bool,
     has_subject: bool,
-    details: String,
+    /// The person the request is about (their customer number), or that none is known yet.
+    person: String,
+    /// What the requester gave about themselves, as given (label, value).
+    requester: Vec<(String, String)>,
+    /// What the request asks for beyond its type (label, value).
+    asks: Vec<(String, String)>,
     events: Vec<EventRow>,
     steps: Vec<StepRow>,
     may_act: bool,
@@ -182,6 +215,11 @@ async fn render_request(
         return crate::web::center::unavailable_at(state, lang, "/console");
     };
     let tz = &state.requests.settings.deadlines.time_zone;
+    let details: serde_json::Value = r
+        .details
+        .as_deref()
+        .and_then(|d| serde_json::from_str(d).ok())
+        .unwrap_or_default();
     let open = OPEN.contains(&r.status.as_str());
     let failed = steps.iter().any(|s| s.status == "failed");
     let mut c = chrome(state, lang, &request_label(&r.request_type, lang), op);
@@ -197,6 +235,11 @@ async fn render_request(
         }
         None => String::new(),
     };
+    // The reason a plan waits, in the reader's words (the recorded note is English).
+    let review_reason = match &review.decision {
+        Some(d) => d.words(&state.engine.policy().policy, lang),
+        None => review.reason.clone(),
+    };
     page_with(
         status,
         &RequestDetail {
@@ -208,23 +251,20 @@ async fn render_request(
             due: date(r.due_at, tz, lang),
             overdue: state_of(&r).is_some_and(|s| s.is_overdue(now())),
             has_subject: r.subject.is_some(),
-            details: r.details.clone().unwrap_or_default(),
-            events: events
-                .into_iter()
-                .map(|e| EventRow {
-                    at: date_time(e.at, tz, lang),
-                    actor: e.actor,
-                    kind: e.kind,
-                    note: e.note.unwrap_or_default(),
-                })
-                .collect(),
+            person: r
+                .subject
+                .clone()
+                .unwrap_or_else(|| t.subject_unknown.to_owned()),
+            requester: words::requester(r.email.as_deref(), &details, t, lang),
+            asks: words::asks(state, &details, lang),
+            events: event_rows(state, events, &review_reason, tz, lang).await,
             steps: steps
                 .into_iter()
                 .map(|s| StepRow {
-                    step: s.step,
-                    status: s.status,
+                    error: words::step_note(&s.step, s.last_error, &review_reason),
+                    step: words::step(&s.step, lang),
+                    status: words::step_status(&s.status, lang).to_owned(),
                     attempts: s.attempts,
-                    error: s.last_error.unwrap_or_default(),
                 })
                 .collect(),
             may_act: op.role.may(Permission::HandleRequests),
@@ -240,14 +280,32 @@ async fn render_request(
             awaiting_approval: r.status == "awaiting_approval",
             plans: plan_views(&review.plans, lang),
             review_needed: review.review_needed,
-            review_reason: match &review.decision {
-                Some(d) => d.words(&state.engine.policy().policy, lang),
-                None => review.reason,
-            },
+            review_reason,
             approved,
             id: r.id,
         },
     )
+}
+
+/// The request's transitions, each with who made it and what it was in words.
+async fn event_rows(
+    state: &AppState,
+    events: Vec<tutela_store::RequestEvent>,
+    review_reason: &str,
+    tz: &jiff::tz::TimeZone,
+    lang: Lang,
+) -> Vec<EventRow> {
+    let t = crate::web::i18n::texts(lang);
+    let mut rows = Vec::with_capacity(events.len());
+    for e in events {
+        rows.push(EventRow {
+            at: date_time(e.at, tz, lang),
+            actor: words::actor(state, &e.actor, t, lang).await,
+            kind: words::event(&e.kind, lang).to_owned(),
+            note: words::event_note(&e.kind, e.note, review_reason, lang),
+        });
+    }
+    rows
 }
 
 /// After an action: back to the request, with its outcome.

@@ -63,6 +63,10 @@ pub(super) async fn retention_page(
     let (Ok(holds), Ok(sweeps)) = (store.holds(true).await, store.sweeps(20).await) else {
         return crate::web::center::unavailable_at(&state, lang, "/console");
     };
+    // Who placed a hold by name, not by operator id (issue 32).
+    let Ok(names) = crate::web::operators::ActorNames::load(store).await else {
+        return crate::web::center::unavailable_at(&state, lang, "/console");
+    };
     let tz = &state.requests.settings.deadlines.time_zone;
     let datasets = state
         .requests
@@ -95,7 +99,7 @@ pub(super) async fn retention_page(
                 placed_at: date_time(h.placed_at, tz, lang),
                 id: h.id,
                 reference: h.reference,
-                placed_by: h.placed_by,
+                placed_by: names.name(&h.placed_by, lang),
             })
             .collect(),
         sweeps: sweeps

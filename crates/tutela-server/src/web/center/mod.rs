@@ -3,8 +3,8 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -18,10 +18,22 @@ use tutela_store::{PolicyArchive, RequestStore, SessionRecord, Store, WebStore};
 
 use super::i18n::Texts;
 use super::session::{self, FORM_COOKIE, PENDING_COOKIE, PERSON_COOKIE};
-use super::{Chrome, WebForm, body_of, date, date_time, page, page_with};
+use super::{Chrome, WebForm, body_of, date, page, page_with};
 use crate::AppState;
 use crate::requests::NewRequest;
 use crate::routes::now;
+
+mod ended;
+mod history;
+mod labels;
+mod progress;
+mod rectify;
+mod request;
+
+pub(crate) use history::{HistoryRow, purpose_name};
+pub(crate) use labels::{channel_label, request_label, status_label};
+pub(crate) use progress::Progress;
+pub(crate) use rectify::rectifiable_fields;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -33,8 +45,8 @@ pub fn router() -> Router<AppState> {
         .route("/objections/direct-marketing", post(object_to_marketing))
         .route("/objections", post(object))
         .route("/requests", post(file_request))
-        .route("/requests/{id}", get(request_page))
-        .route("/requests/{id}/download/{format}", get(download))
+        .route("/requests/{id}", get(request::request_page))
+        .route("/requests/{id}/download/{format}", get(request::download))
         .route("/notice", get(notice))
 }
 
@@ -59,23 +71,20 @@ pub(crate) struct ConsentRow {
     pub renew: bool,
     /// Asked on each call, for that call only (N23): nothing to give or withdraw here.
     pub per_call: bool,
+    /// Why a consent the person gave no longer holds although they never withdrew it (an
+    /// objection ended it), in a sentence to them; empty otherwise.
+    pub ended: String,
 }
 
 pub(crate) struct RequestRow {
     pub id: String,
     pub kind: String,
+    /// Where it stands, as the privacy office reads it (the console's words).
     pub status: String,
+    /// Where it stands, as the person reads it ([`Progress`]): the privacy center's words.
+    pub progress: String,
     pub received: String,
     pub due: String,
-}
-
-pub(crate) struct HistoryRow {
-    pub at: String,
-    pub event: String,
-    pub subject_of: String,
-    pub source: String,
-    pub version: String,
-    pub version_label: String,
 }
 
 pub(crate) struct Contacts {
@@ -108,27 +117,14 @@ pub(crate) struct PersonFacts {
     pub history: Vec<HistoryRow>,
     /// Where the next page starts, when there are older events.
     pub older: Option<i64>,
+    /// The person asked for erasure and it was carried out (what is left is kept for their
+    /// contract or a legal duty): no new consents are offered.
+    pub erased_on_request: bool,
 }
 
 /// Ledger events per page: a long history is paged, so a page costs the same for a person
 /// with ten events or ten thousand.
 pub(crate) const HISTORY_PAGE: i64 = 50;
-
-#[derive(Template)]
-#[template(path = "center/request.html")]
-struct RequestPage {
-    c: Chrome,
-    id: String,
-    kind: String,
-    status: String,
-    received: String,
-    due: String,
-    downloads: Vec<&'static str>,
-    report: Option<String>,
-    finished: bool,
-    /// What an erasure kept, on which ground, until when (Art. 17(3)).
-    kept: Vec<String>,
-}
 
 #[derive(Template)]
 #[template(path = "center/notice.html")]
@@ -317,38 +313,6 @@ async fn home_page(
     })
 }
 
-/// The fields the privacy center offers for correction, labelled in `lang`: those the maps
-/// let the person or an agent change (never identifiers, keys or system fields), and the
-/// e-mail address tutela itself holds.
-fn rectifiable_fields(state: &AppState, lang: Lang) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    let fields = state
-        .requests
-        .connectors
-        .iter()
-        .flat_map(|c| c.rectifiable_fields());
-    for f in fields {
-        if out.iter().any(|(n, _)| *n == f.name) {
-            continue;
-        }
-        let label = match (&f.label, lang) {
-            (Some(l), Lang::De) => l.de.clone(),
-            (Some(l), Lang::En) => l.en.clone(),
-            // A map without a label: its name, read as words.
-            (None, _) => f.name.replace('_', " "),
-        };
-        out.push((f.name, label));
-    }
-    if !out.iter().any(|(n, _)| n == "email") {
-        let label = match lang {
-            Lang::De => "E-Mail-Adresse",
-            Lang::En => "E-mail address",
-        };
-        out.insert(0, ("email".to_owned(), label.to_owned()));
-    }
-    out
-}
-
 /// The person's consents, objection, requests and ledger history, newest first.
 pub(crate) async fn person_facts(
     state: &AppState,
@@ -360,6 +324,58 @@ pub(crate) async fn person_facts(
     let policy = &compiled.policy;
     let st = state.engine.subject_state(subject);
     let tz = &state.requests.settings.deadlines.time_zone;
+    let mut consents = consent_rows(compiled, &st, lang);
+    ended::explain(state, subject, &st, &mut consents, lang).await?;
+    let store = &state.engine.store;
+    let records = store.requests_of(subject, 100).await.map_err(|_| ())?;
+    let erased_on_request = records.iter().any(erasure_done);
+    let requests = records
+        .into_iter()
+        .map(|r| RequestRow {
+            kind: request_label(&r.request_type, lang),
+            status: status_label(&r.status, lang),
+            progress: Progress::of(&r.status).word(lang).to_owned(),
+            received: date(r.received_at, tz, lang),
+            due: date(r.due_at, tz, lang),
+            id: r.id,
+        })
+        .collect();
+    let versions = store.policy_versions().await.unwrap_or_default();
+    let events = store
+        .recent_history(subject, before, HISTORY_PAGE)
+        .await
+        .map_err(|_| ())?;
+    let older = (events.len() as i64 == HISTORY_PAGE)
+        .then(|| events.last().map(|e| e.event.seq))
+        .flatten();
+    let history = events
+        .into_iter()
+        .map(|e| history::history_row(policy, e, &versions, tz, lang))
+        .collect();
+    Ok(PersonFacts {
+        renewals_due: consents.iter().any(|r| r.renew),
+        consents,
+        objected_marketing: st.has(OBJECTED_DIRECT_MARKETING),
+        requests,
+        history,
+        older,
+        erased_on_request,
+    })
+}
+
+/// An erasure the person asked for that was carried out, in whole or in the part no
+/// contract or legal duty keeps.
+fn erasure_done(r: &tutela_store::RequestRecord) -> bool {
+    r.request_type == "erasure" && matches!(r.status.as_str(), "completed" | "partially_refused")
+}
+
+/// One row per consent the policy asks for (per channel where it asks per channel).
+fn consent_rows(
+    compiled: &tutela_core::compiled::CompiledPolicy,
+    st: &tutela_core::state::SubjectState,
+    lang: Lang,
+) -> Vec<ConsentRow> {
+    let policy = &compiled.policy;
     let mut consents = Vec::new();
     for p in policy
         .purposes
@@ -385,87 +401,11 @@ pub(crate) async fn person_facts(
                 given: st.consents & mask != 0,
                 renew: st.renewal() & mask != 0,
                 per_call: p.consent_per_call.is_some(),
+                ended: String::new(),
             });
         }
     }
-    let store = &state.engine.store;
-    let requests = store
-        .requests_of(subject, 100)
-        .await
-        .map_err(|_| ())?
-        .into_iter()
-        .map(|r| RequestRow {
-            kind: request_label(&r.request_type, lang),
-            status: status_label(&r.status, lang),
-            received: date(r.received_at, tz, lang),
-            due: date(r.due_at, tz, lang),
-            id: r.id,
-        })
-        .collect();
-    let versions = store.policy_versions().await.unwrap_or_default();
-    let events = store
-        .recent_history(subject, before, HISTORY_PAGE)
-        .await
-        .map_err(|_| ())?;
-    let older = (events.len() as i64 == HISTORY_PAGE)
-        .then(|| events.last().map(|e| e.event.seq))
-        .flatten();
-    let history = events
-        .into_iter()
-        .map(|e| {
-            let (subject_of, source) = match &e.event.kind {
-                EventKind::Consent {
-                    purpose,
-                    channel,
-                    source,
-                    ..
-                } => (
-                    purpose_label(state, purpose, channel.as_deref(), lang),
-                    source.clone(),
-                ),
-                EventKind::ConsentUse { purpose, channel } => (
-                    purpose_label(state, purpose, channel.as_deref(), lang),
-                    String::new(),
-                ),
-                EventKind::Objection { scope } => (scope.as_str().to_owned(), String::new()),
-                _ => (String::new(), String::new()),
-            };
-            let version_label = versions
-                .iter()
-                .find(|v| v.hash == e.policy_version)
-                .map(|v| v.notice_version.clone())
-                .unwrap_or_else(|| e.policy_version.chars().take(12).collect());
-            HistoryRow {
-                at: date_time(e.event.at, tz, lang),
-                event: event_label(e.event.kind.name(), lang),
-                subject_of,
-                source,
-                version: e.policy_version,
-                version_label,
-            }
-        })
-        .collect();
-    Ok(PersonFacts {
-        renewals_due: consents.iter().any(|r| r.renew),
-        consents,
-        objected_marketing: st.has(OBJECTED_DIRECT_MARKETING),
-        requests,
-        history,
-        older,
-    })
-}
-
-fn purpose_label(state: &AppState, purpose: &str, channel: Option<&str>, lang: Lang) -> String {
-    let policy = &state.engine.policy().policy;
-    let p = policy
-        .purposes
-        .iter()
-        .find(|p| p.id == purpose)
-        .map_or(purpose, |p| p.label.get(lang));
-    match channel.and_then(|c| policy.channels.iter().find(|x| x.id == c)) {
-        Some(ch) => format!("{p} ({})", ch.label.get(lang)),
-        None => p.to_owned(),
-    }
+    consents
 }
 
 pub(crate) fn contacts(state: &AppState, lang: Lang) -> Contacts {
@@ -490,105 +430,6 @@ pub(crate) fn contacts(state: &AppState, lang: Lang) -> Contacts {
                 )
             })
             .collect(),
-    }
-}
-
-/// How a request reached the operator, in words.
-pub(crate) fn channel_label(channel: &str, lang: Lang) -> String {
-    let (de, en) = match channel {
-        "api" => ("Schnittstelle (API)", "interface (API)"),
-        "email" => ("E-Mail", "e-mail"),
-        "privacy_center" => ("Datenschutz-Center", "privacy center"),
-        "letter" => ("Brief", "letter"),
-        "phone" => ("Telefon", "phone"),
-        other => (other, other),
-    };
-    match lang {
-        Lang::De => de.to_owned(),
-        Lang::En => en.to_owned(),
-    }
-}
-
-pub(crate) fn request_label(t: &str, lang: Lang) -> String {
-    let (de, en) = match t {
-        "access" => ("Auskunft", "Access"),
-        "portability" => ("Datenübertragbarkeit", "Portability"),
-        "rectification" => ("Berichtigung", "Rectification"),
-        "erasure" => ("Löschung", "Erasure"),
-        "restriction" => ("Einschränkung", "Restriction"),
-        "objection" => ("Widerspruch", "Objection"),
-        "withdraw_consent" => ("Widerruf einer Einwilligung", "Withdrawal of consent"),
-        _ => ("Nicht eingeordnet", "Unclassified"),
-    };
-    match lang {
-        Lang::De => de.to_owned(),
-        Lang::En => en.to_owned(),
-    }
-}
-
-pub(crate) fn status_label(s: &str, lang: Lang) -> String {
-    let (de, en) = match s {
-        "received" => ("eingegangen", "received"),
-        "awaiting_verification" => ("Identität wird geprüft", "identity being checked"),
-        "verified" => ("bestätigt", "verified"),
-        "in_progress" => ("in Bearbeitung", "in progress"),
-        "awaiting_approval" => ("in Bearbeitung", "in progress"),
-        "completed" => ("erledigt", "completed"),
-        "partially_refused" => ("teilweise abgelehnt", "partially refused"),
-        "refused" => ("abgelehnt", "refused"),
-        "no_data_held" => (
-            "keine Daten über Sie gespeichert",
-            "no data about you is held",
-        ),
-        other => (other, other),
-    };
-    match lang {
-        Lang::De => de.to_owned(),
-        Lang::En => en.to_owned(),
-    }
-}
-
-fn event_label(kind: &str, lang: Lang) -> String {
-    let (de, en) = match kind {
-        "relationship_set" => ("Vertragsbeziehung", "Relationship"),
-        "consent_given" => ("Einwilligung erteilt", "Consent given"),
-        "consent_withdrawn" => ("Einwilligung widerrufen", "Consent withdrawn"),
-        "consent_used" => ("Einwilligung genutzt", "Consent used"),
-        "objection_raised" => ("Widerspruch", "Objection"),
-        "restriction_set" => ("Einschränkung", "Restriction"),
-        "restriction_lifted" => ("Einschränkung aufgehoben", "Restriction lifted"),
-        "transfer_consent_given" => ("Einwilligung in Übermittlung", "Transfer consent given"),
-        "transfer_consent_withdrawn" => ("Übermittlung widerrufen", "Transfer consent withdrawn"),
-        "call_consent_given" => (
-            "Einwilligung in Aufzeichnung dieses Gesprächs",
-            "Consent to recording this call",
-        ),
-        "call_consent_withdrawn" => (
-            "Aufzeichnung dieses Gesprächs beendet",
-            "Recording of this call ended",
-        ),
-        "transfer_necessity_recorded" => (
-            "Übermittlung für Ihren Vertrag erforderlich",
-            "Transfer necessary for your contract",
-        ),
-        "transfer_necessity_ended" => (
-            "Übermittlung für Ihren Vertrag beendet",
-            "Transfer for your contract ended",
-        ),
-        "identifier_linked" => (
-            "Kennung (SIM oder Gerät) Ihrem Vertrag zugeordnet",
-            "Identifier (SIM or device) linked to your contract",
-        ),
-        "identifier_unlinked" => (
-            "Kennung (SIM oder Gerät) nicht mehr zugeordnet",
-            "Identifier (SIM or device) no longer linked",
-        ),
-        "erased" => ("Gelöscht", "Erased"),
-        other => (other, other),
-    };
-    match lang {
-        Lang::De => de.to_owned(),
-        Lang::En => en.to_owned(),
     }
 }
 
@@ -802,6 +643,24 @@ async fn consent(
         Ok(s) => s,
         Err(r) => return r,
     };
+    // After the erasure the person asked for, a new consent would gather data again: it is
+    // refused in words, not as invalid input (the page offers no such button).
+    if f.granted {
+        match state.engine.store.requests_of(&s.principal, 100).await {
+            Ok(list) if list.iter().any(erasure_done) => {
+                let t = super::i18n::texts(lang);
+                return message(
+                    &state,
+                    lang,
+                    StatusCode::CONFLICT,
+                    t.consent_after_erasure,
+                    "/",
+                );
+            }
+            Ok(_) => {}
+            Err(_) => return unavailable(&state, lang),
+        }
+    }
     let kind = EventKind::Consent {
         purpose: f.purpose,
         channel: (!f.channel.is_empty()).then_some(f.channel),
@@ -983,109 +842,6 @@ async fn file_request(
     {
         Ok(_) => Redirect::to("/?done=filed#h-requests").into_response(),
         Err(_) => unavailable(&state, lang),
-    }
-}
-
-async fn request_page(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    lang: super::PageLang,
-    Path(id): Path<String>,
-) -> Response {
-    let lang = lang.0;
-    let t = super::i18n::texts(lang);
-    let Some(s) = signed_in(&state, &headers).await else {
-        return Redirect::to("/").into_response();
-    };
-    // Another person's request is as unknown as one that does not exist.
-    let r = match state.engine.store.request(&id).await {
-        Ok(Some(r)) if r.subject.as_deref() == Some(s.principal.as_str()) => r,
-        Ok(_) => return message(&state, lang, StatusCode::NOT_FOUND, t.not_found, "/"),
-        Err(_) => return unavailable(&state, lang),
-    };
-    let tz = &state.requests.settings.deadlines.time_zone;
-    let done = matches!(r.status.as_str(), "completed" | "partially_refused");
-    // Refused and "no data held" are final too: nothing is still being processed.
-    let finished = tutela_core::request::Status::parse(&r.status).is_some_and(|s| s.is_final());
-    let downloads: Vec<&'static str> = match (done, r.request_type.as_str()) {
-        (true, "access") => vec!["html", "json"],
-        (true, "portability") => vec!["zip"],
-        _ => vec![],
-    };
-    let report = if done && r.request_type == "access" {
-        state
-            .requests
-            .result(&r.id, "html")
-            .await
-            .ok()
-            .map(|b| body_of(&String::from_utf8_lossy(&b)).to_owned())
-    } else {
-        None
-    };
-    let kept = if done && r.request_type == "erasure" {
-        match state.engine.store.steps(&r.id).await {
-            Ok(steps) => crate::requests::kept::sentences(
-                &crate::requests::kept::kept(&steps),
-                &state.engine.policy().policy,
-                lang,
-            ),
-            Err(_) => return unavailable(&state, lang),
-        }
-    } else {
-        Vec::new()
-    };
-    page(&RequestPage {
-        c: chrome(
-            &state,
-            lang,
-            &request_label(&r.request_type, lang),
-            Some(&s),
-        ),
-        kind: request_label(&r.request_type, lang),
-        status: status_label(&r.status, lang),
-        received: date(r.received_at, tz, lang),
-        due: date(r.due_at, tz, lang),
-        id: r.id,
-        downloads,
-        report,
-        finished,
-        kept,
-    })
-}
-
-async fn download(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    lang: super::PageLang,
-    Path((id, format)): Path<(String, String)>,
-) -> Response {
-    let lang = lang.0;
-    let t = super::i18n::texts(lang);
-    let Some(s) = signed_in(&state, &headers).await else {
-        return Redirect::to("/").into_response();
-    };
-    match state.engine.store.request(&id).await {
-        Ok(Some(r)) if r.subject.as_deref() == Some(s.principal.as_str()) => {}
-        Ok(_) => return message(&state, lang, StatusCode::NOT_FOUND, t.not_found, "/"),
-        Err(_) => return unavailable(&state, lang),
-    }
-    let (ct, ext) = match format.as_str() {
-        "html" => ("text/html; charset=utf-8", "html"),
-        "json" => ("application/json", "json"),
-        "zip" => ("application/zip", "zip"),
-        _ => return message(&state, lang, StatusCode::NOT_FOUND, t.not_found, "/"),
-    };
-    match state.requests.result(&id, &format).await {
-        Ok(bytes) => {
-            let mut res = bytes.into_response();
-            let h = res.headers_mut();
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
-            if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{id}.{ext}\"")) {
-                h.insert(header::CONTENT_DISPOSITION, v);
-            }
-            res
-        }
-        Err(_) => message(&state, lang, StatusCode::NOT_FOUND, t.not_ready, "/"),
     }
 }
 

@@ -1,0 +1,199 @@
+//! A request's page in the privacy center: where it stands ([`Progress`]), its result to read
+//! or download, what an erasure kept; and the download itself.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use tutela_core::render::Lang;
+use tutela_store::RequestStore;
+
+use super::{Progress, chrome, message, request_label, signed_in, unavailable};
+use crate::AppState;
+use crate::web::{Chrome, body_of, date, page};
+
+#[derive(Template)]
+#[template(path = "center/request.html")]
+struct RequestPage {
+    c: Chrome,
+    id: String,
+    kind: String,
+    status: String,
+    received: String,
+    due: String,
+    /// The sentence under the status: what it means, what comes next ([`Progress::line`]).
+    progress: String,
+    /// Why a result once made cannot be downloaded any more; empty otherwise.
+    gone: String,
+    /// The result's formats: (format in the link, what it is in words).
+    downloads: Vec<(&'static str, &'static str)>,
+    report: Option<String>,
+    /// What an erasure kept, on which ground, until when (Art. 17(3)).
+    kept: Vec<String>,
+}
+
+pub(super) async fn request_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    lang: crate::web::PageLang,
+    Path(id): Path<String>,
+) -> Response {
+    let lang = lang.0;
+    let t = crate::web::i18n::texts(lang);
+    let Some(s) = signed_in(&state, &headers).await else {
+        return Redirect::to("/").into_response();
+    };
+    // Another person's request is as unknown as one that does not exist.
+    let r = match state.engine.store.request(&id).await {
+        Ok(Some(r)) if r.subject.as_deref() == Some(s.principal.as_str()) => r,
+        Ok(_) => return message(&state, lang, StatusCode::NOT_FOUND, t.not_found, "/"),
+        Err(_) => return unavailable(&state, lang),
+    };
+    let tz = &state.requests.settings.deadlines.time_zone;
+    let progress = Progress::of(&r.status);
+    let done = progress.has_result();
+    let mut downloads: Vec<&'static str> = match (done, r.request_type.as_str()) {
+        (true, "access") => vec!["html", "json"],
+        (true, "portability") => vec!["zip"],
+        _ => vec![],
+    };
+    // A result made once may be gone since (its retention ended, or the person's erasure
+    // destroyed it): then the page says so instead of offering a download that fails. The
+    // access report read here is the one the page shows.
+    let mut gone = String::new();
+    let mut report = None;
+    if let Some(first) = downloads.first().copied() {
+        match state.requests.result(&r.id, first).await {
+            Ok(bytes) if first == "html" => {
+                report = Some(body_of(&String::from_utf8_lossy(&bytes)).to_owned());
+            }
+            Ok(_) => {}
+            Err(crate::requests::RequestError::Storage(_)) => return unavailable(&state, lang),
+            Err(e) => {
+                gone = result_missing(&e, progress, lang).to_owned();
+                downloads.clear();
+            }
+        }
+    }
+    let kept = if done && r.request_type == "erasure" {
+        match state.engine.store.steps(&r.id).await {
+            Ok(steps) => crate::requests::kept::sentences(
+                &crate::requests::kept::kept(&steps),
+                &state.engine.policy().policy,
+                lang,
+            ),
+            Err(_) => return unavailable(&state, lang),
+        }
+    } else {
+        Vec::new()
+    };
+    page(&RequestPage {
+        c: chrome(
+            &state,
+            lang,
+            &request_label(&r.request_type, lang),
+            Some(&s),
+        ),
+        kind: request_label(&r.request_type, lang),
+        status: progress.word(lang).to_owned(),
+        progress: progress.line(lang).to_owned(),
+        gone,
+        received: date(r.received_at, tz, lang),
+        due: date(r.due_at, tz, lang),
+        id: r.id,
+        downloads: downloads
+            .iter()
+            .map(|f| (*f, format_words(f, lang)))
+            .collect(),
+        report,
+        kept,
+    })
+}
+
+/// A result's format as the link names it.
+fn format_words(format: &str, lang: Lang) -> &'static str {
+    let (de, en) = match format {
+        "html" => (
+            "Bericht zum Lesen und Drucken (HTML)",
+            "report to read and print (HTML)",
+        ),
+        "json" => ("maschinenlesbar (JSON)", "machine-readable (JSON)"),
+        _ => ("ZIP-Archiv mit CSV-Tabellen", "ZIP archive of CSV tables"),
+    };
+    match lang {
+        Lang::De => de,
+        Lang::En => en,
+    }
+}
+
+/// Why a request's result cannot be downloaded, in a sentence: the same words as its page.
+fn result_missing(
+    e: &crate::requests::RequestError,
+    progress: Progress,
+    lang: Lang,
+) -> &'static str {
+    use crate::requests::RequestError;
+    let (de, en) = match e {
+        RequestError::Gone => (
+            "Das Ergebnis ist nicht mehr abrufbar: Wir haben es nach Ablauf seiner Aufbewahrungsfrist gelöscht. Sie können eine neue Anfrage stellen.",
+            "The result is no longer available: we deleted it when its retention period ended. You can file a new request.",
+        ),
+        RequestError::Erased => (
+            "Das Ergebnis ist nicht mehr abrufbar: Wir haben es mit Ihren Daten gelöscht.",
+            "The result is no longer available: we deleted it together with your data.",
+        ),
+        _ => return progress.line(lang),
+    };
+    match lang {
+        Lang::De => de,
+        Lang::En => en,
+    }
+}
+
+pub(super) async fn download(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    lang: crate::web::PageLang,
+    Path((id, format)): Path<(String, String)>,
+) -> Response {
+    let lang = lang.0;
+    let t = crate::web::i18n::texts(lang);
+    let Some(s) = signed_in(&state, &headers).await else {
+        return Redirect::to("/").into_response();
+    };
+    let progress = match state.engine.store.request(&id).await {
+        Ok(Some(r)) if r.subject.as_deref() == Some(s.principal.as_str()) => {
+            Progress::of(&r.status)
+        }
+        Ok(_) => return message(&state, lang, StatusCode::NOT_FOUND, t.not_found, "/"),
+        Err(_) => return unavailable(&state, lang),
+    };
+    let (ct, ext) = match format.as_str() {
+        "html" => ("text/html; charset=utf-8", "html"),
+        "json" => ("application/json", "json"),
+        "zip" => ("application/zip", "zip"),
+        _ => return message(&state, lang, StatusCode::NOT_FOUND, t.not_found, "/"),
+    };
+    match state.requests.result(&id, &format).await {
+        Ok(bytes) => {
+            let mut res = bytes.into_response();
+            let h = res.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+            if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{id}.{ext}\"")) {
+                h.insert(header::CONTENT_DISPOSITION, v);
+            }
+            res
+        }
+        Err(crate::requests::RequestError::Storage(_)) => unavailable(&state, lang),
+        Err(e) => {
+            let back = format!("/requests/{id}");
+            message(
+                &state,
+                lang,
+                StatusCode::NOT_FOUND,
+                result_missing(&e, progress, lang),
+                &back,
+            )
+        }
+    }
+}

@@ -1,0 +1,354 @@
+//! Plain words (issue 32, Art. 12(1) GDPR): every page a person, an agent or an auditor reads,
+//! and every report, walked in German and in English, shows no internal identifier, no
+//! snake_case token, no raw ISO timestamp and no sentence of the other language.
+//!
+//! What a reader sees is the text between the tags plus the attributes a browser shows or reads
+//! aloud (`title`, `alt`, `placeholder`, `aria-label`, a button's `value`); scripts, styles
+//! and hidden inputs are not seen. The few tokens allowed anyway are in [`ALLOWED`], each with
+//! its reason.
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use serde_json::json;
+use tutela_connectors::Connector;
+use tutela_connectors::demo::{MAP, SCHEMA};
+use tutela_server::requests::Fulfilment;
+use tutela_server::requests::notify::Notifier;
+use tutela_server::web::operators::{self, Role};
+use tutela_store::testing::temp_dir;
+
+use crate::pages::Browser;
+use crate::smtp_sink::SmtpSink;
+use crate::support::{TestApp, policy};
+
+/// Tokens a reader may see although they look like codes, each with its reason. (Besides
+/// these, the console shows the operator's own table and column names in `<code>` beside
+/// their labels: the agent checks a plan against the database they know by those names;
+/// `visible` leaves `<code>` out on console pages.)
+const ALLOWED: &[(&str, &str)] = &[
+    (
+        "risk_model",
+        "the setting a DPO adds to the configuration to turn the risk check on",
+    ),
+    (
+        "retention_sweeps",
+        "the setting a DPO adds to a dataset to turn its retention sweeps on",
+    ),
+];
+
+const PERSON: &[&str] = &[
+    "INSERT INTO customers (id, customer_no, name, email, birth_date, street, city, created_at) VALUES (1, 'P-1', 'Paula Plan', 'paula@example.org', '1970-01-02', 'Am Markt 1', 'Bonn', '2015-01-01')",
+    "INSERT INTO contracts (id, customer_id, product, started_at, ended_at) VALUES (20, 1, 'IoT M2M 1GB', '2015-01-01', '2020-01-01')",
+    "INSERT INTO invoices (id, customer_id, issued_at, amount_cents, iban) VALUES (60, 1, '2025-03-01', 1999, 'DE89370400440532013000')",
+    "INSERT INTO tickets (id, customer_id, opened_at, topic, summary) VALUES (80, 1, '2026-04-01', 'sim', 'SIM not active')",
+    "INSERT INTO customers (id, customer_no, name, email, birth_date, street, city, created_at) VALUES (2, 'E-1', 'Emil Erase', 'emil@example.org', '1980-05-06', 'Hauptstr. 2', 'Köln', '2016-01-01')",
+    "INSERT INTO tickets (id, customer_id, opened_at, topic, summary) VALUES (81, 2, '2026-04-02', 'bill', 'Invoice question')",
+];
+
+async fn operator_db() -> Arc<Connector> {
+    let text = MAP.replace("connector = \"postgres\"", "connector = \"sqlite\"");
+    let map = tutela_core::datamap::load("demo.toml", &text, &policy().policy).expect("map");
+    let file = temp_dir("plain-words").join("operator.db");
+    std::fs::File::create(&file).expect("file");
+    let c = Connector::open(
+        map,
+        Some(&file.to_string_lossy()),
+        b"test-key-0123456789".to_vec(),
+    )
+    .await
+    .expect("open");
+    let mut all: Vec<String> = SCHEMA.iter().map(|s| (*s).to_owned()).collect();
+    all.extend(PERSON.iter().map(|s| (*s).to_owned()));
+    c.run_statements(&all).await.expect("seed");
+    Arc::new(c)
+}
+
+/// The text a reader sees on `html`; on console pages without `<code>` elements.
+fn visible(html: &str, console: bool) -> String {
+    let mut out = String::new();
+    let mut rest = html;
+    while let Some(i) = rest.find('<') {
+        out.push_str(&rest[..i]);
+        out.push(' ');
+        rest = &rest[i..];
+        let lower = rest.get(..8).unwrap_or(rest).to_ascii_lowercase();
+        let skip_to = if lower.starts_with("<script") {
+            Some("</script>")
+        } else if lower.starts_with("<style") {
+            Some("</style>")
+        } else if console && lower.starts_with("<code") {
+            Some("</code>")
+        } else {
+            None
+        };
+        if let Some(end) = skip_to {
+            match rest.find(end) {
+                Some(j) => rest = &rest[j + end.len()..],
+                None => return out,
+            }
+            continue;
+        }
+        let Some(j) = rest.find('>') else {
+            return out;
+        };
+        let tag = &rest[..=j];
+        if !tag.contains("type=\"hidden\"") {
+            for attr in ["title", "alt", "placeholder", "aria-label", "value"] {
+                if attr == "value"
+                    && !tag.starts_with("<button")
+                    && !tag.contains("type=\"submit\"")
+                {
+                    continue;
+                }
+                if let Some(v) = attribute(tag, attr) {
+                    out.push(' ');
+                    out.push_str(v);
+                    out.push(' ');
+                }
+            }
+        }
+        rest = &rest[j + 1..];
+    }
+    out.push_str(rest);
+    out.replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&nbsp;", " ")
+}
+
+fn attribute<'t>(tag: &'t str, name: &str) -> Option<&'t str> {
+    let needle = format!(" {name}=\"");
+    let i = tag.find(&needle)? + needle.len();
+    let j = tag[i..].find('"')? + i;
+    Some(&tag[i..j])
+}
+
+/// Words only one of the two languages uses: seen on a page of the other, a sentence was not
+/// translated.
+const ONLY_GERMAN: &[&str] = &["und", "Ihre", "Sie", "nicht", "oder", "für", "werden"];
+const ONLY_ENGLISH: &[&str] = &["the", "your", "and", "not", "which", "will", "with"];
+
+/// What a reader of `text` (in `lang`) would not understand.
+fn faults(text: &str, lang: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let words: Vec<&str> = text
+        .split(|c: char| c.is_whitespace() || ",;()[]„“\"'«»".contains(c))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let allowed = |w: &str| ALLOWED.iter().any(|(a, _)| *a == w);
+    for w in &words {
+        let w = w.trim_end_matches(['.', ':', '!', '?']);
+        if allowed(w) || w.contains('@') || w.starts_with("http") {
+            continue;
+        }
+        // snake_case: letters on both sides of an underscore.
+        let b = w.as_bytes();
+        if b.windows(3)
+            .any(|t| t[1] == b'_' && t[0].is_ascii_alphanumeric() && t[2].is_ascii_alphanumeric())
+        {
+            out.push(format!("code `{w}`"));
+        }
+        // A timestamp as a machine writes it: 2026-12-07T06:27:53Z.
+        if b.windows(11).any(|t| {
+            t[..4].iter().all(u8::is_ascii_digit) && t[4] == b'-' && t[7] == b'-' && t[10] == b'T'
+        }) {
+            out.push(format!("raw timestamp `{w}`"));
+        }
+        for prefix in ["operator:", "op_", "eu-gdpr:", "req_"] {
+            if w.starts_with(prefix) {
+                out.push(format!("internal id `{w}`"));
+            }
+        }
+    }
+    let other = if lang == "de" {
+        ONLY_ENGLISH
+    } else {
+        ONLY_GERMAN
+    };
+    let foreign: Vec<&&str> = words.iter().filter(|w| other.contains(*w)).collect();
+    // One word may be a name or a quotation; three are a sentence not translated.
+    if foreign.len() >= 3 {
+        out.push(format!("words of the other language: {foreign:?}"));
+    }
+    out
+}
+
+/// Every fault on page `path` in `lang`, with a little context.
+fn check(seen: &mut Vec<String>, path: &str, lang: &str, html: &str, console: bool) {
+    let text = visible(html, console);
+    if std::env::var("PW_DUMP").is_ok() {
+        eprintln!("=== {path} {lang}\n{text}");
+    }
+    for f in faults(&text, lang) {
+        seen.push(format!("{path} ({lang}): {f}"));
+    }
+}
+
+fn is_html(p: &crate::pages::Page) -> bool {
+    p.headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"))
+}
+
+async fn signed_in_operator<'a>(app: &'a TestApp, name: &str, role: Role) -> Browser<'a> {
+    let secret = operators::create(
+        &app.engine.store,
+        name,
+        role,
+        "correct horse battery",
+        jiff::Timestamp::now(),
+    )
+    .await
+    .expect("operator")
+    .totp_secret;
+    let mut b = Browser::new(app);
+    let p = b.operator(name, "correct horse battery", &secret).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    b
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_and_report_speaks_plain_german_and_english() {
+    let sink = SmtpSink::start().await;
+    let app = TestApp::sqlite_with(
+        sink.mailer(),
+        Fulfilment {
+            connectors: vec![operator_db().await],
+            notifier: Notifier::new(Vec::new(), None),
+        },
+    )
+    .await;
+    for (id, email) in [("P-1", "paula@example.org"), ("E-1", "emil@example.org")] {
+        let (s, _, b) = app
+            .call(
+                "PUT",
+                &format!("/v1/subjects/{id}"),
+                Some(json!({"relationship": "customer", "contract_kind": "telecommunications", "email": email})),
+            )
+            .await;
+        assert_eq!(s, 201, "{b}");
+    }
+    let (s, _, b) = app
+        .call(
+            "POST",
+            "/v1/subjects/P-1/consents",
+            Some(json!({"purpose": "email_marketing", "channel": "email", "granted": true, "source": "shop", "notice_version": "2026-01", "evidence": "double opt-in"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let now = jiff::Timestamp::now();
+    // The report is written in the language the person asked in: one of each.
+    let access = app
+        .file_verified(json!({"type": "access", "subject": "P-1", "email": "paula@example.org"}))
+        .await;
+    let access_en = app
+        .file_verified(json!({"type": "access", "subject": "P-1", "email": "paula@example.org", "details": {"lang": "en"}}))
+        .await;
+    let export = app
+        .file_verified(
+            json!({"type": "portability", "subject": "P-1", "email": "paula@example.org"}),
+        )
+        .await;
+    let erasure = app
+        .file_verified(json!({"type": "erasure", "subject": "E-1", "email": "emil@example.org"}))
+        .await;
+    app.tick_at(now).await;
+    app.tick_approved(&erasure, now).await;
+    // A letter, not yet verified: the agent's page for it.
+    let (s, _, letter) = app
+        .call(
+            "POST",
+            "/v1/requests",
+            Some(json!({"type": "access", "channel": "letter", "email": "paula@example.org", "details": {"text": "Bitte um Auskunft"}})),
+        )
+        .await;
+    assert_eq!(s, 201, "{letter}");
+    let letter = letter["id"].as_str().expect("id").to_owned();
+
+    let mut seen = Vec::new();
+    // The person's pages and documents.
+    let mut paula = Browser::new(&app);
+    paula.sign_in(&sink, "paula@example.org").await;
+    for lang in ["de", "en"] {
+        let report = if lang == "de" { &access } else { &access_en };
+        for path in [
+            "/".to_owned(),
+            "/notice".to_owned(),
+            format!("/requests/{report}"),
+            format!("/requests/{export}"),
+            format!("/requests/{report}/download/html"),
+        ] {
+            let p = paula.get(&format!("{path}?lang={lang}")).await;
+            assert_eq!(p.status, 200, "{path}: {}", p.body);
+            check(&mut seen, &path, lang, &p.body, false);
+        }
+    }
+    // The console's pages, every GET route of its table, as the DPO who may see them all.
+    let mut dpo = signed_in_operator(&app, "dora", Role::Dpo).await;
+    for lang in ["de", "en"] {
+        for (method, route, _) in tutela_server::web::console_routes() {
+            if *method != "GET" {
+                continue;
+            }
+            let paths: Vec<String> = if route.contains("{id}") {
+                [&access, &erasure, &letter]
+                    .iter()
+                    .map(|id| route.replace("{id}", id))
+                    .collect()
+            } else {
+                vec![(*route).to_owned()]
+            };
+            for path in paths {
+                let p = dpo.get(&format!("{path}?lang={lang}")).await;
+                assert_eq!(p.status, 200, "{path}: {}", p.body);
+                // The record of processing is a download for the auditor's tools (CSV, JSON,
+                // JSON-LD); what a person reads of it is the policy page.
+                if !is_html(&p) {
+                    continue;
+                }
+                check(&mut seen, &path, lang, &p.body, true);
+            }
+        }
+        let search = dpo.get(&format!("/console/subject?lang={lang}")).await;
+        let csrf = search.hidden("csrf");
+        let p = dpo
+            .post("/console/subject", &[("csrf", &csrf), ("subject", "P-1")])
+            .await;
+        assert_eq!(p.status, 200, "{}", p.body);
+        check(&mut seen, "/console/subject P-1", lang, &p.body, true);
+    }
+    assert!(
+        seen.is_empty(),
+        "{} things a reader would not understand:\n{}",
+        seen.len(),
+        seen.join("\n")
+    );
+}
+
+#[test]
+fn the_checks_find_what_they_look_for() {
+    let page = "<html><style>a_b{}</style><p>Am 2026-12-07T06:27:53Z: consent_given by operator:op_1 \
+                <input type=\"hidden\" value=\"x_y\"><button title=\"Löschen\" value=\"a_b\">x</button></p>";
+    let text = visible(page, false);
+    assert!(!text.contains("a_b{}"), "{text}");
+    assert!(!text.contains("x_y"), "{text}");
+    let f = faults(&text, "de");
+    assert!(f.iter().any(|f| f.contains("consent_given")), "{f:?}");
+    assert!(f.iter().any(|f| f.contains("raw timestamp")), "{f:?}");
+    assert!(f.iter().any(|f| f.contains("operator:op_1")), "{f:?}");
+    assert!(
+        f.iter().any(|f| f.contains("a_b")),
+        "a button's value is read: {f:?}"
+    );
+    assert_eq!(
+        faults("Your data and the report with your name", "de").len(),
+        1
+    );
+    assert!(faults("Ihre Daten", "de").is_empty());
+    assert!(visible("<code>customers</code> Kunden", true).contains("Kunden"));
+    assert!(!visible("<code>birth_date</code>", true).contains("birth_date"));
+}
