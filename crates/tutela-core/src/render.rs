@@ -95,22 +95,6 @@ fn paragraphs(text: &str) -> impl Iterator<Item = Block> + '_ {
         .map(|p| Block::Para(p.to_owned()))
 }
 
-/// The notice version in words: `2026-01` is "Januar 2026" / "January 2026", as the printed
-/// notice says "Stand Januar 2026"; a full date is written out; anything else stays as written.
-fn version_in_words(version: &str, lang: Lang) -> String {
-    if let Ok(d) = version.parse::<jiff::civil::Date>() {
-        return long_day(d, lang);
-    }
-    match format!("{version}-01").parse::<jiff::civil::Date>() {
-        // The long day is "1. Januar 2026" / "1 January 2026"; the version names the month.
-        Ok(d) => long_day(d, lang).split_once(' ').map_or_else(
-            || version.to_owned(),
-            |(_, month_year)| month_year.to_owned(),
-        ),
-        Err(_) => version.to_owned(),
-    }
-}
-
 /// Country names for codes, sorted as a reader looks them up (umlauts with their base letter).
 fn country_names<'a>(codes: impl Iterator<Item = &'a CountryCode>, lang: Lang) -> Vec<String> {
     let mut names: Vec<String> = codes.map(|c| country_name(c.as_str(), lang)).collect();
@@ -138,7 +122,7 @@ fn blocks(policy: &Policy, lang: Lang) -> Vec<Block> {
         Block::Para(format!(
             "{} {}",
             t(lang, "Stand:", "Version:"),
-            version_in_words(&policy.version, lang)
+            crate::words::version(&policy.version, lang)
         )),
     ];
     for (si, section) in policy.sections.iter().enumerate() {

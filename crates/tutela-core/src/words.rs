@@ -55,6 +55,18 @@ pub fn day(d: Date, lang: Lang) -> String {
     }
 }
 
+/// A notice version in words: `2026-01` is "Januar 2026" / "January 2026", as the printed
+/// notice says "Stand Januar 2026"; a full date is written out; anything else stays as written.
+pub fn version(version: &str, lang: Lang) -> String {
+    if let Ok(d) = version.parse::<Date>() {
+        return long_day(d, lang);
+    }
+    match format!("{version}-01").parse::<Date>() {
+        Ok(d) => format!("{} {}", month(d, lang), d.year()),
+        Err(_) => version.to_owned(),
+    }
+}
+
 /// A calendar day written out, as legal texts name decisions: `21. November 2003`,
 /// `21 November 2003`.
 pub fn long_day(d: Date, lang: Lang) -> String {
@@ -118,6 +130,14 @@ mod tests {
 
     fn berlin() -> TimeZone {
         TimeZone::get("Europe/Berlin").unwrap_or(TimeZone::UTC)
+    }
+
+    #[test]
+    fn a_notice_version_reads_as_its_month() {
+        assert_eq!(version("2026-01", Lang::De), "Januar 2026");
+        assert_eq!(version("2026-01", Lang::En), "January 2026");
+        assert_eq!(version("2026-07-15", Lang::De), "15. Juli 2026");
+        assert_eq!(version("v7", Lang::En), "v7");
     }
 
     #[test]

@@ -26,9 +26,14 @@ const PERSON: &[&str] = &[
 
 /// The demo operator database on SQLite with one former customer.
 async fn operator_db() -> Arc<Connector> {
+    demo_db("console-plans", PERSON).await
+}
+
+/// The demo operator database on SQLite (in a directory named after `name`) with `rows`.
+pub async fn demo_db(name: &str, rows: &[&str]) -> Arc<Connector> {
     let text = MAP.replace("connector = \"postgres\"", "connector = \"sqlite\"");
     let map = tutela_core::datamap::load("demo.toml", &text, &policy().policy).expect("map");
-    let file = temp_dir("console-plans").join("operator.db");
+    let file = temp_dir(name).join("operator.db");
     std::fs::File::create(&file).expect("file");
     let c = Connector::open(
         map,
@@ -38,7 +43,7 @@ async fn operator_db() -> Arc<Connector> {
     .await
     .expect("open");
     let mut all: Vec<String> = SCHEMA.iter().map(|s| (*s).to_owned()).collect();
-    all.extend(PERSON.iter().map(|s| (*s).to_owned()));
+    all.extend(rows.iter().map(|s| (*s).to_owned()));
     c.run_statements(&all).await.expect("seed");
     Arc::new(c)
 }

@@ -746,7 +746,7 @@ async fn a_dpo_activates_a_policy_version_in_the_console() {
         .expect("op");
     assert_eq!(list[0].requested_by, format!("operator:{}", op.id));
     let page = dora.get("/console/versions").await;
-    assert!(page.body.contains("scheduled") && page.body.contains("2026-07"));
+    assert!(page.body.contains("geplant") && page.body.contains("2026-07"));
     // The page says in words what the scheduled version changes.
     assert!(page.body.contains("phone_marketing"), "{}", page.body);
     // So does the API, between any two versions whose files are kept; unknown ones are named.

@@ -12,15 +12,13 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use serde_json::json;
 use tutela_connectors::Connector;
-use tutela_connectors::demo::{MAP, SCHEMA};
 use tutela_server::requests::Fulfilment;
 use tutela_server::requests::notify::Notifier;
 use tutela_server::web::operators::{self, Role};
-use tutela_store::testing::temp_dir;
 
 use crate::pages::Browser;
 use crate::smtp_sink::SmtpSink;
-use crate::support::{TestApp, policy};
+use crate::support::TestApp;
 
 /// Tokens a reader may see although they look like codes, each with its reason. (Besides
 /// these, the console shows the operator's own table and column names in `<code>` beside
@@ -47,21 +45,7 @@ const PERSON: &[&str] = &[
 ];
 
 async fn operator_db() -> Arc<Connector> {
-    let text = MAP.replace("connector = \"postgres\"", "connector = \"sqlite\"");
-    let map = tutela_core::datamap::load("demo.toml", &text, &policy().policy).expect("map");
-    let file = temp_dir("plain-words").join("operator.db");
-    std::fs::File::create(&file).expect("file");
-    let c = Connector::open(
-        map,
-        Some(&file.to_string_lossy()),
-        b"test-key-0123456789".to_vec(),
-    )
-    .await
-    .expect("open");
-    let mut all: Vec<String> = SCHEMA.iter().map(|s| (*s).to_owned()).collect();
-    all.extend(PERSON.iter().map(|s| (*s).to_owned()));
-    c.run_statements(&all).await.expect("seed");
-    Arc::new(c)
+    crate::console_plans::demo_db("plain-words", PERSON).await
 }
 
 /// The text a reader sees on `html`; on console pages without `<code>` elements.
@@ -270,6 +254,21 @@ async fn every_page_and_report_speaks_plain_german_and_english() {
     let letter = letter["id"].as_str().expect("id").to_owned();
 
     let mut seen = Vec::new();
+    // The pages before anyone signs in: the person's sign-in, the operator's.
+    let mut stranger = Browser::new(&app);
+    for lang in ["de", "en"] {
+        for path in ["/", "/console", "/notice"] {
+            let p = stranger.get(&format!("{path}?lang={lang}")).await;
+            assert_eq!(p.status, 200, "{path}: {}", p.body);
+            check(
+                &mut seen,
+                &format!("{path} (signed out)"),
+                lang,
+                &p.body,
+                false,
+            );
+        }
+    }
     // The person's pages and documents.
     let mut paula = Browser::new(&app);
     paula.sign_in(&sink, "paula@example.org").await;
@@ -313,6 +312,18 @@ async fn every_page_and_report_speaks_plain_german_and_english() {
                 check(&mut seen, &path, lang, &p.body, true);
             }
         }
+        // A page that answers with a message: a request that does not exist.
+        let p = dpo
+            .get(&format!("/console/requests/req_0000?lang={lang}"))
+            .await;
+        assert_eq!(p.status, 404, "{}", p.body);
+        check(
+            &mut seen,
+            "/console/requests/(unknown)",
+            lang,
+            &p.body,
+            true,
+        );
         let search = dpo.get(&format!("/console/subject?lang={lang}")).await;
         let csrf = search.hidden("csrf");
         let p = dpo

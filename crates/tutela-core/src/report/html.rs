@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use crate::render::escape;
+use crate::render::{Lang, escape};
 
 use super::style::CSS;
 use super::{AccessReport, CopyTable, TutelaRecords};
@@ -230,8 +230,11 @@ fn summary(h: &mut String, l: L, r: &AccessReport) {
         h,
         "<dt>{}</dt><dd>{} {}</dd></dl></section>",
         l.t("Datenschutzhinweise", "Privacy notice"),
-        l.t("Fassung", "version"),
-        escape(&r.notice_version)
+        l.t("Stand", "version of"),
+        escape(&crate::words::version(
+            &r.notice_version,
+            if l.0 { Lang::De } else { Lang::En }
+        ))
     );
 }
 

@@ -133,7 +133,11 @@ pub(super) struct ActivationRow {
     hash: String,
     effective: String,
     by: String,
+    /// The state as recorded (`scheduled`, …), what the template decides on.
     status: String,
+    /// The state in the reader's words.
+    state: String,
+    /// Why a version was refused, as recorded: the policy's own (English) message.
     error: String,
     /// For a scheduled version: what changes against the one in force, in words.
     changes: Vec<String>,
@@ -215,6 +219,7 @@ async fn versions_view(
                     hash: a.hash.chars().take(12).collect(),
                     effective: date_time(a.effective_at, tz, lang),
                     by: names.name(&a.requested_by, lang),
+                    state: activation_state(&a.status, lang).to_owned(),
                     status: a.status,
                     error: a.error.unwrap_or_default(),
                 })
@@ -513,4 +518,20 @@ fn changes_against(
             Lang::En => c.en,
         });
     gaps.chain(changes).collect()
+}
+
+/// A version's activation state in words.
+fn activation_state(status: &str, lang: Lang) -> &str {
+    let (de, en) = match status {
+        "scheduled" => ("geplant", "scheduled"),
+        "active" => ("in Kraft", "in force"),
+        "superseded" => ("abgelöst", "superseded"),
+        "refused" => ("abgelehnt", "refused"),
+        "cancelled" => ("zurückgezogen", "cancelled"),
+        other => (other, other),
+    };
+    match lang {
+        Lang::De => de,
+        Lang::En => en,
+    }
 }
