@@ -18,7 +18,7 @@ use crate::{PgStore, SqliteStore, StoreError};
 pub const PERSON_ERASED: &str = "person_erased";
 
 macro_rules! erasure_store {
-    ($store:ty, $db:ty) => {
+    ($store:ty, $db:ty, $for_update:literal) => {
         impl $store {
             /// Ends, within `tx`, everything of `subject` that is not the ledger: deletes the
             /// results of their requests and every code of them; clears the personal parts of
@@ -38,9 +38,15 @@ macro_rules! erasure_store {
                 subject: &str,
                 at_us: i64,
             ) -> Result<Vec<String>, StoreError> {
-                let requests = sqlx::query(
+                // The person's requests are locked first, before their steps, events and
+                // results: a request's transition (which appends its event beside, not after,
+                // this transaction) locks the request and then its steps, and so waits here
+                // instead of crossing this transaction's locks; and a status read here stays
+                // the status until the commit.
+                let requests = sqlx::query(concat!(
                     "SELECT id, status, purge_at_us FROM requests WHERE subject = $1 ORDER BY id",
-                )
+                    $for_update
+                ))
                 .bind(subject)
                 .fetch_all(&mut **tx)
                 .await?;
@@ -144,5 +150,6 @@ macro_rules! erasure_store {
     };
 }
 
-erasure_store!(SqliteStore, sqlx::Sqlite);
-erasure_store!(PgStore, sqlx::Postgres);
+// SQLite knows no `FOR UPDATE`; its writers take turns anyway (`BEGIN IMMEDIATE`).
+erasure_store!(SqliteStore, sqlx::Sqlite, "");
+erasure_store!(PgStore, sqlx::Postgres, " FOR UPDATE");

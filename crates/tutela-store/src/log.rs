@@ -165,12 +165,17 @@ macro_rules! log_store {
                     LogSource::Audit => "SELECT seq, at_us, actor AS c1, kind AS c2, object AS c3, \
                         COALESCE(subject, '') AS c4, body AS c5 FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2",
                 };
-                sqlx::query(sql)
+                // Rows that may still commit below the last one seen are waited for.
+                let mut tx = self
+                    .begin_settled_read(matches!(source, LogSource::RequestEvent))
+                    .await?;
+                let rows = sqlx::query(sql)
                     .bind(after)
                     .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?
-                    .iter()
+                    .fetch_all(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                rows.iter()
                     .map(|r| {
                         let seq: i64 = r.try_get("seq")?;
                         let columns = [

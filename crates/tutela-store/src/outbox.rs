@@ -76,12 +76,17 @@ macro_rules! outbox_store {
                          FROM request_events WHERE seq > $1 ORDER BY seq LIMIT $2"
                     }
                 };
-                sqlx::query(sql)
+                // Rows that may still commit below the last one seen are waited for.
+                let mut tx = self
+                    .begin_settled_read(matches!(source, OutboxSource::Request))
+                    .await?;
+                let rows = sqlx::query(sql)
                     .bind(after)
                     .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?
-                    .iter()
+                    .fetch_all(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                rows.iter()
                     .map(|r| {
                         Ok(OutboxRow {
                             source,

@@ -356,7 +356,7 @@ macro_rules! request_store {
                 let plain = r;
                 let (sealed, event) = self.sealed_parts(r, event).await?;
                 let (r, event) = (&sealed, &event);
-                let mut tx = self.begin_sealed().await?;
+                let mut tx = self.begin_request_append(idempotency_key).await?;
                 if let Some(key) = idempotency_key {
                     let seen = sqlx::query(sqlx::AssertSqlSafe(format!(
                         "SELECT {REQUEST_COLUMNS} FROM requests WHERE idempotency_key = $1"
@@ -412,7 +412,7 @@ macro_rules! request_store {
                 let (sealed, event) = self.sealed_parts(r, event).await?;
                 let (r, event) = (&sealed, &event);
                 let outputs = self.sealed_outputs(&r.id, steps).await?;
-                let mut tx = self.begin_sealed().await?;
+                let mut tx = self.begin_request_append(None).await?;
                 let changed = sqlx::query(
                     "UPDATE requests SET type = $2, status = $3, subject = $4, email = $5, due_at_us = $6, \
                      extended_months = $7, verification = $8, details = $9, version = $10, updated_at_us = $11, \

@@ -135,6 +135,24 @@ impl SqliteStore {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
+    /// A transaction that appends to `request_events` (see [`PgStore::begin_request_append`]).
+    /// SQLite serialises its writers already.
+    pub(crate) async fn begin_request_append(
+        &self,
+        _idempotency_key: Option<&str>,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+        self.begin_sealed().await
+    }
+
+    /// A read of a table followed by sequence number: with one writer at a time, every row
+    /// below the last visible one has committed.
+    pub(crate) async fn begin_settled_read(
+        &self,
+        _requests: bool,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+        Ok(self.pool.begin().await?)
+    }
+
     /// Seals personal attributes with `vault` from now on (see [`crate::vault`]).
     pub fn with_vault(mut self, vault: Arc<Vault>) -> SqliteStore {
         self.vault = Some(vault);
@@ -172,18 +190,73 @@ impl PgStore {
     }
 
     /// A transaction that appends to a table the verifiable log follows by sequence number
-    /// (`ledger`, `request_events`, `audit_events`). Its first statement takes one advisory
+    /// (`ledger`, `audit_events`; `request_events` see below). Its first statement takes one advisory
     /// lock, held until commit, so that such rows commit in the order of their sequence numbers
     /// across connections and servers: the sealer never passes a row that commits late. Taken
     /// first, before any row lock, so that no two such transactions can deadlock.
+    ///
+    /// It also holds [`REQUEST_EVENTS_LOCK`] shared, taken before the sequence lock (always in
+    /// this order, so that no two transactions wait on each other): a person's erasure appends
+    /// `request_events` in the same transaction.
     pub(crate) async fn begin_sealed(
         &self,
     ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        sqlx::query("SELECT pg_advisory_xact_lock_shared($1), pg_advisory_xact_lock($2)")
+            .bind(REQUEST_EVENTS_LOCK)
             .bind(SEQUENCE_LOCK)
             .execute(&mut *tx)
             .await?;
+        Ok(tx)
+    }
+
+    /// A transaction that appends to `request_events` only (a request's transitions, the bulk
+    /// of the store's commits under load). Such transactions run and commit side by side:
+    /// they hold [`REQUEST_EVENTS_LOCK`] *shared*, so PostgreSQL flushes their commits
+    /// together, where one exclusive lock held across each commit made every transition of
+    /// every request wait for the one before (issue 31's throughput bound). Rows may then
+    /// commit out of sequence order; a reader that follows the table by sequence number reads
+    /// under the same lock held exclusively ([`PgStore::begin_settled_read`]), when no append
+    /// is in flight and every row below the last one it sees has committed.
+    ///
+    /// With an idempotency key, the transaction also holds a lock of that key, so that two
+    /// requests filed at once with the same key are one request, not a unique-key error.
+    pub(crate) async fn begin_request_append(
+        &self,
+        idempotency_key: Option<&str>,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock_shared($1)")
+            .bind(REQUEST_EVENTS_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(key) = idempotency_key {
+            sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+                .bind(IDEMPOTENCY_LOCK_CLASS)
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
+    }
+
+    /// A read of a table that readers follow by sequence number (the verifiable log's sealer,
+    /// the event outbox). For `request_events` (`requests`), the read holds
+    /// [`REQUEST_EVENTS_LOCK`] exclusively: it waits for the appends in flight and holds new
+    /// ones back for the length of one read, so that no row below the last one it sees can
+    /// still commit. The other tables' appends are serialised by [`SEQUENCE_LOCK`] and commit
+    /// in order already.
+    pub(crate) async fn begin_settled_read(
+        &self,
+        requests: bool,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if requests {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(REQUEST_EVENTS_LOCK)
+                .execute(&mut *tx)
+                .await?;
+        }
         Ok(tx)
     }
 
@@ -196,6 +269,10 @@ impl PgStore {
 
 /// The advisory lock key of [`PgStore::begin_sealed`] ("6962" for RFC 6962).
 const SEQUENCE_LOCK: i64 = 6962;
+/// The advisory lock key of `request_events`' appends (shared) and settled reads (exclusive).
+const REQUEST_EVENTS_LOCK: i64 = 6963;
+/// The class (first key) of the two-key advisory locks of idempotency keys.
+const IDEMPOTENCY_LOCK_CLASS: i32 = 6964;
 
 /// A `LedgerEvent` from a row with the columns seq, subject, at_us, kind and body (a macro: the
 /// row types differ).

@@ -332,3 +332,96 @@ async fn a_transition_and_its_steps_are_written_together<S: RequestStore>(store:
         Some(b"{}".to_vec())
     );
 }
+
+/// PostgreSQL: the transitions of different requests commit side by side (one transition
+/// waiting on a row lock does not hold up another request's), and a read that follows
+/// `request_events` by sequence number never passes a row that has its number but has not
+/// committed yet (issue 31: the appends' lock was exclusive and bounded the throughput).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transitions_commit_side_by_side_and_a_settled_read_waits_for_them() {
+    use std::time::Duration;
+    use tutela_store::testing::PgSchema;
+    use tutela_store::{LogSource, LogStore, PgStore, Store};
+    let Some(pg) = PgSchema::create().await else {
+        return;
+    };
+    let store = PgStore::connect_in_schema(&pg.url, Some(&pg.schema))
+        .await
+        .expect("connect");
+    store.migrate().await.expect("migrate");
+    for id in ["side-1", "side-2"] {
+        let r = request(id, "verified", "2026-04-10T23:59:59Z");
+        store
+            .insert_request(&r, &event("verified", None), None)
+            .await
+            .expect("insert");
+    }
+    store
+        .put_steps("side-1", &[step("20-erase:crm", "pending", None)])
+        .await
+        .expect("step");
+    let before = store
+        .log_contents(LogSource::RequestEvent, 0, 100)
+        .await
+        .expect("read");
+    let after = before.last().map_or(0, |(seq, _)| *seq);
+
+    // Someone holds side-1's step row: side-1's transition takes its sequence number and then
+    // waits, uncommitted.
+    let held = pg
+        .lock_rows("SELECT * FROM request_steps WHERE request_id = 'side-1' FOR UPDATE")
+        .await;
+    let mut first = request("side-1", "in_progress", "2026-04-10T23:59:59Z");
+    first.version = 2;
+    let writer = store.clone();
+    let waiting = tokio::spawn(async move {
+        writer
+            .update_request_with_steps(
+                &first,
+                &event("started", None),
+                &[step("20-erase:crm", "done", None)],
+            )
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "side-1 waits on the row lock");
+
+    // Another request's transition commits meanwhile.
+    let mut second = request("side-2", "in_progress", "2026-04-10T23:59:59Z");
+    second.version = 2;
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        store.update_request(&second, &event("started", None)),
+    )
+    .await
+    .expect("one request's transition does not wait for another's")
+    .expect("side-2 started");
+
+    // A settled read waits until side-1's event has committed, then sees both, in order.
+    let reader = store.clone();
+    let read = tokio::spawn(async move {
+        reader
+            .log_contents(LogSource::RequestEvent, after, 100)
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !read.is_finished(),
+        "a read returned while a row below the last committed one was still in flight"
+    );
+    held.release().await;
+    waiting.await.expect("join").expect("side-1 started");
+    let rows = tokio::time::timeout(Duration::from_secs(5), read)
+        .await
+        .expect("the read ends once the appends have committed")
+        .expect("join")
+        .expect("read");
+    assert_eq!(rows.len(), 2, "both transitions' events");
+    assert!(rows[0].0 < rows[1].0);
+    assert!(
+        String::from_utf8_lossy(&rows[0].1).contains("side-1"),
+        "side-1 took the lower number"
+    );
+    drop(store);
+    pg.drop_schema().await;
+}
