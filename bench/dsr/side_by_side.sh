@@ -3,12 +3,13 @@
 # Run it on a quiet machine: nothing else building or testing (the session that recorded the
 # figures ran it under the cargo lock its builds share). Needs Fides 2.78.2 in FIDES_VENV
 # (see ../shared/peers/fides-dsr/README.md) and PostgreSQL at 127.0.0.1:5432 (user postgres).
+# SKIP_BUILD=1 runs target/release/tutela as it is.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 FIDES_DIR="$(cd "${FIDES_DIR:-$ROOT/../shared/peers/fides-dsr}" && pwd)"
 export FIDES_WORK="${FIDES_WORK:-/tmp/fides-dsr}"
 
-cd "$ROOT" && cargo build --release --locked -p tutela-cli
+[ "${SKIP_BUILD:-0}" = 1 ] || (cd "$ROOT" && cargo build --release --locked -p tutela-cli)
 cd "$FIDES_DIR"
 ./run_fides.sh all --customers 100000 --k 100 --mode concurrent --reset-app-db
 ./run_fides.sh all --customers 100000 --k 20 --mode sequential
