@@ -3,8 +3,9 @@
 //! nothing and creates no file (SQLite is opened read-only, PostgreSQL in read-only
 //! transactions).
 //!
-//! Exit 0: the database fits the map. Exit 1: the map is invalid, or the database does not fit
-//! it; each problem is named with file:line:column of the map and the table and column. Exit 2:
+//! Exit 0: the database fits the map. Exit 1: the map is invalid (a table or field a person
+//! sees without a `label` in German and English counts), or the database does not fit it; each
+//! problem is named with file:line:column of the map and the table and column. Exit 2:
 //! a usage error, or the check could not run (unreadable map, no URL, database unreachable).
 
 use std::process::ExitCode;
@@ -73,6 +74,16 @@ async fn check(
             return Ok(ExitCode::from(1));
         }
     };
+    // A table or field a person would see by its database name is a mistake of the map
+    // (issue 32), found before the database is asked.
+    let unlabelled = tutela_core::datamap::unlabelled_errors(file, &text, &map);
+    if !unlabelled.is_empty() {
+        for e in &unlabelled {
+            say!("{e}");
+        }
+        say!("{} error(s) in the map", unlabelled.len());
+        return Ok(ExitCode::from(1));
+    }
     let kind = map.connector;
     let id = map.id.clone();
     let tables = map.tables.len();

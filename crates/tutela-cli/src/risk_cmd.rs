@@ -36,6 +36,10 @@ pub enum RiskCommand {
         /// Policy file (its [risk] rules); the built-in reference policy when not given.
         #[arg(long)]
         policy: Option<String>,
+        /// The features' names for people, in German and English (TOML: `[column]` with
+        /// `de = "…"` and `en = "…"`): the Art. 15 report gives a check's reasons by them.
+        #[arg(long)]
+        labels: Option<String>,
     },
     /// Score one applicant (a JSON object of feature → value).
     Score {
@@ -66,6 +70,7 @@ pub fn run(cmd: RiskCommand) -> anyhow::Result<ExitCode> {
             seed,
             folds_out,
             policy,
+            labels,
         } => {
             let bytes = std::fs::read(&data).with_context(|| format!("reading {data}"))?;
             let text =
@@ -76,6 +81,16 @@ pub fn run(cmd: RiskCommand) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("{data}: the file is empty");
             }
             let header = rows.remove(0);
+            let labels = match &labels {
+                Some(file) => {
+                    let text =
+                        std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?;
+                    let columns: Vec<String> =
+                        header.iter().filter(|c| **c != target).cloned().collect();
+                    risk::parse_labels(file, &text, &columns).map_err(|e| anyhow::anyhow!("{e}"))?
+                }
+                None => Default::default(),
+            };
             let policy = crate::load_policy(&policy)?;
             let opts = TrainOptions {
                 target,
@@ -89,8 +104,9 @@ pub fn run(cmd: RiskCommand) -> anyhow::Result<ExitCode> {
                 ..TrainOptions::default()
             };
             let rules = policy.policy.risk.as_ref();
-            let trained = risk::train(&header, &rows, &opts, rules)
+            let mut trained = risk::train(&header, &rows, &opts, rules)
                 .map_err(|e| anyhow::anyhow!("{data}: {e}"))?;
+            trained.scorecard.set_labels(&labels);
             if let Some(k) = cv {
                 let aucs = risk::cross_validate(&header, &rows, &opts, rules, k, seed)
                     .map_err(|e| anyhow::anyhow!("{data}: {e}"))?;
@@ -111,6 +127,9 @@ pub fn run(cmd: RiskCommand) -> anyhow::Result<ExitCode> {
             }
             for n in &trained.notes {
                 eprintln!("note: {n}");
+            }
+            if let Some(w) = unlabelled_warning(&trained.scorecard) {
+                eprintln!("warning: {w}");
             }
             let json = serde_json::to_string_pretty(&trained.scorecard)?;
             // Written whole to a temporary name, then renamed: never half a model file.
@@ -155,7 +174,15 @@ pub fn run(cmd: RiskCommand) -> anyhow::Result<ExitCode> {
             let mut features: Vec<_> = card.features.iter().collect();
             features.sort_by(|a, b| b.information_value.total_cmp(&a.information_value));
             for f in features {
-                say!("\n{} (IV {:.3})", f.name, f.information_value);
+                match &f.label {
+                    Some(l) => say!(
+                        "\n{} — {} (IV {:.3})",
+                        if de { &l.de } else { &l.en },
+                        f.name,
+                        f.information_value
+                    ),
+                    None => say!("\n{} (IV {:.3})", f.name, f.information_value),
+                }
                 match &f.bins {
                     Bins::Numeric { uppers, woe } => {
                         for (i, w) in woe.iter().enumerate() {
@@ -180,6 +207,23 @@ pub fn run(cmd: RiskCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// What a model without labels for some features means for the person (issue 32), or `None`
+/// when every feature has its label.
+pub fn unlabelled_warning(card: &Scorecard) -> Option<String> {
+    let missing = card.unlabelled();
+    (!missing.is_empty()).then(|| {
+        format!(
+            "no label for {}: the Art. 15 report will name these reasons by their training columns; \
+             train with --labels FILE ([column] with de = \"…\" and en = \"…\")",
+            missing
+                .iter()
+                .map(|m| format!("`{m}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
 }
 
 pub fn load_model(path: &str) -> anyhow::Result<Scorecard> {

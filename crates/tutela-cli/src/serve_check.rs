@@ -268,6 +268,10 @@ fn risk(config: &config::Config) -> anyhow::Result<Option<(tutela_core::risk::Sc
     };
     let at = config.at("risk_model");
     let model = risk_cmd::load_model(path).with_context(|| at.clone())?;
+    // Not refused: a model trained before labels existed still decides as it did.
+    if let Some(w) = risk_cmd::unlabelled_warning(&model) {
+        tracing::warn!("{at}: {w}");
+    }
     let bytes = std::fs::read(path).with_context(|| format!("{at}: reading {path}"))?;
     use sha2::Digest;
     let hash = sha2::Sha256::digest(&bytes)
@@ -338,6 +342,15 @@ fn against_policy(
                 continue;
             }
         };
+        // A person would read these by their database names (issue 32).
+        let unlabelled = tutela_core::datamap::unlabelled_errors(&d.map, text, &map);
+        if !unlabelled.is_empty() {
+            m.add(format!(
+                "{at}: the map names tables or fields a person sees without a label:\n{}",
+                tutela_core::policy::PolicyErrors(unlabelled)
+            ));
+            continue;
+        }
         // The database's address, when the map's `url_env` should give it.
         if d.url.is_none()
             && map.url.is_none()

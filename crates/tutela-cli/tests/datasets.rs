@@ -149,3 +149,30 @@ fn datasets_check_names_each_problem_of_a_map_against_postgres() {
     rt.block_on(pg.drop_schema());
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Issue 32: a table or field a person would read by its database name is an error of the
+/// map, named with file, line and column, before the database is asked (none exists here).
+#[test]
+fn datasets_check_names_each_table_and_field_without_a_label() {
+    let dir = temp_dir("datasets-unlabelled");
+    let map = "[dataset]\nid = \"crm\"\nconnector = \"sqlite\"\nurl = \"sqlite://crm.db\"\n\
+               person_table = \"people\"\n[[table]]\nname = \"people\"\n\
+               label = { de = \"Personen\", en = \"People\" }\n\
+               [[table.field]]\nname = \"email\"\ncategory = \"contact\"\n\
+               [[table.field]]\nname = \"phone\"\ncategory = \"contact\"\n\
+               label = { de = \"Telefon\", en = \"Phone\" }\n";
+    std::fs::write(dir.join("crm.toml"), map).expect("map");
+    let out = tutela_in(&dir, &["datasets", "check", "crm.toml"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains(&format!(
+            "crm.toml:{}: error: field `people.email` has no `label` in German and English",
+            position(map, "\"email\"", 0)
+        )),
+        "{t}"
+    );
+    assert!(t.contains("1 error(s) in the map"), "{t}");
+    assert_eq!(files(&dir), ["crm.toml"], "the check creates no file");
+    let _ = std::fs::remove_dir_all(dir);
+}

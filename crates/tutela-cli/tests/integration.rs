@@ -496,9 +496,8 @@ fn intake_files_a_maildir_and_requests_commands_follow_them() {
 #[test]
 fn risk_train_writes_a_model_or_nothing() {
     let dir = temp_dir("risk");
-    let data =
-        std::fs::read_to_string(root().join("../shared/data/german-credit/germancredit.csv"))
-            .expect("German Credit");
+    let data = std::fs::read_to_string(root().join("data/german-credit/germancredit.csv"))
+        .expect("German Credit");
     let good = dir.join("good.csv");
     std::fs::write(&good, &data).expect("write");
     let model = dir.join("card.json");
@@ -522,8 +521,57 @@ fn risk_train_writes_a_model_or_nothing() {
     assert!(out.status.success(), "{t}");
     assert!(t.contains("mean 0.7"), "{t}");
     assert!(model.exists());
+    assert!(
+        t.contains("warning: no label for `status_of_existing_checking_account`"),
+        "{t}"
+    );
     let explain = tutela(&["risk", "explain", "--model", &m, "--lang", "en"]);
     assert!(text(&explain).contains("status_of_existing_checking_account"));
+    // With the shipped labels (issue 32): in the model, and no warning.
+    let labels = root().join("policies/risk/german-credit-labels.toml");
+    let labelled = dir.join("labelled.json");
+    let l = labelled.to_string_lossy().into_owned();
+    let train = |labels: &str, out: &str| {
+        tutela(&[
+            "risk",
+            "train",
+            &good.to_string_lossy(),
+            "--target",
+            "creditability",
+            "--positive",
+            "bad",
+            "--drop",
+            "personal_status_and_sex,foreign_worker",
+            "--out",
+            out,
+            "--labels",
+            labels,
+        ])
+    };
+    let out = train(&labels.to_string_lossy(), &l);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(!t.contains("warning: no label"), "{t}");
+    let card = std::fs::read_to_string(&labelled).expect("model");
+    assert!(card.contains("Kontostand des Girokontos"), "{card}");
+    let explain = tutela(&["risk", "explain", "--model", &l, "--lang", "de"]);
+    assert!(
+        text(&explain).contains("Kontostand des Girokontos — status_of_existing_checking_account"),
+        "{}",
+        text(&explain)
+    );
+    // A label for a column the data does not have: file, line and column; no model.
+    let typo = dir.join("typo.toml");
+    std::fs::write(&typo, "[duration]\nde = \"Laufzeit\"\nen = \"Duration\"\n").expect("write");
+    let none = dir.join("none.json");
+    let out = train(&typo.to_string_lossy(), &none.to_string_lossy());
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("typo.toml:1:2: error: `duration` is not a column of the training data"),
+        "{t}"
+    );
+    assert!(!none.exists(), "no model file on error");
     // A word where numbers are expected: the error names row and column, no file is written.
     let mut lines: Vec<String> = data.lines().map(str::to_owned).collect();
     let (first, rest) = lines[17].split_once(',').expect("a row");

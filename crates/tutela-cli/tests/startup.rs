@@ -101,6 +101,29 @@ fn serve_reports_each_configuration_error_before_creating_a_file_or_binding() {
         t.contains("tutela.toml:2:7: dataset.0.map") && t.contains("crm.toml:3:"),
         "{t}"
     );
+    // A map whose table and field a person would read by their database names (issue 32):
+    // each named with the map's file, line and column.
+    let t = serve_refused(
+        "start-map-unlabelled",
+        &[
+            (
+                "tutela.toml",
+                "[[dataset]]\nmap = \"crm.toml\"\nurl = \"sqlite://crm.db\"\n",
+            ),
+            (
+                "crm.toml",
+                "[dataset]\nid = \"crm\"\nconnector = \"sqlite\"\nurl = \"sqlite://crm.db\"\n\
+                 person_table = \"people\"\n[[table]]\nname = \"people\"\n[[table.field]]\nname = \"email\"\ncategory = \"contact\"\n",
+            ),
+        ],
+        &[],
+    );
+    assert!(
+        t.contains("tutela.toml:2:7: dataset.0.map")
+            && t.contains("crm.toml:7:8: error: table `people` has no `label`")
+            && t.contains("crm.toml:9:8: error: field `people.email` has no `label`"),
+        "{t}"
+    );
     // A map that is missing.
     let t = serve_refused(
         "start-map-missing",

@@ -257,9 +257,9 @@ impl DatasetMap {
     }
 
     /// What a person would see without a name of its own: tables (`customers`) and fields
-    /// (`customers.birth_date`) with no `label`. Not an error (the report then names the
-    /// data's category, never the identifier), but a map for production should have none;
-    /// `tutela datasets check` and the start-up log can list them.
+    /// (`customers.birth_date`) with no `label`. [`load`] accepts them (the report then names
+    /// the data's category, never the identifier), but a map to run with has none:
+    /// [`unlabelled_errors`] places them for `tutela datasets check` and `tutela serve`.
     pub fn unlabelled(&self) -> Vec<String> {
         let mut out = Vec::new();
         for t in &self.tables {
@@ -1140,6 +1140,47 @@ pub fn problem_at(
     })
 }
 
+/// Each table and field of `map` (loaded from `text`, named `file`) that a person would see
+/// without a `label` in German and English, as an error placed where the text names it.
+/// `tutela datasets check` reports them and `tutela serve` refuses to start with them: the
+/// report would otherwise name the data's category only, never what the operator calls it.
+pub fn unlabelled_errors(
+    file: &str,
+    text: &str,
+    map: &DatasetMap,
+) -> Vec<crate::policy::PolicyError> {
+    let named = toml::from_str::<NamedMap>(text).ok();
+    let mut e = Errors::new(file, text);
+    const HELP: &str = "add label = { de = \"…\", en = \"…\" }: a person reads it in the Art. 15 report and the privacy center";
+    for t in &map.tables {
+        let raw = named
+            .as_ref()
+            .and_then(|m| m.table.iter().find(|r| r.name.get_ref() == &t.name));
+        if t.label.is_none() {
+            let span = raw.map_or(0..0, |r| r.name.span());
+            e.at(
+                span,
+                format!("table `{}` has no `label` in German and English", t.name),
+                HELP,
+            );
+        }
+        for f in t.fields.iter().filter(|f| f.label.is_none()) {
+            let span = raw
+                .and_then(|r| r.field.iter().find(|n| n.name.get_ref() == &f.name))
+                .map_or(0..0, |n| n.name.span());
+            e.at(
+                span,
+                format!(
+                    "field `{}.{}` has no `label` in German and English",
+                    t.name, f.name
+                ),
+                HELP,
+            );
+        }
+    }
+    e.list
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1373,5 +1414,48 @@ mod tests {
         // `ended_at` is also a field of the table: the `contract_end` key is where it is named
         // in that role, so the problem is placed there.
         assert_eq!(p.line, line, "{p:?}");
+    }
+
+    #[test]
+    fn unlabelled_tables_and_fields_are_placed_where_the_map_names_them() {
+        let (_, map) = demo();
+        assert!(unlabelled_errors("demo-operator.toml", DEMO, &map).is_empty());
+        let text = DEMO
+            .replacen(
+                "label = { de = \"Kundenstammdaten\", en = \"Customer master data\" }\n",
+                "",
+                1,
+            )
+            .replacen(
+                "label = { de = \"Geburtsdatum\", en = \"Date of birth\" }\n",
+                "",
+                1,
+            );
+        let map =
+            load("demo-operator.toml", &text, &policy()).unwrap_or_else(|e| unreachable!("{e}"));
+        let errors: Vec<String> = unlabelled_errors("demo-operator.toml", &text, &map)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let line = |needle: &str| text.lines().position(|l| l == needle).map_or(0, |i| i + 1);
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(
+            errors[0].starts_with(&format!(
+                "demo-operator.toml:{}:8: error: table `customers` has no `label` in German and English",
+                line("name = \"customers\"")
+            )),
+            "{errors:?}"
+        );
+        assert!(
+            errors[1].starts_with(&format!(
+                "demo-operator.toml:{}:8: error: field `customers.birth_date` has no `label`",
+                line("name = \"birth_date\"")
+            )),
+            "{errors:?}"
+        );
+        assert!(
+            errors[1].contains("help: add label = { de = "),
+            "{errors:?}"
+        );
     }
 }

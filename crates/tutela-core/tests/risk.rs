@@ -1,4 +1,4 @@
-//! The scorecard on German Credit (../shared/data/german-credit): cross-validated AUC, the
+//! The scorecard on German Credit (data/german-credit): cross-validated AUC, the
 //! model's explanations, and the training file's errors named by row and column.
 
 use std::collections::HashMap;
@@ -7,7 +7,7 @@ use tutela_core::risk::{self, TrainError, TrainOptions};
 
 use crate::support::reference;
 
-const GERMAN_CREDIT: &str = include_str!("../../../../shared/data/german-credit/germancredit.csv");
+const GERMAN_CREDIT: &str = include_str!("../../../data/german-credit/germancredit.csv");
 
 fn table(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
     let mut rows = tutela_core::csv::parse(text).unwrap_or_else(|e| unreachable!("{e}"));
@@ -206,4 +206,33 @@ fn bad_training_files_name_row_and_column() {
         risk::train(&header, &rows, &no_target, None).err(),
         Some(TrainError::TargetMissing("outcome".into()))
     );
+}
+
+/// Issue 32: the shipped labels of German Credit name every feature a trained model keeps, in
+/// German and English, so no reason reaches a person by its column.
+#[test]
+fn the_shipped_labels_name_every_german_credit_feature() {
+    let (header, rows) = table(GERMAN_CREDIT);
+    let columns: Vec<String> = header
+        .iter()
+        .filter(|c| *c != "creditability")
+        .cloned()
+        .collect();
+    let labels = risk::parse_labels(
+        "german-credit-labels.toml",
+        include_str!("../../../policies/risk/german-credit-labels.toml"),
+        &columns,
+    )
+    .unwrap_or_else(|e| unreachable!("{e}"));
+    let policy = reference();
+    let mut card = risk::train(&header, &rows, &options(), policy.risk.as_ref())
+        .unwrap_or_else(|e| unreachable!("{e}"))
+        .scorecard;
+    assert!(!card.unlabelled().is_empty());
+    card.set_labels(&labels);
+    assert_eq!(card.unlabelled(), Vec::<&str>::new());
+    // Only what the model may use: the protected attributes are dropped and have no label.
+    for dropped in &options().drop {
+        assert!(!labels.contains_key(dropped), "{dropped}");
+    }
 }

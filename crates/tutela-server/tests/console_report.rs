@@ -4,6 +4,7 @@
 use axum::http::StatusCode;
 use serde_json::json;
 use tutela_server::web::operators::{self, Role};
+use tutela_store::{LogSource, LogStore, WebStore};
 
 use crate::pages::Browser;
 use crate::support::TestApp;
@@ -62,7 +63,8 @@ async fn an_agent_downloads_the_persons_access_report() {
     assert_eq!(app.request(&id).await["status"], "completed");
     let page = agent.post("/console/subject", &form).await;
     assert!(page.body.contains("Bericht herunterladen"), "{}", page.body);
-    let report = agent.post("/console/subject/report", &form).await;
+    // The agent reads the console in English; the report is the German one the person received.
+    let report = agent.post("/console/subject/report?lang=en", &form).await;
     assert_eq!(report.status, StatusCode::OK, "{}", report.body);
     let disposition = report
         .headers
@@ -73,6 +75,36 @@ async fn an_agent_downloads_the_persons_access_report() {
     assert!(report.body.contains("Kopie Ihrer Daten"));
     assert!(report.body.contains("Kunde/Kundin"));
     assert!(!report.body.contains("relationship_set"));
+
+    // The download is a disclosure: in the audit trail, with erika, the request, the person
+    // and the report's language.
+    let rows = app
+        .engine
+        .store
+        .log_contents(LogSource::Audit, 0, i64::MAX)
+        .await
+        .expect("audit");
+    let downloads: Vec<String> = rows
+        .iter()
+        .map(|(_, r)| String::from_utf8_lossy(r).into_owned())
+        .filter(|r| r.contains("access_report_downloaded"))
+        .collect();
+    assert_eq!(downloads.len(), 1, "{downloads:?}");
+    let erika = app
+        .engine
+        .store
+        .operator_by_name("erika")
+        .await
+        .expect("store")
+        .expect("erika");
+    for part in [
+        format!("operator:{}", erika.id),
+        id.clone(),
+        "R-1".to_owned(),
+        "\"lang\":\"de\"".to_owned(),
+    ] {
+        assert!(downloads[0].contains(&part), "{part}: {downloads:?}");
+    }
 
     let secret = add(&app, "udo", Role::Auditor).await;
     let mut auditor = Browser::new(&app);

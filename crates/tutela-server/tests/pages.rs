@@ -747,8 +747,16 @@ async fn a_dpo_activates_a_policy_version_in_the_console() {
     assert_eq!(list[0].requested_by, format!("operator:{}", op.id));
     let page = dora.get("/console/versions").await;
     assert!(page.body.contains("geplant") && page.body.contains("2026-07"));
-    // The page says in words what the scheduled version changes.
-    assert!(page.body.contains("phone_marketing"), "{}", page.body);
+    // The page says in words what the scheduled version changes: the purpose and the
+    // category by their labels in the policy, not by their ids.
+    assert!(
+        page.body.contains("„Werbung per Telefon“") && page.body.contains("„Vertragsdaten"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("phone_marketing"), "{}", page.body);
+    let en = dora.get("/console/versions?lang=en").await;
+    assert!(en.body.contains("“Marketing by phone”"), "{}", en.body);
     // So does the API, between any two versions whose files are kept; unknown ones are named.
     let (s, _, d) = app
         .call("GET", "/v1/policy/diff?from=2026-01&to=2026-07", None)

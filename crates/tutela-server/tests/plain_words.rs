@@ -33,6 +33,14 @@ const ALLOWED: &[(&str, &str)] = &[
         "retention_sweeps",
         "the setting a DPO adds to a dataset to turn its retention sweeps on",
     ),
+    (
+        "until_renewed",
+        "the setting a DPO adds to a widened consent purpose: what the consents given cover",
+    ),
+    (
+        "old_scope",
+        "a value of `until_renewed`, named where a version is refused for lacking it",
+    ),
 ];
 
 const PERSON: &[&str] = &[
@@ -56,13 +64,16 @@ fn visible(html: &str, console: bool) -> String {
         out.push_str(&rest[..i]);
         out.push(' ');
         rest = &rest[i..];
-        let lower = rest.get(..8).unwrap_or(rest).to_ascii_lowercase();
+        let lower = rest.get(..10).unwrap_or(rest).to_ascii_lowercase();
         let skip_to = if lower.starts_with("<script") {
             Some("</script>")
         } else if lower.starts_with("<style") {
             Some("</style>")
         } else if console && lower.starts_with("<code") {
             Some("</code>")
+        } else if lower.starts_with("<textarea") {
+            // What the reader typed or uploaded (a policy file), given back to them as is.
+            Some("</textarea>")
         } else {
             None
         };
@@ -100,6 +111,7 @@ fn visible(html: &str, console: bool) -> String {
         .replace("&gt;", ">")
         .replace("&quot;", "\"")
         .replace("&#39;", "'")
+        .replace("&#34;", "\"")
         .replace("&nbsp;", " ")
 }
 
@@ -112,8 +124,12 @@ fn attribute<'t>(tag: &'t str, name: &str) -> Option<&'t str> {
 
 /// Words only one of the two languages uses: seen on a page of the other, a sentence was not
 /// translated.
-const ONLY_GERMAN: &[&str] = &["und", "Ihre", "Sie", "nicht", "oder", "für", "werden"];
-const ONLY_ENGLISH: &[&str] = &["the", "your", "and", "not", "which", "will", "with"];
+const ONLY_GERMAN: &[&str] = &[
+    "und", "Ihre", "Sie", "nicht", "oder", "für", "werden", "ist", "eine", "Bitte",
+];
+const ONLY_ENGLISH: &[&str] = &[
+    "the", "your", "and", "not", "which", "will", "with", "is", "already", "this",
+];
 
 /// What a reader of `text` (in `lang`) would not understand.
 fn faults(text: &str, lang: &str) -> Vec<String> {
@@ -362,4 +378,435 @@ fn the_checks_find_what_they_look_for() {
     assert!(faults("Ihre Daten", "de").is_empty());
     assert!(visible("<code>customers</code> Kunden", true).contains("Kunden"));
     assert!(!visible("<code>birth_date</code>", true).contains("birth_date"));
+}
+
+/// Every page of `paths`, in both languages, checked; each answers `status`.
+async fn walk(
+    seen: &mut Vec<String>,
+    b: &mut Browser<'_>,
+    paths: &[String],
+    status: u16,
+    console: bool,
+) {
+    for lang in ["de", "en"] {
+        for path in paths {
+            let p = b.get(&format!("{path}?lang={lang}")).await;
+            assert_eq!(p.status, status, "{path} ({lang}): {}", p.body);
+            check(seen, path, lang, &p.body, console);
+        }
+    }
+}
+
+/// The pages only a form or a request's state reaches, in both languages: a broken policy
+/// upload, the operators page after each change and its refusals, the message pages of both
+/// sides, the privacy center after a consent, a mistyped code and a finished erasure, and a
+/// request page in each state the walk can bring about.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_after_a_form_or_in_a_state_speak_plain_german_and_english() {
+    let sink = SmtpSink::start().await;
+    let app = TestApp::sqlite_with(
+        sink.mailer(),
+        Fulfilment {
+            connectors: vec![crate::console_plans::demo_db("plain-words-forms", PERSON).await],
+            notifier: Notifier::new(Vec::new(), None),
+        },
+    )
+    .await;
+    for (id, email) in [("P-1", "paula@example.org"), ("E-1", "emil@example.org")] {
+        let (s, _, b) = app
+            .call(
+                "PUT",
+                &format!("/v1/subjects/{id}"),
+                Some(json!({"relationship": "customer", "contract_kind": "telecommunications", "email": email})),
+            )
+            .await;
+        assert_eq!(s, 201, "{b}");
+    }
+    let now = jiff::Timestamp::now();
+    let mut seen = Vec::new();
+    let mut dora = signed_in_operator(&app, "dora", Role::Dpo).await;
+    operators::create(
+        &app.engine.store,
+        "erika",
+        Role::Agent,
+        "correct horse battery",
+        now,
+    )
+    .await
+    .expect("erika");
+    let erika = tutela_store::WebStore::operator_by_name(&app.engine.store, "erika")
+        .await
+        .expect("store")
+        .expect("erika");
+    let dora_id = tutela_store::WebStore::operator_by_name(&app.engine.store, "dora")
+        .await
+        .expect("store")
+        .expect("dora")
+        .id;
+
+    // The person's side: signed in before the erasure, so that its pages after it are seen.
+    let mut paula = Browser::new(&app);
+    paula.sign_in(&sink, "paula@example.org").await;
+    let mut emil = Browser::new(&app);
+    emil.sign_in(&sink, "emil@example.org").await;
+    // A mistyped one-time code.
+    for lang in ["de", "en"] {
+        let mut stranger = Browser::new(&app);
+        let p = stranger.get(&format!("/?lang={lang}")).await;
+        let csrf = p.hidden("csrf");
+        let p = stranger
+            .post(
+                "/signin",
+                &[("csrf", &csrf), ("email", "paula@example.org")],
+            )
+            .await;
+        assert_eq!(p.status, 200, "{}", p.body);
+        check(&mut seen, "/signin", lang, &p.body, false);
+        let csrf = p.hidden("csrf");
+        let p = stranger
+            .post("/signin/code", &[("csrf", &csrf), ("code", "000000")])
+            .await;
+        check(&mut seen, "/signin/code (mistyped)", lang, &p.body, false);
+    }
+    // A consent given and withdrawn in the privacy center, and the page after each.
+    for lang in ["de", "en"] {
+        for granted in ["true", "false"] {
+            let csrf = paula.get(&format!("/?lang={lang}")).await.hidden("csrf");
+            let p = paula
+                .post(
+                    "/consents",
+                    &[
+                        ("csrf", &csrf),
+                        ("purpose", "email_marketing"),
+                        ("channel", "email"),
+                        ("granted", granted),
+                    ],
+                )
+                .await;
+            assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+            let p = paula.get(&format!("/?done=saved&lang={lang}")).await;
+            check(&mut seen, "/?done=saved (consent)", lang, &p.body, false);
+        }
+    }
+    // A request that does not exist, on either side.
+    walk(
+        &mut seen,
+        &mut paula,
+        &["/requests/req_0000".to_owned()],
+        404,
+        false,
+    )
+    .await;
+
+    // Requests in each state the walk can bring about.
+    let (s, _, r) = app
+        .call(
+            "POST",
+            "/v1/requests",
+            Some(json!({"type": "access", "subject": "P-1", "email": "paula@example.org"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{r}");
+    let received = r["id"].as_str().expect("id").to_owned();
+    let verified = app
+        .file_verified(
+            json!({"type": "portability", "subject": "P-1", "email": "paula@example.org"}),
+        )
+        .await;
+    let refused = app
+        .file_verified(json!({"type": "access", "subject": "P-1", "email": "paula@example.org"}))
+        .await;
+    let csrf = dora.get("/console?lang=de").await.hidden("csrf");
+    let p = dora
+        .post(
+            &format!("/console/requests/{refused}/refuse"),
+            &[("csrf", &csrf), ("reason", "Offensichtlich unbegründet")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let person = [&received, &verified, &refused]
+        .iter()
+        .map(|id| format!("/requests/{id}"))
+        .collect::<Vec<_>>();
+    walk(&mut seen, &mut paula, &person, 200, false).await;
+    let erasure = app
+        .file_verified(json!({"type": "erasure", "subject": "E-1", "email": "emil@example.org"}))
+        .await;
+    app.tick_at(now).await;
+    assert_eq!(app.request(&erasure).await["status"], "awaiting_approval");
+    let waiting = vec![format!("/requests/{erasure}"), "/".to_owned()];
+    walk(&mut seen, &mut emil, &waiting, 200, false).await;
+    let console: Vec<String> = [&received, &verified, &refused, &erasure]
+        .iter()
+        .map(|id| format!("/console/requests/{id}"))
+        .collect();
+    walk(&mut seen, &mut dora, &console, 200, true).await;
+    app.approve(&erasure).await;
+    app.tick_at(now).await;
+    app.tick_at(now).await;
+    let done = app.request(&verified).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    walk(&mut seen, &mut dora, &console, 200, true).await;
+    walk(&mut seen, &mut paula, &person, 200, false).await;
+    // The privacy center after the erasure: the person's pages, and a consent refused (409).
+    for lang in ["de", "en"] {
+        for path in ["/".to_owned(), format!("/requests/{erasure}")] {
+            let p = emil.get(&format!("{path}?lang={lang}")).await;
+            if is_html(&p) {
+                check(&mut seen, &format!("{path} (erased)"), lang, &p.body, false);
+            }
+        }
+        let home = emil.get(&format!("/?lang={lang}")).await;
+        if home.body.contains("action=\"/signout\"") {
+            let csrf = home.hidden("csrf");
+            let p = emil
+                .post(
+                    "/consents",
+                    &[
+                        ("csrf", &csrf),
+                        ("purpose", "email_marketing"),
+                        ("channel", "email"),
+                        ("granted", "true"),
+                    ],
+                )
+                .await;
+            assert_eq!(p.status, StatusCode::CONFLICT, "{}", p.body);
+            check(&mut seen, "/consents (after erasure)", lang, &p.body, false);
+        }
+    }
+
+    // The console's answers to forms, in both languages.
+    for lang in ["de", "en"] {
+        let csrf = dora
+            .get(&format!("/console?lang={lang}"))
+            .await
+            .hidden("csrf");
+        // An action a finished request no longer takes (422), an unknown one (404).
+        let p = dora
+            .post(
+                &format!("/console/requests/{verified}/refuse"),
+                &[("csrf", &csrf), ("reason", "zu spät")],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.body);
+        check(
+            &mut seen,
+            "/console/requests/(done)/refuse",
+            lang,
+            &p.body,
+            true,
+        );
+        let p = dora
+            .post(
+                "/console/requests/req_0000/refuse",
+                &[("csrf", &csrf), ("reason", "x")],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::NOT_FOUND, "{}", p.body);
+        check(
+            &mut seen,
+            "/console/requests/(unknown)/refuse",
+            lang,
+            &p.body,
+            true,
+        );
+        // A plan approved that no longer waits (409): the request page says why.
+        let p = dora
+            .post(
+                &format!("/console/requests/{erasure}/approve"),
+                &[("csrf", &csrf), ("note", "geprüft")],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::CONFLICT, "{}", p.body);
+        check(
+            &mut seen,
+            "/console/requests/(done)/approve",
+            lang,
+            &p.body,
+            true,
+        );
+        // A person number that is none (422), a person without a report (404).
+        let p = dora
+            .post("/console/subject", &[("csrf", &csrf), ("subject", "  ")])
+            .await;
+        check(&mut seen, "/console/subject (blank)", lang, &p.body, true);
+        let p = dora
+            .post(
+                "/console/subject/report",
+                &[("csrf", &csrf), ("subject", "E-1")],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::NOT_FOUND, "{}", p.body);
+        check(
+            &mut seen,
+            "/console/subject/report (none)",
+            lang,
+            &p.body,
+            true,
+        );
+        // A broken policy file: its errors with line and column.
+        let p = dora
+            .post(
+                "/console/versions",
+                &[
+                    ("csrf", &csrf),
+                    ("policy", "[policy]\nid = \"x\nversion = 1\n"),
+                    ("effective_at", ""),
+                ],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.body);
+        check(&mut seen, "/console/versions (broken)", lang, &p.body, true);
+        // A version refused: a time gone by, a consent purpose widened without saying what
+        // the consents given so far still cover.
+        let at = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24)).to_string();
+        for (text, when) in [
+            (crate::versions::widened(), "2020-01-01T00:00:00Z"),
+            (crate::versions::widened_with(None), at.as_str()),
+        ] {
+            let p = dora
+                .post(
+                    "/console/versions",
+                    &[("csrf", &csrf), ("policy", &text), ("effective_at", when)],
+                )
+                .await;
+            assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.body);
+            check(
+                &mut seen,
+                "/console/versions (refused)",
+                lang,
+                &p.body,
+                true,
+            );
+        }
+        // The operators page after each change, and its refusals.
+        for (action, id, status) in [
+            ("disable", erika.id.as_str(), 200),
+            ("enable", erika.id.as_str(), 200),
+            ("reset-totp", erika.id.as_str(), 200),
+            ("remove", dora_id.as_str(), 409),
+            ("disable", "op_unknown", 404),
+        ] {
+            let p = dora
+                .post(
+                    &format!("/console/operators/{id}/{action}"),
+                    &[("csrf", &csrf), ("confirm", "yes")],
+                )
+                .await;
+            assert_eq!(p.status, status, "{action}: {}", p.body);
+            check(
+                &mut seen,
+                &format!("/console/operators {action}"),
+                lang,
+                &p.body,
+                true,
+            );
+        }
+        let p = dora
+            .post(
+                &format!("/console/operators/{}/remove", erika.id),
+                &[("csrf", &csrf)],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.body);
+        check(
+            &mut seen,
+            "/console/operators remove (confirm)",
+            lang,
+            &p.body,
+            true,
+        );
+    }
+    // Removed, and a removed account changes no more (409).
+    for (lang, status) in [("de", 200), ("en", 409)] {
+        let csrf = dora
+            .get(&format!("/console/operators?lang={lang}"))
+            .await
+            .hidden("csrf");
+        let p = dora
+            .post(
+                &format!("/console/operators/{}/remove", erika.id),
+                &[("csrf", &csrf), ("confirm", "yes")],
+            )
+            .await;
+        assert_eq!(p.status, status, "{}", p.body);
+        check(&mut seen, "/console/operators remove", lang, &p.body, true);
+        let p = dora
+            .post(
+                &format!("/console/operators/{}/enable", erika.id),
+                &[("csrf", &csrf), ("confirm", "yes")],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::CONFLICT, "{}", p.body);
+        check(
+            &mut seen,
+            "/console/operators (removed)",
+            lang,
+            &p.body,
+            true,
+        );
+    }
+    walk(
+        &mut seen,
+        &mut dora,
+        &["/console/operators".to_owned()],
+        200,
+        true,
+    )
+    .await;
+    // An erasure a legal duty limits (Paula's invoices are kept for the tax law): the person
+    // is told what stays, the agent sees why.
+    let kept = app
+        .file_verified(json!({"type": "erasure", "subject": "P-1", "email": "paula@example.org"}))
+        .await;
+    walk(
+        &mut seen,
+        &mut paula,
+        &[format!("/requests/{kept}")],
+        200,
+        false,
+    )
+    .await;
+    app.tick_approved(&kept, jiff::Timestamp::now()).await;
+    let status = app.request(&kept).await["status"].clone();
+    assert!(
+        status == "partially_refused" || status == "completed",
+        "{status}"
+    );
+    walk(
+        &mut seen,
+        &mut dora,
+        &[format!("/console/requests/{kept}")],
+        200,
+        true,
+    )
+    .await;
+    // A version scheduled: the versions page says what it changes.
+    let csrf = dora.get("/console/versions").await.hidden("csrf");
+    let at = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24)).to_string();
+    let p = dora
+        .post(
+            "/console/versions",
+            &[
+                ("csrf", &csrf),
+                ("policy", &crate::versions::widened()),
+                ("effective_at", &at),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    walk(
+        &mut seen,
+        &mut dora,
+        &["/console/versions".to_owned()],
+        200,
+        true,
+    )
+    .await;
+    assert!(
+        seen.is_empty(),
+        "{} things a reader would not understand:\n{}",
+        seen.len(),
+        seen.join("\n")
+    );
 }

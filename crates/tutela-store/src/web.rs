@@ -125,6 +125,9 @@ pub struct RateCount {
     pub window_end: jiff::Timestamp,
 }
 
+/// The audit event's kind for an Art. 15 report an operator downloaded in the console.
+const REPORT_DOWNLOADED: &str = "access_report_downloaded";
+
 pub trait WebStore: Send + Sync {
     /// Adds an operator; [`StoreError::Conflict`] when the name is taken.
     fn insert_operator(
@@ -163,6 +166,19 @@ pub trait WebStore: Send + Sync {
         id: &str,
         secret: &str,
         now: jiff::Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Records in the audit trail that `actor` downloaded the Art. 15 report of request
+    /// `request` about `subject`, in language `lang`, in the console: a disclosure of the
+    /// person's data to an operator. Recorded before the file leaves, so that no download goes
+    /// unrecorded.
+    fn record_report_download(
+        &self,
+        actor: &str,
+        request: &str,
+        subject: &str,
+        lang: &str,
+        at: jiff::Timestamp,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Every operator's id and name, removed ones included: to name the actors of the audit
@@ -498,6 +514,21 @@ macro_rules! web_store {
                 Ok(())
             }
 
+            async fn record_report_download(
+                &self,
+                actor: &str,
+                request: &str,
+                subject: &str,
+                lang: &str,
+                at: jiff::Timestamp,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.begin_sealed().await?;
+                let body = serde_json::json!({ "lang": lang }).to_string();
+                audit!(tx, micros(at), actor, REPORT_DOWNLOADED, request, Some(subject), body);
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn operator_names(&self) -> Result<Vec<(String, String)>, StoreError> {
                 sqlx::query("SELECT id, name FROM operators ORDER BY name")
                     .fetch_all(&self.pool)
@@ -761,6 +792,16 @@ impl WebStore for AnyStore {
         now: jiff::Timestamp,
     ) -> Result<(), StoreError> {
         dispatch!(self, s => s.enrol_totp(id, secret, now).await)
+    }
+    async fn record_report_download(
+        &self,
+        actor: &str,
+        request: &str,
+        subject: &str,
+        lang: &str,
+        at: jiff::Timestamp,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.record_report_download(actor, request, subject, lang, at).await)
     }
     async fn operator_names(&self) -> Result<Vec<(String, String)>, StoreError> {
         dispatch!(self, s => s.operator_names().await)

@@ -66,6 +66,7 @@ where
     risk::run_all(store).await;
     disclosures::run_all(store).await;
     web::run_all(store).await;
+    web::report_downloads_are_audited(store).await;
     web::activations_are_decided_once(store).await;
     web::summaries_are_reviewed_once_or_expire(store).await;
     pseudonymised::run_all(store).await;

@@ -16,6 +16,42 @@ pub async fn run_all<S: WebStore>(store: &S) {
     signin_codes_round_trip(store).await;
 }
 
+/// Issue 32: a report an operator downloads in the console is a disclosure, in the audit
+/// trail with who, which request about whom, when and in which language.
+pub async fn report_downloads_are_audited<S: WebStore + tutela_store::LogStore>(store: &S) {
+    use tutela_store::LogSource;
+    let before = store
+        .log_contents(LogSource::Audit, 0, i64::MAX)
+        .await
+        .expect("audit")
+        .len();
+    store
+        .record_report_download(
+            "operator:op-dl",
+            "req-dl-1",
+            "C-DL",
+            "en",
+            at("2026-05-03T10:00:00Z"),
+        )
+        .await
+        .expect("record");
+    let rows = store
+        .log_contents(LogSource::Audit, 0, i64::MAX)
+        .await
+        .expect("audit");
+    assert_eq!(rows.len(), before + 1);
+    let row = String::from_utf8_lossy(&rows[before].1).into_owned();
+    for part in [
+        "operator:op-dl",
+        "access_report_downloaded",
+        "req-dl-1",
+        "C-DL",
+        "\"lang\":\"en\"",
+    ] {
+        assert!(row.contains(part), "{part} missing: {row}");
+    }
+}
+
 async fn operators_are_unique_by_name_and_refuse_a_replayed_step<S: WebStore>(store: &S) {
     let op = OperatorRecord {
         id: "op-1".into(),

@@ -311,7 +311,26 @@ pub struct Adequacy {
     pub decided: jiff::civil::Date,
     pub until: Option<jiff::civil::Date>,
     pub requires_dpf: bool,
-    pub note: Option<String>,
+    pub note: Option<Note>,
+}
+
+/// What an adequacy entry notes about the decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Note {
+    /// A plain string: for the operator (a reminder, a case number), never shown to a person.
+    Operator(String),
+    /// German and English: shown with the decision in the reader's language.
+    Reader(Text),
+}
+
+impl Note {
+    /// The note in `lang` when a person may read it.
+    pub fn for_reader(&self, lang: Lang) -> Option<&str> {
+        match self {
+            Note::Operator(_) => None,
+            Note::Reader(t) => Some(t.get(lang)),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

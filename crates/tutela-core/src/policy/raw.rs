@@ -299,7 +299,16 @@ pub struct RawAdequacy {
     /// Only recipients certified under the Data Privacy Framework are covered (the US).
     #[serde(default)]
     pub requires_dpf: bool,
-    pub note: Option<String>,
+    pub note: Option<Spanned<RawNote>>,
+}
+
+/// An adequacy decision's note: a plain string for the operator, or `{ de, en }` that the
+/// person reads with the decision (issue 32).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawNote {
+    Operator(String),
+    Reader(RawText),
 }
 
 #[derive(Debug, Deserialize)]

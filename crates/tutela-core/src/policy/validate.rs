@@ -9,7 +9,7 @@ use toml::Spanned;
 use super::error::{PolicyError, PolicyErrors};
 use super::load::ParsedFile;
 use super::model::*;
-use super::raw::{self, Id, RawText};
+use super::raw::{self, Id, RawNote, RawText};
 use crate::basis::{ContractKind, CountryCode, LegalBasis, Relationship};
 use crate::duration::Period;
 
@@ -548,7 +548,12 @@ pub(crate) fn validate(files: Vec<ParsedFile>) -> Result<Policy, PolicyErrors> {
                     decided,
                     until,
                     requires_dpf: a.requires_dpf,
-                    note: a.note.clone(),
+                    note: a.note.as_ref().map(|n| match n.get_ref() {
+                        RawNote::Operator(s) => Note::Operator(s.clone()),
+                        RawNote::Reader(t) => {
+                            Note::Reader(ctx.text(f, n.span(), t, "an adequacy note"))
+                        }
+                    }),
                 })
             })
             .collect();

@@ -223,7 +223,7 @@ fn risk_checks(input: &ReportInput<'_>) -> Vec<RiskCheckText> {
             reasons: c
                 .reasons
                 .iter()
-                .map(|r| format!("{}: {}", loose(&r.feature), r.value))
+                .map(|r| format!("{}: {}", reason_name(r, lang), r.value))
                 .collect(),
             agency_queried: c.agency_queried,
             kept_until: c
@@ -233,6 +233,16 @@ fn risk_checks(input: &ReportInput<'_>) -> Vec<RiskCheckText> {
                 .unwrap_or_else(|_| time_words(&c.kept_until, input)),
         })
         .collect()
+}
+
+/// A reason's feature by the label the model gave it; a model trained without labels leaves
+/// only the training table's column, written with spaces.
+fn reason_name(r: &crate::risk::ScoreReason, lang: Lang) -> String {
+    match (&r.label, lang) {
+        (Some(l), Lang::De) => l.de.clone(),
+        (Some(l), Lang::En) => l.en.clone(),
+        (None, _) => loose(&r.feature),
+    }
 }
 
 fn disclosed_to(input: &ReportInput<'_>) -> Vec<String> {

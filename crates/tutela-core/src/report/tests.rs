@@ -141,6 +141,7 @@ fn risk_checks() -> Vec<RiskCheckEntry> {
             feature: "contract_months".into(),
             value: "3".into(),
             points_lost: 40.0,
+            label: None,
         }],
         agency_queried: true,
         kept_until: "2027-11-30T12:00:00Z".into(),
@@ -403,4 +404,181 @@ fn a_table_without_labels_is_named_by_its_categories_never_its_identifiers() {
     assert_eq!(c.title, "Identitätsdaten (Name, Geburtsdatum)");
     assert_eq!(c.headings[1], "Identitätsdaten (Name, Geburtsdatum)");
     assert_eq!(c.cells[0][1], "01.05.1990");
+}
+
+/// Issue 32: a model trained with `--labels` gives its reasons by their labels in the reader's
+/// language; one without names the column, written with spaces.
+#[test]
+fn risk_check_reasons_appear_by_their_labels_in_both_languages() {
+    let cp = policy();
+    let state = state(&cp);
+    let header: Vec<String> = ["duration_in_month", "purpose", "creditability"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    let rows: Vec<Vec<String>> = (0..200)
+        .map(|i| {
+            let bad = i % 4 == 0;
+            let months = if bad { 36 + i % 12 } else { 6 + i % 18 };
+            let purpose = if bad == (i % 3 == 0) {
+                "car (new)"
+            } else {
+                "radio/television"
+            };
+            vec![
+                months.to_string(),
+                purpose.to_owned(),
+                if bad { "bad" } else { "good" }.to_owned(),
+            ]
+        })
+        .collect();
+    let opts = crate::risk::TrainOptions {
+        target: "creditability".into(),
+        positive_class: Some("bad".into()),
+        ..crate::risk::TrainOptions::default()
+    };
+    let mut card = crate::risk::train(&header, &rows, &opts, None)
+        .unwrap_or_else(|e| unreachable!("{e}"))
+        .scorecard;
+    assert!(!card.unlabelled().is_empty());
+    let labels = crate::risk::parse_labels(
+        "labels.toml",
+        "[duration_in_month]\nde = \"Laufzeit des Kredits in Monaten\"\nen = \"Duration of the credit in months\"\n\
+         [purpose]\nde = \"Verwendungszweck\"\nen = \"Purpose of the credit\"\n",
+        &header[..2],
+    )
+    .unwrap_or_else(|e| unreachable!("{e}"));
+    card.set_labels(&labels);
+    assert!(card.unlabelled().is_empty(), "{:?}", card.unlabelled());
+    // The model file keeps the labels, and a file without them still loads.
+    let json = serde_json::to_string(&card).unwrap_or_default();
+    let again: crate::risk::Scorecard =
+        serde_json::from_str(&json).unwrap_or_else(|e| unreachable!("{e}"));
+    assert_eq!(again, card);
+    let mut old = serde_json::to_value(&card).unwrap_or_default();
+    for f in old["features"].as_array_mut().into_iter().flatten() {
+        f.as_object_mut().map(|o| o.remove("label"));
+    }
+    let old: crate::risk::Scorecard =
+        serde_json::from_value(old).unwrap_or_else(|e| unreachable!("{e}"));
+    assert_eq!(old.unlabelled().len(), card.features.len());
+
+    let applicant = std::collections::HashMap::from([
+        ("duration_in_month".to_owned(), "45".to_owned()),
+        ("purpose".to_owned(), "car (new)".to_owned()),
+    ]);
+    let reasons = card
+        .score(&applicant)
+        .unwrap_or_else(|e| unreachable!("{e}"))
+        .reasons;
+    assert!(!reasons.is_empty());
+    // As the server keeps them with the check and reads them back for the report.
+    let stored = serde_json::to_string(&reasons).unwrap_or_default();
+    let reasons: Vec<crate::risk::ScoreReason> = serde_json::from_str(&stored).unwrap_or_default();
+    let unlabelled: Vec<crate::risk::ScoreReason> = old
+        .score(&applicant)
+        .unwrap_or_else(|e| unreachable!("{e}"))
+        .reasons;
+    let report = |reasons: Vec<crate::risk::ScoreReason>, lang: Lang| {
+        let checks = vec![RiskCheckEntry {
+            reasons,
+            ..risk_checks().remove(0)
+        }];
+        build(&ReportInput {
+            policy: &cp,
+            subject: "K-1",
+            state: &state,
+            email: None,
+            history: &[],
+            tables: &[],
+            risk_checks: &checks,
+            disclosures: &[],
+            now: "2026-12-07T06:27:53Z"
+                .parse()
+                .unwrap_or_else(|_| unreachable!()),
+            lang,
+            time_zone: &jiff::tz::TimeZone::UTC,
+        })
+        .risk_checks_text
+        .remove(0)
+        .reasons
+    };
+    let de = report(reasons.clone(), Lang::De);
+    let en = report(reasons, Lang::En);
+    assert!(
+        de.contains(&"Laufzeit des Kredits in Monaten: 45".to_owned()),
+        "{de:?}"
+    );
+    assert!(
+        en.contains(&"Duration of the credit in months: 45".to_owned()),
+        "{en:?}"
+    );
+    assert!(
+        de.iter().chain(&en).all(|r| !r.contains("duration")
+            && !r.contains("duration_in_month")
+            && !r.starts_with("purpose")),
+        "{de:?} {en:?}"
+    );
+    // Without labels: the column, with spaces for underscores.
+    let plain = report(unlabelled, Lang::En);
+    assert!(
+        plain.contains(&"duration in month: 45".to_owned()),
+        "{plain:?}"
+    );
+}
+
+/// Issue 32: an adequacy note in German and English is told with the decision in the reader's
+/// language; a plain string stays the operator's.
+#[test]
+fn adequacy_notes_are_told_in_the_readers_language() {
+    let cp = policy();
+    let state = state(&cp);
+    let us = |lang: Lang| {
+        build(&ReportInput {
+            policy: &cp,
+            subject: "K-1",
+            state: &state,
+            email: None,
+            history: &[],
+            tables: &[],
+            risk_checks: &[],
+            disclosures: &[],
+            now: "2026-12-07T06:27:53Z"
+                .parse()
+                .unwrap_or_else(|_| unreachable!()),
+            lang,
+            time_zone: &jiff::tz::TimeZone::UTC,
+        })
+        .transfer_safeguards
+        .into_iter()
+        .find(|s| s.country == "US")
+        .map(|s| s.ground)
+        .unwrap_or_default()
+    };
+    let (de, en) = (us(Lang::De), us(Lang::En));
+    assert!(
+        de.contains("Durchführungsbeschluss (EU) 2023/1795; ein Rechtsmittel"),
+        "{de}"
+    );
+    assert!(
+        en.contains("Implementing Decision (EU) 2023/1795; an appeal"),
+        "{en}"
+    );
+    let notes: Vec<_> = cp
+        .policy
+        .transfers
+        .adequacy
+        .iter()
+        .filter_map(|a| a.note.as_ref())
+        .collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| matches!(n, crate::policy::Note::Operator(s) if s.starts_with("UNCERTAIN")))
+    );
+    assert!(notes.iter().all(|n| match n {
+        crate::policy::Note::Operator(s) =>
+            n.for_reader(Lang::En).is_none() && !de.contains(s.as_str()),
+        crate::policy::Note::Reader(t) => !t.de.is_empty() && !t.en.is_empty(),
+    }));
 }

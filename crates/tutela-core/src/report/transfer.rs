@@ -53,6 +53,11 @@ fn adequate(a: &Adequacy, lang: Lang) -> String {
             "; the recipient is certified under the EU-US Data Privacy Framework",
         ));
     }
+    // A note in both languages is for the person too (a plain string is the operator's).
+    if let Some(note) = a.note.as_ref().and_then(|n| n.for_reader(lang)) {
+        s.push_str("; ");
+        s.push_str(note);
+    }
     s
 }
 

@@ -5,15 +5,19 @@
 //!
 //! Pure: the caller reads the file and passes the time.
 
+mod labels;
 mod train;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::datamap::Label;
+pub use labels::parse_labels;
 pub use train::{TrainError, TrainOptions, Trained, cross_validate, folds, train};
 
-/// The model file's format version.
+/// The model file's format version. Labels (issue 32) did not change it: they are optional, a
+/// model without them loads as before, and a reader that does not know them skips them.
 pub const FORMAT: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,10 +41,15 @@ pub struct Scorecard {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Feature {
+    /// The training table's column.
     pub name: String,
     pub weight: f64,
     pub information_value: f64,
     pub bins: Bins,
+    /// The feature's name for people (`tutela risk train --labels`): the Art. 15 report gives
+    /// the reasons by it; without one, by the column's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<Label>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,6 +87,10 @@ pub struct ScoreReason {
     pub feature: String,
     pub value: String,
     pub points_lost: f64,
+    /// The feature's label when the model has one; kept with the check, so the report names
+    /// the reason as the model did when it decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<Label>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -156,6 +169,25 @@ impl Scorecard {
         Ok(())
     }
 
+    /// Gives each feature its label from `labels` (column → label); features without one keep
+    /// theirs, if any.
+    pub fn set_labels(&mut self, labels: &BTreeMap<String, Label>) {
+        for f in &mut self.features {
+            if let Some(l) = labels.get(&f.name) {
+                f.label = Some(l.clone());
+            }
+        }
+    }
+
+    /// The features without a label: a check's reasons name them by their column.
+    pub fn unlabelled(&self) -> Vec<&str> {
+        self.features
+            .iter()
+            .filter(|f| f.label.is_none())
+            .map(|f| f.name.as_str())
+            .collect()
+    }
+
     fn factor(&self) -> f64 {
         self.pdo / std::f64::consts::LN_2
     }
@@ -210,6 +242,7 @@ impl Scorecard {
                 feature: f.name.clone(),
                 value: value.clone(),
                 points_lost: (lost * 10.0).round() / 10.0,
+                label: f.label.clone(),
             });
         }
         reasons.retain(|r| r.points_lost > 0.0);

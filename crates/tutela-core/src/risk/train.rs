@@ -525,6 +525,7 @@ fn fit(prep: &Prepared, idx: &[usize], opts: &TrainOptions) -> (Vec<Feature>, f6
             weight: 0.0,
             information_value: (iv * 1000.0).round() / 1000.0,
             bins,
+            label: None,
         });
         cols.push(col);
     }

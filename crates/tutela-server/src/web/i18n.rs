@@ -144,6 +144,7 @@ texts! {
     save_edited: "Bearbeitet speichern", "Save edited";
     reject: "Verwerfen", "Reject";
     draft_gone: "Der Entwurf ist schon geprüft oder verfallen.", "The draft was reviewed already or has expired.";
+    review_gone: "Diese Prüfung wartet nicht mehr auf eine Entscheidung: Jemand hat sie schon entschieden, oder sie ist nicht mehr offen.", "This check is no longer waiting for a decision: someone decided it already, or it is no longer open.";
     in_force: "In Kraft", "In force";
     activations: "Aktivierungen", "Activations";
     archive: "Archiv der Hinweise", "Notice archive";
@@ -284,7 +285,7 @@ texts! {
     policy_or_paste: "Oder den Text der Richtliniendatei hier einfügen", "Or paste the text of the policy file here";
     policy_none_given: "Bitte wählen Sie eine Richtliniendatei aus oder fügen Sie ihren Text ein.", "Please choose a policy file or paste its text.";
     policy_not_text: "Die Datei {file} ist kein Text in UTF-8. Bitte laden Sie die TOML-Datei der Richtlinie hoch.", "The file {file} is not UTF-8 text. Please upload the policy's TOML file.";
-    policy_invalid: "Die Richtlinie wurde nicht übernommen: {file} enthält {count} Fehler. Bitte korrigieren Sie diese Stellen und laden Sie die Datei erneut hoch.", "The policy was not taken over: {file} has {count} errors. Please correct these places and upload the file again.";
+    policy_invalid: "Die Richtlinie wurde nicht übernommen: {file} enthält {count} Fehler. Bitte korrigieren Sie diese Stellen und laden Sie die Datei erneut hoch.", "The policy was not taken over: {file} has errors ({count}). Please correct these places and upload the file again.";
     policy_error_at: "Zeile {line}, Spalte {column}:", "Line {line}, column {column}:";
     policy_error_help: "Abhilfe:", "Fix:";
     policy_messages_english: "Die Fehlermeldungen selbst sind englisch, genau wie bei „tutela policy check“, damit Sie sie in der Dokumentation und in Tickets wiederfinden. Zeile und Spalte führen Sie zur Stelle in der Datei.", "The error messages themselves are in English, exactly as from “tutela policy check”, so that you find them in the documentation and in tickets. Line and column take you to the place in the file.";

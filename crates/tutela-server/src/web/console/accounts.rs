@@ -40,8 +40,8 @@ fn row(o: OperatorRecord, state: &AppState, lang: Lang) -> OperatorRow {
     let t = crate::web::i18n::texts(lang);
     let tz = &state.requests.settings.deadlines.time_zone;
     let status = match (o.removed_at, o.disabled_at) {
-        (Some(at), _) => format!("{} ({})", t.op_state_removed, date(at, tz, lang)),
-        (None, Some(at)) => format!("{} ({})", t.op_state_disabled, date(at, tz, lang)),
+        (Some(at), _) => format!("{} {}", t.op_state_removed, date(at, tz, lang)),
+        (None, Some(at)) => format!("{} {}", t.op_state_disabled, date(at, tz, lang)),
         (None, None) => t.op_state_active.to_owned(),
     };
     OperatorRow {

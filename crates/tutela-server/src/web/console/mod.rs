@@ -21,6 +21,7 @@ use crate::AppState;
 use crate::routes::now;
 
 mod accounts;
+mod changes;
 mod people;
 mod plan;
 mod policy;

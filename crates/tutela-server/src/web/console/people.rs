@@ -13,7 +13,7 @@ use crate::routes::now;
 use crate::web::center::message;
 use crate::web::{Chrome, PageLang, WebForm, date_time, page};
 use tutela_core::state::{ERASED, RESTRICTED};
-use tutela_store::{DisclosureStore, RequestStore};
+use tutela_store::{DisclosureStore, RequestStore, WebStore};
 
 use crate::web::center::{PersonFacts, person_facts};
 
@@ -129,8 +129,13 @@ pub(super) async fn subject_page(
     })
 }
 
-/// The id of the person's newest finished access request, whose report the person received.
-async fn latest_report(state: &AppState, subject: &str) -> Option<String> {
+/// The id of the person's newest finished access request, whose report the person received,
+/// and the language the report was written in (the one the person asked in, as the worker
+/// reads it).
+async fn latest_report(
+    state: &AppState,
+    subject: &str,
+) -> Option<(String, tutela_core::render::Lang)> {
     let requests = state.engine.store.requests_of(subject, 100).await.ok()?;
     requests
         .into_iter()
@@ -138,12 +143,24 @@ async fn latest_report(state: &AppState, subject: &str) -> Option<String> {
             r.request_type == "access"
                 && matches!(r.status.as_str(), "completed" | "partially_refused")
         })
-        .map(|r| r.id)
+        .map(|r| {
+            let details: serde_json::Value = r
+                .details
+                .as_deref()
+                .and_then(|d| serde_json::from_str(d).ok())
+                .unwrap_or_default();
+            let lang = details["lang"]
+                .as_str()
+                .and_then(tutela_core::render::Lang::parse)
+                .unwrap_or(tutela_core::render::Lang::De);
+            (r.id, lang)
+        })
 }
 
 /// The person's Art. 15 report as they received it (the newest finished access request's
 /// HTML), for an agent who answers a letter or a call. Reached by a form, so the customer
-/// number stays out of URLs; each download is logged with the operator and the request.
+/// number stays out of URLs; each download is recorded in the audit trail with the operator,
+/// the request, the person and the language.
 pub(super) async fn subject_report(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
@@ -169,7 +186,7 @@ pub(super) async fn subject_report(
             "There is no finished access request for this person. File an access request; once it is done, you can download the report here."
         }
     };
-    let Some(id) = latest_report(&state, subject).await else {
+    let Some((id, report_lang)) = latest_report(&state, subject).await else {
         return message(
             &state,
             lang,
@@ -187,6 +204,18 @@ pub(super) async fn subject_report(
             "/console/subject",
         );
     };
+    // A disclosure of the person's data to an operator (Art. 5(2), 30 GDPR): recorded in the
+    // audit trail before the file leaves, with the report's language (the file's, not the
+    // console's); without the record, no file.
+    if state
+        .engine
+        .store
+        .record_report_download(&op.actor(), &id, subject, report_lang.as_str(), now())
+        .await
+        .is_err()
+    {
+        return crate::web::center::unavailable_at(&state, lang, "/console/subject");
+    }
     tracing::info!(operator = %op.id, request = %id, "access report downloaded in the console");
     let mut res = bytes.into_response();
     let h = res.headers_mut();

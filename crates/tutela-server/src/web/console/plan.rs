@@ -2,6 +2,7 @@
 //! rectification will do, in plain German or English, and who approved it.
 
 use tutela_connectors::{FieldEffect, PlanAction, TablePlan};
+use tutela_core::policy::Policy;
 use tutela_core::render::Lang;
 
 use crate::AppState;
@@ -50,7 +51,19 @@ pub(super) struct FieldView {
 }
 
 /// The recorded plans in plain words of `lang`.
-pub(super) fn plan_views(plans: &[RecordedPlan], lang: Lang) -> Vec<PlanView> {
+/// A retention rule by its label in the policy, by its id when the policy has no such rule.
+pub(super) fn rule_name(policy: Option<&Policy>, id: &str, lang: Lang) -> String {
+    policy
+        .and_then(|p| p.retention.iter().find(|r| r.id == id))
+        .map_or_else(|| id.to_owned(), |r| r.label.get(lang).to_owned())
+}
+
+/// The plans as the agent reads them; retention rules by their labels in `policy`.
+pub(super) fn plan_views(
+    plans: &[RecordedPlan],
+    lang: Lang,
+    policy: Option<&Policy>,
+) -> Vec<PlanView> {
     let t = crate::web::i18n::texts(lang);
     plans
         .iter()
@@ -66,20 +79,20 @@ pub(super) fn plan_views(plans: &[RecordedPlan], lang: Lang) -> Vec<PlanView> {
                 .plan
                 .tables
                 .iter()
-                .map(|tp| table_view(tp, lang))
+                .map(|tp| table_view(tp, lang, policy))
                 .collect(),
         })
         .collect()
 }
 
-fn table_view(tp: &TablePlan, lang: Lang) -> TableView {
+fn table_view(tp: &TablePlan, lang: Lang, policy: Option<&Policy>) -> TableView {
     let t = crate::web::i18n::texts(lang);
     let until = |u: &Option<String>| u.as_deref().map(|u| civil_date(u, lang));
     let action = match tp.action {
         PlanAction::Delete => t.plan_delete.to_owned(),
         PlanAction::Anonymise => t.plan_anonymise.to_owned(),
         PlanAction::Restrict => {
-            let rule = tp.rule.clone().unwrap_or_default();
+            let rule = rule_name(policy, tp.rule.as_deref().unwrap_or_default(), lang);
             let why = match tp.why.as_deref() {
                 Some("legal_retention") => format!("; {}", t.plan_why_legal),
                 Some("referenced_by_retained_record") => format!("; {}", t.plan_why_referenced),
@@ -211,7 +224,7 @@ mod tests {
                 legal_hold: Some("LH-7".into()),
             },
         ];
-        let de = plan_views(&plans, Lang::De);
+        let de = plan_views(&plans, Lang::De, None);
         let t = &de[0].tables;
         assert_eq!(
             t[0].action,
@@ -238,7 +251,7 @@ mod tests {
         );
         assert!(de[0].held.is_empty());
         assert!(de[1].held.contains("LH-7"), "{}", de[1].held);
-        let en = plan_views(&plans, Lang::En);
+        let en = plan_views(&plans, Lang::En, None);
         assert_eq!(
             en[0].tables[0].action,
             "keep restricted until 31 December 2034 (hgb_257; legal retention duty)"

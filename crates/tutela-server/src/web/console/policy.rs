@@ -379,13 +379,35 @@ fn invalid(errors: &PolicyErrors, file: &str, lang: Lang) -> Refusal {
 }
 
 /// An activation refused for another reason than the file's errors, in the reader's language.
-fn refused(e: ActivationError, lang: Lang) -> Refusal {
+/// Times and purposes in it are in words: the time in the controller's time zone, the
+/// purposes by their labels in the new version (or the one in force).
+fn refused(
+    state: &AppState,
+    e: ActivationError,
+    (sources, root): (&[tutela_core::policy::RecordedSource], &str),
+    lang: Lang,
+) -> Refusal {
     let t = crate::web::i18n::texts(lang);
     Refusal::say(match e {
-        ActivationError::InThePast(at) => t.policy_in_the_past.replace("{value}", &at.to_string()),
-        ActivationError::RenewalUndeclared(purposes) => t
-            .policy_renewal_missing
-            .replace("{value}", &purposes.join(", ")),
+        ActivationError::InThePast(at) => {
+            let tz = &state.requests.settings.deadlines.time_zone;
+            t.policy_in_the_past
+                .replace("{value}", &crate::web::date_time(at, tz, lang))
+        }
+        ActivationError::RenewalUndeclared(purposes) => {
+            let current = state.engine.policy();
+            let next = crate::activation::compile(sources, root).ok();
+            let mut policies = vec![&current.policy];
+            if let Some(n) = &next {
+                policies.insert(0, &n.policy);
+            }
+            let named: Vec<String> = purposes
+                .iter()
+                .map(|p| super::changes::in_words(&format!("`{p}`"), &policies, lang))
+                .collect();
+            t.policy_renewal_missing
+                .replace("{value}", &named.join(", "))
+        }
         other => t.policy_not_taken.replace("{value}", &other.to_string()),
     })
 }
@@ -457,13 +479,17 @@ async fn schedule_checked(
     )
     .await
     {
-        Ok(_) => crate::activation::schedule(store, sources, &file, at, &op.actor(), at_now).await,
+        Ok(_) => {
+            // Kept for the refusal's words: purposes by their labels in this version.
+            crate::activation::schedule(store, sources.clone(), &file, at, &op.actor(), at_now)
+                .await
+        }
         Err(e) => Err(e),
     };
     match checked {
         Ok(_) => Ok(()),
         Err(ActivationError::Storage(_)) => Err(None),
-        Err(e) => Err(Some(refused(e, lang))),
+        Err(e) => Err(Some(refused(state, e, (&sources, &file), lang))),
     }
 }
 
@@ -517,7 +543,11 @@ fn changes_against(
             Lang::De => c.de,
             Lang::En => c.en,
         });
-    gaps.chain(changes).collect()
+    // The core names purposes and categories by id; the page by their labels.
+    let policies = [&next.policy, &current.policy];
+    gaps.chain(changes)
+        .map(|s| super::changes::in_words(&s, &policies, lang))
+        .collect()
 }
 
 /// A version's activation state in words.

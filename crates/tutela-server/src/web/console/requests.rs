@@ -278,7 +278,7 @@ async fn render_request(
                 .map(|t| (t.as_str(), request_label(t.as_str(), lang)))
                 .collect(),
             awaiting_approval: r.status == "awaiting_approval",
-            plans: plan_views(&review.plans, lang),
+            plans: plan_views(&review.plans, lang, Some(&state.engine.policy().policy)),
             review_needed: review.review_needed,
             review_reason,
             approved,
@@ -296,13 +296,14 @@ async fn event_rows(
     lang: Lang,
 ) -> Vec<EventRow> {
     let t = crate::web::i18n::texts(lang);
+    let policy = state.engine.policy();
     let mut rows = Vec::with_capacity(events.len());
     for e in events {
         rows.push(EventRow {
             at: date_time(e.at, tz, lang),
             actor: words::actor(state, &e.actor, t, lang).await,
             kind: words::event(&e.kind, lang).to_owned(),
-            note: words::event_note(&e.kind, e.note, review_reason, lang),
+            note: words::event_note(&e.kind, e.note, review_reason, lang, Some(&policy.policy)),
         });
     }
     rows
@@ -326,7 +327,7 @@ fn acted(
             crate::web::center::unavailable_at(state, lang, &back)
         }
         Err(e) => {
-            let text = format!("{} ({e})", t.bad_input);
+            let text = words::refusal(&e, lang);
             message(state, lang, StatusCode::UNPROCESSABLE_ENTITY, &text, &back)
         }
     }

@@ -270,10 +270,14 @@ pub(super) fn event_note(
     note: Option<String>,
     review_reason: &str,
     lang: Lang,
+    policy: Option<&tutela_core::policy::Policy>,
 ) -> String {
     let note = note.unwrap_or_default();
     if kind == "awaiting_approval" && !review_reason.is_empty() {
         return review_reason.to_owned();
+    }
+    if let Some(kept) = kept_in_words(&note, policy, lang) {
+        return kept;
     }
     match serde_json::from_str::<Vec<Found>>(&note) {
         Ok(found) if !found.is_empty() => {
@@ -289,6 +293,42 @@ pub(super) fn event_note(
         }
         _ => note,
     }
+}
+
+/// What an erasure kept, as the worker records it (`1 rows of operator.invoices kept until
+/// 2033-12-31 (legal_retention: booking_vouchers), fields kept: issued_at, amount_cents`; one
+/// such part per table, joined by `; `), in the reader's language: the rule by its label, the
+/// reason and the date in words. The fields kept are in the plan above, by their labels.
+/// `None` when the note is not such a record.
+fn kept_in_words(
+    note: &str,
+    policy: Option<&tutela_core::policy::Policy>,
+    lang: Lang,
+) -> Option<String> {
+    let mut out = Vec::new();
+    for part in note.split("; ") {
+        let (rows, rest) = part.split_once(" rows of ")?;
+        let (table, rest) = rest.split_once(" kept until ")?;
+        let (until, rest) = rest.split_once(" (")?;
+        let (why, rest) = rest.split_once(": ")?;
+        let rule = rest.split_once(')')?.0;
+        let why = match why {
+            "legal_retention" => crate::web::i18n::texts(lang).plan_why_legal,
+            "referenced_by_retained_record" => crate::web::i18n::texts(lang).plan_why_referenced,
+            _ => return None,
+        };
+        let rule = super::super::plan::rule_name(policy, rule, lang);
+        let until = crate::web::civil_date(until, lang);
+        out.push(match lang {
+            Lang::De => format!(
+                "{table}: {rows} Zeile(n) bis {until} aufbewahrt und gesperrt ({rule}; {why})"
+            ),
+            Lang::En => {
+                format!("{table}: {rows} row(s) kept and restricted until {until} ({rule}; {why})")
+            }
+        });
+    }
+    (!out.is_empty()).then(|| out.join("; "))
 }
 
 /// A step's last error, the review step's in the reader's language.
@@ -317,7 +357,7 @@ mod note_tests {
     fn notes_recorded_as_codes_read_as_words() {
         let json = r#"[{"subject":"P-1","found_in":["tutela","operator"]}]"#.to_owned();
         assert_eq!(
-            event_note("awaiting_verification", Some(json), "", Lang::De),
+            event_note("awaiting_verification", Some(json), "", Lang::De, None),
             "Gefunden: P-1 (tutela, operator)"
         );
         assert_eq!(
@@ -325,12 +365,19 @@ mod note_tests {
                 "awaiting_approval",
                 Some("the plan erases".into()),
                 "Der Plan löscht",
-                Lang::De
+                Lang::De,
+                None
             ),
             "Der Plan löscht"
         );
+        let kept = "1 rows of operator.invoices kept until 2033-12-31 (legal_retention: booking_vouchers), fields kept: issued_at; 1 rows of operator.customers kept until 2033-12-31 (referenced_by_retained_record: booking_vouchers)";
         assert_eq!(
-            event_note("verified", Some("card checked".into()), "x", Lang::En),
+            event_note("partially_refused", Some(kept.into()), "", Lang::De, None),
+            "operator.invoices: 1 Zeile(n) bis 31.12.2033 aufbewahrt und gesperrt (booking_vouchers; gesetzliche Aufbewahrungspflicht); \
+             operator.customers: 1 Zeile(n) bis 31.12.2033 aufbewahrt und gesperrt (booking_vouchers; von einem aufbewahrten Datensatz benötigt)"
+        );
+        assert_eq!(
+            event_note("verified", Some("card checked".into()), "x", Lang::En, None),
             "card checked"
         );
         assert_eq!(
@@ -341,5 +388,94 @@ mod note_tests {
             step_note("40-erase:x", Some("timeout".into()), "Deutsch"),
             "timeout"
         );
+    }
+}
+
+/// Why an agent's action on a request was not taken, in words: the engine's errors name
+/// states by their codes (`completed`) and are in English.
+pub(super) fn refusal(e: &crate::requests::RequestError, lang: Lang) -> String {
+    use crate::requests::RequestError as E;
+    use tutela_core::request::TransitionError as T;
+    let status = |s: &str| crate::web::center::status_label(s, lang);
+    match e {
+        E::Transition(T::NotAllowed { from, to }) => match lang {
+            Lang::De => format!(
+                "Eine Anfrage mit dem Stand „{}“ kann nicht „{}“ werden.",
+                status(from),
+                status(to)
+            ),
+            Lang::En => format!(
+                "A request that is “{}” cannot become “{}”.",
+                status(from),
+                status(to)
+            ),
+        },
+        E::Transition(T::Final(s)) => match lang {
+            Lang::De => format!(
+                "Die Anfrage ist bereits abgeschlossen ({}); daran ändert sich nichts mehr.",
+                status(s)
+            ),
+            Lang::En => format!(
+                "The request is already closed ({}); it changes no more.",
+                status(s)
+            ),
+        },
+        E::Transition(T::ExtensionTooLate { .. }) => pick(
+            lang,
+            "Eine Verlängerung muss im ersten Monat entschieden und der Person mitgeteilt werden; dieser ist vorbei.",
+            "An extension must be decided and told to the person within the first month, which has passed.",
+        )
+        .to_owned(),
+        E::Transition(T::ExtensionTooLong { .. }) => pick(
+            lang,
+            "Eine Frist verlängert sich um höchstens zwei Monate insgesamt.",
+            "A deadline is extended by two months at most in all.",
+        )
+        .to_owned(),
+        E::Transition(T::ReasonMissing) => {
+            pick(lang, "Bitte geben Sie eine Begründung an.", "Please give a reason.").to_owned()
+        }
+        E::Transition(T::NotClassifiable) => pick(
+            lang,
+            "Nur eine noch nicht eingeordnete Anfrage kann eingeordnet werden.",
+            "Only a request not yet classified can be classified.",
+        )
+        .to_owned(),
+        E::Transition(T::Unclassified) => pick(
+            lang,
+            "Ordnen Sie die Anfrage zuerst einer Art zu.",
+            "Classify the request first.",
+        )
+        .to_owned(),
+        E::NotVerified => pick(
+            lang,
+            "Die Identität der anfragenden Person ist noch nicht bestätigt.",
+            "The requester's identity is not verified yet.",
+        )
+        .to_owned(),
+        E::SubjectRequired { .. } => pick(
+            lang,
+            "Die Anfrage nennt keine Person: Bitte geben Sie die Kundennummer der gefundenen Person an.",
+            "The request names no person: please give the customer number of the person found.",
+        )
+        .to_owned(),
+        E::SubjectUnknown | E::NotACandidate { .. } => pick(
+            lang,
+            "Diese Kundennummer gehört zu keiner Person, die die Anfrage gefunden hat.",
+            "This customer number belongs to no person the request found.",
+        )
+        .to_owned(),
+        E::Unresolved(_) => pick(
+            lang,
+            "Die Person konnte nicht in jedem Datenbestand gesucht werden. Bitte versuchen Sie es später erneut.",
+            "The person could not be looked up in every dataset. Please try again later.",
+        )
+        .to_owned(),
+        _ => pick(
+            lang,
+            "Die Eingabe ist unvollständig oder ungültig.",
+            "The input is incomplete or invalid.",
+        )
+        .to_owned(),
     }
 }
