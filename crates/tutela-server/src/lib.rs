@@ -20,6 +20,7 @@ pub mod hmac_key;
 mod http_post;
 pub mod lease;
 mod metrics;
+mod one_time_code;
 mod openapi;
 pub mod problem;
 pub mod pseudonymised;

@@ -28,6 +28,7 @@ use tutela_store::{
 };
 
 use crate::engine::Engine;
+use crate::one_time_code;
 use mailer::Mailer;
 
 /// Settings of the request workflow; the defaults are the law's and the issue's.
@@ -211,15 +212,9 @@ pub struct Fulfilment {
     pub notifier: notify::Notifier,
 }
 
-/// The stored form of a request's code: an HMAC under the server's key, so that a copy of the
-/// database does not give the code by trying all 10^8.
-fn hash_code(
-    key: &crate::hmac_key::HmacKey,
-    salt: &str,
-    code: &str,
-) -> Result<String, RequestError> {
-    key.mac_hex(&[b"request-code", salt.as_bytes(), code.as_bytes()])
-        .map_err(|e| RequestError::Storage(e.to_string()))
+/// The server's key is missing: no code can be made or checked.
+fn no_key(e: crate::hmac_key::NoKey) -> RequestError {
+    RequestError::Storage(e.to_string())
 }
 
 fn no_randomness(_: getrandom::Error) -> RequestError {
@@ -407,20 +402,18 @@ impl Requests {
         if let Some((subject, email)) = &target {
             // The person the address on file belongs to; still unverified.
             r.subject = Some(subject.clone());
-            let mut draw = [0u8; 8];
-            getrandom::fill(&mut draw).map_err(no_randomness)?;
-            let code = format!("{:08}", u64::from_le_bytes(draw) % 100_000_000);
+            let code = one_time_code::random().map_err(no_randomness)?;
             let salt = crate::random_hex(16).map_err(no_randomness)?;
-            let expires_at = now
-                .checked_add(self.settings.code_validity)
-                .unwrap_or(Timestamp::MAX);
+            let purpose = one_time_code::Purpose::Request { salt: &salt };
+            let code_hash =
+                one_time_code::hash(&self.settings.hmac_key, purpose, &code).map_err(no_key)?;
             self.store()
                 .put_code(
                     &r.id,
                     &CodeRecord {
                         salt: salt.clone(),
-                        code_hash: hash_code(&self.settings.hmac_key, &salt, &code)?,
-                        expires_at,
+                        code_hash,
+                        expires_at: one_time_code::expires_at(now, self.settings.code_validity),
                         attempts: 0,
                         locked: false,
                     },
@@ -607,20 +600,22 @@ impl Requests {
         if stored.locked {
             return Err(RequestError::CodeLocked);
         }
-        if now > stored.expires_at {
+        if one_time_code::expired(stored.expires_at, now) {
             return Err(RequestError::CodeExpired);
         }
-        let presented = hash_code(&self.settings.hmac_key, &stored.salt, code.trim())?;
-        if !crate::same_secret(presented.as_bytes(), stored.code_hash.as_bytes()) {
-            stored.attempts += 1;
-            stored.locked = stored.attempts >= self.settings.code_attempts;
+        let purpose = one_time_code::Purpose::Request { salt: &stored.salt };
+        let right =
+            one_time_code::matches(&self.settings.hmac_key, purpose, code, &stored.code_hash)
+                .map_err(no_key)?;
+        if !right {
+            let wrong = one_time_code::wrong(stored.attempts, self.settings.code_attempts);
+            stored.attempts = wrong.attempts;
+            stored.locked = wrong.locked;
             self.store().put_code(id, &stored).await?;
-            if stored.locked {
+            if wrong.locked {
                 return Err(RequestError::CodeLocked);
             }
-            return Err(RequestError::CodeInvalid {
-                left: self.settings.code_attempts - stored.attempts,
-            });
+            return Err(RequestError::CodeInvalid { left: wrong.left });
         }
         let r = self
             .transition(

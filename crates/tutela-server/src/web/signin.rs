@@ -2,9 +2,10 @@
 //!
 //! A pending sign-in is a row found by the SHA-256 of its cookie, like a session. Its 8-digit
 //! code is derived from the row's random salt with the server's HMAC key and checked against an
-//! HMAC of it under the same key; the key is a file outside the database, so the row alone
-//! gives neither the cookie nor the code. Each code tried uses up one attempt before it is
-//! checked, so parallel guesses gain nothing.
+//! HMAC of it under the same key (both in [`crate::one_time_code`], with a request's codes);
+//! the key is a file outside the database, so the row alone gives neither the cookie nor the
+//! code. Each code tried uses up one attempt before it is checked, so parallel guesses gain
+//! nothing.
 //!
 //! The row is also the mail's durable outbox: the request only writes it, the same way for an
 //! address on file and one that is not (then no code opens the row and no mail goes), and the
@@ -25,6 +26,7 @@ use jiff::{SignedDuration, Timestamp};
 use sha2::{Digest, Sha256};
 use tutela_store::{SigninRecord, Store, StoreError, WebStore};
 
+use crate::one_time_code::{self, Purpose};
 use crate::requests::Requests;
 use crate::web::MailCeiling;
 use crate::web::i18n::{DE, EN};
@@ -80,26 +82,6 @@ impl Requests {
         self.signin_reference(&pending_hash(pending))
     }
 
-    /// The code of a pending sign-in, derived from its salt with the server's key.
-    fn signin_code(&self, salt: &str) -> Result<String, SigninError> {
-        let mac = self
-            .settings
-            .hmac_key
-            .mac(&[b"signin-code", salt.as_bytes()])?;
-        let mut draw = [0u8; 8];
-        draw.copy_from_slice(&mac[..8]);
-        Ok(format!("{:08}", u64::from_be_bytes(draw) % 100_000_000))
-    }
-
-    fn signin_check(&self, id_hash: &str, salt: &str, code: &str) -> Result<String, SigninError> {
-        Ok(self.settings.hmac_key.mac_hex(&[
-            b"signin-check",
-            id_hash.as_bytes(),
-            salt.as_bytes(),
-            code.as_bytes(),
-        ])?)
-    }
-
     /// Stores the pending sign-in `pending` (the cookie's value) for `subject`, its mail due at
     /// `mail_due`; `None` when the address is not on file: the same row and work, no mail, and
     /// no code opens it. Returns the row's hash, to send its mail with.
@@ -112,16 +94,19 @@ impl Requests {
     ) -> Result<String, SigninError> {
         let id_hash = pending_hash(pending);
         let salt = crate::random_hex(16).map_err(|_| SigninError::NoRandomness)?;
-        let code = self.signin_code(&salt)?;
+        let key = &self.settings.hmac_key;
+        let code = one_time_code::derived(key, &salt)?;
+        let purpose = Purpose::SignIn {
+            id_hash: &id_hash,
+            salt: &salt,
+        };
         let record = SigninRecord {
-            code_hash: self.signin_check(&id_hash, &salt, &code)?,
+            code_hash: one_time_code::hash(key, purpose, &code)?,
             id_hash: id_hash.clone(),
             mail_due: subject.is_some().then_some(mail_due),
             subject,
             salt,
-            expires_at: now
-                .checked_add(self.settings.code_validity)
-                .unwrap_or(Timestamp::MAX),
+            expires_at: one_time_code::expires_at(now, self.settings.code_validity),
             attempts: 0,
         };
         self.engine.store.put_signin(&record).await?;
@@ -144,8 +129,12 @@ impl Requests {
         else {
             return Ok(None);
         };
-        let presented = self.signin_check(&id_hash, &stored.salt, &code.replace(' ', ""))?;
-        if !crate::same_secret(stored.code_hash.as_bytes(), presented.as_bytes()) {
+        // Expiry and attempts were checked by the store as it counted this one.
+        let purpose = Purpose::SignIn {
+            id_hash: &id_hash,
+            salt: &stored.salt,
+        };
+        if !one_time_code::matches(&self.settings.hmac_key, purpose, code, &stored.code_hash)? {
             return Ok(None);
         }
         let Some(subject) = stored.subject else {
@@ -225,7 +214,7 @@ impl Requests {
         mail: &tutela_store::SigninMail,
         now: Timestamp,
     ) -> Result<String, SigninError> {
-        let code = self.signin_code(&mail.salt)?;
+        let code = one_time_code::derived(&self.settings.hmac_key, &mail.salt)?;
         let minutes = (mail.expires_at.duration_since(now).as_secs() / 60).max(1);
         let reference = self.signin_reference(&mail.id_hash)?;
         // Asked for when the code's validity began, told in the operator's time zone.

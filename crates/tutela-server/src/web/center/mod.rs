@@ -14,16 +14,19 @@ use tutela_core::ledger::{EventKind, ObjectionScope};
 use tutela_core::render::{Format, Lang, render_notice};
 use tutela_core::request::RequestType;
 use tutela_core::state::OBJECTED_DIRECT_MARKETING;
-use tutela_store::{PolicyArchive, RequestStore, SessionRecord, Store, WebStore};
+use tutela_store::{NewEvent, PolicyArchive, RequestStore, SessionRecord, Store, WebStore};
 
 use super::i18n::Texts;
 use super::session::{self, FORM_COOKIE, PENDING_COOKIE, PERSON_COOKIE};
-use super::{Chrome, WebForm, body_of, date, page, page_with};
+use super::{Chrome, body_of, date, page, page_with};
 use crate::AppState;
+use crate::engine::EngineError;
 use crate::requests::NewRequest;
 use crate::routes::now;
+use form::{CenterForm, Limit, Person, PersonForm, SignInForm};
 
 mod ended;
+mod form;
 mod history;
 mod labels;
 mod progress;
@@ -233,14 +236,13 @@ pub(crate) fn flash_text(t: &Texts, q: &FlashQuery) -> Option<String> {
 async fn home(
     State(state): State<AppState>,
     headers: HeaderMap,
-    lang: super::PageLang,
+    super::PageLang(lang): super::PageLang,
     Query(q): Query<FlashQuery>,
+    person: Option<Person>,
 ) -> Response {
-    let lang = lang.0;
-    let Some(s) = signed_in(&state, &headers).await else {
+    let Some(Person { t, session: s, .. }) = person else {
         return sign_in_page(&state, lang, false, None);
     };
-    let t = super::i18n::texts(lang);
     let subject = s.principal.as_str();
     // Global Privacy Control: the browser's signal is the person's objection to marketing.
     let gpc = headers.get("sec-gpc").is_some_and(|v| v.as_bytes() == b"1");
@@ -250,17 +252,15 @@ async fn home(
             .subject_state(subject)
             .has(OBJECTED_DIRECT_MARKETING)
     {
-        let written = crate::routes::record(
+        let written = append(
             &state,
             subject,
             EventKind::Objection {
                 scope: ObjectionScope::DirectMarketing,
             },
-            &HeaderMap::new(),
             (
                 None,
                 Some("Global Privacy Control (Sec-GPC: 1) in the privacy center".into()),
-                None,
             ),
         )
         .await;
@@ -439,32 +439,30 @@ struct EmailForm {
     email: String,
 }
 
+impl EmailForm {
+    /// The address as typed, trimmed and in lower case.
+    fn address(&self) -> String {
+        self.email.trim().to_lowercase()
+    }
+}
+
+impl CenterForm for EmailForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+
+    /// Limits count the address typed, on file or not, so they tell nothing either.
+    fn limit(&self) -> Limit {
+        Limit::CodeMail(self.address())
+    }
+}
+
 async fn send_code(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    lang: super::PageLang,
-    client: super::Client,
-    WebForm(f): WebForm<EmailForm>,
+    SignInForm { lang, form: f, .. }: SignInForm<EmailForm>,
 ) -> Response {
-    let lang = lang.0;
-    let t = super::i18n::texts(lang);
-    if !session::form_ok(
-        &headers,
-        session::cookie(&headers, FORM_COOKIE).unwrap_or(""),
-        &f.csrf,
-    ) {
-        return sign_in_page(&state, lang, false, Some(t.form_expired));
-    }
-    let email = f.email.trim().to_lowercase();
+    let email = f.address();
     let at = now();
-    // Limits count the address typed, on file or not, so they tell nothing either.
-    match super::limits::code_mail(&state, &email, &client, at).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return message(&state, lang, StatusCode::TOO_MANY_REQUESTS, t.too_many, "/");
-        }
-        Err(_) => return unavailable(&state, lang),
-    };
     let Ok(pending) = crate::random_hex(32) else {
         return unavailable(&state, lang);
     };
@@ -510,30 +508,22 @@ struct CodeForm {
     code: String,
 }
 
+impl CenterForm for CodeForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+
+    fn limit(&self) -> Limit {
+        Limit::SignInAttempt
+    }
+}
+
 async fn enter_code(
     State(state): State<AppState>,
     headers: HeaderMap,
-    lang: super::PageLang,
-    client: super::Client,
-    WebForm(f): WebForm<CodeForm>,
+    SignInForm { lang, t, form: f }: SignInForm<CodeForm>,
 ) -> Response {
-    let lang = lang.0;
-    let t = super::i18n::texts(lang);
-    if !session::form_ok(
-        &headers,
-        session::cookie(&headers, FORM_COOKIE).unwrap_or(""),
-        &f.csrf,
-    ) {
-        return sign_in_page(&state, lang, false, Some(t.form_expired));
-    }
     let w = &state.web;
-    match super::limits::attempt(&state, &client, now()).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return message(&state, lang, StatusCode::TOO_MANY_REQUESTS, t.too_many, "/");
-        }
-        Err(_) => return unavailable(&state, lang),
-    }
     let pending = session::cookie(&headers, PENDING_COOKIE).unwrap_or("");
     let subject = match state
         .requests
@@ -573,24 +563,25 @@ struct CsrfOnly {
     csrf: String,
 }
 
+impl CenterForm for CsrfOnly {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 /// Ends the session in the store before the cookie: a form with a wrong token ends nothing
 /// and says so (clearing only the cookie would leave the session alive, and a foreign site
-/// could sign people out).
-async fn sign_out(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    lang: super::PageLang,
-    WebForm(f): WebForm<CsrfOnly>,
-) -> Response {
-    let lang = lang.0;
-    if let Some(s) = signed_in(&state, &headers).await {
-        if !session::form_ok(&headers, &s.csrf, &f.csrf) {
-            let t = super::i18n::texts(lang);
-            return message(&state, lang, StatusCode::FORBIDDEN, t.form_expired, "/");
-        }
-        if state.engine.store.delete_session(&s.id_hash).await.is_err() {
-            return unavailable_at(&state, lang, "/");
-        }
+/// could sign people out). Without a session only the cookie goes.
+async fn sign_out(State(state): State<AppState>, form: Option<PersonForm<CsrfOnly>>) -> Response {
+    if let Some(PersonForm { lang, session, .. }) = form
+        && state
+            .engine
+            .store
+            .delete_session(&session.id_hash)
+            .await
+            .is_err()
+    {
+        return unavailable_at(&state, lang, "/");
     }
     let mut res = Redirect::to("/").into_response();
     res.headers_mut().append(
@@ -598,29 +589,6 @@ async fn sign_out(
         session::set_cookie(PERSON_COOKIE, "", "/", 0),
     );
     res
-}
-
-/// The person's session for a form, checked against the form's token.
-async fn form_session(
-    state: &AppState,
-    headers: &HeaderMap,
-    lang: Lang,
-    csrf: &str,
-) -> Result<SessionRecord, Response> {
-    let t = super::i18n::texts(lang);
-    let Some(s) = signed_in(state, headers).await else {
-        return Err(Redirect::to("/").into_response());
-    };
-    if !session::form_ok(headers, &s.csrf, csrf) {
-        return Err(message(
-            state,
-            lang,
-            StatusCode::FORBIDDEN,
-            t.form_expired,
-            "/",
-        ));
-    }
-    Ok(s)
 }
 
 #[derive(Deserialize)]
@@ -632,23 +600,26 @@ struct ConsentForm {
     granted: bool,
 }
 
+impl CenterForm for ConsentForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 async fn consent(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    lang: super::PageLang,
-    WebForm(f): WebForm<ConsentForm>,
+    PersonForm {
+        lang,
+        t,
+        session: s,
+        form: f,
+    }: PersonForm<ConsentForm>,
 ) -> Response {
-    let lang = lang.0;
-    let s = match form_session(&state, &headers, lang, &f.csrf).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
     // After the erasure the person asked for, a new consent would gather data again: it is
     // refused in words, not as invalid input (the page offers no such button).
     if f.granted {
         match state.engine.store.requests_of(&s.principal, 100).await {
             Ok(list) if list.iter().any(erasure_done) => {
-                let t = super::i18n::texts(lang);
                 return message(
                     &state,
                     lang,
@@ -675,27 +646,43 @@ async fn consent(
     write(&state, lang, &s.principal, kind, (evidence, None)).await
 }
 
+/// Records an event for the signed-in person through the engine, which checks it as it checks
+/// the API's writes. The id is the session's, a subject the store already holds, so it needs
+/// no check of its own; a form is never repeated under an idempotency key.
+async fn append(
+    state: &AppState,
+    subject: &str,
+    kind: EventKind,
+    (evidence, reason): (Option<String>, Option<String>),
+) -> Result<(), EngineError> {
+    let event = NewEvent {
+        subject: subject.to_owned(),
+        at: now(),
+        kind,
+        evidence,
+        reason,
+        email: None,
+        idempotency_key: None,
+        policy_version: state.engine.policy().policy_version().to_owned(),
+    };
+    state.engine.append(event).await.map(|_| ())
+}
+
 /// Records an event for the signed-in person and goes back to their page.
 async fn write(
     state: &AppState,
     lang: Lang,
     subject: &str,
     kind: EventKind,
-    (evidence, reason): (Option<String>, Option<String>),
+    personal: (Option<String>, Option<String>),
 ) -> Response {
     let t = super::i18n::texts(lang);
-    match crate::routes::record(
-        state,
-        subject,
-        kind,
-        &HeaderMap::new(),
-        (evidence, reason, None),
-    )
-    .await
-    {
-        Ok(_) => Redirect::to("/?done=saved").into_response(),
-        Err(p) if p.status() >= 500 => unavailable(state, lang),
-        Err(_) => message(
+    match append(state, subject, kind, personal).await {
+        Ok(()) => Redirect::to("/?done=saved").into_response(),
+        // Nothing was committed: try again.
+        Err(EngineError::Storage(_) | EngineError::Closed) => unavailable(state, lang),
+        // The policy or the person's state refuses the write.
+        Err(EngineError::Rejected(_) | EngineError::IdempotencyConflict) => message(
             state,
             lang,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -707,15 +694,10 @@ async fn write(
 
 async fn object_to_marketing(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    lang: super::PageLang,
-    WebForm(f): WebForm<CsrfOnly>,
+    PersonForm {
+        lang, session: s, ..
+    }: PersonForm<CsrfOnly>,
 ) -> Response {
-    let lang = lang.0;
-    let s = match form_session(&state, &headers, lang, &f.csrf).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
     let kind = EventKind::Objection {
         scope: ObjectionScope::DirectMarketing,
     };
@@ -729,18 +711,21 @@ struct ObjectionForm {
     reason: String,
 }
 
+impl CenterForm for ObjectionForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 async fn object(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    lang: super::PageLang,
-    WebForm(f): WebForm<ObjectionForm>,
+    PersonForm {
+        lang,
+        t,
+        session: s,
+        form: f,
+    }: PersonForm<ObjectionForm>,
 ) -> Response {
-    let lang = lang.0;
-    let t = super::i18n::texts(lang);
-    let s = match form_session(&state, &headers, lang, &f.csrf).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
     let known = f.purpose == "legitimate_interest"
         || state.engine.policy().purpose_index(&f.purpose).is_some();
     if !known || f.reason.trim().is_empty() || f.reason.len() > 5000 {
@@ -768,26 +753,26 @@ struct RequestForm {
     reason: Option<String>,
 }
 
+impl CenterForm for RequestForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+
+    /// Request intake is rate-limited per person: every request starts a deadline and work.
+    fn limit(&self) -> Limit {
+        Limit::PersonRequest
+    }
+}
+
 async fn file_request(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    lang: super::PageLang,
-    WebForm(f): WebForm<RequestForm>,
+    PersonForm {
+        lang,
+        t,
+        session: s,
+        form: f,
+    }: PersonForm<RequestForm>,
 ) -> Response {
-    let lang = lang.0;
-    let t = super::i18n::texts(lang);
-    let s = match form_session(&state, &headers, lang, &f.csrf).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    // Request intake is rate-limited per person: every request starts a deadline and work.
-    match super::limits::person_request(&state, &s.principal, now()).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return message(&state, lang, StatusCode::TOO_MANY_REQUESTS, t.too_many, "/");
-        }
-        Err(_) => return unavailable(&state, lang),
-    }
     let Some(request_type) =
         RequestType::parse(&f.request_type).filter(|t| *t != RequestType::Unclassified)
     else {

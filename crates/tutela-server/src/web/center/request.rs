@@ -3,12 +3,13 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use tutela_core::render::Lang;
 use tutela_store::RequestStore;
 
-use super::{Progress, chrome, message, request_label, signed_in, unavailable};
+use super::form::Person;
+use super::{Progress, chrome, message, request_label, unavailable};
 use crate::AppState;
 use crate::web::{Chrome, body_of, date, page};
 
@@ -34,15 +35,13 @@ struct RequestPage {
 
 pub(super) async fn request_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    lang: crate::web::PageLang,
+    Person {
+        lang,
+        t,
+        session: s,
+    }: Person,
     Path(id): Path<String>,
 ) -> Response {
-    let lang = lang.0;
-    let t = crate::web::i18n::texts(lang);
-    let Some(s) = signed_in(&state, &headers).await else {
-        return Redirect::to("/").into_response();
-    };
     // Another person's request is as unknown as one that does not exist.
     let r = match state.engine.store.request(&id).await {
         Ok(Some(r)) if r.subject.as_deref() == Some(s.principal.as_str()) => r,
@@ -152,15 +151,13 @@ fn result_missing(
 
 pub(super) async fn download(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    lang: crate::web::PageLang,
+    Person {
+        lang,
+        t,
+        session: s,
+    }: Person,
     Path((id, format)): Path<(String, String)>,
 ) -> Response {
-    let lang = lang.0;
-    let t = crate::web::i18n::texts(lang);
-    let Some(s) = signed_in(&state, &headers).await else {
-        return Redirect::to("/").into_response();
-    };
     let progress = match state.engine.store.request(&id).await {
         Ok(Some(r)) if r.subject.as_deref() == Some(s.principal.as_str()) => {
             Progress::of(&r.status)
