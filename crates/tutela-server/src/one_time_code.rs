@@ -2,7 +2,7 @@
 //! sign-in ([`crate::web::signin`]) and for a request's identity check ([`crate::requests`]).
 //! How a code is drawn, stored, compared and when it expires lives here once; where it is
 //! kept (the store's `signin_codes` and `request_codes`) and how its attempts are counted
-//! stay with its caller.
+//! stay with its caller (the store counts an attempt before the check, in one statement).
 //!
 //! A code is stored only as an HMAC under the server's key ([`crate::hmac_key`]), with a
 //! random salt and a label per [`Purpose`], so a copy of the database does not give the code
@@ -95,25 +95,6 @@ pub(crate) fn expired(expires_at: Timestamp, now: Timestamp) -> bool {
     now > expires_at
 }
 
-/// A wrong code entered: the attempts now used up, and whether that locks the code.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Wrong {
-    pub attempts: i64,
-    pub locked: bool,
-    /// Attempts left before the lock.
-    pub left: i64,
-}
-
-/// Counts a wrong code against `max` attempts, `attempts` of them used before.
-pub(crate) fn wrong(attempts: i64, max: i64) -> Wrong {
-    let attempts = attempts + 1;
-    Wrong {
-        attempts,
-        locked: attempts >= max,
-        left: max - attempts,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,16 +164,7 @@ mod tests {
     }
 
     #[test]
-    fn wrong_codes_lock_at_the_limit() {
-        assert_eq!(
-            wrong(0, 5),
-            Wrong {
-                attempts: 1,
-                locked: false,
-                left: 4
-            }
-        );
-        assert!(wrong(4, 5).locked);
+    fn a_code_is_good_until_its_end() {
         let at = Timestamp::UNIX_EPOCH;
         let end = expires_at(at, SignedDuration::from_mins(15));
         assert!(!expired(end, end));

@@ -662,6 +662,40 @@ async fn codes_expire_and_lock(app: &TestApp, sink: &SmtpSink) {
         .expect("row");
     assert_ne!(stored.code_hash, code);
     assert!(!stored.code_hash.contains(&code));
+
+    // Guesses sent at once get no more tries between them than one person typing: of twenty
+    // wrong codes at the same moment, four are told how many tries are left, the rest find the
+    // code locked, and then the right one is locked out too.
+    customer(app, "B-2", "b2@example.org").await;
+    let r = file(app, json!({"type": "access", "subject": "B-2"})).await;
+    let id = r["id"].as_str().expect("id").to_owned();
+    let code = sink.code_for("b2@example.org").expect("code");
+    let wrong = if code == "00000000" {
+        "11111111"
+    } else {
+        "00000000"
+    };
+    let now = jiff::Timestamp::now();
+    let guesses = (0..20).map(|_| app.requests.verify_code(&id, wrong, now));
+    let outcomes = futures_util::future::join_all(guesses).await;
+    let invalid = outcomes
+        .iter()
+        .filter(|o| {
+            matches!(
+                o,
+                Err(tutela_server::requests::RequestError::CodeInvalid { .. })
+            )
+        })
+        .count();
+    let locked = outcomes
+        .iter()
+        .filter(|o| matches!(o, Err(tutela_server::requests::RequestError::CodeLocked)))
+        .count();
+    assert_eq!((invalid, locked), (4, 16), "{outcomes:?}");
+    assert!(matches!(
+        app.requests.verify_code(&id, &code, now).await,
+        Err(tutela_server::requests::RequestError::CodeLocked)
+    ));
 }
 
 // covers: N9h

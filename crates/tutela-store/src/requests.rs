@@ -164,6 +164,18 @@ pub trait RequestStore: Send + Sync {
 
     fn delete_code(&self, id: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Counts one attempt at request `id`'s code before it is checked, in one statement: the
+    /// code after counting, or `None` when there is none left to try (no code, locked, used up
+    /// `max` attempts or expired at `now`). A code reaching `max` attempts is locked by the
+    /// same statement. Guesses sent at once are counted one by one, so they get no more tries
+    /// between them than one person typing.
+    fn count_code_attempt(
+        &self,
+        id: &str,
+        max: i64,
+        now: jiff::Timestamp,
+    ) -> impl Future<Output = Result<Option<CodeRecord>, StoreError>> + Send;
+
     fn put_step(
         &self,
         id: &str,
@@ -579,6 +591,35 @@ macro_rules! request_store {
                 .transpose()
             }
 
+            async fn count_code_attempt(
+                &self,
+                id: &str,
+                max: i64,
+                now: jiff::Timestamp,
+            ) -> Result<Option<CodeRecord>, StoreError> {
+                sqlx::query(
+                    "UPDATE request_codes SET attempts = attempts + 1, \
+                     locked = CASE WHEN attempts + 1 >= $2 THEN 1 ELSE 0 END \
+                     WHERE request_id = $1 AND locked = 0 AND attempts < $2 AND expires_at_us >= $3 \
+                     RETURNING salt, code_hash, expires_at_us, attempts, locked",
+                )
+                .bind(id)
+                .bind(max)
+                .bind(micros(now))
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|r| {
+                    Ok(CodeRecord {
+                        salt: r.try_get("salt")?,
+                        code_hash: r.try_get("code_hash")?,
+                        expires_at: from_micros(r.try_get("expires_at_us")?),
+                        attempts: r.try_get("attempts")?,
+                        locked: r.try_get::<i64, _>("locked")? != 0,
+                    })
+                })
+                .transpose()
+            }
+
             async fn delete_code(&self, id: &str) -> Result<(), StoreError> {
                 sqlx::query("DELETE FROM request_codes WHERE request_id = $1")
                     .bind(id)
@@ -816,6 +857,14 @@ impl RequestStore for AnyStore {
     }
     async fn delete_code(&self, id: &str) -> Result<(), StoreError> {
         dispatch!(self, s => s.delete_code(id).await)
+    }
+    async fn count_code_attempt(
+        &self,
+        id: &str,
+        max: i64,
+        now: jiff::Timestamp,
+    ) -> Result<Option<CodeRecord>, StoreError> {
+        dispatch!(self, s => s.count_code_attempt(id, max, now).await)
     }
     async fn put_step(&self, id: &str, st: &StepRecord) -> Result<(), StoreError> {
         dispatch!(self, s => s.put_step(id, st).await)

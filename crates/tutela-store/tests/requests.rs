@@ -144,6 +144,49 @@ async fn codes_steps_and_results_round_trip<S: RequestStore>(store: &S) {
     };
     store.put_code("r-1", &locked).await.expect("code");
     assert_eq!(store.code("r-1").await.expect("code"), Some(locked));
+
+    // Attempts are counted before the check, and the last one allowed locks the code.
+    store.put_code("r-1", &code).await.expect("code");
+    let now = at("2026-03-10T08:00:00Z");
+    for n in 1..=3 {
+        let counted = store
+            .count_code_attempt("r-1", 3, now)
+            .await
+            .expect("count");
+        let counted = counted.expect("a try left");
+        assert_eq!((counted.attempts, counted.locked), (n, n == 3));
+    }
+    assert_eq!(
+        store
+            .count_code_attempt("r-1", 3, now)
+            .await
+            .expect("count"),
+        None
+    );
+    store.put_code("r-1", &code).await.expect("code");
+    let late = at("2026-03-10T08:15:01Z");
+    assert_eq!(
+        store
+            .count_code_attempt("r-1", 3, late)
+            .await
+            .expect("count"),
+        None,
+        "an expired code has no try left"
+    );
+    assert!(
+        store
+            .count_code_attempt("r-1", 3, code.expires_at)
+            .await
+            .expect("count")
+            .is_some()
+    );
+    assert_eq!(
+        store
+            .count_code_attempt("none", 3, now)
+            .await
+            .expect("count"),
+        None
+    );
     store.delete_code("r-1").await.expect("delete");
     assert_eq!(store.code("r-1").await.expect("code"), None);
 

@@ -596,26 +596,31 @@ impl Requests {
         now: Timestamp,
     ) -> Result<RequestRecord, RequestError> {
         let r = self.get(id).await?;
-        let mut stored = self.store().code(id).await?.ok_or(RequestError::NoCode)?;
-        if stored.locked {
+        let max = self.settings.code_attempts;
+        // The attempt is counted before the code is checked, in one statement: guesses sent
+        // at once cannot each read the same count and all get a try.
+        let Some(counted) = self.store().count_code_attempt(id, max, now).await? else {
+            // No try left: say why.
+            let stored = self.store().code(id).await?.ok_or(RequestError::NoCode)?;
+            let used_up = stored.locked || stored.attempts >= max;
+            if !used_up && one_time_code::expired(stored.expires_at, now) {
+                return Err(RequestError::CodeExpired);
+            }
             return Err(RequestError::CodeLocked);
-        }
-        if one_time_code::expired(stored.expires_at, now) {
-            return Err(RequestError::CodeExpired);
-        }
-        let purpose = one_time_code::Purpose::Request { salt: &stored.salt };
+        };
+        let purpose = one_time_code::Purpose::Request {
+            salt: &counted.salt,
+        };
         let right =
-            one_time_code::matches(&self.settings.hmac_key, purpose, code, &stored.code_hash)
+            one_time_code::matches(&self.settings.hmac_key, purpose, code, &counted.code_hash)
                 .map_err(no_key)?;
         if !right {
-            let wrong = one_time_code::wrong(stored.attempts, self.settings.code_attempts);
-            stored.attempts = wrong.attempts;
-            stored.locked = wrong.locked;
-            self.store().put_code(id, &stored).await?;
-            if wrong.locked {
+            if counted.locked {
                 return Err(RequestError::CodeLocked);
             }
-            return Err(RequestError::CodeInvalid { left: wrong.left });
+            return Err(RequestError::CodeInvalid {
+                left: max - counted.attempts,
+            });
         }
         let r = self
             .transition(
