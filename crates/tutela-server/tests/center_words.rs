@@ -298,10 +298,36 @@ async fn rectification_offers_labels_and_an_erasure_ends_the_consent_offers() {
         .clone();
     app.tick_approved(&id, jiff::Timestamp::now()).await;
     let status = app.request(&id).await["status"].clone();
-    assert!(
-        status == "partially_refused" || status == "completed",
-        "{status}"
+    assert_eq!(
+        status, "partially_refused",
+        "the running contract keeps its records"
     );
+    // Art. 12(4): the person is told by mail what stays, why and until when, and where to
+    // complain, in words (quoted-printable lines joined again).
+    let told = sink
+        .mails()
+        .into_iter()
+        .filter(|m| m.to.iter().any(|t| t == EMAIL))
+        .map(|m| m.data.replace("=\r\n", "").replace("=\n", ""))
+        .find(|d| d.contains("except for the following"))
+        .expect("a mail says what was not done");
+    for said in [
+        "We have carried out your privacy request (Erasure)",
+        "as long as your contract runs",
+        "Art. 6(1)(b) GDPR",
+        "You may complain to the competent supervisory authority",
+        "Graurheindorfer",
+    ] {
+        assert!(told.contains(said), "{said} in {told}");
+    }
+    for never in [
+        "contracts",
+        "operator",
+        "erasure",
+        "kept for the running contract",
+    ] {
+        assert!(!told.contains(never), "{never} in {told}");
+    }
     let home = paula.get("/").await;
     assert_eq!(home.status, 200);
     let consents = part(&home, "h-consents", "</section>");

@@ -13,6 +13,7 @@ pub mod linked;
 pub mod mailer;
 pub mod notify;
 pub mod review;
+pub(crate) mod words;
 pub mod worker;
 
 use std::sync::Arc;
@@ -739,25 +740,15 @@ impl Requests {
                 |_| {},
             )
             .await?;
-        let kind = r
-            .subject
-            .as_deref()
-            .map(|s| self.engine.subject_state(s).contract_kind)
-            .unwrap_or_default();
-        let authority = self
-            .engine
-            .policy()
-            .policy
-            .competent_authority(kind)
-            .map(|a| format!("{} / {}, {}, {}", a.name.de, a.name.en, a.address, a.web))
-            .unwrap_or_default();
+        let authority = self.authority_for(&r);
         let text = format!(
-            "Wir können Ihre Datenschutzanfrage ({t}) nicht bearbeiten.\nGrund: {reason}\n\
+            "Wir können Ihre Datenschutzanfrage ({de}) nicht bearbeiten.\nGrund: {reason}\n\
              Sie können sich bei der zuständigen Aufsichtsbehörde beschweren oder gerichtlichen \
              Rechtsschutz suchen: {authority}\n\n\
-             We cannot act on your privacy request ({t}).\nReason: {reason}\n\
+             We cannot act on your privacy request ({en}).\nReason: {reason}\n\
              You may complain to the competent supervisory authority or seek a judicial remedy: {authority}\n",
-            t = r.request_type,
+            de = words::request_kind(&r.request_type, tutela_core::render::Lang::De),
+            en = words::request_kind(&r.request_type, tutela_core::render::Lang::En),
         );
         self.tell_person(
             r,
@@ -766,6 +757,42 @@ impl Requests {
             now,
         )
         .await
+    }
+
+    /// The supervisory authority competent for the person of `r` (by their contract's kind),
+    /// in words: name in German and English, address, web site.
+    fn authority_for(&self, r: &RequestRecord) -> String {
+        let kind = r
+            .subject
+            .as_deref()
+            .map(|s| self.engine.subject_state(s).contract_kind)
+            .unwrap_or_default();
+        self.engine
+            .policy()
+            .policy
+            .competent_authority(kind)
+            .map(|a| format!("{} / {}, {}, {}", a.name.de, a.name.en, a.address, a.web))
+            .unwrap_or_default()
+    }
+
+    /// Tells the person that their request was carried out in part (Art. 12(4)): what stays,
+    /// on which ground and until when, or what was not done, and where they may complain.
+    pub(crate) async fn tell_partly_done(
+        &self,
+        r: RequestRecord,
+        steps: &[StepRecord],
+        nothing_corrected: bool,
+        now: Timestamp,
+    ) -> Result<RequestRecord, RequestError> {
+        let authority = self.authority_for(&r);
+        let (subject_line, text) = words::partly_done_mail(
+            &r.request_type,
+            steps,
+            nothing_corrected,
+            &self.engine.policy().policy,
+            &authority,
+        );
+        self.tell_person(r, &subject_line, &text, now).await
     }
 
     /// Mails the person at the address on file and records whether it reached the mail server.

@@ -523,7 +523,9 @@ impl Worker {
         // Data a running contract needs is kept whole (Art. 6(1)(b)); the person is told which,
         // and until when.
         refused.extend(kept_for_contract(&steps));
-        if let Some(why) = nothing_done(&r.request_type, &steps) {
+        let nothing_corrected = nothing_done(&r.request_type, &steps);
+        let told = !refused.is_empty() || nothing_corrected.is_some();
+        if let Some(why) = nothing_corrected.clone() {
             refused.push(why);
         }
         let t = if refused.is_empty() {
@@ -543,10 +545,17 @@ impl Worker {
             body: json!({}),
             now: clock.now(),
         };
-        self.requests
+        let r = self
+            .requests
             .transition_with_steps(r, t, change, &unsaved, |_| {})
             .await?;
         report.completed += 1;
+        if told {
+            // Art. 12(4): the person learns what was not done, why, and where to complain.
+            self.requests
+                .tell_partly_done(r, &steps, nothing_corrected.is_some(), clock.now())
+                .await?;
+        }
         Ok(())
     }
 

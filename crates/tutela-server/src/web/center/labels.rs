@@ -20,20 +20,7 @@ pub(crate) fn channel_label(channel: &str, lang: Lang) -> String {
 }
 
 pub(crate) fn request_label(t: &str, lang: Lang) -> String {
-    let (de, en) = match t {
-        "access" => ("Auskunft", "Access"),
-        "portability" => ("Datenübertragbarkeit", "Portability"),
-        "rectification" => ("Berichtigung", "Rectification"),
-        "erasure" => ("Löschung", "Erasure"),
-        "restriction" => ("Einschränkung", "Restriction"),
-        "objection" => ("Widerspruch", "Objection"),
-        "withdraw_consent" => ("Widerruf einer Einwilligung", "Withdrawal of consent"),
-        _ => ("Nicht eingeordnet", "Unclassified"),
-    };
-    match lang {
-        Lang::De => de.to_owned(),
-        Lang::En => en.to_owned(),
-    }
+    crate::requests::words::request_kind(t, lang).to_owned()
 }
 
 /// A request's status as the privacy office reads it (the console); the person reads
