@@ -529,6 +529,14 @@ async fn pages_after_a_form_or_in_a_state_speak_plain_german_and_english() {
         .map(|id| format!("/requests/{id}"))
         .collect::<Vec<_>>();
     walk(&mut seen, &mut paula, &person, 200, false).await;
+    // A refused request says why and where to complain (Art. 12(4)).
+    let page = paula.get(&format!("/requests/{refused}?lang=de")).await;
+    for said in [
+        "Grund der Ablehnung: Offensichtlich unbegründet",
+        "Aufsichtsbehörde beschweren",
+    ] {
+        assert!(page.body.contains(said), "{said} in {}", page.body);
+    }
     let erasure = app
         .file_verified(json!({"type": "erasure", "subject": "E-1", "email": "emil@example.org"}))
         .await;

@@ -761,7 +761,7 @@ impl Requests {
 
     /// The supervisory authority competent for the person of `r` (by their contract's kind),
     /// in words: name in German and English, address, web site.
-    fn authority_for(&self, r: &RequestRecord) -> String {
+    pub(crate) fn authority_for(&self, r: &RequestRecord) -> String {
         let kind = r
             .subject
             .as_deref()

@@ -97,6 +97,7 @@ texts! {
     download: "Herunterladen", "Download";
     not_ready: "Noch in Bearbeitung. Diese Seite zeigt den Stand.", "Still being processed. This page shows its progress.";
     kept_heading: "Was gespeichert bleibt", "What stays stored";
+    refusal_reason: "Grund der Ablehnung", "Why we refused";
     steps: "Schritte", "Steps";
     back: "Zurück", "Back";
     not_found: "Nicht gefunden.", "Not found.";

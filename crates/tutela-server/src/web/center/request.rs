@@ -31,6 +31,10 @@ struct RequestPage {
     report: Option<String>,
     /// What an erasure kept, on which ground, until when (Art. 17(3)).
     kept: Vec<String>,
+    /// Why the request was refused, as the agent wrote it; empty otherwise.
+    reason: String,
+    /// Where the person may complain when not all was done (Art. 12(4)); empty otherwise.
+    complain: String,
 }
 
 pub(super) async fn request_page(
@@ -86,6 +90,25 @@ pub(super) async fn request_page(
     } else {
         Vec::new()
     };
+    let refused = matches!(progress, Progress::Refused | Progress::PartlyRefused);
+    let reason = if progress == Progress::Refused {
+        match state.engine.store.request_events(&r.id).await {
+            Ok(events) => events
+                .into_iter()
+                .rev()
+                .find(|e| e.kind == "refused")
+                .and_then(|e| e.note)
+                .unwrap_or_default(),
+            Err(_) => return unavailable(&state, lang),
+        }
+    } else {
+        String::new()
+    };
+    let complain = if refused {
+        complain_line(&state.requests.authority_for(&r), lang)
+    } else {
+        String::new()
+    };
     page(&RequestPage {
         c: chrome(
             &state,
@@ -106,7 +129,26 @@ pub(super) async fn request_page(
             .collect(),
         report,
         kept,
+        reason,
+        complain,
     })
+}
+
+/// Art. 12(4): where the person may turn when their request was not carried out in full.
+fn complain_line(authority: &str, lang: Lang) -> String {
+    let lead = match lang {
+        Lang::De => {
+            "Sie können sich bei der zuständigen Aufsichtsbehörde beschweren oder gerichtlichen Rechtsschutz suchen"
+        }
+        Lang::En => {
+            "You may complain to the competent supervisory authority or seek a judicial remedy"
+        }
+    };
+    if authority.is_empty() {
+        format!("{lead}.")
+    } else {
+        format!("{lead}: {authority}")
+    }
 }
 
 /// A result's format as the link names it.
