@@ -117,7 +117,7 @@ impl Chrome {
             flash: None,
             error: None,
             policy_id: policy.id.clone(),
-            notice_version: policy.version.clone(),
+            notice_version: tutela_core::words::version(&policy.version, lang),
             who: String::new(),
         }
     }

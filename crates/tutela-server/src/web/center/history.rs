@@ -55,8 +55,15 @@ pub(crate) fn history_row(
     let version_label = versions
         .iter()
         .find(|v| v.hash == e.policy_version)
-        .map(|v| v.notice_version.clone())
-        .unwrap_or_else(|| e.policy_version.chars().take(12).collect());
+        .map(|v| tutela_core::words::version(&v.notice_version, lang))
+        // A version no longer on record: said so, not by its hash.
+        .unwrap_or_else(|| {
+            match lang {
+                Lang::De => "eine frühere Fassung",
+                Lang::En => "an earlier version",
+            }
+            .to_owned()
+        });
     HistoryRow {
         at: date_time(e.event.at, tz, lang),
         event: super::labels::event_label(e.event.kind.name(), lang),
