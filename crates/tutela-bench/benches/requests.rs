@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use tutela_bench::{Rng, reference};
 use tutela_connectors::Connector;
-use tutela_core::request::RequestType;
+use tutela_core::request::{RequestType, Status};
 use tutela_server::Engine;
 use tutela_server::requests::mailer::NoMailer;
 use tutela_server::requests::worker::Worker;
@@ -84,10 +84,10 @@ async fn one_at_a_time(
         ms.push(start.elapsed().as_secs_f64() * 1e3);
         let r = requests.get(&id).await.unwrap();
         assert!(
-            matches!(r.status.as_str(), "completed" | "partially_refused"),
+            matches!(r.status, Status::Completed | Status::PartiallyRefused),
             "{} ended {}",
             id,
-            r.status
+            r.status.as_str()
         );
     }
     ms.sort_by(f64::total_cmp);
@@ -160,7 +160,7 @@ async fn bench(schema: &str, persons: u64, samples: usize, queue: usize) {
         worker.tick(jiff::Timestamp::now()).await.unwrap();
         let open = engine
             .store
-            .list_requests(&["verified", "in_progress"], 1)
+            .list_requests(&[Status::Verified, Status::InProgress], 1)
             .await
             .unwrap();
         if open.is_empty() {

@@ -160,6 +160,40 @@ impl Status {
     }
 }
 
+/// Where one step of a request's fulfilment stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StepStatus {
+    /// Not run yet, or made to run again.
+    Pending,
+    Done,
+    /// Failed this time; retried later.
+    Failed,
+    /// Will not be carried out (a retention duty, a plan an agent refused): not retried.
+    Refused,
+}
+
+impl StepStatus {
+    pub const ALL: [StepStatus; 4] = [
+        StepStatus::Pending,
+        StepStatus::Done,
+        StepStatus::Failed,
+        StepStatus::Refused,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Pending => "pending",
+            StepStatus::Done => "done",
+            StepStatus::Failed => "failed",
+            StepStatus::Refused => "refused",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<StepStatus> {
+        StepStatus::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
 /// How the requester's identity was confirmed (Art. 12(6)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verification {

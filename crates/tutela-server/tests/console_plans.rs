@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use serde_json::json;
 use tutela_connectors::Connector;
 use tutela_connectors::demo::{MAP, SCHEMA};
+use tutela_core::request::Status;
 use tutela_server::requests::Fulfilment;
 use tutela_server::requests::notify::Notifier;
 use tutela_server::web::operators::{self, Role};
@@ -65,7 +66,7 @@ async fn signed_in<'a>(app: &'a TestApp, name: &str) -> Browser<'a> {
     b
 }
 
-async fn status(app: &TestApp, id: &str) -> String {
+async fn status(app: &TestApp, id: &str) -> Status {
     app.engine
         .store
         .request(id)
@@ -141,7 +142,7 @@ async fn an_agent_reviews_and_approves_an_erasure_plan_in_the_console() {
         .await;
     assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
     app.tick_at(jiff::Timestamp::now()).await;
-    assert_eq!(status(&app, &id).await, "awaiting_approval");
+    assert_eq!(status(&app, &id).await, Status::AwaitingApproval);
 
     // The queue lists it as waiting for approval.
     let queue = erika.get("/console").await;
@@ -215,7 +216,7 @@ async fn an_agent_reviews_and_approves_an_erasure_plan_in_the_console() {
     let p = approve(&mut erika, &id, &csrf, field, digest).await;
     assert_eq!(p.status, StatusCode::CONFLICT, "{}", p.body);
     assert!(p.body.contains("Vier-Augen-Prinzip"), "{}", p.body);
-    assert_eq!(status(&app, &id).await, "awaiting_approval");
+    assert_eq!(status(&app, &id).await, Status::AwaitingApproval);
 
     // Otto was shown another plan (a stale digest): refused, the page shows the plan again.
     let mut otto = signed_in(&app, "otto").await;
@@ -225,7 +226,7 @@ async fn an_agent_reviews_and_approves_an_erasure_plan_in_the_console() {
     assert_eq!(p.status, StatusCode::CONFLICT, "{}", p.body);
     assert!(p.body.contains("Der Plan hat sich geändert"), "{}", p.body);
     assert!(p.body.contains("plan-heading"), "{}", p.body);
-    assert_eq!(status(&app, &id).await, "awaiting_approval");
+    assert_eq!(status(&app, &id).await, Status::AwaitingApproval);
 
     // With the digests he was shown, Otto approves: the request moves on.
     let p = approve(&mut otto, &id, &csrf, field, digest).await;
@@ -234,7 +235,7 @@ async fn an_agent_reviews_and_approves_an_erasure_plan_in_the_console() {
         p.location.as_deref(),
         Some(format!("/console/requests/{id}?done=saved").as_str())
     );
-    assert_ne!(status(&app, &id).await, "awaiting_approval");
+    assert_ne!(status(&app, &id).await, Status::AwaitingApproval);
     let page = otto.get(&format!("/console/requests/{id}")).await;
     assert!(page.body.contains("Freigegeben von otto"), "{}", page.body);
     assert!(

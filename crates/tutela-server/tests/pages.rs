@@ -8,6 +8,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::json;
 use tower::ServiceExt;
+use tutela_core::request::Status;
 use tutela_server::web::operators::{self, Role};
 use tutela_server::web::totp;
 use tutela_store::RequestStore;
@@ -343,7 +344,7 @@ async fn a_person_exercises_their_rights_in_the_privacy_center() {
     assert_eq!(mine.len(), 2);
     assert!(
         mine.iter()
-            .all(|r| r.status == "verified" && r.channel == "privacy_center")
+            .all(|r| r.status == Status::Verified && r.channel == "privacy_center")
     );
     let home = anna.get("/?done=filed").await;
     let due = tutela_server::web::format_date(mine[0].due_at, tutela_core::render::Lang::De);
@@ -594,7 +595,7 @@ async fn an_agent_verifies_an_overdue_request_first_in_the_queue() {
         .await
         .expect("read")
         .expect("request");
-    assert_eq!(r.status, "verified");
+    assert_eq!(r.status, Status::Verified);
     let events = app.engine.store.request_events(&id).await.expect("events");
     let op = tutela_store::WebStore::operator_by_name(&app.engine.store, "erika")
         .await

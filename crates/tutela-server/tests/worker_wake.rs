@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tutela_core::request::RequestType;
+use tutela_core::request::{RequestType, Status};
 use tutela_server::Engine;
 use tutela_server::requests::mailer::NoMailer;
 use tutela_server::requests::worker::Worker;
@@ -213,7 +213,7 @@ async fn woken_by_another_instance_postgres() {
         )
         .await
         .expect("filed");
-    assert_eq!(r.status, "awaiting_verification");
+    assert_eq!(r.status, Status::AwaitingVerification);
     b.verify_by_agent(
         &r.id,
         "identity card checked at the counter".into(),
@@ -227,13 +227,13 @@ async fn woken_by_another_instance_postgres() {
     let store = a.engine.store.clone();
     loop {
         let got = store.request(&r.id).await.expect("read").expect("request");
-        if got.status != "verified" && got.status != "in_progress" {
+        if !matches!(got.status, Status::Verified | Status::InProgress) {
             break;
         }
         assert!(
             since.elapsed() < SOON,
             "not taken up by the other instance: {}",
-            got.status
+            got.status.as_str()
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }

@@ -10,6 +10,7 @@
 use std::future::Future;
 
 use sqlx::Row;
+use tutela_core::request::{Status, StepStatus};
 
 use crate::sql::{from_micros, micros};
 use crate::vault::{OwnerKind, open_opt, seal_many, seal_opt};
@@ -20,7 +21,7 @@ use crate::{AnyStore, PgStore, SqliteStore, StoreError};
 pub struct RequestRecord {
     pub id: String,
     pub request_type: String,
-    pub status: String,
+    pub status: Status,
     pub subject: Option<String>,
     pub email: Option<String>,
     pub channel: String,
@@ -84,8 +85,8 @@ pub struct CodeRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StepRecord {
     pub step: String,
-    /// `pending`, `done` or `failed` (failed steps are retried at `next_at`).
-    pub status: String,
+    /// Failed steps are retried at `next_at`.
+    pub status: StepStatus,
     pub attempts: i64,
     pub last_error: Option<String>,
     pub next_at: Option<jiff::Timestamp>,
@@ -130,14 +131,14 @@ pub trait RequestStore: Send + Sync {
     /// without their sealed parts: what a worker lists to take requests up.
     fn request_heads(
         &self,
-        statuses: &[&str],
+        statuses: &[Status],
         limit: i64,
     ) -> impl Future<Output = Result<Vec<RequestHead>, StoreError>> + Send;
 
     /// Requests in any of `statuses` (all when empty), soonest due first.
     fn list_requests(
         &self,
-        statuses: &[&str],
+        statuses: &[Status],
         limit: i64,
     ) -> impl Future<Output = Result<Vec<RequestRecord>, StoreError>> + Send;
 
@@ -230,6 +231,15 @@ pub trait RequestStore: Send + Sync {
     ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
 }
 
+/// A request's stored status, read back; an unknown value is a corrupt row naming the request
+/// (`seq` -1: not a ledger row, as for the log's hashes).
+fn stored_status(id: String, status: String) -> Result<Status, StoreError> {
+    Status::parse(&status).ok_or_else(|| StoreError::Corrupt {
+        seq: -1,
+        what: format!("request `{id}`: unknown status `{status}`"),
+    })
+}
+
 const REQUEST_COLUMNS: &str = "id, type, status, subject, email, channel, received_at_us, due_at_us, extended_months, verification, details, version, updated_at_us, purge_at_us";
 
 macro_rules! request_store {
@@ -239,7 +249,7 @@ macro_rules! request_store {
                 Ok(RequestRecord {
                     id: r.try_get("id")?,
                     request_type: r.try_get("type")?,
-                    status: r.try_get("status")?,
+                    status: stored_status(r.try_get("id")?, r.try_get("status")?)?,
                     subject: r.try_get("subject")?,
                     email: r.try_get("email")?,
                     channel: r.try_get("channel")?,
@@ -321,7 +331,7 @@ macro_rules! request_store {
                     )
                     .bind(id)
                     .bind(&s.step)
-                    .bind(&s.status)
+                    .bind(s.status.as_str())
                     .bind(s.attempts)
                     .bind(&s.last_error)
                     .bind(s.next_at.map(micros))
@@ -387,7 +397,7 @@ macro_rules! request_store {
                 )))
                 .bind(&r.id)
                 .bind(&r.request_type)
-                .bind(&r.status)
+                .bind(r.status.as_str())
                 .bind(&r.subject)
                 .bind(&r.email)
                 .bind(&r.channel)
@@ -432,7 +442,7 @@ macro_rules! request_store {
                 )
                 .bind(&r.id)
                 .bind(&r.request_type)
-                .bind(&r.status)
+                .bind(r.status.as_str())
                 .bind(&r.subject)
                 .bind(&r.email)
                 .bind(micros(r.due_at))
@@ -467,7 +477,7 @@ macro_rules! request_store {
 
             async fn request_heads(
                 &self,
-                statuses: &[&str],
+                statuses: &[Status],
                 limit: i64,
             ) -> Result<Vec<RequestHead>, StoreError> {
                 if statuses.is_empty() {
@@ -481,7 +491,7 @@ macro_rules! request_store {
                 );
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit);
                 for s in statuses {
-                    q = q.bind(*s);
+                    q = q.bind(s.as_str());
                 }
                 let rows = q.fetch_all(&self.pool).await?;
                 rows.iter()
@@ -508,7 +518,7 @@ macro_rules! request_store {
 
             async fn list_requests(
                 &self,
-                statuses: &[&str],
+                statuses: &[Status],
                 limit: i64,
             ) -> Result<Vec<RequestRecord>, StoreError> {
                 // One placeholder per status: the SQL text never holds a value.
@@ -524,7 +534,7 @@ macro_rules! request_store {
                 );
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit);
                 for s in statuses {
-                    q = q.bind(*s);
+                    q = q.bind(s.as_str());
                 }
                 let rows = q.fetch_all(&self.pool).await?;
                 self.requests_opened(rows).await
@@ -651,9 +661,14 @@ macro_rules! request_store {
                 let mut out = Vec::with_capacity(rows.len());
                 for r in &rows {
                     let output: Option<String> = r.try_get("output")?;
+                    let step: String = r.try_get("step")?;
+                    let status: String = r.try_get("status")?;
                     out.push(StepRecord {
-                        step: r.try_get("step")?,
-                        status: r.try_get("status")?,
+                        status: StepStatus::parse(&status).ok_or_else(|| StoreError::Corrupt {
+                            seq: -1,
+                            what: format!("request `{id}`, step `{step}`: unknown status `{status}`"),
+                        })?,
+                        step,
                         attempts: r.try_get("attempts")?,
                         last_error: r.try_get("last_error")?,
                         next_at: r.try_get::<Option<i64>, _>("next_at_us")?.map(from_micros),
@@ -827,7 +842,7 @@ impl RequestStore for AnyStore {
     }
     async fn request_heads(
         &self,
-        statuses: &[&str],
+        statuses: &[Status],
         limit: i64,
     ) -> Result<Vec<RequestHead>, StoreError> {
         dispatch!(self, s => s.request_heads(statuses, limit).await)
@@ -841,7 +856,7 @@ impl RequestStore for AnyStore {
     }
     async fn list_requests(
         &self,
-        statuses: &[&str],
+        statuses: &[Status],
         limit: i64,
     ) -> Result<Vec<RequestRecord>, StoreError> {
         dispatch!(self, s => s.list_requests(statuses, limit).await)

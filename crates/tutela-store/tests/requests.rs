@@ -1,5 +1,6 @@
 //! The request store checks every store must pass.
 
+use tutela_core::request::{Status, StepStatus};
 use tutela_store::{
     CodeRecord, RequestEventNew, RequestRecord, RequestStore, StepRecord, StoreError,
 };
@@ -8,11 +9,11 @@ fn at(s: &str) -> jiff::Timestamp {
     s.parse().expect("timestamp")
 }
 
-fn request(id: &str, status: &str, due: &str) -> RequestRecord {
+fn request(id: &str, status: Status, due: &str) -> RequestRecord {
     RequestRecord {
         id: id.into(),
         request_type: "access".into(),
-        status: status.into(),
+        status,
         subject: Some("C-1".into()),
         email: Some("c1@example.org".into()),
         channel: "api".into(),
@@ -47,14 +48,14 @@ pub async fn run_all<S: RequestStore + tutela_store::Store>(store: &S) {
 }
 
 async fn requests_insert_once_per_key_and_update_optimistically<S: RequestStore>(store: &S) {
-    let r = request("r-1", "received", "2026-04-10T23:59:59Z");
+    let r = request("r-1", Status::Received, "2026-04-10T23:59:59Z");
     let (stored, dup) = store
         .insert_request(&r, &event("received", None), Some("key-1"))
         .await
         .expect("insert");
     assert!(!dup);
     assert_eq!(stored, r);
-    let other = request("r-other", "received", "2026-04-10T23:59:59Z");
+    let other = request("r-other", Status::Received, "2026-04-10T23:59:59Z");
     let (again, dup) = store
         .insert_request(&other, &event("received", None), Some("key-1"))
         .await
@@ -64,7 +65,7 @@ async fn requests_insert_once_per_key_and_update_optimistically<S: RequestStore>
     assert_eq!(store.request("r-other").await.expect("read"), None);
 
     let mut next = r.clone();
-    next.status = "awaiting_verification".into();
+    next.status = Status::AwaitingVerification;
     next.version = 2;
     store
         .update_request(&next, &event("awaiting_verification", None))
@@ -78,7 +79,7 @@ async fn requests_insert_once_per_key_and_update_optimistically<S: RequestStore>
         Err(StoreError::Conflict)
     ));
     let read = store.request("r-1").await.expect("read").expect("exists");
-    assert_eq!(read.status, "awaiting_verification");
+    assert_eq!(read.status, Status::AwaitingVerification);
     assert_eq!(read.version, 2);
     let events = store.request_events("r-1").await.expect("events");
     assert_eq!(
@@ -90,16 +91,23 @@ async fn requests_insert_once_per_key_and_update_optimistically<S: RequestStore>
 
 async fn requests_list_by_status_soonest_due_first<S: RequestStore>(store: &S) {
     for (id, status, due) in [
-        ("l-late", "verified", "2026-06-01T00:00:00Z"),
-        ("l-soon", "verified", "2026-04-01T00:00:00Z"),
-        ("l-done", "completed", "2026-03-01T00:00:00Z"),
+        ("l-late", Status::Verified, "2026-06-01T00:00:00Z"),
+        ("l-soon", Status::Verified, "2026-04-01T00:00:00Z"),
+        ("l-done", Status::Completed, "2026-03-01T00:00:00Z"),
     ] {
         store
-            .insert_request(&request(id, status, due), &event(status, None), None)
+            .insert_request(
+                &request(id, status, due),
+                &event(status.as_str(), None),
+                None,
+            )
             .await
             .expect("insert");
     }
-    let open = store.list_requests(&["verified"], 100).await.expect("list");
+    let open = store
+        .list_requests(&[Status::Verified], 100)
+        .await
+        .expect("list");
     assert_eq!(
         open.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
         ["l-soon", "l-late"]
@@ -109,7 +117,7 @@ async fn requests_list_by_status_soonest_due_first<S: RequestStore>(store: &S) {
     assert_eq!(store.list_requests(&[], 2).await.expect("list").len(), 2);
     // The heads a worker lists: the same order, without opening the sealed parts.
     let heads = store
-        .request_heads(&["verified", "completed"], 100)
+        .request_heads(&[Status::Verified, Status::Completed], 100)
         .await
         .expect("heads");
     assert_eq!(
@@ -192,7 +200,7 @@ async fn codes_steps_and_results_round_trip<S: RequestStore>(store: &S) {
 
     let step = StepRecord {
         step: "01-collect:crm".into(),
-        status: "failed".into(),
+        status: StepStatus::Failed,
         attempts: 1,
         last_error: Some("connection refused".into()),
         next_at: Some(at("2026-03-10T08:01:00Z")),
@@ -200,7 +208,7 @@ async fn codes_steps_and_results_round_trip<S: RequestStore>(store: &S) {
     };
     store.put_step("r-1", &step).await.expect("step");
     let done = StepRecord {
-        status: "done".into(),
+        status: StepStatus::Done,
         attempts: 2,
         last_error: None,
         next_at: None,
@@ -212,7 +220,7 @@ async fn codes_steps_and_results_round_trip<S: RequestStore>(store: &S) {
     // Several at once: one new, one updated, the output sealed and opened again.
     let planned = StepRecord {
         step: "02-report".into(),
-        status: "pending".into(),
+        status: StepStatus::Pending,
         attempts: 0,
         last_error: None,
         next_at: None,
@@ -253,7 +261,7 @@ async fn codes_steps_and_results_round_trip<S: RequestStore>(store: &S) {
 
 async fn purge_removes_personal_parts_and_keeps_the_events<S: RequestStore>(store: &S) {
     let mut r = store.request("r-1").await.expect("read").expect("exists");
-    r.status = "refused".into();
+    r.status = Status::Refused;
     r.version += 1;
     r.purge_at = Some(at("2026-04-10T00:00:00Z"));
     store
@@ -278,7 +286,7 @@ async fn purge_removes_personal_parts_and_keeps_the_events<S: RequestStore>(stor
     let purged = store.request("r-1").await.expect("read").expect("kept");
     assert_eq!(purged.email, None);
     assert_eq!(purged.details, None);
-    assert_eq!(purged.status, "refused");
+    assert_eq!(purged.status, Status::Refused);
     assert_eq!(store.result("r-1", "zip").await.expect("result"), None);
     assert!(
         store
@@ -296,10 +304,10 @@ async fn purge_removes_personal_parts_and_keeps_the_events<S: RequestStore>(stor
     );
 }
 
-fn step(name: &str, status: &str, output: Option<&str>) -> StepRecord {
+fn step(name: &str, status: StepStatus, output: Option<&str>) -> StepRecord {
     StepRecord {
         step: name.into(),
-        status: status.into(),
+        status,
         attempts: 1,
         last_error: None,
         next_at: None,
@@ -308,17 +316,17 @@ fn step(name: &str, status: &str, output: Option<&str>) -> StepRecord {
 }
 
 async fn a_transition_and_its_steps_are_written_together<S: RequestStore>(store: &S) {
-    let r = request("t-1", "verified", "2026-04-10T23:59:59Z");
+    let r = request("t-1", Status::Verified, "2026-04-10T23:59:59Z");
     store
         .insert_request(&r, &event("verified", None), None)
         .await
         .expect("insert");
     let mut started = r.clone();
-    started.status = "in_progress".into();
+    started.status = Status::InProgress;
     started.version = 2;
     let planned = [
-        step("10-collect:tutela", "pending", None),
-        step("90-report", "pending", None),
+        step("10-collect:tutela", StepStatus::Pending, None),
+        step("90-report", StepStatus::Pending, None),
     ];
     store
         .update_request_with_steps(&started, &event("started", None), &planned)
@@ -328,8 +336,12 @@ async fn a_transition_and_its_steps_are_written_together<S: RequestStore>(store:
 
     // A writer that lost the race writes neither the request nor its steps.
     let done = [
-        step("10-collect:tutela", "done", Some(r#"{"events":3}"#)),
-        step("90-report", "done", None),
+        step(
+            "10-collect:tutela",
+            StepStatus::Done,
+            Some(r#"{"events":3}"#),
+        ),
+        step("90-report", StepStatus::Done, None),
     ];
     assert!(matches!(
         store
@@ -339,12 +351,12 @@ async fn a_transition_and_its_steps_are_written_together<S: RequestStore>(store:
     ));
     let steps = store.steps("t-1").await.expect("steps");
     assert!(
-        steps.iter().all(|s| s.status == "pending"),
+        steps.iter().all(|s| s.status == StepStatus::Pending),
         "a refused transition writes no step: {steps:?}"
     );
 
     let mut completed = started.clone();
-    completed.status = "completed".into();
+    completed.status = Status::Completed;
     completed.version = 3;
     store
         .update_request_with_steps(&completed, &event("completed", None), &done)
@@ -393,14 +405,14 @@ async fn transitions_commit_side_by_side_and_a_settled_read_waits_for_them() {
         .expect("connect");
     store.migrate().await.expect("migrate");
     for id in ["side-1", "side-2"] {
-        let r = request(id, "verified", "2026-04-10T23:59:59Z");
+        let r = request(id, Status::Verified, "2026-04-10T23:59:59Z");
         store
             .insert_request(&r, &event("verified", None), None)
             .await
             .expect("insert");
     }
     store
-        .put_steps("side-1", &[step("20-erase:crm", "pending", None)])
+        .put_steps("side-1", &[step("20-erase:crm", StepStatus::Pending, None)])
         .await
         .expect("step");
     let before = store
@@ -414,7 +426,7 @@ async fn transitions_commit_side_by_side_and_a_settled_read_waits_for_them() {
     let held = pg
         .lock_rows("SELECT * FROM request_steps WHERE request_id = 'side-1' FOR UPDATE")
         .await;
-    let mut first = request("side-1", "in_progress", "2026-04-10T23:59:59Z");
+    let mut first = request("side-1", Status::InProgress, "2026-04-10T23:59:59Z");
     first.version = 2;
     let writer = store.clone();
     let waiting = tokio::spawn(async move {
@@ -422,7 +434,7 @@ async fn transitions_commit_side_by_side_and_a_settled_read_waits_for_them() {
             .update_request_with_steps(
                 &first,
                 &event("started", None),
-                &[step("20-erase:crm", "done", None)],
+                &[step("20-erase:crm", StepStatus::Done, None)],
             )
             .await
     });
@@ -430,7 +442,7 @@ async fn transitions_commit_side_by_side_and_a_settled_read_waits_for_them() {
     assert!(!waiting.is_finished(), "side-1 waits on the row lock");
 
     // Another request's transition commits meanwhile.
-    let mut second = request("side-2", "in_progress", "2026-04-10T23:59:59Z");
+    let mut second = request("side-2", Status::InProgress, "2026-04-10T23:59:59Z");
     second.version = 2;
     tokio::time::timeout(
         Duration::from_secs(5),
@@ -467,4 +479,73 @@ async fn transitions_commit_side_by_side_and_a_settled_read_waits_for_them() {
     );
     drop(store);
     pg.drop_schema().await;
+}
+
+/// A status the code does not know (a foreign write, a downgrade) is an error naming the
+/// request or step when read, not a panic; every known status reads back as it was written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_stored_status_is_a_corrupt_row_naming_the_request() {
+    use tutela_store::testing::{tamper, temp_dir};
+    use tutela_store::{AnyStore, SqliteStore, Store};
+    let dir = temp_dir("request-status");
+    let store = AnyStore::Sqlite(
+        SqliteStore::open(&dir.join("tutela.db").to_string_lossy())
+            .await
+            .expect("open sqlite"),
+    );
+    store.migrate().await.expect("migrate");
+    for status in Status::ALL {
+        let id = format!("s-{}", status.as_str());
+        store
+            .insert_request(
+                &request(&id, status, "2026-04-10T23:59:59Z"),
+                &event("received", None),
+                None,
+            )
+            .await
+            .expect("insert");
+        let read = store.request(&id).await.expect("read").expect("exists");
+        assert_eq!(read.status, status);
+    }
+    let steps: Vec<StepRecord> = StepStatus::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, s)| step(&format!("1{i}-{}", s.as_str()), *s, None))
+        .collect();
+    store.put_steps("s-received", &steps).await.expect("steps");
+    assert_eq!(store.steps("s-received").await.expect("steps"), steps);
+
+    tamper(
+        &store,
+        &[
+            "UPDATE requests SET status = 'lost' WHERE id = 's-verified'",
+            "UPDATE request_steps SET status = 'lost' WHERE step = '11-done'",
+        ],
+    )
+    .await
+    .expect("tamper");
+    match store.request("s-verified").await {
+        Err(StoreError::Corrupt { what, .. }) => {
+            assert!(
+                what.contains("s-verified") && what.contains("lost"),
+                "{what}"
+            );
+        }
+        other => panic!("an unknown status must not read: {other:?}"),
+    }
+    assert!(matches!(
+        store.list_requests(&[], 100).await,
+        Err(StoreError::Corrupt { .. })
+    ));
+    match store.steps("s-received").await {
+        Err(StoreError::Corrupt { what, .. }) => {
+            assert!(
+                what.contains("s-received") && what.contains("11-done") && what.contains("lost"),
+                "{what}"
+            );
+        }
+        other => panic!("an unknown step status must not read: {other:?}"),
+    }
+    drop(store);
+    let _ = std::fs::remove_dir_all(dir);
 }

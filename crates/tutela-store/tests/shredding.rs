@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use tutela_core::ledger::EventKind;
+use tutela_core::request::{Status, StepStatus};
 use tutela_store::testing::{PgSchema, tamper, temp_dir, vault as open_vault};
 use tutela_store::vault::{KeyStore, OwnerKind, Vault};
 use tutela_store::{
@@ -458,7 +459,7 @@ fn finished_request(id: &str) -> RequestRecord {
     RequestRecord {
         id: id.into(),
         request_type: "access".into(),
-        status: "completed".into(),
+        status: Status::Completed,
         subject: Some("P-R1".into()),
         email: Some("someone@example.org".into()),
         channel: "email".into(),
@@ -503,7 +504,7 @@ async fn a_restored_key_store_is_replayed(open: impl AsyncFn(&Path) -> AnyStore)
             "rq-replay",
             &StepRecord {
                 step: "collect:crm".into(),
-                status: "done".into(),
+                status: StepStatus::Done,
                 attempts: 1,
                 last_error: None,
                 next_at: None,

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use tutela_core::ledger::EventKind;
+use tutela_core::request::{Status, StepStatus};
 use tutela_store::vault::{MasterKeys, Vault};
 use tutela_store::{
     DisclosureRecord, DisclosureStore, NewEvent, RequestEventNew, RequestRecord, RequestStore,
@@ -157,7 +158,7 @@ async fn seed(store: &SqliteStore, p: &Person) {
     let request = RequestRecord {
         id: format!("rq-{}", p.id),
         request_type: "access".into(),
-        status: "closed".into(),
+        status: Status::Completed,
         subject: Some(p.id.into()),
         email: Some(p.request_email.into()),
         channel: "email".into(),
@@ -186,7 +187,7 @@ async fn seed(store: &SqliteStore, p: &Person) {
             &request.id,
             &StepRecord {
                 step: "collect:crm".into(),
-                status: "done".into(),
+                status: StepStatus::Done,
                 attempts: 1,
                 last_error: None,
                 next_at: None,

@@ -188,7 +188,7 @@ mod tests {
     fn step(output: serde_json::Value) -> StepRecord {
         StepRecord {
             step: "40-erase:operator".into(),
-            status: "done".into(),
+            status: tutela_core::request::StepStatus::Done,
             attempts: 1,
             last_error: None,
             next_at: None,

@@ -22,7 +22,8 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 use tutela_core::request::{
-    DeadlineRules, RequestState, RequestType, Status, Transition, TransitionError, Verification,
+    DeadlineRules, RequestState, RequestType, Status, StepStatus, Transition, TransitionError,
+    Verification,
 };
 use tutela_store::{
     CodeRecord, RequestEventNew, RequestRecord, RequestStore, StepRecord, Store, StoreError,
@@ -225,7 +226,7 @@ fn no_randomness(_: getrandom::Error) -> RequestError {
 pub fn state_of(r: &RequestRecord) -> Option<RequestState> {
     Some(RequestState {
         request_type: RequestType::parse(&r.request_type)?,
-        status: Status::parse(&r.status)?,
+        status: r.status,
         received_at: r.received_at,
         due_at: r.due_at,
         extended_months: u8::try_from(r.extended_months).ok()?,
@@ -307,7 +308,7 @@ impl Requests {
         let record = RequestRecord {
             id,
             request_type: new.request_type.as_str().to_owned(),
-            status: state.status.as_str().to_owned(),
+            status: state.status,
             subject: new.subject.clone(),
             email: new.email.clone(),
             channel: new.channel.clone(),
@@ -509,7 +510,7 @@ impl Requests {
             state_of(&r).ok_or_else(|| RequestError::Storage("unreadable request row".into()))?;
         let next = state.apply(&t, now, &self.settings.deadlines)?;
         r.request_type = next.request_type.as_str().to_owned();
-        r.status = next.status.as_str().to_owned();
+        r.status = next.status;
         r.due_at = next.due_at;
         r.extended_months = i64::from(next.extended_months);
         r.verification = next.verification.map(|v| v.as_str().to_owned());
@@ -520,7 +521,7 @@ impl Requests {
         }
         also(&mut r);
         if let Some(map) = body.as_object_mut() {
-            map.insert("status".into(), json!(r.status));
+            map.insert("status".into(), json!(r.status.as_str()));
             map.insert("due_at".into(), json!(r.due_at.to_string()));
         }
         let event = RequestEventNew {
@@ -533,7 +534,7 @@ impl Requests {
         self.store()
             .update_request_with_steps(&r, &event, steps)
             .await?;
-        if r.status == "verified" {
+        if r.status == Status::Verified {
             self.wake_worker().await;
         }
         Ok(r)
@@ -560,7 +561,7 @@ impl Requests {
         let mut r = self.get(id).await?;
         let mut reset = 0;
         for mut step in self.store().steps(id).await? {
-            if step.status == "failed" {
+            if step.status == StepStatus::Failed {
                 step.next_at = None;
                 self.store().put_step(id, &step).await?;
                 reset += 1;
@@ -572,7 +573,7 @@ impl Requests {
             at: now,
             actor: actor.to_owned(),
             kind: "retry_requested".into(),
-            body: json!({"steps": reset, "status": r.status}).to_string(),
+            body: json!({"steps": reset, "status": r.status.as_str()}).to_string(),
             note: None,
         };
         self.store().update_request(&r, &event).await?;
@@ -862,8 +863,8 @@ impl Requests {
             return Err(RequestError::NotVerified);
         }
         if !matches!(
-            r.status.as_str(),
-            "completed" | "partially_refused" | "no_data_held"
+            r.status,
+            Status::Completed | Status::PartiallyRefused | Status::NoDataHeld
         ) {
             return Err(RequestError::NotReady);
         }

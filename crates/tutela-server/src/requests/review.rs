@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tutela_connectors::{DatasetPlan, FieldEffect};
 use tutela_core::policy::Policy;
-use tutela_core::request::{REVIEW_STEP, Status, Transition, TransitionError};
+use tutela_core::request::{REVIEW_STEP, Status, StepStatus, Transition, TransitionError};
 use tutela_core::review::{self, Review};
 use tutela_store::{RequestRecord, RequestStore, StepRecord};
 
@@ -48,7 +48,7 @@ pub struct RecordedPlan {
 pub fn recorded_plans(steps: &[StepRecord]) -> Vec<RecordedPlan> {
     steps
         .iter()
-        .filter(|s| s.step.starts_with(PLAN_PREFIX) && s.status == "done")
+        .filter(|s| s.step.starts_with(PLAN_PREFIX) && s.status == StepStatus::Done)
         .filter_map(|s| s.output.as_deref())
         .filter_map(|o| serde_json::from_str(o).ok())
         .collect()
@@ -88,7 +88,7 @@ pub fn decide(policy: &Policy, request_type: &str, plans: &[RecordedPlan]) -> Re
 pub fn approval(steps: &[StepRecord]) -> Option<Approval> {
     steps
         .iter()
-        .find(|s| s.step == REVIEW_STEP && s.status == "done")
+        .find(|s| s.step == REVIEW_STEP && s.status == StepStatus::Done)
         .and_then(|s| s.output.as_deref())
         .and_then(|o| serde_json::from_str(o).ok())
 }
@@ -105,7 +105,7 @@ pub fn approved_digest(steps: &[StepRecord], dataset: &str) -> Option<String> {
 pub fn replan(steps: &mut [StepRecord], why: &str) -> Vec<StepRecord> {
     let written: Vec<String> = steps
         .iter()
-        .filter(|s| s.step.starts_with("40-") && s.status == "done")
+        .filter(|s| s.step.starts_with("40-") && s.status == StepStatus::Done)
         .filter_map(|s| s.step.split_once(':').map(|(_, d)| d.to_owned()))
         .collect();
     let mut changed = Vec::new();
@@ -115,7 +115,7 @@ pub fn replan(steps: &mut [StepRecord], why: &str) -> Vec<StepRecord> {
                 .strip_prefix(PLAN_PREFIX)
                 .is_some_and(|d| !written.iter().any(|w| w == d));
         if again {
-            s.status = "pending".into();
+            s.status = StepStatus::Pending;
             s.output = None;
             s.next_at = None;
             s.last_error = Some(why.to_owned());
@@ -163,7 +163,7 @@ impl Requests {
                 decision: None,
             });
         }
-        if let Some(waiting) = plan_steps.find(|s| s.status != "done") {
+        if let Some(waiting) = plan_steps.find(|s| s.status != StepStatus::Done) {
             return Ok(PlanReview {
                 plans,
                 planned: false,
@@ -171,7 +171,7 @@ impl Requests {
                 reason: format!(
                     "not planned yet: step {} is {}{}",
                     waiting.step,
-                    waiting.status,
+                    waiting.status.as_str(),
                     waiting
                         .last_error
                         .as_deref()
@@ -205,9 +205,9 @@ impl Requests {
         now: Timestamp,
     ) -> Result<RequestRecord, RequestError> {
         let r = self.get(id).await?;
-        if r.status != "awaiting_approval" {
+        if r.status != Status::AwaitingApproval {
             return Err(TransitionError::NotAllowed {
-                from: Status::parse(&r.status).map_or("unknown", Status::as_str),
+                from: r.status.as_str(),
                 to: "approved",
             }
             .into());
@@ -295,7 +295,7 @@ impl Requests {
             ));
         };
         if let Some(approval) = approval {
-            step.status = "done".into();
+            step.status = StepStatus::Done;
             step.last_error = None;
             step.next_at = None;
             step.output = Some(json!(approval).to_string());

@@ -17,7 +17,7 @@ use tutela_connectors::{ConnectorError, Identities};
 use tutela_core::ledger::{EventKind, ObjectionScope};
 use tutela_core::render::Lang;
 use tutela_core::report::{self, CollectedTable, HistoryEntry, ReportInput};
-use tutela_core::request::{REVIEW_STEP, RequestType, Transition, plan};
+use tutela_core::request::{REVIEW_STEP, RequestType, Status, StepStatus, Transition, plan};
 use tutela_core::state::ERASED;
 use tutela_store::{NewEvent, RequestHead, RequestRecord, RequestStore, StepRecord, Store};
 
@@ -185,11 +185,11 @@ impl Worker {
         let open = store
             .list_requests(
                 &[
-                    "received",
-                    "awaiting_verification",
-                    "verified",
-                    "in_progress",
-                    "awaiting_approval",
+                    Status::Received,
+                    Status::AwaitingVerification,
+                    Status::Verified,
+                    Status::InProgress,
+                    Status::AwaitingApproval,
                 ],
                 100_000,
             )
@@ -198,7 +198,7 @@ impl Worker {
         metrics::requests(open.len() as u64, overdue as u64);
         let open: Vec<RequestHead> = open
             .into_iter()
-            .filter(|r| matches!(r.status.as_str(), "verified" | "in_progress"))
+            .filter(|r| matches!(r.status, Status::Verified | Status::InProgress))
             .map(|r| RequestHead {
                 id: r.id,
                 request_type: r.request_type,
@@ -243,7 +243,7 @@ impl Worker {
             if relist && running.len() < limit {
                 relist = false;
                 let open = store
-                    .request_heads(&["verified", "in_progress"], 100_000)
+                    .request_heads(&[Status::Verified, Status::InProgress], 100_000)
                     .await?;
                 let busy = self
                     .requests
@@ -333,7 +333,7 @@ impl Worker {
         if r.version != head.version {
             return Ok(report);
         }
-        let r = if r.status == "verified" {
+        let r = if r.status == Status::Verified {
             report.started += 1;
             self.start(r, clock.now()).await?
         } else {
@@ -381,7 +381,7 @@ impl Worker {
             .iter()
             .map(|step| StepRecord {
                 step: step.clone(),
-                status: "pending".into(),
+                status: StepStatus::Pending,
                 attempts: 0,
                 last_error: None,
                 next_at: None,
@@ -408,7 +408,7 @@ impl Worker {
         clock: PassClock,
         report: &mut TickReport,
     ) -> Result<(), RequestError> {
-        if tutela_core::request::Status::parse(&r.status).is_some_and(|s| s.is_final()) {
+        if r.status.is_final() {
             // Answered when it was started (no data held, nobody named): no steps to run.
             return Ok(());
         }
@@ -422,10 +422,10 @@ impl Worker {
         for i in 0..steps.len() {
             // Each step is due, runs and is recorded at its own time.
             let now = clock.now();
-            if steps[i].status == "done" {
+            if steps[i].status == StepStatus::Done {
                 continue;
             }
-            if steps[i].status == "refused" {
+            if steps[i].status == StepStatus::Refused {
                 let why = steps[i].last_error.clone().unwrap_or_default();
                 if !refused.contains(&why) {
                     refused.push(why);
@@ -470,14 +470,14 @@ impl Worker {
             s.attempts += 1;
             match outcome {
                 Outcome::Done(output) => {
-                    s.status = "done".into();
+                    s.status = StepStatus::Done;
                     s.last_error = None;
                     s.next_at = None;
                     s.output = output;
                     report.steps_done += 1;
                 }
                 Outcome::Refused(why) => {
-                    s.status = "refused".into();
+                    s.status = StepStatus::Refused;
                     s.last_error = Some(why.clone());
                     // A write step refused for its plan's reason says it once.
                     if !refused.contains(&why) {
@@ -485,7 +485,7 @@ impl Worker {
                     }
                 }
                 Outcome::Failed(why) => {
-                    s.status = "failed".into();
+                    s.status = StepStatus::Failed;
                     s.last_error = Some(why);
                     let base = self.requests.settings.retry_base;
                     let wait = base
@@ -500,7 +500,7 @@ impl Worker {
                     return Ok(());
                 }
             }
-            let may_wait = s.status == "done" && repeatable(&s.step);
+            let may_wait = s.status == StepStatus::Done && repeatable(&s.step);
             unsaved.push(s.clone());
             if !may_wait {
                 store.put_steps(&r.id, &unsaved).await?;
@@ -570,7 +570,7 @@ impl Worker {
         why: String,
         now: Timestamp,
     ) -> Result<(), RequestError> {
-        step.status = "pending".into();
+        step.status = StepStatus::Pending;
         step.last_error = Some(why.clone());
         unsaved.push(step.clone());
         let change = Change {
@@ -710,7 +710,7 @@ impl Worker {
                 // person (its erasure was refused), tutela keeps its records of them too.
                 if let Some(s) = steps
                     .iter()
-                    .find(|s| s.step.starts_with("40-erase:") && s.status == "refused")
+                    .find(|s| s.step.starts_with("40-erase:") && s.status == StepStatus::Refused)
                 {
                     return Err(StepError::Refused(format!(
                         "tutela's own records are kept while `{}` was not erased ({}); file the erasure again once that is fixed",
@@ -899,7 +899,8 @@ impl Worker {
         // reason, without asking the database again.
         if action.starts_with("40-")
             && let Some(p) = steps.iter().find(|s| {
-                s.status == "refused" && s.step == format!("{}{dataset}", review::PLAN_PREFIX)
+                s.status == StepStatus::Refused
+                    && s.step == format!("{}{dataset}", review::PLAN_PREFIX)
             })
         {
             return Err(StepError::Refused(
@@ -1174,7 +1175,7 @@ impl Worker {
                 "type": r.request_type,
                 "subject": subject,
                 "datasets": done,
-                "tutela": steps.iter().find(|s| s.step.starts_with("50-")).map(|s| &s.status),
+                "tutela": steps.iter().find(|s| s.step.starts_with("50-")).map(|s| s.status.as_str()),
                 "generated_at": now.to_string(),
             });
             let json = serde_json::to_vec_pretty(&summary)
@@ -1523,7 +1524,7 @@ fn nothing_done(request_type: &str, steps: &[StepRecord]) -> Option<String> {
         "rectification" => {
             let rows: u64 = steps
                 .iter()
-                .filter(|s| s.step.starts_with("40-rectify:") && s.status == "done")
+                .filter(|s| s.step.starts_with("40-rectify:") && s.status == StepStatus::Done)
                 .map(|s| out(s)["rows_corrected"].as_u64().unwrap_or(0))
                 .sum();
             // The ledger step writes the new address when one was asked for; otherwise its

@@ -5,7 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use tutela_core::request::{RequestType, Status, TransitionError};
+use tutela_core::request::{RequestType, Status, StepStatus, TransitionError};
 use tutela_store::{RequestRecord, RequestStore};
 
 use super::{idempotency_key, now, subject_id};
@@ -139,7 +139,7 @@ fn view(state: &AppState, r: RequestRecord, detail: Option<Detail>) -> RequestVi
     let t = now();
     let rules = &state.requests.settings.deadlines;
     let s = state_of(&r);
-    let complaint_authority = (r.status == "refused" || r.status == "partially_refused")
+    let complaint_authority = matches!(r.status, Status::Refused | Status::PartiallyRefused)
         .then(|| {
             let kind = r
                 .subject
@@ -168,7 +168,7 @@ fn view(state: &AppState, r: RequestRecord, detail: Option<Detail>) -> RequestVi
         due_soon: s.as_ref().is_some_and(|s| s.is_due_soon(t, rules)),
         id: r.id,
         request_type: r.request_type,
-        status: r.status,
+        status: r.status.as_str().to_owned(),
         subject: r.subject,
         channel: r.channel,
         received_at: r.received_at.to_string(),
@@ -197,11 +197,11 @@ async fn detail(state: &AppState, id: &str) -> Result<Detail, Problem> {
         .map_err(|e| problem(e.into()))?
         .into_iter()
         .map(|s| StepView {
-            found: (s.status == "done")
+            found: (s.status == StepStatus::Done)
                 .then(|| crate::requests::step_found(&s.step, s.output.as_deref()))
                 .flatten(),
             step: s.step,
-            status: s.status,
+            status: s.status.as_str().to_owned(),
             attempts: s.attempts,
             last_error: s.last_error,
             next_attempt_at: s.next_at.map(|t| t.to_string()),
@@ -494,16 +494,14 @@ pub async fn list(
             .field("query")
             .fix("use ?status=verified,in_progress&overdue=true")
     })?;
-    let statuses: Vec<&str> = match &q.status {
-        None => Vec::new(),
-        Some(s) => s.split(',').map(str::trim).collect(),
-    };
-    for s in &statuses {
-        if Status::parse(s).is_none() {
+    let mut statuses = Vec::new();
+    for s in q.status.iter().flat_map(|s| s.split(',').map(str::trim)) {
+        let Some(status) = Status::parse(s) else {
             return Err(Problem::new(Code::InvalidField, format!("unknown status `{s}`"))
                 .field("status")
                 .fix("use received, awaiting_verification, verified, in_progress, awaiting_approval, completed, refused, partially_refused or no_data_held"));
-        }
+        };
+        statuses.push(status);
     }
     let records = state
         .engine

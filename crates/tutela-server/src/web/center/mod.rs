@@ -12,7 +12,7 @@ use serde_json::json;
 use tutela_core::basis::LegalBasis;
 use tutela_core::ledger::{EventKind, ObjectionScope};
 use tutela_core::render::{Format, Lang, render_notice};
-use tutela_core::request::RequestType;
+use tutela_core::request::{RequestType, Status};
 use tutela_core::state::OBJECTED_DIRECT_MARKETING;
 use tutela_store::{NewEvent, PolicyArchive, RequestStore, SessionRecord, Store, WebStore};
 
@@ -333,8 +333,8 @@ pub(crate) async fn person_facts(
         .into_iter()
         .map(|r| RequestRow {
             kind: request_label(&r.request_type, lang),
-            status: status_label(&r.status, lang),
-            progress: Progress::of(&r.status).word(lang).to_owned(),
+            status: status_label(r.status.as_str(), lang),
+            progress: Progress::of(r.status).word(lang).to_owned(),
             received: date(r.received_at, tz, lang),
             due: date(r.due_at, tz, lang),
             id: r.id,
@@ -366,7 +366,7 @@ pub(crate) async fn person_facts(
 /// An erasure the person asked for that was carried out, in whole or in the part no
 /// contract or legal duty keeps.
 fn erasure_done(r: &tutela_store::RequestRecord) -> bool {
-    r.request_type == "erasure" && matches!(r.status.as_str(), "completed" | "partially_refused")
+    r.request_type == "erasure" && matches!(r.status, Status::Completed | Status::PartiallyRefused)
 }
 
 /// One row per consent the policy asks for (per channel where it asks per channel).

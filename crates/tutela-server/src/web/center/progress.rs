@@ -20,18 +20,17 @@ pub(crate) enum Progress {
 }
 
 impl Progress {
-    /// The person-facing state of a request in `status` (as stored). A status this version
-    /// does not know (e.g. `unclassified`, before an agent sorts the request) is "received".
-    pub(crate) fn of(status: &str) -> Progress {
-        match Status::parse(status) {
-            Some(Status::Received) | None => Progress::Received,
-            Some(Status::AwaitingVerification) => Progress::AwaitingIdentity,
-            Some(Status::Verified | Status::InProgress) => Progress::Working,
-            Some(Status::AwaitingApproval) => Progress::AwaitingReview,
-            Some(Status::Completed) => Progress::Completed,
-            Some(Status::PartiallyRefused) => Progress::PartlyRefused,
-            Some(Status::Refused) => Progress::Refused,
-            Some(Status::NoDataHeld) => Progress::NoDataHeld,
+    /// The person-facing state of a request in `status`.
+    pub(crate) fn of(status: Status) -> Progress {
+        match status {
+            Status::Received => Progress::Received,
+            Status::AwaitingVerification => Progress::AwaitingIdentity,
+            Status::Verified | Status::InProgress => Progress::Working,
+            Status::AwaitingApproval => Progress::AwaitingReview,
+            Status::Completed => Progress::Completed,
+            Status::PartiallyRefused => Progress::PartlyRefused,
+            Status::Refused => Progress::Refused,
+            Status::NoDataHeld => Progress::NoDataHeld,
         }
     }
 
@@ -118,7 +117,7 @@ mod tests {
     #[test]
     fn every_status_reads_as_one_state_whose_word_and_line_agree() {
         for s in Status::ALL {
-            let p = Progress::of(s.as_str());
+            let p = Progress::of(s);
             // An unfinished request never says it is done, a finished one never that it is
             // still being worked on; only a finished one has a result to offer.
             for lang in [Lang::De, Lang::En] {

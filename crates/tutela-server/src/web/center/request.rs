@@ -53,7 +53,7 @@ pub(super) async fn request_page(
         Err(_) => return unavailable(&state, lang),
     };
     let tz = &state.requests.settings.deadlines.time_zone;
-    let progress = Progress::of(&r.status);
+    let progress = Progress::of(r.status);
     let done = progress.has_result();
     let mut downloads: Vec<&'static str> = match (done, r.request_type.as_str()) {
         (true, "access") => vec!["html", "json"],
@@ -201,9 +201,7 @@ pub(super) async fn download(
     Path((id, format)): Path<(String, String)>,
 ) -> Response {
     let progress = match state.engine.store.request(&id).await {
-        Ok(Some(r)) if r.subject.as_deref() == Some(s.principal.as_str()) => {
-            Progress::of(&r.status)
-        }
+        Ok(Some(r)) if r.subject.as_deref() == Some(s.principal.as_str()) => Progress::of(r.status),
         Ok(_) => return message(&state, lang, StatusCode::NOT_FOUND, t.not_found, "/"),
         Err(_) => return unavailable(&state, lang),
     };

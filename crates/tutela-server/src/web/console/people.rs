@@ -12,6 +12,7 @@ use crate::AppState;
 use crate::routes::now;
 use crate::web::center::message;
 use crate::web::{Chrome, PageLang, WebForm, date_time, page};
+use tutela_core::request::Status;
 use tutela_core::state::{ERASED, RESTRICTED};
 use tutela_store::{DisclosureStore, RequestStore, WebStore};
 
@@ -141,7 +142,7 @@ async fn latest_report(
         .into_iter()
         .find(|r| {
             r.request_type == "access"
-                && matches!(r.status.as_str(), "completed" | "partially_refused")
+                && matches!(r.status, Status::Completed | Status::PartiallyRefused)
         })
         .map(|r| {
             let details: serde_json::Value = r

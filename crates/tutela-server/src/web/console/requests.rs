@@ -18,7 +18,7 @@ use crate::routes::now;
 use crate::web::center::message;
 use crate::web::operators::Permission;
 use crate::web::{Chrome, PageLang, WebForm, date, date_time, page, page_with};
-use tutela_core::request::RequestType;
+use tutela_core::request::{RequestType, Status, StepStatus};
 use tutela_store::RequestStore;
 
 use crate::requests::{RequestError, state_of};
@@ -52,7 +52,12 @@ pub(super) struct Queue {
 }
 
 /// The statuses of the completed requests' view.
-const DONE: [&str; 4] = ["completed", "partially_refused", "refused", "no_data_held"];
+const DONE: [Status; 4] = [
+    Status::Completed,
+    Status::PartiallyRefused,
+    Status::Refused,
+    Status::NoDataHeld,
+];
 
 #[derive(Deserialize)]
 pub(super) struct QueueQuery {
@@ -60,21 +65,20 @@ pub(super) struct QueueQuery {
     view: Option<String>,
 }
 
-pub(super) const OPEN: [&str; 6] = [
-    "received",
-    "awaiting_verification",
-    "verified",
-    "in_progress",
-    "awaiting_approval",
-    "unclassified",
+pub(super) const OPEN: [Status; 5] = [
+    Status::Received,
+    Status::AwaitingVerification,
+    Status::Verified,
+    Status::InProgress,
+    Status::AwaitingApproval,
 ];
 
 /// A status as the console names it: as the privacy center does, except that the office
 /// sees a plan waiting for its approval (the person sees "in progress").
-fn console_status(status: &str, lang: Lang) -> String {
+fn console_status(status: Status, lang: Lang) -> String {
     match status {
-        "awaiting_approval" => crate::web::i18n::texts(lang).plan_awaiting.to_owned(),
-        other => status_label(other, lang),
+        Status::AwaitingApproval => crate::web::i18n::texts(lang).plan_awaiting.to_owned(),
+        other => status_label(other.as_str(), lang),
     }
 }
 
@@ -86,7 +90,7 @@ pub(super) async fn queue(
 ) -> Response {
     let t = crate::web::i18n::texts(lang);
     let done = q.view.as_deref() == Some("done");
-    let statuses: &[&str] = if done { &DONE } else { &OPEN };
+    let statuses: &[Status] = if done { &DONE } else { &OPEN };
     let Ok(mut list) = state.engine.store.list_requests(statuses, 500).await else {
         return crate::web::center::unavailable_at(&state, lang, "/console");
     };
@@ -112,8 +116,8 @@ pub(super) async fn queue(
                     .clone()
                     .unwrap_or_else(|| t.subject_unknown.to_owned()),
                 kind: request_label(&r.request_type, lang),
-                status: console_status(&r.status, lang),
-                awaiting_approval: r.status == "awaiting_approval",
+                status: console_status(r.status, lang),
+                awaiting_approval: r.status == Status::AwaitingApproval,
                 channel: channel_label(&r.channel, lang),
                 received: date(r.received_at, tz, lang),
                 due: date(r.due_at, tz, lang),
@@ -220,8 +224,8 @@ async fn render_request(
         .as_deref()
         .and_then(|d| serde_json::from_str(d).ok())
         .unwrap_or_default();
-    let open = OPEN.contains(&r.status.as_str());
-    let failed = steps.iter().any(|s| s.status == "failed");
+    let open = OPEN.contains(&r.status);
+    let failed = steps.iter().any(|s| s.status == StepStatus::Failed);
     let mut c = chrome(state, lang, &request_label(&r.request_type, lang), op);
     c.flash = flash;
     c.error = error.map(str::to_owned);
@@ -245,7 +249,7 @@ async fn render_request(
         &RequestDetail {
             c,
             kind: request_label(&r.request_type, lang),
-            status: console_status(&r.status, lang),
+            status: console_status(r.status, lang),
             channel: channel_label(&r.channel, lang),
             received: date_time(r.received_at, tz, lang),
             due: date(r.due_at, tz, lang),
@@ -263,13 +267,13 @@ async fn render_request(
                 .map(|s| StepRow {
                     error: words::step_note(&s.step, s.last_error, &review_reason),
                     step: words::step(&s.step, lang),
-                    status: words::step_status(&s.status, lang).to_owned(),
+                    status: words::step_status(s.status, lang).to_owned(),
                     attempts: s.attempts,
                 })
                 .collect(),
             may_act: op.role.may(Permission::HandleRequests),
             open,
-            awaiting: r.status == "awaiting_verification",
+            awaiting: r.status == Status::AwaitingVerification,
             unclassified: r.request_type == "unclassified",
             failed,
             types: RequestType::ALL
@@ -277,7 +281,7 @@ async fn render_request(
                 .filter(|t| **t != RequestType::Unclassified)
                 .map(|t| (t.as_str(), request_label(t.as_str(), lang)))
                 .collect(),
-            awaiting_approval: r.status == "awaiting_approval",
+            awaiting_approval: r.status == Status::AwaitingApproval,
             plans: plan_views(&review.plans, lang, Some(&state.engine.policy().policy)),
             review_needed: review.review_needed,
             review_reason,

@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 use tutela_core::render::Lang;
+use tutela_core::request::StepStatus;
 
 use crate::AppState;
 use crate::web::i18n::Texts;
@@ -92,13 +93,12 @@ pub(super) fn step(step: &str, lang: Lang) -> String {
 }
 
 /// A step's status in words.
-pub(super) fn step_status(status: &str, lang: Lang) -> &'static str {
+pub(super) fn step_status(status: StepStatus, lang: Lang) -> &'static str {
     let (de, en) = match status {
-        "pending" => ("offen", "pending"),
-        "done" => ("erledigt", "done"),
-        "refused" => ("abgelehnt", "refused"),
-        "failed" => ("fehlgeschlagen", "failed"),
-        _ => ("unbekannt", "unknown"),
+        StepStatus::Pending => ("offen", "pending"),
+        StepStatus::Done => ("erledigt", "done"),
+        StepStatus::Refused => ("abgelehnt", "refused"),
+        StepStatus::Failed => ("fehlgeschlagen", "failed"),
     };
     pick(lang, de, en)
 }
