@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Data subject requests end to end over HTTP against a running `tutela serve`.
 
-The counterpart of ../shared/peers/fides-dsr/bench_fides.py on the same operator database
-(make_operator_db.py, same seed): files K access and then K erasure requests for customers
+The counterpart of bench_fides.py of the Fides DSR harness ($FIDES_DIR) on the same operator
+database (make_operator_db.py, same seed): files K access and then K erasure requests for customers
 picked with the seed, verifies each by an agent over HTTP, and measures from just before the
 verification's POST to the first poll that sees the request finished (`wall`), and from the
 server's own `verified` event to its final event (`srv`). Every result is checked against the

@@ -27,7 +27,9 @@ PORT="${PORT:-18090}"
 OPERATOR_DB="${OPERATOR_DB:-operator}"
 TUTELA_DB="${TUTELA_DB:-tutela_dsr}"
 PG_ADMIN_DSN="${PG_ADMIN_DSN:-host=127.0.0.1 port=5432 user=postgres password=postgres dbname=postgres}"
-FIDES_DIR="${FIDES_DIR:-../shared/peers/fides-dsr}"
+# The Fides DSR baseline's harness (its make_operator_db.py builds the operator database): not
+# part of this repository, so named explicitly (absolute, or relative to the checkout).
+FIDES_DIR="${FIDES_DIR:?must name the Fides DSR harness, the directory with make_operator_db.py}"
 VENV="${VENV:-target/dsr-venv}"
 OUT="${OUT:-target/dsr-results}"
 export TUTELA_API_TOKEN="bench-token-0123456789abcdef"

@@ -2,11 +2,13 @@
 # Fides, then tutela three times, back to back on one machine (figures in BENCHMARKS.md).
 # Run it on a quiet machine: nothing else building or testing (the session that recorded the
 # figures ran it under the cargo lock its builds share). Needs Fides 2.78.2 in FIDES_VENV
-# (see ../shared/peers/fides-dsr/README.md) and PostgreSQL at 127.0.0.1:5432 (user postgres).
+# (see $FIDES_DIR/README.md) and PostgreSQL at 127.0.0.1:5432 (user postgres). FIDES_DIR, which
+# must be set, names the Fides DSR harness (run_fides.sh, make_operator_db.py).
 # SKIP_BUILD=1 runs target/release/tutela as it is.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-FIDES_DIR="$(cd "${FIDES_DIR:-$ROOT/../shared/peers/fides-dsr}" && pwd)"
+FIDES_DIR="$(cd "${FIDES_DIR:?must name the Fides DSR harness, the directory with run_fides.sh}" && pwd)"
+export FIDES_DIR # for bench/dsr/run.sh
 export FIDES_WORK="${FIDES_WORK:-/tmp/fides-dsr}"
 
 [ "${SKIP_BUILD:-0}" = 1 ] || (cd "$ROOT" && cargo build --release --locked -p tutela-cli)

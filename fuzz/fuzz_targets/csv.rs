@@ -1,10 +1,9 @@
 //! CSV input: training files and audience lists (RFC 4180 reader).
+//! The body lives in `fuzz/checks/csv.rs`, shared with the corpus replay that every test
+//! run does (`crates/tutela-cli/tests/fuzz_replay.rs`).
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
+#[path = "../checks/csv.rs"]
+mod check;
 
-fuzz_target!(|data: &[u8]| {
-    if let Ok(text) = std::str::from_utf8(data) {
-        let _ = tutela_core::csv::parse(text);
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| check::check(data));

@@ -1,24 +1,9 @@
 //! Dataset maps of the operator's databases, validated against the reference policy.
+//! The body lives in `fuzz/checks/datamap.rs`, shared with the corpus replay that every test
+//! run does (`crates/tutela-cli/tests/fuzz_replay.rs`).
 #![no_main]
 
-use std::sync::OnceLock;
+#[path = "../checks/datamap.rs"]
+mod check;
 
-use libfuzzer_sys::fuzz_target;
-use tutela_core::policy::{MemoryLoader, Policy, load_policy};
-
-static POLICY: OnceLock<Policy> = OnceLock::new();
-
-fuzz_target!(|data: &[u8]| {
-    let policy = POLICY.get_or_init(|| {
-        let text = include_str!("../../policies/reference.toml");
-        load_policy(
-            &MemoryLoader::new().with("reference.toml", text),
-            "reference.toml",
-        )
-        .expect("the reference policy loads")
-    });
-    let text = String::from_utf8_lossy(data);
-    if let Ok(map) = tutela_core::datamap::load("d.toml", &text, policy) {
-        let _ = tutela_core::datamap::children(&map);
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| check::check(data));

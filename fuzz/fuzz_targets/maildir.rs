@@ -1,16 +1,9 @@
 //! Messages from a Maildir, as `tutela intake maildir` reads them: parsed, then classified.
+//! The body lives in `fuzz/checks/maildir.rs`, shared with the corpus replay that every test
+//! run does (`crates/tutela-cli/tests/fuzz_replay.rs`).
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
+#[path = "../checks/maildir.rs"]
+mod check;
 
-fuzz_target!(|data: &[u8]| {
-    let parsed = mail_parser::MessageParser::default().parse(data);
-    let (subject, text) = match &parsed {
-        Some(m) => (
-            m.subject().unwrap_or("").to_owned(),
-            m.body_text(0).map(|t| t.into_owned()).unwrap_or_default(),
-        ),
-        None => (String::new(), String::from_utf8_lossy(data).into_owned()),
-    };
-    let _ = tutela_core::intake::classify(&subject, &text);
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| check::check(data));

@@ -1,22 +1,9 @@
 //! Scorecard model files: read, compiled, and used to score an applicant.
+//! The body lives in `fuzz/checks/model.rs`, shared with the corpus replay that every test
+//! run does (`crates/tutela-cli/tests/fuzz_replay.rs`).
 #![no_main]
 
-use std::collections::HashMap;
+#[path = "../checks/model.rs"]
+mod check;
 
-use libfuzzer_sys::fuzz_target;
-use tutela_core::risk::Scorecard;
-
-fuzz_target!(|data: &[u8]| {
-    // As `tutela risk` and the server read a model file: parsed, then validated.
-    if let Ok(card) = serde_json::from_slice::<Scorecard>(data)
-        && card.validate().is_ok()
-    {
-        let applicant: HashMap<String, String> = card
-            .features
-            .iter()
-            .map(|f| (f.name.clone(), "1".to_owned()))
-            .collect();
-        let _ = card.score(&applicant);
-        let _ = card.compile();
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| check::check(data));

@@ -1,14 +1,9 @@
 //! The policy parser and validator, then the compiler, on any file.
+//! The body lives in `fuzz/checks/policy.rs`, shared with the corpus replay that every test
+//! run does (`crates/tutela-cli/tests/fuzz_replay.rs`).
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use tutela_core::compiled::CompiledPolicy;
-use tutela_core::policy::{MemoryLoader, load_policy};
+#[path = "../checks/policy.rs"]
+mod check;
 
-fuzz_target!(|data: &[u8]| {
-    let text = String::from_utf8_lossy(data);
-    let loader = MemoryLoader::new().with("p.toml", &text);
-    if let Ok(p) = load_policy(&loader, "p.toml") {
-        let _ = CompiledPolicy::new(p);
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| check::check(data));

@@ -1,8 +1,9 @@
 //! Data subject request bodies, parsed as `POST /v1/requests` does.
+//! The body lives in `fuzz/checks/request_json.rs`, shared with the corpus replay that every test
+//! run does (`crates/tutela-cli/tests/fuzz_replay.rs`).
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
+#[path = "../checks/request_json.rs"]
+mod check;
 
-fuzz_target!(|data: &[u8]| {
-    let _ = tutela_server::fuzzing::request_body(data);
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| check::check(data));

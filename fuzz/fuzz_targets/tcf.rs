@@ -1,10 +1,9 @@
 //! IAB TCF v2.2/v2.3 consent strings from banners.
+//! The body lives in `fuzz/checks/tcf.rs`, shared with the corpus replay that every test
+//! run does (`crates/tutela-cli/tests/fuzz_replay.rs`).
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
+#[path = "../checks/tcf.rs"]
+mod check;
 
-fuzz_target!(|data: &[u8]| {
-    if let Ok(text) = std::str::from_utf8(data) {
-        let _ = tutela_core::tcf::decode(text);
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| check::check(data));

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use tutela_core::risk::{self, Bins, TrainOptions, Value};
 use tutela_store::{RiskCheckRecord, RiskStore, SqliteStore, Store};
 
-const GERMAN_CREDIT: &str = include_str!("../../../../shared/data/german-credit/germancredit.csv");
+const GERMAN_CREDIT: &str = include_str!("../../../data/german-credit/germancredit.csv");
 
 fn main() {
     scoring();

@@ -1457,9 +1457,11 @@ fn personal_attributes_are_sealed_and_the_master_key_rotates() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+mod checkout;
 mod cluster;
 mod datasets;
 mod events;
+mod fuzz_replay;
 mod gate;
 mod gate_cluster;
 mod operators;

@@ -14,7 +14,7 @@ use tutela_server::risk::agency::{AgencyClient, AgencySettings};
 
 use crate::support::TestApp;
 
-const GERMAN_CREDIT: &str = include_str!("../../../../shared/data/german-credit/germancredit.csv");
+const GERMAN_CREDIT: &str = include_str!("../../../data/german-credit/germancredit.csv");
 
 /// A credit agency on loopback: `ok`, `negative`, `slow` or `error`, and the bodies it got.
 struct Agency {
