@@ -7,11 +7,8 @@
 //! and hidden inputs are not seen. The few tokens allowed anyway are in [`ALLOWED`], each with
 //! its reason.
 
-use std::sync::Arc;
-
 use axum::http::StatusCode;
 use serde_json::json;
-use tutela_connectors::Connector;
 use tutela_server::requests::Fulfilment;
 use tutela_server::requests::notify::Notifier;
 use tutela_server::web::operators::{self, Role};
@@ -52,8 +49,28 @@ const PERSON: &[&str] = &[
     "INSERT INTO tickets (id, customer_id, opened_at, topic, summary) VALUES (81, 2, '2026-04-02', 'bill', 'Invoice question')",
 ];
 
-async fn operator_db() -> Arc<Connector> {
-    crate::console_plans::demo_db("plain-words", PERSON).await
+/// A server with the demo operator database (named `db`) holding [`PERSON`], and Paula and Emil
+/// as its customers.
+async fn app_with_customers(sink: &SmtpSink, db: &str) -> TestApp {
+    let app = TestApp::sqlite_with(
+        sink.mailer(),
+        Fulfilment {
+            connectors: vec![crate::console_plans::demo_db(db, PERSON).await],
+            notifier: Notifier::new(Vec::new(), None),
+        },
+    )
+    .await;
+    for (id, email) in [("P-1", "paula@example.org"), ("E-1", "emil@example.org")] {
+        let (s, _, b) = app
+            .call(
+                "PUT",
+                &format!("/v1/subjects/{id}"),
+                Some(json!({"relationship": "customer", "contract_kind": "telecommunications", "email": email})),
+            )
+            .await;
+        assert_eq!(s, 201, "{b}");
+    }
+    app
 }
 
 /// The text a reader sees on `html`; on console pages without `<code>` elements.
@@ -214,24 +231,7 @@ async fn signed_in_operator<'a>(app: &'a TestApp, name: &str, role: Role) -> Bro
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_and_report_speaks_plain_german_and_english() {
     let sink = SmtpSink::start().await;
-    let app = TestApp::sqlite_with(
-        sink.mailer(),
-        Fulfilment {
-            connectors: vec![operator_db().await],
-            notifier: Notifier::new(Vec::new(), None),
-        },
-    )
-    .await;
-    for (id, email) in [("P-1", "paula@example.org"), ("E-1", "emil@example.org")] {
-        let (s, _, b) = app
-            .call(
-                "PUT",
-                &format!("/v1/subjects/{id}"),
-                Some(json!({"relationship": "customer", "contract_kind": "telecommunications", "email": email})),
-            )
-            .await;
-        assert_eq!(s, 201, "{b}");
-    }
+    let app = app_with_customers(&sink, "plain-words").await;
     let (s, _, b) = app
         .call(
             "POST",
@@ -404,24 +404,7 @@ async fn walk(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_after_a_form_or_in_a_state_speak_plain_german_and_english() {
     let sink = SmtpSink::start().await;
-    let app = TestApp::sqlite_with(
-        sink.mailer(),
-        Fulfilment {
-            connectors: vec![crate::console_plans::demo_db("plain-words-forms", PERSON).await],
-            notifier: Notifier::new(Vec::new(), None),
-        },
-    )
-    .await;
-    for (id, email) in [("P-1", "paula@example.org"), ("E-1", "emil@example.org")] {
-        let (s, _, b) = app
-            .call(
-                "PUT",
-                &format!("/v1/subjects/{id}"),
-                Some(json!({"relationship": "customer", "contract_kind": "telecommunications", "email": email})),
-            )
-            .await;
-        assert_eq!(s, 201, "{b}");
-    }
+    let app = app_with_customers(&sink, "plain-words-forms").await;
     let now = jiff::Timestamp::now();
     let mut seen = Vec::new();
     let mut dora = signed_in_operator(&app, "dora", Role::Dpo).await;

@@ -245,6 +245,17 @@ const REQUEST_COLUMNS: &str = "id, type, status, subject, email, channel, receiv
 macro_rules! request_store {
     ($store:ty, $db:ty, $row:ty, $begin:literal) => {
         impl $store {
+            /// A code from a row with the columns salt, code_hash, expires_at_us, attempts, locked.
+            fn code_from(r: &$row) -> Result<CodeRecord, StoreError> {
+                Ok(CodeRecord {
+                    salt: r.try_get("salt")?,
+                    code_hash: r.try_get("code_hash")?,
+                    expires_at: from_micros(r.try_get("expires_at_us")?),
+                    attempts: r.try_get("attempts")?,
+                    locked: r.try_get::<i64, _>("locked")? != 0,
+                })
+            }
+
             fn record_from(r: &$row) -> Result<RequestRecord, StoreError> {
                 Ok(RequestRecord {
                     id: r.try_get("id")?,
@@ -589,15 +600,7 @@ macro_rules! request_store {
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await?
-                .map(|r| {
-                    Ok(CodeRecord {
-                        salt: r.try_get("salt")?,
-                        code_hash: r.try_get("code_hash")?,
-                        expires_at: from_micros(r.try_get("expires_at_us")?),
-                        attempts: r.try_get("attempts")?,
-                        locked: r.try_get::<i64, _>("locked")? != 0,
-                    })
-                })
+                .map(|r| Self::code_from(&r))
                 .transpose()
             }
 
@@ -618,15 +621,7 @@ macro_rules! request_store {
                 .bind(micros(now))
                 .fetch_optional(&self.pool)
                 .await?
-                .map(|r| {
-                    Ok(CodeRecord {
-                        salt: r.try_get("salt")?,
-                        code_hash: r.try_get("code_hash")?,
-                        expires_at: from_micros(r.try_get("expires_at_us")?),
-                        attempts: r.try_get("attempts")?,
-                        locked: r.try_get::<i64, _>("locked")? != 0,
-                    })
-                })
+                .map(|r| Self::code_from(&r))
                 .transpose()
             }
 
