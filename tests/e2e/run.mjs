@@ -306,6 +306,7 @@ async function main() {
       assert.equal((await row.locator('.due').innerText()).trim(), berlinDate(erasure.due_at));
     } else {
       assert.ok(['verified', 'in_progress', 'completed', 'partially_refused'].includes(erasure.status), erasure.status);
+      assert.match(await page.locator('.flash').innerText(), /schon ausgeführt/, 'the page says why the person is signed out');
     }
     r = await api(base, 'POST', '/v1/decisions', { subject: 'P-100', purpose: 'email_marketing', channel: 'email', categories: ['contact'] });
     assert.equal(r.status, 200);

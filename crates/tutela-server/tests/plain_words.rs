@@ -273,8 +273,11 @@ async fn every_page_and_report_speaks_plain_german_and_english() {
     // The pages before anyone signs in: the person's sign-in, the operator's.
     let mut stranger = Browser::new(&app);
     for lang in ["de", "en"] {
-        for path in ["/", "/console", "/notice"] {
-            let p = stranger.get(&format!("{path}?lang={lang}")).await;
+        // `/?done=erasure_filed`: where an erasure that ran at once, and ended the session it
+        // was filed in, leads the person.
+        for path in ["/", "/console", "/notice", "/?done=erasure_filed"] {
+            let sep = if path.contains('?') { '&' } else { '?' };
+            let p = stranger.get(&format!("{path}{sep}lang={lang}")).await;
             assert_eq!(p.status, 200, "{path}: {}", p.body);
             check(
                 &mut seen,
@@ -285,6 +288,12 @@ async fn every_page_and_report_speaks_plain_german_and_english() {
             );
         }
     }
+    let p = stranger.get("/?done=erasure_filed&lang=de").await;
+    assert!(
+        p.body.contains("deshalb sind Sie jetzt abgemeldet"),
+        "{}",
+        p.body
+    );
     // The person's pages and documents.
     let mut paula = Browser::new(&app);
     paula.sign_in(&sink, "paula@example.org").await;

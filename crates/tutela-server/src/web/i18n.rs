@@ -93,6 +93,7 @@ texts! {
     complaint_hint: "Sie können sich jederzeit bei einer Aufsichtsbehörde beschweren (Art. 77 DSGVO).", "You may complain to a supervisory authority at any time (Art. 77 GDPR).";
     saved: "Gespeichert.", "Saved.";
     filed: "Ihre Anfrage ist eingegangen. Sie sehen sie unten mit ihrer Frist.", "Your request has been received. You see it below with its due date.";
+    erased_signed_out: "Ihre Löschung ist eingegangen und wurde schon ausgeführt. Dabei haben wir auch Ihre Anmeldung gelöscht; deshalb sind Sie jetzt abgemeldet. Müssen wir Daten aufbewahren, sagen wir Ihnen per E-Mail, welche und warum.", "Your erasure request has been received and already carried out. Your sign-in was erased with it, which is why you are now signed out. If we must keep any data, we tell you by e-mail which and why.";
     report: "Ihre Auskunft", "Your access report";
     download: "Herunterladen", "Download";
     not_ready: "Noch in Bearbeitung. Diese Seite zeigt den Stand.", "Still being processed. This page shows its progress.";

@@ -160,6 +160,12 @@ fn sign_in_page(state: &AppState, lang: Lang, code_step: bool, error: Option<&st
     code_page(state, lang, code_step, String::new(), error)
 }
 
+/// The sign-in page after the person's erasure ran at once: their session went with their data.
+fn erased_sign_in_page(state: &AppState, lang: Lang) -> Response {
+    let note = super::i18n::texts(lang).erased_signed_out;
+    sign_in_with(state, lang, false, String::new(), None, Some(note))
+}
+
 /// The sign-in page; at the code step with the pending sign-in's `reference`.
 fn code_page(
     state: &AppState,
@@ -168,9 +174,21 @@ fn code_page(
     reference: String,
     error: Option<&str>,
 ) -> Response {
+    sign_in_with(state, lang, code_step, reference, error, None)
+}
+
+fn sign_in_with(
+    state: &AppState,
+    lang: Lang,
+    code_step: bool,
+    reference: String,
+    error: Option<&str>,
+    note: Option<&str>,
+) -> Response {
     let token = crate::random_hex(16).unwrap_or_default();
     let mut c = chrome(state, lang, super::i18n::texts(lang).sign_in, None);
     c.error = error.map(str::to_owned);
+    c.flash = note.map(str::to_owned);
     let mut res = page(&SignIn {
         c,
         form_token: token.clone(),
@@ -228,7 +246,7 @@ pub(crate) struct FlashQuery {
 pub(crate) fn flash_text(t: &Texts, q: &FlashQuery) -> Option<String> {
     match q.done.as_deref() {
         Some("saved") => Some(t.saved.to_owned()),
-        Some("filed") => Some(t.filed.to_owned()),
+        Some("filed" | "erasure_filed") => Some(t.filed.to_owned()),
         _ => None,
     }
 }
@@ -241,6 +259,10 @@ async fn home(
     person: Option<Person>,
 ) -> Response {
     let Some(Person { t, session: s, .. }) = person else {
+        if q.done.as_deref() == Some("erasure_filed") {
+            // The erasure was carried out at once and ended the session it was filed in.
+            return erased_sign_in_page(&state, lang);
+        }
         return sign_in_page(&state, lang, false, None);
     };
     let subject = s.principal.as_str();
@@ -825,6 +847,11 @@ async fn file_request(
         .create_signed_in(new, &s.principal, now())
         .await
     {
+        // An erasure of what only tutela holds may run, and end this session, before the
+        // browser follows the redirect: the page it lands on then says why it is signed out.
+        Ok(_) if request_type == RequestType::Erasure => {
+            Redirect::to("/?done=erasure_filed#h-requests").into_response()
+        }
         Ok(_) => Redirect::to("/?done=filed#h-requests").into_response(),
         Err(_) => unavailable(&state, lang),
     }
