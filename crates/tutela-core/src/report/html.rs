@@ -18,6 +18,14 @@ impl L {
     fn t(self, de: &'static str, en: &'static str) -> &'static str {
         if self.0 { de } else { en }
     }
+
+    fn lang(self) -> crate::render::Lang {
+        if self.0 {
+            crate::render::Lang::De
+        } else {
+            crate::render::Lang::En
+        }
+    }
 }
 
 /// The sections: anchor, German and English heading, German and English article.
@@ -614,9 +622,9 @@ fn records(h: &mut String, l: L, t: &TutelaRecords, lang: &str) {
                 escape(v),
                 l.t(
                     "Datenschutzhinweise in der damals gültigen Fassung",
-                    "Privacy notice as in force then, version"
+                    "Privacy notice as in force then, version of"
                 ),
-                escape(nv)
+                escape(&crate::words::version(nv, l.lang()))
             );
         }
         let _ = write!(

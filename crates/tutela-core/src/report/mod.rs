@@ -30,6 +30,7 @@ use crate::state::SubjectState;
 pub use build::build;
 pub use html::render_html;
 pub use terms::recipient_kind;
+pub use terms::relationship as relationship_words;
 
 /// One entry of the person's history in tutela's ledger, without anything the policy holds.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]

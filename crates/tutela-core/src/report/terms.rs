@@ -21,7 +21,8 @@ pub(super) fn loose(id: &str) -> String {
     id.replace(['_', '-'], " ")
 }
 
-pub(super) fn relationship(r: Relationship, lang: Lang) -> &'static str {
+/// A relationship as people name it (the report, the console's person page).
+pub fn relationship(r: Relationship, lang: Lang) -> &'static str {
     match r {
         Relationship::Unknown => pick(lang, "keine erfasst", "none recorded"),
         Relationship::Prospect => pick(lang, "Interessent/Interessentin", "prospective customer"),

@@ -109,7 +109,7 @@ pub(super) async fn subject_page(
     page(&SubjectPage {
         c: chrome(&state, lang, t.person, &op),
         facts: Some(facts),
-        relationship: st.relationship.as_str().to_owned(),
+        relationship: tutela_core::report::relationship_words(st.relationship, lang).to_owned(),
         restricted: st.has(RESTRICTED),
         erased: st.has(ERASED),
         art49: art49_grounds(&state.engine.policy(), &st, t),
