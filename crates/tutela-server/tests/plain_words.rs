@@ -275,10 +275,18 @@ async fn every_page_and_report_speaks_plain_german_and_english() {
     for lang in ["de", "en"] {
         // `/?done=erasure_filed`: where an erasure that ran at once, and ended the session it
         // was filed in, leads the person.
-        for path in ["/", "/console", "/notice", "/?done=erasure_filed"] {
+        for path in [
+            "/",
+            "/console",
+            "/notice",
+            "/?done=erasure_filed",
+            "/no-such-page",
+            "/console/no-such-page",
+        ] {
             let sep = if path.contains('?') { '&' } else { '?' };
             let p = stranger.get(&format!("{path}{sep}lang={lang}")).await;
-            assert_eq!(p.status, 200, "{path}: {}", p.body);
+            let want = if path.contains("no-such") { 404 } else { 200 };
+            assert_eq!(p.status, want, "{path}: {}", p.body);
             check(
                 &mut seen,
                 &format!("{path} (signed out)"),
@@ -288,6 +296,9 @@ async fn every_page_and_report_speaks_plain_german_and_english() {
             );
         }
     }
+    // A form's address opened in the address bar leads back to the form, not to an error.
+    let p = stranger.get("/signin").await;
+    assert_eq!((p.status.as_u16(), p.location.as_deref()), (303, Some("/")));
     let p = stranger.get("/?done=erasure_filed&lang=de").await;
     assert!(
         p.body.contains("deshalb sind Sie jetzt abgemeldet"),

@@ -11,6 +11,7 @@ pub mod client;
 mod console;
 mod i18n;
 mod limits;
+pub(crate) mod missing;
 pub mod operators;
 mod session;
 pub(crate) mod signin;
