@@ -101,7 +101,7 @@ async fn the_history_reads_as_sentences_and_an_objection_says_what_it_ended() {
         "Uhr haben Sie in Werbung per Telefon eingewilligt (über das Datenschutz-Center).",
         "Uhr haben Sie in Werbung per E-Mail eingewilligt (über unsere Systeme).",
         "Uhr haben Sie der Direktwerbung widersprochen.",
-        "Uhr haben wir festgehalten: Sie sind unser Kunde.",
+        "Uhr haben wir Ihre Angaben festgehalten: Sie sind unser Kunde.",
     ] {
         assert!(history.contains(said), "{said} in {history}");
     }

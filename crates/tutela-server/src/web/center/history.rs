@@ -249,8 +249,10 @@ fn fixed(kind: &EventKind, lang: Lang) -> (String, String) {
         EventKind::Relationship { relationship, .. } => {
             let (de, en) = relationship_words(*relationship);
             (
-                format!("haben wir festgehalten: {de}"),
-                format!("we recorded: {en}"),
+                // Also what a change of the address on file records: "your details", not a
+                // new relationship.
+                format!("haben wir Ihre Angaben festgehalten: {de}"),
+                format!("we recorded your details: {en}"),
             )
         }
         EventKind::Restriction { active: true } => (
