@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use tutela_bench::reference;
 use tutela_core::ledger::EventKind;
-use tutela_server::Engine;
+use tutela_runtime::Engine;
 use tutela_store::testing::PgSchema;
 use tutela_store::{AnyStore, ClusterStore, NewEvent, PgStore, Store};
 

@@ -9,7 +9,7 @@
 //! - *forward-only*: the gate's loop without the gate: fetch a batch, publish every payload
 //!   as it is to a target stream with a message id, wait for the publish acks, ack the
 //!   batch. This is the ceiling of what any consumer that stores exactly once can do here.
-//! - *gate*: `tutela_server::gate::run` with `policies/gate.toml`: the same loop, plus the
+//! - *gate*: `tutela_runtime::gate::run` with `policies/gate.toml`: the same loop, plus the
 //!   catch-up with the ledger, the transform, the day-filed subjects and the dead letters.
 //!
 //! Both run until their consumer has nothing pending or unacknowledged. The gate's figure
@@ -32,7 +32,7 @@ use tutela_bench::{Rng, bench_imsi, env, random_events, reference, seed, usage_e
 use tutela_core::gate::{TOKEN_DOMAIN, identifier_token, parse_routes};
 use tutela_core::ledger::EventKind;
 use tutela_core::pseudonym::{Identifier, PseudonymKeys};
-use tutela_server::gate::{GateSettings, SharedCounts};
+use tutela_runtime::gate::{GateSettings, SharedCounts};
 use tutela_store::{AnyStore, SqliteStore, Store};
 
 const ROUTES: &str = include_str!("../../../policies/gate.toml");
@@ -246,7 +246,7 @@ async fn main() {
     let mut settings = GateSettings::new(&url);
     settings.batch = BATCH;
     let t = Instant::now();
-    let gate = tokio::spawn(tutela_server::gate::run(
+    let gate = tokio::spawn(tutela_runtime::gate::run(
         store.clone(),
         policy,
         routes,

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use tutela_bench::{Rng, random_events, reference, seed};
 use tutela_core::compiled::CompiledPolicy;
-use tutela_server::engine::{LoadStats, load_states};
+use tutela_runtime::engine::{LoadStats, load_states};
 use tutela_store::{AnyStore, PgStore, Snapshot, SqliteStore, Store};
 
 async fn seed(store: &AnyStore, persons: usize) -> usize {

@@ -22,9 +22,10 @@ use axum::http::Request;
 use tower::ServiceExt;
 use tutela_bench::{env, reference};
 use tutela_core::ledger::EventKind;
-use tutela_server::requests::mailer::NoMailer;
-use tutela_server::requests::{Fulfilment, RequestSettings};
-use tutela_server::{AppState, Engine};
+use tutela_runtime::Engine;
+use tutela_runtime::requests::mailer::NoMailer;
+use tutela_runtime::requests::{Fulfilment, RequestSettings};
+use tutela_server::AppState;
 use tutela_store::{AnyStore, NewEvent, PgStore, SessionRecord, SqliteStore, WebStore};
 
 const TOKEN: &str = "bench-token-0123456789abcdef";

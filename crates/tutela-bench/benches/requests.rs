@@ -20,10 +20,10 @@ use std::time::Instant;
 use tutela_bench::{Rng, reference};
 use tutela_connectors::Connector;
 use tutela_core::request::{RequestType, Status};
-use tutela_server::Engine;
-use tutela_server::requests::mailer::NoMailer;
-use tutela_server::requests::worker::Worker;
-use tutela_server::requests::{Fulfilment, NewRequest, RequestSettings, Requests};
+use tutela_runtime::Engine;
+use tutela_runtime::requests::mailer::NoMailer;
+use tutela_runtime::requests::worker::Worker;
+use tutela_runtime::requests::{Fulfilment, NewRequest, RequestSettings, Requests};
 use tutela_store::{AnyStore, PgStore, RequestStore};
 
 fn pg_url() -> String {

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use tutela_bench::reference;
 use tutela_connectors::Connector;
-use tutela_server::retention::{SweepSettings, Sweeper};
+use tutela_runtime::retention::{SweepSettings, Sweeper};
 use tutela_store::{AnyStore, SqliteStore, Store};
 
 fn pg_url() -> String {
@@ -311,7 +311,7 @@ async fn main() {
     // (which counts the due rows) and approved before the timed run, which recounts once
     // before its first batch.
     let id = sweeper.open(now, true).await.unwrap().unwrap();
-    tutela_server::retention::approve(&store, &id, "bench", now)
+    tutela_runtime::retention::approve(&store, &id, "bench", now)
         .await
         .unwrap();
     let stop = Arc::new(AtomicBool::new(false));
@@ -346,7 +346,7 @@ async fn main() {
     let done = tutela_store::RetentionStore::sweeps(&store, 1)
         .await
         .unwrap();
-    let progress: tutela_server::retention::Progress =
+    let progress: tutela_runtime::retention::Progress =
         serde_json::from_str(&done[0].progress).unwrap();
     let t0 = &progress.tables[0];
     let sweep_rate = rows as f64 / sweep.as_secs_f64();

@@ -238,12 +238,12 @@ pub struct Smtp {
 }
 
 impl Smtp {
-    pub fn settings(&self) -> tutela_server::requests::mailer::SmtpSettings {
+    pub fn settings(&self) -> tutela_runtime::requests::mailer::SmtpSettings {
         let security = self
             .security
             .clone()
             .unwrap_or_else(|| "starttls".to_owned());
-        tutela_server::requests::mailer::SmtpSettings {
+        tutela_runtime::requests::mailer::SmtpSettings {
             host: self.host.clone(),
             port: self
                 .port
@@ -395,7 +395,7 @@ pub fn write_token_file(database_url: &str) -> anyhow::Result<String> {
     let token = match std::fs::read_to_string(&path) {
         Ok(existing) if existing.trim().len() >= 16 => existing.trim().to_owned(),
         _ => {
-            let token = tutela_server::generate_token()
+            let token = tutela_runtime::generate_token()
                 .map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
             let mut options = std::fs::OpenOptions::new();
             options.write(true).create(true).truncate(true);
@@ -478,14 +478,14 @@ impl Config {
     pub fn dataset_dirs(
         &self,
         url: &str,
-    ) -> anyhow::Result<tutela_server::dataset_files::DatasetDirs> {
+    ) -> anyhow::Result<tutela_runtime::dataset_files::DatasetDirs> {
         let dirs: Vec<std::path::PathBuf> = self
             .pseudonymised_dirs
             .iter()
             .flatten()
             .map(std::path::PathBuf::from)
             .collect();
-        Ok(tutela_server::dataset_files::DatasetDirs::new(
+        Ok(tutela_runtime::dataset_files::DatasetDirs::new(
             &dirs,
             &self.secret_files(url),
         )?)

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context;
 use clap::Subcommand;
 use tutela_core::gate::{GateCounts, Route, parse_routes};
-use tutela_server::gate::{GateSettings, SharedCounts};
+use tutela_runtime::gate::{GateSettings, SharedCounts};
 
 use crate::config::Config;
 
@@ -129,7 +129,7 @@ pub async fn run(command: GateCommand, config: &Config) -> anyhow::Result<ExitCo
                 .to_zoned(jiff::tz::TimeZone::UTC)
                 .date();
             for r in &routes {
-                let n = tutela_server::gate::purge_expired(&js, r, today).await?;
+                let n = tutela_runtime::gate::purge_expired(&js, r, today).await?;
                 say!("route {}: {n} expired events purged", r.id);
             }
             Ok(ExitCode::SUCCESS)
@@ -165,7 +165,7 @@ pub async fn run(command: GateCommand, config: &Config) -> anyhow::Result<ExitCo
                 tutela_server::shutdown().await;
                 let _ = stop_tx.send(true);
             });
-            tutela_server::gate::run(
+            tutela_runtime::gate::run(
                 store,
                 Arc::new(policy),
                 routes,
@@ -185,7 +185,7 @@ pub async fn run(command: GateCommand, config: &Config) -> anyhow::Result<ExitCo
 pub(crate) async fn async_nats_connect(url: &str) -> anyhow::Result<async_nats::Client> {
     async_nats::ConnectOptions::new()
         .connection_timeout(std::time::Duration::from_secs(5))
-        .connect(tutela_server::gate::server_urls(url).as_slice())
+        .connect(tutela_runtime::gate::server_urls(url).as_slice())
         .await
         .with_context(|| format!("connecting to NATS at {}", crate::redact(url)))
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Subcommand;
 use tutela_core::merkle::{self, Hash};
-use tutela_server::verifiable_log::{self, LogKey, hex, hex_decode};
+use tutela_runtime::verifiable_log::{self, LogKey, hex, hex_decode};
 use tutela_store::SignedHead;
 
 #[derive(Subcommand)]

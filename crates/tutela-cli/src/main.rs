@@ -50,7 +50,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use serve_check::{LoadedMap, ServeSetup, check_against_policy, check_serve};
 use tutela_core::compiled::CompiledPolicy;
-use tutela_server::{AppState, Engine};
+use tutela_runtime::Engine;
+use tutela_server::AppState;
 use tutela_store::{AnyStore, Store};
 
 #[derive(Parser)]
@@ -461,7 +462,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Some(url) => Some(runtime()?.block_on(async {
                     let store = tutela_store::AnyStore::open(url).await?;
                     // Decision states only: no personal attribute is read, so no keys needed.
-                    let (states, _) = tutela_server::engine::load_states(&store, &policy).await?;
+                    let (states, _) = tutela_runtime::engine::load_states(&store, &policy).await?;
                     Ok::<_, tutela_store::StoreError>(tutela_core::transfers::person_grounds(
                         &policy,
                         states.iter().map(|(_, s)| s),
@@ -637,7 +638,7 @@ fn connector_key() -> anyhow::Result<Vec<u8>> {
     Ok(match std::env::var("TUTELA_PSEUDONYM_KEY") {
         Ok(k) if k.len() >= 16 => k.into_bytes(),
         Ok(_) => anyhow::bail!("TUTELA_PSEUDONYM_KEY must have at least 16 characters"),
-        Err(_) => tutela_server::generate_token()
+        Err(_) => tutela_runtime::generate_token()
             .map_err(|e| anyhow::anyhow!("no randomness: {e}"))?
             .into_bytes(),
     })
@@ -677,7 +678,7 @@ async fn in_force_or(
     store: &AnyStore,
     file_policy: CompiledPolicy,
 ) -> anyhow::Result<CompiledPolicy> {
-    match tutela_server::activation::in_force(store)
+    match tutela_runtime::activation::in_force(store)
         .await
         .map_err(|e| anyhow::anyhow!("the activated policy version cannot be loaded: {e}"))?
     {
@@ -736,7 +737,7 @@ async fn training_set(
             "`ai_training` has no consent basis in the policy; nothing can be exported on consent"
         );
     }
-    let (states, _) = tutela_server::engine::load_states(&store, &policy).await?;
+    let (states, _) = tutela_runtime::engine::load_states(&store, &policy).await?;
     let mut lines = String::new();
     let (mut included, mut objected, mut no_consent, mut erased) = (0usize, 0usize, 0usize, 0usize);
     for s in store.all_reviewed_summaries().await? {
@@ -846,12 +847,12 @@ async fn serve(
         connector_key,
         ..
     } = setup;
-    let mailer: std::sync::Arc<dyn tutela_server::requests::mailer::Mailer> = match smtp {
+    let mailer: std::sync::Arc<dyn tutela_runtime::requests::mailer::Mailer> = match smtp {
         Some(smtp) => std::sync::Arc::new(smtp),
         // Never "no mail": sign-in and request codes still reach a person on this machine.
         None => {
             let dir = config.outbox_dir(&url);
-            let outbox = tutela_server::requests::mailer::DirMailer::new(&dir)
+            let outbox = tutela_runtime::requests::mailer::DirMailer::new(&dir)
                 .map_err(|e| anyhow::anyhow!("outbox {}: {e}", dir.display()))?;
             tracing::warn!(
                 outbox = %dir.display(),
@@ -861,8 +862,8 @@ async fn serve(
         }
     };
     let hmac_path = config.hmac_key_path(&url);
-    settings.hmac_key = tutela_server::hmac_key::HmacKey::load_or_create(&hmac_path)?;
-    let key = tutela_server::verifiable_log::LogKey::load_or_create(&config.log_key_path())?;
+    settings.hmac_key = tutela_runtime::hmac_key::HmacKey::load_or_create(&hmac_path)?;
+    let key = tutela_runtime::verifiable_log::LogKey::load_or_create(&config.log_key_path())?;
     tracing::info!(
         key_id = key.key_id(),
         "tree heads of the verifiable log are signed with this key"
@@ -873,7 +874,7 @@ async fn serve(
     settings.retention = retention_cmd::sweep_settings(&config, &connectors);
     // 5. The engine, then the socket.
     let started = std::time::Instant::now();
-    let mut options = tutela_server::engine::EngineOptions::default();
+    let mut options = tutela_runtime::engine::EngineOptions::default();
     if let Some(ms) = config.follow_poll_ms {
         options.follow.poll = std::time::Duration::from_millis(u64::from(ms.max(1)));
     }
@@ -900,31 +901,22 @@ async fn serve(
         .ok()
         .or(config.nats_url.clone());
     // Every ledger event and request transition to downstream systems (docs/events.md).
-    if let Some(url) = &nats_url {
-        let (stop_tx, stop) = tokio::sync::watch::channel(false);
-        tokio::spawn(async move {
-            tutela_server::shutdown().await;
-            let _ = stop_tx.send(true);
-        });
-        let mut settings = tutela_server::events::EventSettings::new(url);
+    let event_stream = nats_url.as_ref().map(|url| {
+        let mut settings = tutela_runtime::events::EventSettings::new(url);
         if let Some(days) = config.events_retention_days {
             settings.max_age = std::time::Duration::from_secs(u64::from(days.max(1)) * 86_400);
         }
-        tokio::spawn(tutela_server::events::run(
-            engine.store.clone(),
-            settings,
-            stop,
-        ));
-    }
+        tutela_runtime::jobs::event_stream::EventStreamJob::new(engine.store.clone(), settings)
+    });
     let nats = nats_url
         .clone()
-        .map(|url| tutela_server::requests::notify::NatsSettings {
+        .map(|url| tutela_runtime::requests::notify::NatsSettings {
             url,
             ..Default::default()
         });
-    let fulfilment = tutela_server::requests::Fulfilment {
+    let fulfilment = tutela_runtime::requests::Fulfilment {
         connectors,
-        notifier: tutela_server::requests::notify::Notifier::new(webhooks, nats),
+        notifier: tutela_runtime::requests::notify::Notifier::new(webhooks, nats),
     };
     let mut state =
         AppState::new(engine.clone(), settings, mailer, fulfilment, &token).with_web(web);
@@ -933,11 +925,11 @@ async fn serve(
     }
     if let Some((model, model_hash)) = risk {
         let agency = config.risk_agency_url.as_deref().map(|url| {
-            tutela_server::risk::agency::AgencyClient::new(
-                tutela_server::risk::agency::AgencySettings::new(url),
+            tutela_runtime::risk::agency::AgencyClient::new(
+                tutela_runtime::risk::agency::AgencySettings::new(url),
             )
         });
-        state = state.with_risk(tutela_server::risk::RiskService::new(
+        state = state.with_risk(tutela_runtime::risk::RiskService::new(
             engine.clone(),
             model,
             model_hash,
@@ -948,7 +940,16 @@ async fn serve(
         std::time::Duration::from_secs(u64::from(config.log_head_seconds.unwrap_or(60).max(1)));
     state = state.with_log_key(key, Some(head_every));
     state = state.with_pseudonyms(pseudonym_keys);
-    tutela_server::serve(listener, state).await?;
+    // The background jobs start here and nowhere else; they stop when the server does.
+    let mut jobs = state.jobs();
+    if let Some(job) = event_stream {
+        jobs = jobs.with(job);
+    }
+    tracing::info!(jobs = ?jobs.names(), "background jobs start");
+    let jobs = jobs.start();
+    let served = tutela_server::serve(listener, state).await;
+    jobs.stop().await;
+    served?;
     // The next start reads this snapshot instead of folding the ledger.
     if engine.events_since_snapshot() > 0 {
         match engine.snapshot().await {

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Subcommand;
 use tutela_core::render::Lang;
-use tutela_server::web::operators::{self, Role, change_outcome};
+use tutela_runtime::operators::{self, Role, change_outcome};
 use tutela_store::{AnyStore, OperatorChange, OperatorChanged, Store, WebStore};
 
 use crate::config::Config;

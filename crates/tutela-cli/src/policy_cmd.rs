@@ -249,7 +249,7 @@ pub fn run(cmd: PolicyCommand, config: &crate::config::Config) -> anyhow::Result
                     Some(rt.block_on(async {
                         let store = tutela_store::AnyStore::open(url).await?;
                         let (states, _) =
-                            tutela_server::engine::load_states(&store, &compiled).await?;
+                            tutela_runtime::engine::load_states(&store, &compiled).await?;
                         let count = |purpose: &str| {
                             let mask = compiled.consent_mask(purpose, None);
                             states
@@ -334,18 +334,19 @@ pub fn run(cmd: PolicyCommand, config: &crate::config::Config) -> anyhow::Result
                 store.migrate().await?;
                 let now = jiff::Timestamp::now();
                 // Refused here, at once, for what every server would refuse it for later.
-                if let Err(e) =
-                    tutela_server::activation::preflight(&store, &sources, &file, at, &running, now)
-                        .await
+                if let Err(e) = tutela_runtime::activation::preflight(
+                    &store, &sources, &file, at, &running, now,
+                )
+                .await
                 {
-                    if let tutela_server::activation::ActivationError::Storage(_) = e {
+                    if let tutela_runtime::activation::ActivationError::Storage(_) = e {
                         return Err(anyhow::anyhow!("{e}"));
                     }
                     eprintln!("{e}");
                     eprintln!("the servers would refuse this version; nothing was activated");
                     return Ok(ExitCode::from(1));
                 }
-                let a = tutela_server::activation::schedule(
+                let a = tutela_runtime::activation::schedule(
                     &store,
                     sources,
                     &file,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Subcommand;
-use tutela_server::retention::{Progress, SweepSettings, Sweeper};
+use tutela_runtime::retention::{Progress, SweepSettings, Sweeper};
 use tutela_store::{HoldRecord, RetentionStore};
 
 use crate::config::Config;
@@ -127,7 +127,7 @@ pub async fn run(command: RetentionCommand, config: &Config) -> anyhow::Result<E
                 let note = if r.sweeps {
                     String::new()
                 } else {
-                    format!("\t{}", tutela_server::retention::SWEEPS_OFF)
+                    format!("\t{}", tutela_runtime::retention::SWEEPS_OFF)
                 };
                 say!(
                     "{}\t{}\t{}\t{}\t{}\t{}\t{}{}",
@@ -173,8 +173,8 @@ pub async fn run(command: RetentionCommand, config: &Config) -> anyhow::Result<E
         }
         RetentionCommand::Approve { id, by, sources } => {
             let (store, _, _) = open_store(config, &sources).await?;
-            let p =
-                tutela_server::retention::approve(&store, &id, &by, jiff::Timestamp::now()).await?;
+            let p = tutela_runtime::retention::approve(&store, &id, &by, jiff::Timestamp::now())
+                .await?;
             let rows: u64 = p.tables.iter().filter_map(|t| t.planned).sum();
             say!("sweep {id} approved by {}: {rows} rows planned", by.trim());
             Ok(ExitCode::SUCCESS)
@@ -313,7 +313,8 @@ pub async fn run(command: RetentionCommand, config: &Config) -> anyhow::Result<E
             };
             let id = format!(
                 "lh_{}",
-                tutela_server::random_hex(12).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?
+                tutela_runtime::random_hex(12)
+                    .map_err(|e| anyhow::anyhow!("no randomness: {e}"))?
             );
             store
                 .place_hold(&HoldRecord {

@@ -17,8 +17,8 @@ pub(crate) struct ServeSetup {
     pub file_policy: CompiledPolicy,
     /// None: the token is read from or written to `tutela.token`.
     pub token: Option<String>,
-    pub settings: tutela_server::requests::RequestSettings,
-    pub smtp: Option<tutela_server::requests::mailer::SmtpMailer>,
+    pub settings: tutela_runtime::requests::RequestSettings,
+    pub smtp: Option<tutela_runtime::requests::mailer::SmtpMailer>,
     /// Each `[[dataset]]` with its map's file name and text, validated against the policy.
     pub maps: Vec<(config::Dataset, String)>,
     pub web: tutela_server::web::WebSettings,
@@ -213,8 +213,8 @@ fn token(config: &config::Config) -> anyhow::Result<Option<String>> {
 fn request_settings(
     config: &config::Config,
     url: &str,
-) -> anyhow::Result<tutela_server::requests::RequestSettings> {
-    let mut settings = tutela_server::requests::RequestSettings::default();
+) -> anyhow::Result<tutela_runtime::requests::RequestSettings> {
+    let mut settings = tutela_runtime::requests::RequestSettings::default();
     if let Some(url) = &config.public_url {
         settings.public_url = url.clone();
     }
@@ -244,7 +244,7 @@ fn request_settings(
 
 fn smtp(
     config: &config::Config,
-) -> anyhow::Result<Option<tutela_server::requests::mailer::SmtpMailer>> {
+) -> anyhow::Result<Option<tutela_runtime::requests::mailer::SmtpMailer>> {
     let Some(smtp) = &config.smtp else {
         return Ok(None);
     };
@@ -257,7 +257,7 @@ fn smtp(
         );
     }
     Ok(Some(
-        tutela_server::requests::mailer::SmtpMailer::new(&settings)
+        tutela_runtime::requests::mailer::SmtpMailer::new(&settings)
             .map_err(|e| anyhow::anyhow!("{}: {e}", config.at("smtp")))?,
     ))
 }
@@ -315,7 +315,7 @@ pub(crate) fn check_against_policy(
     policy: &tutela_core::policy::Policy,
 ) -> anyhow::Result<(
     Vec<LoadedMap>,
-    Vec<tutela_server::requests::notify::Webhook>,
+    Vec<tutela_runtime::requests::notify::Webhook>,
 )> {
     let mut m = Mistakes::default();
     let out = against_policy(&setup.maps, config, policy, &mut m);
@@ -330,7 +330,7 @@ fn against_policy(
     m: &mut Mistakes,
 ) -> (
     Vec<LoadedMap>,
-    Vec<tutela_server::requests::notify::Webhook>,
+    Vec<tutela_runtime::requests::notify::Webhook>,
 ) {
     let mut loaded = Vec::new();
     for (i, (d, text)) in maps.iter().enumerate() {
@@ -374,7 +374,7 @@ fn against_policy(
             ));
             continue;
         }
-        webhooks.push(tutela_server::requests::notify::Webhook {
+        webhooks.push(tutela_runtime::requests::notify::Webhook {
             recipient: n.recipient.clone(),
             url: n.url.clone(),
         });

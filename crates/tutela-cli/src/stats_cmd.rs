@@ -254,13 +254,13 @@ fn local(args: &StatsArgs, config: &Config) -> anyhow::Result<Outcome> {
         OnBadRow::Stop
     };
     let (tally, rejected) =
-        tutela_server::statistics::tally_file(input, query.clone(), on_bad, |read| {
+        tutela_runtime::statistics::tally_file(input, query.clone(), on_bad, |read| {
             progress.show(read)
         })
         .with_context(|| format!("{}", input.display()))?;
     progress.finish();
     // The query has no noise: the generator is never drawn from.
-    let mut bits = tutela_server::statistics::release_bits()
+    let mut bits = tutela_runtime::statistics::release_bits()
         .map_err(|_| anyhow::anyhow!("the operating system gave no randomness"))?;
     let r = release(&tally, &query, rules.min_group_size, &mut bits)
         .map_err(|e| anyhow::anyhow!("{e}"))?;

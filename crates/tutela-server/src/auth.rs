@@ -15,7 +15,7 @@ pub async fn require_token(State(state): State<AppState>, req: Request, next: Ne
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     match presented {
-        Some(t) if crate::same_secret(t.trim().as_bytes(), state.token.as_bytes()) => next.run(req).await,
+        Some(t) if tutela_runtime::same_secret(t.trim().as_bytes(), state.token.as_bytes()) => next.run(req).await,
         Some(_) => Problem::new(Code::Unauthorized, "the bearer token is not valid")
             .field("Authorization")
             .fix("send the token from TUTELA_API_TOKEN or the tutela.token file")

@@ -433,7 +433,28 @@ pub struct RiskCheckPost {
     #[serde(default)]
     pub group_contract_months: u32,
     /// Sent to a credit agency only when the group's data is not enough (N13).
-    pub identity: Option<crate::risk::agency::AgencyRequest>,
+    pub identity: Option<AgencyRequest>,
+}
+
+/// Everything an agency may receive (N13). There is no field for anything else.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgencyRequest {
+    pub name: String,
+    pub address: String,
+    pub date_of_birth: String,
+    pub iban: String,
+}
+
+impl From<AgencyRequest> for tutela_runtime::risk::agency::AgencyRequest {
+    fn from(r: AgencyRequest) -> Self {
+        tutela_runtime::risk::agency::AgencyRequest {
+            name: r.name,
+            address: r.address,
+            date_of_birth: r.date_of_birth,
+            iban: r.iban,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -1,6 +1,7 @@
 //! Security headers on every answer, not only on the pages: the API also answers HTML (the
 //! notice, the Art. 15 report), which a browser must never run scripts in, frame, or sniff
-//! into another type. The pages set stricter headers of their own, which are kept.
+//! into another type. The pages set stricter headers of their own, which are kept. Every answer
+//! is also counted by its status class for `/metrics`.
 
 use axum::extract::Request;
 use axum::http::{HeaderValue, header};
@@ -25,5 +26,12 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
             h.insert(name, HeaderValue::from_static(value));
         }
     }
+    res
+}
+
+/// Counts every answer by its status class (the metric `tutela_http_responses_total`).
+pub async fn count_responses(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    tutela_runtime::metrics::http_response(res.status().as_u16());
     res
 }

@@ -5,33 +5,15 @@
 //! single writer, which checks them against the policy, commits them durably, updates the
 //! in-memory state and only then acknowledges.
 
-pub mod activation;
 mod auth;
-pub mod dataset_files;
 mod dto;
-pub mod engine;
-pub mod events;
 mod extract;
-pub mod follow;
 pub mod fuzzing;
-pub mod gate;
 mod headers;
-pub mod hmac_key;
-mod http_post;
-pub mod lease;
-mod metrics;
-mod one_time_code;
 mod openapi;
 pub mod problem;
-pub mod pseudonymised;
-pub mod requests;
-pub mod retention;
-pub mod risk;
 mod routes;
-pub mod statistics;
-pub mod verifiable_log;
 pub mod web;
-mod writer;
 
 use std::sync::Arc;
 
@@ -40,8 +22,8 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::{get, post};
 
-pub use engine::{Engine, EngineError};
 pub use problem::Problem;
+use tutela_runtime::{Engine, jobs, requests, risk, verifiable_log};
 
 /// The largest request body accepted: a full batch of 10,000 decision queries fits.
 pub const BODY_LIMIT: usize = 8 * 1024 * 1024;
@@ -61,13 +43,16 @@ pub struct AppState {
     pub summary_hours: i64,
     /// The key that signs the verifiable log's tree heads; kept outside the store.
     pub log_key: Option<Arc<verifiable_log::LogKey>>,
+    /// How often the log sealing job signs a head, when it runs.
+    pub head_every: Option<std::time::Duration>,
     /// The pseudonymisation keys (from a key file outside the store), when configured.
     pub pseudonyms: Option<Arc<tutela_core::pseudonym::PseudonymKeys>>,
 }
 
 impl AppState {
     /// The state for `engine` with the request workflow on `settings`, `mailer` and the
-    /// operator's databases, and its worker started.
+    /// operator's databases. It starts nothing: [`AppState::jobs`] names the background jobs,
+    /// which `tutela serve` starts.
     pub fn new(
         engine: Arc<Engine>,
         settings: requests::RequestSettings,
@@ -85,28 +70,46 @@ impl AppState {
             mailer,
             fulfilment,
         ));
-        tokio::spawn(requests::worker::run(Arc::downgrade(&requests)));
-        // Sign-in mails left behind (a failed send, a delay, a crash, a full mail ceiling),
-        // expired pages' rows and outbox files.
-        let web = Arc::new(web::WebContext::default());
-        tokio::spawn(web::signin::run(
-            Arc::downgrade(&requests),
-            web.mail_ceiling.clone(),
-        ));
-        tokio::spawn(activation::run(
-            Arc::downgrade(&engine),
-            std::time::Duration::from_secs(1),
-        ));
         AppState {
             engine,
             requests,
             risk: None,
             token: token.into(),
-            web,
+            web: Arc::new(web::WebContext::default()),
             summary_hours: routes::summaries::DRAFT_VALIDITY_HOURS,
             log_key: None,
+            head_every: None,
             pseudonyms: None,
         }
+    }
+
+    /// The background jobs of this state, not yet started: requests, retention,
+    /// pseudonymised-dataset deletion, purges, sign-in mails, policy activation and, with a log
+    /// key and an interval for heads, log sealing. `tutela serve` adds the event stream when NATS
+    /// is configured and starts them.
+    pub fn jobs(&self) -> jobs::Scheduler {
+        let r = &self.requests;
+        let mut scheduler = jobs::Scheduler::new()
+            .with(jobs::requests::RequestsJob::new(r))
+            .with(jobs::retention::RetentionJob::new(r))
+            .with(jobs::datasets::DatasetsJob::new(r))
+            .with(jobs::purges::PurgesJob::new(r))
+            .with(jobs::signin_mails::SigninMailsJob::new(
+                r,
+                self.web.mail_ceiling.clone(),
+            ))
+            .with(jobs::activation::ActivationJob::new(
+                &self.engine,
+                std::time::Duration::from_secs(1),
+            ));
+        if let (Some(key), Some(every)) = (&self.log_key, self.head_every) {
+            scheduler = scheduler.with(jobs::log_sealing::LogSealingJob::new(
+                &self.engine,
+                key.clone(),
+                every,
+            ));
+        }
+        scheduler
     }
 
     /// The same state with pseudonyms for small batches and their reversal (N7b); requests
@@ -133,26 +136,20 @@ impl AppState {
         self
     }
 
-    /// The same state with risk checks on `model` (and an agency, when configured).
-    /// Signs tree heads with `key`, and seals and signs in the background: new rows every
-    /// second, a head every `head_every` when the log grew.
+    /// The same state signing tree heads with `key`; with `head_every`, [`AppState::jobs`]
+    /// includes the log sealing job (new rows every second, a head every `head_every` when the
+    /// log grew).
     pub fn with_log_key(
         mut self,
         key: verifiable_log::LogKey,
         head_every: Option<std::time::Duration>,
     ) -> AppState {
-        let key = Arc::new(key);
-        if let Some(every) = head_every {
-            tokio::spawn(verifiable_log::run(
-                Arc::downgrade(&self.engine),
-                key.clone(),
-                every,
-            ));
-        }
-        self.log_key = Some(key);
+        self.log_key = Some(Arc::new(key));
+        self.head_every = head_every;
         self
     }
 
+    /// The same state with risk checks on `model` (and an agency, when configured).
     pub fn with_risk(mut self, risk: risk::RiskService) -> AppState {
         self.risk = Some(Arc::new(risk));
         self
@@ -292,7 +289,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(web::missing::not_found)
         .method_not_allowed_fallback(web::missing::method_not_allowed)
         .layer(middleware::from_fn(headers::security_headers))
-        .layer(middleware::from_fn(metrics::count_requests))
+        .layer(middleware::from_fn(headers::count_responses))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
 }
@@ -326,45 +323,4 @@ pub async fn shutdown() {
         () = ctrl_c => {},
         () = term => {},
     }
-}
-
-/// A new random API token (32 bytes, hex).
-pub fn generate_token() -> Result<String, getrandom::Error> {
-    random_hex(32)
-}
-
-/// `bytes` random bytes from the operating system, as hex: ids, codes, salts, tokens. There is
-/// no fallback: without randomness nothing that needs it is made.
-pub fn random_hex(bytes: usize) -> Result<String, getrandom::Error> {
-    let mut b = vec![0u8; bytes];
-    getrandom::fill(&mut b)?;
-    Ok(hex(&b))
-}
-
-/// Whether two secrets are equal, in time independent of where they first differ: tokens,
-/// code hashes, form tokens, one-time codes.
-pub(crate) fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// Lower-case hex of `bytes`.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Creates the key file `path` readable by the owner only, the text and a line end, synced; an
-/// existing file is never overwritten (the log key, the HMAC key).
-pub(crate) fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut f = options.open(path)?;
-    f.write_all(text.as_bytes())?;
-    f.write_all(b"\n")?;
-    f.sync_all()
 }

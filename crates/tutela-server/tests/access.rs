@@ -5,7 +5,7 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use tower::ServiceExt;
-use tutela_server::web::operators::{self, Role};
+use tutela_runtime::operators::{self, Role};
 
 use crate::pages::Browser;
 use crate::smtp_sink::SmtpSink;
@@ -72,7 +72,7 @@ async fn every_api_route_answers_the_system_token_only() {
     let sink = SmtpSink::start().await;
     let app = TestApp::sqlite_with_mailer(sink.mailer())
         .await
-        .with_log_key(tutela_server::verifiable_log::LogKey::generate().expect("key"));
+        .with_log_key(tutela_runtime::verifiable_log::LogKey::generate().expect("key"));
     let (s, _, _) = app
         .call(
             "PUT",

@@ -196,7 +196,7 @@ async fn state_survives_a_restart() {
     let path = dir.join("tutela.db").to_string_lossy().into_owned();
     {
         let store = tutela_store::SqliteStore::open(&path).await.expect("open");
-        let engine = tutela_server::Engine::start(
+        let engine = tutela_runtime::Engine::start(
             tutela_store::AnyStore::Sqlite(store),
             crate::support::policy(),
         )
@@ -217,7 +217,7 @@ async fn state_survives_a_restart() {
     let store = tutela_store::SqliteStore::open(&path)
         .await
         .expect("reopen");
-    let engine = tutela_server::Engine::start(
+    let engine = tutela_runtime::Engine::start(
         tutela_store::AnyStore::Sqlite(store),
         crate::support::policy(),
     )
@@ -240,7 +240,7 @@ async fn a_restart_reads_the_snapshot_and_the_events_after_it() {
     let path = dir.join("tutela.db").to_string_lossy().into_owned();
     let open = || async {
         let store = tutela_store::SqliteStore::open(&path).await.expect("open");
-        tutela_server::Engine::start(
+        tutela_runtime::Engine::start(
             tutela_store::AnyStore::Sqlite(store),
             crate::support::policy(),
         )
@@ -318,14 +318,14 @@ async fn every_notice_in_force_is_archived_and_served_by_version() {
         async move {
             let store = tutela_store::SqliteStore::open(&path).await.expect("open");
             let engine =
-                tutela_server::Engine::start(tutela_store::AnyStore::Sqlite(store), policy)
+                tutela_runtime::Engine::start(tutela_store::AnyStore::Sqlite(store), policy)
                     .await
                     .expect("engine");
             tutela_server::app(tutela_server::AppState::new(
                 engine,
-                tutela_server::requests::RequestSettings::default(),
-                std::sync::Arc::new(tutela_server::requests::mailer::NoMailer),
-                tutela_server::requests::Fulfilment::default(),
+                tutela_runtime::requests::RequestSettings::default(),
+                std::sync::Arc::new(tutela_runtime::requests::mailer::NoMailer),
+                tutela_runtime::requests::Fulfilment::default(),
                 crate::support::TOKEN,
             ))
         }

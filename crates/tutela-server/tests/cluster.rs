@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use tutela_core::ledger::EventKind;
 use tutela_core::state::SubjectState;
-use tutela_server::Engine;
-use tutela_server::engine::{EngineError, EngineOptions};
-use tutela_server::follow::FollowSettings;
+use tutela_runtime::Engine;
+use tutela_runtime::engine::{EngineError, EngineOptions};
+use tutela_runtime::follow::FollowSettings;
 use tutela_store::testing::{PgSchema, temp_dir, vault};
 use tutela_store::{AnyStore, NewEvent, PgStore, Store};
 
@@ -224,7 +224,7 @@ async fn sustained_writes_on_both_all_commit() {
 /// then takes it over.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn background_work_runs_on_one_instance_and_moves_when_it_dies() {
-    use tutela_server::lease::holding;
+    use tutela_runtime::lease::holding;
     let Some(Pair { a, b, pg }) = pair(FollowSettings::default()).await else {
         return;
     };

@@ -9,9 +9,9 @@ use serde_json::json;
 use tutela_connectors::Connector;
 use tutela_connectors::demo::{MAP, SCHEMA};
 use tutela_core::request::Status;
-use tutela_server::requests::Fulfilment;
-use tutela_server::requests::notify::Notifier;
-use tutela_server::web::operators::{self, Role};
+use tutela_runtime::operators::{self, Role};
+use tutela_runtime::requests::Fulfilment;
+use tutela_runtime::requests::notify::Notifier;
 use tutela_store::RequestStore;
 use tutela_store::testing::temp_dir;
 
@@ -104,7 +104,7 @@ async fn approve(b: &mut Browser<'_>, id: &str, csrf: &str, field: &str, digest:
 async fn an_agent_reviews_and_approves_an_erasure_plan_in_the_console() {
     let c = operator_db().await;
     let app = TestApp::sqlite_adjusted(
-        Arc::new(tutela_server::requests::mailer::NoMailer),
+        Arc::new(tutela_runtime::requests::mailer::NoMailer),
         Fulfilment {
             connectors: vec![c.clone()],
             notifier: Notifier::new(Vec::new(), None),

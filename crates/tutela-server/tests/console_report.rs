@@ -3,7 +3,7 @@
 
 use axum::http::StatusCode;
 use serde_json::json;
-use tutela_server::web::operators::{self, Role};
+use tutela_runtime::operators::{self, Role};
 use tutela_store::{LogSource, LogStore, WebStore};
 
 use crate::pages::Browser;

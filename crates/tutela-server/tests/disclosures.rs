@@ -2,7 +2,7 @@
 //! an authority disclosure, a legal bar that keeps it from the person's report until lifted.
 
 use serde_json::json;
-use tutela_server::requests::worker::Worker;
+use tutela_runtime::requests::worker::Worker;
 
 use crate::support::TestApp;
 

@@ -6,7 +6,7 @@
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use tutela_server::requests::worker::Worker;
+use tutela_runtime::requests::worker::Worker;
 use tutela_store::RequestStore;
 
 use crate::pages::Browser;

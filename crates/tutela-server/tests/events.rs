@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_nats::jetstream::{self, consumer};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
-use tutela_server::events::{EventSettings, Publisher};
+use tutela_runtime::events::{EventSettings, Publisher};
 
 use crate::support::TestApp;
 

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
 use tutela_connectors::Connector;
 use tutela_connectors::demo::{MAP, SCHEMA};
-use tutela_server::requests::Fulfilment;
-use tutela_server::requests::notify::{NatsSettings, Notifier, Webhook};
+use tutela_runtime::requests::Fulfilment;
+use tutela_runtime::requests::notify::{NatsSettings, Notifier, Webhook};
 use tutela_store::testing::{PgSchema, temp_dir, unique};
 
 use crate::support::{TestApp, policy};
@@ -217,7 +217,7 @@ async fn every_request_type_across_postgres_mariadb_and_sqlite() {
         }),
     );
     let app = TestApp::sqlite_with(
-        Arc::new(tutela_server::requests::mailer::NoMailer),
+        Arc::new(tutela_runtime::requests::mailer::NoMailer),
         Fulfilment {
             connectors: connectors.clone(),
             notifier,
@@ -560,7 +560,7 @@ async fn after_a_crash_the_worker_resumes_without_doing_a_step_twice() {
     let id = {
         let app = TestApp::sqlite_at(
             tutela_dir.clone(),
-            Arc::new(tutela_server::requests::mailer::NoMailer),
+            Arc::new(tutela_runtime::requests::mailer::NoMailer),
             Fulfilment {
                 connectors: vec![db_one.clone(), db_two.clone()],
                 notifier: Notifier::default(),
@@ -599,7 +599,7 @@ async fn after_a_crash_the_worker_resumes_without_doing_a_step_twice() {
     db_two.run_statements(&schema).await.expect("seed two");
     let app = TestApp::sqlite_at(
         tutela_dir,
-        Arc::new(tutela_server::requests::mailer::NoMailer),
+        Arc::new(tutela_runtime::requests::mailer::NoMailer),
         Fulfilment {
             connectors: vec![db_one.clone(), db_two.clone()],
             notifier: Notifier::default(),

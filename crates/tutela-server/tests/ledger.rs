@@ -328,7 +328,7 @@ fn evidence_is_kept_five_years_from_the_last_use_only() {
         ),
     ];
     let keep =
-        |now: &str| tutela_server::engine::evidence_to_keep(&policy.policy, &history, at(now));
+        |now: &str| tutela_runtime::engine::evidence_to_keep(&policy.policy, &history, at(now));
     assert_eq!(
         keep("2027-05-31T00:00:00Z"),
         vec![1, 2],
@@ -462,10 +462,10 @@ async fn a_transfer_necessary_for_the_contract_is_recorded_per_person_and_ended(
         Some("roaming order R-2026-0815")
     );
     // The console shows it on the person's page.
-    let secret = tutela_server::web::operators::create(
+    let secret = tutela_runtime::operators::create(
         &app.engine.store,
         "erika",
-        tutela_server::web::operators::Role::Agent,
+        tutela_runtime::operators::Role::Agent,
         "correct horse battery",
         jiff::Timestamp::now(),
     )
@@ -520,7 +520,7 @@ async fn a_recording_consent_holds_for_its_call_only_and_survives_a_restart() {
     let open = || {
         TestApp::sqlite_at(
             dir.clone(),
-            std::sync::Arc::new(tutela_server::requests::mailer::NoMailer),
+            std::sync::Arc::new(tutela_runtime::requests::mailer::NoMailer),
             crate::support::Connectors::default(),
         )
     };

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 use tutela_core::merkle::{self, Hash};
-use tutela_server::verifiable_log::{self, LogKey, hex_decode};
+use tutela_runtime::verifiable_log::{self, LogKey, hex_decode};
 use tutela_store::Store;
 use tutela_store::testing::tamper;
 

@@ -6,8 +6,8 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use tower::ServiceExt;
-use tutela_server::web::operators::{self, Role};
-use tutela_server::web::totp;
+use tutela_runtime::operators::totp;
+use tutela_runtime::operators::{self, Role};
 use tutela_store::{LogSource, LogStore, WebStore};
 
 use crate::pages::{Browser, Page};

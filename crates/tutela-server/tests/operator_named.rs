@@ -89,7 +89,7 @@ async fn verify_by_agent_without_the_agent_is_refused_and_names_the_field() {
 // covers: N33
 #[tokio::test]
 async fn a_version_the_servers_would_refuse_is_refused_before_it_is_stored() {
-    use tutela_server::activation::{self, ActivationError};
+    use tutela_runtime::activation::{self, ActivationError};
     use tutela_store::ActivationStore;
 
     use crate::versions::{files, widened, widened_with};
@@ -124,10 +124,10 @@ async fn a_version_the_servers_would_refuse_is_refused_before_it_is_stored() {
     .expect("with its renewal rule it passes");
 
     // The console's versions page makes the same checks.
-    let secret = tutela_server::web::operators::create(
+    let secret = tutela_runtime::operators::create(
         store,
         "dora",
-        tutela_server::web::operators::Role::Dpo,
+        tutela_runtime::operators::Role::Dpo,
         "correct horse battery",
         now,
     )

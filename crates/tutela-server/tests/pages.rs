@@ -9,8 +9,8 @@ use axum::http::{Request, StatusCode};
 use serde_json::json;
 use tower::ServiceExt;
 use tutela_core::request::Status;
-use tutela_server::web::operators::{self, Role};
-use tutela_server::web::totp;
+use tutela_runtime::operators::totp;
+use tutela_runtime::operators::{self, Role};
 use tutela_store::RequestStore;
 
 use crate::smtp_sink::SmtpSink;
@@ -641,7 +641,7 @@ async fn operators_need_password_and_a_fresh_code() {
 
 #[tokio::test]
 async fn every_console_route_allows_exactly_what_the_role_may() {
-    use tutela_server::web::operators::Permission;
+    use tutela_runtime::operators::Permission;
     let app = TestApp::sqlite().await;
     let id = overdue_letter(&app).await;
     let mut sessions = vec![];

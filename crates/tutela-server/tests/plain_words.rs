@@ -9,9 +9,9 @@
 
 use axum::http::StatusCode;
 use serde_json::json;
-use tutela_server::requests::Fulfilment;
-use tutela_server::requests::notify::Notifier;
-use tutela_server::web::operators::{self, Role};
+use tutela_runtime::operators::{self, Role};
+use tutela_runtime::requests::Fulfilment;
+use tutela_runtime::requests::notify::Notifier;
 
 use crate::pages::Browser;
 use crate::smtp_sink::SmtpSink;

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use tutela_connectors::Connector;
 use tutela_connectors::demo::{MAP, SCHEMA};
-use tutela_server::requests::Fulfilment;
-use tutela_server::requests::notify::Notifier;
+use tutela_runtime::requests::Fulfilment;
+use tutela_runtime::requests::notify::Notifier;
 use tutela_store::testing::temp_dir;
 
 use crate::support::{TestApp, policy, step};
@@ -45,12 +45,12 @@ async fn operator(running: bool) -> (Arc<Connector>, sqlx::SqlitePool) {
 }
 
 async fn app(c: &Arc<Connector>) -> TestApp {
-    app_with(c, Arc::new(tutela_server::requests::mailer::NoMailer)).await
+    app_with(c, Arc::new(tutela_runtime::requests::mailer::NoMailer)).await
 }
 
 async fn app_with(
     c: &Arc<Connector>,
-    mailer: Arc<dyn tutela_server::requests::mailer::Mailer>,
+    mailer: Arc<dyn tutela_runtime::requests::mailer::Mailer>,
 ) -> TestApp {
     let app = TestApp::sqlite_adjusted(
         mailer,
@@ -71,10 +71,10 @@ async fn app_with(
     assert_eq!(s, 201, "{v}");
     // With four-eyes on, the agents who verify and approve are operators tutela knows.
     for name in ["agent-1", "agent-2"] {
-        tutela_server::web::operators::create(
+        tutela_runtime::operators::create(
             &app.engine.store,
             name,
-            tutela_server::web::operators::Role::Agent,
+            tutela_runtime::operators::Role::Agent,
             "correct horse battery",
             jiff::Timestamp::now(),
         )
@@ -468,7 +468,7 @@ async fn after_a_restart_the_approved_plan_runs_and_only_it() {
     let start = || {
         TestApp::sqlite_at(
             dir.clone(),
-            Arc::new(tutela_server::requests::mailer::NoMailer),
+            Arc::new(tutela_runtime::requests::mailer::NoMailer),
             Fulfilment {
                 connectors: vec![c.clone()],
                 notifier: Notifier::new(Vec::new(), None),

@@ -5,7 +5,6 @@
 use axum::http::StatusCode;
 use serde_json::json;
 use tutela_core::pseudonym::{Identifier, Method, PseudonymKeys};
-use tutela_server::requests::worker::Worker;
 use tutela_store::{LogSource, LogStore};
 
 use crate::support::TestApp;
@@ -239,20 +238,21 @@ async fn a_pseudonymised_dataset_is_deleted_when_three_months_have_passed() {
     std::fs::remove_file(&stuck).expect("rm");
     std::fs::create_dir_all(&stuck).expect("dir");
 
-    let worker = Worker {
-        requests: app.requests.clone(),
-    };
-    let t = worker
-        .tick(expires - jiff::SignedDuration::from_hours(24))
-        .await
-        .expect("tick");
-    assert_eq!((t.datasets.deleted, t.datasets.failed), (0, 0));
+    let t = tutela_runtime::jobs::datasets::step(
+        &app.requests,
+        expires - jiff::SignedDuration::from_hours(24),
+    )
+    .await
+    .expect("step");
+    assert_eq!((t.deleted, t.failed), (0, 0));
     assert!(file.exists(), "kept until its three months are over");
-    let t = worker
-        .tick(expires + jiff::SignedDuration::from_hours(2))
-        .await
-        .expect("tick");
-    assert_eq!((t.datasets.deleted, t.datasets.failed), (1, 1), "{t:?}");
+    let t = tutela_runtime::jobs::datasets::step(
+        &app.requests,
+        expires + jiff::SignedDuration::from_hours(2),
+    )
+    .await
+    .expect("step");
+    assert_eq!((t.deleted, t.failed), (1, 1), "{t:?}");
     assert!(!file.exists(), "deleted after three months");
     let (_, _, list) = app.call("GET", "/v1/pseudonymised-datasets", None).await;
     let list = list.as_array().expect("list");
@@ -270,11 +270,13 @@ async fn a_pseudonymised_dataset_is_deleted_when_three_months_have_passed() {
         "never reported deleted: {stuck_view}"
     );
     // The next sweep tries again.
-    let t = worker
-        .tick(expires + jiff::SignedDuration::from_hours(3))
-        .await
-        .expect("tick");
-    assert_eq!(t.datasets.failed, 1);
+    let t = tutela_runtime::jobs::datasets::step(
+        &app.requests,
+        expires + jiff::SignedDuration::from_hours(3),
+    )
+    .await
+    .expect("step");
+    assert_eq!(t.failed, 1);
     let _ = std::fs::remove_dir_all(stuck);
     app.finish().await;
 }
@@ -333,14 +335,13 @@ async fn the_register_never_reaches_a_key_file_a_link_or_a_swapped_file() {
         .await;
     assert!(s.is_client_error(), "{s} {p}");
     assert!(!p.to_string().contains("SECRET"), "{p}");
-    let worker = Worker {
-        requests: app.requests.clone(),
-    };
-    let t = worker
-        .tick(expires + jiff::SignedDuration::from_hours(2))
-        .await
-        .expect("tick");
-    assert_eq!(t.datasets.failed, 1, "{t:?}");
+    let t = tutela_runtime::jobs::datasets::step(
+        &app.requests,
+        expires + jiff::SignedDuration::from_hours(2),
+    )
+    .await
+    .expect("step");
+    assert_eq!(t.failed, 1, "{t:?}");
     assert!(secret.exists(), "the sweep never deletes through a link");
     let _ = std::fs::remove_file(&link);
     let _ = std::fs::remove_file(&file);
@@ -351,13 +352,13 @@ async fn the_register_never_reaches_a_key_file_a_link_or_a_swapped_file() {
 /// The server's own default: no directory, so no location at all.
 #[test]
 fn without_pseudonymised_dirs_no_location_is_accepted() {
-    let dirs = tutela_server::requests::RequestSettings::default().pseudonymised_dirs;
+    let dirs = tutela_runtime::requests::RequestSettings::default().pseudonymised_dirs;
     assert!(dirs.is_empty());
     let file = std::env::temp_dir().join("tutela-no-dirs.csv");
     std::fs::write(&file, "imsi\n").expect("write");
     assert_eq!(
         dirs.file(&file),
-        Err(tutela_server::dataset_files::LocationRefused::NotConfigured)
+        Err(tutela_runtime::dataset_files::LocationRefused::NotConfigured)
     );
     let _ = std::fs::remove_file(file);
 }

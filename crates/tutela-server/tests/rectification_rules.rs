@@ -11,9 +11,9 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 use tutela_connectors::Connector;
 use tutela_connectors::demo::{MAP, SCHEMA};
-use tutela_server::requests::Fulfilment;
-use tutela_server::requests::notify::Notifier;
-use tutela_server::requests::worker::Worker;
+use tutela_runtime::requests::Fulfilment;
+use tutela_runtime::requests::notify::Notifier;
+use tutela_runtime::requests::worker::Worker;
 use tutela_store::testing::PgSchema;
 
 use crate::pages::Browser;

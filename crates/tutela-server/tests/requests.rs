@@ -2,13 +2,13 @@
 //! lifecycle, the worker's steps, the Art. 15 report and the Art. 20 export, field by field.
 
 use serde_json::{Value, json};
-use tutela_server::requests::worker::Worker;
+use tutela_runtime::requests::worker::Worker;
 use tutela_store::Store;
 
 use crate::smtp_sink::SmtpSink;
 use crate::support::TestApp;
 
-async fn tick(app: &TestApp) -> tutela_server::requests::worker::TickReport {
+async fn tick(app: &TestApp) -> tutela_runtime::requests::worker::TickReport {
     Worker {
         requests: app.requests.clone(),
     }
@@ -630,7 +630,7 @@ async fn codes_expire_and_lock(app: &TestApp, sink: &SmtpSink) {
     let later = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(16 * 60);
     assert!(matches!(
         app.requests.verify_code(&id, &code, later).await,
-        Err(tutela_server::requests::RequestError::CodeExpired)
+        Err(tutela_runtime::requests::RequestError::CodeExpired)
     ));
     let wrong = if code == "00000000" {
         "11111111"
@@ -683,18 +683,18 @@ async fn codes_expire_and_lock(app: &TestApp, sink: &SmtpSink) {
         .filter(|o| {
             matches!(
                 o,
-                Err(tutela_server::requests::RequestError::CodeInvalid { .. })
+                Err(tutela_runtime::requests::RequestError::CodeInvalid { .. })
             )
         })
         .count();
     let locked = outcomes
         .iter()
-        .filter(|o| matches!(o, Err(tutela_server::requests::RequestError::CodeLocked)))
+        .filter(|o| matches!(o, Err(tutela_runtime::requests::RequestError::CodeLocked)))
         .count();
     assert_eq!((invalid, locked), (4, 16), "{outcomes:?}");
     assert!(matches!(
         app.requests.verify_code(&id, &code, now).await,
-        Err(tutela_server::requests::RequestError::CodeLocked)
+        Err(tutela_runtime::requests::RequestError::CodeLocked)
     ));
 }
 
@@ -775,12 +775,9 @@ async fn results_are_deleted_after_their_retention(app: &TestApp, sink: &SmtpSin
         .await;
     assert_eq!(s, 200);
     let later = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(31 * 24);
-    Worker {
-        requests: app.requests.clone(),
-    }
-    .tick(later)
-    .await
-    .expect("tick");
+    tutela_runtime::jobs::purges::step(&app.requests, later)
+        .await
+        .expect("purges");
     let (s, _, p) = app
         .call("GET", &format!("/v1/requests/{id}/result"), None)
         .await;

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use tutela_connectors::Connector;
 use tutela_connectors::demo::{MAP, SCHEMA};
-use tutela_server::requests::Fulfilment;
-use tutela_server::requests::notify::Notifier;
-use tutela_server::requests::worker::Worker;
+use tutela_runtime::requests::Fulfilment;
+use tutela_runtime::requests::notify::Notifier;
+use tutela_runtime::requests::worker::Worker;
 use tutela_store::testing::PgSchema;
 
 use crate::support::{TestApp, policy, step};
@@ -41,12 +41,12 @@ async fn operator(pg: &PgSchema) -> Arc<Connector> {
 }
 
 async fn app_with(c: &Arc<Connector>) -> TestApp {
-    app_mailing(c, Arc::new(tutela_server::requests::mailer::NoMailer)).await
+    app_mailing(c, Arc::new(tutela_runtime::requests::mailer::NoMailer)).await
 }
 
 async fn app_mailing(
     c: &Arc<Connector>,
-    mailer: Arc<dyn tutela_server::requests::mailer::Mailer>,
+    mailer: Arc<dyn tutela_runtime::requests::mailer::Mailer>,
 ) -> TestApp {
     TestApp::sqlite_with(
         mailer,
@@ -101,7 +101,7 @@ async fn an_erasure_filed_by_email_alone_is_resolved_named_and_erases_in_the_ope
         let c = operator(&pg).await;
         let app = if postgres_store {
             let Some(app) = TestApp::postgres_with(
-                Arc::new(tutela_server::requests::mailer::NoMailer),
+                Arc::new(tutela_runtime::requests::mailer::NoMailer),
                 Fulfilment {
                     connectors: vec![c.clone()],
                     notifier: Notifier::default(),
@@ -416,13 +416,13 @@ struct Recorder {
     mails: std::sync::Mutex<Vec<(String, String)>>,
 }
 
-impl tutela_server::requests::mailer::Mailer for Recorder {
+impl tutela_runtime::requests::mailer::Mailer for Recorder {
     fn send<'a>(
         &'a self,
         to: &'a str,
         _: &'a str,
         body: &'a str,
-    ) -> tutela_server::requests::mailer::MailFuture<'a> {
+    ) -> tutela_runtime::requests::mailer::MailFuture<'a> {
         Box::pin(async move {
             self.mails
                 .lock()

@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use tutela_connectors::Connector;
 use tutela_connectors::demo::{MAP, SCHEMA};
-use tutela_server::requests::Fulfilment;
-use tutela_server::requests::worker::Worker;
-use tutela_server::retention::{SweepSettings, Sweeper};
+use tutela_runtime::requests::Fulfilment;
+use tutela_runtime::requests::worker::Worker;
+use tutela_runtime::retention::{SweepSettings, Sweeper};
 use tutela_store::testing::temp_dir;
 use tutela_store::{HoldRecord, LogSource, LogStore, RetentionStore};
 
@@ -85,7 +85,7 @@ async fn approve_open(app: &TestApp) -> String {
         .into_iter()
         .find(|s| s.finished_at.is_none())
         .expect("an open sweep");
-    tutela_server::retention::approve(
+    tutela_runtime::retention::approve(
         &app.engine.store,
         &open.id,
         "dpo-1",
@@ -98,7 +98,7 @@ async fn approve_open(app: &TestApp) -> String {
 
 async fn app_with(c: &Arc<Connector>) -> TestApp {
     TestApp::sqlite_adjusted(
-        Arc::new(tutela_server::requests::mailer::NoMailer),
+        Arc::new(tutela_runtime::requests::mailer::NoMailer),
         Fulfilment {
             connectors: vec![c.clone()],
             ..Fulfilment::default()
@@ -129,23 +129,14 @@ async fn the_worker_sweeps_on_schedule_and_holds_keep_rows_until_lifted() {
         })
         .await
         .expect("hold");
-    let worker = Worker {
-        requests: app.requests.clone(),
-    };
     let t0 = at("2026-12-01T03:00:00Z");
-    let first = worker.tick(t0).await.expect("tick");
-    assert_eq!(
-        first.retention_deleted, 0,
-        "a rule's first sweep waits: {first:?}"
-    );
+    let first = tutela_runtime::jobs::retention::step(&app.requests, t0).await;
+    assert_eq!(first.deleted, 0, "a rule's first sweep waits: {first:?}");
     approve_open(&app).await;
-    let report = worker.tick(t0).await.expect("tick");
-    assert!(
-        report.retention_finished && !report.retention_failed,
-        "{report:?}"
-    );
+    let report = tutela_runtime::jobs::retention::step(&app.requests, t0).await;
+    assert!(report.finished && report.error.is_none(), "{report:?}");
     // 20 usage records, the payment, then the invoice; R-2 is held.
-    assert_eq!(report.retention_deleted, 22, "{report:?}");
+    assert_eq!(report.deleted, 22, "{report:?}");
     assert_eq!(usage_of(&c, "R-1").await, 10);
     assert_eq!(usage_of(&c, "R-2").await, 30, "held rows stay");
 
@@ -156,12 +147,14 @@ async fn the_worker_sweeps_on_schedule_and_holds_keep_rows_until_lifted() {
             .await
             .expect("lift")
     );
-    let soon = worker.tick(at("2026-12-01T12:00:00Z")).await.expect("tick");
-    assert_eq!(soon.retention_deleted, 0);
+    let soon =
+        tutela_runtime::jobs::retention::step(&app.requests, at("2026-12-01T12:00:00Z")).await;
+    assert_eq!(soon.deleted, 0);
     assert_eq!(usage_of(&c, "R-2").await, 30);
-    let next = worker.tick(at("2026-12-02T03:00:00Z")).await.expect("tick");
-    assert!(next.retention_finished, "{next:?}");
-    assert_eq!(next.retention_deleted, 22);
+    let next =
+        tutela_runtime::jobs::retention::step(&app.requests, at("2026-12-02T03:00:00Z")).await;
+    assert!(next.finished, "{next:?}");
+    assert_eq!(next.deleted, 22);
     assert_eq!(usage_of(&c, "R-2").await, 10);
 
     // Each sweep's counts per rule are audit rows (leaves of the verifiable log); no values.
@@ -277,7 +270,7 @@ async fn a_sweep_whose_process_died_is_resumed_by_another() {
     let sweeps = app.engine.store.sweeps(5).await.expect("sweeps");
     assert_eq!(sweeps.len(), 1);
     assert!(sweeps[0].finished_at.is_some());
-    let progress: tutela_server::retention::Progress =
+    let progress: tutela_runtime::retention::Progress =
         serde_json::from_str(&sweeps[0].progress).expect("progress");
     assert_eq!(
         progress.deleted(),
@@ -393,11 +386,8 @@ async fn the_api_plans_opens_sweeps_and_places_and_lifts_holds() {
         (json!(false), opened["sweep"].clone())
     );
     approve_open(&app).await;
-    let worker = Worker {
-        requests: app.requests.clone(),
-    };
-    let report = worker.tick(jiff::Timestamp::now()).await.expect("tick");
-    assert!(report.retention_finished, "{report:?}");
+    let report = tutela_runtime::jobs::retention::step(&app.requests, jiff::Timestamp::now()).await;
+    assert!(report.finished, "{report:?}");
     let (_, _, list) = app.call("GET", "/v1/retention/sweeps", None).await;
     let done = &list[0];
     assert_eq!(done["id"], opened["sweep"]);
@@ -486,11 +476,13 @@ async fn a_held_persons_erasure_restricts_instead_and_erases_once_the_hold_is_li
     };
     let v = erase().await;
     assert_eq!(v["status"], "partially_refused", "{v}");
-    // The console shows the active hold and the sweep the tick ran, to any signed-in operator.
-    let secret = tutela_server::web::operators::create(
+    tutela_runtime::jobs::retention::step(&app.requests, jiff::Timestamp::now()).await;
+    // The console shows the active hold and the sweep the retention job ran, to any signed-in
+    // operator.
+    let secret = tutela_runtime::operators::create(
         &app.engine.store,
         "audrey",
-        tutela_server::web::operators::Role::Auditor,
+        tutela_runtime::operators::Role::Auditor,
         "correct horse battery",
         jiff::Timestamp::now(),
     )
@@ -624,7 +616,7 @@ async fn a_batch_cancelled_at_the_lock_limit_is_retried_and_the_sweep_completes(
     assert_eq!(deleted, 44, "40 usage records, 2 payments, 2 invoices");
     assert_eq!(usage_of(&c, "R-1").await + usage_of(&c, "R-2").await, 20);
     let sweeps = app.engine.store.sweeps(5).await.expect("sweeps");
-    let progress: tutela_server::retention::Progress =
+    let progress: tutela_runtime::retention::Progress =
         serde_json::from_str(&sweeps[0].progress).expect("progress");
     let usage = progress
         .tables
@@ -650,24 +642,21 @@ async fn a_dataset_is_never_swept_unless_its_sweeps_are_on() {
     let (c, dir) = operator_db().await;
     // The settings of a server whose [[dataset]] says nothing about sweeps.
     let app = TestApp::sqlite_with(
-        Arc::new(tutela_server::requests::mailer::NoMailer),
+        Arc::new(tutela_runtime::requests::mailer::NoMailer),
         Fulfilment {
             connectors: vec![c.clone()],
             ..Fulfilment::default()
         },
     )
     .await;
-    let worker = Worker {
-        requests: app.requests.clone(),
-    };
     for t in [
         "2026-12-01T03:00:00Z",
         "2026-12-02T03:00:00Z",
         "2027-06-01T03:00:00Z",
     ] {
-        let r = worker.tick(at(t)).await.expect("tick");
-        assert_eq!(r.retention_deleted, 0, "{r:?}");
-        assert!(!r.retention_failed, "{r:?}");
+        let r = tutela_runtime::jobs::retention::step(&app.requests, at(t)).await;
+        assert_eq!(r.deleted, 0, "{r:?}");
+        assert!(r.error.is_none(), "{r:?}");
     }
     assert_eq!(usage_of(&c, "R-1").await, 30);
     assert_eq!(usage_of(&c, "R-2").await, 30);
@@ -726,7 +715,7 @@ async fn a_dataset_whose_map_fails_its_check_is_never_swept_or_written() {
     assert!(e.to_string().contains("`customers.date_of_birth`"), "{e}");
     let c = Arc::new(c);
     let app = TestApp::sqlite_adjusted(
-        Arc::new(tutela_server::requests::mailer::NoMailer),
+        Arc::new(tutela_runtime::requests::mailer::NoMailer),
         Fulfilment {
             connectors: vec![c.clone()],
             ..Fulfilment::default()
@@ -739,8 +728,8 @@ async fn a_dataset_whose_map_fails_its_check_is_never_swept_or_written() {
         requests: app.requests.clone(),
     };
     for t in ["2026-12-01T03:00:00Z", "2026-12-02T03:00:00Z"] {
-        let r = worker.tick(at(t)).await.expect("tick");
-        assert_eq!(r.retention_deleted, 0, "{r:?}");
+        let r = tutela_runtime::jobs::retention::step(&app.requests, at(t)).await;
+        assert_eq!(r.deleted, 0, "{r:?}");
     }
     assert_eq!(usage_of(&good, "R-1").await, 30);
     assert!(app.engine.store.sweeps(5).await.expect("sweeps").is_empty());
@@ -815,10 +804,10 @@ async fn a_dataset_whose_map_fails_its_check_is_never_swept_or_written() {
     assert_ne!(subject["erased"], true, "{subject}");
 
     // The console's retention page says why.
-    let secret = tutela_server::web::operators::create(
+    let secret = tutela_runtime::operators::create(
         &app.engine.store,
         "audrey",
-        tutela_server::web::operators::Role::Auditor,
+        tutela_runtime::operators::Role::Auditor,
         "correct horse battery",
         jiff::Timestamp::now(),
     )
@@ -853,13 +842,10 @@ async fn a_sweep_runs_only_after_a_dpo_approved_its_plan() {
     let (c, dir) = operator_db().await;
     let app = app_with(&c).await;
     let store = &app.engine.store;
-    let worker = Worker {
-        requests: app.requests.clone(),
-    };
     let t0 = at("2026-12-01T03:00:00Z");
     for _ in 0..3 {
-        let r = worker.tick(t0).await.expect("tick");
-        assert_eq!(r.retention_deleted, 0, "no run without approval: {r:?}");
+        let r = tutela_runtime::jobs::retention::step(&app.requests, t0).await;
+        assert_eq!(r.deleted, 0, "no run without approval: {r:?}");
     }
     assert_eq!(usage_of(&c, "R-1").await + usage_of(&c, "R-2").await, 60);
     let (_, _, list) = app.call("GET", "/v1/retention/sweeps", None).await;
@@ -891,13 +877,13 @@ async fn a_sweep_runs_only_after_a_dpo_approved_its_plan() {
     let id = plan["id"].as_str().expect("id").to_owned();
     let when = at("2026-12-01T04:00:00Z");
     assert!(
-        tutela_server::retention::approve(store, &id, " ", when)
+        tutela_runtime::retention::approve(store, &id, " ", when)
             .await
             .is_err(),
         "an approval names its operator"
     );
     assert!(
-        tutela_server::retention::approve(store, "rs_unknown", "dpo-1", when)
+        tutela_runtime::retention::approve(store, "rs_unknown", "dpo-1", when)
             .await
             .is_err()
     );
@@ -907,17 +893,17 @@ async fn a_sweep_runs_only_after_a_dpo_approved_its_plan() {
     c.run_statements(&["INSERT INTO usage_records (id, sim_id, recorded_at, bytes) VALUES (9001, 1, '2026-06-20T00:00:00Z', 1)".to_owned()])
         .await
         .expect("insert");
-    tutela_server::retention::approve(store, &id, "dpo-1", when)
+    tutela_runtime::retention::approve(store, &id, "dpo-1", when)
         .await
         .expect("approve");
     assert!(
-        tutela_server::retention::approve(store, &id, "dpo-1", when)
+        tutela_runtime::retention::approve(store, &id, "dpo-1", when)
             .await
             .is_err(),
         "approved once"
     );
-    let r = worker.tick(t0).await.expect("tick");
-    assert_eq!(r.retention_deleted, 0, "{r:?}");
+    let r = tutela_runtime::jobs::retention::step(&app.requests, t0).await;
+    assert_eq!(r.deleted, 0, "{r:?}");
     let (_, _, list) = app.call("GET", "/v1/retention/sweeps", None).await;
     let plan = list[0].clone();
     assert_eq!(plan["awaiting_approval"], json!(true), "{plan}");
@@ -931,10 +917,10 @@ async fn a_sweep_runs_only_after_a_dpo_approved_its_plan() {
     assert_eq!(usage_of(&c, "R-1").await, 31);
 
     // A DPO approves it in the console; the worker runs exactly it.
-    let secret = tutela_server::web::operators::create(
+    let secret = tutela_runtime::operators::create(
         store,
         "dora",
-        tutela_server::web::operators::Role::Dpo,
+        tutela_runtime::operators::Role::Dpo,
         "correct horse battery",
         jiff::Timestamp::now(),
     )
@@ -964,12 +950,9 @@ async fn a_sweep_runs_only_after_a_dpo_approved_its_plan() {
         "{}",
         done.body
     );
-    let r = worker.tick(t0).await.expect("tick");
-    assert!(r.retention_finished, "{r:?}");
-    assert_eq!(
-        r.retention_deleted, 45,
-        "41 usage records, 2 payments, 2 invoices"
-    );
+    let r = tutela_runtime::jobs::retention::step(&app.requests, t0).await;
+    assert!(r.finished, "{r:?}");
+    assert_eq!(r.deleted, 45, "41 usage records, 2 payments, 2 invoices");
     let audit = store
         .log_contents(LogSource::Audit, 0, 1_000_000)
         .await
@@ -993,9 +976,10 @@ async fn a_sweep_runs_only_after_a_dpo_approved_its_plan() {
     c.run_statements(&["INSERT INTO usage_records (id, sim_id, recorded_at, bytes) VALUES (9002, 2, '2026-06-20T00:00:00Z', 1)".to_owned()])
         .await
         .expect("insert");
-    let next = worker.tick(at("2026-12-02T03:00:00Z")).await.expect("tick");
-    assert!(next.retention_finished, "{next:?}");
-    assert_eq!(next.retention_deleted, 1);
+    let next =
+        tutela_runtime::jobs::retention::step(&app.requests, at("2026-12-02T03:00:00Z")).await;
+    assert!(next.finished, "{next:?}");
+    assert_eq!(next.deleted, 1);
     app.finish().await;
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -1122,12 +1106,9 @@ async fn the_approved_plan_is_what_the_sweep_deletes_cascades_included() {
         "{plan}"
     );
 
-    let worker = Worker {
-        requests: app.requests.clone(),
-    };
     let t0 = at("2026-12-01T03:00:00Z");
-    let r = worker.tick(t0).await.expect("tick");
-    assert_eq!(r.retention_deleted, 0, "waits for approval: {r:?}");
+    let r = tutela_runtime::jobs::retention::step(&app.requests, t0).await;
+    assert_eq!(r.deleted, 0, "waits for approval: {r:?}");
     let (_, _, list) = app.call("GET", "/v1/retention/sweeps", None).await;
     assert_eq!(
         per_table(&list[0], "planned"),
@@ -1135,12 +1116,9 @@ async fn the_approved_plan_is_what_the_sweep_deletes_cascades_included() {
         "the plan shown for approval: {list}"
     );
     approve_open(&app).await;
-    let r = worker.tick(t0).await.expect("tick");
-    assert!(
-        r.retention_finished,
-        "runs what was approved, no new plan: {r:?}"
-    );
-    assert_eq!(r.retention_deleted, 42);
+    let r = tutela_runtime::jobs::retention::step(&app.requests, t0).await;
+    assert!(r.finished, "runs what was approved, no new plan: {r:?}");
+    assert_eq!(r.deleted, 42);
     let (_, _, list) = app.call("GET", "/v1/retention/sweeps", None).await;
     assert_eq!(
         per_table(&list[0], "deleted"),

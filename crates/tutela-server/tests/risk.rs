@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tutela_core::risk::{self, TrainOptions};
-use tutela_server::requests::worker::Worker;
-use tutela_server::risk::RiskService;
-use tutela_server::risk::agency::{AgencyClient, AgencySettings};
+use tutela_runtime::requests::worker::Worker;
+use tutela_runtime::risk::RiskService;
+use tutela_runtime::risk::agency::{AgencyClient, AgencySettings};
 
 use crate::support::TestApp;
 
@@ -268,10 +268,10 @@ async fn a_risk_check_end_to_end() {
     assert_eq!(s, 409, "reviewed once");
 
     // The other decline is reviewed in the console, by a signed-in agent.
-    let secret = tutela_server::web::operators::create(
+    let secret = tutela_runtime::operators::create(
         &app.engine.store,
         "erika",
-        tutela_server::web::operators::Role::Agent,
+        tutela_runtime::operators::Role::Agent,
         "correct horse battery",
         jiff::Timestamp::now(),
     )
@@ -421,8 +421,10 @@ async fn a_risk_check_end_to_end() {
     // One year on, the checks and their inputs are gone (N15).
     let first = c["id"].as_str().expect("id").to_owned();
     let later = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(367 * 24);
-    let t = worker.tick(later).await.expect("tick");
-    assert!(t.risk_checks_deleted >= 8, "{t:?}");
+    let t = tutela_runtime::jobs::purges::step(&app.requests, later)
+        .await
+        .expect("purges");
+    assert!(t.risk_checks >= 8, "{t:?}");
     let (s, _, _) = app
         .call("GET", &format!("/v1/risk-checks/{first}"), None)
         .await;

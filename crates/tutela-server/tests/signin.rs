@@ -15,12 +15,13 @@ use axum::http::{HeaderMap, Request, StatusCode};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use tower::ServiceExt;
-use tutela_server::hmac_key::HmacKey;
-use tutela_server::requests::RequestSettings;
-use tutela_server::requests::mailer::{DirMailer, MailFuture, Mailer, NoMailer};
+use tutela_runtime::Engine;
+use tutela_runtime::hmac_key::HmacKey;
+use tutela_runtime::requests::RequestSettings;
+use tutela_runtime::requests::mailer::{DirMailer, MailFuture, Mailer, NoMailer};
 use tutela_server::web::WebSettings;
 use tutela_server::web::client::TrustedProxies;
-use tutela_server::{AppState, Engine, app};
+use tutela_server::{AppState, app};
 use tutela_store::testing::{PgSchema, temp_dir, vault};
 use tutela_store::{AnyStore, PgStore, SqliteStore, WebStore};
 
@@ -31,6 +32,7 @@ use crate::support::{Connectors, TOKEN, policy};
 struct Instance {
     router: Router,
     state: AppState,
+    _jobs: tutela_runtime::jobs::Running,
 }
 
 async fn instance(
@@ -57,6 +59,7 @@ async fn instance_with(
     let state = AppState::new(engine, settings, mailer, Connectors::default(), TOKEN).with_web(web);
     Instance {
         router: app(state.clone()),
+        _jobs: state.jobs().start(),
         state,
     }
 }
@@ -735,10 +738,10 @@ async fn a_strangers_attempts_lock_out_neither_a_person_nor_an_operator() {
 
     // An operator: a stranger's wrong passwords are refused for the stranger only; the
     // operator signs in from her own address, slowed down over the ceiling, not refused.
-    let secret = tutela_server::web::operators::create(
+    let secret = tutela_runtime::operators::create(
         &i.state.engine.store,
         "erika",
-        tutela_server::web::operators::Role::Agent,
+        tutela_runtime::operators::Role::Agent,
         "correct horse battery",
         jiff::Timestamp::now(),
     )
@@ -770,8 +773,8 @@ async fn a_strangers_attempts_lock_out_neither_a_person_nor_an_operator() {
         refused |= a.status == StatusCode::TOO_MANY_REQUESTS;
     }
     assert!(refused, "the stranger is not limited");
-    let key = tutela_server::web::totp::base32_decode(&secret).expect("base32");
-    let totp = tutela_server::web::totp::code_at(&key, jiff::Timestamp::now().as_second());
+    let key = tutela_runtime::operators::totp::base32_decode(&secret).expect("base32");
+    let totp = tutela_runtime::operators::totp::code_at(&key, jiff::Timestamp::now().as_second());
     let a = login("198.51.100.1", "correct horse battery", totp).await;
     assert_eq!(
         a.status,

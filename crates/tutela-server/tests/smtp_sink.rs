@@ -104,10 +104,10 @@ impl SmtpSink {
         None
     }
 
-    pub fn mailer(&self) -> std::sync::Arc<dyn tutela_server::requests::mailer::Mailer> {
+    pub fn mailer(&self) -> std::sync::Arc<dyn tutela_runtime::requests::mailer::Mailer> {
         std::sync::Arc::new(
-            tutela_server::requests::mailer::SmtpMailer::new(
-                &tutela_server::requests::mailer::SmtpSettings {
+            tutela_runtime::requests::mailer::SmtpMailer::new(
+                &tutela_runtime::requests::mailer::SmtpSettings {
                     host: "127.0.0.1".into(),
                     port: self.port,
                     security: "none".into(),

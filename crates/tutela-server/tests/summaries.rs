@@ -4,7 +4,7 @@
 
 use axum::http::StatusCode;
 use serde_json::json;
-use tutela_server::web::operators::{self, Role};
+use tutela_runtime::operators::{self, Role};
 use tutela_store::SummaryStore;
 
 use crate::pages::Browser;
@@ -193,12 +193,9 @@ async fn a_draft_is_reviewed_by_its_agent_before_it_is_service_history() {
     let (_, b) = draft(&app, "call-4", "erika").await;
     let expiring = b["id"].as_str().expect("id").to_owned();
     let later = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(25);
-    let tick = tutela_server::requests::worker::Worker {
-        requests: app.requests.clone(),
-    }
-    .tick(later)
-    .await
-    .expect("tick");
+    let tick = tutela_runtime::jobs::purges::step(&app.requests, later)
+        .await
+        .expect("purges");
     assert_eq!(tick.summaries_expired, 1);
     let gone = app
         .engine

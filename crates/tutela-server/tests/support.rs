@@ -6,15 +6,16 @@ use axum::http::{Request, StatusCode};
 use tower::ServiceExt;
 use tutela_core::compiled::CompiledPolicy;
 use tutela_core::policy::{MemoryLoader, load_policy};
-use tutela_server::requests::RequestSettings;
-use tutela_server::requests::mailer::{Mailer, NoMailer};
-use tutela_server::{AppState, Engine, app};
+use tutela_runtime::Engine;
+use tutela_runtime::requests::RequestSettings;
+use tutela_runtime::requests::mailer::{Mailer, NoMailer};
+use tutela_server::{AppState, app};
 use tutela_store::testing::{PgSchema, temp_dir, vault};
 use tutela_store::{AnyStore, PgStore, SqliteStore};
 
 pub const REFERENCE: &str = include_str!("../../../policies/reference.toml");
 pub const SCENARIOS: &str = include_str!("../../../tests/scenarios/decisions.toml");
-pub type Connectors = tutela_server::requests::Fulfilment;
+pub type Connectors = tutela_runtime::requests::Fulfilment;
 
 pub const TOKEN: &str = "test-token-0123456789abcdef";
 
@@ -26,8 +27,10 @@ pub fn policy() -> CompiledPolicy {
 pub struct TestApp {
     pub router: Router,
     pub engine: std::sync::Arc<Engine>,
-    pub requests: std::sync::Arc<tutela_server::requests::Requests>,
+    pub requests: std::sync::Arc<tutela_runtime::requests::Requests>,
     state: AppState,
+    /// The background jobs, as `tutela serve` starts them; stopped when the app is dropped.
+    _jobs: tutela_runtime::jobs::Running,
     pg: Option<PgSchema>,
     dir: Option<std::path::PathBuf>,
 }
@@ -148,7 +151,7 @@ impl TestApp {
         let mut settings = RequestSettings {
             worker_interval: std::time::Duration::from_secs(3600),
             worker_wake: false,
-            pseudonymised_dirs: tutela_server::dataset_files::DatasetDirs::unchecked(vec![
+            pseudonymised_dirs: tutela_runtime::dataset_files::DatasetDirs::unchecked(vec![
                 std::env::temp_dir(),
             ]),
             ..RequestSettings::default()
@@ -159,6 +162,7 @@ impl TestApp {
         let router = app(state.clone());
         TestApp {
             router,
+            _jobs: state.jobs().start(),
             state,
             engine,
             requests,
@@ -169,7 +173,7 @@ impl TestApp {
 
     /// The same app, signing the verifiable log's heads with `key` (no background sealer:
     /// tests seal and sign through POST /v1/log/head).
-    pub fn with_log_key(mut self, key: tutela_server::verifiable_log::LogKey) -> TestApp {
+    pub fn with_log_key(mut self, key: tutela_runtime::verifiable_log::LogKey) -> TestApp {
         self.state = self.state.clone().with_log_key(key, None);
         self.router = app(self.state.clone());
         self
@@ -183,7 +187,7 @@ impl TestApp {
     }
 
     /// The same app with risk checks.
-    pub fn with_risk(mut self, risk: tutela_server::risk::RiskService) -> TestApp {
+    pub fn with_risk(mut self, risk: tutela_runtime::risk::RiskService) -> TestApp {
         self.state = self.state.clone().with_risk(risk);
         self.router = app(self.state.clone());
         self
@@ -276,8 +280,8 @@ impl TestApp {
     pub async fn tick_at(
         &self,
         at: jiff::Timestamp,
-    ) -> tutela_server::requests::worker::TickReport {
-        tutela_server::requests::worker::Worker {
+    ) -> tutela_runtime::requests::worker::TickReport {
+        tutela_runtime::requests::worker::Worker {
             requests: self.requests.clone(),
         }
         .tick(at)

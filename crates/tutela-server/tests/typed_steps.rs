@@ -9,8 +9,8 @@ use std::sync::Arc;
 use serde_json::json;
 use tutela_connectors::Connector;
 use tutela_connectors::demo::{MAP, SCHEMA};
-use tutela_server::requests::Fulfilment;
-use tutela_server::requests::notify::Notifier;
+use tutela_runtime::requests::Fulfilment;
+use tutela_runtime::requests::notify::Notifier;
 use tutela_store::testing::PgSchema;
 
 use crate::support::{TestApp, policy, step};
@@ -37,7 +37,7 @@ async fn a_date_is_written_as_a_date_and_a_bad_one_is_refused_not_retried() {
     c.run_statements(&seed).await.expect("seed");
     let c = Arc::new(c);
     let app = TestApp::sqlite_with(
-        Arc::new(tutela_server::requests::mailer::NoMailer),
+        Arc::new(tutela_runtime::requests::mailer::NoMailer),
         Fulfilment {
             connectors: vec![c.clone()],
             notifier: Notifier::new(Vec::new(), None),

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 use tutela_core::policy::RecordedSource;
-use tutela_server::activation::{self, ActivationError};
+use tutela_runtime::activation::{self, ActivationError};
 use tutela_store::{ActivationRecord, ActivationStore};
 
 use crate::support::{REFERENCE, TestApp};
@@ -293,7 +293,7 @@ async fn a_widened_consent_purpose_needs_renewal_and_the_person_renews_it() {
         .post("/requests", &[("csrf", &csrf), ("type", "access")])
         .await;
     assert_eq!(p.status, axum::http::StatusCode::SEE_OTHER);
-    tutela_server::requests::worker::Worker {
+    tutela_runtime::requests::worker::Worker {
         requests: app.requests.clone(),
     }
     .tick(jiff::Timestamp::now())

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tutela_core::request::{RequestType, Status};
-use tutela_server::Engine;
-use tutela_server::requests::mailer::NoMailer;
-use tutela_server::requests::worker::Worker;
-use tutela_server::requests::{Fulfilment, NewRequest, RequestSettings, Requests};
+use tutela_runtime::Engine;
+use tutela_runtime::requests::mailer::NoMailer;
+use tutela_runtime::requests::worker::Worker;
+use tutela_runtime::requests::{Fulfilment, NewRequest, RequestSettings, Requests};
 use tutela_store::testing::{PgSchema, temp_dir, vault};
 use tutela_store::{AnyStore, PgStore, RequestStore};
 
@@ -190,7 +190,9 @@ async fn woken_by_another_instance_postgres() {
         Engine::start(open().await, policy()).await.expect("b"),
         false,
     );
-    tokio::spawn(tutela_server::requests::worker::run(Arc::downgrade(&a)));
+    let _jobs = tutela_runtime::jobs::Scheduler::new()
+        .with(tutela_runtime::jobs::requests::RequestsJob::new(&a))
+        .start();
     // The listener connects in the background; give it a moment before the notice.
     let listening = Instant::now();
     while listening.elapsed() < Duration::from_millis(500) {

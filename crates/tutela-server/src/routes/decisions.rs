@@ -13,12 +13,12 @@ use crate::dto::{
     BatchRequest, BatchResponse, ClauseRefs, DecisionRequest, DecisionResponse, ReasonCodes,
 };
 use crate::extract::{JsonBytes, parse};
-use crate::metrics::Tally;
 use crate::problem::{Code, Problem};
 use crate::{AppState, MAX_BATCH};
 use tutela_core::state::SubjectState;
+use tutela_runtime::metrics::Tally;
 
-use crate::engine::Live;
+use tutela_runtime::engine::Live;
 
 fn decide_one<'p>(
     policy: &'p CompiledPolicy,

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::problem::{Code, Problem};
-use crate::verifiable_log::{self, hex};
+use tutela_runtime::verifiable_log::{self, hex};
 
 /// A signed tree head (RFC 6962 tree, Ed25519 signature over `head_message`).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

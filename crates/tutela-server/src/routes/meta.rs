@@ -169,7 +169,8 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let subjects = state.engine.states().len();
-    let mut res = crate::metrics::render(subjects, state.engine.is_ready()).into_response();
+    let mut res =
+        tutela_runtime::metrics::render(subjects, state.engine.is_ready()).into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
@@ -334,7 +335,7 @@ pub(crate) async fn version_policy(
     };
     let sources: Vec<tutela_core::policy::RecordedSource> =
         serde_json::from_str(&a.sources).unwrap_or_default();
-    crate::activation::compile(&sources, &a.root)
+    tutela_runtime::activation::compile(&sources, &a.root)
         .map(std::sync::Arc::new)
         .map_err(|e| {
             Problem::new(Code::PolicyViolation, e.to_string())

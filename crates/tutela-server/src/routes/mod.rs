@@ -21,8 +21,8 @@ use tutela_store::{Appended, NewEvent};
 
 use crate::AppState;
 use crate::dto::Recorded;
-use crate::engine::EngineError;
 use crate::problem::{Code, Problem};
+use tutela_runtime::engine::EngineError;
 
 /// The database did not answer: nothing was recorded, and the caller may retry.
 pub(crate) fn storage(_: tutela_store::StoreError) -> Problem {
@@ -35,7 +35,7 @@ pub(crate) fn storage(_: tutela_store::StoreError) -> Problem {
 
 /// A new random id: `prefix` and 24 hex digits.
 pub(crate) fn random_id(prefix: &str) -> Result<String, Problem> {
-    let hex = crate::random_hex(12)
+    let hex = tutela_runtime::random_hex(12)
         .map_err(|_| Problem::new(Code::StorageUnavailable, "no randomness").fix("retry"))?;
     Ok(format!("{prefix}_{hex}"))
 }

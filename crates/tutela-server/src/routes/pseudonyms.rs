@@ -337,8 +337,8 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<DatasetView>
 }
 
 /// A refused location as a problem; it never says anything about the file's content.
-fn location_refused(why: crate::dataset_files::LocationRefused) -> Problem {
-    use crate::dataset_files::LocationRefused;
+fn location_refused(why: tutela_runtime::dataset_files::LocationRefused) -> Problem {
+    use tutela_runtime::dataset_files::LocationRefused;
     let (code, fix) = match why {
         LocationRefused::NotConfigured => (
             Code::NotConfigured,

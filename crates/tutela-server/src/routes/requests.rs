@@ -16,7 +16,7 @@ use crate::dto::{
 };
 use crate::extract::Json as Body;
 use crate::problem::{Code, Problem};
-use crate::requests::{NewRequest, RequestError, state_of};
+use tutela_runtime::requests::{NewRequest, RequestError, state_of};
 
 fn problem(e: RequestError) -> Problem {
     match e {
@@ -198,7 +198,7 @@ async fn detail(state: &AppState, id: &str) -> Result<Detail, Problem> {
         .into_iter()
         .map(|s| StepView {
             found: (s.status == StepStatus::Done)
-                .then(|| crate::requests::step_found(&s.step, s.output.as_deref()))
+                .then(|| tutela_runtime::requests::step_found(&s.step, s.output.as_deref()))
                 .flatten(),
             step: s.step,
             status: s.status.as_str().to_owned(),

@@ -13,7 +13,7 @@ use super::{now, random_id, storage};
 use crate::AppState;
 use crate::extract::Json as Body;
 use crate::problem::{Code, Problem};
-use crate::retention::{PlannedTable, Progress, Sweeper};
+use tutela_runtime::retention::{PlannedTable, Progress, Sweeper};
 
 #[derive(Debug, Deserialize)]
 pub struct PlanQuery {
@@ -195,9 +195,9 @@ fn sweep_view(s: SweepRecord) -> SweepView {
     }
 }
 
-fn sweep_failed(e: crate::retention::SweepError) -> Problem {
+fn sweep_failed(e: tutela_runtime::retention::SweepError) -> Problem {
     match e {
-        crate::retention::SweepError::Store(_) => Problem::new(
+        tutela_runtime::retention::SweepError::Store(_) => Problem::new(
             Code::StorageUnavailable,
             "the database did not answer; nothing was changed",
         )
@@ -302,13 +302,7 @@ pub async fn open(
         .fix("set `retention_sweeps = true` in the [[dataset]] to sweep and restart"));
     }
     let compiled = state.engine.policy();
-    let sweeper = Sweeper {
-        store: &state.engine.store,
-        policy: &compiled.policy,
-        connectors: &state.requests.connectors,
-        owner: &state.requests.owner,
-        settings: &state.requests.settings.retention,
-    };
+    let sweeper = state.requests.sweeper(&compiled.policy);
     let opened = sweeper.open(now(), true).await.map_err(sweep_failed)?;
     let sweep = match &opened {
         Some(id) => Some(id.clone()),

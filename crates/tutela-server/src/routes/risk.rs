@@ -10,7 +10,7 @@ use crate::AppState;
 use crate::dto::{RiskCheckPost, RiskCheckView, RiskReviewList, RiskReviewPost};
 use crate::extract::Json as Body;
 use crate::problem::{Code, Problem};
-use crate::risk::{CheckInput, RiskError, RiskService};
+use tutela_runtime::risk::{CheckInput, RiskError, RiskService};
 
 fn service(state: &AppState) -> Result<&RiskService, Problem> {
     state.risk.as_deref().ok_or_else(|| {
@@ -103,7 +103,7 @@ pub async fn create(
                 subject: body.subject,
                 facts,
                 group_contract_months: body.group_contract_months,
-                identity: body.identity,
+                identity: body.identity.map(Into::into),
             },
             now(),
         )

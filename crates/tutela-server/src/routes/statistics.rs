@@ -20,7 +20,7 @@ use super::{now, storage};
 use crate::AppState;
 use crate::extract::Json as Body;
 use crate::problem::{Code, Problem};
-use crate::statistics::{TallyFileError, release_bits, tally};
+use tutela_runtime::statistics::{TallyFileError, release_bits, tally};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

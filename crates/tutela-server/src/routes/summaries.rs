@@ -134,7 +134,7 @@ pub async fn create(
     let record = SummaryRecord {
         id: format!(
             "cs_{}",
-            crate::random_hex(12).map_err(|_| storage(StoreError::Conflict))?
+            tutela_runtime::random_hex(12).map_err(|_| storage(StoreError::Conflict))?
         ),
         subject: body.subject,
         call_id: body.call_id,

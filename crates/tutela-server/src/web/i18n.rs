@@ -228,8 +228,6 @@ texts! {
     sweeps_off: "Löschläufe aus (retention_sweeps = true im [[dataset]] schaltet sie ein)", "Sweeps off (retention_sweeps = true in the [[dataset]] turns them on)";
     code_reference: "Referenz dieser Anmeldung:", "Reference of this sign-in:";
     code_reference_hint: "Nehmen Sie den Code aus der E-Mail mit dieser Referenz. Haben Sie mehrere E-Mails erhalten, gelten die anderen nicht für diese Anmeldung.", "Use the code from the e-mail with this reference. If you received several e-mails, the others do not work for this sign-in.";
-    mail_code_for: "Code für die Anmeldung mit der Referenz {reference}, angefordert um {time}. Verwenden Sie ihn nur, wenn Ihre Anmeldeseite diese Referenz zeigt.", "Code for the sign-in with reference {reference}, requested at {time}. Use it only if your sign-in page shows this reference.";
-    mail_code_valid: "Ihr Anmeldecode für das Datenschutz-Center ist {minutes} Minuten gültig.", "Your sign-in code for the privacy center is valid for {minutes} minutes.";
     // The privacy center's and the console's request pages in words (issue 32).
     erased_no_consents: "Ihre Daten wurden auf Ihren Wunsch gelöscht, soweit wir sie nicht für Ihren Vertrag oder gesetzliche Pflichten aufbewahren müssen; deshalb nehmen wir hier keine neuen Einwilligungen an, Sie können aber weiterhin Auskunft verlangen, Ihre Anfragen verfolgen und widersprechen.", "Your data was erased at your request, except what we must keep for your contract or legal duties; so we take no new consents here, but you can still ask for access, follow your requests and object.";
     consent_after_erasure: "Ihre Daten wurden auf Ihren Wunsch gelöscht; deshalb nehmen wir keine neue Einwilligung an. Möchten Sie uns wieder eine Einwilligung geben, wenden Sie sich bitte an unseren Kundenservice.", "Your data was erased at your request, so we take no new consent. If you want to give us a consent again, please contact our customer service.";
@@ -249,9 +247,6 @@ texts! {
     request_reference: "Aktenzeichen", "Reference";
     // Operators' offboarding, actors in words, policy upload (issue 32).
     created_on: "Angelegt am", "Created on";
-    role_dpo: "Datenschutzbeauftragte(r)", "Data protection officer";
-    role_agent: "Sachbearbeitung", "Agent";
-    role_auditor: "Prüfung (nur lesen)", "Auditor (read only)";
     op_intro: "Hier sperren, entsperren und entfernen Sie Konten der Konsole und setzen den zweiten Faktor zurück, etwa wenn jemand ausscheidet oder ein Telefon verloren geht. Jeder Schritt wird mit Ihrem Namen im Protokoll festgehalten.", "Here you disable, enable and remove console accounts and reset their second factor, for example when someone leaves or loses a phone. Every step is recorded in the audit trail with your name.";
     op_state: "Zustand", "State";
     op_state_active: "aktiv", "active";
@@ -266,17 +261,6 @@ texts! {
     op_confirm_box: "Endgültig entfernen", "Remove for good";
     op_remove_hint: "Entfernen sperrt ein Konto endgültig und löscht sein Passwort und seinen zweiten Faktor. Der Name bleibt gespeichert und kann nicht neu vergeben werden, damit das Protokoll weiterhin zeigt, wer was getan hat.", "Removing disables an account for good and deletes its password and second factor. The name is kept and cannot be given out again, so that the audit trail still shows who did what.";
     op_confirm_remove: "{name} wurde nicht entfernt: Bitte setzen Sie das Häkchen bei „Endgültig entfernen“.", "{name} was not removed: please tick “Remove for good”.";
-    op_done_disable: "{name} ist gesperrt. Alle Sitzungen von {name} sind beendet.", "{name} is disabled. All of {name}'s sessions have ended.";
-    op_done_enable: "{name} kann sich wieder anmelden.", "{name} can sign in again.";
-    op_done_remove: "{name} ist entfernt. Das Protokoll nennt {name} weiterhin bei allem, was {name} getan hat.", "{name} is removed. The audit trail still names {name} for everything {name} did.";
-    op_done_reset_totp: "Der zweite Faktor von {name} ist zurückgesetzt, alle Sitzungen sind beendet. Bei der nächsten Anmeldung richtet {name} ihn mit Passwort neu ein.", "{name}'s second factor is reset and all sessions have ended. At the next sign-in, {name} sets it up again with their password.";
-    op_unchanged: "Keine Änderung: Das Konto von {name} war schon in diesem Zustand.", "No change: {name}'s account was already in this state.";
-    op_not_found: "Dieses Konto gibt es nicht.", "There is no such account.";
-    op_already_removed: "{name} wurde bereits entfernt; ein entferntes Konto lässt sich nicht mehr ändern.", "{name} was removed already; a removed account cannot be changed.";
-    op_last_dpo: "Das geht nicht: {name} ist die letzte aktive Person mit der Rolle Datenschutzbeauftragte(r), ohne sie könnte niemand mehr Konten verwalten. Legen Sie zuerst ein weiteres Konto mit dieser Rolle an (tutela operators add --role dpo).", "Not possible: {name} is the last active data protection officer; without them nobody could manage accounts. First add another account with this role (tutela operators add --role dpo).";
-    actor_automatic: "tutela (automatisch)", "tutela (automatic)";
-    actor_cli: "tutela (Kommandozeile)", "tutela (command line)";
-    actor_removed: "ein gelöschter Benutzer", "a removed user";
     totp_reset_hint: "Wurde Ihr zweiter Faktor zurückgesetzt, lassen Sie dieses Feld leer: Sie richten ihn nach Name und Passwort neu ein.", "If your second factor was reset, leave this field empty: you set it up again after name and password.";
     enrol_title: "Zweiten Faktor einrichten", "Set up your second factor";
     enrol_intro: "Ihr zweiter Faktor wurde zurückgesetzt. Tragen Sie diesen Schlüssel in Ihre Authenticator-App ein oder öffnen Sie den Link auf Ihrem Telefon. Der Schlüssel wird nur dieses eine Mal gezeigt.", "Your second factor was reset. Enter this key in your authenticator app, or open the link on your phone. The key is shown this once only.";

@@ -26,7 +26,7 @@ pub enum LimitError {
     #[error("rate limits could not be counted: {0}")]
     Storage(#[from] StoreError),
     #[error("{0}")]
-    NoKey(#[from] crate::hmac_key::NoKey),
+    NoKey(#[from] tutela_runtime::hmac_key::NoKey),
 }
 
 /// Counts a hit on `what`; returns the hits in its window (this one included) and the

@@ -12,10 +12,7 @@ mod console;
 mod i18n;
 mod limits;
 pub(crate) mod missing;
-pub mod operators;
 mod session;
-pub(crate) mod signin;
-pub mod totp;
 
 use askama::Template;
 use axum::Router;
@@ -30,7 +27,8 @@ use tutela_core::render::Lang;
 
 use crate::AppState;
 pub use i18n::Texts;
-pub use session::{MailCeiling, WebContext, WebSettings};
+pub use session::{WebContext, WebSettings};
+use tutela_runtime::operators;
 
 /// The privacy center and the console, with their assets and security headers.
 pub fn router(state: AppState) -> Router<AppState> {

@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use tutela_store::{SessionRecord, WebStore};
 
 use crate::AppState;
+use tutela_runtime::signin::MailCeiling;
 
 /// Settings of the pages; the defaults suit a privacy center reached over HTTPS.
 #[derive(Clone, Debug)]
@@ -78,26 +79,23 @@ impl WebSettings {
     }
 }
 
-/// At most `per_window` sign-in code mails to one address in each `window`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MailCeiling {
-    pub per_window: u32,
-    pub window: Duration,
-}
-
-impl Default for MailCeiling {
-    fn default() -> Self {
-        WebSettings::default().mail_ceiling()
-    }
-}
-
 /// The pages' settings, shared by all requests.
-#[derive(Default)]
 pub struct WebContext {
     pub settings: WebSettings,
     /// The mail ceiling of `settings`, also read by the sign-in mails' sweep, which starts
     /// before the settings are given.
     pub(crate) mail_ceiling: std::sync::Arc<std::sync::RwLock<MailCeiling>>,
+}
+
+impl Default for WebContext {
+    fn default() -> Self {
+        let settings = WebSettings::default();
+        let ceiling = settings.mail_ceiling();
+        WebContext {
+            settings,
+            mail_ceiling: std::sync::Arc::new(std::sync::RwLock::new(ceiling)),
+        }
+    }
 }
 
 pub const PERSON_COOKIE: &str = "tutela_session";
@@ -129,7 +127,7 @@ pub fn set_cookie(name: &str, value: &str, path: &str, max_age: i64) -> HeaderVa
 }
 
 pub fn hash_token(token: &str) -> String {
-    crate::hex(&Sha256::digest(token.as_bytes()))
+    tutela_runtime::hex(&Sha256::digest(token.as_bytes()))
 }
 
 /// The session of `kind` the request's cookie names, if it is valid now.
@@ -166,12 +164,12 @@ pub async fn start(
     validity: SignedDuration,
     now: Timestamp,
 ) -> Result<(String, SessionRecord), String> {
-    let token = crate::random_hex(32).map_err(|e| e.to_string())?;
+    let token = tutela_runtime::random_hex(32).map_err(|e| e.to_string())?;
     let record = SessionRecord {
         id_hash: hash_token(&token),
         kind: kind.to_owned(),
         principal: principal.to_owned(),
-        csrf: crate::random_hex(16).map_err(|e| e.to_string())?,
+        csrf: tutela_runtime::random_hex(16).map_err(|e| e.to_string())?,
         created_at: now,
         expires_at: now.checked_add(validity).unwrap_or(Timestamp::MAX),
     };
@@ -195,7 +193,7 @@ pub fn form_ok(headers: &HeaderMap, expected: &str, presented: &str) -> bool {
             return false;
         }
     }
-    !expected.is_empty() && crate::same_secret(expected.as_bytes(), presented.as_bytes())
+    !expected.is_empty() && tutela_runtime::same_secret(expected.as_bytes(), presented.as_bytes())
 }
 
 /// The peer's address, when the server was started with connection info.

@@ -20,10 +20,10 @@ use super::i18n::Texts;
 use super::session::{self, FORM_COOKIE, PENDING_COOKIE, PERSON_COOKIE};
 use super::{Chrome, body_of, date, page, page_with};
 use crate::AppState;
-use crate::engine::EngineError;
-use crate::requests::NewRequest;
 use crate::routes::now;
 use form::{CenterForm, Limit, Person, PersonForm, SignInForm};
+use tutela_runtime::engine::EngineError;
+use tutela_runtime::requests::NewRequest;
 
 mod ended;
 mod form;
@@ -185,7 +185,7 @@ fn sign_in_with(
     error: Option<&str>,
     note: Option<&str>,
 ) -> Response {
-    let token = crate::random_hex(16).unwrap_or_default();
+    let token = tutela_runtime::random_hex(16).unwrap_or_default();
     let mut c = chrome(state, lang, super::i18n::texts(lang).sign_in, None);
     c.error = error.map(str::to_owned);
     c.flash = note.map(str::to_owned);
@@ -485,7 +485,7 @@ async fn send_code(
 ) -> Response {
     let email = f.address();
     let at = now();
-    let Ok(pending) = crate::random_hex(32) else {
+    let Ok(pending) = tutela_runtime::random_hex(32) else {
         return unavailable(&state, lang);
     };
     let subject = if email.len() <= 254 && email.contains('@') {

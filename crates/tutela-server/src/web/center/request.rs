@@ -71,7 +71,9 @@ pub(super) async fn request_page(
                 report = Some(body_of(&String::from_utf8_lossy(&bytes)).to_owned());
             }
             Ok(_) => {}
-            Err(crate::requests::RequestError::Storage(_)) => return unavailable(&state, lang),
+            Err(tutela_runtime::requests::RequestError::Storage(_)) => {
+                return unavailable(&state, lang);
+            }
             Err(e) => {
                 gone = result_missing(&e, progress, lang).to_owned();
                 downloads.clear();
@@ -80,8 +82,8 @@ pub(super) async fn request_page(
     }
     let kept = if done && r.request_type == "erasure" {
         match state.engine.store.steps(&r.id).await {
-            Ok(steps) => crate::requests::kept::sentences(
-                &crate::requests::kept::kept(&steps),
+            Ok(steps) => tutela_runtime::requests::kept::sentences(
+                &tutela_runtime::requests::kept::kept(&steps),
                 &state.engine.policy().policy,
                 lang,
             ),
@@ -169,11 +171,11 @@ fn format_words(format: &str, lang: Lang) -> &'static str {
 
 /// Why a request's result cannot be downloaded, in a sentence: the same words as its page.
 fn result_missing(
-    e: &crate::requests::RequestError,
+    e: &tutela_runtime::requests::RequestError,
     progress: Progress,
     lang: Lang,
 ) -> &'static str {
-    use crate::requests::RequestError;
+    use tutela_runtime::requests::RequestError;
     let (de, en) = match e {
         RequestError::Gone => (
             "Das Ergebnis ist nicht mehr abrufbar: Wir haben es nach Ablauf seiner Aufbewahrungsfrist gelöscht. Sie können eine neue Anfrage stellen.",
@@ -221,7 +223,7 @@ pub(super) async fn download(
             }
             res
         }
-        Err(crate::requests::RequestError::Storage(_)) => unavailable(&state, lang),
+        Err(tutela_runtime::requests::RequestError::Storage(_)) => unavailable(&state, lang),
         Err(e) => {
             let back = format!("/requests/{id}");
             message(

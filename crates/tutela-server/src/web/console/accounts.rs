@@ -14,8 +14,8 @@ use tutela_store::{OperatorChange, OperatorChanged, OperatorRecord, WebStore};
 use super::{Operator, chrome};
 use crate::AppState;
 use crate::routes::now;
-use crate::web::operators::{Role, change_outcome};
 use crate::web::{Chrome, PageLang, WebForm, date, page_with};
+use tutela_runtime::operators::{Role, change_outcome};
 
 pub(super) struct OperatorRow {
     id: String,

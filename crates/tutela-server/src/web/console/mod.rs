@@ -14,11 +14,11 @@ use tutela_core::render::Lang;
 use tutela_store::{SessionRecord, WebStore};
 
 use super::center::message;
-use super::operators::{self, Permission, Role};
 use super::session::{self, CONSOLE_FORM_COOKIE as FORM_COOKIE, OPERATOR_COOKIE};
 use super::{Chrome, PageLang, WebForm};
 use crate::AppState;
 use crate::routes::now;
+use tutela_runtime::operators::{self, Permission, Role};
 
 mod accounts;
 mod changes;
@@ -370,7 +370,7 @@ fn login_view(
     name: String,
     enrol: Option<(String, String)>,
 ) -> Response {
-    let token = crate::random_hex(16).unwrap_or_default();
+    let token = tutela_runtime::random_hex(16).unwrap_or_default();
     let t = super::i18n::texts(lang);
     let title = if enrol.is_some() {
         t.enrol_title

@@ -6,8 +6,8 @@ use tutela_core::policy::Policy;
 use tutela_core::render::Lang;
 
 use crate::AppState;
-use crate::requests::review::RecordedPlan;
 use crate::web::{Texts, civil_date};
+use tutela_runtime::requests::review::RecordedPlan;
 
 /// Who approved a plan, as the office knows them: an operator by name, the policy in words.
 pub(super) async fn approver_name(state: &AppState, by: &str, t: &Texts) -> String {

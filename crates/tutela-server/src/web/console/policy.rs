@@ -12,12 +12,12 @@ use tutela_core::render::Lang;
 
 use super::{Operator, chrome};
 use crate::AppState;
-use crate::activation::ActivationError;
 use crate::routes::now;
 use crate::web::center::message;
-use crate::web::operators::ActorNames;
-use crate::web::operators::Permission;
 use crate::web::{Chrome, PageLang, date_time, page};
+use tutela_runtime::activation::ActivationError;
+use tutela_runtime::operators::ActorNames;
+use tutela_runtime::operators::Permission;
 
 pub(super) struct PurposeRow {
     id: String,
@@ -396,7 +396,7 @@ fn refused(
         }
         ActivationError::RenewalUndeclared(purposes) => {
             let current = state.engine.policy();
-            let next = crate::activation::compile(sources, root).ok();
+            let next = tutela_runtime::activation::compile(sources, root).ok();
             let mut policies = vec![&current.policy];
             if let Some(n) = &next {
                 policies.insert(0, &n.policy);
@@ -469,7 +469,7 @@ async fn schedule_checked(
     // What this and every other server would refuse when the version takes effect is
     // refused here, before anything is stored.
     let store = &state.engine.store;
-    let checked = match crate::activation::preflight(
+    let checked = match tutela_runtime::activation::preflight(
         store,
         &sources,
         &file,
@@ -481,8 +481,15 @@ async fn schedule_checked(
     {
         Ok(_) => {
             // Kept for the refusal's words: purposes by their labels in this version.
-            crate::activation::schedule(store, sources.clone(), &file, at, &op.actor(), at_now)
-                .await
+            tutela_runtime::activation::schedule(
+                store,
+                sources.clone(),
+                &file,
+                at,
+                &op.actor(),
+                at_now,
+            )
+            .await
         }
         Err(e) => Err(e),
     };
@@ -528,7 +535,7 @@ fn changes_against(
 ) -> Vec<String> {
     let sources: Vec<tutela_core::policy::RecordedSource> =
         serde_json::from_str(&a.sources).unwrap_or_default();
-    let Ok(next) = crate::activation::compile(&sources, &a.root) else {
+    let Ok(next) = tutela_runtime::activation::compile(&sources, &a.root) else {
         return vec![];
     };
     let gaps = tutela_core::diff::renewal_gaps(&current.policy, &next.policy)

@@ -16,13 +16,13 @@ use super::{Operator, chrome};
 use crate::AppState;
 use crate::routes::now;
 use crate::web::center::message;
-use crate::web::operators::Permission;
 use crate::web::{Chrome, PageLang, WebForm, date, date_time, page, page_with};
 use tutela_core::request::{RequestType, Status, StepStatus};
+use tutela_runtime::operators::Permission;
 use tutela_store::RequestStore;
 
-use crate::requests::{RequestError, state_of};
 use crate::web::center::{channel_label, request_label, status_label};
+use tutela_runtime::requests::{RequestError, state_of};
 
 mod words;
 
@@ -318,16 +318,16 @@ fn acted(
     state: &AppState,
     lang: Lang,
     id: &str,
-    result: Result<(), crate::requests::RequestError>,
+    result: Result<(), tutela_runtime::requests::RequestError>,
 ) -> Response {
     let t = crate::web::i18n::texts(lang);
     let back = format!("/console/requests/{id}");
     match result {
         Ok(()) => Redirect::to(&format!("{back}?done=saved")).into_response(),
-        Err(crate::requests::RequestError::NotFound) => {
+        Err(tutela_runtime::requests::RequestError::NotFound) => {
             message(state, lang, StatusCode::NOT_FOUND, t.not_found, "/console")
         }
-        Err(crate::requests::RequestError::Storage(_)) => {
+        Err(tutela_runtime::requests::RequestError::Storage(_)) => {
             crate::web::center::unavailable_at(state, lang, &back)
         }
         Err(e) => {

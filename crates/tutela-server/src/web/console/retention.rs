@@ -10,8 +10,8 @@ use tutela_store::RetentionStore;
 
 use super::{Operator, chrome};
 use crate::AppState;
-use crate::retention::Progress;
 use crate::web::{PageLang, date_time, page};
+use tutela_runtime::retention::Progress;
 
 pub(super) struct HoldRow {
     id: String,
@@ -64,7 +64,7 @@ pub(super) async fn retention_page(
         return crate::web::center::unavailable_at(&state, lang, "/console");
     };
     // Who placed a hold by name, not by operator id (issue 32).
-    let Ok(names) = crate::web::operators::ActorNames::load(store).await else {
+    let Ok(names) = tutela_runtime::operators::ActorNames::load(store).await else {
         return crate::web::center::unavailable_at(&state, lang, "/console");
     };
     let tz = &state.requests.settings.deadlines.time_zone;
@@ -155,10 +155,16 @@ pub(super) async fn approve_sweep(
 ) -> Response {
     use axum::response::IntoResponse;
     let t = crate::web::i18n::texts(lang);
-    match crate::retention::approve(&state.engine.store, &id, &op.name, crate::routes::now()).await
+    match tutela_runtime::retention::approve(
+        &state.engine.store,
+        &id,
+        &op.name,
+        crate::routes::now(),
+    )
+    .await
     {
         Ok(_) => axum::response::Redirect::to("/console/retention").into_response(),
-        Err(crate::retention::SweepError::Store(_)) => {
+        Err(tutela_runtime::retention::SweepError::Store(_)) => {
             crate::web::center::unavailable_at(&state, lang, "/console/retention")
         }
         Err(_) => crate::web::center::message(

@@ -107,10 +107,10 @@ pub(super) async fn review(
     match svc.review(&id, accept, &op.actor(), &f.note, now()).await {
         Ok(_) => Redirect::to("/console/reviews?done=saved").into_response(),
         // The engine's errors are in English; the reviewer reads what it means for them.
-        Err(crate::risk::RiskError::NotFound) => {
+        Err(tutela_runtime::risk::RiskError::NotFound) => {
             message(&state, lang, StatusCode::NOT_FOUND, t.not_found, back)
         }
-        Err(crate::risk::RiskError::Storage(_)) => {
+        Err(tutela_runtime::risk::RiskError::Storage(_)) => {
             crate::web::center::unavailable_at(&state, lang, back)
         }
         Err(_) => message(&state, lang, StatusCode::CONFLICT, t.review_gone, back),

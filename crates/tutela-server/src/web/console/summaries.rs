@@ -11,8 +11,8 @@ use super::{Operator, chrome};
 use crate::AppState;
 use crate::routes::now;
 use crate::web::center::message;
-use crate::web::operators::Role;
 use crate::web::{Chrome, PageLang, WebForm, date_time, page};
+use tutela_runtime::operators::Role;
 
 pub(super) struct DraftRow {
     id: String,

@@ -393,9 +393,9 @@ mod note_tests {
 
 /// Why an agent's action on a request was not taken, in words: the engine's errors name
 /// states by their codes (`completed`) and are in English.
-pub(super) fn refusal(e: &crate::requests::RequestError, lang: Lang) -> String {
-    use crate::requests::RequestError as E;
+pub(super) fn refusal(e: &tutela_runtime::requests::RequestError, lang: Lang) -> String {
     use tutela_core::request::TransitionError as T;
+    use tutela_runtime::requests::RequestError as E;
     let status = |s: &str| crate::web::center::status_label(s, lang);
     match e {
         E::Transition(T::NotAllowed { from, to }) => match lang {
