@@ -6,6 +6,7 @@
 #
 #   CUSTOMERS (100000) SEED (42) K (200) MODES ("sequential concurrent") CLIENTS (16)
 #   SKIP_BUILD=1 (use target/release/tutela as it is)  SKIP_DB=1 (keep the operator database)
+#   BIN (another tutela binary, e.g. a baseline build for an A/B run; nothing is built then)
 #   PG_ADMIN_DSN, OPERATOR_DB (operator), TUTELA_DB (tutela_dsr), PORT (18090), OUT (results dir)
 #   LIST_POLL (0.01: seconds between the concurrent mode's lists of open requests)
 #   WORKERS (16: worker_concurrency)
@@ -38,8 +39,8 @@ export TUTELA_API_TOKEN="bench-token-0123456789abcdef"
 "$VENV/bin/python" -c 'import psycopg2' 2>/dev/null || "$VENV/bin/pip" install -q psycopg2-binary
 PY="$VENV/bin/python"
 
-[ "${SKIP_BUILD:-0}" = 1 ] || cargo build --release --locked -p tutela-cli
-BIN="$PWD/target/release/tutela"
+[ "${SKIP_BUILD:-0}" = 1 ] || [ -n "${BIN:-}" ] || cargo build --release --locked -p tutela-cli
+BIN="${BIN:-$PWD/target/release/tutela}"
 WORK="$(mktemp -d)"
 mkdir -p "$OUT"
 SERVER=""

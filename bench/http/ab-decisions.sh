@@ -2,11 +2,16 @@
 # A/B: single decisions over HTTP, two tutela binaries on the same machine, alternating, so a
 # change is measured against its baseline in one run (BENCHMARKS.md). Build the baseline in a
 # separate checkout with its own target directory and put it at /tmp/tutela-old (sharing a
-# target directory between checkouts mixes their crates); this builds the current one.
+# target directory between checkouts mixes their crates); this builds the current one, unless
+# SKIP_BUILD=1 (then /tmp/tutela-new is used as it is). WRITES=1 also measures durable consent
+# writes on SQLite (bench/http/consents.lua, 32 connections) in each round.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cargo build --release --locked -p tutela-cli -q
-cp target/release/tutela /tmp/tutela-new
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  cargo build --release --locked -p tutela-cli -q
+  cp target/release/tutela /tmp/tutela-new
+fi
 export TUTELA_API_TOKEN="bench-token-0123456789abcdef"
 H=(-H "Authorization: Bearer $TUTELA_API_TOKEN" -H "content-type: application/json")
 URL=http://127.0.0.1:18090
@@ -22,6 +27,10 @@ for v in old new; do
   done
   echo "### round $round: $v"
   wrk -t1 -c32 -d10s --latency -s bench/http/decisions.lua "$URL" | grep -E "Requests/sec| 50%| 99%"
+  if [ "${WRITES:-0}" = 1 ]; then
+    echo "#### consent writes"
+    wrk -t2 -c32 -d10s --latency -s bench/http/consents.lua "$URL" | grep -E "Requests/sec| 50%| 99%|acknowledged"
+  fi
   kill $S; wait $S 2>/dev/null || true; rm -rf "$W"
 done
 done

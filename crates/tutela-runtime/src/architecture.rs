@@ -136,3 +136,102 @@ fn the_core_reads_no_clock_and_does_no_io() {
         found.join("\n")
     );
 }
+
+/// The store's methods that write. A route or a page calls the runtime for these (the engine's
+/// writer, the request service, `records.rs`), never the store.
+const STORE_WRITES: &[&str] = &[
+    "advance_totp_step",
+    "append",
+    "append_leaves",
+    "approve_sweep",
+    "archive_policy",
+    "change_operator",
+    "claim_signin_mails",
+    "claim_sweep",
+    "count_code_attempt",
+    "count_hit",
+    "count_signin_attempt",
+    "dataset_swept",
+    "decide_activation",
+    "delete_code",
+    "delete_session",
+    "delete_signin",
+    "enrol_totp",
+    "erase",
+    "expire_summaries",
+    "finish_sweep",
+    "insert_activation",
+    "insert_disclosure",
+    "insert_event",
+    "insert_head",
+    "insert_operator",
+    "insert_request",
+    "insert_risk_check",
+    "insert_risk_checks",
+    "insert_session",
+    "insert_summary",
+    "lift_disclosure_bar",
+    "lift_hold",
+    "migrate",
+    "open_sweep",
+    "place_hold",
+    "purge_requests",
+    "purge_risk_checks",
+    "purge_web",
+    "put_code",
+    "put_result",
+    "put_results",
+    "put_signin",
+    "put_step",
+    "put_steps",
+    "record_report_download",
+    "record_reversal",
+    "register_dataset",
+    "release_lease",
+    "review_risk_check",
+    "review_summary",
+    "save_snapshot",
+    "save_sweep",
+    "signin_mail_later",
+    "signin_mail_sent",
+    "spend_budget",
+    "take_lease",
+    "update_request",
+    "update_request_with_steps",
+    "write_steps",
+];
+
+/// Calls of a store's writing method in `text`: `store.name(`, `store().name(` or
+/// `XStore::name(`, across line breaks.
+fn store_writes_in(text: &str) -> Vec<&'static str> {
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join("");
+    STORE_WRITES
+        .iter()
+        .filter(|m| {
+            [".store.", ".store().", "store.", "Store::"]
+                .iter()
+                .any(|recv| flat.contains(&format!("{recv}{m}(")))
+        })
+        .copied()
+        .collect()
+}
+
+#[test]
+fn no_route_or_page_writes_to_a_store_directly() {
+    let server = sources(&workspace().join("crates/tutela-server/src"));
+    let found: Vec<String> = server
+        .iter()
+        .flat_map(|(path, text)| {
+            store_writes_in(text)
+                .into_iter()
+                .map(move |m| format!("{}: {m}", path.display()))
+        })
+        .collect();
+    assert!(found.is_empty(), "the server writes to a store directly:\n{}", found.join("\n"));
+    // The check finds what it looks for.
+    assert_eq!(
+        store_writes_in("state\n    .engine\n    .store\n    .lift_hold(&id, by, at)"),
+        ["lift_hold"]
+    );
+    assert!(store_writes_in("state.engine.store.holds(true)").is_empty());
+}

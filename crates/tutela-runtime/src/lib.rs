@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod one_time_code;
 pub mod operators;
 pub mod pseudonymised;
+pub mod records;
 pub mod requests;
 pub mod retention;
 pub mod risk;

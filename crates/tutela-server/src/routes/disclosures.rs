@@ -109,10 +109,7 @@ pub async fn create(
         bar_lifted_at: None,
     };
     // Refusals are logged too: the office can see what was attempted.
-    state
-        .engine
-        .store
-        .insert_disclosure(&record)
+    tutela_runtime::records::disclosure(&state.engine, &record)
         .await
         .map_err(storage)?;
     if !record.allowed {
@@ -184,8 +181,7 @@ pub async fn lift_bar(
 ) -> Result<Json<DisclosureView>, Problem> {
     let at = now();
     let store = &state.engine.store;
-    store
-        .lift_disclosure_bar(&id, at)
+    tutela_runtime::records::lift_disclosure_bar(&state.engine, &id, at)
         .await
         .map_err(|e| match e {
             tutela_store::StoreError::Conflict => Problem::new(

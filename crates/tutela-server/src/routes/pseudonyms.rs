@@ -241,10 +241,7 @@ pub async fn reverse(
         count: values.len(),
         reference: reference.to_owned(),
     };
-    state
-        .engine
-        .store
-        .record_reversal(&reversal)
+    tutela_runtime::records::reversal(&state.engine, &reversal)
         .await
         .map_err(storage)?;
     Ok(Json(Reversed { values }))
@@ -319,10 +316,7 @@ pub async fn register(
         deleted_at: None,
         error: None,
     };
-    state
-        .engine
-        .store
-        .register_dataset(&record)
+    tutela_runtime::records::dataset(&state.engine, &record)
         .await
         .map_err(storage)?;
     Ok((StatusCode::CREATED, Json(view(record))))

@@ -404,10 +404,7 @@ pub async fn place(
         lifted_by: None,
         lifted_at: None,
     };
-    state
-        .engine
-        .store
-        .place_hold(&record)
+    tutela_runtime::records::place_hold(&state.engine, &record)
         .await
         .map_err(storage)?;
     Ok((StatusCode::CREATED, Json(hold_view(record))))
@@ -445,10 +442,7 @@ pub async fn lift(
     Body(body): Body<LiftPost>,
 ) -> Result<Json<HoldView>, Problem> {
     let by = text_field(&body.lifted_by, "lifted_by", 100, "send the operator's id")?;
-    let lifted = state
-        .engine
-        .store
-        .lift_hold(&id, &by, now())
+    let lifted = tutela_runtime::records::lift_hold(&state.engine, &id, &by, now())
         .await
         .map_err(storage)?;
     if !lifted {

@@ -445,10 +445,7 @@ pub async fn create(
                 actor: by.to_owned(),
                 query: shape(&query),
             };
-            match state
-                .engine
-                .store
-                .spend_budget(&spend, limit(&rules))
+            match tutela_runtime::records::budget_spend(&state.engine, &spend, limit(&rules))
                 .await
                 .map_err(storage)?
             {

@@ -147,7 +147,7 @@ pub async fn create(
         reviewed_at: None,
         reviewed_by: None,
     };
-    match store.insert_summary(&record).await {
+    match tutela_runtime::records::summary_draft(&state.engine, &record).await {
         Ok(()) => Ok((
             StatusCode::CREATED,
             Json(SummaryFiled {

@@ -14,7 +14,7 @@
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use tutela_store::{StoreError, WebStore};
+use tutela_store::StoreError;
 
 use super::Client;
 use crate::AppState;
@@ -41,7 +41,7 @@ async fn hit(
     parts.extend(what.iter().map(|w| w.as_bytes()));
     let key = state.requests.settings.hmac_key.mac_hex(&parts)?;
     let window = SignedDuration::try_from(window).unwrap_or(SignedDuration::from_mins(15));
-    let c = state.engine.store.count_hit(&key, now, window).await?;
+    let c = tutela_runtime::records::rate_hit(&state.engine, &key, now, window).await?;
     Ok((u32::try_from(c.hits).unwrap_or(u32::MAX), c.window_end))
 }
 

@@ -173,10 +173,7 @@ pub async fn start(
         created_at: now,
         expires_at: now.checked_add(validity).unwrap_or(Timestamp::MAX),
     };
-    state
-        .engine
-        .store
-        .insert_session(&record)
+    tutela_runtime::records::session(&state.engine, &record)
         .await
         .map_err(|e| e.to_string())?;
     Ok((token, record))

@@ -14,7 +14,7 @@ use tutela_core::ledger::{EventKind, ObjectionScope};
 use tutela_core::render::{Format, Lang, render_notice};
 use tutela_core::request::{RequestType, Status};
 use tutela_core::state::OBJECTED_DIRECT_MARKETING;
-use tutela_store::{NewEvent, PolicyArchive, RequestStore, SessionRecord, Store, WebStore};
+use tutela_store::{NewEvent, PolicyArchive, RequestStore, SessionRecord, Store};
 
 use super::i18n::Texts;
 use super::session::{self, FORM_COOKIE, PENDING_COOKIE, PERSON_COOKIE};
@@ -596,10 +596,7 @@ impl CenterForm for CsrfOnly {
 /// could sign people out). Without a session only the cookie goes.
 async fn sign_out(State(state): State<AppState>, form: Option<PersonForm<CsrfOnly>>) -> Response {
     if let Some(PersonForm { lang, session, .. }) = form
-        && state
-            .engine
-            .store
-            .delete_session(&session.id_hash)
+        && tutela_runtime::records::session_end(&state.engine, &session.id_hash)
             .await
             .is_err()
     {

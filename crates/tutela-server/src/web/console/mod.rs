@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use tutela_core::render::Lang;
-use tutela_store::{SessionRecord, WebStore};
+use tutela_store::SessionRecord;
 
 use super::center::message;
 use super::session::{self, CONSOLE_FORM_COOKIE as FORM_COOKIE, OPERATOR_COOKIE};
@@ -501,7 +501,10 @@ async fn logout(
                 "/console",
             );
         }
-        if state.engine.store.delete_session(&s.id_hash).await.is_err() {
+        if tutela_runtime::records::session_end(&state.engine, &s.id_hash)
+            .await
+            .is_err()
+        {
             return crate::web::center::unavailable_at(&state, lang, "/console");
         }
     }

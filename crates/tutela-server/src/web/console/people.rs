@@ -14,7 +14,7 @@ use crate::web::center::message;
 use crate::web::{Chrome, PageLang, WebForm, date_time, page};
 use tutela_core::request::Status;
 use tutela_core::state::{ERASED, RESTRICTED};
-use tutela_store::{DisclosureStore, RequestStore, WebStore};
+use tutela_store::{DisclosureStore, RequestStore};
 
 use crate::web::center::{PersonFacts, person_facts};
 
@@ -208,11 +208,15 @@ pub(super) async fn subject_report(
     // A disclosure of the person's data to an operator (Art. 5(2), 30 GDPR): recorded in the
     // audit trail before the file leaves, with the report's language (the file's, not the
     // console's); without the record, no file.
-    if state
-        .engine
-        .store
-        .record_report_download(&op.actor(), &id, subject, report_lang.as_str(), now())
-        .await
+    if tutela_runtime::records::report_download(
+        &state.engine,
+        &op.actor(),
+        &id,
+        subject,
+        report_lang.as_str(),
+        now(),
+    )
+    .await
         .is_err()
     {
         return crate::web::center::unavailable_at(&state, lang, "/console/subject");

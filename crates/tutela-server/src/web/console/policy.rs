@@ -506,13 +506,8 @@ pub(super) async fn cancel_version(
     Extension(op): Extension<Operator>,
     Path(id): Path<String>,
 ) -> Response {
-    use tutela_store::ActivationStore;
     let t = crate::web::i18n::texts(lang);
-    match state
-        .engine
-        .store
-        .decide_activation(&id, "scheduled", "cancelled", now(), None, &op.actor())
-        .await
+    match tutela_runtime::records::cancel_version(&state.engine, &id, &op.actor(), now()).await
     {
         Ok(()) => Redirect::to("/console/versions").into_response(),
         Err(tutela_store::StoreError::Conflict) => message(

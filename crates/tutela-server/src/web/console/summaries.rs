@@ -106,9 +106,15 @@ pub(super) async fn review_summary(
             );
         }
     };
-    match store
-        .review_summary(&id, status, text.as_deref(), &op.actor(), now())
-        .await
+    match tutela_runtime::records::summary_review(
+        &state.engine,
+        &id,
+        status,
+        text.as_deref(),
+        &op.actor(),
+        now(),
+    )
+    .await
     {
         Ok(()) => Redirect::to("/console/summaries?done=saved").into_response(),
         Err(tutela_store::StoreError::Conflict) => {
