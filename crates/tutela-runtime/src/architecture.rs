@@ -227,7 +227,11 @@ fn no_route_or_page_writes_to_a_store_directly() {
                 .map(move |m| format!("{}: {m}", path.display()))
         })
         .collect();
-    assert!(found.is_empty(), "the server writes to a store directly:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "the server writes to a store directly:\n{}",
+        found.join("\n")
+    );
     // The check finds what it looks for.
     assert_eq!(
         store_writes_in("state\n    .engine\n    .store\n    .lift_hold(&id, by, at)"),

@@ -23,7 +23,11 @@ pub async fn disclosure(engine: &Engine, d: &DisclosureRecord) -> Result<(), Sto
 }
 
 /// Lifts the bar on telling the person of disclosure `id`.
-pub async fn lift_disclosure_bar(engine: &Engine, id: &str, at: Timestamp) -> Result<(), StoreError> {
+pub async fn lift_disclosure_bar(
+    engine: &Engine,
+    id: &str,
+    at: Timestamp,
+) -> Result<(), StoreError> {
     engine.store.lift_disclosure_bar(id, at).await
 }
 
@@ -33,7 +37,12 @@ pub async fn place_hold(engine: &Engine, h: &HoldRecord) -> Result<(), StoreErro
 }
 
 /// Lifts hold `id`; `false` when there is no active hold of that id.
-pub async fn lift_hold(engine: &Engine, id: &str, by: &str, at: Timestamp) -> Result<bool, StoreError> {
+pub async fn lift_hold(
+    engine: &Engine,
+    id: &str,
+    by: &str,
+    at: Timestamp,
+) -> Result<bool, StoreError> {
     engine.store.lift_hold(id, by, at).await
 }
 

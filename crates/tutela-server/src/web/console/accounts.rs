@@ -125,7 +125,15 @@ async fn change(
         )
         .await;
     }
-    let outcome = match tutela_runtime::records::operator_change(&state.engine, id, change, &op.actor(), now()).await {
+    let outcome = match tutela_runtime::records::operator_change(
+        &state.engine,
+        id,
+        change,
+        &op.actor(),
+        now(),
+    )
+    .await
+    {
         Ok(o) => o,
         Err(_) => return crate::web::center::unavailable_at(state, lang, "/console/operators"),
     };

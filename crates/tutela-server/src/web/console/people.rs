@@ -217,7 +217,7 @@ pub(super) async fn subject_report(
         now(),
     )
     .await
-        .is_err()
+    .is_err()
     {
         return crate::web::center::unavailable_at(&state, lang, "/console/subject");
     }

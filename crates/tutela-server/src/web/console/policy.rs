@@ -507,8 +507,7 @@ pub(super) async fn cancel_version(
     Path(id): Path<String>,
 ) -> Response {
     let t = crate::web::i18n::texts(lang);
-    match tutela_runtime::records::cancel_version(&state.engine, &id, &op.actor(), now()).await
-    {
+    match tutela_runtime::records::cancel_version(&state.engine, &id, &op.actor(), now()).await {
         Ok(()) => Redirect::to("/console/versions").into_response(),
         Err(tutela_store::StoreError::Conflict) => message(
             &state,
