@@ -79,6 +79,45 @@ pub struct Gap {
 pub struct EventError {
     pub field: &'static str,
     pub message: String,
+    /// Whether the write is malformed or the policy forbids it: callers answer the two apart.
+    pub kind: EventErrorKind,
+    /// How to correct the write, when the rule knows better than a pointer to the policy.
+    pub fix: Option<&'static str>,
+}
+
+/// Why a ledger write was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventErrorKind {
+    /// A text of the write is missing, empty or too long (see [`crate::write_rules`]).
+    InvalidField,
+    /// The policy or the person's state does not allow the write.
+    PolicyViolation,
+}
+
+impl EventError {
+    /// A write the policy or the person's state does not allow.
+    pub fn policy(field: &'static str, message: impl Into<String>) -> EventError {
+        EventError {
+            field,
+            message: message.into(),
+            kind: EventErrorKind::PolicyViolation,
+            fix: None,
+        }
+    }
+
+    /// A write whose field `field` is malformed, with how to correct it.
+    pub fn invalid(
+        field: &'static str,
+        message: impl Into<String>,
+        fix: &'static str,
+    ) -> EventError {
+        EventError {
+            field,
+            message: message.into(),
+            kind: EventErrorKind::InvalidField,
+            fix: Some(fix),
+        }
+    }
 }
 
 /// A set of clause ids as a bit set over the compiled policy's clause table.
@@ -543,6 +582,7 @@ impl CompiledPolicy {
 
     /// Checks a ledger write against the policy and the person's current state, before it is
     /// stored. `has_evidence` and `has_reason` say whether the free-text fields were given.
+    /// A write's own texts are checked with [`CompiledPolicy::check_write`], which runs this.
     pub fn check_event(
         &self,
         state: &SubjectState,
@@ -550,7 +590,7 @@ impl CompiledPolicy {
         has_evidence: bool,
         has_reason: bool,
     ) -> Result<(), EventError> {
-        let err = |field, message: String| Err(EventError { field, message });
+        let err = |field, message: String| Err(EventError::policy(field, message));
         if state.flags & ERASED != 0 && !matches!(kind, EventKind::Erasure) {
             return err(
                 "subject",

@@ -45,5 +45,6 @@ pub mod stats;
 pub mod tcf;
 pub mod transfers;
 pub mod words;
+pub mod write_rules;
 
 pub use jiff::Timestamp;

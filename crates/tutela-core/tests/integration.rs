@@ -52,3 +52,4 @@ mod risk;
 mod stats;
 mod tcf;
 mod transfers;
+mod write_rules;

@@ -12,6 +12,7 @@ use tutela_core::index::StateIndex;
 use tutela_core::ledger::EventKind;
 use tutela_core::snapshot;
 use tutela_core::state::SubjectState;
+use tutela_core::write_rules::WriteTexts;
 use tutela_store::{AnyStore, Appended, NewEvent, Snapshot, Store, StoreError};
 
 use crate::writer;
@@ -442,28 +443,21 @@ async fn snapshots(engine: Weak<Engine>, options: EngineOptions) {
     }
 }
 
-/// Whether an event kind is checked with evidence or reasons present.
+/// Checks a write, its texts included, against the policy and the state it would meet: every
+/// rule lives in the core ([`tutela_core::write_rules`]).
 pub(crate) fn check(
     policy: &CompiledPolicy,
     state: &SubjectState,
     event: &NewEvent,
 ) -> Result<(), EventError> {
-    policy.check_event(
-        state,
-        &event.kind,
-        event
-            .evidence
-            .as_deref()
-            .is_some_and(|s| !s.trim().is_empty()),
-        event
-            .reason
-            .as_deref()
-            .is_some_and(|s| !s.trim().is_empty()),
-    )
+    let texts = WriteTexts {
+        evidence: event.evidence.as_deref(),
+        reason: event.reason.as_deref(),
+        email: event.email.as_deref(),
+    };
+    policy.check_write(state, &event.kind, texts)
 }
 
 pub(crate) fn is_erasure(kind: &EventKind) -> bool {
     matches!(kind, EventKind::Erasure)
 }
-
-pub use crate::writer::evidence_to_keep;

@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 use tutela_core::compiled::EventError;
 use tutela_core::ledger::LedgerEvent;
 use tutela_core::state::SubjectState;
+use tutela_core::write_rules::evidence_to_keep;
 use tutela_store::{Appended, ClusterStore, NewEvent, Store, StoreError};
 
 use crate::engine::{Engine, EngineError, Job, check, is_erasure};
@@ -41,7 +42,11 @@ pub(crate) async fn run(engine: Weak<Engine>, mut rx: mpsc::Receiver<Job>) {
                     commit(&engine, std::mem::take(&mut appends)).await;
                     let policy = engine.policy();
                     let keep = match engine.store.history(&subject).await {
-                        Ok(history) => evidence_to_keep(&policy.policy, &history, at),
+                        Ok(history) => evidence_to_keep(
+                            &policy.policy,
+                            history.iter().map(|e| (&e.event, e.reason.as_deref())),
+                            at,
+                        ),
                         Err(e) => {
                             let _ = reply.send(Err(EngineError::from(e)));
                             continue;
@@ -72,66 +77,9 @@ pub(crate) async fn run(engine: Weak<Engine>, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
-/// How the reason of the restriction an erasure request records begins when the operator's
-/// databases kept records under a retention duty (requests/worker.rs); the erasure keeps it.
-pub const RETAINED_RECORDS: &str = "kept under a retention duty";
-
-/// The ledger rows whose evidence a legal duty keeps past an erasure: consents of purposes
-/// with `consent_evidence_kept`, within that period from the grant or the last use (section 7a
-/// UWG), and the uses themselves; and the restriction of records the operator's databases
-/// keep under a retention duty (its reason names tables, rules, dates and fields, no value).
-pub fn evidence_to_keep(
-    policy: &tutela_core::policy::Policy,
-    history: &[tutela_store::StoredEvent],
-    now: jiff::Timestamp,
-) -> Vec<i64> {
-    use tutela_core::ledger::EventKind;
-    let mut keep = Vec::new();
-    keep.extend(
-        history
-            .iter()
-            .filter(|e| {
-                matches!(e.event.kind, EventKind::Restriction { active: true })
-                    && e.reason
-                        .as_deref()
-                        .is_some_and(|r| r.starts_with(RETAINED_RECORDS))
-            })
-            .map(|e| e.event.seq),
-    );
-    for (i, e) in history.iter().enumerate() {
-        let EventKind::Consent {
-            purpose,
-            channel,
-            granted: true,
-            ..
-        } = &e.event.kind
-        else {
-            continue;
-        };
-        let Some(period) = policy
-            .purposes
-            .iter()
-            .find(|p| &p.id == purpose)
-            .and_then(|p| p.consent_evidence_kept)
-        else {
-            continue;
-        };
-        let uses: Vec<&tutela_store::StoredEvent> = history[i + 1..]
-            .iter()
-            .filter(|u| matches!(&u.event.kind, EventKind::ConsentUse { purpose: p, channel: c } if p == purpose && c == channel))
-            .collect();
-        let last = uses.last().map_or(e.event.at, |u| u.event.at);
-        let until = last
-            .to_zoned(jiff::tz::TimeZone::UTC)
-            .checked_add(period.to_span())
-            .map(|z| z.timestamp());
-        if until.is_ok_and(|u| now < u) {
-            keep.push(e.event.seq);
-            keep.extend(uses.iter().map(|u| u.event.seq));
-        }
-    }
-    keep
-}
+/// Re-exported for the request worker, which writes a restriction with this reason before an
+/// erasure; the rule that keeps it lives in the core.
+pub use tutela_core::write_rules::RETAINED_RECORDS;
 
 /// Folds every person's state under `policy` and swaps it in with the states. The writer runs
 /// this itself, so no write lands between the fold and the swap; decisions read the old pair

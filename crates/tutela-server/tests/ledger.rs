@@ -142,6 +142,115 @@ async fn idempotency_keys_make_retries_safe() {
     app.finish().await;
 }
 
+/// The core's rules on a write's texts answer as the handlers once did: `invalid_field`, the
+/// field, the detail and the fix, and nothing is recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_write_texts_are_invalid_fields() {
+    let app = TestApp::sqlite().await;
+    let long = "x".repeat(4001);
+    let shorten = "shorten it, or store the document elsewhere and reference it";
+    let cases = [
+        (
+            "/v1/subjects/t1/consents",
+            json!({"purpose": "email_marketing", "channel": "email", "granted": true, "source": " "}),
+            "source",
+            "`source` must name where the consent was given, in 1 to 64 characters",
+            "e.g. `web`, `app`, `call_center`, `letter`, `privacy_center`",
+        ),
+        (
+            "/v1/subjects/t1/consents",
+            json!({"purpose": "email_marketing", "channel": "email", "granted": true, "source": "x".repeat(65)}),
+            "source",
+            "`source` must name where the consent was given, in 1 to 64 characters",
+            "e.g. `web`, `app`, `call_center`, `letter`, `privacy_center`",
+        ),
+        (
+            "/v1/subjects/t1/consents",
+            json!({"purpose": "email_marketing", "channel": "email", "granted": true, "source": "web", "evidence": long}),
+            "evidence",
+            "`evidence` is longer than 4000 characters",
+            shorten,
+        ),
+        (
+            "/v1/subjects/t1/call-consents",
+            json!({"purpose": "call_recording", "call": "call-1", "granted": true, "evidence": long}),
+            "evidence",
+            "`evidence` is longer than 4000 characters",
+            shorten,
+        ),
+        (
+            "/v1/subjects/t1/transfer-consents",
+            json!({"country": "IN", "granted": true, "evidence": " "}),
+            "evidence",
+            "a transfer consent must be explicit (Art. 49(1)(a)); record its evidence",
+            "say how and when the person consented after being told the risks",
+        ),
+        (
+            "/v1/subjects/t1/transfer-consents",
+            json!({"country": "IN", "granted": true, "evidence": long}),
+            "evidence",
+            "`evidence` is longer than 4000 characters",
+            shorten,
+        ),
+        (
+            "/v1/subjects/t1/transfer-necessities",
+            json!({"country": "IN", "active": true}),
+            "contract",
+            "a transfer is necessary for a contract (Art. 49(1)(b)) only with the contract it serves",
+            "name the contract or order, e.g. `roaming order R-2026-0815`",
+        ),
+        (
+            "/v1/subjects/t1/transfer-necessities",
+            json!({"country": "IN", "active": true, "contract": long}),
+            "contract",
+            "`contract` is longer than 4000 characters",
+            shorten,
+        ),
+        (
+            "/v1/subjects/t1/restriction",
+            json!({"reason": ""}),
+            "reason",
+            "a restriction needs its reason (Art. 18(1))",
+            "say why: accuracy contested, unlawful processing, needed for legal claims, or objection pending",
+        ),
+    ];
+    for (path, body, field, detail, fix) in cases {
+        let (s, ct, p) = app.call("POST", path, Some(body.clone())).await;
+        assert_eq!(s, 422, "{path}: {p}");
+        assert_eq!(ct, "application/problem+json");
+        assert_eq!(
+            (&p["code"], &p["field"], &p["detail"], &p["fix"]),
+            (
+                &json!("invalid_field"),
+                &json!(field),
+                &json!(detail),
+                &json!(fix)
+            ),
+            "{path}"
+        );
+    }
+    let (s, _, p) = app
+        .call(
+            "PUT",
+            "/v1/subjects/t1",
+            Some(json!({"relationship": "customer", "email": "a b@example.org"})),
+        )
+        .await;
+    assert_eq!(
+        (s.as_u16(), &p["code"], &p["field"], &p["detail"], &p["fix"]),
+        (
+            422,
+            &json!("invalid_field"),
+            &json!("email"),
+            &json!("not an e-mail address"),
+            &json!("send an address like name@example.org, or leave the field out")
+        )
+    );
+    let history = app.engine.store.history("t1").await.expect("history");
+    assert!(history.is_empty(), "a refused write leaves nothing behind");
+    app.finish().await;
+}
+
 // covers: N23, N9d, N31
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_the_policy_forbids_are_refused_and_leave_nothing() {
@@ -306,7 +415,7 @@ fn evidence_is_kept_five_years_from_the_last_use_only() {
             reason: None,
             policy_version: "v".into(),
         };
-    let history = vec![
+    let history = [
         event(
             1,
             "2020-01-10T00:00:00Z",
@@ -327,8 +436,13 @@ fn evidence_is_kept_five_years_from_the_last_use_only() {
             },
         ),
     ];
-    let keep =
-        |now: &str| tutela_runtime::engine::evidence_to_keep(&policy.policy, &history, at(now));
+    let keep = |now: &str| {
+        tutela_core::write_rules::evidence_to_keep(
+            &policy.policy,
+            history.iter().map(|e| (&e.event, e.reason.as_deref())),
+            at(now),
+        )
+    };
     assert_eq!(
         keep("2027-05-31T00:00:00Z"),
         vec![1, 2],

@@ -19,18 +19,6 @@ use crate::dto::{
 use crate::extract::Json as Body;
 use crate::problem::{Code, Problem};
 
-fn text_field(v: &Option<String>, field: &str, max: usize) -> Result<(), Problem> {
-    if v.as_ref().is_some_and(|s| s.chars().count() > max) {
-        return Err(Problem::new(
-            Code::InvalidField,
-            format!("`{field}` is longer than {max} characters"),
-        )
-        .field(field.to_owned())
-        .fix("shorten it, or store the document elsewhere and reference it"));
-    }
-    Ok(())
-}
-
 #[utoipa::path(post, path = "/v1/subjects/{id}/consents", request_body = ConsentPost,
     params(("id" = String, Path, description = "The operator's id of the person")),
     responses((status = 201, body = Recorded), (status = 200, description = "idempotent repeat", body = Recorded), (status = 422, body = crate::problem::ProblemBody)),
@@ -41,15 +29,6 @@ pub async fn record_consent(
     headers: HeaderMap,
     Body(body): Body<ConsentPost>,
 ) -> Result<(StatusCode, Json<Recorded>), Problem> {
-    if body.source.trim().is_empty() || body.source.len() > 64 {
-        return Err(Problem::new(
-            Code::InvalidField,
-            "`source` must name where the consent was given, in 1 to 64 characters",
-        )
-        .field("source")
-        .fix("e.g. `web`, `app`, `call_center`, `letter`, `privacy_center`"));
-    }
-    text_field(&body.evidence, "evidence", 4000)?;
     let kind = EventKind::Consent {
         purpose: body.purpose,
         channel: body.channel,
@@ -85,15 +64,6 @@ pub async fn transfer(
     Body(body): Body<TransferConsentPost>,
 ) -> Result<(StatusCode, Json<Recorded>), Problem> {
     let country = country_field(&body.country)?;
-    if body.granted && body.evidence.as_deref().is_none_or(|e| e.trim().is_empty()) {
-        return Err(Problem::new(
-            Code::InvalidField,
-            "a transfer consent must be explicit (Art. 49(1)(a)); record its evidence",
-        )
-        .field("evidence")
-        .fix("say how and when the person consented after being told the risks"));
-    }
-    text_field(&body.evidence, "evidence", 4000)?;
     let kind = EventKind::TransferConsent {
         country,
         granted: body.granted,
@@ -111,7 +81,6 @@ pub async fn call_consent(
     headers: HeaderMap,
     Body(body): Body<CallConsentPost>,
 ) -> Result<(StatusCode, Json<Recorded>), Problem> {
-    text_field(&body.evidence, "evidence", 4000)?;
     let kind = EventKind::CallConsent {
         purpose: body.purpose,
         call: body.call,
@@ -131,15 +100,6 @@ pub async fn necessity(
     Body(body): Body<TransferNecessityPost>,
 ) -> Result<(StatusCode, Json<Recorded>), Problem> {
     let country = country_field(&body.country)?;
-    if body.active && body.contract.as_deref().is_none_or(|c| c.trim().is_empty()) {
-        return Err(Problem::new(
-            Code::InvalidField,
-            "a transfer is necessary for a contract (Art. 49(1)(b)) only with the contract it serves",
-        )
-        .field("contract")
-        .fix("name the contract or order, e.g. `roaming order R-2026-0815`"));
-    }
-    text_field(&body.contract, "contract", 4000)?;
     let kind = EventKind::TransferNecessity {
         country,
         active: body.active,
@@ -393,7 +353,7 @@ pub async fn tcf(
             purpose: p.id.clone(),
             channel: None,
             granted: yes,
-            source: "tcf_banner".into(),
+            source: tutela_core::write_rules::TCF_SOURCE.into(),
             notice_version: policy.policy.version.clone(),
         };
         // One idempotency key per purpose, derived from the call's: a retry records nothing twice.

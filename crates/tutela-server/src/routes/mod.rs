@@ -16,6 +16,7 @@ pub mod subjects;
 pub mod summaries;
 
 use axum::http::HeaderMap;
+use tutela_core::compiled::EventErrorKind;
 use tutela_core::ledger::EventKind;
 use tutela_store::{Appended, NewEvent};
 
@@ -97,9 +98,15 @@ pub(crate) fn engine_problem(e: EngineError) -> Problem {
         EngineError::Rejected(err) if err.field == "subject" => {
             Problem::new(Code::SubjectErased, err.message).field("id")
         }
-        EngineError::Rejected(err) => Problem::new(Code::PolicyViolation, err.message)
-            .field(err.field)
-            .fix("see the policy at GET /v1/policy"),
+        EngineError::Rejected(err) => {
+            let code = match err.kind {
+                EventErrorKind::InvalidField => Code::InvalidField,
+                EventErrorKind::PolicyViolation => Code::PolicyViolation,
+            };
+            Problem::new(code, err.message)
+                .field(err.field)
+                .fix(err.fix.unwrap_or("see the policy at GET /v1/policy"))
+        }
         EngineError::IdempotencyConflict => Problem::new(
             Code::IdempotencyConflict,
             "this idempotency key was used for a different write",

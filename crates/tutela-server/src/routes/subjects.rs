@@ -46,15 +46,6 @@ pub async fn put(
                 .fix("use `telecommunications` or `other`")
         })?,
     };
-    if let Some(email) = &body.email
-        && (email.len() > 254 || !email.contains('@') || email.chars().any(char::is_whitespace))
-    {
-        {
-            return Err(Problem::new(Code::InvalidField, "not an e-mail address")
-                .field("email")
-                .fix("send an address like name@example.org, or leave the field out"));
-        }
-    }
     let kind = EventKind::Relationship {
         relationship,
         contract_kind,
@@ -163,11 +154,6 @@ pub async fn restrict(
     headers: HeaderMap,
     Body(body): Body<RestrictionPost>,
 ) -> Written {
-    if body.reason.trim().is_empty() {
-        return Err(Problem::new(Code::InvalidField, "a restriction needs its reason (Art. 18(1))")
-            .field("reason")
-            .fix("say why: accuracy contested, unlawful processing, needed for legal claims, or objection pending"));
-    }
     record(
         &state,
         &id,
