@@ -575,45 +575,43 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 events.iter().map(|e| &e.event),
                 now,
             );
-            let q = policy.resolve(
-                &purpose,
-                categories.iter().map(String::as_str),
-                channel.as_deref(),
-                recipient.as_deref(),
-                country.as_deref(),
-            );
-            let out = match q {
-                Err(gap) => serde_json::json!({
-                    "allowed": false, "outcome": "not_configured", "reason": gap.reason.code(),
-                    "field": gap.field, "policy_version": policy.policy_version(),
-                }),
-                Ok(q) => {
-                    let mut calls = tutela_core::calls::CallConsents::default();
-                    for e in &events {
-                        calls.apply(&policy, &e.event.subject, &e.event.kind, e.event.at);
-                    }
-                    let state =
-                        calls.during_call(&policy, &subject, &state, q.purpose, call.as_deref(), now);
-                    let e = policy.explain(&state, &q, now);
-                    serde_json::json!({
-                        "allowed": e.decision.allowed(),
-                        "outcome": e.decision.outcome.as_str(),
-                        "legal_basis": e.decision.legal_basis.map(|b| b.dpv_id()),
-                        "reason": e.decision.reason.code(),
-                        "rule": e.decision.reason.rule(),
-                        "reasons": e.reasons().map(|r| r.code()).collect::<Vec<_>>(),
-                        "notice_refs": e.notice_refs().collect::<Vec<_>>(),
-                        "policy_version": policy.policy_version(),
-                    })
-                }
+            let mut calls = tutela_core::calls::CallConsents::default();
+            for e in &events {
+                calls.apply(&policy, &e.event.subject, &e.event.kind, e.event.at);
+            }
+            // The one entry point the API and the scenarios use: same answer, same fields.
+            let question = tutela_core::query::Question {
+                purpose: &purpose,
+                categories: categories.iter().map(String::as_str),
+                channel: channel.as_deref(),
+                recipient: recipient.as_deref(),
+                country: country.as_deref(),
+                call: call.as_deref(),
             };
-            say!("{}", serde_json::to_string_pretty(&out)?);
-            Ok(if out["allowed"] == true {
+            let person = tutela_core::query::Person {
+                subject: &subject,
+                state: &state,
+                calls: &calls,
+            };
+            let answer = policy
+                .answer(question, person, now)
+                .map_err(|e| anyhow::anyhow!("{e}: {}", decide_fix(&e)))?;
+            say!("{}", serde_json::to_string_pretty(&answer)?);
+            Ok(if answer.allowed() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)
             })
         }),
+    }
+}
+
+/// How to ask `tutela decide` a question it refused as malformed; the error exits 2.
+fn decide_fix(e: &tutela_core::query::QuestionError<'_>) -> &'static str {
+    match e {
+        tutela_core::query::QuestionError::CallRequired { .. } => {
+            "pass the telephony system's id of the call with `--call`"
+        }
     }
 }
 

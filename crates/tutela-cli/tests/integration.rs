@@ -144,6 +144,115 @@ fn policy_test_runs_the_scenarios_through_the_cli() {
     assert!(t.contains("passed, 0 failed"), "{t}");
 }
 
+// covers: N23
+#[test]
+fn decide_answers_every_scenario_as_the_library_and_the_api_do() {
+    use tutela_core::scenario::{self, Actual, ScenarioFile};
+    use tutela_store::Store;
+
+    let corpus =
+        std::fs::read_to_string(root().join("tests/scenarios/decisions.toml")).expect("scenarios");
+    let file: ScenarioFile = toml::from_str(&corpus).expect("scenario file");
+    let cases: Vec<_> = file.cases.iter().filter(|c| !c.library_only).collect();
+    // The policy `tutela decide` loads without `--policy`: the embedded reference.
+    let reference = std::fs::read_to_string(root().join("policies/reference.toml")).expect("read");
+    let loader = tutela_core::policy::MemoryLoader::new().with("reference.toml", &reference);
+    let policy = tutela_core::compiled::CompiledPolicy::new(
+        tutela_core::policy::load_policy(&loader, "reference.toml").expect("reference policy"),
+    );
+    let dir = temp_dir("decide-scenarios");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    rt.block_on(async {
+        let path = dir.join("tutela.db").to_string_lossy().into_owned();
+        let store = tutela_store::SqliteStore::open(&path).await.expect("open");
+        store.migrate().await.expect("migrate");
+        let at = jiff::Timestamp::now();
+        let version = policy.policy_version();
+        let events: Vec<_> = cases
+            .iter()
+            .enumerate()
+            .flat_map(|(i, case)| {
+                case.events.iter().map(move |e| tutela_store::NewEvent {
+                    subject: format!("scenario-{i}"),
+                    at,
+                    kind: e.kind().unwrap_or_else(|m| panic!("{}: {m}", case.name)),
+                    evidence: e.evidence.clone(),
+                    reason: e.reason.clone(),
+                    email: None,
+                    idempotency_key: None,
+                    policy_version: version.to_owned(),
+                })
+            })
+            .collect();
+        for r in store.append(&events).await.expect("append") {
+            r.expect("appended");
+        }
+    });
+    let mut failures = Vec::new();
+    for (i, case) in cases.iter().enumerate() {
+        let q = &case.query;
+        let subject = format!("scenario-{i}");
+        let mut args = vec!["decide", "--subject", &subject, "--purpose", &q.purpose];
+        for c in &q.categories {
+            args.extend(["--category", c]);
+        }
+        for (flag, value) in [
+            ("--channel", &q.channel),
+            ("--recipient", &q.recipient),
+            ("--country", &q.country),
+            ("--call", &q.call),
+        ] {
+            if let Some(v) = value {
+                args.extend([flag, v]);
+            }
+        }
+        args.extend(["--database", "sqlite://tutela.db"]);
+        let out = Command::new(BIN)
+            .args(&args)
+            .current_dir(&dir)
+            .output()
+            .expect("decide");
+        let library = scenario::prepare(&policy, case)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .ask(&policy, case);
+        let actual = match library {
+            // Refused as malformed, as the API's 422: exit code 2, naming the flag.
+            Err(e) => {
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                assert_eq!(out.status.code(), Some(2), "{}: {}", case.name, text(&out));
+                assert!(
+                    stderr.contains(&format!("`--{}`", e.field())),
+                    "{}: {stderr}",
+                    case.name
+                );
+                Actual::refused(e.field())
+            }
+            Ok(answer) => {
+                let d: serde_json::Value = serde_json::from_slice(&out.stdout)
+                    .unwrap_or_else(|e| panic!("{}: {e}: {}", case.name, text(&out)));
+                assert_eq!(
+                    d,
+                    serde_json::to_value(answer).expect("answer"),
+                    "{}: the CLI and the library disagree",
+                    case.name
+                );
+                let code = if answer.allowed() { 0 } else { 1 };
+                assert_eq!(out.status.code(), Some(code), "{}", case.name);
+                scenario::Actual::of(Ok(answer))
+            }
+        };
+        if let Some(diff) = case.expect.check(&actual) {
+            failures.push(format!("{}: {diff}", case.name));
+        }
+    }
+    assert!(cases.len() >= 50, "only {} scenarios ran", cases.len());
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 struct Server {
     child: Child,
     port: u16,

@@ -29,6 +29,7 @@ pub mod merkle;
 pub mod merkle_nodes;
 pub mod policy;
 pub mod pseudonym;
+pub mod query;
 pub mod reason;
 pub mod record;
 pub mod redact;

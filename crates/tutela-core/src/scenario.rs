@@ -6,7 +6,7 @@ use serde::Deserialize;
 use crate::basis::{ContractKind, CountryCode, Relationship};
 use crate::compiled::CompiledPolicy;
 use crate::ledger::{EventKind, LedgerEvent, ObjectionScope};
-use crate::reason::Outcome;
+use crate::query::{Answer, Person, Question, QuestionError};
 use crate::state::SubjectState;
 
 #[derive(Debug, Deserialize)]
@@ -63,12 +63,17 @@ pub struct ScenarioQuery {
 #[derive(Debug, Deserialize, Clone, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
+    #[serde(default)]
     pub allowed: bool,
+    #[serde(default)]
     pub reason: String,
     pub legal_basis: Option<String>,
     pub outcome: Option<String>,
     /// The reason code of the transfer's ground, when a country or recipient is asked about.
     pub transfer: Option<String>,
+    /// The question is refused as malformed, naming this field (e.g. `call` for a purpose
+    /// with consent per call asked without the call); nothing else is then expected.
+    pub error: Option<String>,
 }
 
 /// What a run produced, in the terms of [`Expect`].
@@ -79,11 +84,22 @@ pub struct Actual {
     pub legal_basis: Option<String>,
     pub outcome: String,
     pub transfer: Option<String>,
+    /// The field named when the question was refused as malformed (see
+    /// [`QuestionError`]); the other fields are then empty.
+    pub error: Option<String>,
 }
 
 impl Expect {
     /// `None` when `actual` meets the expectation, else what differs.
     pub fn check(&self, actual: &Actual) -> Option<String> {
+        if self.error.is_some() || actual.error.is_some() {
+            return (self.error != actual.error).then(|| {
+                format!(
+                    "refused naming: expected {:?}, got {:?}",
+                    self.error, actual.error
+                )
+            });
+        }
         let mut diffs = Vec::new();
         if self.allowed != actual.allowed {
             diffs.push(format!(
@@ -191,9 +207,19 @@ fn timestamp(s: &str) -> Result<jiff::Timestamp, String> {
     s.parse().map_err(|e| format!("bad time `{s}`: {e}"))
 }
 
+/// The subject id the library gives a case's person.
+const SUBJECT: &str = "scenario";
+
 /// Runs one case through the library: every event is checked against the policy as a write
-/// would be, folded, and the question decided at `now`.
+/// would be, folded, and the question asked at `now`.
 pub fn run(policy: &CompiledPolicy, case: &Case) -> Result<Actual, ScenarioError> {
+    let person = prepare(policy, case)?;
+    Ok(Actual::of(person.ask(policy, case)))
+}
+
+/// Sets up a case's person through the library: every event is checked against the policy as
+/// a write would be and folded at the case's `now`.
+pub fn prepare(policy: &CompiledPolicy, case: &Case) -> Result<Prepared, ScenarioError> {
     let fail = |message: String| ScenarioError {
         case: case.name.clone(),
         message,
@@ -213,7 +239,7 @@ pub fn run(policy: &CompiledPolicy, case: &Case) -> Result<Actual, ScenarioError
         };
         events.push(LedgerEvent {
             seq: i64::try_from(i).unwrap_or(i64::MAX),
-            subject: "scenario".into(),
+            subject: SUBJECT.into(),
             at,
             kind,
         });
@@ -223,39 +249,68 @@ pub fn run(policy: &CompiledPolicy, case: &Case) -> Result<Actual, ScenarioError
     for e in events.iter().filter(|e| e.at <= now) {
         calls.apply(policy, &e.subject, &e.kind, e.at);
     }
-    let q = &case.query;
-    let resolved = policy.resolve(
-        &q.purpose,
-        q.categories.iter().map(String::as_str),
-        q.channel.as_deref(),
-        q.recipient.as_deref(),
-        q.country.as_deref(),
-    );
-    Ok(match resolved {
-        Err(gap) => Actual {
-            allowed: false,
-            reason: gap.reason.code().to_owned(),
-            legal_basis: None,
-            outcome: Outcome::Gap.as_str().to_owned(),
-            transfer: None,
-        },
-        Ok(query) => {
-            let state = calls.during_call(
-                policy,
-                "scenario",
-                &state,
-                query.purpose,
-                q.call.as_deref(),
-                now,
-            );
-            let d = policy.decide(&state, &query, now);
-            Actual {
-                allowed: d.allowed(),
-                reason: d.reason.code().to_owned(),
-                legal_basis: d.legal_basis.map(|b| b.dpv_id().to_owned()),
-                outcome: d.outcome.as_str().to_owned(),
-                transfer: d.transfer.map(|t| t.code().to_owned()),
-            }
+    Ok(Prepared { now, state, calls })
+}
+
+/// A case's person, set up: their state and per-call consents at the case's `now`.
+pub struct Prepared {
+    pub now: jiff::Timestamp,
+    pub state: SubjectState,
+    pub calls: crate::calls::CallConsents,
+}
+
+impl Prepared {
+    /// Asks the case's question through the one entry point the API and the CLI use.
+    pub fn ask<'p, 'c>(
+        &self,
+        policy: &'p CompiledPolicy,
+        case: &'c Case,
+    ) -> Result<Answer<'p>, QuestionError<'c>> {
+        let q = &case.query;
+        policy.answer(
+            Question {
+                purpose: &q.purpose,
+                categories: q.categories.iter().map(String::as_str),
+                channel: q.channel.as_deref(),
+                recipient: q.recipient.as_deref(),
+                country: q.country.as_deref(),
+                call: q.call.as_deref(),
+            },
+            Person {
+                subject: SUBJECT,
+                state: &self.state,
+                calls: &self.calls,
+            },
+            self.now,
+        )
+    }
+}
+
+impl Actual {
+    /// What an answer or a refused question amounts to, in the terms of [`Expect`].
+    pub fn of(result: Result<Answer<'_>, QuestionError<'_>>) -> Actual {
+        match result {
+            Ok(a) => Actual {
+                allowed: a.allowed(),
+                reason: a.decision.reason.code().to_owned(),
+                legal_basis: a.decision.legal_basis.map(|b| b.dpv_id().to_owned()),
+                outcome: a.decision.outcome.as_str().to_owned(),
+                transfer: a.decision.transfer.map(|t| t.code().to_owned()),
+                error: None,
+            },
+            Err(e) => Actual::refused(e.field()),
         }
-    })
+    }
+
+    /// A question refused as malformed, naming `field`.
+    pub fn refused(field: &str) -> Actual {
+        Actual {
+            allowed: false,
+            reason: String::new(),
+            legal_basis: None,
+            outcome: String::new(),
+            transfer: None,
+            error: Some(field.to_owned()),
+        }
+    }
 }

@@ -2,12 +2,13 @@
 //! are recorded with the real endpoints, the question asked at POST /v1/decisions.
 
 use serde_json::json;
-use tutela_core::scenario::{Actual, ScenarioFile};
+use tutela_core::scenario::{self, Actual, ScenarioFile};
 
 use crate::support::{SCENARIOS, TestApp};
 
 async fn run_scenarios(app: &TestApp) {
     let file: ScenarioFile = toml::from_str(SCENARIOS).expect("scenarios");
+    let policy = crate::support::policy();
     let mut failures = Vec::new();
     let mut ran = 0;
     for case in file.cases.iter().filter(|c| !c.library_only) {
@@ -83,22 +84,44 @@ async fn run_scenarios(app: &TestApp) {
                 "call": q.call})),
             )
             .await;
-        assert_eq!(status, 200, "{}: {d}", case.name);
-        let actual = Actual {
-            allowed: d["allowed"].as_bool().unwrap_or(false),
-            reason: d["reason"].as_str().unwrap_or("").to_owned(),
-            legal_basis: d["legal_basis"].as_str().map(str::to_owned),
-            outcome: d["outcome"].as_str().unwrap_or("").to_owned(),
-            transfer: d["transfer"].as_str().map(str::to_owned),
+        // The library's answer to the same case, from the same entry point: the API must
+        // write it out field for field, or refuse the question naming the same field.
+        let library = scenario::prepare(&policy, case)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .ask(&policy, case);
+        let actual = match library {
+            Err(e) => {
+                assert_eq!(status, 422, "{}: {d}", case.name);
+                assert_eq!(d["field"], e.field(), "{}: {d}", case.name);
+                assert_eq!(d["code"], "invalid_field", "{}: {d}", case.name);
+                Actual::refused(d["field"].as_str().unwrap_or(""))
+            }
+            Ok(answer) => {
+                assert_eq!(status, 200, "{}: {d}", case.name);
+                assert_eq!(
+                    d,
+                    serde_json::to_value(answer).expect("answer"),
+                    "{}: the API and the library disagree",
+                    case.name
+                );
+                assert!(
+                    d["notice_refs"].as_array().is_some_and(|a| !a.is_empty())
+                        || d["outcome"] == "not_configured"
+                );
+                assert_eq!(d["policy_version"].as_str().map(str::len), Some(64));
+                Actual {
+                    allowed: d["allowed"].as_bool().unwrap_or(false),
+                    reason: d["reason"].as_str().unwrap_or("").to_owned(),
+                    legal_basis: d["legal_basis"].as_str().map(str::to_owned),
+                    outcome: d["outcome"].as_str().unwrap_or("").to_owned(),
+                    transfer: d["transfer"].as_str().map(str::to_owned),
+                    error: None,
+                }
+            }
         };
         if let Some(diff) = case.expect.check(&actual) {
             failures.push(format!("{}: {diff}", case.name));
         }
-        assert!(
-            d["notice_refs"].as_array().is_some_and(|a| !a.is_empty())
-                || actual.outcome == "not_configured"
-        );
-        assert_eq!(d["policy_version"].as_str().map(str::len), Some(64));
     }
     assert!(ran >= 50, "only {ran} scenarios ran");
     assert!(failures.is_empty(), "{}", failures.join("\n"));

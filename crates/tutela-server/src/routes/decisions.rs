@@ -5,9 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use tutela_core::compiled::CompiledPolicy;
-use tutela_core::reason::Outcome;
-
-use tutela_core::reason::ReasonSet;
+use tutela_core::query::{Person, Question, QuestionError};
 
 use crate::dto::{
     BatchRequest, BatchResponse, ClauseRefs, DecisionRequest, DecisionResponse, ReasonCodes,
@@ -20,6 +18,8 @@ use tutela_runtime::metrics::Tally;
 
 use tutela_runtime::engine::Live;
 
+/// Answers one question through the core's one entry point, the same the CLI and the
+/// scenarios use; the answer is written out as the API's `DecisionResponse`.
 fn decide_one<'p>(
     policy: &'p CompiledPolicy,
     live: &Live,
@@ -28,87 +28,52 @@ fn decide_one<'p>(
     now: jiff::Timestamp,
     tally: &mut Tally,
 ) -> Result<DecisionResponse<'p>, Problem> {
-    let resolved = policy.resolve(
-        &q.purpose,
-        q.categories.iter().map(|c| c.as_ref()),
-        q.channel.as_deref(),
-        q.recipient.as_deref(),
-        q.country.as_deref(),
-    );
-    Ok(match resolved {
-        Err(gap) => {
-            tally.record(Outcome::Gap, gap.reason);
-            let mut set = ReasonSet::default();
-            set.insert(gap.reason);
-            DecisionResponse {
-                allowed: false,
-                outcome: Outcome::Gap.as_str(),
-                legal_basis: None,
-                reason: gap.reason.code(),
-                rule: gap.reason.rule(),
-                reasons: ReasonCodes {
-                    set,
-                    primary: gap.reason,
-                },
-                notice_refs: ClauseRefs {
-                    set: policy.reason_clauses(gap.reason),
-                    policy,
-                },
-                transfer: None,
-                field: Some(gap.field),
-                policy_version: policy.policy_version(),
-            }
-        }
-        Ok(query) => {
-            // A purpose with consent per call (N23) is decided on the consent for this call.
-            let during;
-            let state = if policy.takes_consent_per_call(query.purpose) {
-                let Some(call) = q.call.as_deref() else {
-                    return Err(Problem::new(
-                        Code::InvalidField,
-                        format!(
-                            "consent to `{}` is given per call; name the call",
-                            q.purpose
-                        ),
-                    )
-                    .field("call")
-                    .fix("send the telephony system's id of the call in `call`"));
-                };
-                during = live.calls.during_call(
-                    policy,
-                    &q.subject,
-                    state,
-                    query.purpose,
-                    Some(call),
-                    now,
-                );
-                &during
-            } else {
-                state
-            };
-            let e = policy.explain(state, &query, now);
-            let d = e.decision;
-            tally.record(d.outcome, d.reason);
-            DecisionResponse {
-                allowed: d.allowed(),
-                outcome: d.outcome.as_str(),
-                legal_basis: d.legal_basis.map(|b| b.dpv_id()),
-                reason: d.reason.code(),
-                rule: d.reason.rule(),
-                reasons: ReasonCodes {
-                    set: e.reasons,
-                    primary: d.reason,
-                },
-                notice_refs: ClauseRefs {
-                    set: e.clauses,
-                    policy,
-                },
-                transfer: d.transfer.map(|t| t.code()),
-                field: None,
-                policy_version: policy.policy_version(),
-            }
-        }
+    let question = Question {
+        purpose: &q.purpose,
+        categories: q.categories.iter().map(|c| c.as_ref()),
+        channel: q.channel.as_deref(),
+        recipient: q.recipient.as_deref(),
+        country: q.country.as_deref(),
+        call: q.call.as_deref(),
+    };
+    let person = Person {
+        subject: &q.subject,
+        state,
+        calls: &live.calls,
+    };
+    let answer = policy.answer(question, person, now).map_err(refused)?;
+    let d = answer.decision;
+    tally.record(d.outcome, d.reason);
+    Ok(DecisionResponse {
+        allowed: d.allowed(),
+        outcome: d.outcome.as_str(),
+        legal_basis: d.legal_basis.map(|b| b.dpv_id()),
+        reason: d.reason.code(),
+        rule: d.reason.rule(),
+        reasons: ReasonCodes {
+            set: answer.reasons,
+            primary: d.reason,
+        },
+        notice_refs: ClauseRefs {
+            set: answer.clauses,
+            policy,
+        },
+        transfer: d.transfer.map(|t| t.code()),
+        field: answer.field,
+        policy_version: policy.policy_version(),
     })
+}
+
+/// A question the core cannot answer as asked: a 422 naming the field.
+fn refused(e: QuestionError<'_>) -> Problem {
+    let fix = match e {
+        QuestionError::CallRequired { .. } => {
+            "send the telephony system's id of the call in `call`"
+        }
+    };
+    Problem::new(Code::InvalidField, e.to_string())
+        .field(e.field())
+        .fix(fix)
 }
 
 fn check_subject(q: &DecisionRequest<'_>, at: &str) -> Result<(), Problem> {
