@@ -9,6 +9,8 @@ use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tutela_core::intake;
+use tutela_core::render::Lang;
+use tutela_runtime::requests::RequestDetails;
 
 use crate::client::ApiClient;
 
@@ -399,12 +401,21 @@ async fn file_message(c: &ApiClient, path: &Path) -> Result<Filed, FileError> {
     let digest = Sha256::digest(key_source.as_bytes());
     let key: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
     let text: String = text.chars().take(20_000).collect();
-    let lang = if looks_english(&text) { "en" } else { "de" };
+    let details = RequestDetails {
+        lang: Some(if looks_english(&text) {
+            Lang::En
+        } else {
+            Lang::De
+        }),
+        subject_line: Some(subject),
+        text: Some(text),
+        ..RequestDetails::default()
+    };
     let body = json!({
         "type": class.request_type.as_str(),
         "email": from,
         "channel": "email",
-        "details": {"subject_line": subject, "text": text, "lang": lang},
+        "details": details,
     });
     let answer = c
         .call(

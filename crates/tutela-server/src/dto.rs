@@ -288,11 +288,15 @@ pub struct RequestPost {
     pub subject: Option<String>,
     /// The requester's e-mail address; a code goes only to the address on file.
     pub email: Option<String>,
-    /// What the request asks for: `lang` (`de`, `en`), for objections `scope` and `reason`,
-    /// for withdrawals `purpose` and `channel`, for rectification `changes`, for restriction
-    /// `reason`, and the person's own words in `text`.
+    /// What the request asks for, a JSON object: `lang` (`de`, `en`), for objections `scope`
+    /// and `reason`, for withdrawals `purpose` and `channel`, for rectification `changes`
+    /// (field → new value, texts), for restriction `reason`, further identifiers in
+    /// `identities` (kind → a value or an array of values, e.g. `{"msisdn": "4915…"}`), the
+    /// person's own words in `text`, and who wrote (`name`, `email`, `address`, each a text or
+    /// an object of texts, or all of them in `requester`). A known key of another type is
+    /// refused with a problem naming it (`details.lang`); other keys are kept as sent.
     #[schema(value_type = Object)]
-    pub details: Option<serde_json::Value>,
+    pub details: Option<tutela_runtime::requests::RequestDetails>,
     /// How the request came in: `api` (default), `email`, `privacy_center`, `letter`, `phone`.
     pub channel: Option<String>,
     /// When a letter, call or e-mail reached the operator, if before it is entered here

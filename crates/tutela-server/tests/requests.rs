@@ -599,6 +599,23 @@ async fn bad_requests_name_the_field(app: &TestApp) {
             json!({"type": "access", "subject": "x", "details": {"lang": "fr"}}),
             "details.lang",
         ),
+        // A known key of another type is refused at intake, naming it.
+        (
+            json!({"type": "access", "subject": "x", "details": {"lang": 5}}),
+            "details.lang",
+        ),
+        (
+            json!({"type": "rectification", "subject": "x", "details": {"changes": {"city": 5}}}),
+            "details.changes.city",
+        ),
+        (
+            json!({"type": "access", "subject": "x", "details": {"identities": {"msisdn": 4915}}}),
+            "details.identities.msisdn",
+        ),
+        (
+            json!({"type": "access", "subject": "x", "details": "please"}),
+            "details",
+        ),
         (
             json!({"type": "access", "subject": "x", "extra": 1}),
             "extra",

@@ -7,6 +7,7 @@
 //! valid for a limited time, locked after a number of wrong attempts), or an agent's check with
 //! a recorded note.
 
+pub mod details;
 pub mod export;
 pub mod kept;
 pub mod linked;
@@ -28,6 +29,8 @@ use tutela_core::request::{
 use tutela_store::{
     CodeRecord, RequestEventNew, RequestRecord, RequestStore, StepRecord, Store, StoreError,
 };
+
+pub use details::RequestDetails;
 
 use crate::engine::Engine;
 use crate::one_time_code;
@@ -173,8 +176,8 @@ pub struct NewRequest {
     pub request_type: RequestType,
     pub subject: Option<String>,
     pub email: Option<String>,
-    /// JSON: the request in the person's words and its parameters.
-    pub details: Option<serde_json::Value>,
+    /// The request in the person's words and its parameters, parsed where it came in.
+    pub details: Option<RequestDetails>,
     /// `api`, `email`, `privacy_center`, `letter`, `phone`.
     pub channel: String,
     /// When it reached the operator, if earlier than its filing; the deadline runs from then.
@@ -221,6 +224,11 @@ fn no_key(e: crate::hmac_key::NoKey) -> RequestError {
 
 fn no_randomness(_: getrandom::Error) -> RequestError {
     RequestError::Storage("the operating system gave no randomness".into())
+}
+
+/// The request's type; `None` for a stored name this version does not know.
+pub fn request_type(r: &RequestRecord) -> Option<RequestType> {
+    RequestType::parse(&r.request_type)
 }
 
 pub fn state_of(r: &RequestRecord) -> Option<RequestState> {
@@ -316,7 +324,12 @@ impl Requests {
             due_at: state.due_at,
             extended_months: 0,
             verification: None,
-            details: new.details.as_ref().map(|d| d.to_string()),
+            details: new
+                .details
+                .as_ref()
+                .map(RequestDetails::to_stored)
+                .transpose()
+                .map_err(|e| RequestError::Storage(e.to_string()))?,
             version: 1,
             updated_at: now,
             purge_at: None,
@@ -748,8 +761,8 @@ impl Requests {
              Rechtsschutz suchen: {authority}\n\n\
              We cannot act on your privacy request ({en}).\nReason: {reason}\n\
              You may complain to the competent supervisory authority or seek a judicial remedy: {authority}\n",
-            de = words::request_kind(&r.request_type, tutela_core::render::Lang::De),
-            en = words::request_kind(&r.request_type, tutela_core::render::Lang::En),
+            de = words::request_kind(request_type(&r), tutela_core::render::Lang::De),
+            en = words::request_kind(request_type(&r), tutela_core::render::Lang::En),
         );
         self.tell_person(
             r,
@@ -787,7 +800,7 @@ impl Requests {
     ) -> Result<RequestRecord, RequestError> {
         let authority = self.authority_for(&r);
         let (subject_line, text) = words::partly_done_mail(
-            &r.request_type,
+            request_type(&r),
             steps,
             nothing_corrected,
             &self.engine.policy().policy,
@@ -947,20 +960,11 @@ pub fn request_identities(r: &RequestRecord) -> tutela_connectors::Identities {
     if let Some(e) = &r.email {
         ids.insert("email".into(), vec![e.clone()]);
     }
-    let details: serde_json::Value = r
-        .details
-        .as_deref()
-        .and_then(|d| serde_json::from_str(d).ok())
-        .unwrap_or(serde_json::Value::Null);
-    for (kind, values) in details["identities"].as_object().into_iter().flatten() {
-        let list = ids.entry(kind.clone()).or_default();
-        match values {
-            serde_json::Value::String(v) => list.push(v.clone()),
-            serde_json::Value::Array(vs) => {
-                list.extend(vs.iter().filter_map(|v| v.as_str().map(str::to_owned)))
-            }
-            _ => {}
-        }
+    let details = RequestDetails::from_stored(r.details.as_deref());
+    for (kind, values) in details.identities() {
+        ids.entry(kind.to_owned())
+            .or_default()
+            .extend_from_slice(values);
     }
     ids
 }

@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tutela_connectors::{DatasetPlan, FieldEffect};
 use tutela_core::policy::Policy;
-use tutela_core::request::{REVIEW_STEP, Status, StepStatus, Transition, TransitionError};
+use tutela_core::request::{
+    REVIEW_STEP, RequestType, Status, StepStatus, Transition, TransitionError,
+};
 use tutela_core::review::{self, Review};
 use tutela_store::{RequestRecord, RequestStore, StepRecord};
 
@@ -63,12 +65,16 @@ pub fn digests(plans: &[RecordedPlan]) -> BTreeMap<String, String> {
 }
 
 /// Whether the plans of a request of `request_type` need an agent's approval.
-pub fn decide(policy: &Policy, request_type: &str, plans: &[RecordedPlan]) -> Review {
+pub fn decide(
+    policy: &Policy,
+    request_type: Option<RequestType>,
+    plans: &[RecordedPlan],
+) -> Review {
     let tables = plans
         .iter()
         .filter(|p| p.legal_hold.is_none())
         .flat_map(|p| &p.plan.tables);
-    if request_type == "rectification" {
+    if request_type == Some(RequestType::Rectification) {
         return review::rectification(
             tables
                 .flat_map(|t| &t.fields)
@@ -182,7 +188,11 @@ impl Requests {
                 decision: None,
             });
         }
-        let decision = decide(&self.engine.policy().policy, &r.request_type, &plans);
+        let decision = decide(
+            &self.engine.policy().policy,
+            super::request_type(&r),
+            &plans,
+        );
         Ok(PlanReview {
             planned: true,
             review_needed: decision.is_needed(),
@@ -360,7 +370,7 @@ impl Requests {
 /// else the request waits for an agent.
 pub fn run(
     policy: &Policy,
-    request_type: &str,
+    request_type: Option<RequestType>,
     steps: &[StepRecord],
     now: Timestamp,
 ) -> Result<String, String> {

@@ -4,19 +4,22 @@
 
 use tutela_core::policy::Policy;
 use tutela_core::render::Lang;
+use tutela_core::request::RequestType;
 use tutela_store::StepRecord;
 
-/// A request's type as people name it.
-pub fn request_kind(t: &str, lang: Lang) -> &'static str {
+/// A request's type as people name it; a type this version does not know is not classified.
+pub fn request_kind(t: Option<RequestType>, lang: Lang) -> &'static str {
     let (de, en) = match t {
-        "access" => ("Auskunft", "Access"),
-        "portability" => ("Datenübertragbarkeit", "Portability"),
-        "rectification" => ("Berichtigung", "Rectification"),
-        "erasure" => ("Löschung", "Erasure"),
-        "restriction" => ("Einschränkung", "Restriction"),
-        "objection" => ("Widerspruch", "Objection"),
-        "withdraw_consent" => ("Widerruf einer Einwilligung", "Withdrawal of consent"),
-        _ => ("Nicht eingeordnet", "Unclassified"),
+        Some(RequestType::Access) => ("Auskunft", "Access"),
+        Some(RequestType::Portability) => ("Datenübertragbarkeit", "Portability"),
+        Some(RequestType::Rectification) => ("Berichtigung", "Rectification"),
+        Some(RequestType::Erasure) => ("Löschung", "Erasure"),
+        Some(RequestType::Restriction) => ("Einschränkung", "Restriction"),
+        Some(RequestType::Objection) => ("Widerspruch", "Objection"),
+        Some(RequestType::WithdrawConsent) => {
+            ("Widerruf einer Einwilligung", "Withdrawal of consent")
+        }
+        Some(RequestType::Unclassified) | None => ("Nicht eingeordnet", "Unclassified"),
     };
     match lang {
         Lang::De => de,
@@ -29,7 +32,7 @@ pub fn request_kind(t: &str, lang: Lang) -> &'static str {
 /// `steps`), or that a rectification found nothing to correct, or that a part was refused;
 /// then where to complain (`authority`, already in words).
 pub(crate) fn partly_done_mail(
-    request_type: &str,
+    request_type: Option<RequestType>,
     steps: &[StepRecord],
     nothing_corrected: bool,
     policy: &Policy,

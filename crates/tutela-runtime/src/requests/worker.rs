@@ -15,13 +15,12 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 use tutela_connectors::{ConnectorError, Identities};
 use tutela_core::ledger::{EventKind, ObjectionScope};
-use tutela_core::render::Lang;
 use tutela_core::report::{self, CollectedTable, HistoryEntry, ReportInput};
 use tutela_core::request::{REVIEW_STEP, RequestType, Status, StepStatus, Transition, plan};
 use tutela_core::state::ERASED;
 use tutela_store::{NewEvent, RequestHead, RequestRecord, RequestStore, StepRecord, Store};
 
-use super::{Change, RequestError, Requests, export, review};
+use super::{Change, RequestDetails, RequestError, Requests, export, request_type, review};
 use crate::engine::EngineError;
 use crate::metrics;
 
@@ -128,11 +127,8 @@ pub struct Worker {
     pub requests: Arc<Requests>,
 }
 
-fn details(r: &RequestRecord) -> Value {
-    r.details
-        .as_deref()
-        .and_then(|d| serde_json::from_str(d).ok())
-        .unwrap_or(Value::Null)
+fn details(r: &RequestRecord) -> RequestDetails {
+    RequestDetails::from_stored(r.details.as_deref())
 }
 
 impl Worker {
@@ -180,7 +176,7 @@ impl Worker {
         // Requests run side by side, each one's steps in order; one failing never stops another.
         let mut running = tokio::task::JoinSet::new();
         for r in open {
-            if r.request_type == RequestType::Unclassified.as_str() {
+            if RequestType::parse(&r.request_type) == Some(RequestType::Unclassified) {
                 // Unclassified requests wait for an agent to classify them.
                 continue;
             }
@@ -226,7 +222,7 @@ impl Worker {
                 queued = open
                     .into_iter()
                     .filter(|r| {
-                        r.request_type != RequestType::Unclassified.as_str()
+                        RequestType::parse(&r.request_type) != Some(RequestType::Unclassified)
                             && !busy.contains(&r.id)
                     })
                     .collect();
@@ -462,7 +458,7 @@ impl Worker {
         // Data a running contract needs is kept whole (Art. 6(1)(b)); the person is told which,
         // and until when.
         refused.extend(kept_for_contract(&steps));
-        let nothing_corrected = nothing_done(&r.request_type, &steps);
+        let nothing_corrected = nothing_done(request_type(&r), &steps);
         let told = !refused.is_empty() || nothing_corrected.is_some();
         if let Some(why) = nothing_corrected.clone() {
             refused.push(why);
@@ -557,7 +553,7 @@ impl Worker {
             return self.notify(r, &subject, target, &d, steps, now).await;
         }
         if step == REVIEW_STEP {
-            return review::run(&engine.policy().policy, &r.request_type, steps, now)
+            return review::run(&engine.policy().policy, request_type(r), steps, now)
                 .map(Some)
                 .map_err(StepError::AwaitApproval);
         }
@@ -661,7 +657,8 @@ impl Worker {
                 // its record of them, so that the contract's processing stays allowed, and
                 // ends every consent, which was the erasable part of it. The refusal says so.
                 if !kept_for_contract(steps).is_empty() {
-                    self.withdraw(&subject, &json!({}), &key, now).await?;
+                    self.withdraw(&subject, &RequestDetails::default(), &key, now)
+                        .await?;
                     // Nor is it kept for advertising on legitimate interests: the request
                     // objects to direct marketing (Art. 17(1)(c), 21(2)).
                     let mut objection = write(
@@ -703,9 +700,12 @@ impl Worker {
                 Ok(Some(json!({"tutela": erased}).to_string()))
             }
             "50-restrict:tutela" => {
-                let reason = d["reason"]
-                    .as_str()
-                    .map(str::to_owned)
+                // The request itself is the ground when the person gave none (Art. 18(1)): a
+                // restriction is never recorded without a reason (write_rules.rs).
+                let reason = d
+                    .reason
+                    .clone()
+                    .filter(|r| !r.trim().is_empty())
                     .unwrap_or_else(|| format!("Art. 18 request {}", r.id));
                 append(
                     engine,
@@ -714,15 +714,14 @@ impl Worker {
                 .await
             }
             "50-object:tutela" => {
-                let scope =
-                    ObjectionScope::parse(d["scope"].as_str().unwrap_or("direct_marketing"));
-                let reason = d["reason"].as_str().map(str::to_owned);
+                let scope = ObjectionScope::parse(d.scope.as_deref().unwrap_or("direct_marketing"));
+                let reason = d.reason.clone();
                 append(engine, write(EventKind::Objection { scope }, reason)).await
             }
             "50-withdraw:tutela" => self.withdraw(&subject, &d, &key, now).await,
             "50-rectify:tutela" => {
                 // tutela itself keeps only the e-mail address; the datasets took the rest.
-                let Some(email) = d["changes"]["email"].as_str() else {
+                let Some(email) = d.change("email") else {
                     // Nothing tutela keeps was to change: the output says so.
                     return Ok(Some(json!({"fields": [], "changed": 0}).to_string()));
                 };
@@ -746,7 +745,7 @@ impl Worker {
         r: &RequestRecord,
         subject: &str,
         target: &str,
-        d: &Value,
+        d: &RequestDetails,
         steps: &[StepRecord],
         now: Timestamp,
     ) -> Result<Option<String>, StepError> {
@@ -765,9 +764,9 @@ impl Worker {
             "at": now.to_string(),
             "results": results,
         });
-        if r.request_type == "rectification" {
+        if request_type(r) == Some(RequestType::Rectification) {
             // The recipient needs the corrected values to correct its copy.
-            body["changes"] = d["changes"].clone();
+            body["changes"] = json!(d.changes);
         }
         let notifier = &self.requests.notifier;
         let outcome = if target == "nats" {
@@ -785,7 +784,7 @@ impl Worker {
     }
 
     /// The person's identifiers: the id, the address on file, and any the request names.
-    async fn identities(&self, subject: &str, d: &Value) -> Result<Identities, StepError> {
+    async fn identities(&self, subject: &str, d: &RequestDetails) -> Result<Identities, StepError> {
         let mut ids = Identities::new();
         ids.insert("customer_number".into(), vec![subject.to_owned()]);
         let on_file = self
@@ -799,17 +798,10 @@ impl Worker {
         if let Some(email) = on_file {
             ids.insert("email".into(), vec![email]);
         }
-        if let Some(more) = d["identities"].as_object() {
-            for (kind, values) in more {
-                let list = ids.entry(kind.clone()).or_default();
-                match values {
-                    Value::String(v) => list.push(v.clone()),
-                    Value::Array(vs) => {
-                        list.extend(vs.iter().filter_map(|v| v.as_str().map(str::to_owned)))
-                    }
-                    _ => {}
-                }
-            }
+        for (kind, values) in d.identities() {
+            ids.entry(kind.to_owned())
+                .or_default()
+                .extend_from_slice(values);
         }
         Ok(ids)
     }
@@ -851,7 +843,7 @@ impl Worker {
         let out = match action {
             "30-plan" => match self.hold_on(subject).await? {
                 Some(hold) => Ok(review::held(dataset, &hold.reference).to_string()),
-                None if r.request_type == "rectification" => {
+                None if request_type(r) == Some(RequestType::Rectification) => {
                     let plan = c
                         .plan_rectification(&ids, &changes_for(c, d))
                         .await
@@ -953,7 +945,7 @@ impl Worker {
     async fn withdraw(
         &self,
         subject: &str,
-        d: &Value,
+        d: &RequestDetails,
         key: &str,
         now: Timestamp,
     ) -> Result<Option<String>, StepError> {
@@ -961,8 +953,8 @@ impl Worker {
         let policy = &engine.policy();
         let state = engine.subject_state(subject);
         let mut targets: Vec<(String, Option<String>)> = Vec::new();
-        match d["purpose"].as_str() {
-            Some(p) => targets.push((p.to_owned(), d["channel"].as_str().map(str::to_owned))),
+        match &d.purpose {
+            Some(p) => targets.push((p.clone(), d.channel.clone())),
             None => {
                 for p in &policy.policy.purposes {
                     if p.consent_basis().is_none() {
@@ -1042,7 +1034,7 @@ impl Worker {
             .unwrap_or(Timestamp::MAX);
         let store = &engine.store;
         if step == "90-report" {
-            let lang = Lang::parse(details(r)["lang"].as_str().unwrap_or("de")).unwrap_or(Lang::De);
+            let lang = details(r).lang_or_default();
             let checks = tutela_store::RiskStore::risk_checks_of(store, &subject)
                 .await
                 .map_err(transient)?
@@ -1230,15 +1222,14 @@ fn history_entry(v: &Value) -> Option<HistoryEntry> {
 /// The changes a rectification asks of dataset `c`: the fields it knows.
 fn changes_for(
     c: &tutela_connectors::Connector,
-    d: &Value,
+    d: &RequestDetails,
 ) -> std::collections::BTreeMap<String, String> {
     let known = c.rectifiable();
-    d["changes"]
-        .as_object()
-        .into_iter()
+    d.changes
+        .iter()
         .flatten()
         .filter(|(k, _)| known.contains(k.as_str()))
-        .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+        .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }
 
@@ -1358,7 +1349,7 @@ fn repeatable(step: &str) -> bool {
 
 /// Why a request whose steps all ran did nothing, if it did: a rectification that corrected no
 /// row in any dataset and nothing in tutela. Such a request is not reported `completed`.
-fn nothing_done(request_type: &str, steps: &[StepRecord]) -> Option<String> {
+fn nothing_done(request_type: Option<RequestType>, steps: &[StepRecord]) -> Option<String> {
     let out = |s: &StepRecord| -> Value {
         s.output
             .as_deref()
@@ -1366,7 +1357,7 @@ fn nothing_done(request_type: &str, steps: &[StepRecord]) -> Option<String> {
             .unwrap_or(Value::Null)
     };
     match request_type {
-        "rectification" => {
+        Some(RequestType::Rectification) => {
             let rows: u64 = steps
                 .iter()
                 .filter(|s| s.step.starts_with("40-rectify:") && s.status == StepStatus::Done)

@@ -16,7 +16,7 @@ use crate::dto::{
 };
 use crate::extract::Json as Body;
 use crate::problem::{Code, Problem};
-use tutela_runtime::requests::{NewRequest, RequestError, state_of};
+use tutela_runtime::requests::{NewRequest, RequestDetails, RequestError, state_of};
 
 fn problem(e: RequestError) -> Problem {
     match e {
@@ -342,33 +342,17 @@ fn received_at(value: Option<&str>, channel: &str) -> Result<Option<jiff::Timest
     Ok(Some(at))
 }
 
-/// Details that the worker would refuse later are refused now, naming the field.
+/// Details that the worker would refuse later are refused now, naming the field. Their types
+/// were checked as the body was read; what is checked here needs the policy or the datasets.
 pub(crate) fn check_details(
     state: &AppState,
     t: RequestType,
-    d: &serde_json::Value,
+    d: &RequestDetails,
 ) -> Result<(), Problem> {
-    if !d.is_object() {
-        return Err(
-            Problem::new(Code::InvalidField, "details must be a JSON object")
-                .field("details")
-                .fix("send an object such as {\"lang\": \"en\"}"),
-        );
-    }
-    if let Some(lang) = d.get("lang")
-        && !matches!(lang.as_str(), Some("de" | "en"))
-    {
-        return Err(Problem::new(Code::InvalidField, "unknown language")
-            .field("details.lang")
-            .fix("use `de` or `en`"));
-    }
     let policy = &state.engine.policy();
     match t {
         RequestType::Objection => {
-            let scope = d
-                .get("scope")
-                .and_then(|s| s.as_str())
-                .unwrap_or("direct_marketing");
+            let scope = d.scope.as_deref().unwrap_or("direct_marketing");
             let known = matches!(scope, "direct_marketing" | "legitimate_interest")
                 || policy.purpose_index(scope).is_some();
             if !known {
@@ -379,7 +363,7 @@ pub(crate) fn check_details(
                 .field("details.scope")
                 .fix("use direct_marketing, legitimate_interest or a purpose id of the policy"));
             }
-            let reason = d.get("reason").and_then(|s| s.as_str()).unwrap_or("");
+            let reason = d.reason.as_deref().unwrap_or("");
             if scope != "direct_marketing" && reason.trim().is_empty() {
                 return Err(Problem::new(
                     Code::InvalidField,
@@ -390,7 +374,7 @@ pub(crate) fn check_details(
             }
         }
         RequestType::WithdrawConsent => {
-            if let Some(p) = d.get("purpose").and_then(|s| s.as_str())
+            if let Some(p) = d.purpose.as_deref()
                 && policy.purpose_index(p).is_none()
             {
                 return Err(Problem::new(Code::UnknownId, format!("unknown purpose `{p}`"))
@@ -399,61 +383,59 @@ pub(crate) fn check_details(
             }
         }
         RequestType::Rectification => {
-            if !d.get("changes").is_some_and(serde_json::Value::is_object) {
+            let Some(changes) = &d.changes else {
                 return Err(Problem::new(
                     Code::InvalidField,
                     "a rectification names the fields to correct",
                 )
                 .field("details.changes")
                 .fix("send {\"changes\": {\"email\": \"new@example.org\"}}"));
+            };
+            if let Some(e) = changes.get("email") {
+                valid_email(e).map_err(|p| p.field("details.changes.email"))?;
             }
-            if let Some(e) = d["changes"].get("email") {
-                valid_email(e.as_str().unwrap_or(""))
-                    .map_err(|p| p.field("details.changes.email"))?;
-            }
-            let connectors = &state.requests.connectors;
-            for (name, value) in d["changes"].as_object().into_iter().flatten() {
-                // Identifiers, keys and system fields never change through a request (the
-                // map says `rectify = "nobody"`; identifiers other than the e-mail always).
-                let fixed = (name != "email"
-                    && tutela_core::datamap::IDENTIFIERS.contains(&name.as_str()))
-                    || (!connectors
-                        .iter()
-                        .any(|c| c.rectifiable().contains(name.as_str()))
-                        && connectors.iter().any(|c| c.never_rectified(name)));
-                if fixed {
-                    return Err(Problem::new(
-                        Code::InvalidField,
-                        format!(
-                            "`{name}` is an identifier or system field and never changes through a request"
-                        ),
-                    )
-                    .field(format!("details.changes.{name}"))
-                    .fix("leave it out; the operator corrects identifiers in its own systems"));
-                }
-                let known = name == "email"
-                    || connectors
-                        .iter()
-                        .any(|c| c.rectifiable().contains(name.as_str()));
-                if !known || !value.is_string() {
-                    let names: std::collections::BTreeSet<&str> = connectors
-                        .iter()
-                        .flat_map(|c| c.rectifiable())
-                        .chain(["email"])
-                        .collect();
-                    let names: Vec<&str> = names.into_iter().collect();
-                    return Err(Problem::new(
-                        Code::InvalidField,
-                        format!(
-                            "`{name}` is not a field tutela can correct, or its value is not text"
-                        ),
-                    )
-                    .field(format!("details.changes.{name}"))
-                    .fix(format!("use one of: {}", names.join(", "))));
-                }
+            for name in changes.keys() {
+                check_change(state, name)?;
             }
         }
         _ => {}
+    }
+    Ok(())
+}
+
+/// A field a rectification may change: one a dataset corrects, or the e-mail address tutela
+/// keeps; never an identifier, a key or a system field.
+fn check_change(state: &AppState, name: &str) -> Result<(), Problem> {
+    let connectors = &state.requests.connectors;
+    // Identifiers, keys and system fields never change through a request (the map says
+    // `rectify = "nobody"`; identifiers other than the e-mail always).
+    let fixed = (name != "email" && tutela_core::datamap::IDENTIFIERS.contains(&name))
+        || (!connectors.iter().any(|c| c.rectifiable().contains(name))
+            && connectors.iter().any(|c| c.never_rectified(name)));
+    if fixed {
+        return Err(Problem::new(
+            Code::InvalidField,
+            format!(
+                "`{name}` is an identifier or system field and never changes through a request"
+            ),
+        )
+        .field(format!("details.changes.{name}"))
+        .fix("leave it out; the operator corrects identifiers in its own systems"));
+    }
+    let known = name == "email" || connectors.iter().any(|c| c.rectifiable().contains(name));
+    if !known {
+        let names: std::collections::BTreeSet<&str> = connectors
+            .iter()
+            .flat_map(|c| c.rectifiable())
+            .chain(["email"])
+            .collect();
+        let names: Vec<&str> = names.into_iter().collect();
+        return Err(Problem::new(
+            Code::InvalidField,
+            format!("`{name}` is not a field tutela can correct"),
+        )
+        .field(format!("details.changes.{name}"))
+        .fix(format!("use one of: {}", names.join(", "))));
     }
     Ok(())
 }
@@ -715,4 +697,45 @@ pub async fn result(
         res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(res)
+}
+
+#[cfg(test)]
+mod details_tests {
+    use crate::dto::RequestPost;
+
+    /// The problem a body's details get, as (code, field, detail).
+    fn refused(body: serde_json::Value) -> (&'static str, Option<String>, String) {
+        let bytes = serde_json::to_vec(&body).expect("json");
+        let p = crate::extract::parse::<RequestPost>(&bytes).expect_err("refused");
+        let b = p.body();
+        (b.code, b.field.clone(), b.detail.clone())
+    }
+
+    #[test]
+    fn a_known_detail_of_another_type_is_refused_naming_it() {
+        let (code, field, detail) = refused(
+            serde_json::json!({"type": "access", "subject": "x", "details": {"lang": "fr"}}),
+        );
+        assert_eq!(code, "invalid_field");
+        assert_eq!(field.as_deref(), Some("details.lang"));
+        assert!(detail.contains("`fr`"), "{detail}");
+        let (_, field, detail) = refused(
+            serde_json::json!({"type": "rectification", "subject": "x", "details": {"changes": {"city": 5}}}),
+        );
+        assert_eq!(field.as_deref(), Some("details.changes.city"));
+        assert!(detail.contains("expected a string"), "{detail}");
+    }
+
+    #[test]
+    fn unknown_details_are_kept_as_sent() {
+        let body = serde_json::json!({"type": "access", "subject": "x",
+            "details": {"lang": "en", "letter_ref": {"box": 7}, "notes": ["a"]}});
+        let bytes = serde_json::to_vec(&body).expect("json");
+        let post = crate::extract::parse::<RequestPost>(&bytes).expect("parsed");
+        let d = post.details.expect("details");
+        assert_eq!(d.lang, Some(tutela_core::render::Lang::En));
+        let stored: serde_json::Value =
+            serde_json::from_str(&d.to_stored().expect("stored")).expect("json");
+        assert_eq!(stored, body["details"]);
+    }
 }

@@ -20,7 +20,8 @@ pub(crate) fn channel_label(channel: &str, lang: Lang) -> String {
 }
 
 pub(crate) fn request_label(t: &str, lang: Lang) -> String {
-    tutela_runtime::requests::words::request_kind(t, lang).to_owned()
+    tutela_runtime::requests::words::request_kind(tutela_core::request::RequestType::parse(t), lang)
+        .to_owned()
 }
 
 /// A request's status as the privacy office reads it (the console); the person reads

@@ -8,7 +8,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use serde_json::json;
 use tutela_core::basis::LegalBasis;
 use tutela_core::ledger::{EventKind, ObjectionScope};
 use tutela_core::render::{Format, Lang, render_notice};
@@ -23,7 +22,7 @@ use crate::AppState;
 use crate::routes::now;
 use form::{CenterForm, Limit, Person, PersonForm, SignInForm};
 use tutela_runtime::engine::EngineError;
-use tutela_runtime::requests::NewRequest;
+use tutela_runtime::requests::{NewRequest, RequestDetails, request_type};
 
 mod ended;
 mod form;
@@ -388,7 +387,8 @@ pub(crate) async fn person_facts(
 /// An erasure the person asked for that was carried out, in whole or in the part no
 /// contract or legal duty keeps.
 fn erasure_done(r: &tutela_store::RequestRecord) -> bool {
-    r.request_type == "erasure" && matches!(r.status, Status::Completed | Status::PartiallyRefused)
+    request_type(r) == Some(RequestType::Erasure)
+        && matches!(r.status, Status::Completed | Status::PartiallyRefused)
 }
 
 /// One row per consent the policy asks for (per channel where it asks per channel).
@@ -803,7 +803,10 @@ async fn file_request(
             "/",
         );
     };
-    let mut details = json!({"lang": lang.as_str()});
+    let mut details = RequestDetails {
+        lang: Some(lang),
+        ..RequestDetails::default()
+    };
     match request_type {
         RequestType::Rectification => {
             let (Some(field), Some(value)) = (f.field, f.value) else {
@@ -815,10 +818,10 @@ async fn file_request(
                     "/",
                 );
             };
-            details["changes"] = json!({ field: value.trim() });
+            details.changes = Some([(field, value.trim().to_owned())].into());
         }
         RequestType::Restriction | RequestType::Objection => {
-            details["reason"] = json!(f.reason.unwrap_or_default());
+            details.reason = Some(f.reason.unwrap_or_default());
         }
         _ => {}
     }

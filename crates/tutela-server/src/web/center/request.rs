@@ -6,6 +6,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tutela_core::render::Lang;
+use tutela_core::request::RequestType;
+use tutela_runtime::requests::request_type;
 use tutela_store::RequestStore;
 
 use super::form::Person;
@@ -55,9 +57,10 @@ pub(super) async fn request_page(
     let tz = &state.requests.settings.deadlines.time_zone;
     let progress = Progress::of(r.status);
     let done = progress.has_result();
-    let mut downloads: Vec<&'static str> = match (done, r.request_type.as_str()) {
-        (true, "access") => vec!["html", "json"],
-        (true, "portability") => vec!["zip"],
+    let kind = request_type(&r);
+    let mut downloads: Vec<&'static str> = match (done, kind) {
+        (true, Some(RequestType::Access)) => vec!["html", "json"],
+        (true, Some(RequestType::Portability)) => vec!["zip"],
         _ => vec![],
     };
     // A result made once may be gone since (its retention ended, or the person's erasure
@@ -80,7 +83,7 @@ pub(super) async fn request_page(
             }
         }
     }
-    let kept = if done && r.request_type == "erasure" {
+    let kept = if done && kind == Some(RequestType::Erasure) {
         match state.engine.store.steps(&r.id).await {
             Ok(steps) => tutela_runtime::requests::kept::sentences(
                 &tutela_runtime::requests::kept::kept(&steps),

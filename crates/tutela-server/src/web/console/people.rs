@@ -12,8 +12,9 @@ use crate::AppState;
 use crate::routes::now;
 use crate::web::center::message;
 use crate::web::{Chrome, PageLang, WebForm, date_time, page};
-use tutela_core::request::Status;
+use tutela_core::request::{RequestType, Status};
 use tutela_core::state::{ERASED, RESTRICTED};
+use tutela_runtime::requests::{RequestDetails, request_type};
 use tutela_store::{DisclosureStore, RequestStore};
 
 use crate::web::center::{PersonFacts, person_facts};
@@ -141,19 +142,11 @@ async fn latest_report(
     requests
         .into_iter()
         .find(|r| {
-            r.request_type == "access"
+            request_type(r) == Some(RequestType::Access)
                 && matches!(r.status, Status::Completed | Status::PartiallyRefused)
         })
         .map(|r| {
-            let details: serde_json::Value = r
-                .details
-                .as_deref()
-                .and_then(|d| serde_json::from_str(d).ok())
-                .unwrap_or_default();
-            let lang = details["lang"]
-                .as_str()
-                .and_then(tutela_core::render::Lang::parse)
-                .unwrap_or(tutela_core::render::Lang::De);
+            let lang = RequestDetails::from_stored(r.details.as_deref()).lang_or_default();
             (r.id, lang)
         })
 }

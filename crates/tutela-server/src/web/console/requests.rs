@@ -22,7 +22,7 @@ use tutela_runtime::operators::Permission;
 use tutela_store::RequestStore;
 
 use crate::web::center::{channel_label, request_label, status_label};
-use tutela_runtime::requests::{RequestError, state_of};
+use tutela_runtime::requests::{RequestDetails, RequestError, request_type, state_of};
 
 mod words;
 
@@ -219,11 +219,7 @@ async fn render_request(
         return crate::web::center::unavailable_at(state, lang, "/console");
     };
     let tz = &state.requests.settings.deadlines.time_zone;
-    let details: serde_json::Value = r
-        .details
-        .as_deref()
-        .and_then(|d| serde_json::from_str(d).ok())
-        .unwrap_or_default();
+    let details = RequestDetails::from_stored(r.details.as_deref());
     let open = OPEN.contains(&r.status);
     let failed = steps.iter().any(|s| s.status == StepStatus::Failed);
     let mut c = chrome(state, lang, &request_label(&r.request_type, lang), op);
@@ -274,7 +270,7 @@ async fn render_request(
             may_act: op.role.may(Permission::HandleRequests),
             open,
             awaiting: r.status == Status::AwaitingVerification,
-            unclassified: r.request_type == "unclassified",
+            unclassified: request_type(&r) == Some(RequestType::Unclassified),
             failed,
             types: RequestType::ALL
                 .iter()

@@ -2,9 +2,9 @@
 //! steps, what the requester gave and what they asked for, in German or English, never as
 //! tutela's codes.
 
-use serde_json::Value;
 use tutela_core::render::Lang;
 use tutela_core::request::StepStatus;
+use tutela_runtime::requests::details::{Given, RequestDetails};
 
 use crate::AppState;
 use crate::web::i18n::Texts;
@@ -106,56 +106,38 @@ pub(super) fn step_status(status: StepStatus, lang: Lang) -> &'static str {
 /// What the requester gave about themselves, as given: (label, value) pairs.
 pub(super) fn requester(
     email: Option<&str>,
-    details: &Value,
+    details: &RequestDetails,
     t: &Texts,
     lang: Lang,
 ) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    let text = |v: &Value| -> Option<String> {
-        match v {
-            Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
-            Value::Object(o) => {
-                let parts: Vec<String> = o
-                    .values()
-                    .filter_map(|p| p.as_str())
-                    .map(str::to_owned)
-                    .collect();
-                (!parts.is_empty()).then(|| parts.join(", "))
-            }
-            _ => None,
-        }
-    };
-    let who = details.get("requester").unwrap_or(details);
-    if let Some(n) = who.get("name").and_then(text) {
+    let who = details.who();
+    if let Some(n) = who.name.and_then(Given::words) {
         out.push((t.requester_name.to_owned(), n));
     }
     if let Some(e) = email
         .map(str::to_owned)
-        .or_else(|| who.get("email").and_then(text))
+        .or_else(|| who.email.and_then(Given::words))
     {
         out.push((t.requester_email.to_owned(), e));
     }
-    for key in ["address", "postal_address"] {
-        if let Some(a) = who.get(key).and_then(text) {
+    for a in [who.address, who.postal_address] {
+        if let Some(a) = a.and_then(Given::words) {
             out.push((t.requester_address.to_owned(), a));
         }
     }
-    for (kind, values) in details["identities"].as_object().into_iter().flatten() {
-        let values: Vec<String> = match values {
-            Value::Array(a) => a
-                .iter()
-                .filter_map(|v| v.as_str())
-                .map(str::to_owned)
-                .collect(),
-            Value::String(s) => vec![s.clone()],
-            _ => Vec::new(),
-        };
+    for (kind, values) in details.identities() {
         if !values.is_empty() {
             out.push((identifier(kind, lang).to_owned(), values.join(", ")));
         }
     }
-    if let Some(w) = details.get("text").and_then(text) {
-        out.push((t.requester_words.to_owned(), w));
+    if let Some(w) = details
+        .text
+        .as_deref()
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+    {
+        out.push((t.requester_words.to_owned(), w.to_owned()));
     }
     out
 }
@@ -176,24 +158,25 @@ fn identifier(kind: &str, lang: Lang) -> &'static str {
 
 /// What the request asks for beyond its type: the changes (by the fields' labels), the
 /// objection's scope, the consent to withdraw, the reason, the language of the answer.
-pub(super) fn asks(state: &AppState, details: &Value, lang: Lang) -> Vec<(String, String)> {
+pub(super) fn asks(
+    state: &AppState,
+    details: &RequestDetails,
+    lang: Lang,
+) -> Vec<(String, String)> {
     let policy = &state.engine.policy().policy;
     let t = crate::web::i18n::texts(lang);
     let mut out = Vec::new();
-    if let Some(changes) = details["changes"].as_object() {
+    if let Some(changes) = &details.changes {
         let labels = crate::web::center::rectifiable_fields(state, lang);
         for (field, value) in changes {
             let label = labels.iter().find(|(n, _)| n == field).map_or_else(
                 || pick(lang, "Weitere Angabe", "Other detail").to_owned(),
                 |(_, l)| l.clone(),
             );
-            let value = value
-                .as_str()
-                .map_or_else(|| value.to_string(), str::to_owned);
-            out.push((label, value));
+            out.push((label, value.clone()));
         }
     }
-    if let Some(scope) = details["scope"].as_str() {
+    if let Some(scope) = details.scope.as_deref() {
         let what = match scope {
             "direct_marketing" => pick(lang, "Direktwerbung", "direct marketing").to_owned(),
             "legitimate_interest" => pick(
@@ -209,17 +192,17 @@ pub(super) fn asks(state: &AppState, details: &Value, lang: Lang) -> Vec<(String
             what,
         ));
     }
-    if let Some(p) = details["purpose"].as_str() {
-        let name = crate::web::center::purpose_name(policy, p, details["channel"].as_str(), lang);
+    if let Some(p) = details.purpose.as_deref() {
+        let name = crate::web::center::purpose_name(policy, p, details.channel.as_deref(), lang);
         out.push((pick(lang, "Einwilligung", "Consent").to_owned(), name));
     }
-    if let Some(r) = details["reason"].as_str().filter(|r| !r.trim().is_empty()) {
+    if let Some(r) = details.reason.as_deref().filter(|r| !r.trim().is_empty()) {
         out.push((t.reason.to_owned(), r.to_owned()));
     }
-    if let Some(l) = details["lang"].as_str() {
+    if let Some(l) = details.lang {
         let name = match l {
-            "de" => pick(lang, "Deutsch", "German"),
-            _ => pick(lang, "Englisch", "English"),
+            Lang::De => pick(lang, "Deutsch", "German"),
+            Lang::En => pick(lang, "Englisch", "English"),
         };
         out.push((
             pick(lang, "Sprache der Antwort", "Language of the answer").to_owned(),
@@ -246,12 +229,13 @@ mod tests {
     #[test]
     fn a_letter_requester_is_shown_as_given() {
         let t = crate::web::i18n::texts(Lang::De);
-        let d = serde_json::json!({
+        let d: RequestDetails = serde_json::from_value(serde_json::json!({
             "name": "Rosa Rot",
             "address": "Am Markt 3, 53111 Bonn",
             "identities": {"customer_number": ["R-1"]},
             "text": "Bitte löschen Sie meine Daten."
-        });
+        }))
+        .expect("details");
         let r = requester(None, &d, t, Lang::De);
         assert!(r.contains(&("Name".into(), "Rosa Rot".into())), "{r:?}");
         assert!(
