@@ -4,7 +4,8 @@
 # separate checkout with its own target directory and put it at /tmp/tutela-old (sharing a
 # target directory between checkouts mixes their crates); this builds the current one, unless
 # SKIP_BUILD=1 (then /tmp/tutela-new is used as it is). WRITES=1 also measures durable consent
-# writes on SQLite (bench/http/consents.lua, 32 connections) in each round.
+# writes on SQLite (bench/http/consents.lua, 32 connections) in each round, BATCH=1 batches of
+# 10,000 decisions (bench/http/batch.lua, 4 connections).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
@@ -27,6 +28,10 @@ for v in old new; do
   done
   echo "### round $round: $v"
   wrk -t1 -c32 -d10s --latency -s bench/http/decisions.lua "$URL" | grep -E "Requests/sec| 50%| 99%"
+  if [ "${BATCH:-0}" = 1 ]; then
+    echo "#### batches of 10,000 decisions"
+    wrk -t1 -c4 -d10s --latency -s bench/http/batch.lua "$URL" | grep -E "Requests/sec| 50%| 99%"
+  fi
   if [ "${WRITES:-0}" = 1 ]; then
     echo "#### consent writes"
     wrk -t2 -c32 -d10s --latency -s bench/http/consents.lua "$URL" | grep -E "Requests/sec| 50%| 99%|acknowledged"
