@@ -5,8 +5,8 @@
 use crate::basis::LegalBasis;
 use crate::compiled::{CompiledPolicy, Query};
 use crate::index::StateIndex;
+use crate::lang::Lang;
 use crate::reason::Reason;
-use crate::render::Lang;
 
 /// Why a person is left out of an audience.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -47,8 +47,8 @@ impl LegalBasis {
     }
 
     /// The article as a person reads it, e.g. `Art. 6 Abs. 1 lit. a DSGVO`.
-    pub fn article(self, lang: crate::render::Lang) -> &'static str {
-        use crate::render::Lang::{De, En};
+    pub fn article(self, lang: crate::lang::Lang) -> &'static str {
+        use crate::lang::Lang::{De, En};
         match (self, lang) {
             (LegalBasis::Consent, De) => "Art. 6 Abs. 1 lit. a DSGVO",
             (LegalBasis::Contract, De) => "Art. 6 Abs. 1 lit. b DSGVO",

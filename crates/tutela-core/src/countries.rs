@@ -2,7 +2,7 @@
 //! (EEA members, countries with an adequacy decision, recipients' countries). One table, so the
 //! privacy notice and the Art. 15 report name a country the same way.
 
-use crate::render::Lang;
+use crate::lang::Lang;
 
 /// ISO 3166-1 alpha-2 code, German name, English name.
 const COUNTRIES: &[(&str, &str, &str)] = &[

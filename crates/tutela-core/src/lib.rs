@@ -24,6 +24,7 @@ pub mod gate;
 pub mod hex;
 pub mod index;
 pub mod intake;
+pub mod lang;
 pub mod ledger;
 pub mod merkle;
 pub mod merkle_nodes;

@@ -8,8 +8,8 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use crate::basis::Relationship;
+use crate::lang::Lang;
 use crate::policy::Policy;
-use crate::render::Lang;
 use crate::transfers;
 
 #[derive(Debug, Clone, Serialize)]

@@ -12,27 +12,8 @@ use crate::countries::country_name;
 use crate::policy::{Policy, RecipientKind};
 use crate::words::long_day;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Lang {
-    De,
-    En,
-}
-
-impl Lang {
-    pub fn parse(s: &str) -> Option<Lang> {
-        match s {
-            "de" => Some(Lang::De),
-            "en" => Some(Lang::En),
-            _ => None,
-        }
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Lang::De => "de",
-            Lang::En => "en",
-        }
-    }
-}
+/// Kept here too: the notice is where callers have always found the language.
+pub use crate::lang::Lang;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {

@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 
 use crate::basis::LegalBasis;
 use crate::datamap::Rectify;
+use crate::lang::Lang;
 use crate::policy::Policy;
-use crate::render::Lang;
 
 /// The answer, with its reason.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 
-use crate::render::Lang;
+use crate::lang::Lang;
 
 const MONTHS_DE: [&str; 12] = [
     "Januar",

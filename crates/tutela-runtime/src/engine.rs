@@ -1,6 +1,9 @@
 //! The engine behind the API: the compiled policy, every person's compact decision state in
 //! memory, and the single writer through which every ledger write passes.
 
+pub mod follow;
+mod writer;
+
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, Weak};
 use std::time::Duration;
@@ -14,8 +17,6 @@ use tutela_core::snapshot;
 use tutela_core::state::SubjectState;
 use tutela_core::write_rules::WriteTexts;
 use tutela_store::{AnyStore, Appended, NewEvent, Snapshot, Store, StoreError};
-
-use crate::writer;
 
 /// Every person's decision state, by id.
 pub type States = StateIndex;
@@ -93,7 +94,7 @@ pub struct EngineOptions {
     /// How often the engine looks whether a snapshot is due.
     pub snapshot_check: Duration,
     /// How the engine follows other instances' writes on a shared PostgreSQL.
-    pub follow: crate::follow::FollowSettings,
+    pub follow: follow::FollowSettings,
 }
 
 impl Default for EngineOptions {
@@ -101,7 +102,7 @@ impl Default for EngineOptions {
         EngineOptions {
             snapshot_every: 100_000,
             snapshot_check: Duration::from_secs(10),
-            follow: crate::follow::FollowSettings::default(),
+            follow: follow::FollowSettings::default(),
         }
     }
 }
@@ -119,7 +120,7 @@ pub struct Engine {
     writer: mpsc::Sender<Job>,
     ready: AtomicBool,
     /// Set while the engine cannot tell that it has folded every other instance's writes
-    /// (see [`crate::follow`]); `/readyz` answers not ready meanwhile.
+    /// (see [`follow`]); `/readyz` answers not ready meanwhile.
     lagging: AtomicBool,
     /// How the states were loaded at start.
     pub loaded: LoadStats,
@@ -185,7 +186,7 @@ impl Engine {
         });
         tokio::spawn(writer::run(Arc::downgrade(&engine), rx));
         tokio::spawn(snapshots(Arc::downgrade(&engine), options));
-        tokio::spawn(crate::follow::run(Arc::downgrade(&engine), options.follow));
+        tokio::spawn(follow::run(Arc::downgrade(&engine), options.follow));
         engine.ready.store(true, Ordering::Release);
         Ok(engine)
     }

@@ -1,7 +1,7 @@
 //! Everything of tutela that runs without HTTP.
 //!
 //! The [`Engine`] holds the policy and every person's decision state in memory and commits
-//! writes through its single writer ([`writer`]); [`requests`] runs data subject requests from
+//! writes through its single writer (`engine/writer.rs`); [`requests`] runs data subject requests from
 //! filing to the sealed result; the jobs (requests, retention, pseudonymised datasets, purges,
 //! log sealing, activation, the event stream) run in a scheduler that `tutela serve` starts.
 //! The HTTP API and the pages (`tutela-server`) and the CLI call into this crate; it knows no
@@ -11,7 +11,7 @@ pub mod activation;
 pub mod dataset_files;
 pub mod engine;
 pub mod events;
-pub mod follow;
+pub use engine::follow;
 pub mod gate;
 pub mod hmac_key;
 mod http_post;
@@ -28,10 +28,11 @@ pub mod risk;
 pub mod signin;
 pub mod statistics;
 pub mod verifiable_log;
-mod writer;
 
 #[cfg(test)]
 mod architecture;
+#[cfg(test)]
+mod file_cycles;
 
 pub use engine::{Engine, EngineError};
 

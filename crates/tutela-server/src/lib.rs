@@ -285,7 +285,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(routes::meta::healthz))
         .route("/readyz", get(routes::meta::readyz))
         .route("/metrics", get(routes::meta::metrics))
-        .route("/openapi.json", get(routes::meta::openapi))
+        .route("/openapi.json", get(openapi::serve))
         .fallback(web::missing::not_found)
         .method_not_allowed_fallback(web::missing::method_not_allowed)
         .layer(middleware::from_fn(headers::security_headers))

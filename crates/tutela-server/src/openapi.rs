@@ -1,5 +1,9 @@
-//! The OpenAPI 3.1 document, generated from the handlers' and bodies' annotations.
+//! The OpenAPI 3.1 document, generated from the handlers' and bodies' annotations, and its
+//! handler (`/openapi.json`): it is here rather than with the other meta handlers because this
+//! file names every handler, so none of them may depend on it.
 
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -48,4 +52,14 @@ pub fn document() -> String {
     ApiDoc::openapi()
         .to_json()
         .unwrap_or_else(|_| "{}".to_owned())
+}
+
+/// `GET /openapi.json`.
+pub async fn serve() -> Response {
+    let mut res = document().into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
 }

@@ -10,10 +10,6 @@ use tutela_core::ledger::LedgerEvent;
 use crate::sql::{AnyStore, PgStore, SqliteStore, micros};
 use crate::{Appended, NewEvent, StoreError};
 
-/// Sent inside every transaction that adds ledger rows; the channel is per schema, so that
-/// tutela instances on other schemas of the database are not woken.
-pub(crate) const NOTIFY_LEDGER: &str = "SELECT pg_notify('tutela_ledger_' || current_schema(), '')";
-
 pub trait ClusterStore: Send + Sync {
     /// Appends like [`crate::Store::append`], but never past a ledger row the writer has not
     /// folded. A writer checked `events` against states folded up to `head`. When the ledger

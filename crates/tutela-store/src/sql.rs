@@ -661,15 +661,18 @@ impl SqliteStore {
     }
 }
 
+/// Sent inside every transaction that adds ledger rows; the channel is per schema, so that
+/// tutela instances on other schemas of the database are not woken (see `cluster.rs`, which
+/// listens on it).
+const NOTIFY_LEDGER: &str = "SELECT pg_notify('tutela_ledger_' || current_schema(), '')";
+
 impl PgStore {
     /// Tells every instance listening on this schema's ledger channel that rows were added.
     /// PostgreSQL delivers it at commit, and not at all on rollback.
     pub(crate) async fn notify_ledger(
         tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
     ) -> Result<(), StoreError> {
-        sqlx::query(crate::cluster::NOTIFY_LEDGER)
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query(NOTIFY_LEDGER).execute(&mut **tx).await?;
         Ok(())
     }
 
@@ -905,7 +908,7 @@ macro_rules! vault_upkeep {
                     let id: String = r.try_get("id")?;
                     let plain: String = r.try_get("totp_secret")?;
                     let sealed = vault
-                        .seal(OwnerKind::Operator, &id, crate::web::TOTP_FIELD, &plain)
+                        .seal(OwnerKind::Operator, &id, crate::vault::TOTP_FIELD, &plain)
                         .await?;
                     sqlx::query(
                         "UPDATE operators SET totp_secret = $2 WHERE id = $1 AND totp_secret = $3",

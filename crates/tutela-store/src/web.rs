@@ -12,6 +12,7 @@ use std::future::Future;
 use sqlx::Row;
 
 use crate::sql::{from_micros, micros};
+use crate::vault::TOTP_FIELD;
 use crate::{AnyStore, PgStore, SqliteStore, StoreError};
 
 /// An operator of the console.
@@ -276,9 +277,6 @@ const SIGNIN_COLUMNS: &str =
 
 const OPERATOR_COLUMNS: &str = "id, name, role, password_hash, totp_secret, totp_last_step, \
      created_at_us, disabled_at_us, removed_at_us";
-
-/// The column of the operators' sealed TOTP secrets (the associated data names it).
-pub(crate) const TOTP_FIELD: &str = "operators.totp_secret";
 
 macro_rules! web_store {
     ($store:ty, $row:ty) => {

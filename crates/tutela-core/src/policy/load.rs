@@ -6,14 +6,8 @@ use std::collections::HashMap;
 use super::Policy;
 use super::error::{PolicyError, PolicyErrors, line_column};
 use super::raw::RawPolicy;
+use super::source::{ParsedFile, Source};
 use super::validate::validate;
-
-/// One policy file's text and the name errors should show for it.
-#[derive(Debug, Clone)]
-pub struct Source {
-    pub name: String,
-    pub text: String,
-}
 
 /// Provides the text of policy files. `from` is the name of the including file, if any.
 pub trait SourceLoader {
@@ -45,25 +39,6 @@ impl SourceLoader for MemoryLoader {
                 text: text.clone(),
             })
             .ok_or_else(|| format!("no policy file named `{path}`"))
-    }
-}
-
-/// A parsed file, root first.
-pub(crate) struct ParsedFile {
-    pub source: Source,
-    pub raw: RawPolicy,
-}
-
-impl ParsedFile {
-    pub fn error(&self, span: std::ops::Range<usize>, message: String, help: &str) -> PolicyError {
-        let (line, column) = line_column(&self.source.text, span.start);
-        PolicyError {
-            file: self.source.name.clone(),
-            line,
-            column,
-            message,
-            help: help.to_owned(),
-        }
     }
 }
 

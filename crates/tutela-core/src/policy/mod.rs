@@ -2,15 +2,18 @@
 //! structures, then validated into a [`Policy`] that cannot be invalid.
 
 mod error;
+mod limits;
 mod load;
 pub mod model;
 pub mod raw;
+mod source;
 mod validate;
 
 pub(crate) use error::SpannedErrors;
 pub use error::{PolicyError, PolicyErrors};
+pub use limits::MAX_THIRD_COUNTRIES;
 pub use load::{
-    MemoryLoader, RecordedSource, RecordingLoader, ReplayLoader, Source, SourceLoader, load_policy,
+    MemoryLoader, RecordedSource, RecordingLoader, ReplayLoader, SourceLoader, load_policy,
 };
 pub use model::*;
-pub use validate::MAX_THIRD_COUNTRIES;
+pub use source::Source;

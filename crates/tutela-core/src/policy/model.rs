@@ -3,7 +3,7 @@
 
 use crate::basis::{ContractKind, CountryCode, LegalBasis, Relationship};
 use crate::duration::Period;
-use crate::render::Lang;
+use crate::lang::Lang;
 
 /// German and English text.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -7,19 +7,12 @@ use sha2::{Digest, Sha256};
 use toml::Spanned;
 
 use super::error::{PolicyError, PolicyErrors};
-use super::load::ParsedFile;
+use super::limits::{MAX_CATEGORIES, MAX_CHANNELS, MAX_PURPOSES, MAX_THIRD_COUNTRIES};
 use super::model::*;
 use super::raw::{self, Id, RawNote, RawText};
+use super::source::ParsedFile;
 use crate::basis::{ContractKind, CountryCode, LegalBasis, Relationship};
 use crate::duration::Period;
-
-/// The limits of the compact subject state (see `state.rs`): one bit per purpose, category and
-/// consent slot in a `u64`.
-pub const MAX_PURPOSES: usize = 64;
-pub const MAX_CATEGORIES: usize = 64;
-pub const MAX_CHANNELS: usize = 16;
-/// Per-person Art. 49 grounds keep one bit per third country in each of two `u32` masks.
-pub const MAX_THIRD_COUNTRIES: usize = 32;
 
 const AREAS: [&str; 9] = [
     "it",

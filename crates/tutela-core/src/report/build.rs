@@ -1,8 +1,8 @@
 //! The report document from the policy, the person's state and what was collected.
 
 use crate::compiled::CompiledPolicy;
+use crate::lang::Lang;
 use crate::policy::{Policy, Text};
-use crate::render::Lang;
 use crate::words::{date, date_time, stored_time};
 
 use super::terms::{self, loose, pick};

@@ -5,8 +5,8 @@
 use jiff::tz::TimeZone;
 
 use crate::datamap::Label;
+use crate::lang::Lang;
 use crate::policy::Policy;
-use crate::render::Lang;
 use crate::words::{date_time, stored_time};
 
 use super::terms::{event, loose, pick, source};

@@ -19,11 +19,11 @@ impl L {
         if self.0 { de } else { en }
     }
 
-    fn lang(self) -> crate::render::Lang {
+    fn lang(self) -> crate::lang::Lang {
         if self.0 {
-            crate::render::Lang::De
+            crate::lang::Lang::De
         } else {
-            crate::render::Lang::En
+            crate::lang::Lang::En
         }
     }
 }

@@ -24,7 +24,7 @@ use serde::Serialize;
 
 use crate::compiled::CompiledPolicy;
 use crate::datamap::Label;
-use crate::render::Lang;
+use crate::lang::Lang;
 use crate::state::SubjectState;
 
 pub use build::build;

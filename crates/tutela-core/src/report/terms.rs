@@ -4,8 +4,8 @@
 //! spaces for underscores rather than shown as an identifier.
 
 use crate::basis::{LegalBasis, Relationship};
+use crate::lang::Lang;
 use crate::policy::{Policy, RecipientKind};
-use crate::render::Lang;
 
 use super::HistoryEntry;
 

@@ -4,8 +4,8 @@
 
 use crate::basis::CountryCode;
 use crate::compiled::CompiledPolicy;
+use crate::lang::Lang;
 use crate::policy::{Adequacy, Recipient};
-use crate::render::Lang;
 use crate::state::SubjectState;
 use crate::words::long_day;
 

@@ -1400,7 +1400,7 @@ fn retained_records(steps: &[StepRecord]) -> Option<String> {
     (!parts.is_empty()).then(|| {
         format!(
             "{}, restricted: {}",
-            crate::writer::RETAINED_RECORDS,
+            tutela_core::write_rules::RETAINED_RECORDS,
             parts.join("; ")
         )
     })

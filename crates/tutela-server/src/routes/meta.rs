@@ -1,4 +1,5 @@
-//! The policy, the notice, health, readiness, metrics, the OpenAPI document, fallbacks.
+//! The policy, the notice, health, readiness, metrics, fallbacks. The OpenAPI document is
+//! served by `crate::openapi`, which documents these handlers.
 
 use axum::Json;
 use axum::extract::{Query, State};
@@ -174,15 +175,6 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-    );
-    res
-}
-
-pub async fn openapi() -> Response {
-    let mut res = crate::openapi::document().into_response();
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
     );
     res
 }

@@ -69,6 +69,8 @@ impl SealedEvents {
 }
 
 const EVIDENCE: &str = "ledger_personal.evidence";
+/// The column of the operators' sealed TOTP secrets (the associated data names it).
+pub(crate) const TOTP_FIELD: &str = "operators.totp_secret";
 const REASON: &str = "ledger_personal.reason";
 
 pub(crate) async fn seal_events(

@@ -11,6 +11,7 @@
 //! (issue 30); `tv1:` values sealed before still open. Text without a prefix was written before
 //! the vault and is returned as it is.
 
+mod error;
 mod fields;
 mod keystore;
 mod master;
@@ -25,8 +26,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
 use hmac::Mac;
 
+pub use error::VaultError;
 pub(crate) use fields::{
-    SealedEvents, email_index, open_events, open_opt, seal_events, seal_many, seal_opt, to_retained,
+    SealedEvents, TOTP_FIELD, email_index, open_events, open_opt, seal_events, seal_many, seal_opt,
+    to_retained,
 };
 pub use keystore::{KeyStore, WrappedKey};
 pub(crate) use master::hex;
@@ -36,30 +39,6 @@ pub use pseudonym_keys::{
 };
 
 use crate::StoreError;
-
-#[derive(Debug, thiserror::Error)]
-pub enum VaultError {
-    #[error("{origin}, line {line}: {what}")]
-    KeyFile {
-        origin: String,
-        line: usize,
-        what: String,
-    },
-    #[error("{path}: {what}")]
-    Io { path: String, what: String },
-    #[error("no master key with id {0}; is the key file the one the data keys were wrapped with?")]
-    UnknownMasterKey(String),
-    #[error("a data key or value did not decrypt")]
-    Cipher,
-    /// A value bound to its row did not open there: it was moved from another row or changed.
-    /// Names the column, never the value.
-    #[error(
-        "the sealed {field} does not open under its owner's key for this row: it was moved from another row or changed"
-    )]
-    Misplaced { field: String },
-    #[error("the system has no randomness")]
-    NoRandomness,
-}
 
 /// Whose key seals a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -77,10 +77,6 @@ pub(crate) async fn run(engine: Weak<Engine>, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
-/// Re-exported for the request worker, which writes a restriction with this reason before an
-/// erasure; the rule that keeps it lives in the core.
-pub use tutela_core::write_rules::RETAINED_RECORDS;
-
 /// Folds every person's state under `policy` and swaps it in with the states. The writer runs
 /// this itself, so no write lands between the fold and the swap; decisions read the old pair
 /// until the swap.
