@@ -30,6 +30,7 @@ macro_rules! say_raw {
 mod client;
 mod config;
 mod datasets_cmd;
+mod decide_cmd;
 mod events_cmd;
 mod gate_cmd;
 mod keys_cmd;
@@ -38,6 +39,7 @@ mod operators_cmd;
 mod plan_text;
 mod policy_cmd;
 mod pseudonymise_cmd;
+mod redact_cmd;
 mod requests_cmd;
 mod retention_cmd;
 mod risk_cmd;
@@ -224,34 +226,7 @@ enum Command {
         lang: String,
     },
     /// Find personal data in a text file and write it redacted (N24, N25).
-    Redact {
-        /// The text to redact.
-        #[arg(long = "in")]
-        input: String,
-        /// Where to write the redacted text (standard output when not given).
-        #[arg(long)]
-        out: Option<String>,
-        /// replace (`<IBAN>`), mask (`****`) or pseudonym (`<EMAIL:3f9a…>`, keyed HMAC in
-        /// --domain).
-        #[arg(long, default_value = "replace")]
-        operator: String,
-        /// A regular expression for the operator's customer numbers (default: the policy's
-        /// `[redaction] customer_number`).
-        #[arg(long)]
-        customer_number: Option<String>,
-        /// A name known to be in the text (repeated): found without a context word too.
-        #[arg(long = "name")]
-        names: Vec<String>,
-        /// The pseudonymisation domain of `--operator pseudonym`, e.g. ai_training.
-        #[arg(long)]
-        domain: Option<String>,
-        /// The key file for `--operator pseudonym`.
-        #[arg(long)]
-        keys: Option<String>,
-        /// The policy file (for its customer-number pattern).
-        #[arg(long)]
-        policy: Option<String>,
-    },
+    Redact(redact_cmd::RedactArgs),
     /// Pseudonymise columns of a CSV file (N7b, N7c, N16): HMAC pseudonyms per domain, or
     /// format-preserving FF1 pseudonyms of IMSI, ICCID, MSISDN, IMEI and IBAN.
     Pseudonymise(pseudonymise_cmd::PseudonymiseArgs),
@@ -285,26 +260,7 @@ enum Command {
         command: DemoCommand,
     },
     /// Decide one query against a database, as the API would.
-    Decide {
-        #[arg(long)]
-        subject: String,
-        #[arg(long)]
-        purpose: String,
-        /// A data category; repeat for several.
-        #[arg(long = "category", required = true)]
-        categories: Vec<String>,
-        #[arg(long)]
-        channel: Option<String>,
-        #[arg(long)]
-        recipient: Option<String>,
-        #[arg(long)]
-        country: Option<String>,
-        /// The call, for a purpose with consent per call (call recording, N23).
-        #[arg(long)]
-        call: Option<String>,
-        #[command(flatten)]
-        sources: Sources,
-    },
+    Decide(decide_cmd::DecideArgs),
 }
 
 fn main() -> ExitCode {
@@ -325,111 +281,17 @@ fn main() -> ExitCode {
     }
 }
 
+/// Runs the command; each command's work is in its own function or `*_cmd` module.
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = config::Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Policy { command } => policy_cmd::run(command, &config),
         Command::Risk { command } => risk_cmd::run(command),
         Command::Keys { command } => keys_cmd::run(command, &config),
-        Command::Pseudonymise(args) => {
-            let started = std::time::Instant::now();
-            let summary = pseudonymise_cmd::run(&args, &config)?;
-            let secs = started.elapsed().as_secs_f64();
-            for e in summary.rejected.iter().take(20) {
-                eprintln!("rejected: {e}");
-            }
-            eprintln!(
-                "{} rows read, {} pseudonyms under key {}, {} rejected, in {secs:.2} s",
-                summary.rows,
-                summary.pseudonyms,
-                summary.key_id,
-                summary.rejected.len()
-            );
-            match summary.registered {
-                Some(r) => eprintln!("{r}"),
-                None => eprintln!(
-                    "not registered: no retention rule will delete this file; use --register-for PURPOSE (N7b)"
-                ),
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Stats(args) => {
-            let outcome = stats_cmd::run(&args, &config)?;
-            say_raw!("{}", outcome.csv);
-            for n in outcome.notes {
-                eprintln!("{n}");
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Log { command } => {
-            let database = match &command {
-                log_cmd::LogCommand::Verify { database, .. } => config.database(database),
-                _ => String::new(),
-            };
-            if matches!(command, log_cmd::LogCommand::Verify { .. }) {
-                config::existing_database(&database)?;
-            }
-            log_cmd::run(command, database)
-        }
-        Command::Redact {
-            input,
-            out,
-            operator,
-            customer_number,
-            names,
-            domain,
-            keys,
-            policy,
-        } => {
-            use tutela_core::redact::{Operator, Recognisers, redact};
-            // The key comes first: a missing key stops the run before any output.
-            let domain = match (operator.as_str(), &domain) {
-                ("pseudonym", Some(d)) => {
-                    let keys: tutela_core::pseudonym::PseudonymKeys =
-                        tutela_store::vault::read_pseudonym_keys(&config.pseudonym_key_source(keys.as_deref()))?;
-                    Some(keys.domain(d, None)?)
-                }
-                ("pseudonym", None) => anyhow::bail!("--operator pseudonym needs --domain, e.g. ai_training"),
-                _ => None,
-            };
-            let op = match (operator.as_str(), &domain) {
-                ("replace", _) => Operator::Replace,
-                ("mask", _) => Operator::Mask,
-                ("pseudonym", Some(d)) => Operator::Pseudonym(d),
-                (other, _) => anyhow::bail!("unknown operator `{other}`; use replace, mask or pseudonym"),
-            };
-            let customer_number = match customer_number {
-                Some(p) => Some(p),
-                None => load_policy(&config.policy(&policy))?
-                    .policy
-                    .redaction
-                    .and_then(|r| r.customer_number),
-            };
-            let text = std::fs::read_to_string(&input).with_context(|| format!("reading {input} (UTF-8 text)"))?;
-            let r = Recognisers::new(customer_number.as_deref())
-                .and_then(|r| r.with_names(&names))
-                .map_err(|e| anyhow::anyhow!("--customer-number or --name is not usable: {e}"))?;
-            let findings = r.find(&text);
-            let redacted = redact(&text, &findings, op);
-            match out {
-                Some(path) => {
-                    let tmp = format!("{path}.tmp");
-                    std::fs::write(&tmp, &redacted).with_context(|| format!("writing {tmp}"))?;
-                    std::fs::rename(&tmp, &path).with_context(|| format!("writing {path}"))?;
-                }
-                None => say_raw!("{redacted}"),
-            }
-            let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
-            for f in &findings {
-                *counts.entry(f.entity.label()).or_insert(0) += 1;
-            }
-            eprintln!(
-                "{} findings: {}",
-                findings.len(),
-                counts.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Pseudonymise(args) => pseudonymise(&args, &config),
+        Command::Stats(args) => stats(&args, &config),
+        Command::Log { command } => log(command, &config),
+        Command::Redact(args) => redact_cmd::run(args, &config),
         Command::Audience {
             server,
             purpose,
@@ -441,82 +303,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => runtime()?.block_on(requests_cmd::audience(
             server, purpose, channel, categories, input, out, &lang,
         )),
-        Command::Transfers {
-            command:
-                TransfersCommand::Report {
-                    policy,
-                    format,
-                    at,
-                    database,
-                },
-        } => {
-            let policy = load_policy(&config.policy(&policy))?;
-            let today = match at {
-                Some(d) => d
-                    .parse::<jiff::civil::Date>()
-                    .with_context(|| format!("`{d}` is not a date such as 2026-11-30"))?,
-                None => jiff::Zoned::now().date(),
-            };
-            let flows = tutela_core::transfers::flows(&policy.policy, today);
-            let persons = match &database {
-                Some(url) => Some(runtime()?.block_on(async {
-                    let store = tutela_store::AnyStore::open(url).await?;
-                    // Decision states only: no personal attribute is read, so no keys needed.
-                    let (states, _) = tutela_runtime::engine::load_states(&store, &policy).await?;
-                    Ok::<_, tutela_store::StoreError>(tutela_core::transfers::person_grounds(
-                        &policy,
-                        states.iter().map(|(_, s)| s),
-                    ))
-                })?),
-                None => None,
-            };
-            match format.as_str() {
-                "md" => say_raw!(
-                    "{}",
-                    tutela_core::transfers::markdown(
-                        &flows,
-                        today,
-                        &policy.policy.transfers.derogations,
-                        persons.as_deref()
-                    )
-                ),
-                "csv" => say_raw!("{}", tutela_core::transfers::csv(&flows)),
-                other => anyhow::bail!("unknown format `{other}`; use md or csv"),
-            }
-            Ok(if flows.iter().all(|f| f.ground.is_some()) {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
-        }
-        Command::Demo {
-            command:
-                DemoCommand::Seed {
-                    subjects,
-                    database,
-                    map_out,
-                },
-        } => runtime()?.block_on(async {
-            let policy = load_policy(&config.policy(&None))?;
-            let map = tutela_core::datamap::load("demo-operator.toml", tutela_connectors::demo::MAP, &policy.policy)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let c = tutela_connectors::Connector::open(map, Some(&database), Vec::new())
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let started = std::time::Instant::now();
-            c.run_statements(&tutela_connectors::demo::seed_postgres(subjects))
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let rows: f64 = tutela_connectors::demo::ROWS_PER_PERSON.iter().map(|(_, per)| per).sum();
-            std::fs::write(&map_out, tutela_connectors::demo::MAP)
-                .with_context(|| format!("writing {map_out}"))?;
-            say!(
-                "seeded {subjects} persons, about {:.0} rows, in {:.1} s; dataset map in {map_out} (set TUTELA_DEMO_DATABASE_URL or `url` in [[dataset]])",
-                rows * subjects as f64,
-                started.elapsed().as_secs_f64()
-            );
-            Ok(ExitCode::SUCCESS)
-        }),
+        Command::Transfers { command } => transfers(command, &config),
+        Command::Demo { command } => demo(command, &config),
         Command::Requests { server, command } => {
             runtime()?.block_on(requests_cmd::requests(server, command))
         }
@@ -529,90 +317,179 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
             runtime()?.block_on(serve(listen, sources, config))
         }
-        Command::Operators { command } => {
-            runtime()?.block_on(operators_cmd::run(command, &config))
-        }
-        Command::Ai {
-            command: AiCommand::TrainingSet { out, basis, sources },
-        } => runtime()?.block_on(training_set(sources, &config, &out, &basis)),
+        Command::Operators { command } => runtime()?.block_on(operators_cmd::run(command, &config)),
+        Command::Ai { command } => ai(command, &config),
         Command::Datasets { command } => runtime()?.block_on(datasets_cmd::run(command, &config)),
-        Command::Retention { command } => {
-            runtime()?.block_on(retention_cmd::run(command, &config))
-        }
+        Command::Retention { command } => runtime()?.block_on(retention_cmd::run(command, &config)),
         Command::Gate { command } => runtime()?.block_on(gate_cmd::run(command, &config)),
         Command::Events { command } => runtime()?.block_on(events_cmd::run(command, &config)),
-        Command::Migrate { sources } => runtime()?.block_on(async {
-            let url = config.database(&sources.database);
-            // The schema only: no personal attribute is read or written, so no keys are needed.
-            let store = AnyStore::open(&url)
-                .await
-                .with_context(|| format!("opening {}", redact(&url)))?;
-            store.migrate().await?;
-            say!("migrated {} database", store.backend());
-            Ok(ExitCode::SUCCESS)
-        }),
-        Command::Decide {
-            subject,
-            purpose,
-            categories,
-            channel,
-            recipient,
-            country,
-            call,
-            sources,
-        } => runtime()?.block_on(async {
-            let policy = load_policy(&config.policy(&sources.policy))?;
-            let url = config.database(&sources.database);
-            // Decisions read event kinds, never personal attributes: no keys needed.
-            let store = AnyStore::open(&url)
-                .await
-                .with_context(|| format!("opening {}", redact(&url)))?;
-            store.migrate().await?;
-            let events = store.history(&subject).await?;
-            let now = jiff::Timestamp::now();
-            let state = tutela_core::state::SubjectState::fold(
-                &policy,
-                events.iter().map(|e| &e.event),
-                now,
-            );
-            let mut calls = tutela_core::calls::CallConsents::default();
-            for e in &events {
-                calls.apply(&policy, &e.event.subject, &e.event.kind, e.event.at);
-            }
-            // The one entry point the API and the scenarios use: same answer, same fields.
-            let question = tutela_core::query::Question {
-                purpose: &purpose,
-                categories: categories.iter().map(String::as_str),
-                channel: channel.as_deref(),
-                recipient: recipient.as_deref(),
-                country: country.as_deref(),
-                call: call.as_deref(),
-            };
-            let person = tutela_core::query::Person {
-                subject: &subject,
-                state: &state,
-                calls: &calls,
-            };
-            let answer = policy
-                .answer(question, person, now)
-                .map_err(|e| anyhow::anyhow!("{e}: {}", decide_fix(&e)))?;
-            say!("{}", serde_json::to_string_pretty(&answer)?);
-            Ok(if answer.allowed() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
-        }),
+        Command::Migrate { sources } => runtime()?.block_on(migrate(&sources, &config)),
+        Command::Decide(args) => runtime()?.block_on(decide_cmd::run(args, &config)),
     }
 }
 
-/// How to ask `tutela decide` a question it refused as malformed; the error exits 2.
-fn decide_fix(e: &tutela_core::query::QuestionError<'_>) -> &'static str {
-    match e {
-        tutela_core::query::QuestionError::CallRequired { .. } => {
-            "pass the telephony system's id of the call with `--call`"
-        }
+/// `tutela pseudonymise`: pseudonymises the file, then says on standard error what it did
+/// (the first 20 rejected rows, the counts, and whether the file is registered for deletion).
+fn pseudonymise(
+    args: &pseudonymise_cmd::PseudonymiseArgs,
+    config: &config::Config,
+) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
+    let summary = pseudonymise_cmd::run(args, config)?;
+    let secs = started.elapsed().as_secs_f64();
+    for e in summary.rejected.iter().take(20) {
+        eprintln!("rejected: {e}");
     }
+    eprintln!(
+        "{} rows read, {} pseudonyms under key {}, {} rejected, in {secs:.2} s",
+        summary.rows,
+        summary.pseudonyms,
+        summary.key_id,
+        summary.rejected.len()
+    );
+    match summary.registered {
+        Some(r) => eprintln!("{r}"),
+        None => eprintln!(
+            "not registered: no retention rule will delete this file; use --register-for PURPOSE (N7b)"
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `tutela stats`: the CSV on standard output, the notes on standard error.
+fn stats(args: &stats_cmd::StatsArgs, config: &config::Config) -> anyhow::Result<ExitCode> {
+    let outcome = stats_cmd::run(args, config)?;
+    say_raw!("{}", outcome.csv);
+    for n in outcome.notes {
+        eprintln!("{n}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `tutela log`: `verify` reads the configured database, which must exist; the other
+/// subcommands need none.
+fn log(command: log_cmd::LogCommand, config: &config::Config) -> anyhow::Result<ExitCode> {
+    let database = match &command {
+        log_cmd::LogCommand::Verify { database, .. } => config.database(database),
+        _ => String::new(),
+    };
+    if matches!(command, log_cmd::LogCommand::Verify { .. }) {
+        config::existing_database(&database)?;
+    }
+    log_cmd::run(command, database)
+}
+
+/// `tutela transfers report`: the flows to third countries as Markdown or CSV; exits 1 when
+/// a flow lacks a legal ground.
+fn transfers(command: TransfersCommand, config: &config::Config) -> anyhow::Result<ExitCode> {
+    let TransfersCommand::Report {
+        policy,
+        format,
+        at,
+        database,
+    } = command;
+    let policy = load_policy(&config.policy(&policy))?;
+    let today = match at {
+        Some(d) => d
+            .parse::<jiff::civil::Date>()
+            .with_context(|| format!("`{d}` is not a date such as 2026-11-30"))?,
+        None => jiff::Zoned::now().date(),
+    };
+    let flows = tutela_core::transfers::flows(&policy.policy, today);
+    let persons = match &database {
+        Some(url) => Some(runtime()?.block_on(person_grounds(url, &policy))?),
+        None => None,
+    };
+    match format.as_str() {
+        "md" => say_raw!(
+            "{}",
+            tutela_core::transfers::markdown(
+                &flows,
+                today,
+                &policy.policy.transfers.derogations,
+                persons.as_deref()
+            )
+        ),
+        "csv" => say_raw!("{}", tutela_core::transfers::csv(&flows)),
+        other => anyhow::bail!("unknown format `{other}`; use md or csv"),
+    }
+    Ok(if flows.iter().all(|f| f.ground.is_some()) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The Art. 49 grounds recorded per person (N31), counted from the database's ledger.
+async fn person_grounds(
+    url: &str,
+    policy: &CompiledPolicy,
+) -> Result<Vec<tutela_core::transfers::PersonGrounds>, tutela_store::StoreError> {
+    let store = tutela_store::AnyStore::open(url).await?;
+    // Decision states only: no personal attribute is read, so no keys needed.
+    let (states, _) = tutela_runtime::engine::load_states(&store, policy).await?;
+    Ok(tutela_core::transfers::person_grounds(
+        policy,
+        states.iter().map(|(_, s)| s),
+    ))
+}
+
+/// `tutela demo seed`.
+fn demo(command: DemoCommand, config: &config::Config) -> anyhow::Result<ExitCode> {
+    let DemoCommand::Seed {
+        subjects,
+        database,
+        map_out,
+    } = command;
+    runtime()?.block_on(demo_seed(config, subjects, &database, &map_out))
+}
+
+/// `tutela demo seed`: fills a PostgreSQL database with the demo operator's data and writes
+/// its dataset map.
+async fn demo_seed(
+    config: &config::Config,
+    subjects: u64,
+    database: &str,
+    map_out: &str,
+) -> anyhow::Result<ExitCode> {
+    let policy = load_policy(&config.policy(&None))?;
+    let map = tutela_core::datamap::load(
+        "demo-operator.toml",
+        tutela_connectors::demo::MAP,
+        &policy.policy,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let c = tutela_connectors::Connector::open(map, Some(database), Vec::new())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let started = std::time::Instant::now();
+    c.run_statements(&tutela_connectors::demo::seed_postgres(subjects))
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let rows: f64 = tutela_connectors::demo::ROWS_PER_PERSON
+        .iter()
+        .map(|(_, per)| per)
+        .sum();
+    std::fs::write(map_out, tutela_connectors::demo::MAP)
+        .with_context(|| format!("writing {map_out}"))?;
+    say!(
+        "seeded {subjects} persons, about {:.0} rows, in {:.1} s; dataset map in {map_out} (set TUTELA_DEMO_DATABASE_URL or `url` in [[dataset]])",
+        rows * subjects as f64,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `tutela migrate`: creates or upgrades the schema.
+async fn migrate(sources: &Sources, config: &config::Config) -> anyhow::Result<ExitCode> {
+    let url = config.database(&sources.database);
+    // The schema only: no personal attribute is read or written, so no keys are needed.
+    let store = AnyStore::open(&url)
+        .await
+        .with_context(|| format!("opening {}", redact(&url)))?;
+    store.migrate().await?;
+    say!("migrated {} database", store.backend());
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Opens a connector per configured dataset map and checks the database against its map.
@@ -694,6 +571,16 @@ async fn in_force_or(
     }
 }
 
+/// `tutela ai training-set`.
+fn ai(command: AiCommand, config: &config::Config) -> anyhow::Result<ExitCode> {
+    let AiCommand::TrainingSet {
+        out,
+        basis,
+        sources,
+    } = command;
+    runtime()?.block_on(training_set(sources, config, &out, &basis))
+}
+
 /// `tutela ai training-set`: reviewed call summaries for model training (N25), only for
 /// persons who consented to `ai_training` and never for persons who objected; no ids leave.
 async fn training_set(
@@ -710,13 +597,7 @@ async fn training_set(
         other => anyhow::bail!("--basis {other}: use consent or redacted"),
     };
     let file_policy = load_policy(&config.policy(&sources.policy))?;
-    let url = config.database(&sources.database);
-    let store = config.open_store(&url).await?;
-    store.migrate().await?;
-    tracing::info!(
-        key_store = %redact(&config.keystore_url(&url)),
-        "personal attributes are sealed with per-person keys (AES-256-GCM)"
-    );
+    let store = open_sealed(config, &sources).await?;
     let policy = in_force_or(&store, file_policy).await?;
     let Some(purpose) = policy.purpose_index("ai_training") else {
         anyhow::bail!("the policy has no purpose `ai_training` (N25); nothing can be exported");
@@ -751,23 +632,11 @@ async fn training_set(
         } else {
             included += 1;
             let text = s.text.unwrap_or_default();
-            let (text, basis) = if redacting {
-                let found = recognisers.find(&text);
-                let clean = tutela_core::redact::redact(
-                    &text,
-                    &found,
-                    tutela_core::redact::Operator::Replace,
-                );
-                (clean, "legitimate_interest_redacted")
-            } else {
-                (text, "consent")
-            };
-            let line = serde_json::json!({
-                "text": text,
-                "basis": basis,
-                "policy_version": policy.policy_version(),
-            });
-            lines.push_str(&line.to_string());
+            lines.push_str(&training_line(
+                text,
+                redacting.then_some(&recognisers),
+                policy.policy_version(),
+            ));
             lines.push('\n');
         }
     }
@@ -778,6 +647,42 @@ async fn training_set(
         "{included} summaries written to {out}; left out: {objected} objected, {no_consent} without consent, {erased} erased"
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The database with its key store, migrated: personal attributes can be read.
+async fn open_sealed(config: &config::Config, sources: &Sources) -> anyhow::Result<AnyStore> {
+    let url = config.database(&sources.database);
+    let store = config.open_store(&url).await?;
+    store.migrate().await?;
+    tracing::info!(
+        key_store = %redact(&config.keystore_url(&url)),
+        "personal attributes are sealed with per-person keys (AES-256-GCM)"
+    );
+    Ok(store)
+}
+
+/// One summary's line of the training set: the text as written (consent), or with its
+/// personal data replaced by its type when `redacting` with these recognisers.
+fn training_line(
+    text: String,
+    redacting: Option<&tutela_core::redact::Recognisers>,
+    policy_version: &str,
+) -> String {
+    let (text, basis) = match redacting {
+        Some(recognisers) => {
+            let found = recognisers.find(&text);
+            let clean =
+                tutela_core::redact::redact(&text, &found, tutela_core::redact::Operator::Replace);
+            (clean, "legitimate_interest_redacted")
+        }
+        None => (text, "consent"),
+    };
+    serde_json::json!({
+        "text": text,
+        "basis": basis,
+        "policy_version": policy_version,
+    })
+    .to_string()
 }
 
 /// A database URL without its password, for messages.
@@ -807,14 +712,9 @@ async fn serve(
     // 1. The whole configuration, before anything is created.
     let setup = check_serve(&listen, &sources, &config)?;
     let url = setup.url.clone();
-    // 2. The policy in force: an activated version outlives restarts and wins over the file.
-    // A store that exists is read for it (its maps and recipients are checked against it
-    // before a key file is made); a new SQLite file has none, and is created only now.
-    let store = AnyStore::open(&url)
-        .await
-        .with_context(|| format!("opening {}", redact(&url)))?;
-    store.migrate().await?;
-    let policy = in_force_or(&store, setup.file_policy.clone()).await?;
+    // 2. The policy in force, against which the maps and recipients are checked before a
+    // key file is made.
+    let (store, policy) = open_in_force(&url, setup.file_policy.clone()).await?;
     let (maps, webhooks) = check_against_policy(&setup, &config, &policy.policy)?;
     // 3. The files: key store and master keys, token, pseudonymisation, HMAC and log keys,
     // the outbox. Key files before the socket: once it accepts, everything is there.
@@ -825,16 +725,7 @@ async fn serve(
         Some(t) => t,
         None => config::write_token_file(&url)?,
     };
-    let source = config.pseudonym_key_source(None);
-    let pseudonym_keys = match &source {
-        // The server's first start makes the key file, as it makes the other key files.
-        tutela_store::vault::PseudonymKeySource::File(path) if !path.exists() => {
-            let keys = tutela_store::vault::create_pseudonym_keys(path)?;
-            tracing::info!(key_id = keys.active_id(), path = %path.display(), "pseudonymisation key file created");
-            keys
-        }
-        _ => tutela_store::vault::read_pseudonym_keys(&source)?,
-    };
+    let pseudonym_keys = pseudonym_keys(&config)?;
     let ServeSetup {
         addr,
         mut settings,
@@ -845,67 +736,29 @@ async fn serve(
         connector_key,
         ..
     } = setup;
-    let mailer: std::sync::Arc<dyn tutela_runtime::requests::mailer::Mailer> = match smtp {
-        Some(smtp) => std::sync::Arc::new(smtp),
-        // Never "no mail": sign-in and request codes still reach a person on this machine.
-        None => {
-            let dir = config.outbox_dir(&url);
-            let outbox = tutela_runtime::requests::mailer::DirMailer::new(&dir)
-                .map_err(|e| anyhow::anyhow!("outbox {}: {e}", dir.display()))?;
-            tracing::warn!(
-                outbox = %dir.display(),
-                "no [smtp] configured: mails are written to the outbox directory"
-            );
-            std::sync::Arc::new(outbox)
-        }
-    };
+    let mailer = mailer(smtp, &config, &url)?;
     let hmac_path = config.hmac_key_path(&url);
     settings.hmac_key = tutela_runtime::hmac_key::HmacKey::load_or_create(&hmac_path)?;
-    let key = tutela_runtime::verifiable_log::LogKey::load_or_create(&config.log_key_path())?;
-    tracing::info!(
-        key_id = key.key_id(),
-        "tree heads of the verifiable log are signed with this key"
-    );
+    let key = log_key(&config)?;
     // 4. The operator's databases: each checked against its map (a mismatch marks the
     // dataset broken, it does not stop the server).
     let connectors = open_maps(maps, connector_key).await?;
     settings.retention = retention_cmd::sweep_settings(&config, &connectors);
     // 5. The engine, then the socket.
     let started = std::time::Instant::now();
-    let mut options = tutela_runtime::engine::EngineOptions::default();
-    if let Some(ms) = config.follow_poll_ms {
-        options.follow.poll = std::time::Duration::from_millis(u64::from(ms.max(1)));
-    }
-    if let Some(listen) = config.follow_listen {
-        options.follow.listen = listen;
-    }
-    let engine = Engine::start_with(store, policy, options)
+    let engine = Engine::start_with(store, policy, engine_options(&config))
         .await
         .context("starting the engine")?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;
-    tracing::info!(
-        %addr,
-        backend = engine.store.backend(),
-        subjects = engine.states().len(),
-        from_snapshot = engine.loaded.from_snapshot,
-        events_folded = engine.loaded.events_folded,
-        load_ms = started.elapsed().as_millis() as u64,
-        policy_version = engine.policy().policy_version(),
-        "tutela is serving"
-    );
+    log_serving(addr, &engine, started);
     let nats_url = std::env::var("TUTELA_NATS_URL")
         .ok()
         .or(config.nats_url.clone());
-    // Every ledger event and request transition to downstream systems (docs/events.md).
-    let event_stream = nats_url.as_ref().map(|url| {
-        let mut settings = tutela_runtime::events::EventSettings::new(url);
-        if let Some(days) = config.events_retention_days {
-            settings.max_age = std::time::Duration::from_secs(u64::from(days.max(1)) * 86_400);
-        }
-        tutela_runtime::jobs::event_stream::EventStreamJob::new(engine.store.clone(), settings)
-    });
+    let event_stream = nats_url
+        .as_ref()
+        .map(|url| event_stream(url, &config, &engine));
     let nats = nats_url
         .clone()
         .map(|url| tutela_runtime::requests::notify::NatsSettings {
@@ -922,23 +775,64 @@ async fn serve(
         state.summary_hours = h;
     }
     if let Some((model, model_hash)) = risk {
-        let agency = config.risk_agency_url.as_deref().map(|url| {
-            tutela_runtime::risk::agency::AgencyClient::new(
-                tutela_runtime::risk::agency::AgencySettings::new(url),
-            )
-        });
-        state = state.with_risk(tutela_runtime::risk::RiskService::new(
-            engine.clone(),
-            model,
-            model_hash,
-            agency,
-        ));
+        state = state.with_risk(risk_service(&config, &engine, model, model_hash));
     }
     let head_every =
         std::time::Duration::from_secs(u64::from(config.log_head_seconds.unwrap_or(60).max(1)));
     state = state.with_log_key(key, Some(head_every));
     state = state.with_pseudonyms(pseudonym_keys);
-    // The background jobs start here and nowhere else; they stop when the server does.
+    serve_with_jobs(listener, state, event_stream).await?;
+    snapshot_at_shutdown(&engine).await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The store, migrated, and the policy in force: an activated version outlives restarts and
+/// wins over the file. A store that exists is read for it; a new SQLite file has none, and is
+/// created only now.
+async fn open_in_force(
+    url: &str,
+    file_policy: CompiledPolicy,
+) -> anyhow::Result<(AnyStore, CompiledPolicy)> {
+    let store = AnyStore::open(url)
+        .await
+        .with_context(|| format!("opening {}", redact(url)))?;
+    store.migrate().await?;
+    let policy = in_force_or(&store, file_policy).await?;
+    Ok((store, policy))
+}
+
+/// The key that signs the verifiable log's tree heads, made on the first start.
+fn log_key(config: &config::Config) -> anyhow::Result<tutela_runtime::verifiable_log::LogKey> {
+    let key = tutela_runtime::verifiable_log::LogKey::load_or_create(&config.log_key_path())?;
+    tracing::info!(
+        key_id = key.key_id(),
+        "tree heads of the verifiable log are signed with this key"
+    );
+    Ok(key)
+}
+
+/// Says what is being served: address, backend, persons, how the states were loaded and
+/// how long it took, and the policy version.
+fn log_serving(addr: std::net::SocketAddr, engine: &Engine, started: std::time::Instant) {
+    tracing::info!(
+        %addr,
+        backend = engine.store.backend(),
+        subjects = engine.states().len(),
+        from_snapshot = engine.loaded.from_snapshot,
+        events_folded = engine.loaded.events_folded,
+        load_ms = started.elapsed().as_millis() as u64,
+        policy_version = engine.policy().policy_version(),
+        "tutela is serving"
+    );
+}
+
+/// Serves the API until it stops, with the background jobs (and the event stream, when
+/// configured) alongside: they start here and nowhere else, and stop when the server does.
+async fn serve_with_jobs(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    event_stream: Option<tutela_runtime::jobs::event_stream::EventStreamJob>,
+) -> anyhow::Result<()> {
     let mut jobs = state.jobs();
     if let Some(job) = event_stream {
         jobs = jobs.with(job);
@@ -948,7 +842,91 @@ async fn serve(
     let served = tutela_server::serve(listener, state).await;
     jobs.stop().await;
     served?;
-    // The next start reads this snapshot instead of folding the ledger.
+    Ok(())
+}
+
+/// The pseudonymisation keys of the server; its first start makes the key file, as it makes
+/// the other key files.
+fn pseudonym_keys(
+    config: &config::Config,
+) -> anyhow::Result<tutela_core::pseudonym::PseudonymKeys> {
+    let source = config.pseudonym_key_source(None);
+    Ok(match &source {
+        tutela_store::vault::PseudonymKeySource::File(path) if !path.exists() => {
+            let keys = tutela_store::vault::create_pseudonym_keys(path)?;
+            tracing::info!(key_id = keys.active_id(), path = %path.display(), "pseudonymisation key file created");
+            keys
+        }
+        _ => tutela_store::vault::read_pseudonym_keys(&source)?,
+    })
+}
+
+/// The configured SMTP server, or else the outbox directory next to the database.
+fn mailer(
+    smtp: Option<tutela_runtime::requests::mailer::SmtpMailer>,
+    config: &config::Config,
+    url: &str,
+) -> anyhow::Result<std::sync::Arc<dyn tutela_runtime::requests::mailer::Mailer>> {
+    Ok(match smtp {
+        Some(smtp) => std::sync::Arc::new(smtp),
+        // Never "no mail": sign-in and request codes still reach a person on this machine.
+        None => {
+            let dir = config.outbox_dir(url);
+            let outbox = tutela_runtime::requests::mailer::DirMailer::new(&dir)
+                .map_err(|e| anyhow::anyhow!("outbox {}: {e}", dir.display()))?;
+            tracing::warn!(
+                outbox = %dir.display(),
+                "no [smtp] configured: mails are written to the outbox directory"
+            );
+            std::sync::Arc::new(outbox)
+        }
+    })
+}
+
+/// How the engine follows the ledger, as configured (poll interval, LISTEN on PostgreSQL).
+fn engine_options(config: &config::Config) -> tutela_runtime::engine::EngineOptions {
+    let mut options = tutela_runtime::engine::EngineOptions::default();
+    if let Some(ms) = config.follow_poll_ms {
+        options.follow.poll = std::time::Duration::from_millis(u64::from(ms.max(1)));
+    }
+    if let Some(listen) = config.follow_listen {
+        options.follow.listen = listen;
+    }
+    options
+}
+
+/// The job that sends every ledger event and request transition to downstream systems
+/// (docs/events.md) on the NATS server at `url`.
+fn event_stream(
+    url: &str,
+    config: &config::Config,
+    engine: &Engine,
+) -> tutela_runtime::jobs::event_stream::EventStreamJob {
+    let mut settings = tutela_runtime::events::EventSettings::new(url);
+    if let Some(days) = config.events_retention_days {
+        settings.max_age = std::time::Duration::from_secs(u64::from(days.max(1)) * 86_400);
+    }
+    tutela_runtime::jobs::event_stream::EventStreamJob::new(engine.store.clone(), settings)
+}
+
+/// The risk check (N14) with its scorecard, asking the credit agency when one is configured.
+fn risk_service(
+    config: &config::Config,
+    engine: &std::sync::Arc<Engine>,
+    model: tutela_core::risk::Scorecard,
+    model_hash: String,
+) -> tutela_runtime::risk::RiskService {
+    let agency = config.risk_agency_url.as_deref().map(|url| {
+        tutela_runtime::risk::agency::AgencyClient::new(
+            tutela_runtime::risk::agency::AgencySettings::new(url),
+        )
+    });
+    tutela_runtime::risk::RiskService::new(engine.clone(), model, model_hash, agency)
+}
+
+/// Writes a snapshot of the decision states when the ledger moved since the last one: the
+/// next start reads it instead of folding the ledger. A failure only costs that start time.
+async fn snapshot_at_shutdown(engine: &Engine) {
     if engine.events_since_snapshot() > 0 {
         match engine.snapshot().await {
             Ok(persons) => tracing::info!(persons, "snapshot written at shutdown"),
@@ -957,5 +935,4 @@ async fn serve(
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
 }
