@@ -23,3 +23,24 @@ impl Lang {
         }
     }
 }
+
+/// A table of texts in German and English, side by side: one line per text, so a text cannot
+/// exist in one language only. Defines `Texts` (a field per text), its two tables `DE` and `EN`
+/// and `texts(lang)`, in the module where it is called (the pages, operator accounts).
+#[macro_export]
+macro_rules! bilingual_texts {
+    ($($name:ident: $de:literal, $en:literal;)*) => {
+        /// The texts in one language.
+        pub struct Texts { $(pub $name: &'static str,)* }
+        pub static DE: Texts = Texts { $($name: $de,)* };
+        pub static EN: Texts = Texts { $($name: $en,)* };
+
+        /// The texts in `lang`.
+        pub fn texts(lang: $crate::lang::Lang) -> &'static Texts {
+            match lang {
+                $crate::lang::Lang::De => &DE,
+                $crate::lang::Lang::En => &EN,
+            }
+        }
+    };
+}

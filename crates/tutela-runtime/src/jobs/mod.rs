@@ -190,6 +190,19 @@ async fn run(job: Arc<dyn Job>) {
     }
 }
 
+/// The lease `name` of a job over the request service, held by the service's owner for three
+/// of the job's intervals (at least 30 s) and renewed while a step runs; `None` once the service
+/// is gone.
+pub(crate) fn service_lease(
+    requests: &std::sync::Weak<crate::requests::Requests>,
+    name: &'static str,
+    every: Duration,
+) -> Option<(Lease, AnyStore, String)> {
+    let r = requests.upgrade()?;
+    let ttl = (every * 3).max(Duration::from_secs(30));
+    Some((Lease { name, ttl }, r.engine.store.clone(), r.owner.clone()))
+}
+
 /// Logs a failed step of `job` and answers when to run it again: at the next interval.
 pub(crate) fn failed(job: &str, error: &dyn std::fmt::Display) -> Next {
     tracing::warn!(job, error = %error, "a job's step failed; it runs again at its next interval");

@@ -60,13 +60,7 @@ impl Job for PurgesJob {
     }
 
     fn lease(&self) -> Option<(Lease, AnyStore, String)> {
-        let r = self.requests.upgrade()?;
-        let ttl = (self.every * 3).max(Duration::from_secs(30));
-        Some((
-            Lease { name: LEASE, ttl },
-            r.engine.store.clone(),
-            r.owner.clone(),
-        ))
+        super::service_lease(&self.requests, LEASE, self.every)
     }
 
     fn step(&self, now: Timestamp, _woken: bool) -> StepFuture<'_> {

@@ -40,13 +40,7 @@ impl Job for RequestsJob {
     }
 
     fn lease(&self) -> Option<(Lease, AnyStore, String)> {
-        let r = self.requests.upgrade()?;
-        let ttl = (self.every * 3).max(Duration::from_secs(30));
-        let lease = Lease {
-            name: crate::lease::REQUEST_WORKER,
-            ttl,
-        };
-        Some((lease, r.engine.store.clone(), r.owner.clone()))
+        super::service_lease(&self.requests, crate::lease::REQUEST_WORKER, self.every)
     }
 
     fn wake(&self) -> Option<Arc<Notify>> {

@@ -1,18 +1,7 @@
 //! The words of operator accounts in German and English, side by side (one line per text, so a
 //! text cannot exist in one language only): roles, the outcome of a change, who did something.
 
-use tutela_core::render::Lang;
-
-macro_rules! texts {
-    ($($name:ident: $de:literal, $en:literal;)*) => {
-        /// The texts in one language.
-        pub struct Texts { $(pub $name: &'static str,)* }
-        pub static DE: Texts = Texts { $($name: $de,)* };
-        pub static EN: Texts = Texts { $($name: $en,)* };
-    };
-}
-
-texts! {
+tutela_core::bilingual_texts! {
     role_dpo: "Datenschutzbeauftragte(r)", "Data protection officer";
     role_agent: "Sachbearbeitung", "Agent";
     role_auditor: "Prüfung (nur lesen)", "Auditor (read only)";
@@ -27,11 +16,4 @@ texts! {
     actor_automatic: "tutela (automatisch)", "tutela (automatic)";
     actor_cli: "tutela (Kommandozeile)", "tutela (command line)";
     actor_removed: "ein gelöschter Benutzer", "a removed user";
-}
-
-pub fn texts(lang: Lang) -> &'static Texts {
-    match lang {
-        Lang::De => &DE,
-        Lang::En => &EN,
-    }
 }

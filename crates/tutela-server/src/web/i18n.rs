@@ -1,18 +1,7 @@
 //! Every text of the pages in German and English, side by side: one line per text, so a text
 //! cannot exist in one language only. Texts about the processing itself come from the policy.
 
-use tutela_core::render::Lang;
-
-macro_rules! texts {
-    ($($name:ident: $de:literal, $en:literal;)*) => {
-        /// The pages' texts in one language.
-        pub struct Texts { $(pub $name: &'static str,)* }
-        pub static DE: Texts = Texts { $($name: $de,)* };
-        pub static EN: Texts = Texts { $($name: $en,)* };
-    };
-}
-
-texts! {
+tutela_core::bilingual_texts! {
     brand: "Datenschutz-Center", "Privacy center";
     console: "Datenschutz-Konsole", "Privacy console";
     skip: "Zum Inhalt springen", "Skip to content";
@@ -280,11 +269,4 @@ texts! {
     policy_renewal_missing: "Die neue Fassung erweitert Einwilligungszwecke ({value}), ohne zu sagen, was die bisherigen Einwilligungen noch abdecken. Ergänzen Sie bei jedem dieser Zwecke [purpose.renewal] mit since = der neuen Fassung und until_renewed = \"old_scope\" oder \"suspend\".", "The new version widens consent purposes ({value}) without saying what the existing consents still cover. Add [purpose.renewal] to each of these purposes with since = the new version and until_renewed = \"old_scope\" or \"suspend\".";
     policy_not_taken: "Die Richtlinie wurde nicht übernommen: {value}", "The policy was not taken over: {value}";
     activation_by: "Veranlasst von", "Requested by";
-}
-
-pub fn texts(lang: Lang) -> &'static Texts {
-    match lang {
-        Lang::De => &DE,
-        Lang::En => &EN,
-    }
 }
